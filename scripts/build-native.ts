@@ -1,0 +1,245 @@
+// Builds Sift's two llama.cpp binaries from the source bundled inside the pinned node-llama-cpp,
+// offline:
+//   stock   — that source with node-llama-cpp's own patches, nothing of Sift's;
+//   patched — the same, plus every patch in native-patches/ (llama.cpp/ then addon/).
+// Both use identical compiler flags, so a speed ratio between them is never a flag difference.
+// A build is skipped when its key (sources + patches + options) matches the last one; the build
+// tree is kept between runs and compiled through ccache, so editing a patch rebuilds quickly.
+//
+// Usage: tsx scripts/build-native.ts [--only stock|patched] [--force] [--jobs N]
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDirs, readBuildRecord, resolveNativeDir, type NativeBuildRecord } from '../src-main/engine/nativeBuilds.js';
+import type { BuildKind } from '../src-main/engine/types.js';
+
+/** Bump when this script changes how binaries are produced. */
+const RECIPE_VERSION = '1';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const nlcDir = path.resolve(path.dirname(require.resolve('node-llama-cpp')), '..');
+const nlcLlamaDir = path.join(nlcDir, 'llama');
+const nlcVersion = (JSON.parse(readFileSync(path.join(nlcDir, 'package.json'), 'utf8')) as { version: string }).version;
+const bundlePath = path.join(nlcLlamaDir, 'gitRelease.bundle');
+const patchesRoot = path.join(repoRoot, 'native-patches');
+
+class BuildError extends Error {}
+
+function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean }): string {
+  const res = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    encoding: 'utf8',
+    stdio: opts.quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.error) throw new BuildError(`could not run ${cmd}: ${res.error.message}`);
+  if (res.status !== 0) {
+    const detail = opts.quiet ? `\n${res.stdout ?? ''}${res.stderr ?? ''}` : '';
+    throw new BuildError(`${cmd} ${args.join(' ')} failed with exit code ${res.status}${detail}`);
+  }
+  return res.stdout ?? '';
+}
+
+function listPatches(sub: 'llama.cpp' | 'addon'): string[] {
+  const dir = path.join(patchesRoot, sub);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.patch'))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+function bundleCommit(): string {
+  const out = run('git', ['bundle', 'list-heads', bundlePath], { cwd: repoRoot, quiet: true });
+  const sha = out.trim().split(/\s+/)[0];
+  if (!sha) throw new BuildError(`no commit found in ${bundlePath}`);
+  return sha;
+}
+
+function cmakeOptions(kind: BuildKind, key: string): Record<string, string> {
+  const platform = { linux: 'linux', darwin: 'mac', win32: 'win' }[process.platform as string] ?? process.platform;
+  const target = `${platform}-${process.arch}`;
+  // The same options node-llama-cpp uses for a local CPU build (compileLLamaCpp.js), plus ccache.
+  const options: Record<string, string> = {
+    GGML_BUILD_NUMBER: '1',
+    CMAKE_CONFIGURATION_TYPES: 'Release',
+    NLC_CURRENT_PLATFORM: target,
+    NLC_TARGET_PLATFORM: target,
+    NLC_VARIANT: '',
+    GGML_METAL: process.platform === 'darwin' ? '1' : 'OFF',
+    GGML_NATIVE: 'ON',
+    GGML_CCACHE: 'ON',
+    LLAMA_CURL: 'OFF',
+    LLAMA_HTTPLIB: 'OFF',
+    LLAMA_BUILD_BORINGSSL: 'OFF',
+    LLAMA_OPENSSL: 'OFF',
+  };
+  if (kind === 'patched') options['SIFT_BUILD_ID'] = key.slice(0, 16);
+  return options;
+}
+
+function computeKey(kind: BuildKind, commit: string, patches: string[]): string {
+  const hash = createHash('sha256');
+  hash.update(`${RECIPE_VERSION}\n${nlcVersion}\n${commit}\n${kind}\n${process.platform}-${process.arch}\n`);
+  for (const p of patches) hash.update(`${path.basename(p)}\n`).update(readFileSync(p));
+  return hash.digest('hex');
+}
+
+/** Fresh llama.cpp checkout from the bundle (reused and reset when it exists) plus the addon tree. */
+function prepareSource(srcDir: string, commit: string): void {
+  const llamaDir = path.join(srcDir, 'llama.cpp');
+  if (!existsSync(path.join(llamaDir, '.git'))) {
+    rmSync(srcDir, { recursive: true, force: true });
+    mkdirSync(srcDir, { recursive: true });
+    console.log(`[build-native] extracting llama.cpp ${commit.slice(0, 10)} from ${path.relative(repoRoot, bundlePath)}`);
+    run('git', ['-c', 'advice.detachedHead=false', 'clone', '--quiet', bundlePath, llamaDir], { cwd: srcDir });
+  }
+  // reset only touches files that differ, so unchanged sources keep their timestamps
+  run('git', ['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--force', commit], { cwd: llamaDir });
+  run('git', ['reset', '--quiet', '--hard', commit], { cwd: llamaDir });
+  run('git', ['clean', '--quiet', '-fdx'], { cwd: llamaDir });
+
+  // node-llama-cpp's CMake project and addon sources, copied fresh each time
+  for (const entry of ['CMakeLists.txt', 'package.json', 'addon', 'cmake', 'profiles', 'toolchains']) {
+    const from = path.join(nlcLlamaDir, entry);
+    const to = path.join(srcDir, entry);
+    if (!existsSync(from)) continue;
+    rmSync(to, { recursive: true, force: true });
+    cpSync(from, to, { recursive: true, preserveTimestamps: true });
+  }
+}
+
+/** node-llama-cpp's own patches to llama.cpp, applied as it applies them (skipped once merged). */
+function applyNodeLlamaCppPatches(llamaDir: string): string[] {
+  const applied: string[] = [];
+  const prPatch = path.join(nlcLlamaDir, 'patches', 'PR-22566.diff');
+  if (existsSync(prPatch)) {
+    const loader = readFileSync(path.join(llamaDir, 'src', 'llama-model-loader.cpp'), 'utf8');
+    if (!loader.includes('n_tensors = gguf_get_n_tensors(metadata);')) {
+      run('git', ['apply', prPatch], { cwd: llamaDir, quiet: true });
+      applied.push('node-llama-cpp:PR-22566.diff');
+    }
+  }
+  return applied;
+}
+
+function applySiftPatches(patches: string[], cwd: string): void {
+  // a ceiling keeps git from treating an enclosing repository as the one to patch
+  const env = { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(cwd) };
+  for (const patch of patches) {
+    const name = path.relative(repoRoot, patch);
+    try {
+      run('git', ['apply', '--check', patch], { cwd, env, quiet: true });
+      run('git', ['apply', '--whitespace=nowarn', patch], { cwd, env, quiet: true });
+    } catch (err) {
+      throw new BuildError(`patch ${name} does not apply to the bundled llama.cpp:\n${(err as Error).message}`);
+    }
+    console.log(`[build-native] applied ${name}`);
+  }
+}
+
+function findAddon(buildDir: string): string {
+  const candidates = [path.join(buildDir, 'Release', 'llama-addon.node'), path.join(buildDir, 'llama-addon.node')];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new BuildError(`build finished but no llama-addon.node was found under ${buildDir}`);
+  return found;
+}
+
+function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number }): NativeBuildRecord {
+  const dirs = buildDirs(kind);
+  const commit = bundleCommit();
+  const llamaPatches = kind === 'patched' ? listPatches('llama.cpp') : [];
+  const addonPatches = kind === 'patched' ? listPatches('addon') : [];
+  const key = computeKey(kind, commit, [...llamaPatches, ...addonPatches]);
+
+  const existing = readBuildRecord(kind);
+  if (!opts.force && existing?.key === key) {
+    console.log(`[build-native] ${kind}: up to date (${key.slice(0, 12)})`);
+    return existing;
+  }
+
+  const started = Date.now();
+  console.log(`[build-native] ${kind}: building (${key.slice(0, 12)}) in ${dirs.root}`);
+  prepareSource(dirs.src, commit);
+  const llamaDir = path.join(dirs.src, 'llama.cpp');
+  const applied = applyNodeLlamaCppPatches(llamaDir);
+  applySiftPatches(llamaPatches, llamaDir);
+  applySiftPatches(addonPatches, dirs.src);
+
+  const options = cmakeOptions(kind, key);
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [nlcDir] });
+  // CMakeLists.txt asks node for node-addon-api's include path from the source folder
+  const nodePath = [path.join(nlcDir, 'node_modules'), path.dirname(nlcDir), process.env['NODE_PATH'] ?? '']
+    .filter(Boolean)
+    .join(path.delimiter);
+  run(
+    process.execPath,
+    [
+      cmakeJs,
+      'compile',
+      '--log-level',
+      'warn',
+      '--config',
+      'Release',
+      '--out',
+      dirs.build,
+      `--parallel=${opts.jobs}`,
+      ...Object.entries(options).map(([k, v]) => `--CD${k}=${v}`),
+    ],
+    {
+      cwd: dirs.src,
+      // paths relative to the native dir make the stock and patched trees share ccache entries
+      env: { ...process.env, NODE_PATH: nodePath, CCACHE_BASEDIR: resolveNativeDir(), CCACHE_NOHASHDIR: '1' },
+    },
+  );
+
+  const record: NativeBuildRecord = {
+    kind,
+    key,
+    addonPath: findAddon(dirs.build),
+    nodeLlamaCppVersion: nlcVersion,
+    llamaCppCommit: commit,
+    patches: [...applied, ...[...llamaPatches, ...addonPatches].map((p) => path.relative(repoRoot, p))],
+    cmakeOptions: options,
+    builtAt: new Date().toISOString(),
+    buildSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  writeFileSync(dirs.record, JSON.stringify(record, null, 2) + '\n');
+  console.log(`[build-native] ${kind}: done in ${record.buildSeconds}s -> ${record.addonPath}`);
+  return record;
+}
+
+function parseArgs(argv: string[]) {
+  const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
+  if (only !== undefined && only !== 'stock' && only !== 'patched') {
+    throw new BuildError(`--only takes "stock" or "patched", not "${only}"`);
+  }
+  const jobsArg = argv.includes('--jobs') ? Number(argv[argv.indexOf('--jobs') + 1]) : NaN;
+  const jobs = Number.isFinite(jobsArg) && jobsArg > 0 ? jobsArg : Math.max(1, os.availableParallelism());
+  return { kinds: (only ? [only] : ['stock', 'patched']) as BuildKind[], force: argv.includes('--force'), jobs };
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  if (!existsSync(bundlePath)) {
+    throw new BuildError(`node-llama-cpp ${nlcVersion} has no llama.cpp bundle at ${bundlePath}; run npm install first`);
+  }
+  console.log(`[build-native] native dir: ${resolveNativeDir()}`);
+  for (const kind of args.kinds) buildOne(kind, args);
+}
+
+try {
+  main();
+} catch (err) {
+  if (err instanceof BuildError) {
+    console.error(`[build-native] error: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+}

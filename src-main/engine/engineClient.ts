@@ -1,0 +1,201 @@
+// The app side of the engine: starts an engine process for one build, sends it requests, and turns
+// a dead process into an ENGINE_CRASHED error for every call that was waiting, so a native crash
+// is something the app reports, never something that takes it down.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { LoadModelOptions } from './engine.js';
+import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from './protocol.js';
+import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
+
+export interface EngineExit {
+  code: number | null;
+  signal: string | null;
+  /** The last lines the process wrote to stderr, for the crash report. */
+  stderrTail: string;
+}
+
+/** A started engine process, however it was started (Node fork, Electron utilityProcess). */
+export interface EngineHost {
+  send(message: EngineRequest): void;
+  onMessage(handler: (message: EngineMessage) => void): void;
+  onExit(handler: (exit: EngineExit) => void): void;
+  kill(): void;
+}
+
+export type EngineHostFactory = (build: BuildKind) => EngineHost;
+
+const STDERR_TAIL_BYTES = 4096;
+
+/** The engine entry next to this file: .ts when run through tsx, .js once built. */
+function defaultEntry(): { entry: string; execArgv: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.ts')) {
+    return { entry: self.replace(/engineClient\.ts$/, 'engineProcess.ts'), execArgv: ['--import', 'tsx'] };
+  }
+  return { entry: self.replace(/engineClient\.js$/, 'engineProcess.js'), execArgv: [] };
+}
+
+export function forkEngineHost(options: { entry?: string; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}): EngineHostFactory {
+  return (build) => {
+    const fallback = defaultEntry();
+    const child = fork(options.entry ?? fallback.entry, ['--build', build], {
+      execArgv: options.execArgv ?? fallback.execArgv,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    let stderrTail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    return {
+      send: (message) => {
+        if (child.connected) child.send(message);
+      },
+      onMessage: (handler) => child.on('message', (m) => handler(m as EngineMessage)),
+      onExit: (handler) => child.on('exit', (code, signal) => handler({ code, signal, stderrTail })),
+      kill: () => child.kill('SIGKILL'),
+    };
+  };
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  onEvent?: (event: TurnEvent) => void;
+}
+
+export interface RunningTurn {
+  turnId: number;
+  result: Promise<TurnResult>;
+}
+
+function describeExit(exit: EngineExit): string {
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const tail = exit.stderrTail.trim().split('\n').slice(-3).join(' | ');
+  return `The engine process ${how}${tail ? ` (${tail})` : ''}. Your conversation is saved; reload the model to continue.`;
+}
+
+export class EngineClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private exited: EngineExit | null = null;
+  private readonly exitListeners: Array<(exit: EngineExit) => void> = [];
+
+  private constructor(
+    private readonly host: EngineHost,
+    readonly build: BuildInfo,
+    readonly notice: string | null,
+  ) {
+    host.onMessage((message) => this.dispatch(message));
+    host.onExit((exit) => this.handleExit(exit));
+  }
+
+  static start(options: { build?: BuildKind; host?: EngineHostFactory; startupTimeoutMs?: number } = {}): Promise<EngineClient> {
+    const host = (options.host ?? forkEngineHost())(options.build ?? 'patched');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        host.kill();
+        reject(new EngineError('ENGINE_CRASHED', 'The engine process did not start in time.'));
+      }, options.startupTimeoutMs ?? 60_000);
+      let settled = false;
+      host.onExit((exit) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(new EngineError('ENGINE_CRASHED', describeExit(exit)));
+      });
+      host.onMessage((message) => {
+        if (settled) return;
+        if (message.type === 'ready') {
+          settled = true;
+          clearTimeout(timer);
+          resolve(new EngineClient(host, message.build, message.notice));
+        } else if (message.type === 'startupFailed') {
+          settled = true;
+          clearTimeout(timer);
+          reject(new EngineError('ENGINE_CRASHED', `The engine could not start: ${message.message}`));
+        }
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.exited === null;
+  }
+
+  onExit(listener: (exit: EngineExit) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  loadModel(options: LoadModelOptions): Promise<ModelInfo> {
+    return this.call('loadModel', { type: 'loadModel', options });
+  }
+
+  unloadModel(): Promise<null> {
+    return this.call('unloadModel', { type: 'unloadModel' });
+  }
+
+  runTurn(request: TurnRequest, onEvent: (event: TurnEvent) => void): RunningTurn {
+    const turnId = this.nextId;
+    const result = this.call('runTurn', { type: 'runTurn', request }, onEvent);
+    return { turnId, result };
+  }
+
+  async cancel(turnId: number): Promise<void> {
+    if (this.alive) await this.call('cancel', { type: 'cancel', turnId });
+  }
+
+  /** Asks the engine to free native memory and exit; kills it if it does not within the timeout. */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise<void>((resolve) => this.onExit(() => resolve()));
+    const timer = setTimeout(() => this.host.kill(), timeoutMs);
+    try {
+      await this.call('shutdown', { type: 'shutdown' }).catch(() => undefined);
+      await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Ends the engine process at once (used by tests that simulate a crash). */
+  kill(): void {
+    this.host.kill();
+  }
+
+  private call<K extends keyof EngineResultMap>(
+    _kind: K,
+    body: Omit<Extract<EngineRequest, { type: K }>, 'id'>,
+    onEvent?: (event: TurnEvent) => void,
+  ): Promise<EngineResultMap[K]> {
+    if (this.exited) return Promise.reject(new EngineError('ENGINE_CRASHED', describeExit(this.exited)));
+    const id = this.nextId++;
+    return new Promise<EngineResultMap[K]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onEvent });
+      this.host.send({ ...body, id } as EngineRequest);
+    });
+  }
+
+  private dispatch(message: EngineMessage): void {
+    if (!('id' in message)) return;
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    if (message.type === 'event') {
+      pending.onEvent?.(message.event);
+      return;
+    }
+    this.pending.delete(message.id);
+    if (message.type === 'result') pending.resolve(message.value);
+    else pending.reject(new EngineError(message.code, message.message));
+  }
+
+  private handleExit(exit: EngineExit): void {
+    this.exited = exit;
+    const error = new EngineError('ENGINE_CRASHED', describeExit(exit));
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    for (const listener of this.exitListeners) listener(exit);
+  }
+}

@@ -1,0 +1,40 @@
+// Messages between an app process and its engine process. One request id per call; a turn's
+// streaming events carry the id of the runTurn request they belong to.
+import type { LoadModelOptions } from './engine.js';
+import type { BuildInfo, EngineErrorCode, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from './types.js';
+
+export type EngineRequest =
+  | { id: number; type: 'loadModel'; options: LoadModelOptions }
+  | { id: number; type: 'unloadModel' }
+  | { id: number; type: 'runTurn'; request: TurnRequest }
+  | { id: number; type: 'cancel'; turnId: number }
+  | { id: number; type: 'shutdown' };
+
+export interface TurnResult {
+  answer: string;
+  stopReason: StopReason;
+  metrics: TurnMetrics;
+}
+
+export type EngineResultMap = {
+  loadModel: ModelInfo;
+  unloadModel: null;
+  runTurn: TurnResult;
+  cancel: null;
+  shutdown: null;
+};
+
+export type EngineMessage =
+  | { type: 'ready'; build: BuildInfo; notice: string | null }
+  | { type: 'startupFailed'; message: string }
+  | { id: number; type: 'result'; value: unknown }
+  | { id: number; type: 'error'; code: EngineErrorCode; message: string }
+  | { id: number; type: 'event'; event: TurnEvent };
+
+/** How the engine process talks to its parent: Node's IPC for a fork, parentPort in Electron. */
+export interface ParentChannel {
+  send(message: EngineMessage): void;
+  onMessage(handler: (message: EngineRequest) => void): void;
+  /** Called when the parent goes away; the engine must exit. */
+  onParentGone(handler: () => void): void;
+}

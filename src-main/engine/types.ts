@@ -1,0 +1,104 @@
+// Sift's own engine vocabulary. Everything above src-main/engine speaks these types, never
+// node-llama-cpp's, so the native layer can change without touching the app.
+
+/** Which native build runs a turn: Sift's patched llama.cpp, or the same source unpatched. */
+export type BuildKind = 'patched' | 'stock';
+
+export interface BuildInfo {
+  kind: BuildKind;
+  /** Identifier the native library reports (patched) or the build folder's key (stock). */
+  id: string;
+  /** Native features that are available; empty on the stock build. */
+  features: string[];
+  /** Absolute path of the addon that was loaded, or 'prebuilt' for node-llama-cpp's own binary. */
+  addonPath: string;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface SamplingOptions {
+  /** 0 means greedy. */
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  seed?: number;
+}
+
+export interface TurnRequest {
+  messages: ChatMessage[];
+  sampling: SamplingOptions;
+  /** Policy spec, e.g. "full" or "kv:type=q8_0"; see docs/POLICIES.md. */
+  policy: string;
+}
+
+/** Per-layer KV statistics read from the native library after a turn. */
+export interface LayerKvStats {
+  layer: number;
+  /** Cells holding a token in this layer. */
+  cells: number;
+  /** Bytes allocated for this layer's K and V. */
+  bytes: number;
+}
+
+/** Every figure is measured during the turn; none is estimated. */
+export interface TurnMetrics {
+  build: BuildKind;
+  policy: string;
+  promptTokens: number;
+  /** Tokens actually evaluated for the prompt (less than promptTokens when a prefix was reused). */
+  prefillTokens: number;
+  generatedTokens: number;
+  ttftMs: number;
+  totalMs: number;
+  prefillTokensPerSec: number;
+  decodeTokensPerSec: number;
+  /** From the patched build's native statistics; null on a build without them. */
+  kvBytesAllocated: number | null;
+  kvBytesUsed: number | null;
+  contextSize: number;
+  perLayer: LayerKvStats[];
+}
+
+export type StopReason = 'eos' | 'maxTokens' | 'cancelled';
+
+export type TurnEvent =
+  | { type: 'progress'; phase: 'prefill'; done: number; total: number }
+  | { type: 'token'; text: string }
+  | { type: 'done'; answer: string; stopReason: StopReason; metrics: TurnMetrics };
+
+export interface ModelInfo {
+  path: string;
+  name: string;
+  architecture: string;
+  sizeBytes: number;
+  trainContextSize: number;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  contextSize: number;
+}
+
+/** Errors the engine reports with a stable code so the app can explain them. */
+export type EngineErrorCode =
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_INVALID'
+  | 'MODEL_TOO_LARGE'
+  | 'NO_MODEL_LOADED'
+  | 'PROMPT_TOO_LONG'
+  | 'BAD_POLICY'
+  | 'BUSY'
+  | 'ENGINE_CRASHED'
+  | 'INTERNAL';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}

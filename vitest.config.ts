@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: pure unit tests run in threads; anything that loads native code (llama.cpp,
+// better-sqlite3) or spawns engine processes runs in forked workers, one at a time, so a native
+// abort kills a worker rather than the run and two engines never compete for the 2 cores.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          pool: 'threads',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          maxWorkers: 1,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          maxWorkers: 1,
+          testTimeout: 240_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+});
