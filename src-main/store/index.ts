@@ -1,0 +1,27 @@
+// Public surface of the store module.
+export { openStore, DEFAULT_DB_FILE_NAME } from './store.js';
+export type { OpenStoreOptions, Store, StreamingTurn, ExportFormat } from './store.js';
+export { resolveDataDir } from './dataDir.js';
+export type { DataDirEnvironment } from './dataDir.js';
+export { StoreError } from './errors.js';
+export type { StoreErrorCode } from './errors.js';
+export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, readSchemaVersion } from './migrations.js';
+export type { Migration, MigrationResult } from './migrations.js';
+export { SessionRepository } from './sessions.js';
+export type { CreateSessionInput, ListSessionsOptions } from './sessions.js';
+export { MessageRepository } from './messages.js';
+export type { AppendMessageInput } from './messages.js';
+export { DocumentRepository } from './documents.js';
+export type { AddDocumentInput } from './documents.js';
+export { SettingsRepository } from './settings.js';
+export type { ValueSchema } from './settings.js';
+export { ModelProfileRepository } from './modelProfiles.js';
+export type { PutModelProfileInput } from './modelProfiles.js';
+export { StreamingMessageWriter, DEFAULT_FLUSH_INTERVAL_MS } from './streamingWriter.js';
+export type { StreamingWriterOptions, FinishedStatus } from './streamingWriter.js';
+export type { BeginTurnInput, BegunTurn } from './turns.js';
+export type { SearchOptions } from './search.js';
+export { sessionToMarkdown, sessionToJson, SESSION_EXPORT_FORMAT, SESSION_EXPORT_VERSION } from './sessionExport.js';
+export type { SessionSnapshot, ExportOptions, SessionExportJson } from './sessionExport.js';
+export { DEFAULT_SESSION_SETTINGS, DEFAULT_SESSION_TITLE } from './sessionDefaults.js';
+export type * from './types.js';
