@@ -62,6 +62,9 @@ function bundleCommit(): string {
   return sha;
 }
 
+/** Portable builds (for installers) leave out -march=native; set SIFT_NATIVE_PORTABLE=1. */
+const portable = process.env['SIFT_NATIVE_PORTABLE'] === '1';
+
 function cmakeOptions(kind: BuildKind, key: string): Record<string, string> {
   const platform = { linux: 'linux', darwin: 'mac', win32: 'win' }[process.platform as string] ?? process.platform;
   const target = `${platform}-${process.arch}`;
@@ -73,7 +76,7 @@ function cmakeOptions(kind: BuildKind, key: string): Record<string, string> {
     NLC_TARGET_PLATFORM: target,
     NLC_VARIANT: '',
     GGML_METAL: process.platform === 'darwin' ? '1' : 'OFF',
-    GGML_NATIVE: 'ON',
+    GGML_NATIVE: portable ? 'OFF' : 'ON',
     GGML_CCACHE: 'ON',
     LLAMA_CURL: 'OFF',
     LLAMA_HTTPLIB: 'OFF',
@@ -87,6 +90,7 @@ function cmakeOptions(kind: BuildKind, key: string): Record<string, string> {
 function computeKey(kind: BuildKind, commit: string, patches: string[]): string {
   const hash = createHash('sha256');
   hash.update(`${RECIPE_VERSION}\n${nlcVersion}\n${commit}\n${kind}\n${process.platform}-${process.arch}\n`);
+  hash.update(JSON.stringify(cmakeOptions(kind, '')));
   for (const p of patches) hash.update(`${path.basename(p)}\n`).update(readFileSync(p));
   return hash.digest('hex');
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../policy/spec.js';
 import { loadLlama } from './loadLlama.js';
+import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
 import { runTurn, type TurnOutcome } from './turnRunner.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
@@ -158,6 +159,24 @@ export class Engine {
           onEvent,
           signal,
         );
+      } finally {
+        sequence.dispose();
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Teacher-forced logits on the stock KV cache (see logitsProbe.ts). */
+  async probeLogits(request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+    this.assertIdle();
+    if (!this.loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
+    this.busy = true;
+    try {
+      const open = await this.ensureContext(parsePolicy('full'));
+      const sequence = open.context.getSequence();
+      try {
+        return await probeLogits(this.loaded.model, sequence, request);
       } finally {
         sequence.dispose();
       }

@@ -4,6 +4,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadModelOptions } from './engine.js';
+import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from './protocol.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
@@ -20,6 +21,8 @@ export interface EngineHost {
   onMessage(handler: (message: EngineMessage) => void): void;
   onExit(handler: (exit: EngineExit) => void): void;
   kill(): void;
+  /** OS process id, when the host knows it. */
+  readonly pid: number | undefined;
 }
 
 export type EngineHostFactory = (build: BuildKind) => EngineHost;
@@ -56,6 +59,7 @@ export function forkEngineHost(options: { entry?: string; execArgv?: string[]; e
       onMessage: (handler) => child.on('message', (m) => handler(m as EngineMessage)),
       onExit: (handler) => child.on('exit', (code, signal) => handler({ code, signal, stderrTail })),
       kill: () => child.kill('SIGKILL'),
+      pid: child.pid,
     };
   };
 }
@@ -143,6 +147,10 @@ export class EngineClient {
     return { turnId, result };
   }
 
+  probeLogits(request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+    return this.call('probeLogits', { type: 'probeLogits', request });
+  }
+
   async cancel(turnId: number): Promise<void> {
     if (this.alive) await this.call('cancel', { type: 'cancel', turnId });
   }
@@ -158,6 +166,10 @@ export class EngineClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  get pid(): number | undefined {
+    return this.host.pid;
   }
 
   /** Ends the engine process at once (used by tests that simulate a crash). */

@@ -78,6 +78,9 @@ async function main(): Promise<void> {
             }
             break;
           }
+          case 'probeLogits':
+            reply({ id: request.id, type: 'result', value: await engine.probeLogits(request.request) });
+            break;
           case 'cancel':
             turns.get(request.turnId)?.abort();
             reply({ id: request.id, type: 'result', value: null });

@@ -45,7 +45,9 @@ export function readBuildRecord(kind: BuildKind, nativeDir = resolveNativeDir())
   if (!existsSync(record)) return null;
   try {
     const parsed = JSON.parse(readFileSync(record, 'utf8')) as NativeBuildRecord;
-    return existsSync(parsed.addonPath) ? parsed : null;
+    // a staged (packaged) build records its addon relative to the record
+    const addonPath = path.resolve(path.dirname(record), parsed.addonPath);
+    return existsSync(addonPath) ? { ...parsed, addonPath } : null;
   } catch {
     return null;
   }

@@ -1,6 +1,7 @@
-// How a question about a document becomes the user's message. The question goes after the
-// document: the model reads the document first and the question last, which is also where
-// lazy prefill looks for what matters.
+// How a question about documents becomes the user's message: each document's text, then the
+// question, last. The question at the end is what the model reads last, and where lazy prefill
+// looks for what matters. The wrapper stays minimal on purpose: small models (SmolLM2-135M) lose
+// a pass key behind heavier framing (<document> tags and instructions) that they find without it.
 export interface AttachedDocument {
   name: string;
   text: string;
@@ -8,9 +9,8 @@ export interface AttachedDocument {
 
 export function composeUserMessage(question: string, documents: AttachedDocument[]): string {
   if (documents.length === 0) return question;
-  const parts = documents.map((d) => `<document name="${d.name.replace(/"/g, "'")}">\n${d.text.trim()}\n</document>`);
-  return `Answer using the document${documents.length > 1 ? 's' : ''} below.\n\n${parts.join('\n\n')}\n\nQuestion: ${question}`;
+  const parts = documents.map((d) =>
+    documents.length > 1 ? `Document "${d.name}":\n\n${d.text.trim()}` : d.text.trim(),
+  );
+  return `${parts.join('\n\n')}\n\n${question}`;
 }
-
-export const DEFAULT_SYSTEM_PROMPT =
-  'You are Sift, a careful assistant. Answer from the provided documents when there are any, quote exact values, and say so when the answer is not in them.';

@@ -1,0 +1,49 @@
+// Teacher-forced logits: evaluate a prompt, then a given continuation token by token, and return
+// the full next-token logits after the prompt and after each forced token. This is how Sift checks
+// that a policy at its no-op setting reproduces stock llama.cpp exactly, and how benchmarks measure
+// top-1 agreement and KL divergence against full KV.
+import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { renderChatTokens } from './chatPrompt.js';
+import { checkPromptFits } from './turnRunner.js';
+import type { ChatMessage } from './types.js';
+
+export interface LogitsProbeRequest {
+  messages: ChatMessage[];
+  /** Tokens forced after the prompt; logits are returned after each of them too. */
+  follow?: number[];
+}
+
+export interface LogitsProbeResult {
+  promptTokens: number[];
+  /** logits[i] is the distribution after the prompt (i = 0) or after follow[i - 1]. */
+  logits: Float32Array[];
+}
+
+export async function probeLogits(
+  model: LlamaModel,
+  sequence: LlamaContextSequence,
+  request: LogitsProbeRequest,
+): Promise<LogitsProbeResult> {
+  const prompt = renderChatTokens(model, request.messages);
+  const follow = (request.follow ?? []) as Token[];
+  checkPromptFits(prompt.length + follow.length, sequence.contextSize);
+  await sequence.clearHistory();
+
+  const withLogits = { generateNext: { logits: true } } as const;
+  const input = [
+    ...prompt.slice(0, -1),
+    ...[...prompt.slice(-1), ...follow].map((token) => [token, withLogits] as [Token, typeof withLogits]),
+  ];
+  const outputs = await sequence.controlledEvaluate(input);
+
+  const logits: Float32Array[] = [];
+  for (let i = prompt.length - 1; i < input.length; i++) {
+    const map = outputs[i]?.next?.logits;
+    if (!map) throw new Error(`no logits returned at position ${i}`);
+    // greedy sampling leaves every vocabulary entry in the map, so ids cover 0..size-1
+    const row = new Float32Array(map.size).fill(Number.NaN);
+    for (const [token, value] of map) row[token] = value;
+    logits.push(row);
+  }
+  return { promptTokens: prompt, logits };
+}
