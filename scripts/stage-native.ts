@@ -1,0 +1,26 @@
+// Copies the finished native builds into resources/native/<kind>/ for electron-builder, with a
+// build record whose addon path is relative, so an installed app finds its engine in its own
+// resources (the app sets SIFT_NATIVE_DIR there) and its users need no compiler.
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readBuildRecord } from '../src-main/engine/nativeBuilds.js';
+import type { BuildKind } from '../src-main/engine/types.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const target = path.join(repoRoot, 'resources', 'native');
+
+rmSync(target, { recursive: true, force: true });
+for (const kind of ['patched', 'stock'] as BuildKind[]) {
+  const record = readBuildRecord(kind);
+  if (!record) {
+    console.error(`[stage-native] no ${kind} build; run npm run setup first`);
+    process.exit(1);
+  }
+  const dir = path.join(target, kind);
+  mkdirSync(dir, { recursive: true });
+  const addonName = path.basename(record.addonPath);
+  copyFileSync(record.addonPath, path.join(dir, addonName));
+  writeFileSync(path.join(dir, 'build.json'), `${JSON.stringify({ ...record, addonPath: addonName }, null, 2)}\n`);
+  console.log(`[stage-native] ${kind}: ${path.relative(repoRoot, dir)}`);
+}

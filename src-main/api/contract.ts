@@ -1,0 +1,165 @@
+// The api contract: every request channel with its payload and result type, and the events the
+// back end pushes. Typed once here; both transports (Electron IPC, loopback WebSocket) carry it
+// unchanged, and the renderer imports only these types.
+import type { z } from 'zod';
+import type { BuildInfo, ModelInfo, TurnMetrics } from '../engine/types.js';
+import type { DocumentRow, MessageRow, SessionRow } from '../store/types.js';
+import type { RequestSchemas } from './schemas.js';
+
+export type { BuildInfo, ModelInfo, TurnMetrics, MessageRow, SessionRow };
+export type SessionSettings = SessionRow['settings'];
+
+/** A document as the renderer sees it: everything but the (possibly huge) text. */
+export type DocumentSummary = Omit<DocumentRow, 'text'>;
+
+export interface SessionDetail {
+  session: SessionRow;
+  messages: MessageRow[];
+  documents: DocumentSummary[];
+  /** True while an answer for this session is being generated. */
+  answering: boolean;
+}
+
+export interface AppInfo {
+  version: string;
+  platform: string;
+  /** 'electron' or 'serve'; for the About box only — features are gated on capabilities. */
+  shell: 'electron' | 'serve';
+  capabilities: { pickFiles: boolean };
+  dataDir: string;
+}
+
+/** What node-llama-cpp's GGUF insights say about a model file, without loading it. */
+export interface ModelInsights {
+  path: string;
+  name: string;
+  architecture: string;
+  sizeBytes: number;
+  trainContextSize: number | null;
+  layers: number;
+  /** Memory needed for the weights plus a context of contextSize tokens, in bytes. */
+  estimatedBytes: number;
+  contextSize: number;
+  /** Whether estimatedBytes fits in this machine's total memory (with headroom). */
+  fits: boolean;
+  totalMemoryBytes: number;
+}
+
+export interface KnownModel {
+  path: string;
+  name: string;
+  addedAt: number;
+  insights: ModelInsights | null;
+  /** Set when the file is gone or unreadable. */
+  problem: string | null;
+}
+
+export type EngineStatus = 'stopped' | 'starting' | 'ready' | 'loading' | 'crashed';
+
+export interface DownloadState {
+  id: string;
+  uri: string;
+  status: 'downloading' | 'cancelled' | 'done' | 'failed';
+  downloadedBytes: number;
+  totalBytes: number;
+  /** Where the file is (done) or will be. */
+  path: string | null;
+  error: string | null;
+}
+
+export interface ModelState {
+  engine: EngineStatus;
+  build: BuildInfo | null;
+  notice: string | null;
+  current: ModelInfo | null;
+  /** The model remembered from last time (loaded at start when it still exists). */
+  lastModelPath: string | null;
+  known: KnownModel[];
+  downloads: DownloadState[];
+  /** Why the engine or the last load failed, in words a person can act on. */
+  error: string | null;
+}
+
+export interface ExportedSession {
+  fileName: string;
+  mime: string;
+  content: string;
+}
+
+export interface TurnStarted {
+  userMessage: MessageRow | null;
+  assistantMessage: MessageRow;
+}
+
+/** Result type of each channel. */
+export interface ApiResults {
+  'app.info': AppInfo;
+  'sessions.list': SessionRow[];
+  'sessions.create': SessionRow;
+  'sessions.get': SessionDetail;
+  'sessions.rename': SessionRow;
+  'sessions.delete': SessionRow;
+  'sessions.restore': SessionRow;
+  'sessions.export': ExportedSession;
+  'sessions.updateSettings': SessionRow;
+  'chat.send': TurnStarted;
+  'chat.stop': { stopped: boolean };
+  'chat.regenerate': TurnStarted;
+  'chat.editAndResend': TurnStarted;
+  'documents.attach': DocumentSummary;
+  'models.state': ModelState;
+  'models.inspect': ModelInsights;
+  'models.add': ModelState;
+  'models.forget': ModelState;
+  'models.load': ModelState;
+  'models.reload': ModelState;
+  'models.pickFile': { path: string | null };
+  'models.download': DownloadState;
+  'models.cancelDownload': DownloadState;
+}
+
+export type ApiChannel = keyof RequestSchemas & keyof ApiResults;
+export type ApiInput<C extends ApiChannel> = z.input<RequestSchemas[C]>;
+export type ApiOutput<C extends ApiChannel> = ApiResults[C];
+
+/** Events pushed to every connected renderer. */
+export type AppEvent =
+  | { type: 'turn.progress'; sessionId: string; messageId: string; done: number; total: number }
+  | { type: 'turn.token'; sessionId: string; messageId: string; text: string }
+  | { type: 'turn.finished'; sessionId: string; message: MessageRow }
+  | { type: 'model.state'; state: ModelState }
+  | { type: 'download.progress'; download: DownloadState }
+  | { type: 'sessions.changed' };
+
+export type ApiErrorCode =
+  | 'INVALID_REQUEST'
+  | 'NOT_FOUND'
+  | 'BUSY'
+  | 'NO_MODEL'
+  | 'ENGINE'
+  | 'DOCUMENT'
+  | 'UNSUPPORTED'
+  | 'INTERNAL';
+
+export interface ApiErrorShape {
+  code: ApiErrorCode;
+  message: string;
+}
+
+/** The one object a renderer gets, whichever transport is underneath. */
+export interface SiftApi {
+  call<C extends ApiChannel>(channel: C, payload: ApiInput<C>): Promise<ApiOutput<C>>;
+  /** Returns a function that unsubscribes. */
+  onEvent(listener: (event: AppEvent) => void): () => void;
+}
+
+/** The raw bridge the Electron preload exposes as window.siftBridge. */
+export interface SiftBridge {
+  invoke(channel: string, payload: unknown): Promise<{ ok: true; value: unknown } | { ok: false; error: ApiErrorShape }>;
+  onEvent(listener: (event: AppEvent) => void): () => void;
+  /** Absolute path of a dropped File (Electron's webUtils), or null. */
+  pathForFile(file: File): string | null;
+}
+
+export const EVENT_CHANNEL = 'sift:event';
+export const INVOKE_CHANNEL = 'sift:invoke';

@@ -1,0 +1,59 @@
+// Payload schemas for every request the renderer can make. Pure (zod only): the main process, the
+// serve transport and tests validate with them; the renderer only sees the inferred types.
+import { z } from 'zod';
+
+export const Id = z.string().min(1).max(128);
+
+/** A session's tunable settings; every field optional so a change can carry just one. */
+export const SessionSettingsPatch = z
+  .object({
+    systemPrompt: z.string().max(20_000),
+    temperature: z.number().min(0).max(2),
+    topP: z.number().gt(0).max(1),
+    maxTokens: z.number().int().min(1).max(32_768),
+    policy: z.string().min(1).max(200),
+  })
+  .partial()
+  .strict();
+
+export const ExportFormat = z.enum(['markdown', 'json']);
+
+/** Base64 of the file's bytes; 48 MiB of file is far beyond what a local context can hold anyway. */
+const MAX_DOCUMENT_BASE64 = Math.ceil((48 * 1024 * 1024 * 4) / 3);
+
+export const requestSchemas = {
+  'app.info': z.object({}).strict(),
+  'sessions.list': z.object({ query: z.string().max(500).optional() }).strict(),
+  'sessions.create': z.object({ title: z.string().max(200).optional() }).strict(),
+  'sessions.get': z.object({ sessionId: Id }).strict(),
+  'sessions.rename': z.object({ sessionId: Id, title: z.string().trim().min(1).max(200) }).strict(),
+  'sessions.delete': z.object({ sessionId: Id }).strict(),
+  'sessions.restore': z.object({ sessionId: Id }).strict(),
+  'sessions.export': z.object({ sessionId: Id, format: ExportFormat }).strict(),
+  'sessions.updateSettings': z.object({ sessionId: Id, settings: SessionSettingsPatch }).strict(),
+  'chat.send': z
+    .object({ sessionId: Id, text: z.string().trim().min(1).max(200_000), documentIds: z.array(Id).max(20).optional() })
+    .strict(),
+  'chat.stop': z.object({ sessionId: Id }).strict(),
+  'chat.regenerate': z.object({ sessionId: Id }).strict(),
+  'chat.editAndResend': z.object({ sessionId: Id, messageId: Id, text: z.string().trim().min(1).max(200_000) }).strict(),
+  'documents.attach': z
+    .object({
+      sessionId: Id,
+      name: z.string().min(1).max(255),
+      mime: z.string().max(200).optional(),
+      dataBase64: z.string().max(MAX_DOCUMENT_BASE64),
+    })
+    .strict(),
+  'models.state': z.object({}).strict(),
+  'models.inspect': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'models.add': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'models.forget': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'models.load': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'models.reload': z.object({}).strict(),
+  'models.pickFile': z.object({}).strict(),
+  'models.download': z.object({ uri: z.string().min(3).max(2048) }).strict(),
+  'models.cancelDownload': z.object({ downloadId: Id }).strict(),
+} as const;
+
+export type RequestSchemas = typeof requestSchemas;

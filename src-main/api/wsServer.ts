@@ -1,0 +1,120 @@
+// The loopback serve transport: one HTTP server on 127.0.0.1 that serves the renderer and a
+// WebSocket endpoint carrying the api contract. A call needs the session token, a Host of
+// 127.0.0.1/localhost (against DNS rebinding) and, from a browser, an Origin of this server.
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Dispatch } from './dispatcher.js';
+import type { EventBus } from './eventBus.js';
+import { serveCsp, serveStatic } from './staticFiles.js';
+import { WS_PATH, type ClientFrame, type ServerFrame } from './wsProtocol.js';
+
+export const LOOPBACK_HOST = '127.0.0.1';
+/** Room for a large document sent as base64. */
+const MAX_FRAME_BYTES = 72 * 1024 * 1024;
+
+export interface WsServerOptions {
+  port: number;
+  token: string;
+  rendererDir: string;
+  dispatch: Dispatch;
+  events: EventBus;
+}
+
+export interface RunningServer {
+  port: number;
+  /** The address to open, token included. */
+  url: string;
+  close(): Promise<void>;
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function isAllowedHost(host: string | undefined, port: number): boolean {
+  return host === `${LOOPBACK_HOST}:${port}` || host === `localhost:${port}`;
+}
+
+export function isAllowedOrigin(origin: string | undefined, port: number): boolean {
+  // Non-browser clients (tests, scripts) send no Origin; browsers always do.
+  if (origin === undefined) return true;
+  return origin === `http://${LOOPBACK_HOST}:${port}` || origin === `http://localhost:${port}`;
+}
+
+function parseFrame(data: unknown): ClientFrame | null {
+  try {
+    const frame = JSON.parse(String(data)) as Partial<ClientFrame>;
+    if (frame.kind === 'call' && typeof frame.id === 'number' && typeof frame.channel === 'string') {
+      return frame as ClientFrame;
+    }
+  } catch {
+    // fall through
+  }
+  return null;
+}
+
+export async function startWsServer(options: WsServerOptions): Promise<RunningServer> {
+  const rendererDir = path.resolve(options.rendererDir);
+  let port = options.port;
+  const http = createServer((request, response) => {
+    if (!isAllowedHost(request.headers.host, port)) {
+      response.writeHead(421).end('Misdirected request');
+      return;
+    }
+    serveStatic(rendererDir, request, response, serveCsp(port)).catch(() => {
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+
+  http.on('upgrade', (request: IncomingMessage, socket, head) => {
+    const url = new URL(request.url ?? '/', `http://${LOOPBACK_HOST}`);
+    const allowed =
+      url.pathname === WS_PATH &&
+      isAllowedHost(request.headers.host, port) &&
+      isAllowedOrigin(request.headers.origin, port) &&
+      sameSecret(url.searchParams.get('token') ?? '', options.token);
+    if (!allowed) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => attach(ws));
+  });
+
+  const attach = (ws: WebSocket) => {
+    const send = (frame: ServerFrame) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+    };
+    const unsubscribe = options.events.subscribe((event) => send({ kind: 'event', event }));
+    ws.on('close', unsubscribe);
+    ws.on('message', (data) => {
+      const frame = parseFrame(data);
+      if (!frame) return;
+      void options.dispatch(frame.channel, frame.payload).then((result) => send({ kind: 'result', id: frame.id, ...result }));
+    });
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, LOOPBACK_HOST, () => resolve());
+  });
+  port = (http.address() as AddressInfo).port;
+
+  return {
+    port,
+    url: `http://${LOOPBACK_HOST}:${port}/#token=${encodeURIComponent(options.token)}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,126 @@
+// The app's back end, the same for the Electron shell and `sift serve`: store, engine supervisor,
+// model manager, session service, and the validated dispatcher the transports call. No Electron
+// imports here, so serve mode and tests run it in plain Node.
+import path from 'node:path';
+import type { AppInfo } from '../api/contract.js';
+import { createDispatcher, type ApiHandlers, type Dispatch } from '../api/dispatcher.js';
+import { ApiError } from '../api/errors.js';
+import { EventBus } from '../api/eventBus.js';
+import type { EngineHostFactory } from '../engine/engineClient.js';
+import type { BuildKind } from '../engine/types.js';
+import { EngineSupervisor } from '../models/engineSupervisor.js';
+import { KnownModels } from '../models/knownModels.js';
+import { ModelManager } from '../models/modelManager.js';
+import { SessionService } from '../session/sessionService.js';
+import { openStore, type Store } from '../store/index.js';
+
+/** Soft-deleted chats stay restorable this long, then are purged at the next start. */
+const DELETED_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+export interface BackendOptions {
+  dataDir?: string;
+  shell: AppInfo['shell'];
+  version: string;
+  build?: BuildKind;
+  hostFactory?: EngineHostFactory;
+  contextSize?: number;
+  /** Electron's native file dialog; absent in serve mode. */
+  pickModelFile?: () => Promise<string | null>;
+}
+
+export interface Backend {
+  store: Store;
+  events: EventBus;
+  sessions: SessionService;
+  models: ModelManager;
+  supervisor: EngineSupervisor;
+  dispatch: Dispatch;
+  close(): Promise<void>;
+}
+
+export function createBackend(options: BackendOptions): Backend {
+  const store = openStore(options.dataDir ? { dataDir: options.dataDir } : {});
+  store.sessions.purgeDeleted(DELETED_RETENTION_MS);
+  const events = new EventBus();
+  let models: ModelManager | null = null;
+  const supervisor = new EngineSupervisor({
+    ...(options.build ? { build: options.build } : {}),
+    ...(options.hostFactory ? { hostFactory: options.hostFactory } : {}),
+    ...(options.contextSize ? { contextSize: options.contextSize } : {}),
+    onChange: () => models?.publish(),
+  });
+  models = new ModelManager({
+    supervisor,
+    known: new KnownModels(store.settings),
+    downloadDir: path.join(store.dataDir, 'models'),
+    emitState: (state) => events.emit({ type: 'model.state', state }),
+    emitDownload: (download) => events.emit({ type: 'download.progress', download }),
+  });
+  const sessions = new SessionService({ store, supervisor, emit: (event) => events.emit(event) });
+  const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, events }));
+
+  return {
+    store,
+    events,
+    sessions,
+    models,
+    supervisor,
+    dispatch,
+    async close() {
+      await models.downloads.cancelAll();
+      await sessions.whenIdle().catch(() => undefined);
+      await supervisor.close();
+      store.close();
+    },
+  };
+}
+
+interface HandlerDeps {
+  options: BackendOptions;
+  store: Store;
+  sessions: SessionService;
+  models: ModelManager;
+  events: EventBus;
+}
+
+function createHandlers({ options, store, sessions, models, events }: HandlerDeps): ApiHandlers {
+  const changed = <T>(value: T): T => {
+    events.emit({ type: 'sessions.changed' });
+    return value;
+  };
+  return {
+    'app.info': () => ({
+      version: options.version,
+      platform: process.platform,
+      shell: options.shell,
+      capabilities: { pickFiles: Boolean(options.pickModelFile) },
+      dataDir: store.dataDir,
+    }),
+    'sessions.list': ({ query }) => sessions.list(query),
+    'sessions.create': ({ title }) => changed(sessions.create(title)),
+    'sessions.get': ({ sessionId }) => sessions.get(sessionId),
+    'sessions.rename': ({ sessionId, title }) => changed(sessions.rename(sessionId, title)),
+    'sessions.delete': async ({ sessionId }) => changed(await sessions.delete(sessionId)),
+    'sessions.restore': ({ sessionId }) => changed(sessions.restore(sessionId)),
+    'sessions.export': ({ sessionId, format }) => sessions.export(sessionId, format),
+    'sessions.updateSettings': ({ sessionId, settings }) => sessions.updateSettings(sessionId, settings),
+    'chat.send': ({ sessionId, text, documentIds }) => changed(sessions.send(sessionId, text, documentIds)),
+    'chat.stop': async ({ sessionId }) => ({ stopped: await sessions.stop(sessionId) }),
+    'chat.regenerate': ({ sessionId }) => sessions.regenerate(sessionId),
+    'chat.editAndResend': ({ sessionId, messageId, text }) => sessions.editAndResend(sessionId, messageId, text),
+    'documents.attach': ({ sessionId, name, dataBase64 }) =>
+      sessions.attach(sessionId, name, Buffer.from(dataBase64, 'base64')),
+    'models.state': () => models.state(),
+    'models.inspect': ({ path: modelPath }) => models.inspect(modelPath),
+    'models.add': ({ path: modelPath }) => models.add(modelPath),
+    'models.forget': ({ path: modelPath }) => models.forget(modelPath),
+    'models.load': ({ path: modelPath }) => models.load(modelPath),
+    'models.reload': () => models.reload(),
+    'models.pickFile': async () => {
+      if (!options.pickModelFile) throw new ApiError('UNSUPPORTED', 'Type or paste the model file path instead.');
+      return { path: await options.pickModelFile() };
+    },
+    'models.download': ({ uri }) => models.downloads.start(uri),
+    'models.cancelDownload': ({ downloadId }) => models.downloads.cancel(downloadId),
+  };
+}

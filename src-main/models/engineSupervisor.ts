@@ -1,0 +1,115 @@
+// Owns the one engine process: starts it on first need, loads models into it, and notices when it
+// dies so the app can say so and offer to reload the model in a fresh process.
+import { EngineClient, type EngineHostFactory } from '../engine/engineClient.js';
+import type { BuildInfo, BuildKind, ModelInfo } from '../engine/types.js';
+import type { EngineStatus } from '../api/contract.js';
+import { ApiError } from '../api/errors.js';
+
+export interface EngineSupervisorOptions {
+  build?: BuildKind;
+  /** Electron passes a utilityProcess host; serve and tests use the default Node fork. */
+  hostFactory?: EngineHostFactory;
+  contextSize?: number;
+  onChange(): void;
+}
+
+export class EngineSupervisor {
+  status: EngineStatus = 'stopped';
+  model: ModelInfo | null = null;
+  error: string | null = null;
+  build: BuildInfo | null = null;
+  notice: string | null = null;
+  /** What to load again after a crash. */
+  lastLoadedPath: string | null = null;
+  private client: EngineClient | null = null;
+  private starting: Promise<EngineClient> | null = null;
+
+  constructor(private readonly options: EngineSupervisorOptions) {}
+
+  /** OS process id of the running engine (diagnostics, crash tests). */
+  get enginePid(): number | undefined {
+    return this.client?.alive ? this.client.pid : undefined;
+  }
+
+  /** The engine and its model, or an error a person can act on. */
+  requireReady(): { client: EngineClient; model: ModelInfo } {
+    if (this.status === 'crashed') {
+      throw new ApiError('ENGINE', this.error ?? 'The engine stopped. Reload the model to continue.');
+    }
+    if (!this.client || !this.model || this.status !== 'ready') {
+      throw new ApiError('NO_MODEL', 'No model is loaded. Open the model manager to choose one.');
+    }
+    return { client: this.client, model: this.model };
+  }
+
+  async load(modelPath: string): Promise<ModelInfo> {
+    if (this.status === 'loading') throw new ApiError('BUSY', 'A model is already loading.');
+    const client = await this.ensureStarted();
+    this.setStatus('loading', null);
+    try {
+      const contextSize = this.options.contextSize;
+      this.model = await client.loadModel(contextSize ? { path: modelPath, contextSize } : { path: modelPath });
+      this.lastLoadedPath = modelPath;
+      this.setStatus('ready', null);
+      return this.model;
+    } catch (error) {
+      this.model = null;
+      const message = error instanceof Error ? error.message : String(error);
+      if (client.alive) this.setStatus('ready', message);
+      throw error;
+    }
+  }
+
+  /** After a crash: a fresh engine process with the model that was loaded before. */
+  async reload(): Promise<ModelInfo | null> {
+    if (this.client?.alive) await this.client.close();
+    this.client = null;
+    this.setStatus('stopped', null);
+    return this.lastLoadedPath ? this.load(this.lastLoadedPath) : null;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    this.model = null;
+    this.status = 'stopped';
+    await client?.close();
+  }
+
+  private async ensureStarted(): Promise<EngineClient> {
+    if (this.client?.alive) return this.client;
+    if (this.starting) return this.starting;
+    this.setStatus('starting', null);
+    this.starting = EngineClient.start({
+      build: this.options.build ?? 'patched',
+      ...(this.options.hostFactory ? { host: this.options.hostFactory } : {}),
+    });
+    try {
+      const client = await this.starting;
+      this.client = client;
+      this.build = client.build;
+      this.notice = client.notice;
+      client.onExit(() => this.handleCrash(client));
+      this.setStatus('ready', null);
+      return client;
+    } catch (error) {
+      this.setStatus('crashed', error instanceof Error ? error.message : String(error));
+      throw error;
+    } finally {
+      this.starting = null;
+    }
+  }
+
+  private handleCrash(client: EngineClient): void {
+    if (this.client !== client) return; // a deliberate close or an old process
+    this.client = null;
+    this.model = null;
+    this.setStatus('crashed', 'The engine process stopped unexpectedly. Your conversation is saved; reload the model to continue.');
+  }
+
+  private setStatus(status: EngineStatus, error: string | null): void {
+    this.status = status;
+    this.error = error;
+    this.options.onChange();
+  }
+}

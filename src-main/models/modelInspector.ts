@@ -1,0 +1,49 @@
+// Reads a GGUF file's header and asks node-llama-cpp's GGUF insights what the model needs, without
+// loading it. "Fits" is a CPU-RAM check with headroom until Sift's own cost model exists.
+import { stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { GgufInsights, readGgufFileInfo } from 'node-llama-cpp';
+import type { ModelInsights } from '../api/contract.js';
+import { ApiError } from '../api/errors.js';
+
+/** The engine caps contexts at 16k tokens; estimate for what it will actually allocate. */
+const ENGINE_MAX_CONTEXT = 16_384;
+/** Leave room for the OS, the app and the document text. */
+const MEMORY_HEADROOM = 0.75;
+
+export async function inspectModel(modelPath: string): Promise<ModelInsights> {
+  const absolute = path.resolve(modelPath);
+  const file = await stat(absolute).catch(() => null);
+  if (!file?.isFile()) throw new ApiError('NOT_FOUND', `No model file at ${absolute}.`);
+  if (!absolute.toLowerCase().endsWith('.gguf')) {
+    throw new ApiError('INVALID_REQUEST', `${path.basename(absolute)} is not a .gguf file.`);
+  }
+  let info;
+  try {
+    info = await readGgufFileInfo(absolute);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new ApiError('INVALID_REQUEST', `${path.basename(absolute)} is not a readable GGUF model (${detail}).`);
+  }
+  const insights = await GgufInsights.from(info);
+  const trainContextSize = insights.trainContextSize ?? null;
+  const contextSize = Math.min(trainContextSize ?? 4096, ENGINE_MAX_CONTEXT);
+  const weights = await insights.estimateModelResourceRequirementsV2({ gpuLayers: 0 });
+  const context = await insights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0 });
+  const estimatedBytes = weights.cpuRam + context.cpuRam;
+  const totalMemoryBytes = os.totalmem();
+  const general = info.metadata.general;
+  return {
+    path: absolute,
+    name: general.name ?? path.basename(absolute, '.gguf'),
+    architecture: String(general.architecture),
+    sizeBytes: file.size,
+    trainContextSize,
+    layers: insights.totalLayers - 1,
+    estimatedBytes,
+    contextSize,
+    fits: estimatedBytes <= totalMemoryBytes * MEMORY_HEADROOM,
+    totalMemoryBytes,
+  };
+}

@@ -1,0 +1,117 @@
+// The model manager's back end: known models with their GGUF insights, loading one into the
+// engine, remembering it, and downloads. Every change is pushed as one ModelState event.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { DownloadState, KnownModel, ModelInsights, ModelState } from '../api/contract.js';
+import type { EngineSupervisor } from './engineSupervisor.js';
+import type { KnownModels } from './knownModels.js';
+import { inspectModel } from './modelInspector.js';
+import { ModelDownloads } from './modelDownloads.js';
+
+export interface ModelManagerOptions {
+  supervisor: EngineSupervisor;
+  known: KnownModels;
+  downloadDir: string;
+  emitState(state: ModelState): void;
+  emitDownload(download: DownloadState): void;
+}
+
+export class ModelManager {
+  readonly downloads: ModelDownloads;
+  /** Insights are read once per file; a GGUF header does not change under the same path. */
+  private readonly insights = new Map<string, ModelInsights>();
+  private readonly problems = new Map<string, string>();
+
+  constructor(private readonly options: ModelManagerOptions) {
+    this.downloads = new ModelDownloads({
+      dirPath: options.downloadDir,
+      onProgress: (download) => options.emitDownload(download),
+      onFinished: (download) => void this.downloadFinished(download),
+    });
+  }
+
+  state(): ModelState {
+    const { supervisor, known } = this.options;
+    return {
+      engine: supervisor.status,
+      build: supervisor.build,
+      notice: supervisor.notice,
+      current: supervisor.model,
+      lastModelPath: known.last(),
+      known: known.list().map((entry): KnownModel => ({
+        ...entry,
+        insights: this.insights.get(entry.path) ?? null,
+        problem: existsSync(entry.path) ? (this.problems.get(entry.path) ?? null) : 'The file is no longer there.',
+      })),
+      downloads: this.downloads.list(),
+      error: supervisor.error,
+    };
+  }
+
+  publish(): void {
+    this.options.emitState(this.state());
+  }
+
+  async inspect(modelPath: string): Promise<ModelInsights> {
+    const absolute = path.resolve(modelPath);
+    const cached = this.insights.get(absolute);
+    if (cached) return cached;
+    const insights = await inspectModel(absolute);
+    this.insights.set(absolute, insights);
+    return insights;
+  }
+
+  async add(modelPath: string): Promise<ModelState> {
+    const insights = await this.inspect(modelPath);
+    this.options.known.add(insights.path, insights.name);
+    this.publish();
+    return this.state();
+  }
+
+  forget(modelPath: string): ModelState {
+    this.options.known.forget(path.resolve(modelPath));
+    this.publish();
+    return this.state();
+  }
+
+  async load(modelPath: string): Promise<ModelState> {
+    const insights = await this.inspect(modelPath);
+    this.options.known.add(insights.path, insights.name);
+    try {
+      await this.options.supervisor.load(insights.path);
+      this.problems.delete(insights.path);
+      this.options.known.remember(insights.path);
+    } catch (error) {
+      this.problems.set(insights.path, error instanceof Error ? error.message : String(error));
+      this.publish();
+      throw error;
+    }
+    this.publish();
+    return this.state();
+  }
+
+  async reload(): Promise<ModelState> {
+    await this.options.supervisor.reload();
+    this.publish();
+    return this.state();
+  }
+
+  /** At start: load the model used last time, if it is still there. Failures only show in state. */
+  async restoreLast(): Promise<void> {
+    const last = this.options.known.last();
+    if (!last || !existsSync(last)) return;
+    await this.load(last).catch(() => undefined);
+  }
+
+  private async downloadFinished(download: DownloadState): Promise<void> {
+    this.options.emitDownload(download);
+    // a finished file joins the list; one that cannot be read still shows up with its problem
+    if (download.status === 'done' && download.path) {
+      await this.add(download.path).catch((error: unknown) => {
+        this.options.known.add(download.path as string);
+        this.problems.set(download.path as string, error instanceof Error ? error.message : String(error));
+      });
+    }
+    this.publish();
+  }
+}

@@ -1,0 +1,209 @@
+// Coordinates a conversation: the store keeps it, the engine answers, the event bus streams the
+// answer to the renderer. One answer is written at a time (the engine runs one turn at a time).
+import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnStarted } from '../api/contract.js';
+import { ApiError } from '../api/errors.js';
+import type { EngineClient } from '../engine/engineClient.js';
+import type { TurnEvent, TurnRequest } from '../engine/types.js';
+import type { EngineSupervisor } from '../models/engineSupervisor.js';
+import { parsePolicy, PolicySpecError } from '../policy/spec.js';
+import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
+import type { MessageRow, SessionRow, SessionSettings } from '../store/types.js';
+import { attachDocument } from './documentAttach.js';
+import { appendStreamingAnswer, truncateFrom } from './messageHistory.js';
+import { titleFromQuestion } from './sessionTitle.js';
+import { buildTurnMessages } from './turnPlan.js';
+
+interface ActiveTurn {
+  sessionId: string;
+  messageId: string;
+  turnId: number;
+  client: EngineClient;
+  done: Promise<void>;
+}
+
+export interface SessionServiceOptions {
+  store: Store;
+  supervisor: EngineSupervisor;
+  emit(event: AppEvent): void;
+}
+
+export class SessionService {
+  private active: ActiveTurn | null = null;
+  private readonly store: Store;
+
+  constructor(private readonly options: SessionServiceOptions) {
+    this.store = options.store;
+  }
+
+  list(query?: string): SessionRow[] {
+    return query?.trim() ? this.store.sessions.search(query) : this.store.sessions.list();
+  }
+
+  create(title?: string): SessionRow {
+    return this.store.sessions.create(title ? { title } : {});
+  }
+
+  get(sessionId: string): SessionDetail {
+    const { session, messages, documents } = this.store.snapshot(sessionId);
+    return {
+      session,
+      messages,
+      documents: documents.map(({ text: _text, ...summary }) => summary),
+      answering: this.active?.sessionId === sessionId,
+    };
+  }
+
+  rename(sessionId: string, title: string): SessionRow {
+    return this.store.sessions.rename(sessionId, title);
+  }
+
+  async delete(sessionId: string): Promise<SessionRow> {
+    if (this.active?.sessionId === sessionId) await this.stop(sessionId);
+    return this.store.sessions.softDelete(sessionId);
+  }
+
+  restore(sessionId: string): SessionRow {
+    return this.store.sessions.restore(sessionId);
+  }
+
+  export(sessionId: string, format: 'markdown' | 'json'): ExportedSession {
+    const session = this.store.sessions.require(sessionId);
+    const slug = session.title.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-|-$/g, '') || 'chat';
+    return format === 'markdown'
+      ? { fileName: `${slug}.md`, mime: 'text/markdown', content: this.store.exportSession(sessionId, 'markdown') }
+      : { fileName: `${slug}.json`, mime: 'application/json', content: this.store.exportSession(sessionId, 'json') };
+  }
+
+  updateSettings(sessionId: string, settings: Partial<SessionSettings>): SessionRow {
+    if (settings.policy !== undefined) {
+      try {
+        settings = { ...settings, policy: parsePolicy(settings.policy).spec };
+      } catch (error) {
+        if (error instanceof PolicySpecError) throw new ApiError('INVALID_REQUEST', error.message);
+        throw error;
+      }
+    }
+    return this.store.sessions.updateSettings(sessionId, settings);
+  }
+
+  attach(sessionId: string, name: string, bytes: Buffer): Promise<DocumentSummary> {
+    return attachDocument(this.store, { sessionId, name, bytes });
+  }
+
+  send(sessionId: string, text: string, documentIds: string[] = []): TurnStarted {
+    const client = this.readyToAnswer();
+    const session = this.store.sessions.require(sessionId);
+    const isFirst = this.store.messages.listBySession(sessionId).length === 0;
+    const turn = this.store.beginTurn({ sessionId, userContent: text, documentIds });
+    if (isFirst && session.title === DEFAULT_SESSION_TITLE) {
+      this.store.sessions.rename(sessionId, titleFromQuestion(text));
+    }
+    this.answer(client, turn.assistantMessage);
+    return { userMessage: turn.userMessage, assistantMessage: turn.assistantMessage };
+  }
+
+  /** Replaces the last answer with a new one. */
+  regenerate(sessionId: string): TurnStarted {
+    const client = this.readyToAnswer();
+    const messages = this.store.messages.listBySession(sessionId);
+    const last = messages.at(-1);
+    if (!last) throw new ApiError('INVALID_REQUEST', 'There is nothing to regenerate yet.');
+    if (last.role === 'assistant') truncateFrom(this.store, last);
+    const assistantMessage = appendStreamingAnswer(this.store, sessionId);
+    this.answer(client, assistantMessage);
+    return { userMessage: null, assistantMessage };
+  }
+
+  /** Replaces a question (and everything after it) with an edited one, and answers it. */
+  editAndResend(sessionId: string, messageId: string, text: string): TurnStarted {
+    const client = this.readyToAnswer();
+    const original = this.store.messages.require(messageId);
+    if (original.sessionId !== sessionId || original.role !== 'user') {
+      throw new ApiError('INVALID_REQUEST', 'Only your own questions in this chat can be edited.');
+    }
+    truncateFrom(this.store, original);
+    const turn = this.store.beginTurn({ sessionId, userContent: text, documentIds: original.documentIds });
+    this.answer(client, turn.assistantMessage);
+    return { userMessage: turn.userMessage, assistantMessage: turn.assistantMessage };
+  }
+
+  async stop(sessionId: string): Promise<boolean> {
+    const active = this.active;
+    if (!active || active.sessionId !== sessionId) return false;
+    await active.client.cancel(active.turnId).catch(() => undefined);
+    await active.done;
+    return true;
+  }
+
+  /** Resolves when no answer is being written (tests, shutdown). */
+  async whenIdle(): Promise<void> {
+    while (this.active) await this.active.done;
+  }
+
+  private readyToAnswer(): EngineClient {
+    if (this.active) throw new ApiError('BUSY', 'An answer is still being written. Stop it or wait for it to finish.');
+    return this.options.supervisor.requireReady().client;
+  }
+
+  private buildRequest(sessionId: string, answerId: string): TurnRequest {
+    const { session, messages, documents } = this.store.snapshot(sessionId);
+    const history = messages.filter((m) => m.id !== answerId);
+    const documentsById = new Map(documents.map((d) => [d.id, { name: d.name, text: d.text }]));
+    const { systemPrompt, temperature, topP, maxTokens, policy } = session.settings;
+    return {
+      messages: buildTurnMessages(systemPrompt, history, documentsById),
+      sampling: { temperature, topP, maxTokens },
+      policy,
+    };
+  }
+
+  /** Starts the engine on an answer already stored as 'streaming'; returns without waiting. */
+  private answer(client: EngineClient, answer: MessageRow): void {
+    const { sessionId, id: messageId } = answer;
+    const writer = this.store.createStreamingWriter(messageId, { flushIntervalMs: 250 });
+    const onEvent = (event: TurnEvent) => {
+      if (event.type === 'token') {
+        try {
+          writer.append(event.text);
+        } catch {
+          // a failed write surfaces again when the answer is finished; keep streaming to the screen
+        }
+        this.options.emit({ type: 'turn.token', sessionId, messageId, text: event.text });
+      } else if (event.type === 'progress') {
+        this.options.emit({ type: 'turn.progress', sessionId, messageId, done: event.done, total: event.total });
+      }
+    };
+    let running;
+    try {
+      running = client.runTurn(this.buildRequest(sessionId, messageId), onEvent);
+    } catch (error) {
+      this.finishWith(sessionId, () => writer.fail(error));
+      return;
+    }
+    const done = running.result.then(
+      (result) => {
+        this.finishWith(sessionId, () => writer.finish(result.metrics, result.stopReason === 'cancelled' ? 'cancelled' : 'complete'));
+      },
+      (error: unknown) => {
+        this.finishWith(sessionId, () => writer.fail(error));
+      },
+    );
+    this.active = { sessionId, messageId, turnId: running.turnId, client, done };
+    void done.finally(() => {
+      if (this.active?.messageId === messageId) this.active = null;
+    });
+  }
+
+  private finishWith(sessionId: string, close: () => MessageRow): void {
+    let message: MessageRow;
+    try {
+      message = close();
+    } catch (error) {
+      // the writer was already closed (e.g. the session was purged); nothing left to show
+      console.error('sift: could not finish an answer', error);
+      return;
+    }
+    if (this.active?.messageId === message.id) this.active = null;
+    this.options.emit({ type: 'turn.finished', sessionId, message });
+  }
+}

@@ -1,0 +1,334 @@
+// The renderer's state, as Svelte 5 runes in one class. Components read fields and call methods;
+// back-end events flow in through handleEvent.
+import type {
+  AppEvent,
+  AppInfo,
+  DocumentSummary,
+  MessageRow,
+  ModelState,
+  SessionDetail,
+  SessionRow,
+  SessionSettings,
+  SiftApi,
+} from '../../../src-main/api/contract.js';
+import { saveTextFile, fileToBase64 } from './download.js';
+import { connectApi } from './transport.js';
+
+export type Panel = 'none' | 'settings' | 'models' | 'info';
+
+export interface Toast {
+  id: number;
+  text: string;
+  tone: 'info' | 'error';
+  action?: { label: string; run: () => void };
+}
+
+export interface PrefillState {
+  messageId: string;
+  done: number;
+  total: number;
+  startedAt: number;
+}
+
+const UNDO_MS = 8000;
+
+export class AppState {
+  readonly api: SiftApi;
+  connected = $state(false);
+  info = $state<AppInfo | null>(null);
+  sessions = $state<SessionRow[]>([]);
+  query = $state('');
+  currentId = $state<string | null>(null);
+  detail = $state<SessionDetail | null>(null);
+  models = $state<ModelState | null>(null);
+  prefill = $state<PrefillState | null>(null);
+  answeringId = $state<string | null>(null);
+  pendingDocuments = $state<DocumentSummary[]>([]);
+  attaching = $state(0);
+  panel = $state<Panel>('none');
+  toasts = $state<Toast[]>([]);
+  loaded = $state(false);
+  private toastId = 0;
+
+  constructor() {
+    this.api = connectApi((connected) => {
+      this.connected = connected;
+      if (connected && this.loaded) void this.refreshAll();
+    });
+    this.api.onEvent((event) => this.handleEvent(event));
+  }
+
+  get current(): SessionRow | null {
+    return this.detail?.session ?? null;
+  }
+
+  /** Metrics of the newest finished answer in the open chat, for the header meters. */
+  get lastMetrics() {
+    const messages = this.detail?.messages ?? [];
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const metrics = messages[i]?.metrics;
+      if (metrics) return metrics;
+    }
+    return null;
+  }
+
+  get modelReady(): boolean {
+    return this.models?.engine === 'ready' && this.models.current !== null;
+  }
+
+  async start(): Promise<void> {
+    await this.refreshAll();
+    const first = this.sessions[0];
+    if (first && !this.currentId) await this.open(first.id);
+    this.loaded = true;
+    if (!this.models?.current && !this.models?.lastModelPath && this.models?.engine !== 'loading') this.panel = 'models';
+  }
+
+  async refreshAll(): Promise<void> {
+    await this.guard(async () => {
+      const [info, models] = await Promise.all([this.api.call('app.info', {}), this.api.call('models.state', {})]);
+      this.info = info;
+      this.models = models;
+      await this.refreshSessions();
+      if (this.currentId) await this.reloadDetail();
+    });
+  }
+
+  async refreshSessions(): Promise<void> {
+    const query = this.query.trim();
+    this.sessions = await this.api.call('sessions.list', query ? { query } : {});
+    // the back end may have renamed the open chat (named after its first question)
+    const fresh = this.sessions.find((s) => s.id === this.detail?.session.id);
+    if (fresh && this.detail) this.detail.session = fresh;
+  }
+
+  async open(sessionId: string): Promise<void> {
+    await this.guard(async () => {
+      this.currentId = sessionId;
+      this.pendingDocuments = [];
+      await this.reloadDetail();
+    });
+  }
+
+  async reloadDetail(): Promise<void> {
+    if (!this.currentId) return;
+    const detail = await this.api.call('sessions.get', { sessionId: this.currentId });
+    this.detail = detail;
+    const streaming = detail.messages.find((m) => m.status === 'streaming');
+    this.answeringId = detail.answering && streaming ? streaming.id : null;
+  }
+
+  async newChat(): Promise<void> {
+    await this.guard(async () => {
+      const session = await this.api.call('sessions.create', {});
+      this.query = '';
+      await this.refreshSessions();
+      await this.open(session.id);
+    });
+  }
+
+  async rename(sessionId: string, title: string): Promise<void> {
+    await this.guard(async () => {
+      const session = await this.api.call('sessions.rename', { sessionId, title });
+      if (this.detail?.session.id === sessionId) this.detail.session = session;
+      await this.refreshSessions();
+    });
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    await this.guard(async () => {
+      const session = await this.api.call('sessions.delete', { sessionId });
+      if (this.currentId === sessionId) {
+        this.currentId = null;
+        this.detail = null;
+      }
+      await this.refreshSessions();
+      this.notify(`Deleted “${session.title}”`, 'info', { label: 'Undo', run: () => void this.restore(sessionId) }, UNDO_MS);
+    });
+  }
+
+  async restore(sessionId: string): Promise<void> {
+    await this.guard(async () => {
+      await this.api.call('sessions.restore', { sessionId });
+      await this.refreshSessions();
+      await this.open(sessionId);
+    });
+  }
+
+  async search(query: string): Promise<void> {
+    this.query = query;
+    await this.guard(() => this.refreshSessions());
+  }
+
+  async exportCurrent(format: 'markdown' | 'json'): Promise<void> {
+    if (!this.currentId) return;
+    const sessionId = this.currentId;
+    await this.guard(async () => {
+      const file = await this.api.call('sessions.export', { sessionId, format });
+      saveTextFile(file.fileName, file.mime, file.content);
+    });
+  }
+
+  async updateSettings(settings: Partial<SessionSettings>): Promise<void> {
+    if (!this.currentId) return;
+    const sessionId = this.currentId;
+    await this.guard(async () => {
+      const session = await this.api.call('sessions.updateSettings', { sessionId, settings });
+      if (this.detail?.session.id === sessionId) this.detail.session = session;
+    });
+  }
+
+  async send(text: string): Promise<boolean> {
+    if (!this.currentId) await this.newChat();
+    const sessionId = this.currentId;
+    if (!sessionId) return false;
+    const documentIds = this.pendingDocuments.map((d) => d.id);
+    return this.guard(async () => {
+      const started = await this.api.call('chat.send', { sessionId, text, documentIds });
+      this.pendingDocuments = [];
+      this.beginAnswer(started.assistantMessage, started.userMessage);
+      void this.refreshSessions();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.currentId) return;
+    const sessionId = this.currentId;
+    await this.guard(async () => {
+      await this.api.call('chat.stop', { sessionId });
+    });
+  }
+
+  async regenerate(): Promise<void> {
+    if (!this.currentId) return;
+    const sessionId = this.currentId;
+    await this.guard(async () => {
+      const started = await this.api.call('chat.regenerate', { sessionId });
+      await this.reloadDetail();
+      this.beginAnswer(started.assistantMessage, null);
+    });
+  }
+
+  async editAndResend(messageId: string, text: string): Promise<void> {
+    if (!this.currentId) return;
+    const sessionId = this.currentId;
+    await this.guard(async () => {
+      const started = await this.api.call('chat.editAndResend', { sessionId, messageId, text });
+      await this.reloadDetail();
+      this.beginAnswer(started.assistantMessage, null);
+    });
+  }
+
+  async attachFiles(files: File[]): Promise<void> {
+    if (!this.currentId) await this.newChat();
+    const sessionId = this.currentId;
+    if (!sessionId) return;
+    for (const file of files) {
+      this.attaching++;
+      await this.guard(async () => {
+        const dataBase64 = await fileToBase64(file);
+        const document = await this.api.call('documents.attach', { sessionId, name: file.name, mime: file.type, dataBase64 });
+        if (!this.pendingDocuments.some((d) => d.id === document.id)) this.pendingDocuments.push(document);
+        if (this.detail?.session.id === sessionId && !this.detail.documents.some((d) => d.id === document.id)) {
+          this.detail.documents.push(document);
+        }
+      });
+      this.attaching--;
+    }
+  }
+
+  detachPending(documentId: string): void {
+    this.pendingDocuments = this.pendingDocuments.filter((d) => d.id !== documentId);
+  }
+
+  async loadModel(path: string): Promise<void> {
+    await this.guard(async () => {
+      this.models = await this.api.call('models.load', { path });
+    });
+  }
+
+  async reloadModel(): Promise<void> {
+    await this.guard(async () => {
+      this.models = await this.api.call('models.reload', {});
+    });
+  }
+
+  notify(text: string, tone: Toast['tone'] = 'info', action?: Toast['action'], ms = 6000): void {
+    const toast: Toast = { id: ++this.toastId, text, tone, ...(action ? { action } : {}) };
+    this.toasts.push(toast);
+    setTimeout(() => this.dismiss(toast.id), ms);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+
+  /** Runs an action and turns a failure into a toast; returns whether it succeeded. */
+  async guard(action: () => Promise<void>): Promise<boolean> {
+    try {
+      await action();
+      return true;
+    } catch (error) {
+      this.notify(error instanceof Error ? error.message : String(error), 'error');
+      return false;
+    }
+  }
+
+  private beginAnswer(answer: MessageRow, question: MessageRow | null): void {
+    if (this.detail?.session.id === answer.sessionId) {
+      const messages = this.detail.messages;
+      if (question && !messages.some((m) => m.id === question.id)) messages.push(question);
+      if (!messages.some((m) => m.id === answer.id)) messages.push(answer);
+    }
+    this.answeringId = answer.id;
+    this.prefill = { messageId: answer.id, done: 0, total: 0, startedAt: performance.now() };
+  }
+
+  private findMessage(sessionId: string, messageId: string): MessageRow | undefined {
+    if (this.detail?.session.id !== sessionId) return undefined;
+    return this.detail.messages.find((m) => m.id === messageId);
+  }
+
+  handleEvent(event: AppEvent): void {
+    switch (event.type) {
+      case 'turn.token': {
+        const message = this.findMessage(event.sessionId, event.messageId);
+        if (message) message.content += event.text;
+        if (this.prefill?.messageId === event.messageId) this.prefill = null;
+        this.answeringId = event.messageId;
+        break;
+      }
+      case 'turn.progress':
+        if (this.prefill?.messageId === event.messageId) {
+          this.prefill.done = event.done;
+          this.prefill.total = event.total;
+        } else {
+          this.prefill = { messageId: event.messageId, done: event.done, total: event.total, startedAt: performance.now() };
+        }
+        break;
+      case 'turn.finished': {
+        if (this.detail?.session.id === event.sessionId) {
+          const index = this.detail.messages.findIndex((m) => m.id === event.message.id);
+          if (index >= 0) this.detail.messages[index] = event.message;
+        }
+        if (this.answeringId === event.message.id) this.answeringId = null;
+        if (this.prefill?.messageId === event.message.id) this.prefill = null;
+        void this.guard(() => this.refreshSessions());
+        break;
+      }
+      case 'model.state':
+        this.models = event.state;
+        break;
+      case 'download.progress':
+        if (this.models) {
+          const index = this.models.downloads.findIndex((d) => d.id === event.download.id);
+          if (index >= 0) this.models.downloads[index] = event.download;
+          else this.models.downloads.push(event.download);
+        }
+        break;
+      case 'sessions.changed':
+        void this.guard(() => this.refreshSessions());
+        break;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// The renderer's one way to the back end. Under Electron the preload exposes window.siftBridge;
+// in a browser (serve mode) the same calls go over the loopback WebSocket. Components never know
+// which one they use.
+import type { ApiChannel, ApiErrorShape, ApiInput, ApiOutput, AppEvent, SiftApi, SiftBridge } from '../../../src-main/api/contract.js';
+import type { ClientFrame, ServerFrame } from '../../../src-main/api/wsProtocol.js';
+
+export class ApiCallError extends Error {
+  constructor(readonly code: ApiErrorShape['code'], message: string) {
+    super(message);
+    this.name = 'ApiCallError';
+  }
+}
+
+type Listener = (event: AppEvent) => void;
+
+function bridgeApi(bridge: SiftBridge): SiftApi {
+  return {
+    async call<C extends ApiChannel>(channel: C, payload: ApiInput<C>): Promise<ApiOutput<C>> {
+      const result = await bridge.invoke(channel, payload);
+      if (!result.ok) throw new ApiCallError(result.error.code, result.error.message);
+      return result.value as ApiOutput<C>;
+    },
+    onEvent: (listener) => bridge.onEvent(listener),
+  };
+}
+
+/** Reconnects after a dropped connection; calls made while offline wait for the socket. */
+function webSocketApi(url: string, onConnection: (connected: boolean) => void): SiftApi {
+  const listeners = new Set<Listener>();
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let nextId = 1;
+  let socket: WebSocket;
+  let opened: Promise<void>;
+
+  const connect = () => {
+    socket = new WebSocket(url);
+    opened = new Promise((resolve) => socket.addEventListener('open', () => resolve(), { once: true }));
+    socket.addEventListener('open', () => onConnection(true));
+    socket.addEventListener('message', (message) => {
+      const frame = JSON.parse(String(message.data)) as ServerFrame;
+      if (frame.kind === 'event') {
+        for (const listener of listeners) listener(frame.event);
+        return;
+      }
+      const call = pending.get(frame.id);
+      if (!call) return;
+      pending.delete(frame.id);
+      if (frame.ok) call.resolve(frame.value);
+      else call.reject(new ApiCallError(frame.error.code, frame.error.message));
+    });
+    socket.addEventListener('close', () => {
+      onConnection(false);
+      for (const call of pending.values()) call.reject(new ApiCallError('INTERNAL', 'Lost the connection to Sift.'));
+      pending.clear();
+      setTimeout(connect, 1000);
+    });
+  };
+  connect();
+
+  return {
+    async call<C extends ApiChannel>(channel: C, payload: ApiInput<C>): Promise<ApiOutput<C>> {
+      await opened;
+      const id = nextId++;
+      const frame: ClientFrame = { kind: 'call', id, channel, payload };
+      return new Promise<ApiOutput<C>>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        socket.send(JSON.stringify(frame));
+      });
+    },
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+function serveToken(): string {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromHash) sessionStorage.setItem('sift-token', fromHash);
+  return fromHash ?? sessionStorage.getItem('sift-token') ?? '';
+}
+
+export function connectApi(onConnection: (connected: boolean) => void): SiftApi {
+  const bridge = (window as unknown as { siftBridge?: SiftBridge }).siftBridge;
+  if (bridge) {
+    onConnection(true);
+    return bridgeApi(bridge);
+  }
+  const url = `ws://${location.host}/api?token=${encodeURIComponent(serveToken())}`;
+  return webSocketApi(url, onConnection);
+}
+
+/** A dropped file's path on disk, where the shell can tell (Electron); null in a browser. */
+export function pathForFile(file: File): string | null {
+  const bridge = (window as unknown as { siftBridge?: SiftBridge }).siftBridge;
+  return bridge ? bridge.pathForFile(file) : null;
+}

@@ -1,0 +1,143 @@
+// The Svelte renderer in Debian's Chromium against `sift serve` with the real SmolLM2 model and a
+// real SQLite store in a temp dir: the chat flows a person uses every day, end to end.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testModelPath } from '../helpers/testModel.js';
+import { launchChromium } from './support/browser.js';
+import { answerLengths, setSampling, ui, watchAnswerLengths } from './support/chatPage.js';
+import { buildRenderer } from './support/renderer.js';
+import { startServe, type ServeHandle } from './support/serveProcess.js';
+
+const QUESTION = 'What is the capital of France?';
+const RENAMED = 'Geography questions';
+
+describe('Sift in a browser (serve mode)', () => {
+  let dataDir: string;
+  let serve: ServeHandle;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    buildRenderer();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-e2e-'));
+    serve = await startServe({ dataDir, args: ['--model', testModelPath()] });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (error) => console.error('page error:', error.message));
+    await page.goto(serve.url);
+    await ui(page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 120_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await serve?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates a chat and streams an answer token by token, with its TTFT badge', async () => {
+    await ui(page).newChat().click();
+    await expect.poll(() => ui(page).heading().textContent()).toBe('New chat');
+    await setSampling(page, { temperature: 0, maxTokens: 24 });
+    await watchAnswerLengths(page);
+
+    await ui(page).message().fill(QUESTION);
+    await ui(page).message().press('Enter');
+
+    await expect.poll(() => ui(page).questions().first().textContent()).toContain(QUESTION);
+    const answer = ui(page).answers().first();
+    await expect.poll(() => answer.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
+    const text = (await answer.locator('.body').textContent())?.trim() ?? '';
+    expect(text.length).toBeGreaterThan(10);
+    // streamed: the answer passed through several partial lengths before the final one
+    const lengths = (await answerLengths(page)).filter((n) => n > 0 && n < text.length);
+    expect(lengths.length).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => answer.getByText(/^TTFT /).count()).toBe(1);
+    // the chat is named after its first question
+    await expect.poll(() => ui(page).heading().textContent()).toBe(QUESTION);
+  });
+
+  it('stops a long answer and keeps what was written', async () => {
+    await setSampling(page, { temperature: 0, maxTokens: 400 });
+    await ui(page).message().fill('Write a long story about a lighthouse keeper.');
+    await ui(page).message().press('Enter');
+    const answer = ui(page).answers().nth(1);
+    await expect.poll(async () => ((await answer.locator('.body').textContent()) ?? '').replace('Reading…', '').trim().length, { timeout: 60_000 }).toBeGreaterThan(5);
+    await ui(page).stop().click();
+    await expect.poll(() => answer.getAttribute('data-status')).toBe('cancelled');
+    await expect.poll(() => answer.getByText('Stopped.').count()).toBe(1);
+    expect(((await answer.locator('.body').textContent()) ?? '').trim().length).toBeGreaterThan(5);
+    await expect.poll(() => ui(page).send().isVisible()).toBe(true);
+  });
+
+  it('regenerates the last answer', async () => {
+    await setSampling(page, { temperature: 0, maxTokens: 16 });
+    const before = await ui(page).answers().count();
+    await ui(page).regenerate().click();
+    const answer = ui(page).answers().last();
+    await expect.poll(() => answer.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
+    expect(await ui(page).answers().count()).toBe(before);
+    expect(((await answer.locator('.body').textContent()) ?? '').trim().length).toBeGreaterThan(0);
+    await expect.poll(() => answer.getByText(/^TTFT /).count()).toBe(1);
+  });
+
+  it('renames the chat', async () => {
+    await page.getByRole('button', { name: `Rename chat ${QUESTION}` }).click();
+    const input = page.getByRole('textbox', { name: 'Chat title' });
+    await input.fill(RENAMED);
+    await input.press('Enter');
+    await expect.poll(() => ui(page).chatTitles().allTextContents()).toContain(RENAMED);
+    await expect.poll(() => ui(page).heading().textContent()).toBe(RENAMED);
+  });
+
+  it('searches chats by title and by message text', async () => {
+    await ui(page).newChat().click();
+    await expect.poll(() => ui(page).chatTitles().allTextContents()).toEqual(['New chat', RENAMED]);
+
+    await ui(page).search().fill('geography');
+    await expect.poll(() => ui(page).chatTitles().allTextContents()).toEqual([RENAMED]);
+    await ui(page).search().fill('lighthouse');
+    await expect.poll(() => ui(page).chatTitles().allTextContents()).toEqual([RENAMED]);
+    await ui(page).search().fill('zebra');
+    await expect.poll(() => ui(page).chatTitles().count()).toBe(0);
+    await expect.poll(() => ui(page).chatList().textContent()).toContain('No chats match');
+    await ui(page).search().fill('');
+    await expect.poll(() => ui(page).chatTitles().count()).toBe(2);
+  });
+
+  it('deletes a chat and brings it back with undo', async () => {
+    await page.getByRole('button', { name: `Open chat ${RENAMED}` }).click();
+    await page.getByRole('button', { name: `Delete chat ${RENAMED}` }).click();
+    await expect.poll(() => ui(page).chatTitles().allTextContents()).toEqual(['New chat']);
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => ui(page).chatTitles().allTextContents()).toContain(RENAMED);
+    await expect.poll(() => ui(page).heading().textContent()).toBe(RENAMED);
+  });
+
+  it('finds everything again after a page reload and after a server restart', async () => {
+    const expectConversation = async () => {
+      await expect.poll(() => ui(page).chatTitles().allTextContents(), { timeout: 30_000 }).toContain(RENAMED);
+      await page.getByRole('button', { name: `Open chat ${RENAMED}` }).click();
+      await expect.poll(() => ui(page).questions().count()).toBe(2);
+      expect(await ui(page).answers().count()).toBe(2);
+      expect(await ui(page).answers().first().getAttribute('data-status')).toBe('complete');
+      expect(await ui(page).answers().last().getAttribute('data-status')).toBe('complete');
+      expect(await ui(page).answers().first().getByText(/^TTFT /).count()).toBe(1);
+    };
+    const firstAnswer = await ui(page).answers().first().locator('.body').textContent();
+
+    await page.reload();
+    await expectConversation();
+    expect(await ui(page).answers().first().locator('.body').textContent()).toBe(firstAnswer);
+
+    // a new server on the same data dir, without --model: the last model comes back by itself
+    await serve.stop();
+    serve = await startServe({ dataDir });
+    await page.goto(serve.url);
+    await expectConversation();
+    expect(await ui(page).answers().first().locator('.body').textContent()).toBe(firstAnswer);
+    await expect.poll(() => ui(page).modelButton().textContent(), { timeout: 120_000 }).toContain('Smollm2');
+  });
+});

@@ -1,0 +1,134 @@
+// The session service with the real engine (SmolLM2, greedy) and a real SQLite store in a temp
+// dir: streaming, stop, regenerate, edit-and-resend, documents, busy, and an engine crash that
+// leaves a readable error and a model that reloads.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppEvent } from '../../src-main/api/contract.js';
+import { createBackend, type Backend } from '../../src-main/app/backend.js';
+import { testModelPath } from '../helpers/testModel.js';
+
+describe('session service with the real engine', () => {
+  let dataDir: string;
+  let backend: Backend;
+  const events: AppEvent[] = [];
+
+  const newSession = (maxTokens = 16) => {
+    const session = backend.sessions.create();
+    backend.sessions.updateSettings(session.id, { temperature: 0, maxTokens });
+    return session;
+  };
+  const finished = async (messageId: string) => {
+    await backend.sessions.whenIdle();
+    return backend.store.messages.require(messageId);
+  };
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-session-'));
+    backend = createBackend({ dataDir, shell: 'serve', version: 'test', contextSize: 2048 });
+    backend.events.subscribe((event) => events.push(event));
+    await backend.models.load(testModelPath());
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('streams an answer, stores it with metrics, and names the chat after the question', async () => {
+    const session = newSession();
+    const started = backend.sessions.send(session.id, 'What is the capital of France?');
+    expect(started.assistantMessage.status).toBe('streaming');
+    const answer = await finished(started.assistantMessage.id);
+
+    expect(answer.status).toBe('complete');
+    expect(answer.content.length).toBeGreaterThan(0);
+    expect(answer.metrics?.ttftMs).toBeGreaterThan(0);
+    expect(answer.metrics?.generatedTokens).toBeGreaterThan(0);
+    const tokens = events.filter((e) => e.type === 'turn.token' && e.messageId === answer.id);
+    expect(tokens.length).toBeGreaterThan(1);
+    expect(tokens.map((e) => (e.type === 'turn.token' ? e.text : '')).join('')).toBe(answer.content);
+    expect(events.some((e) => e.type === 'turn.progress' && e.messageId === answer.id)).toBe(true);
+    expect(events.some((e) => e.type === 'turn.finished' && e.message.id === answer.id)).toBe(true);
+    expect(backend.store.sessions.require(session.id).title).toBe('What is the capital of France?');
+  });
+
+  it('refuses a second question while answering, and stops the running answer', async () => {
+    const session = newSession(300);
+    const started = backend.sessions.send(session.id, 'Write a long story about a dragon.');
+    expect(() => backend.sessions.send(session.id, 'again')).toThrow(/still being written/);
+    // wait for the first tokens, then stop
+    while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await backend.sessions.stop(session.id)).toBe(true);
+    const answer = backend.store.messages.require(started.assistantMessage.id);
+    expect(answer.status).toBe('cancelled');
+    expect(answer.metrics?.generatedTokens).toBeLessThan(300);
+  });
+
+  it('regenerates the last answer in place (greedy gives the same text)', async () => {
+    const session = newSession();
+    const first = await finished(backend.sessions.send(session.id, 'Name a color.').assistantMessage.id);
+    const again = backend.sessions.regenerate(session.id);
+    const second = await finished(again.assistantMessage.id);
+    const messages = backend.store.messages.listBySession(session.id);
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(messages[1]?.id).toBe(second.id);
+    expect(second.id).not.toBe(first.id);
+    expect(second.content).toBe(first.content);
+  });
+
+  it('edits a question and drops everything after it', async () => {
+    const session = newSession(8);
+    const one = backend.sessions.send(session.id, 'Say one.');
+    await finished(one.assistantMessage.id);
+    await finished(backend.sessions.send(session.id, 'Say two.').assistantMessage.id);
+    const edited = backend.sessions.editAndResend(session.id, one.userMessage!.id, 'Say three.');
+    await finished(edited.assistantMessage.id);
+    const messages = backend.store.messages.listBySession(session.id);
+    expect(messages.map((m) => [m.role, m.role === 'user' ? m.content : m.status])).toEqual([
+      ['user', 'Say three.'],
+      ['assistant', 'complete'],
+    ]);
+  });
+
+  it('attaches a document and sends it with the question', async () => {
+    const session = newSession(24);
+    const text = '# Log\n\nThe fog signal sounds every 20 seconds.\n';
+    const document = await backend.sessions.attach(session.id, 'log.md', Buffer.from(text));
+    expect(document).toMatchObject({ name: 'log.md', sizeBytes: Buffer.byteLength(text) });
+    expect('text' in document).toBe(false);
+    const started = backend.sessions.send(session.id, 'How often does the fog signal sound?', [document.id]);
+    const answer = await finished(started.assistantMessage.id);
+    expect(answer.status).toBe('complete');
+    // the document was part of the prompt: far more prompt tokens than the question alone
+    expect(answer.metrics?.promptTokens).toBeGreaterThan(40);
+    expect(backend.sessions.get(session.id).messages[0]?.documentIds).toEqual([document.id]);
+    await expect(backend.sessions.attach(session.id, 'empty.txt', Buffer.alloc(0))).rejects.toThrow();
+  });
+
+  it('marks the answer as an error when the engine dies, and reloads the model', async () => {
+    const session = newSession(400);
+    const started = backend.sessions.send(session.id, 'Write a very long story about the sea.');
+    while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const pid = backend.supervisor.enginePid;
+    expect(pid).toBeTypeOf('number');
+    process.kill(pid!, 'SIGKILL');
+    const answer = await finished(started.assistantMessage.id);
+    expect(answer.status).toBe('error');
+    expect(answer.error).toMatch(/engine process/i);
+    expect(answer.content.length).toBeGreaterThan(0);
+    expect(backend.models.state().engine).toBe('crashed');
+    expect(() => backend.sessions.send(session.id, 'hello?')).toThrow();
+
+    const state = await backend.models.reload();
+    expect(state.engine).toBe('ready');
+    expect(state.current?.path).toBe(testModelPath());
+    const retry = await finished(backend.sessions.regenerate(session.id).assistantMessage.id);
+    expect(retry.status).toBe('complete');
+  });
+});
