@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 // abort kills a worker rather than the run and two engines never compete for the 2 cores.
 export default defineConfig({
   test: {
+    // CI also writes a JSON report that scripts/test-summary.ts turns into one closing line
+    reporters: process.env['CI'] ? ['default', 'json'] : ['default'],
+    outputFile: { json: 'test-results/vitest.json' },
     projects: [
       {
         test: {

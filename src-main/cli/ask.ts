@@ -1,0 +1,184 @@
+// `sift ask`: one question, optionally about a document, answered through the same session
+// service the app uses (so the answer and its metrics are saved like any chat), streamed to
+// stdout, then the metrics; or, with --json, one JSON object.
+import { parseArgs } from 'node:util';
+import { EngineSupervisor } from '../models/engineSupervisor.js';
+import { parsePolicy, PolicySpecError } from '../policy/spec.js';
+import { attachDocumentFile } from '../session/documentAttach.js';
+import { SessionService } from '../session/sessionService.js';
+import { openStore } from '../store/index.js';
+import type { MessageRow } from '../store/types.js';
+import type { BuildInfo, TurnMetrics } from '../engine/types.js';
+import { UsageError } from './usageError.js';
+
+export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--json] [--policy <spec>] "<question>"
+  --model <path>       GGUF model file (or SIFT_MODEL)
+  --file <path>        a document to ask about (pdf, docx, html, md, txt, code)
+  --json               print one JSON object with the answer and the metrics
+  --policy <spec>      KV policy, e.g. full, kv:type=q8_0 (docs/POLICIES.md)
+  --build <kind>       patched (default) or stock llama.cpp
+  --context <tokens>   context size (default: the model's, at most 16384)
+  --max-tokens <n>     answer length limit (default 256)
+  --temperature <t>    0 (default) is greedy
+  --system <text>      system prompt`;
+
+interface AskOptions {
+  model: string;
+  file: string | null;
+  json: boolean;
+  policy: string;
+  build: 'patched' | 'stock';
+  contextSize: number | undefined;
+  maxTokens: number;
+  temperature: number;
+  system: string | null;
+  question: string;
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive whole number, not "${value}"`);
+  return n;
+}
+
+export function parseAskArgs(argv: string[]): AskOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        file: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        policy: { type: 'string', default: 'full' },
+        build: { type: 'string', default: 'patched' },
+        context: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        temperature: { type: 'string' },
+        system: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${ASK_USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  const question = positionals.join(' ').trim();
+  if (!question) throw new UsageError(`a question is needed\n${ASK_USAGE}`);
+  const model = values.model ?? process.env['SIFT_MODEL'];
+  if (!model) throw new UsageError(`--model <file.gguf> is needed (or set SIFT_MODEL)\n${ASK_USAGE}`);
+  if (values.build !== 'patched' && values.build !== 'stock') throw new UsageError('--build must be "patched" or "stock"');
+  let policy: string;
+  try {
+    policy = parsePolicy(values.policy).spec;
+  } catch (error) {
+    if (error instanceof PolicySpecError) throw new UsageError(`--policy: ${error.message}`);
+    throw error;
+  }
+  const temperature = values.temperature === undefined ? 0 : Number(values.temperature);
+  if (!Number.isFinite(temperature) || temperature < 0 || temperature > 2) throw new UsageError('--temperature must be between 0 and 2');
+  return {
+    model,
+    file: values.file ?? null,
+    json: values.json,
+    policy,
+    build: values.build,
+    contextSize: positiveInt(values.context, '--context'),
+    maxTokens: positiveInt(values['max-tokens'], '--max-tokens') ?? 256,
+    temperature,
+    system: values.system ?? null,
+    question,
+  };
+}
+
+/** The JSON `sift ask --json` prints: stable field names, documented in docs/CLI.md. */
+export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildInfo, extra: { sessionId: string; model: string; notice: string | null }) {
+  return {
+    answer: message.content,
+    status: message.status,
+    promptTokens: metrics.promptTokens,
+    generatedTokens: metrics.generatedTokens,
+    ttftMs: metrics.ttftMs,
+    totalMs: metrics.totalMs,
+    prefillTokensPerSec: metrics.prefillTokensPerSec,
+    decodeTokensPerSec: metrics.decodeTokensPerSec,
+    kvBytesAllocated: metrics.kvBytesAllocated,
+    kvBytesUsed: metrics.kvBytesUsed,
+    contextSize: metrics.contextSize,
+    policy: metrics.policy,
+    build: metrics.build,
+    buildId: build.id,
+    perLayer: metrics.perLayer,
+    sessionId: extra.sessionId,
+    model: extra.model,
+    notice: extra.notice,
+  };
+}
+
+function formatBytes(bytes: number | null): string {
+  if (bytes === null) return 'n/a (stock build)';
+  return bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
+  return [
+    `build ${build.kind} (${build.id}), policy ${m.policy}`,
+    `prompt ${m.promptTokens} tokens, TTFT ${m.ttftMs.toFixed(0)} ms, prefill ${m.prefillTokensPerSec.toFixed(1)} tok/s`,
+    `answer ${m.generatedTokens} tokens, decode ${m.decodeTokensPerSec.toFixed(1)} tok/s`,
+    `KV cache ${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated, ${m.perLayer.length} layers`,
+  ].join('\n');
+}
+
+export async function askCommand(argv: string[]): Promise<number> {
+  const options = parseAskArgs(argv);
+  // the app may be running on the same data: its in-flight answers are not ours to mark interrupted
+  const store = openStore({ recoverInterrupted: false });
+  const supervisor = new EngineSupervisor({
+    build: options.build,
+    ...(options.contextSize ? { contextSize: options.contextSize } : {}),
+    onChange: () => {},
+  });
+  let finished: MessageRow | null = null;
+  const service = new SessionService({
+    store,
+    supervisor,
+    emit: (event) => {
+      if (event.type === 'turn.token' && !options.json) process.stdout.write(event.text);
+      if (event.type === 'turn.finished') finished = event.message;
+    },
+  });
+  const session = service.create();
+  const onInterrupt = () => void service.stop(session.id);
+  process.once('SIGINT', onInterrupt);
+  try {
+    service.updateSettings(session.id, {
+      policy: options.policy,
+      maxTokens: options.maxTokens,
+      temperature: options.temperature,
+      ...(options.system !== null ? { systemPrompt: options.system } : {}),
+    });
+    const documentIds = options.file ? [(await attachDocumentFile(store, session.id, options.file)).id] : [];
+    await supervisor.load(options.model);
+    if (supervisor.notice) process.stderr.write(`sift: ${supervisor.notice}\n`);
+    service.send(session.id, options.question, documentIds);
+    await service.whenIdle();
+
+    const message = finished as MessageRow | null;
+    if (!message) throw new Error('the answer did not finish');
+    if (message.status === 'error') throw new Error(message.error ?? 'the engine failed');
+    const build = supervisor.build;
+    if (!message.metrics || !build) throw new Error('the answer finished without metrics');
+    if (options.json) {
+      const json = askJson(message, message.metrics, build, { sessionId: session.id, model: options.model, notice: supervisor.notice });
+      process.stdout.write(`${JSON.stringify(json)}\n`);
+    } else {
+      process.stdout.write(`\n\n${metricsSummary(message.metrics, build)}\n`);
+    }
+    return message.status === 'cancelled' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await supervisor.close();
+    store.close();
+  }
+}

@@ -1,0 +1,112 @@
+// `sift ask` as a person runs it: a real process, the real model, a real SQLite file.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openStore } from '../../src-main/store/index.js';
+import { passkeyDocument } from '../helpers/passkey.js';
+import { testModelPath } from '../helpers/testModel.js';
+
+const CLI = [`--import`, 'tsx', path.resolve('src-main/cli/main.ts')];
+
+function runCli(args: string[], dataDir: string) {
+  return spawnSync(process.execPath, [...CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SIFT_DATA_DIR: dataDir },
+    timeout: 170_000,
+  });
+}
+
+describe('sift ask', () => {
+  it('answers about a ~4,000-token file and prints one JSON object with the metrics', () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-cli-'));
+    const doc = path.join(dataDir, 'report.txt');
+    writeFileSync(doc, passkeyDocument(3900, 0.3, '58216'));
+    const res = runCli(['ask', '--json', '--model', testModelPath(), '--file', doc, '--max-tokens', '24', 'What is the pass key number?'], dataDir);
+    expect(res.status, res.stderr).toBe(0);
+    const lines = res.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const out = JSON.parse(lines[0]!) as Record<string, unknown> & { perLayer: Array<{ layer: number; cells: number; bytes: number }> };
+    expect(out['answer']).toContain('58216');
+    expect(out['promptTokens']).toBeGreaterThan(3800);
+    for (const key of ['ttftMs', 'prefillTokensPerSec', 'decodeTokensPerSec', 'kvBytesAllocated', 'kvBytesUsed']) {
+      expect(out[key], key).toBeGreaterThan(0);
+    }
+    expect(out['build']).toBe('patched');
+    expect(out['perLayer']).toHaveLength(30);
+    expect(out.perLayer[0]).toEqual({ layer: 0, cells: expect.any(Number), bytes: expect.any(Number) });
+
+    // the turn was saved like any chat, metrics included
+    const store = openStore({ dataDir });
+    try {
+      const [session] = store.sessions.list();
+      const messages = store.messages.listBySession(session!.id);
+      expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+      expect(messages[1]!.metrics?.ttftMs).toBe(out['ttftMs']);
+      expect(store.documents.listBySession(session!.id)[0]?.name).toBe('report.txt');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('keeps the partial answer when killed mid-answer, and the database stays intact', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-cli-kill-'));
+    const child = spawn(
+      process.execPath,
+      [...CLI, 'ask', '--model', testModelPath(), '--max-tokens', '600', 'Write a long story about a lighthouse keeper and the sea.'],
+      { env: { ...process.env, SIFT_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let printed = '';
+    await new Promise<void>((resolve, reject) => {
+      let firstTokenAt = 0;
+      child.stdout.on('data', (chunk: Buffer) => {
+        printed += chunk.toString();
+        if (!firstTokenAt && printed.length > 0) firstTokenAt = Date.now();
+        // past the 250 ms flush interval several times over
+        if (firstTokenAt && Date.now() - firstTokenAt > 1500 && printed.length > 80) resolve();
+      });
+      child.on('exit', () => reject(new Error(`the CLI ended before it could be killed: ${printed}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    const db = new Database(path.join(dataDir, 'sift.db'));
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+
+    const store = openStore({ dataDir });
+    try {
+      const sessions = store.sessions.list();
+      expect(sessions).toHaveLength(1);
+      const answer = store.messages.listBySession(sessions[0]!.id).find((m) => m.role === 'assistant');
+      expect(answer?.status).toBe('interrupted');
+      expect(answer!.content.length).toBeGreaterThan(20);
+      expect(printed.startsWith(answer!.content)).toBe(true);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('explains bad command lines and bad files, with exit codes 2 and 1', () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-cli-err-'));
+    const noQuestion = runCli(['ask', '--model', testModelPath()], dataDir);
+    expect(noQuestion.status).toBe(2);
+    expect(noQuestion.stderr).toContain('a question is needed');
+
+    const badPolicy = runCli(['ask', '--model', testModelPath(), '--policy', 'turbo', 'hi'], dataDir);
+    expect(badPolicy.status).toBe(2);
+    expect(badPolicy.stderr).toContain('unknown policy "turbo"');
+
+    const missingModel = runCli(['ask', '--model', path.join(dataDir, 'nope.gguf'), 'hi'], dataDir);
+    expect(missingModel.status).toBe(1);
+    expect(missingModel.stderr).toContain('Model file not found');
+
+    const binary = path.join(dataDir, 'blob.txt');
+    writeFileSync(binary, Buffer.from([0, 1, 2, 0, 255, 0]));
+    const badFile = runCli(['ask', '--model', testModelPath(), '--file', binary, 'hi'], dataDir);
+    expect(badFile.status).toBe(1);
+    expect(badFile.stderr.length).toBeGreaterThan(10);
+  });
+});
