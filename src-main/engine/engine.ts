@@ -6,7 +6,9 @@ import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../policy/spec.js';
 import { loadLlama } from './loadLlama.js';
+import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
+import { hasObservation, setObservation } from './siftNative.js';
 import { runTurn, type TurnOutcome } from './turnRunner.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
@@ -167,16 +169,50 @@ export class Engine {
     }
   }
 
-  /** Teacher-forced logits on the stock KV cache (see logitsProbe.ts). */
-  async probeLogits(request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+  /**
+   * Teacher-forced logits on the stock KV cache (see logitsProbe.ts). `observe` turns attention
+   * observation on meanwhile, to check it leaves the logits untouched.
+   */
+  async probeLogits(request: LogitsProbeRequest & { observe?: number }): Promise<LogitsProbeResult> {
+    return this.withFullContext(async (loaded, open, sequence) => {
+      if (!request.observe) return probeLogits(loaded.model, sequence, request);
+      this.requireObservation();
+      setObservation(this.llama, open.context, request.observe);
+      try {
+        return await probeLogits(loaded.model, sequence, request);
+      } finally {
+        setObservation(this.llama, open.context, 0);
+      }
+    });
+  }
+
+  /** Per-layer attention of the prompt's last tokens over every prompt token (patched build). */
+  async probeAttention(request: AttentionProbeRequest): Promise<AttentionProbeResult> {
+    this.requireObservation();
+    return this.withFullContext((loaded, _open, sequence) =>
+      probeAttention(this.llama, loaded.model, sequence, loaded.info.layers, request),
+    );
+  }
+
+  private requireObservation(): void {
+    if (!hasObservation(this.llama)) {
+      throw new EngineError('BAD_POLICY', 'Attention observation needs the patched build (run npm run setup).');
+    }
+  }
+
+  /** Runs `work` on a fresh sequence of the stock-KV context, one call at a time. */
+  private async withFullContext<T>(
+    work: (loaded: LoadedModel, open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
+  ): Promise<T> {
     this.assertIdle();
-    if (!this.loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
+    const loaded = this.loaded;
+    if (!loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
     this.busy = true;
     try {
       const open = await this.ensureContext(parsePolicy('full'));
       const sequence = open.context.getSequence();
       try {
-        return await probeLogits(this.loaded.model, sequence, request);
+        return await work(loaded, open, sequence);
       } finally {
         sequence.dispose();
       }

@@ -4,6 +4,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadModelOptions } from './engine.js';
+import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from './protocol.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
@@ -147,8 +148,13 @@ export class EngineClient {
     return { turnId, result };
   }
 
-  probeLogits(request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+  /** `observe` turns attention observation on during the probe (patched build). */
+  probeLogits(request: LogitsProbeRequest & { observe?: number }): Promise<LogitsProbeResult> {
     return this.call('probeLogits', { type: 'probeLogits', request });
+  }
+
+  probeAttention(request: AttentionProbeRequest): Promise<AttentionProbeResult> {
+    return this.call('probeAttention', { type: 'probeAttention', request });
   }
 
   async cancel(turnId: number): Promise<void> {

@@ -81,6 +81,9 @@ async function main(): Promise<void> {
           case 'probeLogits':
             reply({ id: request.id, type: 'result', value: await engine.probeLogits(request.request) });
             break;
+          case 'probeAttention':
+            reply({ id: request.id, type: 'result', value: await engine.probeAttention(request.request) });
+            break;
           case 'cancel':
             turns.get(request.turnId)?.abort();
             reply({ id: request.id, type: 'result', value: null });

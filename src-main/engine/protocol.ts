@@ -1,6 +1,7 @@
 // Messages between an app process and its engine process. One request id per call; a turn's
 // streaming events carry the id of the runTurn request they belong to.
 import type { LoadModelOptions } from './engine.js';
+import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
 import type { BuildInfo, EngineErrorCode, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from './types.js';
 
@@ -9,7 +10,8 @@ export type EngineRequest =
   | { id: number; type: 'unloadModel' }
   | { id: number; type: 'runTurn'; request: TurnRequest }
   | { id: number; type: 'cancel'; turnId: number }
-  | { id: number; type: 'probeLogits'; request: LogitsProbeRequest }
+  | { id: number; type: 'probeLogits'; request: LogitsProbeRequest & { observe?: number } }
+  | { id: number; type: 'probeAttention'; request: AttentionProbeRequest }
   | { id: number; type: 'shutdown' };
 
 export interface TurnResult {
@@ -24,6 +26,7 @@ export type EngineResultMap = {
   runTurn: TurnResult;
   cancel: null;
   probeLogits: LogitsProbeResult;
+  probeAttention: AttentionProbeResult;
   shutdown: null;
 };
 

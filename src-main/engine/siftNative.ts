@@ -1,11 +1,14 @@
 // The one typed door to Sift's additions in the native addon (native-patches/addon). Everything
 // that needs per-layer statistics (and later: lazy prefill, layer trim, eviction) goes through here.
-import type { Llama, LlamaContext } from 'node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
 import type { LayerKvStats } from './types.js';
 
 interface SiftAddon {
   siftBuildId?: () => string;
   siftKvLayerStats?: (context: unknown) => NativeLayerStats[];
+  siftSetObservation?: (context: unknown, nLast: number) => void;
+  siftGetObservation?: (context: unknown, layer: number) => { nKv: number; nHeadKv: number; scores: Float32Array } | null;
+  siftGetCellPositions?: (context: unknown, seqId: number, nCells: number) => Int32Array;
 }
 
 interface NativeLayerStats {
@@ -23,6 +26,11 @@ function addonOf(llama: Llama): SiftAddon {
 
 function nativeContextOf(context: LlamaContext): unknown {
   return (context as unknown as { _ctx: unknown })._ctx;
+}
+
+/** llama.cpp's seq_id of a node-llama-cpp sequence. */
+export function sequenceIdOf(sequence: LlamaContextSequence): number {
+  return (sequence as unknown as { _sequenceId: number })._sequenceId;
 }
 
 /** The patched build's marker, or null for a build without Sift's patches. */
@@ -54,4 +62,43 @@ export function readKvLayerStats(llama: Llama, context: LlamaContext): KvLayerRe
     return { layer: entry.layer, cells: entry.used, bytes };
   });
   return { perLayer, bytesAllocated, bytesUsed };
+}
+
+/** One layer's observed attention: scores[h * nKv + cell], averaged per KV head. */
+export interface LayerObservation {
+  layer: number;
+  nKv: number;
+  nHeadKv: number;
+  scores: Float32Array;
+}
+
+function requireAddon<K extends keyof SiftAddon>(llama: Llama, name: K): NonNullable<SiftAddon[K]> {
+  const fn = addonOf(llama)[name];
+  if (typeof fn !== 'function') throw new Error(`this build has no ${name} (run npm run setup for the patched build)`);
+  return fn as NonNullable<SiftAddon[K]>;
+}
+
+export function hasObservation(llama: Llama): boolean {
+  return typeof addonOf(llama).siftSetObservation === 'function';
+}
+
+/** Observe the attention of the last `nLast` queries of each ubatch (0 turns it off). */
+export function setObservation(llama: Llama, context: LlamaContext, nLast: number): void {
+  requireAddon(llama, 'siftSetObservation')(nativeContextOf(context), nLast);
+}
+
+/** Every layer's observation from the last evaluated ubatch (layers without one are left out). */
+export function readObservation(llama: Llama, context: LlamaContext, layers: number): LayerObservation[] {
+  const get = requireAddon(llama, 'siftGetObservation');
+  const result: LayerObservation[] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    const obs = get(nativeContextOf(context), layer);
+    if (obs) result.push({ layer, nKv: obs.nKv, nHeadKv: obs.nHeadKv, scores: obs.scores });
+  }
+  return result;
+}
+
+/** The position of the sequence's token in each of the first nCells KV cells, -1 where none. */
+export function readCellPositions(llama: Llama, context: LlamaContext, seqId: number, nCells: number): Int32Array {
+  return requireAddon(llama, 'siftGetCellPositions')(nativeContextOf(context), seqId, nCells);
 }
