@@ -1,7 +1,7 @@
 // Copies the finished native builds into resources/native/<kind>/ for electron-builder, with a
 // build record whose addon path is relative, so an installed app finds its engine in its own
 // resources (the app sets SIFT_NATIVE_DIR there) and its users need no compiler.
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readBuildRecord } from '../src-main/engine/nativeBuilds.js';
@@ -19,8 +19,12 @@ for (const kind of ['patched', 'stock'] as BuildKind[]) {
   }
   const dir = path.join(target, kind);
   mkdirSync(dir, { recursive: true });
-  const addonName = path.basename(record.addonPath);
-  copyFileSync(record.addonPath, path.join(dir, addonName));
-  writeFileSync(path.join(dir, 'build.json'), `${JSON.stringify({ ...record, addonPath: addonName }, null, 2)}\n`);
+  // the addon finds llama.cpp's shared libraries through its rpath, $ORIGIN/../bin: keep that layout
+  const addonDir = path.dirname(record.addonPath);
+  const libDir = path.join(addonDir, '..', 'bin');
+  cpSync(addonDir, path.join(dir, 'Release'), { recursive: true, filter: (f) => !f.endsWith('.json') });
+  if (existsSync(libDir)) cpSync(libDir, path.join(dir, 'bin'), { recursive: true });
+  const addonPath = path.join('Release', path.basename(record.addonPath));
+  writeFileSync(path.join(dir, 'build.json'), `${JSON.stringify({ ...record, addonPath }, null, 2)}\n`);
   console.log(`[stage-native] ${kind}: ${path.relative(repoRoot, dir)}`);
 }

@@ -12,7 +12,10 @@ const report = JSON.parse(readFileSync(file, 'utf8')) as {
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
+  numFailedTestSuites: number;
 };
+// a file whose set-up failed skips its tests: count it as a failure, not as skips
+const failed = report.numFailedTests + report.numFailedTestSuites;
 const skipped = report.numPendingTests + report.numTodoTests;
-console.log(`tests: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped`);
-if (report.numPassedTests === 0 || report.numFailedTests > 0) process.exit(1);
+console.log(`tests: ${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
+if (report.numPassedTests === 0 || failed > 0) process.exit(1);

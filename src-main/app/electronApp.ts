@@ -59,8 +59,7 @@ export async function runElectronApp(paths: ElectronPaths): Promise<boolean> {
     hostFactory: utilityEngineHost(
       (modulePath, args, options) => utilityProcess.fork(modulePath, args, options),
       built.engine,
-      // an installed app carries its engine builds (scripts/stage-native.ts) in its resources
-      app.isPackaged ? { SIFT_NATIVE_DIR: path.join(process.resourcesPath, 'native') } : undefined,
+      bundledNativeEnv(),
     ),
     pickModelFile: () => pickModelFile(window),
   });
@@ -94,4 +93,10 @@ export async function runElectronApp(paths: ElectronPaths): Promise<boolean> {
 
   void backend.models.restoreLast();
   return true;
+}
+
+/** An installed app carries its engine builds (scripts/stage-native.ts) in its resources folder. */
+function bundledNativeEnv(): NodeJS.ProcessEnv | undefined {
+  const resources = (process as { resourcesPath?: string }).resourcesPath;
+  return app.isPackaged && resources ? { SIFT_NATIVE_DIR: path.join(resources, 'native') } : undefined;
 }

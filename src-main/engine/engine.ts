@@ -8,7 +8,8 @@ import { parsePolicy, PolicySpecError, type KvPolicy } from '../policy/spec.js';
 import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
-import { hasObservation, setObservation } from './siftNative.js';
+import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
+import { hasLazyPrefill, hasObservation, setObservation } from './siftNative.js';
 import { runTurn, type TurnOutcome } from './turnRunner.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
@@ -192,6 +193,14 @@ export class Engine {
     return this.withFullContext((loaded, _open, sequence) =>
       probeAttention(this.llama, loaded.model, sequence, loaded.info.layers, request),
     );
+  }
+
+  /** A lazy (segmented) prefill of the prompt: last-token logits and native statistics. */
+  async probeLazyPrefill(request: LazyPrefillRequest): Promise<LazyPrefillResult> {
+    if (!hasLazyPrefill(this.llama)) {
+      throw new EngineError('BAD_POLICY', 'Lazy prefill needs the patched build (run npm run setup).');
+    }
+    return this.withFullContext((loaded, _open, sequence) => probeLazyPrefill(this.llama, loaded.model, sequence, loaded.info.layers, request));
   }
 
   private requireObservation(): void {

@@ -5,6 +5,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadModelOptions } from './engine.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
+import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from './protocol.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
@@ -155,6 +156,10 @@ export class EngineClient {
 
   probeAttention(request: AttentionProbeRequest): Promise<AttentionProbeResult> {
     return this.call('probeAttention', { type: 'probeAttention', request });
+  }
+
+  probeLazyPrefill(request: LazyPrefillRequest): Promise<LazyPrefillResult> {
+    return this.call('probeLazyPrefill', { type: 'probeLazyPrefill', request });
   }
 
   async cancel(turnId: number): Promise<void> {

@@ -84,6 +84,9 @@ async function main(): Promise<void> {
           case 'probeAttention':
             reply({ id: request.id, type: 'result', value: await engine.probeAttention(request.request) });
             break;
+          case 'probeLazyPrefill':
+            reply({ id: request.id, type: 'result', value: await engine.probeLazyPrefill(request.request) });
+            break;
           case 'cancel':
             turns.get(request.turnId)?.abort();
             reply({ id: request.id, type: 'result', value: null });

@@ -2,6 +2,7 @@
 // streaming events carry the id of the runTurn request they belong to.
 import type { LoadModelOptions } from './engine.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
+import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
 import type { BuildInfo, EngineErrorCode, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from './types.js';
 
@@ -12,6 +13,7 @@ export type EngineRequest =
   | { id: number; type: 'cancel'; turnId: number }
   | { id: number; type: 'probeLogits'; request: LogitsProbeRequest & { observe?: number } }
   | { id: number; type: 'probeAttention'; request: AttentionProbeRequest }
+  | { id: number; type: 'probeLazyPrefill'; request: LazyPrefillRequest }
   | { id: number; type: 'shutdown' };
 
 export interface TurnResult {
@@ -27,6 +29,7 @@ export type EngineResultMap = {
   cancel: null;
   probeLogits: LogitsProbeResult;
   probeAttention: AttentionProbeResult;
+  probeLazyPrefill: LazyPrefillResult;
   shutdown: null;
 };
 

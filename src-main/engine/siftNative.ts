@@ -9,6 +9,31 @@ interface SiftAddon {
   siftSetObservation?: (context: unknown, nLast: number) => void;
   siftGetObservation?: (context: unknown, layer: number) => { nKv: number; nHeadKv: number; scores: Float32Array } | null;
   siftGetCellPositions?: (context: unknown, seqId: number, nCells: number) => Int32Array;
+  siftPrefill?: (context: unknown, seqId: number, tokens: Uint32Array, schedule: LazySchedule) => Promise<LazyPrefillStats>;
+  siftGetLastLogits?: (context: unknown) => Float32Array | null;
+}
+
+/** Where LazyLLM prunes: at each prune layer, the kept fraction of the prompt continues. */
+export interface LazySchedule {
+  pruneLayers: number[];
+  keep: number[];
+  /** The first tokens, never pruned (attention sinks). */
+  nSink: number;
+  /** The last tokens, never pruned (the question and the chat template's tail). */
+  nRecent: number;
+  /** Tokens are scored by the attention of this many last prompt tokens. */
+  obsWindow: number;
+}
+
+/** Measured by the native prefill itself. */
+export interface LazyPrefillStats {
+  promptTokens: number;
+  /** Tokens computed at each layer. */
+  computed: number[];
+  segments: Array<{ firstLayer: number; tokens: number; ms: number }>;
+  /** Tokens whose hidden state waits in the aux cache. */
+  pruned: number;
+  auxBytes: number;
 }
 
 interface NativeLayerStats {
@@ -101,4 +126,35 @@ export function readObservation(llama: Llama, context: LlamaContext, layers: num
 /** The position of the sequence's token in each of the first nCells KV cells, -1 where none. */
 export function readCellPositions(llama: Llama, context: LlamaContext, seqId: number, nCells: number): Int32Array {
   return requireAddon(llama, 'siftGetCellPositions')(nativeContextOf(context), seqId, nCells);
+}
+
+export function hasLazyPrefill(llama: Llama): boolean {
+  return typeof addonOf(llama).siftPrefill === 'function';
+}
+
+/**
+ * Prefills `tokens` into the sequence segment by segment, pruning as the schedule says, on a
+ * worker thread. node-llama-cpp's own bookkeeping of the sequence does not see these tokens, so
+ * callers wipe the sequence natively afterwards (clearNativeSequence).
+ */
+export function lazyPrefill(
+  llama: Llama,
+  sequence: LlamaContextSequence,
+  tokens: readonly number[],
+  schedule: LazySchedule,
+): Promise<LazyPrefillStats> {
+  return requireAddon(llama, 'siftPrefill')(nativeContextOf(sequence.context), sequenceIdOf(sequence), Uint32Array.from(tokens), schedule);
+}
+
+/** The last evaluated token's logits (after a lazy prefill: the prompt's last token). */
+export function readLastLogits(llama: Llama, context: LlamaContext): Float32Array {
+  const logits = requireAddon(llama, 'siftGetLastLogits')(nativeContextOf(context));
+  if (!logits) throw new Error('no logits after the prefill');
+  return logits;
+}
+
+/** Removes every cell of the sequence, including ones node-llama-cpp does not know about. */
+export function clearNativeSequence(sequence: LlamaContextSequence): void {
+  const native = nativeContextOf(sequence.context) as { disposeSequence(seqId: number): boolean };
+  native.disposeSequence(sequenceIdOf(sequence));
 }

@@ -1,0 +1,97 @@
+// LazyLLM inside llama.cpp (native-patches 0003): segmented, layer-major prefill that prunes
+// tokens at prune points by the attention of the prompt's last tokens.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineClient } from '../../src-main/engine/engineClient.js';
+import type { LazyPrefillResult } from '../../src-main/engine/lazyPrefillProbe.js';
+import type { LazySchedule } from '../../src-main/engine/siftNative.js';
+import type { ChatMessage } from '../../src-main/engine/types.js';
+import { passkeyPrompt } from '../helpers/passkey.js';
+import { testModelPath } from '../helpers/testModel.js';
+
+const task = passkeyPrompt(1000, 0.4, '61807');
+// ~1,150 tokens: three ubatches per segment
+const messages: ChatMessage[] = [{ role: 'user', content: `${task.document}\n\n${task.question}` }];
+const guards = { nSink: 4, nRecent: 16, obsWindow: 8 };
+
+function bytesEqual(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
+}
+
+describe('lazy prefill on the patched build', () => {
+  let engine: EngineClient;
+  let stockLogits: Float32Array;
+
+  beforeAll(async () => {
+    const stock = await EngineClient.start({ build: 'stock' });
+    await stock.loadModel({ path: testModelPath(), contextSize: 2048 });
+    stockLogits = (await stock.probeLogits({ messages })).logits[0]!;
+    await stock.close();
+    engine = await EngineClient.start({ build: 'patched' });
+    await engine.loadModel({ path: testModelPath(), contextSize: 2048 });
+  });
+  afterAll(async () => engine?.close());
+
+  it('with keep 1.0 at every prune point, gives logits bit-identical to the stock build', async () => {
+    const schedule: LazySchedule = { pruneLayers: [8, 16, 24], keep: [1, 1, 1], ...guards };
+    const result = await engine.probeLazyPrefill({ messages, schedule });
+    expect(result.stats.segments.map((s) => s.firstLayer)).toEqual([0, 8, 16, 24]);
+    expect(result.stats.segments.every((s) => s.tokens === result.promptTokens.length)).toBe(true);
+    expect(result.stats.pruned).toBe(0);
+    expect(bytesEqual(result.logits, stockLogits)).toBe(true);
+  });
+
+  describe('with a pruning schedule', () => {
+    const schedule: LazySchedule = { pruneLayers: [4, 12, 20], keep: [0.5, 0.3, 0.2], ...guards };
+    let result: LazyPrefillResult;
+
+    beforeAll(async () => {
+      result = await engine.probeLazyPrefill({ messages, schedule, withObservation: true });
+    });
+
+    it('computes each layer for the tokens the schedule keeps, and keeps the rest in the aux cache', () => {
+      const n = result.promptTokens.length;
+      const expected = [n, Math.ceil(0.5 * n), Math.ceil(0.3 * n), Math.ceil(0.2 * n)];
+      expect(result.stats.segments.map((s) => s.tokens)).toEqual(expected);
+      result.stats.computed.forEach((computed, layer) => {
+        const segment = layer < 4 ? 0 : layer < 12 ? 1 : layer < 20 ? 2 : 3;
+        expect(computed, `layer ${layer}`).toBe(expected[segment]);
+      });
+      expect(result.stats.pruned).toBe(n - expected[3]!);
+      // SmolLM2's residual stream is 576 floats wide
+      expect(result.stats.auxBytes).toBe(result.stats.pruned * 576 * 4);
+    });
+
+    it('never attends a pruned token in a layer where it was not computed', () => {
+      const { positions, layers } = result.observation!;
+      for (const obs of layers) {
+        let zeroCells = 0;
+        for (let cell = 0; cell < obs.nKv; cell++) {
+          if (positions[cell]! < 0) continue;
+          let total = 0;
+          for (let h = 0; h < obs.nHeadKv; h++) total += obs.scores[h * obs.nKv + cell]!;
+          if (total === 0) zeroCells++;
+        }
+        const notComputed = result.promptTokens.length - result.stats.computed[obs.layer]!;
+        // masked cells get exactly 0; in the unpruned first segment, no prompt cell does
+        if (obs.layer < 4) expect(zeroCells, `layer ${obs.layer}`).toBe(0);
+        else expect(zeroCells, `layer ${obs.layer}`).toBeGreaterThanOrEqual(notComputed);
+      }
+    });
+
+    it('keeps the next-token prediction of the full prefill', () => {
+      expect(argmax(result.logits)).toBe(argmax(stockLogits));
+    });
+  });
+
+  it('rejects a schedule whose prune points do not increase', async () => {
+    await expect(
+      engine.probeLazyPrefill({ messages, schedule: { pruneLayers: [12, 4], keep: [0.5, 0.3], ...guards } }),
+    ).rejects.toThrow(/invalid lazy prefill schedule/);
+  });
+});
