@@ -15,7 +15,7 @@ export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--js
   --model <path>       GGUF model file (or SIFT_MODEL)
   --file <path>        a document to ask about (pdf, docx, html, md, txt, code)
   --json               print one JSON object with the answer and the metrics
-  --policy <spec>      KV policy, e.g. full, kv:type=q8_0 (docs/POLICIES.md)
+  --policy <spec>      KV policy, e.g. full, lazy, kv:type=q8_0 (docs/POLICIES.md)
   --build <kind>       patched (default) or stock llama.cpp
   --context <tokens>   context size (default: the model's, at most 16384)
   --max-tokens <n>     answer length limit (default 256)
@@ -110,9 +110,10 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     build: metrics.build,
     buildId: build.id,
     perLayer: metrics.perLayer,
+    lazy: metrics.lazy,
     sessionId: extra.sessionId,
     model: extra.model,
-    notice: extra.notice,
+    notice: metrics.notice ?? extra.notice,
   };
 }
 

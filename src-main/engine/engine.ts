@@ -9,8 +9,9 @@ import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
 import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
-import { hasLazyPrefill, hasObservation, setObservation } from './siftNative.js';
-import { runTurn, type TurnOutcome } from './turnRunner.js';
+import { hasLazyPrefill, hasObservation, resetLazyState, setObservation } from './siftNative.js';
+import { resolveLazySchedule } from '../policy/lazy.js';
+import { runTurn, type LazyTurn, type TurnOutcome } from './turnRunner.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
 export interface LoadModelOptions {
@@ -23,6 +24,9 @@ export interface LoadModelOptions {
 }
 
 const DEFAULT_MAX_CONTEXT = 16_384;
+
+/** Architectures whose graph builder has Sift's segment hooks (native-patches 0003). */
+const LAZY_ARCHITECTURES = new Set(['llama']);
 const GGUF_MAGIC = 'GGUF';
 
 interface LoadedModel {
@@ -144,9 +148,11 @@ export class Engine {
       if (err instanceof PolicySpecError) throw new EngineError('BAD_POLICY', err.message);
       throw err;
     }
+    const { lazy, notice } = this.lazyTurn(policy, this.loaded.info);
     this.busy = true;
     try {
       const open = await this.ensureContext(policy);
+      resetLazyState(this.llama, open.context);
       const sequence = open.context.getSequence();
       try {
         return await runTurn(
@@ -157,6 +163,8 @@ export class Engine {
             sequence,
             build: this.build.kind,
             batchSize: open.context.batchSize,
+            lazy,
+            notice,
           },
           { ...request, policy: policy.spec },
           onEvent,
@@ -168,6 +176,28 @@ export class Engine {
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * The lazy prefill a policy asks for, if this build and model can run it. Architectures whose
+   * graph builders have no segment hooks yet run unpruned, and say so: never a wrong answer.
+   */
+  private lazyTurn(policy: KvPolicy, info: ModelInfo): { lazy: LazyTurn | null; notice: string | null } {
+    if (!policy.lazy) return { lazy: null, notice: null };
+    if (!hasLazyPrefill(this.llama)) {
+      return { lazy: null, notice: 'Lazy prefill needs the patched build; this turn ran a full prefill.' };
+    }
+    if (!LAZY_ARCHITECTURES.has(info.architecture)) {
+      return { lazy: null, notice: `Lazy prefill does not support ${info.architecture} models yet; this turn ran a full prefill.` };
+    }
+    let schedule;
+    try {
+      schedule = resolveLazySchedule(policy.lazy, info.layers);
+    } catch (err) {
+      throw new EngineError('BAD_POLICY', (err as Error).message);
+    }
+    const { sink, recent, window, revive } = policy.lazy;
+    return { lazy: { schedule: { ...schedule, nSink: sink, nRecent: recent, obsWindow: window }, revive }, notice: null };
   }
 
   /**

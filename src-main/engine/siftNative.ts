@@ -11,6 +11,8 @@ interface SiftAddon {
   siftGetCellPositions?: (context: unknown, seqId: number, nCells: number) => Int32Array;
   siftPrefill?: (context: unknown, seqId: number, tokens: Uint32Array, schedule: LazySchedule) => Promise<LazyPrefillStats>;
   siftGetLastLogits?: (context: unknown) => Float32Array | null;
+  siftRevive?: (context: unknown, seqId: number) => Promise<{ revived: number; ms: number }>;
+  siftReset?: (context: unknown) => void;
 }
 
 /** Where LazyLLM prunes: at each prune layer, the kept fraction of the prompt continues. */
@@ -23,6 +25,8 @@ export interface LazySchedule {
   nRecent: number;
   /** Tokens are scored by the attention of this many last prompt tokens. */
   obsWindow: number;
+  /** Keep pruned tokens absent (masked) after the prefill, until revived. */
+  keepMasked?: boolean;
 }
 
 /** Measured by the native prefill itself. */
@@ -157,4 +161,24 @@ export function readLastLogits(llama: Llama, context: LlamaContext): Float32Arra
 export function clearNativeSequence(sequence: LlamaContextSequence): void {
   const native = nativeContextOf(sequence.context) as { disposeSequence(seqId: number): boolean };
   native.disposeSequence(sequenceIdOf(sequence));
+}
+
+/** Completes the last lazy prefill's pruned tokens from the aux cache (each layer computed once). */
+export function revivePruned(llama: Llama, sequence: LlamaContextSequence): Promise<{ revived: number; ms: number }> {
+  return requireAddon(llama, 'siftRevive')(nativeContextOf(sequence.context), sequenceIdOf(sequence));
+}
+
+/**
+ * Tells node-llama-cpp's sequence that `tokens` are in its cache (they were prefilled natively),
+ * the way node-llama-cpp itself does after loading a saved state, so generation continues after them.
+ */
+export function adoptNativeTokens(sequence: LlamaContextSequence, tokens: readonly number[]): void {
+  const internal = sequence as unknown as { _contextTokens: number[]; _nextTokenIndex: number };
+  internal._contextTokens = [...tokens];
+  internal._nextTokenIndex = tokens.length;
+}
+
+/** Forgets the last lazy prefill's masks and aux cache, before the cells are reused. */
+export function resetLazyState(llama: Llama, context: LlamaContext): void {
+  addonOf(llama).siftReset?.(nativeContextOf(context));
 }

@@ -1,10 +1,36 @@
-// Runs one chat turn on a context sequence: prefill in batch-sized chunks (so progress and
-// cancel work between chunks), then greedy or sampled decoding, streaming text as it forms.
+// Runs one chat turn on a context sequence and measures it. Two prefills:
+// - plain: node-llama-cpp evaluates the prompt in batch-sized chunks (progress and cancel between
+//   chunks), then generates;
+// - lazy (LazyLLM, native-patches 0003/0004): llama.cpp prefills segment by segment, pruning tokens;
+//   Sift samples the first token from the last logits (that is the TTFT), optionally completes the
+//   pruned tokens from the aux cache, and hands the sequence back to node-llama-cpp to generate.
 // Every metric is a measurement of this run.
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
-import { readKvLayerStats } from './siftNative.js';
-import { EngineError, type BuildKind, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from './types.js';
+import { sampleToken } from './sampling.js';
+import {
+  adoptNativeTokens,
+  lazyPrefill,
+  readKvLayerStats,
+  readLastLogits,
+  revivePruned,
+  type LazyPrefillStats,
+  type LazySchedule,
+} from './siftNative.js';
+import {
+  EngineError,
+  type BuildKind,
+  type LazyTurnMetrics,
+  type StopReason,
+  type TurnEvent,
+  type TurnMetrics,
+  type TurnRequest,
+} from './types.js';
+
+export interface LazyTurn {
+  schedule: LazySchedule;
+  revive: boolean;
+}
 
 export interface TurnTarget {
   llama: Llama;
@@ -13,6 +39,10 @@ export interface TurnTarget {
   sequence: LlamaContextSequence;
   build: BuildKind;
   batchSize: number;
+  /** Set when the policy asks for lazy prefill and this build and model support it. */
+  lazy: LazyTurn | null;
+  /** Said with the metrics, e.g. why a requested policy did not apply. */
+  notice: string | null;
 }
 
 export interface TurnOutcome {
@@ -32,6 +62,89 @@ export function checkPromptFits(promptTokens: number, contextSize: number): void
   }
 }
 
+/** Streams the answer as text: a multi-byte character can span tokens, so emit only whole ones. */
+class AnswerStream {
+  readonly tokens: Token[] = [];
+  private text = '';
+
+  constructor(
+    private readonly model: LlamaModel,
+    private readonly onEvent: (event: TurnEvent) => void,
+  ) {}
+
+  push(token: Token): void {
+    this.tokens.push(token);
+    const text = this.model.detokenize(this.tokens);
+    if (!text.endsWith('\uFFFD') && text.length > this.text.length) {
+      this.onEvent({ type: 'token', text: text.slice(this.text.length) });
+      this.text = text;
+    }
+  }
+
+  get answer(): string {
+    return this.model.detokenize(this.tokens);
+  }
+}
+
+interface Prefilled {
+  /** The tokens to feed node-llama-cpp's generator next. */
+  next: Token[];
+  ttftMs: number;
+  lazy: LazyTurnMetrics | null;
+  computed: number[] | null;
+  stopReason: StopReason | null;
+}
+
+async function plainPrefill(
+  target: TurnTarget,
+  prompt: Token[],
+  onEvent: (event: TurnEvent) => void,
+  signal: AbortSignal,
+): Promise<Prefilled> {
+  // all but the last prompt token; the last one is evaluated with generation
+  const prefill = prompt.slice(0, -1);
+  for (let i = 0; i < prefill.length; i += target.batchSize) {
+    if (signal.aborted) return { next: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
+    await target.sequence.evaluateWithoutGeneratingNewTokens(prefill.slice(i, i + target.batchSize));
+    onEvent({ type: 'progress', phase: 'prefill', done: Math.min(i + target.batchSize, prefill.length), total: prompt.length });
+  }
+  return { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: null };
+}
+
+async function lazyPrefillTurn(
+  target: TurnTarget,
+  lazy: LazyTurn,
+  prompt: Token[],
+  request: TurnRequest,
+  answer: AnswerStream,
+  started: number,
+  signal: AbortSignal,
+): Promise<Prefilled> {
+  const { llama, model, sequence } = target;
+  const stats: LazyPrefillStats = await lazyPrefill(llama, sequence, prompt, { ...lazy.schedule, keepMasked: !lazy.revive });
+  const first = sampleToken(readLastLogits(llama, sequence.context), request.sampling) as Token;
+  const ttftMs = performance.now() - started;
+  const metrics: LazyTurnMetrics = {
+    pruneLayers: lazy.schedule.pruneLayers,
+    keep: lazy.schedule.keep,
+    segments: stats.segments,
+    pruned: stats.pruned,
+    auxBytes: stats.auxBytes,
+    revived: 0,
+    reviveMs: 0,
+  };
+  if (model.isEogToken(first)) return { next: [], ttftMs, lazy: metrics, computed: stats.computed, stopReason: 'eos' };
+  answer.push(first);
+  if (signal.aborted) return { next: [], ttftMs, lazy: metrics, computed: stats.computed, stopReason: 'cancelled' };
+  if (lazy.revive) {
+    const revived = await revivePruned(llama, sequence);
+    metrics.revived = revived.revived;
+    metrics.reviveMs = round(revived.ms);
+  }
+  adoptNativeTokens(sequence, prompt);
+  return { next: [first], ttftMs, lazy: metrics, computed: stats.computed, stopReason: null };
+}
+
 export async function runTurn(
   target: TurnTarget,
   request: TurnRequest,
@@ -39,82 +152,69 @@ export async function runTurn(
   signal: AbortSignal,
 ): Promise<TurnOutcome> {
   const { model, sequence, context } = target;
-  const promptTokens = renderChatTokens(model, request.messages);
-  checkPromptFits(promptTokens.length, context.contextSize);
-  const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - promptTokens.length));
+  const prompt = renderChatTokens(model, request.messages);
+  checkPromptFits(prompt.length, context.contextSize);
+  const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
 
   await sequence.clearHistory();
   const started = performance.now();
+  onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
 
-  // prefill all but the last prompt token; the last one is evaluated with generation
-  const prefill = promptTokens.slice(0, -1);
-  onEvent({ type: 'progress', phase: 'prefill', done: 0, total: promptTokens.length });
-  for (let i = 0; i < prefill.length; i += target.batchSize) {
-    if (signal.aborted) break;
-    await sequence.evaluateWithoutGeneratingNewTokens(prefill.slice(i, i + target.batchSize));
-    onEvent({
-      type: 'progress',
-      phase: 'prefill',
-      done: Math.min(i + target.batchSize, prefill.length),
-      total: promptTokens.length,
-    });
-  }
+  const answer = new AnswerStream(model, onEvent);
+  const prefilled = target.lazy
+    ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, signal)
+    : await plainPrefill(target, prompt, onEvent, signal);
+  if (target.lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
 
-  const generated: Token[] = [];
-  let answer = '';
-  let ttftMs = 0;
-  let stopReason: StopReason = 'maxTokens';
-  if (signal.aborted) {
-    stopReason = 'cancelled';
-  } else {
-    const last = promptTokens.slice(-1);
-    const options = request.sampling.temperature > 0
-      ? { temperature: request.sampling.temperature, topP: request.sampling.topP, seed: request.sampling.seed }
-      : {};
-    for await (const token of sequence.evaluate(last, options)) {
-      if (generated.length === 0) {
+  let ttftMs = prefilled.ttftMs;
+  let stopReason: StopReason = prefilled.stopReason ?? 'maxTokens';
+  if (prefilled.stopReason === null && answer.tokens.length < maxTokens) {
+    // yieldEogToken: node-llama-cpp otherwise ends quietly at end-of-generation, and the stop
+    // reason would read as the length limit
+    const options =
+      request.sampling.temperature > 0
+        ? { temperature: request.sampling.temperature, topP: request.sampling.topP, seed: request.sampling.seed, yieldEogToken: true }
+        : { yieldEogToken: true };
+    for await (const token of sequence.evaluate(prefilled.next, options)) {
+      if (ttftMs === 0) {
         ttftMs = performance.now() - started;
-        onEvent({ type: 'progress', phase: 'prefill', done: promptTokens.length, total: promptTokens.length });
+        onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
       }
       if (model.isEogToken(token)) {
         stopReason = 'eos';
         break;
       }
-      generated.push(token);
-      const text = model.detokenize(generated);
-      // a multi-byte character can span tokens: emit only once it is whole
-      if (!text.endsWith('\uFFFD') && text.length > answer.length) {
-        onEvent({ type: 'token', text: text.slice(answer.length) });
-        answer = text;
-      }
+      answer.push(token);
       if (signal.aborted) {
         stopReason = 'cancelled';
         break;
       }
-      if (generated.length >= maxTokens) break;
+      if (answer.tokens.length >= maxTokens) break;
     }
   }
   const totalMs = performance.now() - started;
-  answer = model.detokenize(generated);
+  const generated = answer.tokens.length;
 
   const kv = readKvLayerStats(target.llama, context);
   const decodeMs = totalMs - ttftMs;
   const metrics: TurnMetrics = {
     build: target.build,
     policy: request.policy,
-    promptTokens: promptTokens.length,
-    prefillTokens: promptTokens.length,
-    generatedTokens: generated.length,
+    promptTokens: prompt.length,
+    prefillTokens: prompt.length,
+    generatedTokens: generated,
     ttftMs: round(ttftMs),
     totalMs: round(totalMs),
-    prefillTokensPerSec: ttftMs > 0 ? round((promptTokens.length / ttftMs) * 1000) : 0,
-    decodeTokensPerSec: generated.length > 1 && decodeMs > 0 ? round(((generated.length - 1) / decodeMs) * 1000) : 0,
+    prefillTokensPerSec: ttftMs > 0 ? round((prompt.length / ttftMs) * 1000) : 0,
+    decodeTokensPerSec: generated > 1 && decodeMs > 0 ? round(((generated - 1) / decodeMs) * 1000) : 0,
     kvBytesAllocated: kv?.bytesAllocated ?? null,
     kvBytesUsed: kv?.bytesUsed ?? null,
     contextSize: context.contextSize,
-    perLayer: kv?.perLayer ?? [],
+    perLayer: (kv?.perLayer ?? []).map((layer) => ({ ...layer, computed: prefilled.computed?.[layer.layer] ?? prompt.length })),
+    lazy: prefilled.lazy,
+    notice: target.notice,
   };
-  return { answer, stopReason, metrics };
+  return { answer: answer.answer, stopReason, metrics };
 }
 
 function round(value: number): number {

@@ -41,6 +41,21 @@ export interface LayerKvStats {
   cells: number;
   /** Bytes allocated for this layer's K and V. */
   bytes: number;
+  /** Prompt tokens computed at this layer in the prefill (fewer than the prompt under lazy prefill). */
+  computed?: number;
+}
+
+/** What lazy prefill did in a turn, measured by the native prefill. */
+export interface LazyTurnMetrics {
+  pruneLayers: number[];
+  keep: number[];
+  segments: Array<{ firstLayer: number; tokens: number; ms: number }>;
+  /** Tokens whose deeper layers were skipped, held in the aux cache. */
+  pruned: number;
+  auxBytes: number;
+  /** Pruned tokens completed after the first answer token, and what that took. */
+  revived: number;
+  reviveMs: number;
 }
 
 /** Every figure is measured during the turn; none is estimated. */
@@ -60,6 +75,10 @@ export interface TurnMetrics {
   kvBytesUsed: number | null;
   contextSize: number;
   perLayer: LayerKvStats[];
+  /** Present when the turn used lazy prefill. */
+  lazy: LazyTurnMetrics | null;
+  /** Why a requested policy did not (fully) apply, if it did not. */
+  notice: string | null;
 }
 
 export type StopReason = 'eos' | 'maxTokens' | 'cancelled';

@@ -38,7 +38,10 @@ export interface LayerWork {
   meanKeys: number;
 }
 
-/** One prune point: scores from layer `layer`'s attention decide which tokens enter layer + 1. */
+/**
+ * One prune point, as the policy's `lazy:at=` gives it: `layer` is the first layer computed for
+ * the kept tokens only (the layers before it score the tokens; layer 0 can never be one).
+ */
 export interface PrunePoint {
   layer: number;
   /** Fraction of the whole prompt that continues past this layer (not of the tokens still alive). */
@@ -93,8 +96,8 @@ export function stockLayerWork(shape: ModelShape, promptTokens: number): LayerWo
 function checkSchedule(shape: ModelShape, schedule: LazySchedule): void {
   let previous: PrunePoint | undefined;
   for (const point of schedule.points) {
-    if (!Number.isInteger(point.layer) || point.layer < 0 || point.layer >= shape.layers) {
-      throw new RangeError(`prune point layer ${point.layer} is outside 0..${shape.layers - 1}`);
+    if (!Number.isInteger(point.layer) || point.layer < 1 || point.layer >= shape.layers) {
+      throw new RangeError(`prune point layer ${point.layer} is outside 1..${shape.layers - 1}`);
     }
     if (!(point.keep > 0 && point.keep <= 1)) throw new RangeError(`keep fraction ${point.keep} is outside (0, 1]`);
     if (previous && point.layer <= previous.layer) throw new RangeError('prune point layers must increase');
@@ -105,20 +108,20 @@ function checkSchedule(shape: ModelShape, schedule: LazySchedule): void {
 }
 
 /**
- * Lazy prefill: layers up to and including a prune point compute the tokens alive there; from the
- * next layer on, ceil(keep · promptTokens) tokens continue (never fewer than alwaysKept, never more
- * than the prompt).
+ * Lazy prefill: from a prune point's layer on, ceil(keep · promptTokens) tokens are computed
+ * (never fewer than alwaysKept, never more than the prompt); the layers before the first prune
+ * point compute every token. With at=4/12/20 on 30 layers: layers 0-3, 4-11, 12-19 and 20-29.
  */
 export function lazyLayerWork(shape: ModelShape, promptTokens: number, schedule: LazySchedule): LayerWork[] {
   checkSchedule(shape, schedule);
   const floor = Math.min(promptTokens, Math.max(1, schedule.alwaysKept ?? 0));
-  const keepAfter = new Map(schedule.points.map((p) => [p.layer, p.keep]));
+  const keepFrom = new Map(schedule.points.map((p) => [p.layer, p.keep]));
   const work: LayerWork[] = [];
   let alive = promptTokens;
   for (let layer = 0; layer < shape.layers; layer++) {
-    work.push({ rows: alive, meanKeys: causalMeanKeys(alive) });
-    const keep = keepAfter.get(layer);
+    const keep = keepFrom.get(layer);
     if (keep !== undefined) alive = Math.min(alive, Math.max(floor, Math.ceil(keep * promptTokens)));
+    work.push({ rows: alive, meanKeys: causalMeanKeys(alive) });
   }
   return work;
 }

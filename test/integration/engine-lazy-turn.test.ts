@@ -1,0 +1,78 @@
+// `lazy` as a chat-turn policy: llama.cpp prefills lazily, Sift samples the first token, revives
+// the pruned tokens from the aux cache, and node-llama-cpp generates the rest.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineClient } from '../../src-main/engine/engineClient.js';
+import type { TurnRequest } from '../../src-main/engine/types.js';
+import { passkeyPrompt } from '../helpers/passkey.js';
+import { testModelPath } from '../helpers/testModel.js';
+
+const task = passkeyPrompt(1900, 0.3, '40736');
+function request(policy: string, maxTokens = 16): TurnRequest {
+  return {
+    messages: [{ role: 'user', content: `${task.document}\n\n${task.question}` }],
+    sampling: { temperature: 0, topP: 1, maxTokens },
+    policy,
+  };
+}
+
+describe('lazy chat turns on the patched build', () => {
+  let engine: EngineClient;
+  beforeAll(async () => {
+    engine = await EngineClient.start({ build: 'patched' });
+    await engine.loadModel({ path: testModelPath(), contextSize: 4096 });
+  });
+  afterAll(async () => engine?.close());
+
+  it('answers the pass key with the default schedule, reviving every pruned token', async () => {
+    const { answer, metrics, stopReason } = await engine.runTurn(request('lazy'), () => {}).result;
+    expect(answer).toContain(task.passkey);
+    const lazy = metrics.lazy!;
+    expect(lazy.pruneLayers).toEqual([4, 12, 20]);
+    expect(lazy.pruned).toBeGreaterThan(metrics.promptTokens * 0.7);
+    expect(lazy.revived).toBe(lazy.pruned);
+    expect(lazy.reviveMs).toBeGreaterThan(0);
+    // the prefill computed the schedule, and revival left a full cache behind
+    expect(metrics.perLayer[0]!.computed).toBe(metrics.promptTokens);
+    expect(metrics.perLayer[25]!.computed).toBe(Math.ceil(0.2 * metrics.promptTokens));
+    const evaluated = metrics.promptTokens + metrics.generatedTokens - (stopReason === 'maxTokens' ? 1 : 0);
+    expect(metrics.perLayer.every((l) => l.cells === evaluated)).toBe(true);
+  });
+
+  it('with keep 1.0 at its prune points, writes the same greedy answer as a full prefill', async () => {
+    const full = await engine.runTurn(request('full', 24), () => {}).result;
+    const lazy = await engine.runTurn(request('lazy:at=6/18,keep=1/1', 24), () => {}).result;
+    expect(lazy.metrics.lazy!.pruned).toBe(0);
+    expect(lazy.answer).toBe(full.answer);
+  });
+
+  it('with revival off, keeps pruned tokens out of the answer and says none were revived', async () => {
+    const { metrics } = await engine.runTurn(request('lazy:revive=off', 4), () => {}).result;
+    expect(metrics.lazy!.revived).toBe(0);
+    expect(metrics.lazy!.pruned).toBeGreaterThan(0);
+    expect(metrics.generatedTokens).toBeGreaterThan(0);
+  });
+
+  it('leaves the next full turn unaffected by the last lazy one', async () => {
+    const before = await engine.runTurn(request('full', 12), () => {}).result;
+    await engine.runTurn(request('lazy:revive=off', 4), () => {}).result;
+    const after = await engine.runTurn(request('full', 12), () => {}).result;
+    expect(after.answer).toBe(before.answer);
+  });
+});
+
+describe('lazy on the stock build', () => {
+  it('runs a full prefill and says why', async () => {
+    const stock = await EngineClient.start({ build: 'stock' });
+    try {
+      await stock.loadModel({ path: testModelPath(), contextSize: 1024 });
+      const { metrics } = await stock.runTurn(
+        { messages: [{ role: 'user', content: 'Name a color.' }], sampling: { temperature: 0, topP: 1, maxTokens: 4 }, policy: 'lazy' },
+        () => {},
+      ).result;
+      expect(metrics.lazy).toBeNull();
+      expect(metrics.notice).toContain('patched build');
+    } finally {
+      await stock.close();
+    }
+  });
+});
