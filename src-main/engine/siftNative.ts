@@ -13,6 +13,8 @@ interface SiftAddon {
   siftGetLastLogits?: (context: unknown) => Float32Array | null;
   siftRevive?: (context: unknown, seqId: number) => Promise<{ revived: number; ms: number }>;
   siftReset?: (context: unknown) => void;
+  siftGetProgress?: (context: unknown) => { done: number; total: number };
+  siftCancel?: (context: unknown) => void;
 }
 
 /** Where LazyLLM prunes: at each prune layer, the kept fraction of the prompt continues. */
@@ -181,4 +183,19 @@ export function adoptNativeTokens(sequence: LlamaContextSequence, tokens: readon
 /** Forgets the last lazy prefill's masks and aux cache, before the cells are reused. */
 export function resetLazyState(llama: Llama, context: LlamaContext): void {
   addonOf(llama).siftReset?.(nativeContextOf(context));
+}
+
+/** The running lazy prefill's progress as a fraction (0 before it starts). */
+export function readPrefillProgress(llama: Llama, context: LlamaContext): number {
+  const progress = addonOf(llama).siftGetProgress?.(nativeContextOf(context));
+  return progress && progress.total > 0 ? Math.min(1, progress.done / progress.total) : 0;
+}
+
+/** Stops the running lazy prefill before its next ubatch; its promise then rejects. */
+export function cancelPrefill(llama: Llama, context: LlamaContext): void {
+  addonOf(llama).siftCancel?.(nativeContextOf(context));
+}
+
+export function isPrefillCancelled(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('lazy prefill cancelled');
 }

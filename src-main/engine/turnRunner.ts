@@ -10,7 +10,11 @@ import { renderChatTokens } from './chatPrompt.js';
 import { sampleToken } from './sampling.js';
 import {
   adoptNativeTokens,
+  cancelPrefill,
+  clearNativeSequence,
+  isPrefillCancelled,
   lazyPrefill,
+  readPrefillProgress,
   readKvLayerStats,
   readLastLogits,
   revivePruned,
@@ -111,6 +115,34 @@ async function plainPrefill(
   return { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: null };
 }
 
+/** Polls the native prefill's progress (10 times a second) and forwards Stop to it. */
+async function watchedLazyPrefill(
+  target: TurnTarget,
+  lazy: LazyTurn,
+  prompt: Token[],
+  onEvent: (event: TurnEvent) => void,
+  signal: AbortSignal,
+): Promise<LazyPrefillStats | null> {
+  const { llama, sequence } = target;
+  const report = () =>
+    onEvent({ type: 'progress', phase: 'prefill', done: Math.floor(readPrefillProgress(llama, sequence.context) * prompt.length), total: prompt.length });
+  const timer = setInterval(report, 100);
+  const cancel = () => cancelPrefill(llama, sequence.context);
+  signal.addEventListener('abort', cancel);
+  try {
+    if (signal.aborted) return null;
+    return await lazyPrefill(llama, sequence, prompt, { ...lazy.schedule, keepMasked: !lazy.revive });
+  } catch (error) {
+    if (!isPrefillCancelled(error)) throw error;
+    // node-llama-cpp never learned of the cells the stopped prefill filled
+    clearNativeSequence(sequence);
+    return null;
+  } finally {
+    clearInterval(timer);
+    signal.removeEventListener('abort', cancel);
+  }
+}
+
 async function lazyPrefillTurn(
   target: TurnTarget,
   lazy: LazyTurn,
@@ -118,10 +150,12 @@ async function lazyPrefillTurn(
   request: TurnRequest,
   answer: AnswerStream,
   started: number,
+  onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<Prefilled> {
   const { llama, model, sequence } = target;
-  const stats: LazyPrefillStats = await lazyPrefill(llama, sequence, prompt, { ...lazy.schedule, keepMasked: !lazy.revive });
+  const stats = await watchedLazyPrefill(target, lazy, prompt, onEvent, signal);
+  if (!stats) return { next: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
   const first = sampleToken(readLastLogits(llama, sequence.context), request.sampling) as Token;
   const ttftMs = performance.now() - started;
   const metrics: LazyTurnMetrics = {
@@ -162,7 +196,7 @@ export async function runTurn(
 
   const answer = new AnswerStream(model, onEvent);
   const prefilled = target.lazy
-    ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, signal)
+    ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, onEvent, signal)
     : await plainPrefill(target, prompt, onEvent, signal);
   if (target.lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
 

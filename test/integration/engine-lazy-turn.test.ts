@@ -52,6 +52,33 @@ describe('lazy chat turns on the patched build', () => {
     expect(metrics.generatedTokens).toBeGreaterThan(0);
   });
 
+  it('reports prefill progress often and stops promptly when cancelled', async () => {
+    const progress: Array<{ at: number; done: number }> = [];
+    const running = engine.runTurn(request('lazy:at=4/12/20,keep=1/1/1', 8), (event) => {
+      if (event.type === 'progress') progress.push({ at: performance.now(), done: event.done });
+    });
+    // let it run a while, then stop it in the middle of the prefill
+    while (!progress.some((p) => p.done > 0)) await new Promise((r) => setTimeout(r, 50));
+    const first = progress.find((p) => p.done > 0)!;
+    await new Promise((r) => setTimeout(r, 1000));
+    const cancelledAt = performance.now();
+    await engine.cancel(running.turnId);
+    const { stopReason, answer } = await running.result;
+    const stoppedAfterMs = performance.now() - cancelledAt;
+
+    expect(stopReason).toBe('cancelled');
+    expect(answer).toBe('');
+    // polled ten times a second: at least five reports in the second before the cancel
+    expect(progress.filter((p) => p.at >= first.at && p.at <= cancelledAt).length).toBeGreaterThanOrEqual(5);
+    const dones = progress.map((p) => p.done);
+    expect(dones).toEqual([...dones].sort((a, b) => a - b));
+    // one ubatch of ~2,100 tokens' prefill at most
+    expect(stoppedAfterMs).toBeLessThan(5000);
+
+    const after = await engine.runTurn(request('full', 12), () => {}).result;
+    expect(after.answer).toContain(task.passkey);
+  });
+
   it('leaves the next full turn unaffected by the last lazy one', async () => {
     const before = await engine.runTurn(request('full', 12), () => {}).result;
     await engine.runTurn(request('lazy:revive=off', 4), () => {}).result;
