@@ -36,6 +36,8 @@ export interface LazyPrefillStats {
   promptTokens: number;
   /** Tokens computed at each layer. */
   computed: number[];
+  /** Cells each layer's attention spanned (only the kept tokens' after a prune point). */
+  keys: number[];
   segments: Array<{ firstLayer: number; tokens: number; ms: number }>;
   /** Tokens whose hidden state waits in the aux cache. */
   pruned: number;

@@ -96,6 +96,7 @@ interface Prefilled {
   ttftMs: number;
   lazy: LazyTurnMetrics | null;
   computed: number[] | null;
+  keys?: number[];
   stopReason: StopReason | null;
 }
 
@@ -167,16 +168,17 @@ async function lazyPrefillTurn(
     revived: 0,
     reviveMs: 0,
   };
-  if (model.isEogToken(first)) return { next: [], ttftMs, lazy: metrics, computed: stats.computed, stopReason: 'eos' };
+  const done = { ttftMs, lazy: metrics, computed: stats.computed, keys: stats.keys };
+  if (model.isEogToken(first)) return { ...done, next: [], stopReason: 'eos' };
   answer.push(first);
-  if (signal.aborted) return { next: [], ttftMs, lazy: metrics, computed: stats.computed, stopReason: 'cancelled' };
+  if (signal.aborted) return { ...done, next: [], stopReason: 'cancelled' };
   if (lazy.revive) {
     const revived = await revivePruned(llama, sequence);
     metrics.revived = revived.revived;
     metrics.reviveMs = round(revived.ms);
   }
   adoptNativeTokens(sequence, prompt);
-  return { next: [first], ttftMs, lazy: metrics, computed: stats.computed, stopReason: null };
+  return { ...done, next: [first], stopReason: null };
 }
 
 export async function runTurn(
@@ -244,7 +246,11 @@ export async function runTurn(
     kvBytesAllocated: kv?.bytesAllocated ?? null,
     kvBytesUsed: kv?.bytesUsed ?? null,
     contextSize: context.contextSize,
-    perLayer: (kv?.perLayer ?? []).map((layer) => ({ ...layer, computed: prefilled.computed?.[layer.layer] ?? prompt.length })),
+    perLayer: (kv?.perLayer ?? []).map((layer) => ({
+      ...layer,
+      computed: prefilled.computed?.[layer.layer] ?? prompt.length,
+      keys: prefilled.keys?.[layer.layer] ?? prompt.length,
+    })),
     lazy: prefilled.lazy,
     notice: target.notice,
   };

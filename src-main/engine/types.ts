@@ -43,6 +43,8 @@ export interface LayerKvStats {
   bytes: number;
   /** Prompt tokens computed at this layer in the prefill (fewer than the prompt under lazy prefill). */
   computed?: number;
+  /** Keys this layer's prefill attention spanned (fewer under lazy prefill: gathered). */
+  keys?: number;
 }
 
 /** What lazy prefill did in a turn, measured by the native prefill. */
