@@ -8,7 +8,7 @@ import { parsePolicy, PolicySpecError, type KvPolicy } from '../policy/spec.js';
 import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
-import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
+import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasLazyPrefill, hasObservation, resetLazyState, setObservation } from './siftNative.js';
 import { resolveLazySchedule } from '../policy/lazy.js';
 import { runTurn, type LazyTurn, type TurnOutcome } from './turnRunner.js';
@@ -141,13 +141,7 @@ export class Engine {
   async runTurn(request: TurnRequest, onEvent: (event: TurnEvent) => void, signal: AbortSignal): Promise<TurnOutcome> {
     this.assertIdle();
     if (!this.loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
-    let policy: KvPolicy;
-    try {
-      policy = parsePolicy(request.policy);
-    } catch (err) {
-      if (err instanceof PolicySpecError) throw new EngineError('BAD_POLICY', err.message);
-      throw err;
-    }
+    const policy = this.parseRequestPolicy(request.policy);
     const { lazy, notice } = this.lazyTurn(policy, this.loaded.info);
     this.busy = true;
     try {
@@ -205,7 +199,10 @@ export class Engine {
    * observation on meanwhile, to check it leaves the logits untouched.
    */
   async probeLogits(request: LogitsProbeRequest & { observe?: number }): Promise<LogitsProbeResult> {
-    return this.withFullContext(async (loaded, open, sequence) => {
+    const policy = this.parseRequestPolicy(request.policy ?? 'full');
+    const { lazy } = this.loaded ? this.lazyTurn(policy, this.loaded.info) : { lazy: null };
+    return this.withPolicyContext(policy, async (loaded, open, sequence) => {
+      if (lazy) return probeLazyLogits(this.llama, loaded.model, sequence, lazy, request);
       if (!request.observe) return probeLogits(loaded.model, sequence, request);
       this.requireObservation();
       setObservation(this.llama, open.context, request.observe);
@@ -239,8 +236,25 @@ export class Engine {
     }
   }
 
+  private parseRequestPolicy(spec: string): KvPolicy {
+    try {
+      return parsePolicy(spec);
+    } catch (err) {
+      if (err instanceof PolicySpecError) throw new EngineError('BAD_POLICY', err.message);
+      throw err;
+    }
+  }
+
   /** Runs `work` on a fresh sequence of the stock-KV context, one call at a time. */
-  private async withFullContext<T>(
+  private withFullContext<T>(
+    work: (loaded: LoadedModel, open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
+  ): Promise<T> {
+    return this.withPolicyContext(parsePolicy('full'), work);
+  }
+
+  /** Runs `work` on a fresh sequence of a context with the policy's cache type, one call at a time. */
+  private async withPolicyContext<T>(
+    policy: KvPolicy,
     work: (loaded: LoadedModel, open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
   ): Promise<T> {
     this.assertIdle();
@@ -248,7 +262,8 @@ export class Engine {
     if (!loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
     this.busy = true;
     try {
-      const open = await this.ensureContext(parsePolicy('full'));
+      const open = await this.ensureContext(policy);
+      resetLazyState(this.llama, open.context);
       const sequence = open.context.getSequence();
       try {
         return await work(loaded, open, sequence);

@@ -4,8 +4,10 @@
 import type { Llama, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import {
+  adoptNativeTokens,
   clearNativeSequence,
   lazyPrefill,
+  revivePruned,
   readCellPositions,
   readLastLogits,
   readObservation,
@@ -14,7 +16,8 @@ import {
   type LazyPrefillStats,
   type LazySchedule,
 } from './siftNative.js';
-import { checkPromptFits } from './turnRunner.js';
+import { forcedLogits, type LogitsProbeResult } from './logitsProbe.js';
+import { checkPromptFits, type LazyTurn } from './turnRunner.js';
 import type { ChatMessage } from './types.js';
 
 export interface LazyPrefillRequest {
@@ -60,4 +63,27 @@ export async function probeLazyPrefill(
   } finally {
     clearNativeSequence(sequence);
   }
+}
+
+/**
+ * Teacher-forced logits under lazy prefill, as a lazy turn would see them: the first row comes
+ * from the pruned prefill, the pruned tokens are then revived (or stay absent), and the forced
+ * tokens are evaluated after the prompt.
+ */
+export async function probeLazyLogits(
+  llama: Llama,
+  model: LlamaModel,
+  sequence: LlamaContextSequence,
+  lazy: LazyTurn,
+  request: { messages: ChatMessage[]; follow?: number[] },
+): Promise<LogitsProbeResult> {
+  const prompt = renderChatTokens(model, request.messages);
+  const follow = request.follow ?? [];
+  checkPromptFits(prompt.length + follow.length, sequence.contextSize);
+  await sequence.clearHistory();
+  await lazyPrefill(llama, sequence, prompt, { ...lazy.schedule, keepMasked: !lazy.revive });
+  const first = readLastLogits(llama, sequence.context);
+  if (lazy.revive) await revivePruned(llama, sequence);
+  adoptNativeTokens(sequence, prompt);
+  return { promptTokens: prompt, logits: [first, ...(await forcedLogits(sequence, follow))] };
 }

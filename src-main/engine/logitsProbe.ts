@@ -11,6 +11,8 @@ export interface LogitsProbeRequest {
   messages: ChatMessage[];
   /** Tokens forced after the prompt; logits are returned after each of them too. */
   follow?: number[];
+  /** KV policy to probe under (default "full"): how benchmarks measure a policy's fidelity. */
+  policy?: string;
 }
 
 export interface LogitsProbeResult {
@@ -37,13 +39,23 @@ export async function probeLogits(
   const outputs = await sequence.controlledEvaluate(input);
 
   const logits: Float32Array[] = [];
-  for (let i = prompt.length - 1; i < input.length; i++) {
-    const map = outputs[i]?.next?.logits;
-    if (!map) throw new Error(`no logits returned at position ${i}`);
-    // greedy sampling leaves every vocabulary entry in the map, so ids cover 0..size-1
-    const row = new Float32Array(map.size).fill(Number.NaN);
-    for (const [token, value] of map) row[token] = value;
-    logits.push(row);
-  }
+  for (let i = prompt.length - 1; i < input.length; i++) logits.push(logitsRow(outputs[i]?.next?.logits, i));
   return { promptTokens: prompt, logits };
+}
+
+/** node-llama-cpp's logits map as a dense row indexed by token id. */
+export function logitsRow(map: ReadonlyMap<Token, number> | undefined, position: number): Float32Array {
+  if (!map) throw new Error(`no logits returned at position ${position}`);
+  // greedy sampling leaves every vocabulary entry in the map, so ids cover 0..size-1
+  const row = new Float32Array(map.size).fill(Number.NaN);
+  for (const [token, value] of map) row[token] = value;
+  return row;
+}
+
+/** Evaluates forced tokens after what the sequence holds, returning the logits after each. */
+export async function forcedLogits(sequence: LlamaContextSequence, follow: number[]): Promise<Float32Array[]> {
+  if (follow.length === 0) return [];
+  const withLogits = { generateNext: { logits: true } } as const;
+  const outputs = await sequence.controlledEvaluate(follow.map((t) => [t as Token, withLogits] as [Token, typeof withLogits]));
+  return follow.map((_, i) => logitsRow(outputs[i]?.next?.logits, i));
 }

@@ -99,6 +99,19 @@ describe('lazy prefill on the patched build', () => {
     });
   });
 
+  it('probes teacher-forced logits under a policy, for fidelity benchmarks', async () => {
+    const follow = [504, 1345, 1792];
+    const full = await engine.probeLogits({ messages, follow });
+    const noop = await engine.probeLogits({ messages, follow, policy: 'lazy:at=8/16/24,keep=1/1/1' });
+    // keep 1.0: the prompt's row is the stock one exactly; the forced rows run in other ubatch shapes
+    expect(bytesEqual(noop.logits[0]!, full.logits[0]!)).toBe(true);
+    noop.logits.forEach((row, i) => expect(argmax(row)).toBe(argmax(full.logits[i]!)));
+    const lazy = await engine.probeLogits({ messages, follow, policy: 'lazy' });
+    expect(lazy.logits).toHaveLength(follow.length + 1);
+    expect(lazy.logits.every((row) => row.length === full.logits[0]!.length)).toBe(true);
+    await expect(engine.probeLogits({ messages, policy: 'no-such-policy' })).rejects.toMatchObject({ code: 'BAD_POLICY' });
+  });
+
   it('rejects a schedule whose prune points do not increase', async () => {
     await expect(
       engine.probeLazyPrefill({ messages, schedule: { pruneLayers: [12, 4], keep: [0.5, 0.3], ...guards } }),
