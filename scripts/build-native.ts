@@ -18,7 +18,7 @@ import { buildDirs, readBuildRecord, resolveNativeDir, type NativeBuildRecord } 
 import type { BuildKind } from '../src-main/engine/types.js';
 
 /** Bump when this script changes how binaries are produced. */
-const RECIPE_VERSION = '1';
+const RECIPE_VERSION = '2';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -182,26 +182,21 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number }): Nati
   const nodePath = [path.join(nlcDir, 'node_modules'), path.dirname(nlcDir), process.env['NODE_PATH'] ?? '']
     .filter(Boolean)
     .join(path.delimiter);
-  run(
-    process.execPath,
-    [
-      cmakeJs,
-      'compile',
-      '--log-level',
-      'warn',
-      '--config',
-      'Release',
-      '--out',
-      dirs.build,
-      `--parallel=${opts.jobs}`,
-      ...Object.entries(options).map(([k, v]) => `--CD${k}=${v}`),
-    ],
-    {
-      cwd: dirs.src,
-      // paths relative to the native dir make the stock and patched trees share ccache entries
-      env: { ...process.env, NODE_PATH: nodePath, CCACHE_BASEDIR: resolveNativeDir(), CCACHE_NOHASHDIR: '1' },
-    },
-  );
+  // `configure` every time: `compile` alone keeps an existing build tree's old options, so a new
+  // build id or SIFT_NATIVE_PORTABLE would be silently ignored; ninja then rebuilds what changed
+  const env = {
+    ...process.env,
+    NODE_PATH: nodePath,
+    // paths relative to the native dir make the stock and patched trees share ccache entries
+    CCACHE_BASEDIR: resolveNativeDir(),
+    CCACHE_NOHASHDIR: '1',
+  };
+  const common = ['--log-level', 'warn', '--config', 'Release', '--out', dirs.build];
+  run(process.execPath, [cmakeJs, 'configure', ...common, ...Object.entries(options).map(([k, v]) => `--CD${k}=${v}`)], {
+    cwd: dirs.src,
+    env,
+  });
+  run(process.execPath, [cmakeJs, 'build', ...common, `--parallel=${opts.jobs}`], { cwd: dirs.src, env });
 
   const record: NativeBuildRecord = {
     kind,

@@ -86,10 +86,17 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
     if (id === null) {
       throw new EngineError('INTERNAL', `the build at ${patched.addonPath} does not export Sift's native API`);
     }
+    // the id is compiled in from the build key; a mismatch means the binary is older than its record
+    const expected = `sift-patched:${patched.key.slice(0, 16)}`;
     return {
       llama,
-      build: { kind: 'patched', id, features: ['kv-layer-stats'], addonPath: patched.addonPath },
-      notice: null,
+      build: {
+        kind: 'patched',
+        id,
+        features: ['kv-layer-stats', 'attention-observation', 'lazy-prefill'],
+        addonPath: patched.addonPath,
+      },
+      notice: id === expected ? null : `The patched build reports ${id} but its record says ${expected}: run npm run build-native.`,
     };
   }
 
