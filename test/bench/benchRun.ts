@@ -1,0 +1,167 @@
+// Runs the suite: starts one engine per (build, flash attention), finds which rows this engine
+// supports, then per length: the stock reference continuation, the passkey rounds (every row once
+// per depth, builds interleaved), and the teacher-forced fidelity probes. Stock results come from
+// the cache when they can; everything else is measured now.
+import { EngineError, type ChatMessage } from '../../src-main/engine/types.js';
+import type { EnginePool } from './engines.js';
+import type { FidelityReference } from './fidelity.js';
+import {
+  cacheable,
+  fidelityOf,
+  passkeyKey,
+  passkeySample,
+  referenceFor,
+  referenceKey,
+  type MeasureContext,
+} from './measurements.js';
+import type { TurnSample } from './passkeyTurn.js';
+import { prefillCost, type Progress } from './progress.js';
+import { fidelityMessagesFor, fitFiller, passkeyCases, type FillerFit, type PasskeyCase } from './prompts.js';
+import type { FidelityResult } from './results.js';
+import { prepareRows, type RowState } from './rowStates.js';
+import { isReferenceRow, promptTokensFor, rowLabel, runsAtLength } from './suite.js';
+
+export type { RowState } from './rowStates.js';
+
+export interface LengthRun {
+  length: number;
+  targetTokens: number;
+  reference: FidelityReference & { cached: boolean };
+  samples: Map<string, TurnSample[]>;
+  fidelity: Map<string, FidelityResult>;
+}
+
+export interface RawRun {
+  rows: RowState[];
+  lengths: LengthRun[];
+  fit: FillerFit;
+}
+
+export interface BenchContext extends MeasureContext {
+  pool: EnginePool;
+  progress: Progress;
+  /** True once Ctrl-C was pressed: errors are then the interruption, not a row failing. */
+  isStopping(): boolean;
+}
+
+function took(since: number): string {
+  return `${((performance.now() - since) / 1000).toFixed(1)} s`;
+}
+
+function lengthLabel(length: number): string {
+  return length % 1024 === 0 ? `${length / 1024}k` : String(length);
+}
+
+/**
+ * A row whose turns fail is left out of the rest of the run, so one broken schedule does not end
+ * hours of measurement; the failure is reported. The reference row failing does end the run.
+ */
+function dropFailedRow(ctx: BenchContext, state: RowState, samples: Map<string, TurnSample[]>, err: unknown): void {
+  if (ctx.isStopping() || isReferenceRow(state.row) || !(err instanceof EngineError)) throw err;
+  state.failure = `failed during the run (${err.code}): ${err.message}`;
+  samples.delete(state.id);
+  ctx.progress.note(`${rowLabel(state.row)}: ${state.failure}; left out from here on`);
+}
+
+/**
+ * Work a length still needs, in prefill-cost units, for the ETA. Cached stock results cost
+ * nothing; a stock probe is counted even when cached (its key needs the reference's tokens).
+ */
+function planLength(ctx: BenchContext, states: RowState[], reference: RowState, cases: PasskeyCase[], messages: ChatMessage[], length: number): number {
+  const measured = states.filter((s) => s.available && runsAtLength(s.row, length));
+  const trials = measured.reduce(
+    (sum, s) => sum + (cacheable(s) ? cases.filter((task) => !ctx.cache.has(passkeyKey(ctx, s, task))).length : cases.length),
+    0,
+  );
+  const probes = measured.filter((s) => s.probeable && !isReferenceRow(s.row)).length;
+  const referenceRuns = ctx.cache.has(referenceKey(ctx, reference, messages)) ? 0 : 2;
+  return prefillCost(promptTokensFor(length)) * (trials + probes + referenceRuns);
+}
+
+export async function runBench(ctx: BenchContext): Promise<RawRun> {
+  const { suite, progress } = ctx;
+  const rows = await prepareRows(suite.rows, ctx.pool, progress);
+  const referenceState = rows.find((s) => isReferenceRow(s.row) && s.available);
+  if (!referenceState) throw new Error('the stock full-KV row (flash attention off) is not available; it is the reference for every other row');
+
+  const countTokens = async (messages: ChatMessage[]) =>
+    (await referenceState.slot.client.probeLogits({ messages })).promptTokens.length;
+  const fit = await fitFiller(countTokens);
+  progress.note(`filler: ${fit.tokensPerBlock.toFixed(2)} tokens per block on ${ctx.model.fileName}`);
+
+  const plans = suite.lengths.map((length) => {
+    const targetTokens = promptTokensFor(length);
+    const cases = passkeyCases(length, targetTokens, suite.depths, fit);
+    const messages = fidelityMessagesFor(length, targetTokens, fit);
+    progress.plan(planLength(ctx, rows, referenceState, cases, messages, length));
+    return { length, targetTokens, cases, messages };
+  });
+
+  const results: LengthRun[] = [];
+  for (const plan of plans) {
+    const active = rows.filter((s) => s.available && s.failure === null && runsAtLength(s.row, plan.length));
+    const cost = prefillCost(plan.targetTokens);
+    const tag = lengthLabel(plan.length);
+
+    let started = performance.now();
+    const reference = await referenceFor(ctx, referenceState, plan.messages);
+    progress.step(
+      reference.cached ? 0 : 2 * cost,
+      performance.now() - started,
+      `${tag}: reference continuation, ${reference.follow.length} tokens (stock top-1 = forced token at ` +
+        `${reference.selfConsistent}/${reference.follow.length})${reference.cached ? ' [cache]' : `, took ${took(started)}`}`,
+    );
+
+    const samples = new Map<string, TurnSample[]>(active.map((s) => [s.id, []]));
+    for (const task of plan.cases) {
+      // alternate the order every round, so no row always runs right after another one
+      const order = task.depthIndex % 2 === 0 ? active : [...active].reverse();
+      for (const state of order) {
+        if (state.failure) continue;
+        started = performance.now();
+        let sample: TurnSample;
+        try {
+          sample = await passkeySample(ctx, state, task);
+        } catch (err) {
+          dropFailedRow(ctx, state, samples, err);
+          continue;
+        }
+        samples.get(state.id)?.push(sample);
+        progress.step(
+          sample.cached ? 0 : cost,
+          performance.now() - started,
+          `${tag} ${rowLabel(state.row)} depth ${task.depthIndex + 1}/${plan.cases.length}: ` +
+            `${(sample.ttftMs / 1000).toFixed(2)} s TTFT, ${sample.promptTokens} tokens, key ${sample.found ? 'found' : 'missed'}${sample.cached ? ' [cache]' : ''}`,
+        );
+      }
+    }
+
+    const fidelity = new Map<string, FidelityResult>();
+    for (const state of active) {
+      if (state.failure) continue;
+      started = performance.now();
+      let outcome: FidelityResult & { ran: boolean };
+      try {
+        outcome = await fidelityOf(ctx, state, plan.messages, reference);
+      } catch (err) {
+        // the row's passkey and timing results stand; only its fidelity is missing
+        if (ctx.isStopping() || !(err instanceof EngineError)) throw err;
+        outcome = { status: 'failed', note: `the probe failed (${err.code}): ${err.message}`, ran: false };
+        progress.unplan(cost);
+      }
+      const { ran, ...result } = outcome;
+      fidelity.set(state.id, result);
+      if (result.status === 'measured') {
+        if (!ran) progress.unplan(cost);
+        progress.step(
+          ran ? cost : 0,
+          performance.now() - started,
+          `${tag} ${rowLabel(state.row)} fidelity: top-1 ${(result.top1Agreement * 100).toFixed(1)}%, ` +
+            `mean KL ${result.meanKl.toExponential(2)}${result.cached ? ' [cache]' : `, probe took ${took(started)}`}`,
+        );
+      }
+    }
+    results.push({ length: plan.length, targetTokens: plan.targetTokens, reference, samples, fidelity });
+  }
+  return { rows, lengths: results, fit };
+}

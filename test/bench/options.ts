@@ -1,0 +1,69 @@
+// Command-line options of `npm run bench`. Everything has a default; --help lists them.
+import path from 'node:path';
+import type { BenchMode } from './suite.js';
+
+export interface BenchOptions {
+  mode: BenchMode;
+  /** Read cached stock results (results are always written back, so --no-cache refreshes them). */
+  useCache: boolean;
+  /** Prompt lengths in tokens; null means the mode's default. */
+  lengths: number[] | null;
+  /** Needle depths per length; null means the mode's default. */
+  depths: number | null;
+  /** Only rows whose id contains one of these (their stock baselines are always kept); null: all. */
+  rows: string[] | null;
+  /** Folder that receives BENCHMARKS.md and bench/; docs/ by default. */
+  outputDir: string;
+  /** The command as typed, for the report. */
+  command: string;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes)
+  --no-cache         re-measure the stock rows instead of reading ~/.cache/sift/bench-cache
+  --lengths 1k,4k    prompt lengths to run (tokens; k = 1024)
+  --depths N         needle depths per length
+  --rows a,b         only rows whose id (build/policy/fa-on|fa-off) contains a or b, plus their stock baselines
+  --output DIR       where BENCHMARKS.md and bench/ go (default: docs)
+  --help             this text`;
+
+export class UsageError extends Error {}
+
+function parseLength(text: string): number {
+  const match = /^(\d+)(k?)$/i.exec(text.trim());
+  if (!match) throw new UsageError(`"${text}" is not a length such as 2048 or 2k`);
+  return Number(match[1]) * (match[2] ? 1024 : 1);
+}
+
+export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions | 'help' {
+  const options: BenchOptions = {
+    mode: 'full',
+    useCache: true,
+    lengths: null,
+    depths: null,
+    rows: null,
+    outputDir: path.resolve(cwd, 'docs'),
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new UsageError(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--help' || arg === '-h') return 'help';
+    else if (arg === '--quick') options.mode = 'quick';
+    else if (arg === '--no-cache') options.useCache = false;
+    else if (arg === '--lengths') options.lengths = value().split(',').map(parseLength);
+    else if (arg === '--depths') {
+      const depths = Number(value());
+      if (!Number.isInteger(depths) || depths < 1) throw new UsageError('--depths needs a whole number of at least 1');
+      options.depths = depths;
+    } else if (arg === '--rows') options.rows = value().split(',').map((r) => r.trim()).filter(Boolean);
+    else if (arg === '--output') options.outputDir = path.resolve(cwd, value());
+    else throw new UsageError(`unknown option ${arg}\n\n${USAGE}`);
+  }
+  return options;
+}

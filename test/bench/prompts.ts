@@ -1,0 +1,88 @@
+// The benchmark's prompts: passkey documents sized to a token count on this model's own
+// tokenizer and chat template, one per (length, depth), and one fidelity prompt per length. Every
+// row sees exactly the same messages.
+import type { ChatMessage } from '../../src-main/engine/types.js';
+import { passkeyPrompt } from '../helpers/passkey.js';
+
+// the wording SmolLM2-135M answers (test/helpers/passkey.ts): `${document}\n\n${question}`
+const FIDELITY_QUESTION =
+  'What is the pass key number? Explain where it appears in the document and what the rest of the document says.';
+/** passkeyDocument sizes its filler in blocks of this many nominal tokens. */
+const NOMINAL_TOKENS_PER_BLOCK = 22;
+
+export interface PasskeyCase {
+  length: number;
+  depthIndex: number;
+  depth: number;
+  passkey: string;
+  messages: ChatMessage[];
+}
+
+/** Prompt tokens as a function of filler blocks: exactly linear, one fit per question. */
+export interface FillerFit {
+  tokensPerBlock: number;
+  /** Tokens that are not filler (template, needle, question), per question. */
+  passkeyOverhead: number;
+  fidelityOverhead: number;
+}
+
+function userMessage(document: string, question: string): ChatMessage[] {
+  return [{ role: 'user', content: `${document}\n\n${question}` }];
+}
+
+function passkeyMessages(blocks: number, depth: number, passkey: string): ChatMessage[] {
+  const task = passkeyPrompt(blocks * NOMINAL_TOKENS_PER_BLOCK, depth, passkey);
+  return userMessage(task.document, task.question);
+}
+
+function fidelityMessages(blocks: number, passkey: string): ChatMessage[] {
+  const task = passkeyPrompt(blocks * NOMINAL_TOKENS_PER_BLOCK, 0.5, passkey);
+  return userMessage(task.document, FIDELITY_QUESTION);
+}
+
+/** A five-digit key that differs per case and is the same on every run. */
+export function passkeyFor(length: number, depthIndex: number): string {
+  // splitmix-style integer hash: keys look random, never start with 0
+  let x = (length * 7919 + depthIndex * 104_729 + 0x9e3779b9) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  x = (x ^ (x >>> 16)) >>> 0;
+  return String(10_000 + (x % 90_000));
+}
+
+/** The key, standing alone (not inside a longer number), anywhere in the answer. */
+export function answerHasPasskey(answer: string, passkey: string): boolean {
+  return new RegExp(`(?<!\\d)${passkey}(?!\\d)`).test(answer);
+}
+
+/** Measures tokens per filler block on short prompts (cheap), so long prompts need no trial run. */
+export async function fitFiller(countTokens: (messages: ChatMessage[]) => Promise<number>): Promise<FillerFit> {
+  const few = 4;
+  const many = 16;
+  const key = passkeyFor(0, 0);
+  const atFew = await countTokens(passkeyMessages(few, 0.5, key));
+  const atMany = await countTokens(passkeyMessages(many, 0.5, key));
+  const tokensPerBlock = (atMany - atFew) / (many - few);
+  const fidelityAtFew = await countTokens(fidelityMessages(few, key));
+  return {
+    tokensPerBlock,
+    passkeyOverhead: atFew - few * tokensPerBlock,
+    fidelityOverhead: fidelityAtFew - few * tokensPerBlock,
+  };
+}
+
+function blocksFor(targetTokens: number, overhead: number, fit: FillerFit): number {
+  return Math.max(1, Math.floor((targetTokens - overhead) / fit.tokensPerBlock));
+}
+
+export function passkeyCases(length: number, targetTokens: number, depths: readonly number[], fit: FillerFit): PasskeyCase[] {
+  const blocks = blocksFor(targetTokens, fit.passkeyOverhead, fit);
+  return depths.map((depth, depthIndex) => {
+    const passkey = passkeyFor(length, depthIndex);
+    return { length, depthIndex, depth, passkey, messages: passkeyMessages(blocks, depth, passkey) };
+  });
+}
+
+export function fidelityMessagesFor(length: number, targetTokens: number, fit: FillerFit): ChatMessage[] {
+  return fidelityMessages(blocksFor(targetTokens, fit.fidelityOverhead, fit), passkeyFor(length, 999));
+}

@@ -1,0 +1,151 @@
+// `npm run bench`: measures TTFT, prefill speed, passkey accuracy and fidelity to full KV for
+// every row of the suite (test/bench/suite.ts) on the test model, then appends the results to
+// docs/BENCHMARKS.md, with JSON and SVG plots in docs/bench/. Progress goes to stderr. Ctrl-C
+// cancels the turn in flight and closes every engine process; an interrupted run writes nothing.
+import os from 'node:os';
+import { testModelPath } from '../helpers/testModel.js';
+import { runBench, type RawRun } from './benchRun.js';
+import { BenchCache, defaultCacheDir } from './cache.js';
+import { EnginePool } from './engines.js';
+import { describeMachine, type MachineInfo } from './machine.js';
+import { identifyModel, type ModelIdentity } from './modelIdentity.js';
+import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import type { ActiveTurn } from './passkeyTurn.js';
+import { Progress } from './progress.js';
+import { readSourceState, type SourceState } from './sourceState.js';
+import type { BenchResults } from './results.js';
+import { buildSuite, rowLabel, type BenchSuite } from './suite.js';
+import { referenceReports, rowReports, summarizeCells } from './summarize.js';
+import { writeOutputs } from './writeOutputs.js';
+
+let stopping = false;
+
+function stopOnSignal(pool: EnginePool, activeTurn: () => ActiveTurn | null): void {
+  const stop = (signal: string) => {
+    // a second Ctrl-C leaves at once; the engines exit by themselves when their parent is gone
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`\n[bench] ${signal}: cancelling the turn in flight and closing the engines; nothing is written\n`);
+    const turn = activeTurn();
+    void (async () => {
+      if (turn) await turn.client.cancel(turn.turnId).catch(() => undefined);
+      await pool.closeAll();
+      process.exit(130);
+    })();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function runNotes(suite: BenchSuite, raw: RawRun): string[] {
+  const notes: string[] = [];
+  if (suite.mode === 'quick') {
+    notes.push(
+      `Quick mode: lengths ${suite.lengths.join(', ')}, ${suite.depths.length} needle depths per length instead of 20, ` +
+        'and only the rows marked quick in test/bench/suite.ts (flash attention off: no FA-on or q8_0 rows). ' +
+        'Treat it as a smoke run of the harness and a rough look, not as the benchmark.',
+    );
+  }
+  for (const state of raw.rows) {
+    if (state.slot.problem) notes.push(`${rowLabel(state.row)}: ${state.slot.problem}`);
+  }
+  notes.push(`Prompt sizing: ${raw.fit.tokensPerBlock.toFixed(2)} tokens per filler block, measured on this model's tokenizer and chat template.`);
+  return notes;
+}
+
+function assembleResults(
+  options: BenchOptions,
+  suite: BenchSuite,
+  raw: RawRun,
+  model: ModelIdentity,
+  machine: MachineInfo,
+  source: SourceState,
+  startedAt: Date,
+  cacheHits: number,
+): BenchResults {
+  const builds: BenchResults['builds'] = {};
+  for (const state of raw.rows) {
+    const build = state.slot.client.build;
+    builds[state.row.build] = { id: build.id, addonPath: build.addonPath };
+  }
+  return {
+    format: 1,
+    source,
+    mode: suite.mode,
+    startedAt: startedAt.toISOString(),
+    durationSec: (Date.now() - startedAt.getTime()) / 1000,
+    command: options.command,
+    machine: { ...machine, loadAverageAtEnd: os.loadavg()[0] ?? 0 },
+    model: {
+      fileName: model.fileName,
+      name: model.name,
+      architecture: model.architecture,
+      sizeBytes: model.sizeBytes,
+      sha256: model.sha256,
+      shape: { ...model.shape },
+    },
+    builds,
+    engine: {
+      contextSize: raw.rows[0]?.slot.info.contextSize ?? suite.contextSize,
+      // the engine's defaults (src-main/engine/engine.ts): one thread per available core, batch 512
+      threads: os.availableParallelism(),
+      ubatch: 'batch 512 (engine default)',
+    },
+    suite: { lengths: suite.lengths, depths: suite.depths, fidelityTokens: suite.fidelityTokens, answerTokens: suite.answerTokens },
+    notes: runNotes(suite, raw),
+    rows: rowReports(raw, suite),
+    references: referenceReports(raw),
+    cells: summarizeCells(raw, suite, model),
+    cacheHits,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  let suite: BenchSuite;
+  try {
+    suite = buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows });
+  } catch (err) {
+    // a --rows or --lengths choice the suite cannot run
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const startedAt = new Date();
+  const machine = describeMachine();
+  // read at the start: the tree the engines were started from
+  const source = readSourceState();
+  const progress = new Progress();
+  progress.note(
+    `${suite.mode} run: lengths ${suite.lengths.join(', ')}; ${suite.depths.length} depths; ${suite.rows.length} rows declared; ` +
+      `${machine.availableParallelism} threads; cache ${options.useCache ? 'on' : 'off (refreshing)'}`,
+  );
+
+  const model = await identifyModel(testModelPath());
+  const cache = new BenchCache(defaultCacheDir(), options.useCache);
+  const pool = new EnginePool(model.path, suite.contextSize);
+  let activeTurn: ActiveTurn | null = null;
+  stopOnSignal(pool, () => activeTurn);
+
+  try {
+    const raw = await runBench({ suite, pool, cache, progress, model, setActiveTurn: (turn) => (activeTurn = turn), isStopping: () => stopping });
+    const results = assembleResults(options, suite, raw, model, machine, source, startedAt, cache.hitCount);
+    const files = writeOutputs(options.outputDir, results);
+    progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}, ${files.ttftSvg}, ${files.accuracySvg}`);
+  } finally {
+    await pool.closeAll();
+  }
+}
+
+main().catch((err: unknown) => {
+  // after Ctrl-C the turn in flight fails on purpose; the signal handler exits once engines are closed
+  if (stopping) return;
+  if (err instanceof UsageError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

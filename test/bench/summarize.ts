@@ -1,0 +1,109 @@
+// From raw samples to the figures the report shows: medians, paired speedups, FLOP limits,
+// passkey accuracy, fidelity and memory, one cell per (row, length).
+import type { RawRun, RowState } from './benchRun.js';
+import { isLazyPolicy, measuredWorkRatio, rowFlopLimit } from './lazyWork.js';
+import type { ModelIdentity } from './modelIdentity.js';
+import type { TurnSample } from './passkeyTurn.js';
+import type { CellResult, ReferenceReport, RowReport, TrialRecord } from './results.js';
+import { median, pairedSpeedup } from './stats.js';
+import { baselineOf, rowId, rowLabel, type BenchSuite } from './suite.js';
+
+function trialRecord(sample: TurnSample): TrialRecord {
+  return {
+    depth: sample.depth,
+    passkey: sample.passkey,
+    found: sample.found,
+    answer: sample.answer,
+    promptTokens: sample.promptTokens,
+    ttftMs: sample.ttftMs,
+    prefillTokensPerSec: sample.prefillTokensPerSec,
+    decodeTokensPerSec: sample.decodeTokensPerSec,
+    cached: sample.cached,
+  };
+}
+
+function ttftByRound(samples: readonly TurnSample[]): Map<number, number> {
+  return new Map(samples.map((s) => [s.depthIndex, s.ttftMs]));
+}
+
+/** What the engine said about a row's turns: its notices, and a lazy policy that did not prune. */
+function engineNotes(run: RawRun, state: RowState): string[] {
+  const samples = run.lengths.flatMap((l) => l.samples.get(state.id) ?? []).filter((s) => !s.cached);
+  const notes = new Set(samples.flatMap((s) => (s.extras?.notice ? [`engine: ${s.extras.notice}`] : [])));
+  if (state.failure) notes.add(state.failure);
+  if (samples.length > 0 && isLazyPolicy(state.row.policy) && !samples.some((s) => s.extras?.lazy)) {
+    notes.add('the engine accepted the policy but reported no lazy statistics: these turns ran unpruned');
+  }
+  return [...notes];
+}
+
+export function rowReports(run: RawRun, suite: BenchSuite): RowReport[] {
+  return run.rows.map((state: RowState) => ({
+    id: state.id,
+    label: rowLabel(state.row),
+    build: state.row.build,
+    policy: state.row.policy,
+    flashAttention: state.row.flashAttention,
+    available: state.available,
+    note: state.note,
+    buildId: state.slot.client.build.id,
+    baselineId: rowId(baselineOf(state.row, suite.rows) ?? state.row),
+    engineNotes: engineNotes(run, state),
+  }));
+}
+
+export function referenceReports(run: RawRun): ReferenceReport[] {
+  return run.lengths.map((l) => ({
+    length: l.length,
+    promptTokens: l.reference.promptTokens,
+    continuation: l.reference.continuation,
+    forcedTokens: l.reference.follow.length,
+    selfConsistent: l.reference.selfConsistent,
+    cached: l.reference.cached,
+  }));
+}
+
+function lazyStats(samples: readonly TurnSample[]): CellResult['lazy'] {
+  const reports = samples.flatMap((s) => (s.extras?.lazy ? [s.extras.lazy] : []));
+  if (reports.length === 0) return null;
+  const med = (pick: (r: (typeof reports)[number]) => number | null) => median(reports.flatMap((r) => (pick(r) === null ? [] : [pick(r) as number])));
+  return { pruned: med((r) => r.pruned), revived: med((r) => r.revived), reviveMs: med((r) => r.reviveMs) };
+}
+
+export function summarizeCells(run: RawRun, suite: BenchSuite, model: ModelIdentity): CellResult[] {
+  const cells: CellResult[] = [];
+  for (const length of run.lengths) {
+    for (const state of run.rows.filter((s) => s.available && length.samples.has(s.id))) {
+      const samples = length.samples.get(state.id) ?? [];
+      const baseline = baselineOf(state.row, suite.rows);
+      const baselineSamples = baseline ? length.samples.get(rowId(baseline)) ?? [] : [];
+      const promptTokens = median(samples.map((s) => s.promptTokens)) ?? length.targetTokens;
+      const found = samples.filter((s) => s.found).length;
+      const lastSample = samples.at(-1);
+      cells.push({
+        rowId: state.id,
+        length: length.length,
+        promptTokens,
+        runs: samples.length,
+        cachedRuns: samples.filter((s) => s.cached).length,
+        ttftMedianMs: median(samples.map((s) => s.ttftMs)),
+        prefillTokensPerSecMedian: median(samples.map((s) => s.prefillTokensPerSec)),
+        decodeTokensPerSecMedian: median(samples.map((s) => s.decodeTokensPerSec).filter((v) => v > 0)),
+        speedup: pairedSpeedup(ttftByRound(baselineSamples), ttftByRound(samples)),
+        // the declared schedule, or the one the engine reports it ran (a bare `lazy` gets the model's default)
+        flopLimit: rowFlopLimit(model.shape, promptTokens, state.row.policy, samples.find((s) => s.extras?.lazy)?.extras.lazy ?? null),
+        measuredWorkRatio: lastSample ? measuredWorkRatio(model.shape, lastSample.promptTokens, lastSample.perLayer) : null,
+        passkey: { found, total: samples.length, accuracy: samples.length ? found / samples.length : 0 },
+        fidelity: length.fidelity.get(state.id) ?? { status: 'unsupported', note: 'not run' },
+        lazy: lazyStats(samples),
+        memory: {
+          kvBytesPeakMedian: median(samples.flatMap((s) => (typeof s.extras?.kvBytesPeak === 'number' ? [s.extras.kvBytesPeak] : []))),
+          kvBytesAllocated: lastSample?.kvBytesAllocated ?? null,
+          kvBytesUsedMedian: median(samples.flatMap((s) => (s.kvBytesUsed === null ? [] : [s.kvBytesUsed]))),
+        },
+        trials: samples.map(trialRecord),
+      });
+    }
+  }
+  return cells;
+}
