@@ -1,5 +1,6 @@
 // Electron main process wiring: single instance, one hardened window, the menu, IPC to the shared
 // back end, and the engine in a utilityProcess. No app logic lives here.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, shell, utilityProcess } from 'electron';
 import { createBackend, type Backend } from './backend.js';
@@ -53,6 +54,7 @@ export async function runElectronApp(paths: ElectronPaths): Promise<boolean> {
   app.on('window-all-closed', () => app.quit());
 
   await app.whenReady();
+  useElectronSqliteBinding();
   backend = createBackend({
     shell: 'electron',
     version: app.getVersion(),
@@ -99,4 +101,14 @@ export async function runElectronApp(paths: ElectronPaths): Promise<boolean> {
 function bundledNativeEnv(): NodeJS.ProcessEnv | undefined {
   const resources = (process as { resourcesPath?: string }).resourcesPath;
   return app.isPackaged && resources ? { SIFT_NATIVE_DIR: path.join(resources, 'native') } : undefined;
+}
+
+/**
+ * From a source checkout, better-sqlite3's binary is Node's; scripts/electron-deps.ts (run by
+ * npm start) leaves an Electron build in out/electron-native. A packaged app needs none of this.
+ */
+function useElectronSqliteBinding(): void {
+  if (app.isPackaged || process.env['SIFT_SQLITE_BINDING']) return;
+  const binding = path.join(app.getAppPath(), 'out', 'electron-native', 'better_sqlite3.node');
+  if (existsSync(binding)) process.env['SIFT_SQLITE_BINDING'] = binding;
 }

@@ -11,8 +11,18 @@ export interface OpenedDatabase {
   migration: MigrationResult;
 }
 
+/**
+ * Inside Electron (npm start from a source checkout), better-sqlite3's own binary is built for
+ * Node's ABI, which the tests need; scripts/electron-deps.ts puts an Electron build beside it and
+ * the app names it in SIFT_SQLITE_BINDING. A packaged app rebuilds the module itself.
+ */
+function databaseOptions(): Database.Options {
+  const nativeBinding = process.env['SIFT_SQLITE_BINDING'];
+  return nativeBinding ? { nativeBinding } : {};
+}
+
 export function openDatabase(filePath: string): OpenedDatabase {
-  const db = new Database(filePath);
+  const db = new Database(filePath, databaseOptions());
   try {
     applyConnectionPragmas(db);
     const migration = migrate(db);
