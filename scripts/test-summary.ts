@@ -12,10 +12,13 @@ const report = JSON.parse(readFileSync(file, 'utf8')) as {
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
-  numFailedTestSuites: number;
+  testResults: Array<{ status: string; assertionResults: Array<{ status: string }> }>;
 };
 // a file whose set-up failed skips its tests: count it as a failure, not as skips
-const failed = report.numFailedTests + report.numFailedTestSuites;
+const brokenFiles = report.testResults.filter(
+  (file) => file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed'),
+).length;
+const failed = report.numFailedTests + brokenFiles;
 const skipped = report.numPendingTests + report.numTodoTests;
 console.log(`tests: ${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 if (report.numPassedTests === 0 || failed > 0) process.exit(1);

@@ -28,7 +28,7 @@ describe('sift ask', () => {
     expect(res.status, res.stderr).toBe(0);
     const lines = res.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const out = JSON.parse(lines[0]!) as Record<string, unknown> & { perLayer: Array<{ layer: number; cells: number; bytes: number }> };
+    const out = JSON.parse(lines[0]!) as Record<string, unknown> & { perLayer: Array<Record<string, number>> };
     expect(out['answer']).toContain('58216');
     expect(out['promptTokens']).toBeGreaterThan(3800);
     for (const key of ['ttftMs', 'prefillTokensPerSec', 'decodeTokensPerSec', 'kvBytesAllocated', 'kvBytesUsed']) {
@@ -36,7 +36,14 @@ describe('sift ask', () => {
     }
     expect(out['build']).toBe('patched');
     expect(out['perLayer']).toHaveLength(30);
-    expect(out.perLayer[0]).toEqual({ layer: 0, cells: expect.any(Number), bytes: expect.any(Number) });
+    // a full prefill computes every prompt token at every layer, attending to all of them
+    expect(out.perLayer[0]).toEqual({
+      layer: 0,
+      cells: expect.any(Number),
+      bytes: expect.any(Number),
+      computed: out['promptTokens'],
+      keys: out['promptTokens'],
+    });
 
     // the turn was saved like any chat, metrics included
     const store = openStore({ dataDir });
