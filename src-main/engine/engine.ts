@@ -143,33 +143,23 @@ export class Engine {
     if (!this.loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
     const policy = this.parseRequestPolicy(request.policy);
     const { lazy, notice } = this.lazyTurn(policy, this.loaded.info);
-    this.busy = true;
-    try {
-      const open = await this.ensureContext(policy);
-      resetLazyState(this.llama, open.context);
-      const sequence = open.context.getSequence();
-      try {
-        return await runTurn(
-          {
-            llama: this.llama,
-            model: this.loaded.model,
-            context: open.context,
-            sequence,
-            build: this.build.kind,
-            batchSize: open.context.batchSize,
-            lazy,
-            notice,
-          },
-          { ...request, policy: policy.spec },
-          onEvent,
-          signal,
-        );
-      } finally {
-        sequence.dispose();
-      }
-    } finally {
-      this.busy = false;
-    }
+    return this.withPolicyContext(policy, (loaded, open, sequence) =>
+      runTurn(
+        {
+          llama: this.llama,
+          model: loaded.model,
+          context: open.context,
+          sequence,
+          build: this.build.kind,
+          batchSize: open.context.batchSize,
+          lazy,
+          notice,
+        },
+        { ...request, policy: policy.spec },
+        onEvent,
+        signal,
+      ),
+    );
   }
 
   /**
