@@ -13,7 +13,12 @@ import { setSampling, ui } from './support/chatPage.js';
 import { buildRenderer } from './support/renderer.js';
 import { startServe, type ServeHandle } from './support/serveProcess.js';
 
-const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots');
+// the README's pictures are refreshed on request (SIFT_UPDATE_SCREENSHOTS=1); an ordinary test run
+// writes its screenshots under test-results/ so it never rewrites tracked files
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHOTS = process.env['SIFT_UPDATE_SCREENSHOTS'] === '1'
+  ? path.join(repoRoot, 'docs', 'screenshots')
+  : path.join(repoRoot, 'test-results', 'screenshots');
 
 const DOCUMENT = `# Harbor Light Maintenance Log
 
