@@ -7,21 +7,9 @@ import { mainWindowOptions } from '../../src-main/app/windowOptions.js';
 import { parseServeArgs } from '../../src-main/cli/serve.js';
 import { titleFromQuestion } from '../../src-main/session/sessionTitle.js';
 import { buildTurnMessages } from '../../src-main/session/turnPlan.js';
-import type { MessageRow } from '../../src-main/store/types.js';
+import { messageRow } from '../fixtures/store/messageRow.js';
 
-const message = (over: Partial<MessageRow>): MessageRow => ({
-  id: 'm',
-  sessionId: 's',
-  role: 'user',
-  content: '',
-  status: 'complete',
-  createdAt: 0,
-  updatedAt: 0,
-  metrics: null,
-  error: null,
-  documentIds: [],
-  ...over,
-});
+const message = messageRow;
 
 describe('buildTurnMessages', () => {
   it('puts the system prompt first, composes documents into questions, and skips empty answers', () => {

@@ -6,22 +6,10 @@ import {
   type SessionSnapshot,
 } from '../../src-main/store/sessionExport.js';
 import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
-import type { MessageRow } from '../../src-main/store/types.js';
 import { sampleMetrics } from '../fixtures/store/tempDirs.js';
+import { messageRow } from '../fixtures/store/messageRow.js';
 
-const message = (overrides: Partial<MessageRow>): MessageRow => ({
-  id: 'm',
-  sessionId: 's1',
-  role: 'user',
-  content: '',
-  status: 'complete',
-  createdAt: 0,
-  updatedAt: 0,
-  metrics: null,
-  error: null,
-  documentIds: [],
-  ...overrides,
-});
+const message = messageRow;
 
 const snapshot: SessionSnapshot = {
   session: {
