@@ -3,7 +3,7 @@
 // evaluated in ordinary ubatches; the last ubatch sees every key, so its scores are exact.
 import type { Llama, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
-import { readCellPositions, readObservation, sequenceIdOf, setObservation, type LayerObservation } from './siftNative.js';
+import { readObservationWithPositions, setObservation, type LayerObservation } from './siftNative.js';
 import { checkPromptFits } from './turnRunner.js';
 import type { ChatMessage } from './types.js';
 
@@ -34,9 +34,7 @@ export async function probeAttention(
   setObservation(llama, context, Math.max(1, Math.floor(request.window)));
   try {
     await sequence.evaluateWithoutGeneratingNewTokens(tokens);
-    const layers = readObservation(llama, context, layerCount);
-    const nCells = Math.max(0, ...layers.map((l) => l.nKv));
-    return { promptTokens: tokens.length, positions: readCellPositions(llama, context, sequenceIdOf(sequence), nCells), layers };
+    return { promptTokens: tokens.length, ...readObservationWithPositions(llama, sequence, layerCount) };
   } finally {
     setObservation(llama, context, 0);
   }

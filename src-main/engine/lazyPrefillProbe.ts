@@ -8,10 +8,8 @@ import {
   clearNativeSequence,
   lazyPrefill,
   revivePruned,
-  readCellPositions,
   readLastLogits,
-  readObservation,
-  sequenceIdOf,
+  readObservationWithPositions,
   type LayerObservation,
   type LazyPrefillStats,
   type LazySchedule,
@@ -55,9 +53,7 @@ export async function probeLazyPrefill(
     if (request.withObservation) {
       // a scored segment leaves its layers' observations from its last ubatch
       const lastPrune = Math.max(0, ...request.schedule.pruneLayers);
-      const layers = readObservation(llama, sequence.context, lastPrune);
-      const nCells = Math.max(0, ...layers.map((l) => l.nKv));
-      result.observation = { positions: readCellPositions(llama, sequence.context, sequenceIdOf(sequence), nCells), layers };
+      result.observation = readObservationWithPositions(llama, sequence, lastPrune);
     }
     return result;
   } finally {

@@ -201,3 +201,14 @@ export function cancelPrefill(llama: Llama, context: LlamaContext): void {
 export function isPrefillCancelled(error: unknown): boolean {
   return error instanceof Error && error.message.includes('lazy prefill cancelled');
 }
+
+/** Each layer's last observation, with the prompt position held by every cell it covers. */
+export function readObservationWithPositions(
+  llama: Llama,
+  sequence: LlamaContextSequence,
+  layers: number,
+): { positions: Int32Array; layers: LayerObservation[] } {
+  const observed = readObservation(llama, sequence.context, layers);
+  const nCells = Math.max(0, ...observed.map((l) => l.nKv));
+  return { positions: readCellPositions(llama, sequence.context, sequenceIdOf(sequence), nCells), layers: observed };
+}
