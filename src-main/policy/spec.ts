@@ -3,8 +3,17 @@
 //   kv:type=q8_0|q4_0|f16     KV cache element type (llama.cpp's own quantized cache)
 //   lazy:at=4/12/20,keep=0.5/0.3/0.2,sink=4,recent=16,window=8,revive=on
 //                             LazyLLM prefill pruning (docs/POLICIES.md)
-// Later issues add lazy, simlayerkv, vatp, h2o, snapkv, streaming and auto; each registers its
-// knobs in POLICY_KNOBS so parsing, validation and docs/POLICIES.md stay in one place.
+//   simlayerkv:delta=0.9,layers=3/5/9,sink=4,window=1024,lastw=32
+//                             SimLayerKV: lazy layers keep only sinks and a recent window
+//   vatp:budget=B,sink=20,recent=N,score=acc|window,window=32
+//   h2o:budget=B,sink=20,recent=N
+//   snapkv:budget=B,sink=20,recent=N,window=32,pool=7
+//   streaming:budget=B,sink=4
+//                             token eviction under a budget (at most one of the four); B is
+//                             tokens "512", a fraction of the prompt "0.2", or bytes "64mb"
+// simlayerkv, one eviction method and kv compose; lazy does not combine with either yet.
+// A later issue adds auto; each policy registers its knobs in POLICY_KNOBS so parsing,
+// validation and docs/POLICIES.md stay in one place.
 
 export type KvCacheType = 'f16' | 'q8_0' | 'q4_0';
 
@@ -23,12 +32,52 @@ export interface LazyPolicy {
   revive: boolean;
 }
 
+/** A KV budget: a count of tokens, a fraction of the prompt's tokens, or bytes of KV cache. */
+export type KvBudget =
+  | { kind: 'tokens'; value: number } // integer >= 2, e.g. "512"
+  | { kind: 'fraction'; value: number } // 0 < f <= 1, written with a dot: "0.2", "1.0"; "1" alone is fraction 1
+  | { kind: 'bytes'; value: number }; // "64mb", "512kb", "1gb", "1000b" (case-insensitive, binary units: kb=1024)
+
+export type EvictionMethod = 'vatp' | 'h2o' | 'snapkv' | 'streaming';
+
+/** Token eviction under a budget (VATP and its baselines). */
+export interface EvictionPolicy {
+  method: EvictionMethod;
+  budget: KvBudget;
+  /** First tokens always kept (attention sinks). Default 20 for vatp/h2o/snapkv, 4 for streaming. */
+  sink: number;
+  /** Most recent tokens always kept; null = half of the budget (VATP's 25% heavy + 25% recent split). streaming ignores it (everything but the sinks is the window). */
+  recent: number | null;
+  /** How attention is scored: 'accumulate' (H2O-style, every query so far) or 'window' (mean over the last `window` queries, Scissorhands-style). vatp default 'accumulate'; h2o is always 'accumulate'; snapkv always 'window'; streaming has none ('accumulate' there, unused). */
+  score: 'accumulate' | 'window';
+  /** Query window for score=window and for snapkv. Default 32. */
+  window: number;
+  /** SnapKV's max-pooling kernel over positions (odd, default 7; 1 = none). Others: 1. */
+  pool: number;
+}
+
+/** SimLayerKV: lazy layers keep only sinks and a recent window. */
+export interface LayerTrimPolicy {
+  /** Laziness threshold; null = use the model's calibrated profile. Must be > 0; > 1 means no lazy layers. */
+  delta: number | null;
+  /** Explicit lazy layers (overrides delta and the profile), e.g. layers=3/5/9; null if not given. */
+  layers: number[] | null;
+  /** Initial tokens kept in lazy layers, default 4. */
+  sink: number;
+  /** Recent window kept in lazy layers, default 1024. */
+  window: number;
+  /** Scoring window (last prompt queries) for the prefill-time rule, default 32. */
+  lastW: number;
+}
+
 /** A parsed, validated policy the engine can apply. */
 export interface KvPolicy {
   /** The canonical spec string, e.g. "full" or "kv:type=q8_0". */
   spec: string;
   kvType: KvCacheType;
   lazy: LazyPolicy | null;
+  layerTrim: LayerTrimPolicy | null;
+  eviction: EvictionPolicy | null;
 }
 
 interface KnobSpec {
@@ -41,6 +90,15 @@ interface KnobSpec {
 const LAYER_LIST = /^\d+(\/\d+)*$/;
 const FRACTION_LIST = /^(0(\.\d+)?|1(\.0+)?)(\/(0(\.\d+)?|1(\.0+)?))*$/;
 const COUNT = /^\d+$/;
+const POSITIVE_NUMBER = /^\d+(\.\d+)?$/;
+const BUDGET = /^(\d+|\d+\.\d+|\d+(\.\d+)?(b|kb|mb|gb))$/i;
+
+const BUDGET_KNOB: KnobSpec = {
+  pattern: BUDGET,
+  description:
+    'required: tokens kept, as a count ("512"), a fraction of the prompt written with a dot ("0.2", "1.0"; "1" is the whole prompt) or KV bytes ("64mb", "512kb", "1gb", "1000b")',
+};
+const EVICTION_METHODS: readonly EvictionMethod[] = ['vatp', 'h2o', 'snapkv', 'streaming'];
 
 export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
   full: {},
@@ -54,6 +112,36 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     recent: { pattern: COUNT, description: 'last tokens never pruned (default 16)' },
     window: { pattern: COUNT, description: 'tokens are scored by the attention of this many last tokens (default 8)' },
     revive: { values: ['on', 'off'], description: 'complete pruned tokens after the first answer token (default on)' },
+  },
+  simlayerkv: {
+    delta: { pattern: POSITIVE_NUMBER, description: "laziness threshold above 0; above 1 no layer is lazy (default: the model's calibrated profile)" },
+    layers: { pattern: LAYER_LIST, description: 'explicit lazy layers, increasing (overrides delta and the profile)' },
+    sink: { pattern: COUNT, description: 'initial tokens kept in lazy layers (default 4)' },
+    window: { pattern: COUNT, description: 'recent tokens kept in lazy layers, at least 1 (default 1024)' },
+    lastw: { pattern: COUNT, description: 'last prompt queries whose attention decides which layers are lazy, at least 1 (default 32)' },
+  },
+  vatp: {
+    budget: BUDGET_KNOB,
+    sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
+    recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
+    score: { values: ['acc', 'window'], description: 'attention summed over every query so far (acc, default) or averaged over the last window queries' },
+    window: { pattern: COUNT, description: 'queries averaged with score=window, at least 1 (default 32)' },
+  },
+  h2o: {
+    budget: BUDGET_KNOB,
+    sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
+    recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
+  },
+  snapkv: {
+    budget: BUDGET_KNOB,
+    sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
+    recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
+    window: { pattern: COUNT, description: 'observation window: the last queries whose attention scores tokens, at least 1 (default 32)' },
+    pool: { pattern: COUNT, description: 'max-pooling kernel over positions, odd (default 7; 1 = none)' },
+  },
+  streaming: {
+    budget: BUDGET_KNOB,
+    sink: { pattern: COUNT, description: 'first tokens kept (attention sinks; default 4); the rest of the budget is the recent window' },
   },
 };
 
@@ -130,10 +218,115 @@ export function parsePolicy(spec: string): KvPolicy {
   if (seen.has('full') && parts.length > 1) {
     throw new PolicySpecError('"full" means the stock KV cache and combines with nothing');
   }
+  const evictionParts = parts.filter((p) => (EVICTION_METHODS as readonly string[]).includes(p.name));
+  if (evictionParts.length > 1) {
+    throw new PolicySpecError(`pick one eviction method: ${evictionParts.map((p) => `"${p.name}"`).join(' and ')} are both given`);
+  }
+  const layerTrimPart = parts.find((p) => p.name === 'simlayerkv');
+  const lazyPart = parts.find((p) => p.name === 'lazy');
+  if (lazyPart && (layerTrimPart || evictionParts.length > 0)) {
+    throw new PolicySpecError('lazy prefill does not combine with simlayerkv or eviction yet');
+  }
   const kv = parts.find((p) => p.name === 'kv');
   const kvType = (kv?.params['type'] ?? 'f16') as KvCacheType;
-  const lazyPart = parts.find((p) => p.name === 'lazy');
-  return { spec: formatPolicyParts(parts), kvType, lazy: lazyPart ? parseLazy(lazyPart.params) : null };
+  const evictionPart = evictionParts[0];
+  return {
+    spec: formatPolicyParts(parts),
+    kvType,
+    lazy: lazyPart ? parseLazy(lazyPart.params) : null,
+    layerTrim: layerTrimPart ? parseLayerTrim(layerTrimPart.params) : null,
+    eviction: evictionPart ? parseEviction(evictionPart.name as EvictionMethod, evictionPart.params) : null,
+  };
+}
+
+/** A budget in tokens: fractions of the prompt round up, bytes round down; never below 1. */
+export function resolveBudgetTokens(budget: KvBudget, promptTokens: number, bytesPerToken: number): number {
+  let tokens: number;
+  switch (budget.kind) {
+    case 'tokens':
+      tokens = budget.value;
+      break;
+    case 'fraction':
+      // The epsilon keeps float noise (0.07 * 100 = 7.000000000000001) from rounding up a whole token.
+      tokens = Math.ceil(budget.value * promptTokens - 1e-9);
+      break;
+    case 'bytes':
+      if (!(bytesPerToken > 0)) throw new RangeError(`bytesPerToken must be above 0, not ${bytesPerToken}`);
+      tokens = Math.floor(budget.value / bytesPerToken);
+      break;
+  }
+  return Math.max(1, tokens);
+}
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+function parseBudget(method: string, raw: string): KvBudget {
+  const bytes = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)$/i.exec(raw);
+  if (bytes) {
+    const value = Math.floor(Number(bytes[1]) * BYTE_UNITS[bytes[2]!.toLowerCase()]!);
+    if (value < 1) throw new PolicySpecError(`${method}:budget=${raw} must be at least 1 byte`);
+    return { kind: 'bytes', value };
+  }
+  const value = Number(raw);
+  if (raw.includes('.')) {
+    if (value <= 0 || value > 1) {
+      throw new PolicySpecError(`${method}:budget=${raw} is a fraction of the prompt and must be above 0 and at most 1`);
+    }
+    return { kind: 'fraction', value };
+  }
+  if (value === 0) throw new PolicySpecError(`${method}:budget=0 keeps nothing; give at least 2 tokens, a fraction like 0.2 or bytes like 64mb`);
+  if (value === 1) return { kind: 'fraction', value: 1 };
+  return { kind: 'tokens', value };
+}
+
+function atLeastOne(name: string, key: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (value < 1) throw new PolicySpecError(`${name}:${key} must be at least 1, not ${raw}`);
+  return value;
+}
+
+function parseLayerTrim(params: Record<string, string>): LayerTrimPolicy {
+  let delta: number | null = null;
+  if (params['delta'] !== undefined) {
+    delta = Number(params['delta']);
+    if (!(delta > 0)) throw new PolicySpecError(`simlayerkv:delta must be a positive number, not ${params['delta']}`);
+  }
+  const layers = params['layers'] ? params['layers'].split('/').map(Number) : null;
+  if (layers?.some((l, i) => i > 0 && l <= layers[i - 1]!)) {
+    throw new PolicySpecError(`simlayerkv:layers must be non-negative layer numbers in increasing order, not ${params['layers']}`);
+  }
+  return {
+    delta,
+    layers,
+    sink: Number(params['sink'] ?? 4),
+    window: atLeastOne('simlayerkv', 'window', params['window'], 1024),
+    lastW: atLeastOne('simlayerkv', 'lastw', params['lastw'], 32),
+  };
+}
+
+function parseEviction(method: EvictionMethod, params: Record<string, string>): EvictionPolicy {
+  const rawBudget = params['budget'];
+  if (rawBudget === undefined) {
+    throw new PolicySpecError(
+      `${method} needs budget=: tokens ("512"), a fraction of the prompt ("0.2") or KV bytes ("64mb")`,
+    );
+  }
+  const budget = parseBudget(method, rawBudget);
+  const sink = Number(params['sink'] ?? (method === 'streaming' ? 4 : 20));
+  const recent = params['recent'] !== undefined ? Number(params['recent']) : null;
+  const window = atLeastOne(method, 'window', params['window'], 32);
+  let pool = 1;
+  if (method === 'snapkv') {
+    pool = Number(params['pool'] ?? 7);
+    if (pool < 1 || pool % 2 === 0) throw new PolicySpecError(`snapkv:pool must be odd and at least 1 (1 = no pooling), not ${pool}`);
+  }
+  if (budget.kind === 'tokens' && sink + (recent ?? 0) > budget.value) {
+    const kept = recent === null ? `sink=${sink}` : `sink=${sink} + recent=${recent}`;
+    throw new PolicySpecError(`${method}: ${kept} is more than budget=${budget.value} tokens`);
+  }
+  const score = method === 'snapkv' || (method === 'vatp' && params['score'] === 'window') ? 'window' : 'accumulate';
+  return { method, budget, sink, recent, score, window, pool };
 }
 
 function parseLazy(params: Record<string, string>): LazyPolicy {

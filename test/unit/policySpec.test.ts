@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, parsePolicyParts, PolicySpecError } from '../../src-main/policy/spec.js';
+import {
+  parsePolicy,
+  parsePolicyParts,
+  PolicySpecError,
+  POLICY_KNOBS,
+  resolveBudgetTokens,
+  type EvictionPolicy,
+} from '../../src-main/policy/spec.js';
+
+const none = { lazy: null, layerTrim: null, eviction: null };
 
 describe('policy spec grammar', () => {
   it('parses parts joined by + with key=value knobs', () => {
@@ -10,9 +19,9 @@ describe('policy spec grammar', () => {
   });
 
   it('accepts full and kv types, and canonicalises the spec', () => {
-    expect(parsePolicy('full')).toEqual({ spec: 'full', kvType: 'f16', lazy: null });
-    expect(parsePolicy(' kv : type = q4_0 ')).toEqual({ spec: 'kv:type=q4_0', kvType: 'q4_0', lazy: null });
-    expect(parsePolicy('kv')).toEqual({ spec: 'kv', kvType: 'f16', lazy: null });
+    expect(parsePolicy('full')).toEqual({ spec: 'full', kvType: 'f16', ...none });
+    expect(parsePolicy(' kv : type = q4_0 ')).toEqual({ spec: 'kv:type=q4_0', kvType: 'q4_0', ...none });
+    expect(parsePolicy('kv')).toEqual({ spec: 'kv', kvType: 'f16', ...none });
   });
 
   it('parses lazy schedules, with defaults for the guards, and composes with kv', () => {
@@ -20,6 +29,107 @@ describe('policy spec grammar', () => {
     const policy = parsePolicy('lazy:at=4/12/20,keep=0.5/0.3/0.2,revive=off+kv:type=q8_0');
     expect(policy.kvType).toBe('q8_0');
     expect(policy.lazy).toEqual({ at: [4, 12, 20], keep: [0.5, 0.3, 0.2], sink: 4, recent: 16, window: 8, revive: false });
+    expect(policy.layerTrim).toBeNull();
+    expect(policy.eviction).toBeNull();
+  });
+
+  it('parses simlayerkv with defaults, and explicit knobs', () => {
+    expect(parsePolicy('simlayerkv')).toEqual({
+      spec: 'simlayerkv',
+      kvType: 'f16',
+      lazy: null,
+      layerTrim: { delta: null, layers: null, sink: 4, window: 1024, lastW: 32 },
+      eviction: null,
+    });
+    expect(parsePolicy('simlayerkv:delta=0.9,layers=0/3/5/9,sink=8,window=512,lastw=16').layerTrim).toEqual({
+      delta: 0.9,
+      layers: [0, 3, 5, 9],
+      sink: 8,
+      window: 512,
+      lastW: 16,
+    });
+    expect(parsePolicy('simlayerkv:delta=1.5').layerTrim?.delta).toBe(1.5);
+  });
+
+  it('parses each eviction method with its defaults', () => {
+    const base = { recent: null, window: 32, pool: 1 };
+    expect(parsePolicy('vatp:budget=512').eviction).toEqual<EvictionPolicy>({
+      method: 'vatp',
+      budget: { kind: 'tokens', value: 512 },
+      sink: 20,
+      score: 'accumulate',
+      ...base,
+    });
+    expect(parsePolicy('h2o:budget=0.2').eviction).toEqual<EvictionPolicy>({
+      method: 'h2o',
+      budget: { kind: 'fraction', value: 0.2 },
+      sink: 20,
+      score: 'accumulate',
+      ...base,
+    });
+    expect(parsePolicy('snapkv:budget=64mb').eviction).toEqual<EvictionPolicy>({
+      method: 'snapkv',
+      budget: { kind: 'bytes', value: 64 * 1024 * 1024 },
+      sink: 20,
+      score: 'window',
+      ...base,
+      pool: 7,
+    });
+    expect(parsePolicy('streaming:budget=256').eviction).toEqual<EvictionPolicy>({
+      method: 'streaming',
+      budget: { kind: 'tokens', value: 256 },
+      sink: 4,
+      score: 'accumulate',
+      ...base,
+    });
+  });
+
+  it('parses explicit eviction knobs', () => {
+    expect(parsePolicy('vatp:budget=1000,sink=8,recent=100,score=window,window=16').eviction).toEqual<EvictionPolicy>({
+      method: 'vatp',
+      budget: { kind: 'tokens', value: 1000 },
+      sink: 8,
+      recent: 100,
+      score: 'window',
+      window: 16,
+      pool: 1,
+    });
+    expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.score).toBe('accumulate');
+    expect(parsePolicy('snapkv:budget=0.5,recent=0,window=8,pool=1').eviction).toMatchObject({ recent: 0, window: 8, pool: 1 });
+    expect(parsePolicy('streaming:budget=128,sink=0').eviction).toMatchObject({ sink: 0, recent: null });
+  });
+
+  it.each([
+    ['512', { kind: 'tokens', value: 512 }],
+    ['2', { kind: 'tokens', value: 2 }],
+    ['1', { kind: 'fraction', value: 1 }],
+    ['1.0', { kind: 'fraction', value: 1 }],
+    ['0.2', { kind: 'fraction', value: 0.2 }],
+    ['1000b', { kind: 'bytes', value: 1000 }],
+    ['512kb', { kind: 'bytes', value: 512 * 1024 }],
+    ['64MB', { kind: 'bytes', value: 64 * 1024 ** 2 }],
+    ['1gb', { kind: 'bytes', value: 1024 ** 3 }],
+    ['1.5Gb', { kind: 'bytes', value: 1.5 * 1024 ** 3 }],
+  ])('reads budget=%s', (raw, budget) => {
+    expect(parsePolicy(`h2o:budget=${raw},sink=0`).eviction?.budget).toEqual(budget);
+  });
+
+  it('composes simlayerkv, one eviction method and kv', () => {
+    const policy = parsePolicy('simlayerkv+vatp:budget=0.2+kv:type=q8_0');
+    expect(policy.spec).toBe('simlayerkv+vatp:budget=0.2+kv:type=q8_0');
+    expect(policy.kvType).toBe('q8_0');
+    expect(policy.lazy).toBeNull();
+    expect(policy.layerTrim).toEqual({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32 });
+    expect(policy.eviction).toMatchObject({ method: 'vatp', budget: { kind: 'fraction', value: 0.2 } });
+  });
+
+  it('describes every knob', () => {
+    for (const [name, knobs] of Object.entries(POLICY_KNOBS)) {
+      for (const [key, knob] of Object.entries(knobs)) {
+        expect(knob.description, `${name}:${key}`).not.toBe('');
+        expect(knob.values ?? knob.pattern, `${name}:${key}`).toBeDefined();
+      }
+    }
   });
 
   it.each([
@@ -38,8 +148,68 @@ describe('policy spec grammar', () => {
     ['kv+kv', /appears twice/],
     ['full+kv:type=q8_0', /combines with nothing/],
     ['Kv', /bad policy name/],
+    ['vatp', /vatp needs budget=/],
+    ['snapkv:pool=3', /snapkv needs budget=/],
+    ['streaming:sink=2', /streaming needs budget=/],
+    ['h2o:budget=lots', /h2o:budget="lots" is not valid/],
+    ['h2o:budget=.5', /is not valid/],
+    ['h2o:budget=64tb', /is not valid/],
+    ['h2o:budget=0', /keeps nothing/],
+    ['h2o:budget=0.0', /above 0 and at most 1/],
+    ['h2o:budget=1.5', /above 0 and at most 1/],
+    ['h2o:budget=0b', /at least 1 byte/],
+    ['h2o:budget=16', /sink=20 is more than budget=16 tokens/],
+    ['vatp:budget=100,sink=20,recent=90', /sink=20 \+ recent=90 is more than budget=100/],
+    ['vatp:budget=100,score=max', /must be one of acc, window/],
+    ['vatp:budget=100,window=0', /vatp:window must be at least 1/],
+    ['vatp:budget=100,pool=3', /"vatp" has no knob "pool"/],
+    ['h2o:budget=100,window=8', /"h2o" has no knob "window"/],
+    ['streaming:budget=100,recent=8', /"streaming" has no knob "recent"/],
+    ['snapkv:budget=100,pool=4', /snapkv:pool must be odd/],
+    ['snapkv:budget=100,pool=0', /snapkv:pool must be odd/],
+    ['vatp:budget=100+h2o:budget=100', /pick one eviction method/],
+    ['snapkv:budget=0.3+streaming:budget=0.3', /pick one eviction method/],
+    ['lazy+simlayerkv', /lazy prefill does not combine with simlayerkv or eviction yet/],
+    ['vatp:budget=0.2+lazy', /lazy prefill does not combine with simlayerkv or eviction yet/],
+    ['full+simlayerkv', /combines with nothing/],
+    ['simlayerkv:delta=0', /positive number/],
+    ['simlayerkv:delta=-1', /is not valid/],
+    ['simlayerkv:delta=abc', /is not valid/],
+    ['simlayerkv:layers=5/3', /increasing order/],
+    ['simlayerkv:layers=3/3', /increasing order/],
+    ['simlayerkv:layers=3/-1', /is not valid/],
+    ['simlayerkv:window=0', /simlayerkv:window must be at least 1/],
+    ['simlayerkv:lastw=0', /simlayerkv:lastw must be at least 1/],
+    ['simlayerkv:budget=5', /"simlayerkv" has no knob "budget"/],
   ])('rejects %j with a message that says why', (spec, message) => {
     expect(() => parsePolicy(spec)).toThrow(PolicySpecError);
     expect(() => parsePolicy(spec)).toThrow(message);
+  });
+});
+
+describe('resolveBudgetTokens', () => {
+  it('passes token budgets through', () => {
+    expect(resolveBudgetTokens({ kind: 'tokens', value: 512 }, 100, 1024)).toBe(512);
+  });
+
+  it('rounds fractions of the prompt up, without float noise', () => {
+    expect(resolveBudgetTokens({ kind: 'fraction', value: 0.2 }, 1000, 1024)).toBe(200);
+    expect(resolveBudgetTokens({ kind: 'fraction', value: 0.2 }, 1001, 1024)).toBe(201);
+    expect(resolveBudgetTokens({ kind: 'fraction', value: 0.07 }, 100, 1024)).toBe(7);
+    expect(resolveBudgetTokens({ kind: 'fraction', value: 1 }, 37, 1024)).toBe(37);
+  });
+
+  it('rounds bytes down to whole tokens', () => {
+    expect(resolveBudgetTokens({ kind: 'bytes', value: 64 * 1024 ** 2 }, 10, 49_152)).toBe(1365);
+    expect(resolveBudgetTokens({ kind: 'bytes', value: 4096 }, 10, 1024)).toBe(4);
+  });
+
+  it('never returns less than 1', () => {
+    expect(resolveBudgetTokens({ kind: 'fraction', value: 0.1 }, 0, 1024)).toBe(1);
+    expect(resolveBudgetTokens({ kind: 'bytes', value: 1000 }, 10, 49_152)).toBe(1);
+  });
+
+  it('rejects a non-positive bytesPerToken for byte budgets', () => {
+    expect(() => resolveBudgetTokens({ kind: 'bytes', value: 1000 }, 10, 0)).toThrow(RangeError);
   });
 });
