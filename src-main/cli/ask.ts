@@ -105,12 +105,15 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     decodeTokensPerSec: metrics.decodeTokensPerSec,
     kvBytesAllocated: metrics.kvBytesAllocated,
     kvBytesUsed: metrics.kvBytesUsed,
+    kvBytesPeak: metrics.kvBytesPeak,
+    kvBytesSteady: metrics.kvBytesSteady,
     contextSize: metrics.contextSize,
     policy: metrics.policy,
     build: metrics.build,
     buildId: build.id,
     perLayer: metrics.perLayer,
     lazy: metrics.lazy,
+    eviction: metrics.eviction,
     sessionId: extra.sessionId,
     model: extra.model,
     notice: metrics.notice ?? extra.notice,
@@ -127,7 +130,10 @@ function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
     `build ${build.kind} (${build.id}), policy ${m.policy}`,
     `prompt ${m.promptTokens} tokens, TTFT ${m.ttftMs.toFixed(0)} ms, prefill ${m.prefillTokensPerSec.toFixed(1)} tok/s`,
     `answer ${m.generatedTokens} tokens, decode ${m.decodeTokensPerSec.toFixed(1)} tok/s`,
-    `KV cache ${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated, ${m.perLayer.length} layers`,
+    `KV cache ${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated, ${m.perLayer.length} layers` +
+      (m.perLayer.some((l) => l.lazy) ? ` (${m.perLayer.filter((l) => l.lazy).length} lazy)` : '') +
+      `, peak ${formatBytes(m.kvBytesPeak)}`,
+    ...(m.eviction ? [`evicted ${m.eviction.evicted} tokens in ${m.eviction.rounds} rounds (budget ${m.eviction.budgetTokens} tokens)`] : []),
   ].join('\n');
 }
 

@@ -4,14 +4,17 @@ import { open, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
-import { parsePolicy, PolicySpecError, type KvPolicy } from '../policy/spec.js';
+import { parsePolicy, PolicySpecError, resolveBudgetTokens, type KvPolicy } from '../policy/spec.js';
+import { resolveLazyLayers, type LayerProfile } from '../policy/layerTrim.js';
+import { renderChatTokens } from './chatPrompt.js';
 import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
 import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
-import { hasLazyPrefill, hasObservation, resetLazyState, setObservation } from './siftNative.js';
+import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
 import { resolveLazySchedule } from '../policy/lazy.js';
-import { runTurn, type LazyTurn, type TurnOutcome } from './turnRunner.js';
+import { runTurn, type EvictionTurn, type LazyTurn, type TurnOutcome } from './turnRunner.js';
+import { probeBudgetedLogits } from './budgetedLogitsProbe.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
 export interface LoadModelOptions {
@@ -27,6 +30,10 @@ const DEFAULT_MAX_CONTEXT = 16_384;
 
 /** Architectures whose graph builder has Sift's segment hooks (native-patches 0003). */
 const LAZY_ARCHITECTURES = new Set(['llama']);
+/** Architectures whose graph builder gives lazy layers a window cache (native-patches 0007). */
+const LAYER_TRIM_ARCHITECTURES = new Set(['llama']);
+/** Bytes of one cached element of K or V, per cache type (q8_0: 34 bytes per 32, q4_0: 18 per 32). */
+const KV_ELEMENT_BYTES = { f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 } as const;
 const GGUF_MAGIC = 'GGUF';
 
 interface LoadedModel {
@@ -35,10 +42,38 @@ interface LoadedModel {
   options: LoadModelOptions;
 }
 
-interface OpenContext {
-  context: LlamaContext;
+/** What a context is created with; a policy needing another shape gets a new context. */
+interface ContextShape {
   kvType: KvPolicy['kvType'];
   flashAttention: boolean;
+  contextSize: number;
+  /** SimLayerKV: layers whose cache holds only `sink` first and `window` recent tokens. */
+  lazyLayers: number[];
+  sink: number;
+  window: number;
+}
+
+interface OpenContext extends ContextShape {
+  context: LlamaContext;
+}
+
+/** How one request runs: the context it needs and the turn-level policy parts. */
+interface PolicyPlan {
+  policy: KvPolicy;
+  shape: ContextShape;
+  eviction: EvictionTurn | null;
+  notices: string[];
+}
+
+function sameShape(a: ContextShape, b: ContextShape): boolean {
+  return (
+    a.kvType === b.kvType &&
+    a.flashAttention === b.flashAttention &&
+    a.contextSize === b.contextSize &&
+    a.sink === b.sink &&
+    a.window === b.window &&
+    a.lazyLayers.join('/') === b.lazyLayers.join('/')
+  );
 }
 
 /** Checks the file before llama.cpp sees it, so a wrong file gets a message a person understands. */
@@ -127,7 +162,7 @@ export class Engine {
     }
     const contextSize = Math.min(options.contextSize ?? DEFAULT_MAX_CONTEXT, model.trainContextSize);
     this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize), options };
-    await this.ensureContext(parsePolicy('full'));
+    await this.ensureContext(this.plan(parsePolicy('full'), 0, null).shape);
     return this.loaded.info;
   }
 
@@ -140,10 +175,11 @@ export class Engine {
 
   async runTurn(request: TurnRequest, onEvent: (event: TurnEvent) => void, signal: AbortSignal): Promise<TurnOutcome> {
     this.assertIdle();
-    if (!this.loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
-    const policy = this.parseRequestPolicy(request.policy);
-    const { lazy, notice } = this.lazyTurn(policy, this.loaded.info);
-    return this.withPolicyContext(policy, (loaded, open, sequence) =>
+    const loaded = this.requireLoaded();
+    const plan = this.plan(this.parseRequestPolicy(request.policy), renderChatTokens(loaded.model, request.messages).length, request.layerProfile ?? null);
+    const { lazy, notice } = this.lazyTurn(plan, loaded.info);
+    const notices = [...plan.notices, ...(notice ? [notice] : [])];
+    return this.withPolicyContext(plan, (open, sequence) =>
       runTurn(
         {
           llama: this.llama,
@@ -153,9 +189,10 @@ export class Engine {
           build: this.build.kind,
           batchSize: open.context.batchSize,
           lazy,
-          notice,
+          eviction: plan.eviction,
+          notice: notices.length ? notices.join(' ') : null,
         },
-        { ...request, policy: policy.spec },
+        { ...request, policy: plan.policy.spec },
         onEvent,
         signal,
       ),
@@ -166,7 +203,8 @@ export class Engine {
    * The lazy prefill a policy asks for, if this build and model can run it. Architectures whose
    * graph builders have no segment hooks yet run unpruned, and say so: never a wrong answer.
    */
-  private lazyTurn(policy: KvPolicy, info: ModelInfo): { lazy: LazyTurn | null; notice: string | null } {
+  private lazyTurn(plan: PolicyPlan, info: ModelInfo): { lazy: LazyTurn | null; notice: string | null } {
+    const policy = plan.policy;
     if (!policy.lazy) return { lazy: null, notice: null };
     if (!hasLazyPrefill(this.llama)) {
       return { lazy: null, notice: 'Lazy prefill needs the patched build; this turn ran a full prefill.' };
@@ -185,14 +223,65 @@ export class Engine {
   }
 
   /**
-   * Teacher-forced logits on the stock KV cache (see logitsProbe.ts). `observe` turns attention
-   * observation on meanwhile, to check it leaves the logits untouched.
+   * The context and turn settings a policy needs for a prompt of `promptTokens`: SimLayerKV's lazy
+   * layers get a window cache, and an eviction budget sizes the context to the budget plus one
+   * prefill chunk, so the memory saved is memory never allocated.
+   */
+  private plan(policy: KvPolicy, promptTokens: number, profile: LayerProfile | null): PolicyPlan {
+    const loaded = this.requireLoaded();
+    const info = loaded.info;
+    const notices: string[] = [];
+    const flashAttention = policy.kvType !== 'f16' || (loaded.options.flashAttention ?? false);
+    const shape: ContextShape = { kvType: policy.kvType, flashAttention, contextSize: info.contextSize, lazyLayers: [], sink: 0, window: 0 };
+
+    if (policy.layerTrim) {
+      if (!hasKvBudgets(this.llama)) {
+        notices.push('SimLayerKV needs the patched build; no layer was trimmed.');
+      } else if (!LAYER_TRIM_ARCHITECTURES.has(info.architecture)) {
+        notices.push(`SimLayerKV does not support ${info.architecture} models yet; no layer was trimmed.`);
+      } else {
+        let trim;
+        try {
+          trim = resolveLazyLayers(policy.layerTrim, info.layers, profile);
+        } catch (err) {
+          throw new EngineError('BAD_POLICY', (err as Error).message);
+        }
+        if (trim.notice) notices.push(trim.notice);
+        if (trim.lazyLayers.length > 0) {
+          Object.assign(shape, { lazyLayers: trim.lazyLayers, sink: policy.layerTrim.sink, window: policy.layerTrim.window });
+        }
+      }
+    }
+
+    let eviction: EvictionTurn | null = null;
+    if (policy.eviction) {
+      if (policy.eviction.method !== 'streaming' && !hasKvBudgets(this.llama)) {
+        notices.push(`${policy.eviction.method} needs the patched build; this turn kept every token.`);
+      } else {
+        const batchSize = Math.min(loaded.options.batchSize ?? 512, info.contextSize);
+        const fullLayers = info.layers - shape.lazyLayers.length;
+        const bytesPerToken = 2 * fullLayers * info.kvHeads * info.headDim * KV_ELEMENT_BYTES[policy.kvType];
+        const budget = resolveBudgetTokens(policy.eviction.budget, promptTokens, bytesPerToken);
+        const budgetTokens = Math.max(1, Math.min(budget, info.contextSize - batchSize));
+        shape.contextSize = budgetTokens + batchSize;
+        eviction = { policy: policy.eviction, budgetTokens, layers: info.layers };
+      }
+    }
+    return { policy, shape, eviction, notices };
+  }
+
+  /**
+   * Teacher-forced logits (see logitsProbe.ts) under a policy. `observe` turns attention observation
+   * on meanwhile, to check it leaves the logits untouched.
    */
   async probeLogits(request: LogitsProbeRequest & { observe?: number }): Promise<LogitsProbeResult> {
-    const policy = this.parseRequestPolicy(request.policy ?? 'full');
-    const { lazy } = this.loaded ? this.lazyTurn(policy, this.loaded.info) : { lazy: null };
-    return this.withPolicyContext(policy, async (loaded, open, sequence) => {
+    const loaded = this.requireLoaded();
+    const promptTokens = renderChatTokens(loaded.model, request.messages).length;
+    const plan = this.plan(this.parseRequestPolicy(request.policy ?? 'full'), promptTokens, request.layerProfile ?? null);
+    const { lazy } = this.lazyTurn(plan, loaded.info);
+    return this.withPolicyContext(plan, async (open, sequence) => {
       if (lazy) return probeLazyLogits(this.llama, loaded.model, sequence, lazy, request);
+      if (plan.eviction) return probeBudgetedLogits(this.llama, loaded.model, sequence, plan.eviction, request);
       if (!request.observe) return probeLogits(loaded.model, sequence, request);
       this.requireObservation();
       setObservation(this.llama, open.context, request.observe);
@@ -207,9 +296,8 @@ export class Engine {
   /** Per-layer attention of the prompt's last tokens over every prompt token (patched build). */
   async probeAttention(request: AttentionProbeRequest): Promise<AttentionProbeResult> {
     this.requireObservation();
-    return this.withFullContext((loaded, _open, sequence) =>
-      probeAttention(this.llama, loaded.model, sequence, loaded.info.layers, request),
-    );
+    const loaded = this.requireLoaded();
+    return this.withFullContext((_open, sequence) => probeAttention(this.llama, loaded.model, sequence, loaded.info.layers, request));
   }
 
   /** A lazy (segmented) prefill of the prompt: last-token logits and native statistics. */
@@ -217,7 +305,8 @@ export class Engine {
     if (!hasLazyPrefill(this.llama)) {
       throw new EngineError('BAD_POLICY', 'Lazy prefill needs the patched build (run npm run setup).');
     }
-    return this.withFullContext((loaded, _open, sequence) => probeLazyPrefill(this.llama, loaded.model, sequence, loaded.info.layers, request));
+    const loaded = this.requireLoaded();
+    return this.withFullContext((_open, sequence) => probeLazyPrefill(this.llama, loaded.model, sequence, loaded.info.layers, request));
   }
 
   private requireObservation(): void {
@@ -235,28 +324,30 @@ export class Engine {
     }
   }
 
-  /** Runs `work` on a fresh sequence of the stock-KV context, one call at a time. */
-  private withFullContext<T>(
-    work: (loaded: LoadedModel, open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
-  ): Promise<T> {
-    return this.withPolicyContext(parsePolicy('full'), work);
+  private requireLoaded(): LoadedModel {
+    if (!this.loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
+    return this.loaded;
   }
 
-  /** Runs `work` on a fresh sequence of a context with the policy's cache type, one call at a time. */
+  /** Runs `work` on a fresh sequence of the stock-KV context, one call at a time. */
+  private withFullContext<T>(work: (open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>): Promise<T> {
+    return this.withPolicyContext(this.plan(parsePolicy('full'), 0, null), work);
+  }
+
+  /** Runs `work` on a fresh sequence of a context shaped for the plan, one call at a time. */
   private async withPolicyContext<T>(
-    policy: KvPolicy,
-    work: (loaded: LoadedModel, open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
+    plan: PolicyPlan,
+    work: (open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
   ): Promise<T> {
     this.assertIdle();
-    const loaded = this.loaded;
-    if (!loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded. Choose a model first.');
+    this.requireLoaded();
     this.busy = true;
     try {
-      const open = await this.ensureContext(policy);
+      const open = await this.ensureContext(plan.shape);
       resetLazyState(this.llama, open.context);
       const sequence = open.context.getSequence();
       try {
-        return await work(loaded, open, sequence);
+        return await work(open, sequence);
       } finally {
         sequence.dispose();
       }
@@ -270,38 +361,36 @@ export class Engine {
     await this.llama.dispose();
   }
 
-  /** A context matching the policy's cache type; recreated only when that changes. */
-  private async ensureContext(policy: KvPolicy): Promise<OpenContext> {
-    const loaded = this.loaded;
-    if (!loaded) throw new EngineError('NO_MODEL_LOADED', 'No model is loaded.');
-    // llama.cpp needs flash attention for a quantized V cache
-    const flashAttention = policy.kvType !== 'f16' || (loaded.options.flashAttention ?? false);
-    if (this.open && this.open.kvType === policy.kvType && this.open.flashAttention === flashAttention) {
-      return this.open;
-    }
+  /** A context of the given shape; recreated only when the shape changes. */
+  private async ensureContext(shape: ContextShape): Promise<OpenContext> {
+    const loaded = this.requireLoaded();
+    if (this.open && sameShape(this.open, shape)) return this.open;
     await this.open?.context.dispose();
     this.open = null;
-    const kvType = policy.kvType.toUpperCase() as 'F16' | 'Q8_0' | 'Q4_0';
+    const kvType = shape.kvType.toUpperCase() as 'F16' | 'Q8_0' | 'Q4_0';
     try {
+      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, shape.lazyLayers, shape.sink, shape.window);
       const context = await loaded.model.createContext({
-        contextSize: loaded.info.contextSize,
-        batchSize: Math.min(loaded.options.batchSize ?? 512, loaded.info.contextSize),
+        contextSize: shape.contextSize,
+        batchSize: Math.min(loaded.options.batchSize ?? 512, shape.contextSize),
         threads: loaded.options.threads ?? Math.max(1, os.availableParallelism()),
-        flashAttention,
+        flashAttention: shape.flashAttention,
         experimentalKvCacheKeyType: kvType,
         experimentalKvCacheValueType: kvType,
       });
-      this.open = { context, kvType: policy.kvType, flashAttention };
+      this.open = { ...shape, context };
       return this.open;
     } catch (err) {
       if (err instanceof InsufficientMemoryError) {
         throw new EngineError(
           'MODEL_TOO_LARGE',
-          `A ${loaded.info.contextSize}-token context for ${loaded.info.name} does not fit in free memory. ` +
+          `A ${shape.contextSize}-token context for ${loaded.info.name} does not fit in free memory. ` +
             'Try a smaller context size or a smaller model.',
         );
       }
       throw err;
+    } finally {
+      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, [], 0, 0);
     }
   }
 

@@ -6,6 +6,7 @@ import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import { checkPromptFits } from './turnRunner.js';
 import type { ChatMessage } from './types.js';
+import type { LayerProfile } from '../policy/layerTrim.js';
 
 export interface LogitsProbeRequest {
   messages: ChatMessage[];
@@ -13,6 +14,8 @@ export interface LogitsProbeRequest {
   follow?: number[];
   /** KV policy to probe under (default "full"): how benchmarks measure a policy's fidelity. */
   policy?: string;
+  /** The model's calibrated SimLayerKV profile, for policies that use it. */
+  layerProfile?: LayerProfile | null;
 }
 
 export interface LogitsProbeResult {

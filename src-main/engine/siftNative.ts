@@ -15,6 +15,9 @@ interface SiftAddon {
   siftReset?: (context: unknown) => void;
   siftGetProgress?: (context: unknown) => { done: number; total: number };
   siftCancel?: (context: unknown) => void;
+  siftSetNextContextLayout?: (lazyLayers: Int32Array, nSink: number, nWindow: number) => void;
+  siftGetValueNorms?: (context: unknown, layer: number) => { nCells: number; nHeadKv: number; norms: Float32Array } | null;
+  siftMemoryBytes?: (context: unknown) => { kv: number; compute: number };
 }
 
 /** Where LazyLLM prunes: at each prune layer, the kept fraction of the prompt continues. */
@@ -50,6 +53,9 @@ interface NativeLayerStats {
   used: number;
   bytesK: number;
   bytesV: number;
+  /** Windowed (lazy) layer: sinks and window it keeps; 0 for a layer that keeps every token. */
+  sink?: number;
+  window?: number;
 }
 
 // node-llama-cpp keeps the addon and the native context on internal fields of its public classes.
@@ -92,7 +98,8 @@ export function readKvLayerStats(llama: Llama, context: LlamaContext): KvLayerRe
     const bytes = entry.bytesK + entry.bytesV;
     bytesAllocated += bytes;
     if (entry.cells > 0) bytesUsed += Math.round((bytes * entry.used) / entry.cells);
-    return { layer: entry.layer, cells: entry.used, bytes };
+    const window = entry.window ?? 0;
+    return { layer: entry.layer, cells: entry.used, bytes, lazy: window > 0, ...(window > 0 ? { window, sink: entry.sink ?? 0 } : {}) };
   });
   return { perLayer, bytesAllocated, bytesUsed };
 }
@@ -211,4 +218,28 @@ export function readObservationWithPositions(
   const observed = readObservation(llama, sequence.context, layers);
   const nCells = Math.max(0, ...observed.map((l) => l.nKv));
   return { positions: readCellPositions(llama, sequence.context, sequenceIdOf(sequence), nCells), layers: observed };
+}
+
+export function hasKvBudgets(llama: Llama): boolean {
+  return typeof addonOf(llama).siftSetNextContextLayout === 'function';
+}
+
+/**
+ * The next context created gives these (lazy) layers a cache of their own holding only the first
+ * `sink` and the last `window` positions (SimLayerKV). Call right before createContext; an empty
+ * list clears it. One pending layout per process: contexts are created one at a time here.
+ */
+export function setNextContextLayout(llama: Llama, lazyLayers: readonly number[], sink: number, window: number): void {
+  requireAddon(llama, 'siftSetNextContextLayout')(Int32Array.from(lazyLayers), sink, window);
+}
+
+/** L1 norm of each cell's value vector in `layer`, per KV head: norms[h * nCells + cell]. */
+export function readValueNorms(llama: Llama, context: LlamaContext, layer: number): { nCells: number; nHeadKv: number; norms: Float32Array } | null {
+  return requireAddon(llama, 'siftGetValueNorms')(nativeContextOf(context), layer);
+}
+
+/** Bytes the backends allocated for the context's KV cache (llama_get_memory_breakdown). */
+export function readKvMemoryBytes(llama: Llama, context: LlamaContext): number | null {
+  const read = addonOf(llama).siftMemoryBytes;
+  return typeof read === 'function' ? read(nativeContextOf(context)).kv : null;
 }

@@ -4,10 +4,14 @@
 // - lazy (LazyLLM, native-patches 0003/0004): llama.cpp prefills segment by segment, pruning tokens;
 //   Sift samples the first token from the last logits (that is the TTFT), optionally completes the
 //   pruned tokens from the aux cache, and hands the sequence back to node-llama-cpp to generate.
+// - budgeted (VATP and baselines, kvEviction.ts): node-llama-cpp evaluates chunks that fit a context
+//   sized to the budget, evicting the lowest-ranked tokens before each, and while generating.
 // Every metric is a measurement of this run.
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import { sampleToken } from './sampling.js';
+import { TokenEvictor } from './kvEviction.js';
+import type { EvictionPolicy } from '../policy/spec.js';
 import {
   adoptNativeTokens,
   cancelPrefill,
@@ -16,6 +20,7 @@ import {
   lazyPrefill,
   readPrefillProgress,
   readKvLayerStats,
+  readKvMemoryBytes,
   readLastLogits,
   revivePruned,
   type LazyPrefillStats,
@@ -24,6 +29,7 @@ import {
 import {
   EngineError,
   type BuildKind,
+  type EvictionTurnMetrics,
   type LazyTurnMetrics,
   type StopReason,
   type TurnEvent,
@@ -36,6 +42,12 @@ export interface LazyTurn {
   revive: boolean;
 }
 
+export interface EvictionTurn {
+  policy: EvictionPolicy;
+  budgetTokens: number;
+  layers: number;
+}
+
 export interface TurnTarget {
   llama: Llama;
   model: LlamaModel;
@@ -45,6 +57,8 @@ export interface TurnTarget {
   batchSize: number;
   /** Set when the policy asks for lazy prefill and this build and model support it. */
   lazy: LazyTurn | null;
+  /** Set when the policy evicts tokens under a budget; the context was sized for it. */
+  eviction?: EvictionTurn | null;
   /** Said with the metrics, e.g. why a requested policy did not apply. */
   notice: string | null;
 }
@@ -98,6 +112,20 @@ interface Prefilled {
   computed: number[] | null;
   keys?: number[];
   stopReason: StopReason | null;
+}
+
+async function budgetedPrefill(
+  evictor: TokenEvictor,
+  prompt: Token[],
+  onEvent: (event: TurnEvent) => void,
+  signal: AbortSignal,
+): Promise<Prefilled> {
+  const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
+  const finished = await evictor.prefill(prompt.slice(0, -1), report, signal);
+  if (!finished) return { next: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
+  // the last prompt token is evaluated with generation: make room for it and the first answer token
+  await evictor.afterPrefill();
+  return { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: null };
 }
 
 async function plainPrefill(
@@ -189,72 +217,117 @@ export async function runTurn(
 ): Promise<TurnOutcome> {
   const { model, sequence, context } = target;
   const prompt = renderChatTokens(model, request.messages);
-  checkPromptFits(prompt.length, context.contextSize);
-  const maxTokens = Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
+  const evicting = target.eviction ?? null;
+  // under a budget the prompt may be longer than the context: eviction makes room
+  if (!evicting) checkPromptFits(prompt.length, context.contextSize);
+  const maxTokens = evicting
+    ? Math.max(1, request.sampling.maxTokens)
+    : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
 
   await sequence.clearHistory();
+  const kvMeter = new KvMeter(target);
   const started = performance.now();
   onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
 
   const answer = new AnswerStream(model, onEvent);
-  const prefilled = target.lazy
-    ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, onEvent, signal)
-    : await plainPrefill(target, prompt, onEvent, signal);
-  if (target.lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
-
-  let ttftMs = prefilled.ttftMs;
-  let stopReason: StopReason = prefilled.stopReason ?? 'maxTokens';
-  if (prefilled.stopReason === null && answer.tokens.length < maxTokens) {
-    // yieldEogToken: node-llama-cpp otherwise ends quietly at end-of-generation, and the stop
-    // reason would read as the length limit
-    const options =
-      request.sampling.temperature > 0
-        ? { temperature: request.sampling.temperature, topP: request.sampling.topP, seed: request.sampling.seed, yieldEogToken: true }
-        : { yieldEogToken: true };
-    for await (const token of sequence.evaluate(prefilled.next, options)) {
-      if (ttftMs === 0) {
-        ttftMs = performance.now() - started;
-        onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
-      }
-      if (model.isEogToken(token)) {
-        stopReason = 'eos';
-        break;
-      }
-      answer.push(token);
-      if (signal.aborted) {
-        stopReason = 'cancelled';
-        break;
-      }
-      if (answer.tokens.length >= maxTokens) break;
-    }
+  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting.budgetTokens, evicting.layers) : null;
+  try {
+    return await generate();
+  } finally {
+    evictor?.stop();
   }
-  const totalMs = performance.now() - started;
-  const generated = answer.tokens.length;
 
-  const kv = readKvLayerStats(target.llama, context);
-  const decodeMs = totalMs - ttftMs;
-  const metrics: TurnMetrics = {
-    build: target.build,
-    policy: request.policy,
-    promptTokens: prompt.length,
-    prefillTokens: prompt.length,
-    generatedTokens: generated,
-    ttftMs: round(ttftMs),
-    totalMs: round(totalMs),
-    prefillTokensPerSec: ttftMs > 0 ? round((prompt.length / ttftMs) * 1000) : 0,
-    decodeTokensPerSec: generated > 1 && decodeMs > 0 ? round(((generated - 1) / decodeMs) * 1000) : 0,
-    kvBytesAllocated: kv?.bytesAllocated ?? null,
-    kvBytesUsed: kv?.bytesUsed ?? null,
-    contextSize: context.contextSize,
-    perLayer: (kv?.perLayer ?? []).map((layer) => ({
-      ...layer,
-      computed: prefilled.computed?.[layer.layer] ?? prompt.length,
-      keys: prefilled.keys?.[layer.layer] ?? prompt.length,
-    })),
-    lazy: prefilled.lazy,
-    notice: target.notice,
-  };
-  return { answer: answer.answer, stopReason, metrics };
+  async function generate(): Promise<TurnOutcome> {
+    const prefilled = target.lazy
+      ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, onEvent, signal)
+      : evictor
+        ? await budgetedPrefill(evictor, prompt, onEvent, signal)
+        : await plainPrefill(target, prompt, onEvent, signal);
+    kvMeter.sample();
+    evictor?.startDecode();
+    if (target.lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
+
+    let ttftMs = prefilled.ttftMs;
+    let stopReason: StopReason = prefilled.stopReason ?? 'maxTokens';
+    if (prefilled.stopReason === null && answer.tokens.length < maxTokens) {
+      // yieldEogToken: node-llama-cpp otherwise ends quietly at end-of-generation, and the stop
+      // reason would read as the length limit
+      const options =
+        request.sampling.temperature > 0
+          ? { temperature: request.sampling.temperature, topP: request.sampling.topP, seed: request.sampling.seed, yieldEogToken: true }
+          : { yieldEogToken: true };
+      for await (const token of sequence.evaluate(prefilled.next, options)) {
+        if (ttftMs === 0) {
+          ttftMs = performance.now() - started;
+          onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
+        }
+        if (model.isEogToken(token)) {
+          stopReason = 'eos';
+          break;
+        }
+        answer.push(token);
+        if (signal.aborted) {
+          stopReason = 'cancelled';
+          break;
+        }
+        if (answer.tokens.length >= maxTokens) break;
+        await evictor?.afterDecodeStep();
+      }
+    }
+    kvMeter.sample();
+    const totalMs = performance.now() - started;
+    const generated = answer.tokens.length;
+
+    const kv = readKvLayerStats(target.llama, context);
+    const decodeMs = totalMs - ttftMs;
+    const metrics: TurnMetrics = {
+      build: target.build,
+      policy: request.policy,
+      promptTokens: prompt.length,
+      prefillTokens: prompt.length,
+      generatedTokens: generated,
+      ttftMs: round(ttftMs),
+      totalMs: round(totalMs),
+      prefillTokensPerSec: ttftMs > 0 ? round((prompt.length / ttftMs) * 1000) : 0,
+      decodeTokensPerSec: generated > 1 && decodeMs > 0 ? round(((generated - 1) / decodeMs) * 1000) : 0,
+      kvBytesAllocated: kv?.bytesAllocated ?? null,
+      kvBytesUsed: kv?.bytesUsed ?? null,
+      kvBytesPeak: kvMeter.peak,
+      kvBytesSteady: kvMeter.last,
+      eviction: evictor && evicting ? evictionMetrics(evicting, evictor) : null,
+      contextSize: context.contextSize,
+      perLayer: (kv?.perLayer ?? []).map((layer) => ({
+        ...layer,
+        computed: prefilled.computed?.[layer.layer] ?? prompt.length,
+        keys: prefilled.keys?.[layer.layer] ?? prompt.length,
+      })),
+      lazy: prefilled.lazy,
+      notice: target.notice,
+    };
+    return { answer: answer.answer, stopReason, metrics };
+  }
+}
+
+function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {
+  const { evicted, rounds, prefillRounds, evictMs } = evictor.stats;
+  return { method: evicting.policy.method, budgetTokens: evicting.budgetTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs) };
+}
+
+/** KV bytes the backend reports, sampled at the turn's start, after the prefill and at its end. */
+class KvMeter {
+  peak: number | null = null;
+  last: number | null = null;
+
+  constructor(private readonly target: TurnTarget) {
+    this.sample();
+  }
+
+  sample(): void {
+    const bytes = readKvMemoryBytes(this.target.llama, this.target.context);
+    if (bytes === null) return;
+    this.last = bytes;
+    this.peak = Math.max(this.peak ?? 0, bytes);
+  }
 }
 
 function round(value: number): number {

@@ -1,5 +1,6 @@
 // Sift's own engine vocabulary. Everything above src-main/engine speaks these types, never
 // node-llama-cpp's, so the native layer can change without touching the app.
+import type { LayerProfile } from '../policy/layerTrim.js';
 
 /** Which native build runs a turn: Sift's patched llama.cpp, or the same source unpatched. */
 export type BuildKind = 'patched' | 'stock';
@@ -32,6 +33,8 @@ export interface TurnRequest {
   sampling: SamplingOptions;
   /** Policy spec, e.g. "full" or "kv:type=q8_0"; see docs/POLICIES.md. */
   policy: string;
+  /** The model's calibrated SimLayerKV profile (sift calibrate), for policies that use it. */
+  layerProfile?: LayerProfile | null;
 }
 
 /** Per-layer KV statistics read from the native library after a turn. */
@@ -45,6 +48,23 @@ export interface LayerKvStats {
   computed?: number;
   /** Keys this layer's prefill attention spanned (fewer under lazy prefill: gathered). */
   keys?: number;
+  /** SimLayerKV: the layer keeps only `sink` first and `window` recent tokens, in a cache of its own. */
+  lazy?: boolean;
+  sink?: number;
+  window?: number;
+}
+
+/** What KV eviction (VATP or a baseline) did in a turn. */
+export interface EvictionTurnMetrics {
+  method: string;
+  /** Tokens the full-layer cache keeps after each eviction round. */
+  budgetTokens: number;
+  /** Tokens evicted during the turn, and in how many rounds. */
+  evicted: number;
+  rounds: number;
+  /** Rounds that ran before the whole prompt was seen (the budget was below the prompt length). */
+  prefillRounds: number;
+  evictMs: number;
 }
 
 /** What lazy prefill did in a turn, measured by the native prefill. */
@@ -77,6 +97,11 @@ export interface TurnMetrics {
   kvBytesUsed: number | null;
   contextSize: number;
   perLayer: LayerKvStats[];
+  /** KV bytes the backend allocated (llama_get_memory_breakdown): the most seen during the turn, and after it. */
+  kvBytesPeak: number | null;
+  kvBytesSteady: number | null;
+  /** Present when the turn evicted tokens under a budget. */
+  eviction: EvictionTurnMetrics | null;
   /** Present when the turn used lazy prefill. */
   lazy: LazyTurnMetrics | null;
   /** Why a requested policy did not (fully) apply, if it did not. */

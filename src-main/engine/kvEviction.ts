@@ -1,0 +1,276 @@
+// Token eviction under a KV budget: VATP and the baselines it is measured against (H2O, SnapKV,
+// StreamingLLM). The context is created with room for the budget plus one prefill chunk, so the
+// savings are physical; whenever the next evaluation would not fit, the lowest-ranked tokens go.
+//
+// Eviction frees whole cells: a token's K/V in every full layer shares one cell, so importance is
+// aggregated over the heads and layers that share it. node-llama-cpp's eraseContextTokenRanges
+// removes the cells and shifts later tokens down (llama.cpp's K-shift, as its own context shift
+// does), so positions stay contiguous and its sequence bookkeeping stays true.
+import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { EvictionPolicy } from '../policy/spec.js';
+import { readObservationWithPositions, readValueNorms, sequenceIdOf, readCellPositions, setObservation } from './siftNative.js';
+
+export interface EvictionStats {
+  evicted: number;
+  rounds: number;
+  prefillRounds: number;
+  evictMs: number;
+}
+
+/** One observed (layer, KV head) pair: its attention scores per token index. */
+interface ScoreSlot {
+  layer: number;
+  head: number;
+}
+
+/** A window-mode snapshot: mean attention of `weight` queries, per slot and token index. */
+interface Snapshot {
+  weight: number;
+  scores: Float64Array[];
+}
+
+export class TokenEvictor {
+  readonly stats: EvictionStats = { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0 };
+  private slots: ScoreSlot[] = [];
+  /** accumulate mode: summed attention per slot, indexed by token index */
+  private accumulated: Float64Array[] = [];
+  private snapshots: Snapshot[] = [];
+  private readonly recent: number;
+  /** Queries the native side observes per evaluation now (0: off). */
+  private observing = 0;
+
+  constructor(
+    private readonly llama: Llama,
+    private readonly sequence: LlamaContextSequence,
+    private readonly policy: EvictionPolicy,
+    readonly budgetTokens: number,
+    private readonly layers: number,
+  ) {
+    const room = Math.max(0, budgetTokens - policy.sink);
+    this.recent = policy.method === 'streaming' ? room : Math.min(room, policy.recent ?? Math.floor(budgetTokens / 2));
+  }
+
+  private get needsScores(): boolean {
+    return this.policy.method !== 'streaming';
+  }
+
+  private get capacity(): number {
+    return this.sequence.contextSize;
+  }
+
+  /** Queries to observe in an evaluation of `rows` tokens. */
+  private observedRows(rows: number): number {
+    return this.policy.score === 'accumulate' ? rows : Math.min(this.policy.window, rows);
+  }
+
+  /** Evaluates tokens (without sampling) in chunks that fit, evicting before each as needed. */
+  async prefill(tokens: readonly Token[], onChunk: (done: number) => void, signal: AbortSignal): Promise<boolean> {
+    const chunkSize = Math.max(1, Math.min(this.sequence.context.batchSize, this.capacity - this.budgetTokens));
+    for (let i = 0; i < tokens.length; i += chunkSize) {
+      if (signal.aborted) return false;
+      const chunk = tokens.slice(i, i + chunkSize);
+      await this.makeRoom(chunk.length, true);
+      await this.evaluateObserved(chunk.length, () => this.sequence.evaluateWithoutGeneratingNewTokens(chunk));
+      onChunk(i + chunk.length);
+    }
+    return true;
+  }
+
+  /** Turns observation on for an evaluation of `rows` tokens (off for StreamingLLM, which needs none). */
+  async evaluateObserved(rows: number, evaluate: () => Promise<void>): Promise<void> {
+    this.observe(this.needsScores ? this.observedRows(rows) : 0);
+    await evaluate();
+    if (this.observing > 0) this.absorb(this.observing);
+  }
+
+  /** Evicts first if `incoming` more tokens would not fit. */
+  async reserve(incoming: number): Promise<void> {
+    await this.makeRoom(incoming, false);
+  }
+
+  /** After the prefill: room for the last prompt token and the first answer token. */
+  async afterPrefill(): Promise<void> {
+    await this.makeRoom(2, true);
+  }
+
+  /** Before the decode steps: observe the ones whose attention the next eviction will use. */
+  startDecode(): void {
+    this.observe(this.decodeNeedsScores() ? 1 : 0);
+  }
+
+  /** After each decode step (the generator yielded a token it has not evaluated yet). */
+  async afterDecodeStep(): Promise<void> {
+    if (this.observing > 0) this.absorb(1);
+    await this.makeRoom(2, false);
+    this.observe(this.decodeNeedsScores() ? 1 : 0);
+  }
+
+  stop(): void {
+    this.observe(0);
+  }
+
+  /**
+   * Accumulated scores need every step. A query window needs only the steps just before an
+   * eviction (older queries would leave the window before use), so decoding between evictions
+   * runs without observation.
+   */
+  private decodeNeedsScores(): boolean {
+    if (!this.needsScores) return false;
+    if (this.policy.score === 'accumulate') return true;
+    const stepsToEviction = this.capacity - (this.sequence.nextTokenIndex + 2);
+    return stepsToEviction <= this.policy.window;
+  }
+
+  private observe(rows: number): void {
+    if (rows === this.observing) return;
+    setObservation(this.llama, this.sequence.context, rows);
+    this.observing = rows;
+  }
+
+  /** Folds the last evaluation's observation (mean over `rows` queries) into the scores. */
+  private absorb(rows: number): void {
+    const { positions, layers } = readObservationWithPositions(this.llama, this.sequence, this.layers);
+    if (this.slots.length === 0) {
+      this.slots = layers.flatMap((obs) => Array.from({ length: obs.nHeadKv }, (_, head) => ({ layer: obs.layer, head })));
+      this.accumulated = this.slots.map(() => new Float64Array(this.capacity));
+    }
+    const accumulate = this.policy.score === 'accumulate';
+    // accumulate mode adds into the running sums; window mode keeps each snapshot
+    const targets = accumulate ? this.accumulated : this.slots.map(() => new Float64Array(this.capacity));
+    const weight = accumulate ? rows : 1;
+    let slot = 0;
+    for (const obs of layers) {
+      for (let h = 0; h < obs.nHeadKv; h++, slot++) {
+        const target = targets[slot]!;
+        const offset = h * obs.nKv;
+        for (let cell = 0; cell < obs.nKv; cell++) {
+          const index = positions[cell]!;
+          if (index >= 0 && index < target.length) target[index] = target[index]! + obs.scores[offset + cell]! * weight;
+        }
+      }
+    }
+    if (accumulate) return;
+    this.snapshots.push({ weight: rows, scores: targets });
+    // keep the newest snapshots that cover the query window
+    let covered = 0;
+    let keepFrom = this.snapshots.length;
+    while (keepFrom > 0 && covered < this.policy.window) covered += this.snapshots[--keepFrom]!.weight;
+    this.snapshots.splice(0, keepFrom);
+  }
+
+  /** Attention score per slot and token index, as the policy's score mode defines it. */
+  private attention(): Float64Array[] {
+    if (this.policy.score === 'accumulate') return this.accumulated;
+    const total = this.snapshots.reduce((sum, s) => sum + s.weight, 0) || 1;
+    return this.slots.map((_, slot) => {
+      const mean = new Float64Array(this.capacity);
+      for (const snap of this.snapshots) {
+        const scores = snap.scores[slot]!;
+        for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! + (scores[i]! * snap.weight) / total;
+      }
+      return this.policy.pool > 1 ? maxPool(mean, this.policy.pool) : mean;
+    });
+  }
+
+  /** VATP's value term: each slot's value L1 norm per token index, relative to that slot's mean. */
+  private valueWeights(n: number): Float64Array[] {
+    const context = this.sequence.context;
+    const positions = readCellPositions(this.llama, context, sequenceIdOf(this.sequence), this.capacity);
+    const byLayer = new Map<number, { nCells: number; norms: Float32Array }>();
+    return this.slots.map(({ layer, head }) => {
+      let read = byLayer.get(layer);
+      if (!read) {
+        read = readValueNorms(this.llama, context, layer) ?? { nCells: 0, norms: new Float32Array() };
+        byLayer.set(layer, read);
+      }
+      const weights = new Float64Array(this.capacity);
+      let sum = 0;
+      for (let cell = 0; cell < read.nCells && cell < positions.length; cell++) {
+        const index = positions[cell]!;
+        if (index < 0 || index >= n) continue;
+        const norm = read.norms[head * read.nCells + cell]!;
+        weights[index] = norm;
+        sum += norm;
+      }
+      const mean = sum / Math.max(1, n);
+      if (mean > 0) for (let i = 0; i < n; i++) weights[i] = weights[i]! / mean;
+      return weights;
+    });
+  }
+
+  /** Importance of each token index: attention (times value norm for VATP), summed over slots. */
+  private importance(n: number): Float64Array {
+    const total = new Float64Array(n);
+    if (!this.needsScores) return total;
+    const attention = this.attention();
+    const values = this.policy.method === 'vatp' ? this.valueWeights(n) : null;
+    attention.forEach((scores, slot) => {
+      const weight = values?.[slot];
+      for (let i = 0; i < n; i++) total[i] = total[i]! + scores[i]! * (weight ? weight[i]! : 1);
+    });
+    return total;
+  }
+
+  /** Evicts down to the budget if `incoming` more tokens would not fit in the context. */
+  private async makeRoom(incoming: number, duringPrefill: boolean): Promise<void> {
+    const n = this.sequence.nextTokenIndex;
+    if (n + incoming <= this.capacity || n <= this.budgetTokens) return;
+    const started = performance.now();
+    const keep = this.selectKept(n);
+    const ranges = evictedRanges(keep, n);
+    await this.sequence.eraseContextTokenRanges(ranges);
+    this.compact(keep);
+    this.stats.evicted += n - keep.length;
+    this.stats.rounds += 1;
+    if (duringPrefill) this.stats.prefillRounds += 1;
+    this.stats.evictMs += performance.now() - started;
+  }
+
+  /** Token indices kept, increasing: sinks, the recent window, and the most important of the rest. */
+  private selectKept(n: number): number[] {
+    const sink = Math.min(this.policy.sink, n);
+    const recentFrom = Math.max(sink, n - this.recent);
+    const heavy = Math.max(0, this.budgetTokens - sink - (n - recentFrom));
+    const importance = this.importance(n);
+    const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k);
+    middle.sort((a, b) => importance[b]! - importance[a]! || b - a);
+    const kept = new Set(middle.slice(0, heavy));
+    const keep: number[] = [];
+    for (let i = 0; i < n; i++) if (i < sink || i >= recentFrom || kept.has(i)) keep.push(i);
+    return keep;
+  }
+
+  /** Moves the scores of kept tokens to their new (compacted) indices. */
+  private compact(keep: number[]): void {
+    const move = (scores: Float64Array) => {
+      const next = new Float64Array(scores.length);
+      keep.forEach((from, to) => (next[to] = scores[from]!));
+      return next;
+    };
+    this.accumulated = this.accumulated.map(move);
+    for (const snap of this.snapshots) snap.scores = snap.scores.map(move);
+  }
+}
+
+/** Consecutive runs of token indices below n that are not kept. */
+export function evictedRanges(keep: readonly number[], n: number): Array<{ start: number; end: number }> {
+  const ranges: Array<{ start: number; end: number }> = [];
+  let next = 0;
+  for (const index of [...keep, n]) {
+    if (index > next) ranges.push({ start: next, end: index });
+    next = index + 1;
+  }
+  return ranges;
+}
+
+/** SnapKV's pooling: each position takes the max over a window of neighbours. */
+export function maxPool(values: Float64Array, kernel: number): Float64Array {
+  const half = Math.floor(kernel / 2);
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    let max = -Infinity;
+    for (let j = Math.max(0, i - half); j <= Math.min(values.length - 1, i + half); j++) max = Math.max(max, values[j]!);
+    out[i] = max;
+  }
+  return out;
+}
