@@ -1,6 +1,6 @@
 // Teacher-forced logits under an eviction budget: the prompt is prefilled in chunks that fit the
-// budgeted context (evicting as a turn would), then each forced token is evaluated alone, evicting
-// when the context is full. Benchmarks compare these logits with full KV's.
+// budgeted context (evicting as a turn would), then the forced tokens, evicting whenever the
+// context is full. Benchmarks compare these logits with full KV's.
 import type { Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import { TokenEvictor } from './kvEviction.js';
@@ -16,19 +16,22 @@ export async function probeBudgetedLogits(
 ): Promise<LogitsProbeResult> {
   const prompt = renderChatTokens(model, request.messages);
   await sequence.clearHistory();
-  const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction.budgetTokens, eviction.layers);
+  const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction.headroom, eviction.layers);
   const withLogits = { generateNext: { logits: true } } as const;
   const logits: Float32Array[] = [];
   try {
     await evictor.prefill(prompt.slice(0, -1), () => undefined, new AbortController().signal);
-    for (const token of [...prompt.slice(-1), ...((request.follow ?? []) as Token[])]) {
+    // forced tokens go in as few evaluations as fit (one when nothing must be evicted, exactly as
+    // the full-KV probe evaluates them), evicting between evaluations when the context is full
+    const forced = [...prompt.slice(-1), ...((request.follow ?? []) as Token[])];
+    while (logits.length < forced.length) {
       await evictor.reserve(1);
-      let row: Float32Array | null = null;
-      await evictor.evaluateObserved(1, async () => {
-        const [output] = await sequence.controlledEvaluate([[token, withLogits]]);
-        row = logitsRow(output?.next?.logits, logits.length);
+      const room = Math.max(1, sequence.contextSize - 1 - sequence.nextTokenIndex);
+      const group = forced.slice(logits.length, logits.length + room);
+      await evictor.evaluateObserved(group.length, async () => {
+        const outputs = await sequence.controlledEvaluate(group.map((token) => [token, withLogits] as [Token, typeof withLogits]));
+        group.forEach((_, i) => logits.push(logitsRow(outputs[i]?.next?.logits, logits.length)));
       });
-      logits.push(row!);
     }
   } finally {
     evictor.stop();

@@ -224,8 +224,8 @@ export class Engine {
 
   /**
    * The context and turn settings a policy needs for a prompt of `promptTokens`: SimLayerKV's lazy
-   * layers get a window cache, and an eviction budget sizes the context to the budget plus one
-   * prefill chunk, so the memory saved is memory never allocated.
+   * layers get a window cache, and an eviction budget is the context's size, so the memory saved
+   * is memory never allocated.
    */
   private plan(policy: KvPolicy, promptTokens: number, profile: LayerProfile | null): PolicyPlan {
     const loaded = this.requireLoaded();
@@ -262,9 +262,11 @@ export class Engine {
         const fullLayers = info.layers - shape.lazyLayers.length;
         const bytesPerToken = 2 * fullLayers * info.kvHeads * info.headDim * KV_ELEMENT_BYTES[policy.kvType];
         const budget = resolveBudgetTokens(policy.eviction.budget, promptTokens, bytesPerToken);
-        const budgetTokens = Math.max(1, Math.min(budget, info.contextSize - batchSize));
-        shape.contextSize = budgetTokens + batchSize;
-        eviction = { policy: policy.eviction, budgetTokens, layers: info.layers };
+        // an eighth of the budget stays free after each round: room for the next prefill chunk
+        const headroom = Math.max(16, Math.min(batchSize, Math.floor(budget / 8)));
+        const budgetTokens = Math.min(info.contextSize, Math.max(budget, policy.eviction.sink + 2 * headroom));
+        shape.contextSize = budgetTokens;
+        eviction = { policy: policy.eviction, budgetTokens, headroom, layers: info.layers };
       }
     }
     return { policy, shape, eviction, notices };
@@ -345,7 +347,11 @@ export class Engine {
     try {
       const open = await this.ensureContext(plan.shape);
       resetLazyState(this.llama, open.context);
-      const sequence = open.context.getSequence();
+      // under a budget Sift evicts before the context fills; node-llama-cpp's own shift (erasing
+      // the oldest tokens) must never run silently instead
+      const sequence = plan.eviction
+        ? open.context.getSequence({ contextShift: { strategy: refuseContextShift } })
+        : open.context.getSequence();
       try {
         return await work(open, sequence);
       } finally {
@@ -397,6 +403,10 @@ export class Engine {
   private assertIdle(): void {
     if (this.busy) throw new EngineError('BUSY', 'The engine is answering; stop the current answer first.');
   }
+}
+
+function refuseContextShift(): never {
+  throw new EngineError('INTERNAL', 'The KV budget was exceeded without an eviction (node-llama-cpp tried to shift the context).');
 }
 
 function translateLoadError(err: unknown, modelPath: string): EngineError {

@@ -1,6 +1,7 @@
 // Token eviction under a KV budget: VATP and the baselines it is measured against (H2O, SnapKV,
-// StreamingLLM). The context is created with room for the budget plus one prefill chunk, so the
-// savings are physical; whenever the next evaluation would not fit, the lowest-ranked tokens go.
+// StreamingLLM). The context is created with the budget's size, so the savings are physical;
+// whenever the next evaluation would not fit, the lowest-ranked tokens go, leaving `headroom` free
+// cells: the next prefill chunk, or that many decode steps before the next eviction.
 //
 // Eviction frees whole cells: a token's K/V in every full layer shares one cell, so importance is
 // aggregated over the heads and layers that share it. node-llama-cpp's eraseContextTokenRanges
@@ -36,6 +37,8 @@ export class TokenEvictor {
   private accumulated: Float64Array[] = [];
   private snapshots: Snapshot[] = [];
   private readonly recent: number;
+  /** Tokens left after an eviction round. */
+  readonly keepTokens: number;
   /** Queries the native side observes per evaluation now (0: off). */
   private observing = 0;
 
@@ -43,19 +46,26 @@ export class TokenEvictor {
     private readonly llama: Llama,
     private readonly sequence: LlamaContextSequence,
     private readonly policy: EvictionPolicy,
-    readonly budgetTokens: number,
+    headroom: number,
     private readonly layers: number,
   ) {
-    const room = Math.max(0, budgetTokens - policy.sink);
-    this.recent = policy.method === 'streaming' ? room : Math.min(room, policy.recent ?? Math.floor(budgetTokens / 2));
+    this.keepTokens = Math.max(1, sequence.contextSize - 1 - headroom);
+    const room = Math.max(0, this.keepTokens - policy.sink);
+    this.recent = policy.method === 'streaming' ? room : Math.min(room, policy.recent ?? Math.floor(this.keepTokens / 2));
   }
 
   private get needsScores(): boolean {
     return this.policy.method !== 'streaming';
   }
 
-  private get capacity(): number {
+  /** Cells the context holds: the budget as allocated. */
+  get capacityTokens(): number {
     return this.sequence.contextSize;
+  }
+
+  /** Tokens the sequence may hold: node-llama-cpp keeps one cell free. */
+  private get capacity(): number {
+    return this.sequence.contextSize - 1;
   }
 
   /** Queries to observe in an evaluation of `rows` tokens. */
@@ -65,7 +75,7 @@ export class TokenEvictor {
 
   /** Evaluates tokens (without sampling) in chunks that fit, evicting before each as needed. */
   async prefill(tokens: readonly Token[], onChunk: (done: number) => void, signal: AbortSignal): Promise<boolean> {
-    const chunkSize = Math.max(1, Math.min(this.sequence.context.batchSize, this.capacity - this.budgetTokens));
+    const chunkSize = Math.max(1, Math.min(this.sequence.context.batchSize, this.capacity - this.keepTokens));
     for (let i = 0; i < tokens.length; i += chunkSize) {
       if (signal.aborted) return false;
       const chunk = tokens.slice(i, i + chunkSize);
@@ -214,7 +224,7 @@ export class TokenEvictor {
   /** Evicts down to the budget if `incoming` more tokens would not fit in the context. */
   private async makeRoom(incoming: number, duringPrefill: boolean): Promise<void> {
     const n = this.sequence.nextTokenIndex;
-    if (n + incoming <= this.capacity || n <= this.budgetTokens) return;
+    if (n + incoming <= this.capacity || n <= this.keepTokens) return;
     const started = performance.now();
     const keep = this.selectKept(n);
     const ranges = evictedRanges(keep, n);
@@ -230,7 +240,7 @@ export class TokenEvictor {
   private selectKept(n: number): number[] {
     const sink = Math.min(this.policy.sink, n);
     const recentFrom = Math.max(sink, n - this.recent);
-    const heavy = Math.max(0, this.budgetTokens - sink - (n - recentFrom));
+    const heavy = Math.max(0, this.keepTokens - sink - (n - recentFrom));
     const importance = this.importance(n);
     const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k);
     middle.sort((a, b) => importance[b]! - importance[a]! || b - a);

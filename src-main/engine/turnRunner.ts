@@ -44,7 +44,10 @@ export interface LazyTurn {
 
 export interface EvictionTurn {
   policy: EvictionPolicy;
+  /** Cells the context was created with: the budget. */
   budgetTokens: number;
+  /** Cells an eviction round frees (the prefill chunk size, and decode steps between rounds). */
+  headroom: number;
   layers: number;
 }
 
@@ -230,7 +233,7 @@ export async function runTurn(
   onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
 
   const answer = new AnswerStream(model, onEvent);
-  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting.budgetTokens, evicting.layers) : null;
+  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting.headroom, evicting.layers) : null;
   try {
     return await generate();
   } finally {
@@ -310,7 +313,7 @@ export async function runTurn(
 
 function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {
   const { evicted, rounds, prefillRounds, evictMs } = evictor.stats;
-  return { method: evicting.policy.method, budgetTokens: evicting.budgetTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs) };
+  return { method: evicting.policy.method, budgetTokens: evictor.capacityTokens, keptTokens: evictor.keepTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs) };
 }
 
 /** KV bytes the backend reports, sampled at the turn's start, after the prefill and at its end. */

@@ -57,8 +57,9 @@ export interface LayerKvStats {
 /** What KV eviction (VATP or a baseline) did in a turn. */
 export interface EvictionTurnMetrics {
   method: string;
-  /** Tokens the full-layer cache keeps after each eviction round. */
+  /** Cells the full-layer cache was created with (the budget), and tokens kept after each eviction round. */
   budgetTokens: number;
+  keptTokens: number;
   /** Tokens evicted during the turn, and in how many rounds. */
   evicted: number;
   rounds: number;

@@ -48,7 +48,7 @@ export interface EvictionPolicy {
   sink: number;
   /** Most recent tokens always kept; null = half of the budget (VATP's 25% heavy + 25% recent split). streaming ignores it (everything but the sinks is the window). */
   recent: number | null;
-  /** How attention is scored: 'accumulate' (H2O-style, every query so far) or 'window' (mean over the last `window` queries, Scissorhands-style). vatp default 'accumulate'; h2o is always 'accumulate'; snapkv always 'window'; streaming has none ('accumulate' there, unused). */
+  /** How attention is scored: 'accumulate' (H2O-style, every query so far) or 'window' (mean over the last `window` queries, Scissorhands-style). vatp default 'window' (it kept the pass key where accumulate lost it, and decodes without observing every step: docs/POLICIES.md); h2o is always 'accumulate'; snapkv always 'window'; streaming has none ('accumulate' there, unused). */
   score: 'accumulate' | 'window';
   /** Query window for score=window and for snapkv. Default 32. */
   window: number;
@@ -124,7 +124,7 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     budget: BUDGET_KNOB,
     sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
     recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
-    score: { values: ['acc', 'window'], description: 'attention summed over every query so far (acc, default) or averaged over the last window queries' },
+    score: { values: ['acc', 'window'], description: 'attention averaged over the last window queries (window, default) or summed over every query so far (acc, H2O-style)' },
     window: { pattern: COUNT, description: 'queries averaged with score=window, at least 1 (default 32)' },
   },
   h2o: {
@@ -325,7 +325,7 @@ function parseEviction(method: EvictionMethod, params: Record<string, string>): 
     const kept = recent === null ? `sink=${sink}` : `sink=${sink} + recent=${recent}`;
     throw new PolicySpecError(`${method}: ${kept} is more than budget=${budget.value} tokens`);
   }
-  const score = method === 'snapkv' || (method === 'vatp' && params['score'] === 'window') ? 'window' : 'accumulate';
+  const score = method === 'snapkv' || (method === 'vatp' && params['score'] !== 'acc') ? 'window' : 'accumulate';
   return { method, budget, sink, recent, score, window, pool };
 }
 

@@ -57,7 +57,7 @@ describe('policy spec grammar', () => {
       method: 'vatp',
       budget: { kind: 'tokens', value: 512 },
       sink: 20,
-      score: 'accumulate',
+      score: 'window',
       ...base,
     });
     expect(parsePolicy('h2o:budget=0.2').eviction).toEqual<EvictionPolicy>({

@@ -1,0 +1,113 @@
+// SimLayerKV and KV eviction on the real model. The invariants: at their no-op settings (a budget
+// that holds the whole sequence; lazy layers whose window covers it; delta above 1) the logits equal
+// full KV's exactly; under a real budget the cache is allocated small, evicted tokens leave their
+// cells (so nothing attends them), generation runs past the budget without the cache growing, and
+// the bytes the backend allocated match the per-layer statistics.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineClient } from '../../src-main/engine/engineClient.js';
+import type { LogitsProbeResult } from '../../src-main/engine/logitsProbe.js';
+import type { LayerProfile } from '../../src-main/policy/layerTrim.js';
+import type { TurnRequest } from '../../src-main/engine/types.js';
+import { passkeyPrompt } from '../helpers/passkey.js';
+import { testModelPath } from '../helpers/testModel.js';
+
+const task = passkeyPrompt(400, 0.5, '42917');
+const messages = [{ role: 'user' as const, content: `${task.document}\n\n${task.question}` }];
+// teacher-forced after the prompt, so decode steps are compared too
+const follow = [504, 1345, 1792, 314];
+const LAYERS = 30;
+
+function turn(policy: string, maxTokens = 8, layerProfile: LayerProfile | null = null): TurnRequest {
+  return { messages, sampling: { temperature: 0, topP: 1, maxTokens }, policy, layerProfile };
+}
+
+function differing(a: LogitsProbeResult, b: LogitsProbeResult): number {
+  let count = 0;
+  a.logits.forEach((row, i) => row.forEach((v, j) => (count += v === b.logits[i]![j] ? 0 : 1)));
+  return count;
+}
+
+describe('KV budgets and lazy layers on the patched build', () => {
+  let engine: EngineClient;
+  let full: LogitsProbeResult;
+
+  beforeAll(async () => {
+    engine = await EngineClient.start({ build: 'patched' });
+    await engine.loadModel({ path: testModelPath(), contextSize: 2048 });
+    full = await engine.probeLogits({ messages, follow });
+  });
+  afterAll(async () => engine?.close());
+
+  it.each(['vatp:budget=1.0', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
+    '%s: a budget that holds the whole sequence gives logits identical to full KV',
+    async (policy) => {
+      const probed = await engine.probeLogits({ messages, follow, policy });
+      expect(probed.logits).toHaveLength(follow.length + 1);
+      expect(differing(probed, full)).toBe(0);
+    },
+  );
+
+  it('SimLayerKV: lazy layers whose window covers the sequence give identical logits', async () => {
+    expect(full.promptTokens.length + follow.length).toBeLessThan(1024);
+    const probed = await engine.probeLogits({ messages, follow, policy: 'simlayerkv:layers=1/2/3/20,window=1024' });
+    expect(differing(probed, full)).toBe(0);
+  });
+
+  it('SimLayerKV: delta above 1 trims no layer and gives identical logits', async () => {
+    const profile: LayerProfile = { scores: Array.from({ length: LAYERS }, (_, l) => (l % 2 ? 0.99 : 0.5)), delta: 0.9, lazyLayers: [], sink: 4, window: 64 };
+    profile.lazyLayers = profile.scores.flatMap((s, l) => (s > profile.delta ? [l] : []));
+    const probed = await engine.probeLogits({ messages, follow, policy: 'simlayerkv:delta=1.5', layerProfile: profile });
+    expect(differing(probed, full)).toBe(0);
+    const { metrics } = await engine.runTurn(turn('simlayerkv:delta=1.5', 2, profile), () => {}).result;
+    expect(metrics.perLayer.some((l) => l.lazy)).toBe(false);
+    expect(metrics.notice).toBeNull();
+  });
+
+  it('SimLayerKV: lazy layers hold a small ring, allocated small, and answers still come', async () => {
+    const fullTurn = await engine.runTurn(turn('full', 24), () => {}).result;
+    const { metrics, answer } = await engine.runTurn(turn('simlayerkv:layers=2/5/8/11,window=64', 24), () => {}).result;
+    expect(answer.length).toBeGreaterThan(0);
+    const lazy = metrics.perLayer.filter((l) => l.lazy);
+    expect(lazy.map((l) => l.layer)).toEqual([2, 5, 8, 11]);
+    const fullLayerBytes = fullTurn.metrics.perLayer[0]!.bytes;
+    for (const layer of lazy) {
+      expect(layer.window).toBe(64);
+      expect(layer.sink).toBe(4);
+      // sinks + window + one ubatch, padded to 256 cells: far less than the 2048-cell context
+      expect(layer.bytes).toBeLessThanOrEqual(fullLayerBytes / 2);
+      expect(layer.cells).toBeLessThanOrEqual(4 + 64 + 512 + 256);
+    }
+    // the backend's own accounting matches the statistics, and is the physical saving
+    expect(metrics.kvBytesSteady).toBe(metrics.kvBytesAllocated);
+    expect(metrics.kvBytesPeak).toBe(metrics.kvBytesSteady);
+    expect(metrics.kvBytesAllocated!).toBeLessThan(fullTurn.metrics.kvBytesAllocated!);
+    expect(fullTurn.metrics.kvBytesSteady).toBe(fullTurn.metrics.kvBytesAllocated);
+  });
+
+  it.each(['vatp:budget=256', 'vatp:budget=256,score=acc', 'h2o:budget=256', 'snapkv:budget=256', 'streaming:budget=256'])(
+    '%s: a budget below the prompt evicts during the prefill into a context of the budget size',
+    async (policy) => {
+      const { metrics, stopReason } = await engine.runTurn(turn(policy, 4), () => {}).result;
+      const eviction = metrics.eviction!;
+      expect(metrics.contextSize).toBe(256);
+      expect(eviction.budgetTokens).toBe(256);
+      expect(eviction.prefillRounds).toBeGreaterThan(0);
+      // evicted tokens hold no cell: every layer's cells are the tokens kept, within the budget
+      const evaluated = metrics.promptTokens + metrics.generatedTokens - (stopReason === 'maxTokens' ? 1 : 0);
+      const held = evaluated - eviction.evicted;
+      expect(metrics.perLayer.every((l) => l.cells === held)).toBe(true);
+      expect(held).toBeLessThan(256);
+      expect(metrics.kvBytesPeak).toBe(metrics.kvBytesAllocated);
+      expect(metrics.kvBytesSteady).toBe(metrics.kvBytesAllocated);
+      expect(metrics.kvBytesAllocated).toBe(metrics.perLayer[0]!.bytes * LAYERS);
+    },
+  );
+
+  it('generates past the budget without the cache growing (Sift evicts; node-llama-cpp never shifts)', async () => {
+    // 120 forced tokens after a ~470-token prompt, in a 256-cell cache: decode-time rounds too
+    const long = Array.from({ length: 120 }, (_, i) => follow[i % follow.length]!);
+    const probed = await engine.probeLogits({ messages, follow: long, policy: 'vatp:budget=256' });
+    expect(probed.logits).toHaveLength(long.length + 1);
+    expect(probed.logits.every((row) => row.every(Number.isFinite))).toBe(true);
+  });
+});

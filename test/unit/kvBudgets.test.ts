@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { evictedRanges, maxPool } from '../../src-main/engine/kvEviction.js';
+import { layerLaziness, resolveLazyLayers, type LayerProfile } from '../../src-main/policy/layerTrim.js';
+import type { LayerTrimPolicy } from '../../src-main/policy/spec.js';
+
+const trim = (over: Partial<LayerTrimPolicy> = {}): LayerTrimPolicy => ({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, ...over });
+const profile: LayerProfile = { scores: [0.2, 0.95, 0.7, 0.99], delta: 0.9, lazyLayers: [1, 3], sink: 4, window: 512 };
+
+describe('eviction helpers', () => {
+  it('turns kept indices into the runs of evicted ones', () => {
+    expect(evictedRanges([0, 1, 2, 5, 6, 9], 10)).toEqual([
+      { start: 3, end: 5 },
+      { start: 7, end: 9 },
+    ]);
+    expect(evictedRanges([2, 3], 4)).toEqual([{ start: 0, end: 2 }]);
+    expect(evictedRanges([0, 1, 2], 3)).toEqual([]);
+  });
+
+  it('max-pools over a centred window (SnapKV), clamped at the edges', () => {
+    expect([...maxPool(Float64Array.from([0, 5, 0, 0, 0, 1]), 3)]).toEqual([5, 5, 5, 0, 1, 1]);
+    expect([...maxPool(Float64Array.from([1, 2, 3]), 1)]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('SimLayerKV layer choice', () => {
+  it('takes explicit layers first, then delta over the profile, then the profile itself', () => {
+    expect(resolveLazyLayers(trim({ layers: [0, 2] }), 4, null)).toEqual({ lazyLayers: [0, 2], notice: null });
+    expect(resolveLazyLayers(trim({ delta: 0.6 }), 4, profile).lazyLayers).toEqual([1, 2, 3]);
+    expect(resolveLazyLayers(trim({ delta: 1.5 }), 4, profile).lazyLayers).toEqual([]);
+    expect(resolveLazyLayers(trim(), 4, profile).lazyLayers).toEqual([1, 3]);
+  });
+
+  it('trims nothing, and says why, without a profile for this model', () => {
+    expect(resolveLazyLayers(trim(), 4, null).notice).toMatch(/sift calibrate/);
+    expect(resolveLazyLayers(trim({ delta: 0.5 }), 30, profile).lazyLayers).toEqual([]);
+    expect(() => resolveLazyLayers(trim({ layers: [7] }), 4, null)).toThrow(/past this model's last layer/);
+  });
+
+  it('scores a layer by the attention mass on the first tokens and the recent window', () => {
+    // 2 KV heads, 6 cells holding positions 0..5; sink 1, window 2 of a 6-token prompt: positions 0, 4, 5
+    const scores = Float32Array.from([0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2, 0.1, 0.1]);
+    const laziness = layerLaziness({ nKv: 6, nHeadKv: 2, scores }, Int32Array.from([0, 1, 2, 3, 4, 5]), 6, 1, 2);
+    expect(laziness).toBeCloseTo((0.7 + 0.4) / 2, 6);
+    // cells that hold nothing do not count
+    expect(layerLaziness({ nKv: 2, nHeadKv: 1, scores: Float32Array.from([0.6, 0.4]) }, Int32Array.from([-1, 0]), 1, 1, 0)).toBeCloseTo(0.4, 6);
+  });
+});
