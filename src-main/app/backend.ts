@@ -10,6 +10,7 @@ import type { EngineHostFactory } from '../engine/engineClient.js';
 import type { BuildKind } from '../engine/types.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { KnownModels } from '../models/knownModels.js';
+import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { ModelManager } from '../models/modelManager.js';
 import { SessionService } from '../session/sessionService.js';
 import { openStore, type Store } from '../store/index.js';
@@ -56,7 +57,12 @@ export function createBackend(options: BackendOptions): Backend {
     emitState: (state) => events.emit({ type: 'model.state', state }),
     emitDownload: (download) => events.emit({ type: 'download.progress', download }),
   });
-  const sessions = new SessionService({ store, supervisor, emit: (event) => events.emit(event) });
+  const sessions = new SessionService({
+    store,
+    supervisor,
+    layerProfiles: new StoredLayerProfiles(store.modelProfiles),
+    emit: (event) => events.emit(event),
+  });
   const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, events }));
 
   return {

@@ -3,6 +3,7 @@
 // stdout, then the metrics; or, with --json, one JSON object.
 import { parseArgs } from 'node:util';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
+import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { parsePolicy, PolicySpecError } from '../policy/spec.js';
 import { attachDocumentFile } from '../session/documentAttach.js';
 import { SessionService } from '../session/sessionService.js';
@@ -150,6 +151,7 @@ export async function askCommand(argv: string[]): Promise<number> {
   const service = new SessionService({
     store,
     supervisor,
+    layerProfiles: new StoredLayerProfiles(store.modelProfiles),
     emit: (event) => {
       if (event.type === 'turn.token' && !options.json) process.stdout.write(event.text);
       if (event.type === 'turn.finished') finished = event.message;

@@ -1,15 +1,19 @@
 // `sift <command>`: the headless entry point. Each command lives in its own module and returns an
 // exit code; usage errors exit 2, failures 1, with a message on stderr a person can act on.
 import { askCommand, ASK_USAGE } from './ask.js';
+import { calibrateCommand, CALIBRATE_USAGE } from './calibrate.js';
 import { UsageError } from './usageError.js';
 
 const USAGE = `Usage: sift <command> [options]
 
 Commands:
-  ask     answer a question, optionally about a document, and print metrics
-  serve   serve the app on 127.0.0.1 for a browser
+  ask        answer a question, optionally about a document, and print metrics
+  calibrate  measure which layers SimLayerKV can trim on a model, and store the profile
+  serve      serve the app on 127.0.0.1 for a browser
 
 ${ASK_USAGE}
+
+${CALIBRATE_USAGE}
 
 Run \`sift serve --help\` for serve's options.`;
 
@@ -17,6 +21,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   ask: async () => askCommand,
+  calibrate: async () => calibrateCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
 };
 

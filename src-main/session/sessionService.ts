@@ -2,9 +2,12 @@
 // answer to the renderer. One answer is written at a time (the engine runs one turn at a time).
 import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnStarted } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
-import type { EngineClient } from '../engine/engineClient.js';
+import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
 import type { TurnEvent, TurnRequest } from '../engine/types.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
+import type { LayerProfileSource } from '../models/layerProfiles.js';
+import { policyUsesLayerProfile } from '../policy/calibration.js';
+import type { LayerProfile } from '../policy/layerTrim.js';
 import { parsePolicy, PolicySpecError } from '../policy/spec.js';
 import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
 import type { MessageRow, SessionRow, SessionSettings } from '../store/types.js';
@@ -16,7 +19,9 @@ import { buildTurnMessages } from './turnPlan.js';
 interface ActiveTurn {
   sessionId: string;
   messageId: string;
-  turnId: number;
+  /** The engine's id for the turn; null while the model's profile is still being looked up. */
+  turnId: number | null;
+  stopRequested: boolean;
   client: EngineClient;
   done: Promise<void>;
 }
@@ -25,6 +30,8 @@ export interface SessionServiceOptions {
   store: Store;
   supervisor: EngineSupervisor;
   emit(event: AppEvent): void;
+  /** Calibrated SimLayerKV profiles (sift calibrate), for turns whose policy uses one. */
+  layerProfiles?: LayerProfileSource;
 }
 
 export class SessionService {
@@ -130,7 +137,8 @@ export class SessionService {
   async stop(sessionId: string): Promise<boolean> {
     const active = this.active;
     if (!active || active.sessionId !== sessionId) return false;
-    await active.client.cancel(active.turnId).catch(() => undefined);
+    active.stopRequested = true;
+    if (active.turnId !== null) await active.client.cancel(active.turnId).catch(() => undefined);
     await active.done;
     return true;
   }
@@ -157,6 +165,14 @@ export class SessionService {
     };
   }
 
+  /** The loaded model's calibrated profile when the policy needs it (simlayerkv without layers=). */
+  private layerProfileFor(policy: string): LayerProfile | null | Promise<LayerProfile | null> {
+    const source = this.options.layerProfiles;
+    const model = this.options.supervisor.model;
+    if (!source || !model || !policyUsesLayerProfile(policy)) return null;
+    return source.forModel(model.path);
+  }
+
   /** Starts the engine on an answer already stored as 'streaming'; returns without waiting. */
   private answer(client: EngineClient, answer: MessageRow): void {
     const { sessionId, id: messageId } = answer;
@@ -173,14 +189,24 @@ export class SessionService {
         this.options.emit({ type: 'turn.progress', sessionId, messageId, done: event.done, total: event.total });
       }
     };
-    let running;
+    const active: ActiveTurn = { sessionId, messageId, turnId: null, stopRequested: false, client, done: Promise.resolve() };
+    const start = (request: TurnRequest, layerProfile: LayerProfile | null): RunningTurn['result'] => {
+      const running = client.runTurn(layerProfile ? { ...request, layerProfile } : request, onEvent);
+      active.turnId = running.turnId;
+      // Stop pressed while the profile was being looked up
+      if (active.stopRequested) void client.cancel(running.turnId).catch(() => undefined);
+      return running.result;
+    };
+    let outcome: RunningTurn['result'];
     try {
-      running = client.runTurn(this.buildRequest(sessionId, messageId), onEvent);
+      const request = this.buildRequest(sessionId, messageId);
+      const profile = this.layerProfileFor(request.policy);
+      outcome = profile instanceof Promise ? profile.then((p) => start(request, p)) : start(request, profile);
     } catch (error) {
       this.finishWith(sessionId, () => writer.fail(error));
       return;
     }
-    const done = running.result.then(
+    const done = outcome.then(
       (result) => {
         this.finishWith(sessionId, () => writer.finish(result.metrics, result.stopReason === 'cancelled' ? 'cancelled' : 'complete'));
       },
@@ -188,7 +214,8 @@ export class SessionService {
         this.finishWith(sessionId, () => writer.fail(error));
       },
     );
-    this.active = { sessionId, messageId, turnId: running.turnId, client, done };
+    active.done = done;
+    this.active = active;
     void done.finally(() => {
       if (this.active?.messageId === messageId) this.active = null;
     });
