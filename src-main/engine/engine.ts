@@ -33,6 +33,8 @@ const LAZY_ARCHITECTURES = new Set(['llama']);
 /** Architectures whose graph builder gives lazy layers a window cache (native-patches 0007). */
 const LAYER_TRIM_ARCHITECTURES = new Set(['llama']);
 /** Bytes of one cached element of K or V, per cache type (q8_0: 34 bytes per 32, q4_0: 18 per 32). */
+/** llama.cpp pads a context's cells to a multiple of this. */
+const CONTEXT_STEP = 256;
 const KV_ELEMENT_BYTES = { f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 } as const;
 const GGUF_MAGIC = 'GGUF';
 
@@ -47,6 +49,8 @@ interface ContextShape {
   kvType: KvPolicy['kvType'];
   flashAttention: boolean;
   contextSize: number;
+  /** Tokens evaluated at once (llama.cpp's batch and ubatch): a window cache's size includes it. */
+  batchSize: number;
   /** SimLayerKV: layers whose cache holds only `sink` first and `window` recent tokens. */
   lazyLayers: number[];
   sink: number;
@@ -70,6 +74,7 @@ function sameShape(a: ContextShape, b: ContextShape): boolean {
     a.kvType === b.kvType &&
     a.flashAttention === b.flashAttention &&
     a.contextSize === b.contextSize &&
+    a.batchSize === b.batchSize &&
     a.sink === b.sink &&
     a.window === b.window &&
     a.lazyLayers.join('/') === b.lazyLayers.join('/')
@@ -232,7 +237,8 @@ export class Engine {
     const info = loaded.info;
     const notices: string[] = [];
     const flashAttention = policy.kvType !== 'f16' || (loaded.options.flashAttention ?? false);
-    const shape: ContextShape = { kvType: policy.kvType, flashAttention, contextSize: info.contextSize, lazyLayers: [], sink: 0, window: 0 };
+    const batchSize = Math.min(loaded.options.batchSize ?? 512, info.contextSize);
+    const shape: ContextShape = { kvType: policy.kvType, flashAttention, contextSize: info.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0 };
 
     if (policy.layerTrim) {
       if (!hasKvBudgets(this.llama)) {
@@ -258,14 +264,18 @@ export class Engine {
       if (policy.eviction.method !== 'streaming' && !hasKvBudgets(this.llama)) {
         notices.push(`${policy.eviction.method} needs the patched build; this turn kept every token.`);
       } else {
-        const batchSize = Math.min(loaded.options.batchSize ?? 512, info.contextSize);
         const fullLayers = info.layers - shape.lazyLayers.length;
         const bytesPerToken = 2 * fullLayers * info.kvHeads * info.headDim * KV_ELEMENT_BYTES[policy.kvType];
         const budget = resolveBudgetTokens(policy.eviction.budget, promptTokens, bytesPerToken);
-        // an eighth of the budget stays free after each round: room for the next prefill chunk
-        const headroom = Math.max(16, Math.min(batchSize, Math.floor(budget / 8)));
-        const budgetTokens = Math.min(info.contextSize, Math.max(budget, policy.eviction.sink + 2 * headroom));
+        // llama.cpp allocates contexts in steps of 256 cells: a budget below the prompt rounds down,
+        // so it is never exceeded; one that holds the prompt rounds up, so it stays a no-op
+        const steps = budget >= promptTokens ? Math.ceil(budget / CONTEXT_STEP) : Math.floor(budget / CONTEXT_STEP);
+        const budgetTokens = Math.min(info.contextSize, Math.max(1, steps) * CONTEXT_STEP);
+        // an eighth of the budget stays free after each round: the next prefill chunk, evaluated as
+        // one batch (a smaller batch also shrinks the lazy layers' window caches)
+        const headroom = Math.max(16, Math.min(batchSize, Math.floor(budgetTokens / 8)));
         shape.contextSize = budgetTokens;
+        shape.batchSize = headroom;
         eviction = { policy: policy.eviction, budgetTokens, headroom, layers: info.layers };
       }
     }
@@ -378,7 +388,7 @@ export class Engine {
       if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, shape.lazyLayers, shape.sink, shape.window);
       const context = await loaded.model.createContext({
         contextSize: shape.contextSize,
-        batchSize: Math.min(loaded.options.batchSize ?? 512, shape.contextSize),
+        batchSize: Math.min(shape.batchSize, shape.contextSize),
         threads: loaded.options.threads ?? Math.max(1, os.availableParallelism()),
         flashAttention: shape.flashAttention,
         experimentalKvCacheKeyType: kvType,
