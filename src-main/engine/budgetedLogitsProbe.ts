@@ -13,14 +13,16 @@ export async function probeBudgetedLogits(
   sequence: LlamaContextSequence,
   eviction: EvictionTurn,
   request: LogitsProbeRequest,
+  /** The sequence already holds the prompt but its last token, evicted (when=prompt). */
+  resumed = false,
 ): Promise<LogitsProbeResult> {
   const prompt = renderChatTokens(model, request.messages);
-  await sequence.clearHistory();
-  const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction.headroom, eviction.layers);
+  if (!resumed) await sequence.clearHistory();
+  const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction, eviction.layers);
   const withLogits = { generateNext: { logits: true } } as const;
   const logits: Float32Array[] = [];
   try {
-    await evictor.prefill(prompt.slice(0, -1), () => undefined, new AbortController().signal);
+    if (!resumed) await evictor.prefill(prompt.slice(0, -1), () => undefined, new AbortController().signal);
     // forced tokens go in as few evaluations as fit (one when nothing must be evicted, exactly as
     // the full-KV probe evaluates them), evicting between evaluations when the context is full
     const forced = [...prompt.slice(-1), ...((request.follow ?? []) as Token[])];

@@ -1,6 +1,6 @@
 // The engine inside its own process: one native build, at most one model and one context, one
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
-import { open, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
@@ -11,11 +11,12 @@ import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
 import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
-import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
+import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
+import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
 import { resolveLazySchedule } from '../policy/lazy.js';
-import { runTurn, type EvictionTurn, type LazyTurn, type TurnOutcome } from './turnRunner.js';
+import { checkPromptFits, runTurn, type EvictionTurn, type LazyTurn, type TurnOutcome } from './turnRunner.js';
 import { probeBudgetedLogits } from './budgetedLogitsProbe.js';
-import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
+import { EngineError, type BuildInfo, type BuildKind, type ChatMessage, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
 export interface LoadModelOptions {
   path: string;
@@ -184,8 +185,10 @@ export class Engine {
     const plan = this.plan(this.parseRequestPolicy(request.policy), renderChatTokens(loaded.model, request.messages).length, request.layerProfile ?? null);
     const { lazy, notice } = this.lazyTurn(plan, loaded.info);
     const notices = [...plan.notices, ...(notice ? [notice] : [])];
-    return this.withPolicyContext(plan, (open, sequence) =>
-      runTurn(
+    const compacted = plan.eviction?.policy.when === 'prompt' ? await this.prefillForCompaction(plan, request.messages, onEvent, signal) : null;
+    return this.withPolicyContext(plan, async (open, sequence) => {
+      if (compacted?.statePath) await this.restoreCompacted(sequence, compacted.statePath);
+      return runTurn(
         {
           llama: this.llama,
           model: loaded.model,
@@ -195,13 +198,14 @@ export class Engine {
           batchSize: open.context.batchSize,
           lazy,
           eviction: plan.eviction,
+          resume: compacted,
           notice: notices.length ? notices.join(' ') : null,
         },
         { ...request, policy: plan.policy.spec },
         onEvent,
         signal,
-      ),
-    );
+      );
+    });
   }
 
   /**
@@ -267,9 +271,9 @@ export class Engine {
         const fullLayers = info.layers - shape.lazyLayers.length;
         const bytesPerToken = 2 * fullLayers * info.kvHeads * info.headDim * KV_ELEMENT_BYTES[policy.kvType];
         const budget = resolveBudgetTokens(policy.eviction.budget, promptTokens, bytesPerToken);
-        // llama.cpp allocates contexts in steps of 256 cells: a budget below the prompt rounds down,
-        // so it is never exceeded; one that holds the prompt rounds up, so it stays a no-op
-        const steps = budget >= promptTokens ? Math.ceil(budget / CONTEXT_STEP) : Math.floor(budget / CONTEXT_STEP);
+        // llama.cpp allocates contexts in steps of 256 cells: a budget below the prompt goes to the
+        // nearest step; one that holds the prompt rounds up, so it stays a no-op
+        const steps = budget >= promptTokens ? Math.ceil(budget / CONTEXT_STEP) : Math.round(budget / CONTEXT_STEP);
         const budgetTokens = Math.min(info.contextSize, Math.max(1, steps) * CONTEXT_STEP);
         // an eighth of the budget stays free after each round: the next prefill chunk, evaluated as
         // one batch (a smaller batch also shrinks the lazy layers' window caches)
@@ -283,6 +287,49 @@ export class Engine {
   }
 
   /**
+   * when=prompt, first half: prefills the prompt (but its last token) in a context of the full
+   * size, evicts once with the question in view, and saves the kept tokens' state to a file, so
+   * the turn can go on in a context of the budget's size (the big one is then freed).
+   */
+  private async prefillForCompaction(
+    plan: PolicyPlan,
+    messages: ChatMessage[],
+    onEvent: (event: TurnEvent) => void,
+    signal: AbortSignal,
+  ): Promise<{ statePath: string | null; started: number; kvBytesPeak: number | null; stats: EvictionStats }> {
+    const loaded = this.requireLoaded();
+    const eviction = plan.eviction!;
+    const prompt = renderChatTokens(loaded.model, messages);
+    checkPromptFits(prompt.length, loaded.info.contextSize);
+    const started = performance.now();
+    const fullPlan: PolicyPlan = {
+      ...plan,
+      shape: { ...plan.shape, contextSize: loaded.info.contextSize, batchSize: Math.min(loaded.options.batchSize ?? 512, loaded.info.contextSize) },
+      eviction: null,
+    };
+    const statePath = path.join(os.tmpdir(), `sift-kv-${process.pid}-${Date.now()}.state`);
+    const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
+    report(0);
+    return this.withPolicyContext(fullPlan, async (open, sequence) => {
+      const stats = await prefillThenEvict(this.llama, sequence, eviction, prompt, report, signal);
+      const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
+      // cancelled: the turn goes on empty and stops at once
+      if (!stats) return { statePath: null, started, kvBytesPeak, stats: { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0 } };
+      await sequence.saveStateToFile(statePath);
+      return { statePath, started, kvBytesPeak, stats };
+    });
+  }
+
+  /** when=prompt, second half: the kept tokens into the budget-sized context's sequence. */
+  private async restoreCompacted(sequence: ReturnType<LlamaContext['getSequence']>, statePath: string): Promise<void> {
+    try {
+      await sequence.loadStateFromFile(statePath, { acceptRisk: true });
+    } finally {
+      await rm(statePath, { force: true });
+    }
+  }
+
+  /**
    * Teacher-forced logits (see logitsProbe.ts) under a policy. `observe` turns attention observation
    * on meanwhile, to check it leaves the logits untouched.
    */
@@ -291,9 +338,12 @@ export class Engine {
     const promptTokens = renderChatTokens(loaded.model, request.messages).length;
     const plan = this.plan(this.parseRequestPolicy(request.policy ?? 'full'), promptTokens, request.layerProfile ?? null);
     const { lazy } = this.lazyTurn(plan, loaded.info);
+    const compacting = plan.eviction?.policy.when === 'prompt';
+    const compacted = compacting ? await this.prefillForCompaction(plan, request.messages, () => undefined, new AbortController().signal) : null;
     return this.withPolicyContext(plan, async (open, sequence) => {
       if (lazy) return probeLazyLogits(this.llama, loaded.model, sequence, lazy, request);
-      if (plan.eviction) return probeBudgetedLogits(this.llama, loaded.model, sequence, plan.eviction, request);
+      if (compacted?.statePath) await this.restoreCompacted(sequence, compacted.statePath);
+      if (plan.eviction) return probeBudgetedLogits(this.llama, loaded.model, sequence, plan.eviction, request, compacted !== null);
       if (!request.observe) return probeLogits(loaded.model, sequence, request);
       this.requireObservation();
       setObservation(this.llama, open.context, request.observe);

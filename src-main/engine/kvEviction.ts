@@ -46,10 +46,13 @@ export class TokenEvictor {
     private readonly llama: Llama,
     private readonly sequence: LlamaContextSequence,
     private readonly policy: EvictionPolicy,
-    headroom: number,
+    budget: { budgetTokens: number; headroom: number },
     private readonly layers: number,
+    before?: EvictionStats,
   ) {
-    this.keepTokens = Math.max(1, sequence.contextSize - 1 - headroom);
+    if (before) Object.assign(this.stats, before);
+    // node-llama-cpp keeps one cell of a context free
+    this.keepTokens = Math.max(1, budget.budgetTokens - 1 - budget.headroom);
     const room = Math.max(0, this.keepTokens - policy.sink);
     this.recent = policy.method === 'streaming' ? room : Math.min(room, policy.recent ?? Math.floor(this.keepTokens / 2));
   }
@@ -224,7 +227,14 @@ export class TokenEvictor {
   /** Evicts down to the budget if `incoming` more tokens would not fit in the context. */
   private async makeRoom(incoming: number, duringPrefill: boolean): Promise<void> {
     const n = this.sequence.nextTokenIndex;
-    if (n + incoming <= this.capacity || n <= this.keepTokens) return;
+    if (n + incoming <= this.capacity) return;
+    await this.evictToBudget(duringPrefill);
+  }
+
+  /** One eviction round: keeps the budget's tokens, ranked by what has been observed so far. */
+  async evictToBudget(duringPrefill: boolean): Promise<void> {
+    const n = this.sequence.nextTokenIndex;
+    if (n <= this.keepTokens) return;
     const started = performance.now();
     const keep = this.selectKept(n);
     const ranges = evictedRanges(keep, n);
@@ -283,4 +293,28 @@ export function maxPool(values: Float64Array, kernel: number): Float64Array {
     out[i] = max;
   }
   return out;
+}
+
+/**
+ * Eviction with the question in view (when=prompt): prefills the prompt but its last token at full
+ * size, observing as a turn would, then runs one eviction round, so the ranking sees the question.
+ * The caller moves the kept tokens into a context of the budget's size. Returns null if cancelled.
+ */
+export async function prefillThenEvict(
+  llama: Llama,
+  sequence: LlamaContextSequence,
+  eviction: { policy: EvictionPolicy; budgetTokens: number; headroom: number; layers: number },
+  prompt: readonly Token[],
+  onChunk: (done: number) => void,
+  signal: AbortSignal,
+): Promise<EvictionStats | null> {
+  await sequence.clearHistory();
+  const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction, eviction.layers);
+  try {
+    if (!(await evictor.prefill(prompt.slice(0, -1), onChunk, signal))) return null;
+    await evictor.evictToBudget(true);
+    return evictor.stats;
+  } finally {
+    evictor.stop();
+  }
 }

@@ -10,7 +10,7 @@
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import { sampleToken } from './sampling.js';
-import { TokenEvictor } from './kvEviction.js';
+import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPolicy } from '../policy/spec.js';
 import {
   adoptNativeTokens,
@@ -51,6 +51,14 @@ export interface EvictionTurn {
   layers: number;
 }
 
+export interface ResumedPrefill {
+  /** When the turn started (performance.now()), for TTFT. */
+  started: number;
+  /** KV bytes of the context the prompt was prefilled in. */
+  kvBytesPeak: number | null;
+  stats: EvictionStats;
+}
+
 export interface TurnTarget {
   llama: Llama;
   model: LlamaModel;
@@ -62,6 +70,11 @@ export interface TurnTarget {
   lazy: LazyTurn | null;
   /** Set when the policy evicts tokens under a budget; the context was sized for it. */
   eviction?: EvictionTurn | null;
+  /**
+   * Set when the prompt (but its last token) was prefilled and evicted elsewhere (when=prompt) and
+   * the sequence already holds the kept tokens: the turn goes on from there.
+   */
+  resume?: ResumedPrefill | null;
   /** Said with the metrics, e.g. why a requested policy did not apply. */
   notice: string | null;
 }
@@ -221,19 +234,20 @@ export async function runTurn(
   const { model, sequence, context } = target;
   const prompt = renderChatTokens(model, request.messages);
   const evicting = target.eviction ?? null;
+  const resume = target.resume ?? null;
   // under a budget the prompt may be longer than the context: eviction makes room
   if (!evicting) checkPromptFits(prompt.length, context.contextSize);
   const maxTokens = evicting
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
 
-  await sequence.clearHistory();
-  const kvMeter = new KvMeter(target);
-  const started = performance.now();
-  onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
+  if (!resume) await sequence.clearHistory();
+  const kvMeter = new KvMeter(target, resume?.kvBytesPeak ?? null);
+  const started = resume?.started ?? performance.now();
+  if (!resume) onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
 
   const answer = new AnswerStream(model, onEvent);
-  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting.headroom, evicting.layers) : null;
+  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats) : null;
   try {
     return await generate();
   } finally {
@@ -241,7 +255,9 @@ export async function runTurn(
   }
 
   async function generate(): Promise<TurnOutcome> {
-    const prefilled = target.lazy
+    const prefilled: Prefilled = resume
+      ? { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: signal.aborted ? 'cancelled' : null }
+      : target.lazy
       ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, onEvent, signal)
       : evictor
         ? await budgetedPrefill(evictor, prompt, onEvent, signal)
@@ -321,7 +337,11 @@ class KvMeter {
   peak: number | null = null;
   last: number | null = null;
 
-  constructor(private readonly target: TurnTarget) {
+  constructor(
+    private readonly target: TurnTarget,
+    peakBefore: number | null,
+  ) {
+    this.peak = peakBefore;
     this.sample();
   }
 

@@ -54,6 +54,13 @@ export interface EvictionPolicy {
   window: number;
   /** SnapKV's max-pooling kernel over positions (odd, default 7; 1 = none). Others: 1. */
   pool: number;
+  /**
+   * When tokens are chosen: 'stream' evicts while the prompt streams in (memory never exceeds the
+   * budget, but the question is not seen yet); 'prompt' prefills the whole prompt at full size,
+   * chooses with the question in view, and moves the kept tokens into a context of the budget's
+   * size (steady memory is the budget; the peak is the full prompt). streaming is always 'stream'.
+   */
+  when: 'stream' | 'prompt';
 }
 
 /** SimLayerKV: lazy layers keep only sinks and a recent window. */
@@ -126,11 +133,13 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
     score: { values: ['acc', 'window'], description: 'attention averaged over the last window queries (window, default) or summed over every query so far (acc, H2O-style)' },
     window: { pattern: COUNT, description: 'queries averaged with score=window, at least 1 (default 32)' },
+    when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
   },
   h2o: {
     budget: BUDGET_KNOB,
     sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
     recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
+    when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
   },
   snapkv: {
     budget: BUDGET_KNOB,
@@ -138,6 +147,7 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
     window: { pattern: COUNT, description: 'observation window: the last queries whose attention scores tokens, at least 1 (default 32)' },
     pool: { pattern: COUNT, description: 'max-pooling kernel over positions, odd (default 7; 1 = none)' },
+    when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
   },
   streaming: {
     budget: BUDGET_KNOB,
@@ -326,7 +336,8 @@ function parseEviction(method: EvictionMethod, params: Record<string, string>): 
     throw new PolicySpecError(`${method}: ${kept} is more than budget=${budget.value} tokens`);
   }
   const score = method === 'snapkv' || (method === 'vatp' && params['score'] !== 'acc') ? 'window' : 'accumulate';
-  return { method, budget, sink, recent, score, window, pool };
+  const when = method !== 'streaming' && params['when'] === 'prompt' ? 'prompt' : 'stream';
+  return { method, budget, sink, recent, score, window, pool, when };
 }
 
 function parseLazy(params: Record<string, string>): LazyPolicy {

@@ -103,6 +103,18 @@ describe('KV budgets and lazy layers on the patched build', () => {
     },
   );
 
+  it('when=prompt: chooses with the question in view, then holds only the budget (peak full, steady small)', async () => {
+    const fullTurn = await engine.runTurn(turn('full', 12), () => {}).result;
+    const { metrics, answer } = await engine.runTurn(turn('vatp:budget=256,when=prompt', 12), () => {}).result;
+    expect(fullTurn.answer).toContain(task.passkey);
+    expect(answer).toContain(task.passkey);
+    expect(metrics.contextSize).toBe(256);
+    expect(metrics.eviction).toMatchObject({ rounds: 1, prefillRounds: 1 });
+    expect(metrics.kvBytesSteady).toBe(metrics.kvBytesAllocated);
+    expect(metrics.kvBytesPeak).toBe(fullTurn.metrics.kvBytesSteady);
+    expect(metrics.kvBytesSteady! * 4).toBeLessThan(metrics.kvBytesPeak!);
+  });
+
   it('generates past the budget without the cache growing (Sift evicts; node-llama-cpp never shifts)', async () => {
     // 120 forced tokens after a ~470-token prompt, in a 256-cell cache: decode-time rounds too
     const long = Array.from({ length: 120 }, (_, i) => follow[i % follow.length]!);

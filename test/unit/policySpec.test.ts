@@ -52,7 +52,7 @@ describe('policy spec grammar', () => {
   });
 
   it('parses each eviction method with its defaults', () => {
-    const base = { recent: null, window: 32, pool: 1 };
+    const base = { recent: null, window: 32, pool: 1, when: 'stream' as const };
     expect(parsePolicy('vatp:budget=512').eviction).toEqual<EvictionPolicy>({
       method: 'vatp',
       budget: { kind: 'tokens', value: 512 },
@@ -93,7 +93,9 @@ describe('policy spec grammar', () => {
       score: 'window',
       window: 16,
       pool: 1,
+      when: 'stream',
     });
+    expect(parsePolicy('snapkv:budget=0.2,when=prompt').eviction?.when).toBe('prompt');
     expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.score).toBe('accumulate');
     expect(parsePolicy('snapkv:budget=0.5,recent=0,window=8,pool=1').eviction).toMatchObject({ recent: 0, window: 8, pool: 1 });
     expect(parsePolicy('streaming:budget=128,sink=0').eviction).toMatchObject({ sink: 0, recent: null });
