@@ -31,7 +31,7 @@ describe('sift ask', () => {
     const out = JSON.parse(lines[0]!) as Record<string, unknown> & { perLayer: Array<Record<string, number>> };
     expect(out['answer']).toContain('58216');
     expect(out['promptTokens']).toBeGreaterThan(3800);
-    for (const key of ['ttftMs', 'prefillTokensPerSec', 'decodeTokensPerSec', 'kvBytesAllocated', 'kvBytesUsed']) {
+    for (const key of ['ttftMs', 'prefillTokensPerSec', 'decodeTokensPerSec', 'kvBytesAllocated', 'kvBytesUsed', 'kvBytesPeak', 'kvBytesSteady']) {
       expect(out[key], key).toBeGreaterThan(0);
     }
     expect(out['build']).toBe('patched');
@@ -43,7 +43,12 @@ describe('sift ask', () => {
       bytes: expect.any(Number),
       computed: out['promptTokens'],
       keys: out['promptTokens'],
+      lazy: false,
     });
+    // the backend's allocation (memory breakdown) is the layers' K and V, and never changed
+    expect(out['kvBytesSteady']).toBe(out['kvBytesAllocated']);
+    expect(out['kvBytesPeak']).toBe(out['kvBytesSteady']);
+    expect(out['eviction']).toBeNull();
 
     // the turn was saved like any chat, metrics included
     const store = openStore({ dataDir });
