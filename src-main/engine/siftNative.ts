@@ -225,9 +225,9 @@ export function hasKvBudgets(llama: Llama): boolean {
 }
 
 /**
- * The next context created gives these (lazy) layers a cache of their own holding only the first
- * `sink` and the last `window` positions (SimLayerKV). Call right before createContext; an empty
- * list clears it. One pending layout per process: contexts are created one at a time here.
+ * Contexts created from now on give these (lazy) layers a cache of their own holding only the first
+ * `sink` and the last `window` positions (SimLayerKV), until an empty list clears it. Set it right
+ * before createContext and clear it after: one layout per process, contexts are created one at a time.
  */
 export function setNextContextLayout(llama: Llama, lazyLayers: readonly number[], sink: number, window: number): void {
   requireAddon(llama, 'siftSetNextContextLayout')(Int32Array.from(lazyLayers), sink, window);
