@@ -5,6 +5,7 @@
 import { EngineError, type ChatMessage } from '../../src-main/engine/types.js';
 import type { EnginePool } from './engines.js';
 import type { FidelityReference } from './fidelity.js';
+import { runFollowUp, type FollowUpSample } from './followUp.js';
 import {
   cacheable,
   fidelityOf,
@@ -16,18 +17,22 @@ import {
 } from './measurements.js';
 import type { TurnSample } from './passkeyTurn.js';
 import { prefillCost, type Progress } from './progress.js';
-import { fidelityMessagesFor, fitFiller, passkeyCases, type FillerFit, type PasskeyCase } from './prompts.js';
+import { fidelityMessagesFor, fitFiller, followUpCases, passkeyCases, type FillerFit, type FollowUpCase, type PasskeyCase } from './prompts.js';
 import type { FidelityResult } from './results.js';
 import { prepareRows, type RowState } from './rowStates.js';
-import { isReferenceRow, promptTokensFor, rowLabel, runsAtLength } from './suite.js';
+import { contextSizeFor, isKvRow, isReferenceRow, measuresKv, promptTokensFor, rowLabel, runsAtLength, type BenchRow } from './suite.js';
 
 export type { RowState } from './rowStates.js';
 
 export interface LengthRun {
   length: number;
   targetTokens: number;
+  /** The context the engines held for this length (as the reference engine reports it). */
+  contextSize: number;
   reference: FidelityReference & { cached: boolean };
   samples: Map<string, TurnSample[]>;
+  /** Follow-up cases of the KV-memory rows and their full-KV references (none at other lengths). */
+  followUps: Map<string, FollowUpSample[]>;
   fidelity: Map<string, FidelityResult>;
 }
 
@@ -56,18 +61,32 @@ function lengthLabel(length: number): string {
  * A row whose turns fail is left out of the rest of the run, so one broken schedule does not end
  * hours of measurement; the failure is reported. The reference row failing does end the run.
  */
-function dropFailedRow(ctx: BenchContext, state: RowState, samples: Map<string, TurnSample[]>, err: unknown): void {
+function dropFailedRow(ctx: BenchContext, state: RowState, samples: Map<string, unknown[]>, err: unknown): void {
   if (ctx.isStopping() || isReferenceRow(state.row) || !(err instanceof EngineError)) throw err;
   state.failure = `failed during the run (${err.code}): ${err.message}`;
   samples.delete(state.id);
   ctx.progress.note(`${rowLabel(state.row)}: ${state.failure}; left out from here on`);
 }
 
+/** Rows that run the follow-up cases at a length: KV rows and their full-KV references, when a KV row runs there. */
+function followUpRows(states: readonly RowState[], rows: readonly BenchRow[], length: number): RowState[] {
+  const here = states.filter((s) => s.available && runsAtLength(s.row, length));
+  if (!here.some((s) => isKvRow(s.row))) return [];
+  return here.filter((s) => measuresKv(s.row, rows));
+}
+
 /**
  * Work a length still needs, in prefill-cost units, for the ETA. Cached stock results cost
  * nothing; a stock probe is counted even when cached (its key needs the reference's tokens).
+ * A follow-up case is two turns.
  */
-function planLength(ctx: BenchContext, states: RowState[], reference: RowState, cases: PasskeyCase[], messages: ChatMessage[], length: number): number {
+function planLength(
+  ctx: BenchContext,
+  states: RowState[],
+  reference: RowState,
+  plan: { length: number; cases: PasskeyCase[]; followUps: FollowUpCase[]; messages: ChatMessage[] },
+): number {
+  const { length, cases, messages } = plan;
   const measured = states.filter((s) => s.available && runsAtLength(s.row, length));
   const trials = measured.reduce(
     (sum, s) => sum + (cacheable(s) ? cases.filter((task) => !ctx.cache.has(passkeyKey(ctx, s, task))).length : cases.length),
@@ -75,7 +94,8 @@ function planLength(ctx: BenchContext, states: RowState[], reference: RowState, 
   );
   const probes = measured.filter((s) => s.probeable && !isReferenceRow(s.row)).length;
   const referenceRuns = ctx.cache.has(referenceKey(ctx, reference, messages)) ? 0 : 2;
-  return prefillCost(promptTokensFor(length)) * (trials + probes + referenceRuns);
+  const followUpTurns = 2 * plan.followUps.length * followUpRows(states, ctx.suite.rows, length).length;
+  return prefillCost(promptTokensFor(length)) * (trials + probes + referenceRuns + followUpTurns);
 }
 
 export async function runBench(ctx: BenchContext): Promise<RawRun> {
@@ -93,8 +113,9 @@ export async function runBench(ctx: BenchContext): Promise<RawRun> {
     const targetTokens = promptTokensFor(length);
     const cases = passkeyCases(length, targetTokens, suite.depths, fit);
     const messages = fidelityMessagesFor(length, targetTokens, fit);
-    progress.plan(planLength(ctx, rows, referenceState, cases, messages, length));
-    return { length, targetTokens, cases, messages };
+    const followUps = followUpCases(length, targetTokens, suite.followUps, fit);
+    progress.plan(planLength(ctx, rows, referenceState, { length, cases, followUps, messages }));
+    return { length, targetTokens, cases, followUps, messages };
   });
 
   const results: LengthRun[] = [];
@@ -104,6 +125,10 @@ export async function runBench(ctx: BenchContext): Promise<RawRun> {
     const tag = lengthLabel(plan.length);
 
     let started = performance.now();
+    await ctx.pool.resize(contextSizeFor(plan.length));
+    progress.note(`${tag}: every engine holds a ${contextSizeFor(plan.length)}-token context (reloaded in ${took(started)})`);
+
+    started = performance.now();
     const reference = await referenceFor(ctx, referenceState, plan.messages);
     progress.step(
       reference.cached ? 0 : 2 * cost,
@@ -136,6 +161,8 @@ export async function runBench(ctx: BenchContext): Promise<RawRun> {
       }
     }
 
+    const followUps = await runFollowUps(ctx, active, plan.followUps, tag, cost);
+
     const fidelity = new Map<string, FidelityResult>();
     for (const state of active) {
       if (state.failure) continue;
@@ -161,7 +188,35 @@ export async function runBench(ctx: BenchContext): Promise<RawRun> {
         );
       }
     }
-    results.push({ length: plan.length, targetTokens: plan.targetTokens, reference, samples, fidelity });
+    results.push({ length: plan.length, targetTokens: plan.targetTokens, contextSize: referenceState.slot.info.contextSize, reference, samples, followUps, fidelity });
   }
   return { rows, lengths: results, fit };
+}
+
+/** The follow-up cases, every participating row once per case, the order alternating per case. */
+async function runFollowUps(ctx: BenchContext, active: RowState[], cases: FollowUpCase[], tag: string, cost: number): Promise<Map<string, FollowUpSample[]>> {
+  const participants = followUpRows(active, ctx.suite.rows, cases[0]?.length ?? 0);
+  const results = new Map<string, FollowUpSample[]>(participants.map((s) => [s.id, []]));
+  for (const task of cases) {
+    const order = task.index % 2 === 0 ? participants : [...participants].reverse();
+    for (const state of order) {
+      if (state.failure) continue;
+      const started = performance.now();
+      let sample: FollowUpSample;
+      try {
+        sample = await runFollowUp(state.slot.client, state.row.policy, task, ctx.suite.answerTokens, (t) => ctx.setActiveTurn(t));
+      } catch (err) {
+        dropFailedRow(ctx, state, results, err);
+        continue;
+      }
+      results.get(state.id)?.push(sample);
+      ctx.progress.step(
+        2 * cost,
+        performance.now() - started,
+        `${tag} ${rowLabel(state.row)} follow-up ${task.index + 1}/${cases.length}: pass key ${sample.firstFound ? 'found' : 'missed'}, ` +
+          `door code ${sample.found ? 'found' : 'missed'} (${sample.promptTokens}-token conversation)`,
+      );
+    }
+  }
+  return results;
 }

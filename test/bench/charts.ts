@@ -29,6 +29,8 @@ export interface Panel {
   yRange?: [number, number];
   /** Dotted guides, e.g. x = 1 for "as fast as stock". */
   guides?: Array<{ axis: 'x' | 'y'; value: number; label: string }>;
+  /** A grey line under the markers through these points, in order (e.g. a Pareto frontier). */
+  frontier?: ChartPoint[];
   formatX?: (value: number) => string;
   formatY?: (value: number) => string;
 }
@@ -40,7 +42,11 @@ export interface Figure {
   panelSize?: { width: number; height: number };
 }
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+// ten strong colours, then ten darker ones: the KV-memory plot has up to 16 policies
+const PALETTE = [
+  '#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22',
+  '#393b79', '#843c39', '#637939', '#8c6d31', '#7b4173', '#3182bd', '#e6550d', '#31a354', '#756bb1', '#636363',
+];
 const PANEL_SIZE = { width: 380, height: 300 };
 const PANEL_MARGIN = { left: 62, right: 16, top: 30, bottom: 44 };
 const PANELS_PER_ROW = 2;
@@ -124,6 +130,9 @@ function renderPanel(
     }
   }
 
+  if (panel.frontier && panel.frontier.length > 1) {
+    body.push(polyline(panel.frontier.map((p) => [sx(p.x), sy(p.y)] as const), { stroke: '#bbb', 'stroke-width': 6, 'stroke-linejoin': 'round' }));
+  }
   for (const series of panel.series) {
     const colour = colours.get(series.colourKey) ?? '#000';
     const points = [...series.points].sort((a, b) => a.x - b.x);

@@ -1,7 +1,7 @@
-// Turn metrics the engine is growing (issue 4: `lazy` statistics and `notice`; issue 5:
-// `kvBytesPeak`), read defensively in one place: the harness runs on engines with and without
-// them, and lights the matching columns up when they appear.
-import type { TurnMetrics } from '../../src-main/engine/types.js';
+// The turn metrics beyond timing that the report reads, in one place: lazy prefill (issue 4),
+// KV bytes, eviction and SimLayerKV's lazy layers (issue 5). Stored with each sample, so the
+// stock cache keeps them too.
+import type { EvictionTurnMetrics, TurnMetrics } from '../../src-main/engine/types.js';
 import type { ReportedSchedule } from './lazyWork.js';
 
 export interface EngineExtras {
@@ -9,28 +9,26 @@ export interface EngineExtras {
   notice: string | null;
   /** The lazy schedule the turn ran, with what it pruned; null when the turn was not lazy. */
   lazy: (ReportedSchedule & { pruned: number | null; revived: number | null; reviveMs: number | null }) | null;
+  /** KV bytes the backend allocated (llama_get_memory_breakdown): the most during the turn, and after it. */
   kvBytesPeak: number | null;
-}
-
-function numberOrNull(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
-function numberList(value: unknown): number[] | null {
-  return Array.isArray(value) && value.every((v) => typeof v === 'number') ? (value as number[]) : null;
+  kvBytesSteady: number | null;
+  /** What eviction did (VATP and the baselines); null when the turn kept every token. */
+  eviction: EvictionTurnMetrics | null;
+  /** The context the turn ran in (an eviction budget sizes it to the budget plus one prefill chunk). */
+  contextSize: number;
+  /** SimLayerKV: the layers that kept only sinks and a recent window. */
+  lazyLayers: number[];
 }
 
 export function engineExtras(metrics: TurnMetrics): EngineExtras {
-  const grown = metrics as TurnMetrics & { notice?: unknown; lazy?: unknown; kvBytesPeak?: unknown };
-  const lazy = grown.lazy as { pruneLayers?: unknown; keep?: unknown; pruned?: unknown; revived?: unknown; reviveMs?: unknown } | null | undefined;
-  const pruneLayers = numberList(lazy?.pruneLayers);
-  const keep = numberList(lazy?.keep);
+  const lazy = metrics.lazy;
   return {
-    notice: typeof grown.notice === 'string' && grown.notice !== '' ? grown.notice : null,
-    lazy:
-      pruneLayers && keep
-        ? { pruneLayers, keep, pruned: numberOrNull(lazy?.pruned), revived: numberOrNull(lazy?.revived), reviveMs: numberOrNull(lazy?.reviveMs) }
-        : null,
-    kvBytesPeak: numberOrNull(grown.kvBytesPeak),
+    notice: metrics.notice !== null && metrics.notice !== '' ? metrics.notice : null,
+    lazy: lazy ? { pruneLayers: lazy.pruneLayers, keep: lazy.keep, pruned: lazy.pruned, revived: lazy.revived, reviveMs: lazy.reviveMs } : null,
+    kvBytesPeak: metrics.kvBytesPeak,
+    kvBytesSteady: metrics.kvBytesSteady,
+    eviction: metrics.eviction ? { ...metrics.eviction } : null,
+    contextSize: metrics.contextSize,
+    lazyLayers: metrics.perLayer.filter((layer) => layer.lazy === true).map((layer) => layer.layer),
   };
 }

@@ -30,7 +30,8 @@ export class EnginePool {
 
   constructor(
     private readonly modelPath: string,
-    private readonly contextSize: number,
+    /** The context new processes load with; resize() changes it for every process. */
+    private contextSize: number,
     /** How processes are started; a test can pass a fake engine here. */
     private readonly host?: EngineHostFactory,
   ) {}
@@ -56,6 +57,25 @@ export class EnginePool {
     }
     const info = await client.loadModel({ path: this.modelPath, contextSize: this.contextSize, flashAttention });
     return { build, flashAttention, client, info, problem: describeMismatch(build, client.build, client.notice) };
+  }
+
+  /**
+   * Reloads the model in every process with a context of `contextSize` tokens (a no-op for those
+   * that already have it), then warms each up with a one-token turn. Each length runs in a context
+   * sized to it, so full KV's allocated bytes are those a case of that length needs.
+   */
+  async resize(contextSize: number): Promise<void> {
+    this.contextSize = contextSize;
+    for (const pending of this.slots.values()) {
+      const slot = await pending;
+      if (slot.info.contextSize === contextSize) continue;
+      slot.info = await slot.client.loadModel({ path: this.modelPath, contextSize, flashAttention: slot.flashAttention });
+      const { result } = slot.client.runTurn(
+        { messages: [{ role: 'user', content: 'Say OK.' }], sampling: { temperature: 0, topP: 1, maxTokens: 1 }, policy: 'full' },
+        () => {},
+      );
+      await result;
+    }
   }
 
   /** Closes every engine process (each gets a few seconds to free native memory, then is killed). */

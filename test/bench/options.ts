@@ -12,6 +12,10 @@ export interface BenchOptions {
   depths: number | null;
   /** Only rows whose id contains one of these (their stock baselines are always kept); null: all. */
   rows: string[] | null;
+  /** Follow-up cases per length for the KV-memory rows; null means the mode's default. */
+  followUps: number | null;
+  /** Only the KV-memory rows (issue 5), with the rows they are compared with. */
+  kvOnly: boolean;
   /** Folder that receives BENCHMARKS.md and bench/; docs/ by default. */
   outputDir: string;
   /** The command as typed, for the report. */
@@ -25,6 +29,12 @@ export const USAGE = `Usage: npm run bench -- [options]
   --lengths 1k,4k    prompt lengths to run (tokens; k = 1024)
   --depths N         needle depths per length
   --rows a,b         only rows whose id (build/policy/fa-on|fa-off) contains a or b, plus their stock baselines
+                     (and, for KV-memory rows, the patched full-KV row their bytes are compared with)
+  --row ID           like --rows with one filter taken as written, commas included
+                     (e.g. --row 'vatp:budget=0.2,score=acc/'); may be repeated
+  --kv               only the KV-memory rows (issue 5) and the rows they are compared with, at 2k/4k/8k
+                     unless --lengths says otherwise (--rows then filters among them)
+  --follow-ups N     two-turn follow-up cases per length for the KV-memory rows (default 5; --quick 0)
   --output DIR       where BENCHMARKS.md and bench/ go (default: docs)
   --help             this text`;
 
@@ -43,6 +53,8 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     lengths: null,
     depths: null,
     rows: null,
+    followUps: null,
+    kvOnly: false,
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   };
@@ -56,12 +68,18 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     if (arg === '--help' || arg === '-h') return 'help';
     else if (arg === '--quick') options.mode = 'quick';
     else if (arg === '--no-cache') options.useCache = false;
+    else if (arg === '--kv') options.kvOnly = true;
     else if (arg === '--lengths') options.lengths = value().split(',').map(parseLength);
     else if (arg === '--depths') {
       const depths = Number(value());
       if (!Number.isInteger(depths) || depths < 1) throw new UsageError('--depths needs a whole number of at least 1');
       options.depths = depths;
-    } else if (arg === '--rows') options.rows = value().split(',').map((r) => r.trim()).filter(Boolean);
+    } else if (arg === '--follow-ups') {
+      const count = Number(value());
+      if (!Number.isInteger(count) || count < 0) throw new UsageError('--follow-ups needs a whole number of at least 0');
+      options.followUps = count;
+    } else if (arg === '--rows') options.rows = [...(options.rows ?? []), ...value().split(',').map((r) => r.trim()).filter(Boolean)];
+    else if (arg === '--row') options.rows = [...(options.rows ?? []), value()];
     else if (arg === '--output') options.outputDir = path.resolve(cwd, value());
     else throw new UsageError(`unknown option ${arg}\n\n${USAGE}`);
   }

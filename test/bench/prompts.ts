@@ -24,7 +24,35 @@ export interface FillerFit {
   /** Tokens that are not filler (template, needle, question), per question. */
   passkeyOverhead: number;
   fidelityOverhead: number;
+  /** The follow-up document's first turn (two needles, the pass key question). */
+  followUpOverhead: number;
 }
+
+/**
+ * A follow-up case: one document with two needles; turn 1 asks for the pass key, turn 2 (the
+ * conversation so far plus a new question) asks for the door code.
+ */
+export interface FollowUpCase {
+  length: number;
+  index: number;
+  passkeyDepth: number;
+  doorDepth: number;
+  passkey: string;
+  doorCode: string;
+  /** Turn 1's messages; turn 2 appends the row's own answer and FOLLOW_UP_QUESTION. */
+  messages: ChatMessage[];
+}
+
+// the same filler as test/helpers/passkey.ts, so both needles sit in the text the passkey rows use
+const FILLER = 'The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. ';
+const PASSKEY_QUESTION = 'What is the pass key number?';
+export const FOLLOW_UP_QUESTION = 'What is the door code number?';
+/**
+ * The follow-up document is this much shorter than a passkey prompt of the same length: turn 2
+ * adds the first answer (at most 24 tokens), the second question and the template's turn markers,
+ * and must still fit the context with its own answer.
+ */
+const FOLLOW_UP_RESERVE = 64;
 
 function userMessage(document: string, question: string): ChatMessage[] {
   return [{ role: 'user', content: `${document}\n\n${question}` }];
@@ -38,6 +66,21 @@ function passkeyMessages(blocks: number, depth: number, passkey: string): ChatMe
 function fidelityMessages(blocks: number, passkey: string): ChatMessage[] {
   const task = passkeyPrompt(blocks * NOMINAL_TOKENS_PER_BLOCK, 0.5, passkey);
   return userMessage(task.document, FIDELITY_QUESTION);
+}
+
+function followUpMessages(blocks: number, passkeyDepth: number, doorDepth: number, passkey: string, doorCode: string): ChatMessage[] {
+  const passkeyAt = Math.min(blocks, Math.max(0, Math.round(blocks * passkeyDepth)));
+  const doorAt = Math.min(blocks, Math.max(0, Math.round(blocks * doorDepth)));
+  const needles = new Map<number, string[]>();
+  const add = (at: number, needle: string) => needles.set(at, [...(needles.get(at) ?? []), needle]);
+  add(passkeyAt, `The pass key is ${passkey}. Remember it. ${passkey} is the pass key. `);
+  add(doorAt, `The door code is ${doorCode}. Remember it. ${doorCode} is the door code. `);
+  let document = '';
+  for (let block = 0; block <= blocks; block++) {
+    document += (needles.get(block) ?? []).join('');
+    if (block < blocks) document += FILLER;
+  }
+  return userMessage(document, PASSKEY_QUESTION);
 }
 
 /** A five-digit key that differs per case and is the same on every run. */
@@ -64,10 +107,12 @@ export async function fitFiller(countTokens: (messages: ChatMessage[]) => Promis
   const atMany = await countTokens(passkeyMessages(many, 0.5, key));
   const tokensPerBlock = (atMany - atFew) / (many - few);
   const fidelityAtFew = await countTokens(fidelityMessages(few, key));
+  const followUpAtFew = await countTokens(followUpMessages(few, 0.25, 0.75, key, passkeyFor(0, 1)));
   return {
     tokensPerBlock,
     passkeyOverhead: atFew - few * tokensPerBlock,
     fidelityOverhead: fidelityAtFew - few * tokensPerBlock,
+    followUpOverhead: followUpAtFew - few * tokensPerBlock,
   };
 }
 
@@ -85,4 +130,20 @@ export function passkeyCases(length: number, targetTokens: number, depths: reado
 
 export function fidelityMessagesFor(length: number, targetTokens: number, fit: FillerFit): ChatMessage[] {
   return fidelityMessages(blocksFor(targetTokens, fit.fidelityOverhead, fit), passkeyFor(length, 999));
+}
+
+/**
+ * `count` follow-up cases: the pass key at depths spread over the document, the door code half a
+ * document away from it (wrapping), so the two needles are never next to each other.
+ */
+export function followUpCases(length: number, targetTokens: number, count: number, fit: FillerFit): FollowUpCase[] {
+  const blocks = blocksFor(targetTokens - FOLLOW_UP_RESERVE, fit.followUpOverhead, fit);
+  return Array.from({ length: count }, (_, index) => {
+    const passkeyDepth = (index + 0.5) / count;
+    const doorDepth = (passkeyDepth + 0.5) % 1;
+    // keys of their own: depth indices past any passkey case's
+    const passkey = passkeyFor(length, 500 + 2 * index);
+    const doorCode = passkeyFor(length, 501 + 2 * index);
+    return { length, index, passkeyDepth, doorDepth, passkey, doorCode, messages: followUpMessages(blocks, passkeyDepth, doorDepth, passkey, doorCode) };
+  });
 }

@@ -1,5 +1,6 @@
 // The shape of a benchmark run's results: what docs/bench/<date>-<mode>.json holds and what the
-// Markdown tables and plots are drawn from. Issue 5's memory rows extend `memory`, not the rest.
+// Markdown tables and plots are drawn from. Format 2 (issue 5): per-length contexts, KV bytes
+// (peak and steady), and `kv` for the KV-memory rows.
 import type { MachineInfo } from './machine.js';
 import type { BenchMode } from './suite.js';
 
@@ -55,14 +56,62 @@ export interface CellResult {
   measuredWorkRatio: number | null;
   passkey: { found: number; total: number; accuracy: number };
   fidelity: FidelityResult;
-  /**
-   * KV memory from the engine's statistics (patched builds). Peak is null until the engine reports
-   * kvBytesPeak (issue 5); allocated and used after the turn are the steady state.
-   */
   /** Lazy prefill statistics the engine reports (medians over runs); null for rows that do not prune. */
   lazy: { pruned: number | null; revived: number | null; reviveMs: number | null } | null;
-  memory: { kvBytesPeakMedian: number | null; kvBytesAllocated: number | null; kvBytesUsedMedian: number | null };
+  /**
+   * KV memory over the passkey turns (patched build; null on stock). Peak and steady are the bytes
+   * the backend allocated for KV (llama_get_memory_breakdown): the most seen during a turn (the
+   * largest over turns) and after it (median). Allocated and used are the native per-layer
+   * statistics after the turn (used: cells holding a token).
+   */
+  memory: {
+    kvBytesPeakMax: number | null;
+    kvBytesSteadyMedian: number | null;
+    kvBytesAllocated: number | null;
+    kvBytesUsedMedian: number | null;
+    /** The context the turns ran in (median): an eviction budget sizes it to the budget plus one prefill chunk. */
+    contextSize: number | null;
+  };
+  /** KV-memory rows (issue 5) and the full-KV rows they are compared with; null for other rows. */
+  kv: KvCellResult | null;
   trials: TrialRecord[];
+}
+
+export interface FollowUpRecord {
+  passkeyDepth: number;
+  doorDepth: number;
+  firstFound: boolean;
+  found: boolean;
+  firstAnswer: string;
+  secondAnswer: string;
+  promptTokens: number;
+}
+
+export interface KvCellResult {
+  /** The patched full-KV row (f16) at the same length this row is compared with. */
+  referenceId: string;
+  fullKvBytesSteady: number | null;
+  /** This row's bytes / full f16's steady bytes (0.2 = 5× smaller). */
+  steadyRatio: number | null;
+  peakRatio: number | null;
+  /** This row's median decode tok/s / the full-KV row's. */
+  decodeVsFull: number | null;
+  /** Layers the engine reports lazy (SimLayerKV), from the last passkey turn. */
+  lazyLayers: number[];
+  /** Eviction per passkey turn (medians); null when no turn evicted under a budget. */
+  eviction: {
+    method: string;
+    /** Cells the budgeted context was created with (context sizes are rounded up: 512 cells for a 393-token budget). */
+    budgetTokens: number;
+    /** Tokens left after each eviction round (the rest is room for the next chunk or decode steps). */
+    keptTokens: number | null;
+    evicted: number | null;
+    rounds: number | null;
+    prefillRounds: number | null;
+    evictMs: number | null;
+  } | null;
+  /** Two-turn follow-up cases: `found` counts second answers naming the door code. */
+  followUp: { found: number; firstFound: number; total: number; accuracy: number; trials: FollowUpRecord[] } | null;
 }
 
 export interface ReferenceReport {
@@ -75,7 +124,7 @@ export interface ReferenceReport {
 }
 
 export interface BenchResults {
-  format: 1;
+  format: 2;
   /** The Sift source the run used: HEAD and whether the working tree had changes. */
   source: { commit: string; dirtyFiles: number };
   mode: BenchMode;
@@ -85,8 +134,9 @@ export interface BenchResults {
   machine: MachineInfo & { loadAverageAtEnd: number };
   model: { fileName: string; name: string; architecture: string; sizeBytes: number; sha256: string; shape: Record<string, number> };
   builds: Record<string, { id: string; addonPath: string }>;
-  engine: { contextSize: number; threads: number; ubatch: string };
-  suite: { lengths: number[]; depths: number[]; fidelityTokens: number; answerTokens: number };
+  /** contextSizes: the context every engine held for each length (engines are reloaded between lengths). */
+  engine: { contextSizes: Array<{ length: number; contextSize: number }>; threads: number; ubatch: string };
+  suite: { lengths: number[]; depths: number[]; fidelityTokens: number; answerTokens: number; followUps: number };
   notes: string[];
   rows: RowReport[];
   references: ReferenceReport[];

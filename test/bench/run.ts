@@ -1,6 +1,7 @@
 // `npm run bench`: measures TTFT, prefill speed, passkey accuracy and fidelity to full KV for
-// every row of the suite (test/bench/suite.ts) on the test model, then appends the results to
-// docs/BENCHMARKS.md, with JSON and SVG plots in docs/bench/. Progress goes to stderr. Ctrl-C
+// every row of the suite (test/bench/suite.ts) on the test model, and for the KV-memory rows KV
+// bytes, eviction and follow-up accuracy; then appends the results to docs/BENCHMARKS.md, with
+// JSON and SVG plots (the KV frontier among them) in docs/bench/. Progress goes to stderr. Ctrl-C
 // cancels the turn in flight and closes every engine process; an interrupted run writes nothing.
 import os from 'node:os';
 import { testModelPath } from '../helpers/testModel.js';
@@ -14,7 +15,7 @@ import type { ActiveTurn } from './passkeyTurn.js';
 import { Progress } from './progress.js';
 import { readSourceState, type SourceState } from './sourceState.js';
 import type { BenchResults } from './results.js';
-import { buildSuite, rowLabel, type BenchSuite } from './suite.js';
+import { buildSuite, contextSizeFor, isKvRow, rowLabel, runsAtLength, type BenchSuite } from './suite.js';
 import { referenceReports, rowReports, summarizeCells } from './summarize.js';
 import { writeOutputs } from './writeOutputs.js';
 
@@ -40,9 +41,13 @@ function stopOnSignal(pool: EnginePool, activeTurn: () => ActiveTurn | null): vo
 function runNotes(suite: BenchSuite, raw: RawRun): string[] {
   const notes: string[] = [];
   if (suite.mode === 'quick') {
+    const kvRows = suite.rows.filter(isKvRow);
+    const kvLengths = suite.lengths.filter((l) => kvRows.some((r) => runsAtLength(r, l)));
     notes.push(
       `Quick mode: lengths ${suite.lengths.join(', ')}, ${suite.depths.length} needle depths per length instead of 20, ` +
-        'and only the rows marked quick in test/bench/suite.ts (flash attention off: no FA-on or q8_0 rows). ' +
+        'and only the rows marked quick in test/bench/suite.ts (flash attention off: no FA-on, q8_0 or q4_0 rows); ' +
+        `of the KV-memory rows ${kvRows.map((r) => r.policy).join(', ') || 'none'}` +
+        `${kvLengths.length ? ` at ${kvLengths.join(', ')} tokens, with ${suite.followUps || 'no'} follow-up case(s)` : ''}. ` +
         'Treat it as a smoke run of the harness and a rough look, not as the benchmark.',
     );
   }
@@ -69,7 +74,7 @@ function assembleResults(
     builds[state.row.build] = { id: build.id, addonPath: build.addonPath };
   }
   return {
-    format: 1,
+    format: 2,
     source,
     mode: suite.mode,
     startedAt: startedAt.toISOString(),
@@ -86,12 +91,18 @@ function assembleResults(
     },
     builds,
     engine: {
-      contextSize: raw.rows[0]?.slot.info.contextSize ?? suite.contextSize,
+      contextSizes: raw.lengths.map((l) => ({ length: l.length, contextSize: l.contextSize })),
       // the engine's defaults (src-main/engine/engine.ts): one thread per available core, batch 512
       threads: os.availableParallelism(),
       ubatch: 'batch 512 (engine default)',
     },
-    suite: { lengths: suite.lengths, depths: suite.depths, fidelityTokens: suite.fidelityTokens, answerTokens: suite.answerTokens },
+    suite: {
+      lengths: suite.lengths,
+      depths: suite.depths,
+      fidelityTokens: suite.fidelityTokens,
+      answerTokens: suite.answerTokens,
+      followUps: suite.followUps,
+    },
     notes: runNotes(suite, raw),
     rows: rowReports(raw, suite),
     references: referenceReports(raw),
@@ -108,7 +119,7 @@ async function main(): Promise<void> {
   }
   let suite: BenchSuite;
   try {
-    suite = buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows });
+    suite = buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, kvOnly: options.kvOnly });
   } catch (err) {
     // a --rows or --lengths choice the suite cannot run
     throw new UsageError(err instanceof Error ? err.message : String(err));
@@ -125,7 +136,7 @@ async function main(): Promise<void> {
 
   const model = await identifyModel(testModelPath());
   const cache = new BenchCache(defaultCacheDir(), options.useCache);
-  const pool = new EnginePool(model.path, suite.contextSize);
+  const pool = new EnginePool(model.path, contextSizeFor(suite.lengths[0] ?? 1024));
   let activeTurn: ActiveTurn | null = null;
   stopOnSignal(pool, () => activeTurn);
 
@@ -133,7 +144,8 @@ async function main(): Promise<void> {
     const raw = await runBench({ suite, pool, cache, progress, model, setActiveTurn: (turn) => (activeTurn = turn), isStopping: () => stopping });
     const results = assembleResults(options, suite, raw, model, machine, source, startedAt, cache.hitCount);
     const files = writeOutputs(options.outputDir, results);
-    progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}, ${files.ttftSvg}, ${files.accuracySvg}`);
+    const written = [files.markdown, files.json, files.ttftSvg, files.accuracySvg, ...(files.frontierSvg ? [files.frontierSvg] : [])];
+    progress.note(`done in ${progress.elapsed}: ${written.join(', ')}`);
   } finally {
     await pool.closeAll();
   }

@@ -1,12 +1,13 @@
 // From raw samples to the figures the report shows: medians, paired speedups, FLOP limits,
 // passkey accuracy, fidelity and memory, one cell per (row, length).
-import type { RawRun, RowState } from './benchRun.js';
+import type { LengthRun, RawRun, RowState } from './benchRun.js';
+import type { FollowUpSample } from './followUp.js';
 import { isLazyPolicy, measuredWorkRatio, rowFlopLimit } from './lazyWork.js';
 import type { ModelIdentity } from './modelIdentity.js';
 import type { TurnSample } from './passkeyTurn.js';
-import type { CellResult, ReferenceReport, RowReport, TrialRecord } from './results.js';
+import type { CellResult, KvCellResult, ReferenceReport, RowReport, TrialRecord } from './results.js';
 import { median, pairedSpeedup } from './stats.js';
-import { baselineOf, rowId, rowLabel, type BenchSuite } from './suite.js';
+import { baselineOf, fullKvOf, isKvRow, measuresKv, rowId, rowLabel, runsAtLength, type BenchSuite } from './suite.js';
 
 function trialRecord(sample: TurnSample): TrialRecord {
   return {
@@ -70,6 +71,82 @@ function lazyStats(samples: readonly TurnSample[]): CellResult['lazy'] {
   return { pruned: med((r) => r.pruned), revived: med((r) => r.revived), reviveMs: med((r) => r.reviveMs) };
 }
 
+function numbers(values: ReadonlyArray<number | null | undefined>): number[] {
+  return values.flatMap((v) => (typeof v === 'number' && Number.isFinite(v) ? [v] : []));
+}
+
+function memoryStats(samples: readonly TurnSample[]): CellResult['memory'] {
+  const peaks = numbers(samples.map((s) => s.extras?.kvBytesPeak));
+  return {
+    kvBytesPeakMax: peaks.length ? Math.max(...peaks) : null,
+    kvBytesSteadyMedian: median(numbers(samples.map((s) => s.extras?.kvBytesSteady))),
+    kvBytesAllocated: samples.at(-1)?.kvBytesAllocated ?? null,
+    kvBytesUsedMedian: median(numbers(samples.map((s) => s.kvBytesUsed))),
+    contextSize: median(numbers(samples.map((s) => s.extras?.contextSize))),
+  };
+}
+
+function evictionStats(samples: readonly TurnSample[]): KvCellResult['eviction'] {
+  const reports = samples.flatMap((s) => (s.extras?.eviction ? [s.extras.eviction] : []));
+  const first = reports[0];
+  if (!first) return null;
+  return {
+    method: first.method,
+    budgetTokens: median(numbers(reports.map((r) => r.budgetTokens))) ?? first.budgetTokens,
+    keptTokens: median(numbers(reports.map((r) => r.keptTokens))),
+    evicted: median(numbers(reports.map((r) => r.evicted))),
+    rounds: median(numbers(reports.map((r) => r.rounds))),
+    prefillRounds: median(numbers(reports.map((r) => r.prefillRounds))),
+    evictMs: median(numbers(reports.map((r) => r.evictMs))),
+  };
+}
+
+function followUpStats(samples: readonly FollowUpSample[] | undefined): KvCellResult['followUp'] {
+  if (!samples || samples.length === 0) return null;
+  const found = samples.filter((s) => s.found).length;
+  return {
+    found,
+    firstFound: samples.filter((s) => s.firstFound).length,
+    total: samples.length,
+    accuracy: found / samples.length,
+    trials: samples.map((s) => ({
+      passkeyDepth: s.passkeyDepth,
+      doorDepth: s.doorDepth,
+      firstFound: s.firstFound,
+      found: s.found,
+      firstAnswer: s.firstAnswer,
+      secondAnswer: s.secondAnswer,
+      promptTokens: s.promptTokens,
+    })),
+  };
+}
+
+function ratioOf(value: number | null, reference: number | null): number | null {
+  return value === null || reference === null || reference <= 0 ? null : value / reference;
+}
+
+/** KV bytes and decode speed against the full-f16 row of the same length, eviction and follow-ups. */
+function kvCell(run: RawRun, length: LengthRun, state: RowState, suite: BenchSuite, cells: readonly CellResult[]): KvCellResult | null {
+  const kvHere = run.rows.some((s) => s.available && isKvRow(s.row) && runsAtLength(s.row, length.length));
+  if (!kvHere || !measuresKv(state.row, suite.rows)) return null;
+  const full = isKvRow(state.row) ? fullKvOf(state.row, suite.rows) : state.row;
+  const referenceId = full ? rowId(full) : state.id;
+  const own = cells.find((c) => c.rowId === state.id && c.length === length.length);
+  const reference = cells.find((c) => c.rowId === referenceId && c.length === length.length);
+  const samples = length.samples.get(state.id) ?? [];
+  const fullSteady = reference?.memory.kvBytesSteadyMedian ?? null;
+  return {
+    referenceId,
+    fullKvBytesSteady: fullSteady,
+    steadyRatio: ratioOf(own?.memory.kvBytesSteadyMedian ?? null, fullSteady),
+    peakRatio: ratioOf(own?.memory.kvBytesPeakMax ?? null, fullSteady),
+    decodeVsFull: ratioOf(own?.decodeTokensPerSecMedian ?? null, reference?.decodeTokensPerSecMedian ?? null),
+    lazyLayers: samples.at(-1)?.extras?.lazyLayers ?? [],
+    eviction: evictionStats(samples),
+    followUp: followUpStats(length.followUps.get(state.id)),
+  };
+}
+
 export function summarizeCells(run: RawRun, suite: BenchSuite, model: ModelIdentity): CellResult[] {
   const cells: CellResult[] = [];
   for (const length of run.lengths) {
@@ -96,13 +173,17 @@ export function summarizeCells(run: RawRun, suite: BenchSuite, model: ModelIdent
         passkey: { found, total: samples.length, accuracy: samples.length ? found / samples.length : 0 },
         fidelity: length.fidelity.get(state.id) ?? { status: 'unsupported', note: 'not run' },
         lazy: lazyStats(samples),
-        memory: {
-          kvBytesPeakMedian: median(samples.flatMap((s) => (typeof s.extras?.kvBytesPeak === 'number' ? [s.extras.kvBytesPeak] : []))),
-          kvBytesAllocated: lastSample?.kvBytesAllocated ?? null,
-          kvBytesUsedMedian: median(samples.flatMap((s) => (s.kvBytesUsed === null ? [] : [s.kvBytesUsed]))),
-        },
+        memory: memoryStats(samples),
+        kv: null,
         trials: samples.map(trialRecord),
       });
+    }
+  }
+  // second pass: a KV row's figures are relative to its full-KV row's cell
+  for (const length of run.lengths) {
+    for (const state of run.rows) {
+      const cell = cells.find((c) => c.rowId === state.id && c.length === length.length);
+      if (cell) cell.kv = kvCell(run, length, state, suite, cells);
     }
   }
   return cells;

@@ -1,9 +1,11 @@
-// Writes a finished run: docs/bench/<date>-<mode>.json, its two SVG plots beside it, and a new
-// section at the end of docs/BENCHMARKS.md (created with the method header the first time).
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// Writes a finished run: docs/bench/<date>-<mode>.json, its SVG plots beside it (the KV frontier
+// when the run has KV-memory rows), and a new section at the end of docs/BENCHMARKS.md. The
+// method header is the harness's: written when the file is created, and brought up to date
+// (everything before the first run's section) when the method changes.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BENCHMARKS_HEADER, runSection } from './markdownReport.js';
-import { accuracySpeedPlot, ttftPlot } from './plots.js';
+import { accuracySpeedPlot, frontierPlot, ttftPlot } from './plots.js';
 import type { BenchResults } from './results.js';
 
 export interface WrittenFiles {
@@ -11,6 +13,14 @@ export interface WrittenFiles {
   json: string;
   ttftSvg: string;
   accuracySvg: string;
+  frontierSvg: string | null;
+}
+
+/** The file with its generated header replaced by the current one; run sections are kept as written. */
+function withCurrentHeader(existing: string): string {
+  const firstRun = /^## \d{4}-\d{2}-\d{2}/m.exec(existing);
+  if (!firstRun) return BENCHMARKS_HEADER;
+  return `${BENCHMARKS_HEADER}\n${existing.slice(firstRun.index)}`;
 }
 
 /** <date>-<mode>, with -2, -3… when a run of that day and mode is already there. */
@@ -25,19 +35,27 @@ export function writeOutputs(outputDir: string, results: BenchResults): WrittenF
   const benchDir = path.join(outputDir, 'bench');
   mkdirSync(benchDir, { recursive: true });
   const name = freshBaseName(benchDir, results);
-  const relative = { json: `bench/${name}.json`, ttftSvg: `bench/${name}-ttft.svg`, accuracySvg: `bench/${name}-accuracy-speed.svg` };
+  const frontier = frontierPlot(results);
+  const relative = {
+    json: `bench/${name}.json`,
+    ttftSvg: `bench/${name}-ttft.svg`,
+    accuracySvg: `bench/${name}-accuracy-speed.svg`,
+    frontierSvg: frontier ? `bench/${name}-kv-frontier.svg` : null,
+  };
 
   writeFileSync(path.join(outputDir, relative.json), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(path.join(outputDir, relative.ttftSvg), ttftPlot(results));
   writeFileSync(path.join(outputDir, relative.accuracySvg), accuracySpeedPlot(results));
+  if (frontier && relative.frontierSvg) writeFileSync(path.join(outputDir, relative.frontierSvg), frontier);
 
   const markdown = path.join(outputDir, 'BENCHMARKS.md');
-  if (!existsSync(markdown)) writeFileSync(markdown, BENCHMARKS_HEADER);
-  appendFileSync(markdown, `\n${runSection(results, relative)}`);
+  const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
+  writeFileSync(markdown, `${existing ? withCurrentHeader(existing) : BENCHMARKS_HEADER}\n${runSection(results, relative)}`);
   return {
     markdown,
     json: path.join(outputDir, relative.json),
     ttftSvg: path.join(outputDir, relative.ttftSvg),
     accuracySvg: path.join(outputDir, relative.accuracySvg),
+    frontierSvg: relative.frontierSvg ? path.join(outputDir, relative.frontierSvg) : null,
   };
 }
