@@ -10,7 +10,7 @@ import { SessionService } from '../session/sessionService.js';
 import { openStore } from '../store/index.js';
 import type { MessageRow } from '../store/types.js';
 import type { BuildInfo, TurnMetrics } from '../engine/types.js';
-import { UsageError } from './usageError.js';
+import { positiveWholeNumber, UsageError } from './usageError.js';
 
 export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--json] [--policy <spec>] "<question>"
   --model <path>       GGUF model file (or SIFT_MODEL)
@@ -34,13 +34,6 @@ interface AskOptions {
   temperature: number;
   system: string | null;
   question: string;
-}
-
-function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive whole number, not "${value}"`);
-  return n;
 }
 
 export function parseAskArgs(argv: string[]): AskOptions {
@@ -85,8 +78,8 @@ export function parseAskArgs(argv: string[]): AskOptions {
     json: values.json,
     policy,
     build: values.build,
-    contextSize: positiveInt(values.context, '--context'),
-    maxTokens: positiveInt(values['max-tokens'], '--max-tokens') ?? 256,
+    contextSize: positiveWholeNumber(values.context, '--context'),
+    maxTokens: positiveWholeNumber(values['max-tokens'], '--max-tokens') ?? 256,
     temperature,
     system: values.system ?? null,
     question,

@@ -8,7 +8,7 @@ import { calibrateLayers, DEFAULT_CALIBRATION, loadCalibrationDocuments, percent
 import { modelFileHash } from '../models/modelHash.js';
 import { withLayerProfile } from '../policy/calibration.js';
 import { openStore } from '../store/index.js';
-import { UsageError } from './usageError.js';
+import { positiveWholeNumber, UsageError } from './usageError.js';
 
 export const CALIBRATE_USAGE = `sift calibrate [options] <model.gguf>
   --tokens <n>         longest calibration prompt in tokens (default ${DEFAULT_CALIBRATION.tokens})
@@ -27,10 +27,7 @@ interface CalibrateArgs {
 }
 
 function wholeNumber(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive whole number, not "${value}"`);
-  return n;
+  return positiveWholeNumber(value, flag) ?? fallback;
 }
 
 export function parseCalibrateArgs(argv: string[]): CalibrateArgs {

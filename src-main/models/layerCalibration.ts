@@ -16,6 +16,7 @@ import {
 } from '../policy/calibration.js';
 import { layerLaziness } from '../policy/layerTrim.js';
 import { composeUserMessage } from '../session/documentPrompt.js';
+import { commonPrefix, commonSuffix } from './tokenSpans.js';
 
 export type CalibrationEngine = Pick<EngineClient, 'probeAttention' | 'probeLogits' | 'runTurn'>;
 
@@ -108,18 +109,6 @@ async function scoredPrompt(
     text = cutText(document, text, observed.promptTokens, options.tokens);
   }
   throw new Error(`could not fit calibration document "${document.id}" into ${options.tokens} tokens`);
-}
-
-function commonPrefix(a: readonly number[], b: readonly number[]): number {
-  let n = 0;
-  while (n < a.length && n < b.length && a[n] === b[n]) n++;
-  return n;
-}
-
-function commonSuffix(a: readonly number[], b: readonly number[]): number {
-  let n = 0;
-  while (n < a.length && n < b.length && a[a.length - 1 - n] === b[b.length - 1 - n]) n++;
-  return n;
 }
 
 /**

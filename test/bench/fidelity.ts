@@ -5,6 +5,7 @@ import type { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { ChatMessage } from '../../src-main/engine/types.js';
 import type { PolicyProbeRequest } from './availability.js';
 import { argmax } from './divergence.js';
+import { commonPrefix, commonSuffix } from '../../src-main/models/tokenSpans.js';
 
 export interface FidelityReference {
   /** The stock build's greedy continuation (full KV, flash attention off). */
@@ -20,18 +21,6 @@ export interface FidelityReference {
    * re-tokenization, still the same text.
    */
   selfConsistent: number;
-}
-
-function commonPrefix(a: readonly number[], b: readonly number[]): number {
-  let n = 0;
-  while (n < a.length && n < b.length && a[n] === b[n]) n++;
-  return n;
-}
-
-function commonSuffix(a: readonly number[], b: readonly number[]): number {
-  let n = 0;
-  while (n < a.length && n < b.length && a[a.length - 1 - n] === b[b.length - 1 - n]) n++;
-  return n;
 }
 
 interface TemplateFrame {
