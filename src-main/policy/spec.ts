@@ -107,6 +107,14 @@ const BUDGET_KNOB: KnobSpec = {
 };
 const EVICTION_METHODS: readonly EvictionMethod[] = ['vatp', 'h2o', 'snapkv', 'streaming'];
 
+/** Knobs every attention-ranked eviction method (vatp, h2o, snapkv) takes. */
+const RANKED_EVICTION_KNOBS: Record<string, KnobSpec> = {
+    budget: BUDGET_KNOB,
+    sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
+    recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
+    when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
+};
+
 export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
   full: {},
   kv: {
@@ -128,26 +136,15 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     lastw: { pattern: COUNT, description: 'last prompt queries whose attention decides which layers are lazy, at least 1 (default 32)' },
   },
   vatp: {
-    budget: BUDGET_KNOB,
-    sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
-    recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
+    ...RANKED_EVICTION_KNOBS,
     score: { values: ['acc', 'window'], description: 'attention averaged over the last window queries (window, default) or summed over every query so far (acc, H2O-style)' },
     window: { pattern: COUNT, description: 'queries averaged with score=window, at least 1 (default 32)' },
-    when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
   },
-  h2o: {
-    budget: BUDGET_KNOB,
-    sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
-    recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
-    when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
-  },
+  h2o: { ...RANKED_EVICTION_KNOBS },
   snapkv: {
-    budget: BUDGET_KNOB,
-    sink: { pattern: COUNT, description: 'first tokens never evicted (default 20)' },
-    recent: { pattern: COUNT, description: 'last tokens never evicted (default half of the budget)' },
+    ...RANKED_EVICTION_KNOBS,
     window: { pattern: COUNT, description: 'observation window: the last queries whose attention scores tokens, at least 1 (default 32)' },
     pool: { pattern: COUNT, description: 'max-pooling kernel over positions, odd (default 7; 1 = none)' },
-    when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
   },
   streaming: {
     budget: BUDGET_KNOB,
