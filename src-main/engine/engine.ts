@@ -3,20 +3,33 @@
 import { open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
+import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, resolveBudgetTokens, type KvPolicy } from '../policy/spec.js';
 import { resolveLazyLayers, type LayerProfile } from '../policy/layerTrim.js';
 import { renderChatTokens } from './chatPrompt.js';
 import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
-import { probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
+import { forcedLogits, probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
 import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
 import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
+import { DocumentKvStore } from './documentKvStore.js';
+import { decideLayersForced, prefillAndDecideLayers, type LayerRule } from './layerDecision.js';
+import { convertStateToLazyLayout } from './kvStateLayout.js';
 import { resolveLazySchedule } from '../policy/lazy.js';
-import { checkPromptFits, runTurn, type EvictionTurn, type LazyTurn, type TurnOutcome } from './turnRunner.js';
+import { checkPromptFits, runTurn, type EvictionTurn, type LazyTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
 import { probeBudgetedLogits } from './budgetedLogitsProbe.js';
-import { EngineError, type BuildInfo, type BuildKind, type ChatMessage, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
+import {
+  EngineError,
+  type BuildInfo,
+  type BuildKind,
+  type ChatMessage,
+  type DocumentReuseMetrics,
+  type LayerDecisionMetrics,
+  type ModelInfo,
+  type TurnEvent,
+  type TurnRequest,
+} from './types.js';
 
 export interface LoadModelOptions {
   path: string;
@@ -67,7 +80,18 @@ interface PolicyPlan {
   policy: KvPolicy;
   shape: ContextShape;
   eviction: EvictionTurn | null;
+  /** SimLayerKV decided per prompt (rule=prefill|decode): the context starts untrimmed. */
+  layerRule: LayerRule | null;
   notices: string[];
+}
+
+/** SimLayerKV's threshold when neither the policy nor a calibrated profile gives one (Llama-3's). */
+const DEFAULT_LAZY_DELTA = 0.9;
+
+/** The plan a per-prompt SimLayerKV decision leads to: its lazy layers get their window cache. */
+function trimmedPlan(plan: PolicyPlan, rule: LayerRule, lazyLayers: number[]): PolicyPlan {
+  if (lazyLayers.length === 0) return { ...plan, layerRule: null };
+  return { ...plan, layerRule: null, shape: { ...plan.shape, lazyLayers, sink: rule.sink, window: rule.window } };
 }
 
 function sameShape(a: ContextShape, b: ContextShape): boolean {
@@ -140,6 +164,8 @@ export class Engine {
   private loaded: LoadedModel | null = null;
   private open: OpenContext | null = null;
   private busy = false;
+  /** reuse=disk: the full KV of the last prompts, for follow-up turns on the same document. */
+  private readonly documentKv = new DocumentKvStore();
 
   private constructor(
     private readonly llama: Llama,
@@ -173,6 +199,7 @@ export class Engine {
   }
 
   async unloadModel(): Promise<void> {
+    await this.documentKv.clear();
     await this.open?.context.dispose();
     this.open = null;
     await this.loaded?.model.dispose();
@@ -186,8 +213,15 @@ export class Engine {
     const { lazy, notice } = this.lazyTurn(plan, loaded.info);
     const notices = [...plan.notices, ...(notice ? [notice] : [])];
     const compacted = plan.eviction?.policy.when === 'prompt' ? await this.prefillForCompaction(plan, request.messages, onEvent, signal) : null;
-    return this.withPolicyContext(plan, async (open, sequence) => {
-      if (compacted?.statePath) await this.restoreCompacted(sequence, compacted.statePath);
+    const decided = plan.layerRule ? await this.prefillForLayerDecision(plan, plan.layerRule, request, onEvent, signal) : null;
+    const turnPlan = decided ? trimmedPlan(plan, plan.layerRule!, decided.metrics.lazyLayers) : plan;
+    return this.withPolicyContext(turnPlan, async (open, sequence) => {
+      if (compacted?.statePath) await this.loadAndDeleteState(sequence, compacted.statePath);
+      if (decided?.statePath) {
+        const loading = performance.now();
+        await this.loadAndDeleteState(sequence, decided.statePath);
+        decided.metrics.moveMs = round(decided.metrics.moveMs + performance.now() - loading);
+      }
       return runTurn(
         {
           llama: this.llama,
@@ -198,7 +232,8 @@ export class Engine {
           batchSize: open.context.batchSize,
           lazy,
           eviction: plan.eviction,
-          resume: compacted,
+          resume: compacted ?? decided?.resume ?? null,
+          layerDecision: decided?.metrics ?? null,
           notice: notices.length ? notices.join(' ') : null,
         },
         { ...request, policy: plan.policy.spec },
@@ -243,6 +278,7 @@ export class Engine {
     const flashAttention = policy.kvType !== 'f16' || (loaded.options.flashAttention ?? false);
     const batchSize = Math.min(loaded.options.batchSize ?? 512, info.contextSize);
     const shape: ContextShape = { kvType: policy.kvType, flashAttention, contextSize: info.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0 };
+    let layerRule: LayerRule | null = null;
 
     if (policy.layerTrim) {
       if (!hasKvBudgets(this.llama)) {
@@ -250,15 +286,18 @@ export class Engine {
       } else if (!LAYER_TRIM_ARCHITECTURES.has(info.architecture)) {
         notices.push(`SimLayerKV does not support ${info.architecture} models yet; no layer was trimmed.`);
       } else {
-        let trim;
-        try {
-          trim = resolveLazyLayers(policy.layerTrim, info.layers, profile);
-        } catch (err) {
-          throw new EngineError('BAD_POLICY', (err as Error).message);
-        }
-        if (trim.notice) notices.push(trim.notice);
-        if (trim.lazyLayers.length > 0) {
-          Object.assign(shape, { lazyLayers: trim.lazyLayers, sink: policy.layerTrim.sink, window: policy.layerTrim.window });
+        const { rule, sink, window, lastW } = policy.layerTrim;
+        if (rule !== 'profile') {
+          layerRule = { rule, delta: policy.layerTrim.delta ?? profile?.delta ?? DEFAULT_LAZY_DELTA, sink, window, lastW };
+        } else {
+          let trim;
+          try {
+            trim = resolveLazyLayers(policy.layerTrim, info.layers, profile);
+          } catch (err) {
+            throw new EngineError('BAD_POLICY', (err as Error).message);
+          }
+          if (trim.notice) notices.push(trim.notice);
+          if (trim.lazyLayers.length > 0) Object.assign(shape, { lazyLayers: trim.lazyLayers, sink, window });
         }
       }
     }
@@ -283,7 +322,7 @@ export class Engine {
         eviction = { policy: policy.eviction, budgetTokens, headroom, layers: info.layers };
       }
     }
-    return { policy, shape, eviction, notices };
+    return { policy, shape, eviction, layerRule, notices };
   }
 
   /**
@@ -296,7 +335,7 @@ export class Engine {
     messages: ChatMessage[],
     onEvent: (event: TurnEvent) => void,
     signal: AbortSignal,
-  ): Promise<{ statePath: string | null; started: number; kvBytesPeak: number | null; stats: EvictionStats }> {
+  ): Promise<{ statePath: string | null; started: number; kvBytesPeak: number | null; stats: EvictionStats; reuse: DocumentReuseMetrics | null }> {
     const loaded = this.requireLoaded();
     const eviction = plan.eviction!;
     const prompt = renderChatTokens(loaded.model, messages);
@@ -306,22 +345,112 @@ export class Engine {
       ...plan,
       shape: { ...plan.shape, contextSize: loaded.info.contextSize, batchSize: Math.min(loaded.options.batchSize ?? 512, loaded.info.contextSize) },
       eviction: null,
+      layerRule: null,
     };
     const statePath = path.join(os.tmpdir(), `sift-kv-${process.pid}-${Date.now()}.state`);
     const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
     report(0);
+    const reusing = eviction.policy.reuse === 'disk';
+    // the last `window` prompt tokens are always evaluated again: their attention is what ranks
+    // the tokens, so a follow-up is ranked on the same footing as a fresh prefill
+    const match = reusing ? this.documentKv.find(prompt, Math.ceil(prompt.length / 2)) : null;
+    const heldTokens = match ? Math.max(0, Math.min(match.sharedTokens, prompt.length - 1 - eviction.policy.window)) : 0;
+    const reuse: DocumentReuseMetrics | null = reusing ? { reusedTokens: 0, restoreMs: 0, storeMs: 0, storedBytes: 0 } : null;
     return this.withPolicyContext(fullPlan, async (open, sequence) => {
-      const stats = await prefillThenEvict(this.llama, sequence, eviction, prompt, report, signal);
+      if (match && reuse && heldTokens > 0) {
+        const restoring = performance.now();
+        await this.documentKv.restore(sequence, { ...match, sharedTokens: heldTokens });
+        reuse.restoreMs = round(performance.now() - restoring);
+        reuse.reusedTokens = heldTokens;
+      }
+      const storeFullKv = async () => {
+        if (!reuse) return;
+        const storing = performance.now();
+        await this.documentKv.save(sequence);
+        reuse.storeMs = round(performance.now() - storing);
+        reuse.storedBytes = this.documentKv.storedBytes;
+      };
+      const stats = await prefillThenEvict(this.llama, sequence, eviction, prompt, report, signal, {
+        heldTokens: reuse?.reusedTokens ?? 0,
+        beforeEvict: storeFullKv,
+      });
       const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
       // cancelled: the turn goes on empty and stops at once
-      if (!stats) return { statePath: null, started, kvBytesPeak, stats: { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0 } };
+      if (!stats) return { statePath: null, started, kvBytesPeak, stats: { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0 }, reuse };
       await sequence.saveStateToFile(statePath);
-      return { statePath, started, kvBytesPeak, stats };
+      return { statePath, started, kvBytesPeak, stats, reuse };
     });
   }
 
-  /** when=prompt, second half: the kept tokens into the budget-sized context's sequence. */
-  private async restoreCompacted(sequence: ReturnType<LlamaContext['getSequence']>, statePath: string): Promise<void> {
+  /**
+   * SimLayerKV per prompt, first half: prefills at full size while observing the rule's queries,
+   * decides the lazy layers, and saves the sequence rewritten for a context whose lazy layers keep
+   * only sinks and the recent window (kvStateLayout.ts); the turn goes on there.
+   */
+  private async prefillForLayerDecision(
+    plan: PolicyPlan,
+    rule: LayerRule,
+    request: TurnRequest,
+    onEvent: (event: TurnEvent) => void,
+    signal: AbortSignal,
+  ): Promise<{ statePath: string | null; resume: ResumedPrefill; metrics: LayerDecisionMetrics }> {
+    const loaded = this.requireLoaded();
+    const prompt = renderChatTokens(loaded.model, request.messages);
+    checkPromptFits(prompt.length, loaded.info.contextSize);
+    const started = performance.now();
+    onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
+    const fullPlan: PolicyPlan = { ...plan, layerRule: null };
+    return this.withPolicyContext(fullPlan, async (open, sequence) => {
+      const decision = await prefillAndDecideLayers(this.llama, loaded.model, sequence, prompt, loaded.info.layers, rule, request.sampling, onEvent, signal);
+      const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
+      const metrics: LayerDecisionMetrics = { rule: rule.rule, delta: rule.delta, scores: decision?.scores ?? [], lazyLayers: decision?.lazyLayers ?? [], moveMs: 0 };
+      if (!decision) return { statePath: null, resume: { started, kvBytesPeak, stopReason: 'cancelled' }, metrics };
+      const resume: ResumedPrefill = { started, kvBytesPeak, generated: decision.generated, firstTokenAt: decision.firstTokenAt, stopReason: decision.stopReason };
+      const moving = performance.now();
+      const statePath = await this.saveTrimmed(sequence, decision.lazyLayers, rule);
+      metrics.moveMs = round(performance.now() - moving);
+      return { statePath, resume, metrics };
+    });
+  }
+
+  /**
+   * Saves the sequence for a context whose `lazyLayers` keep only sinks and the recent window:
+   * rewritten to that layout (kvStateLayout.ts), or as is when no layer is lazy.
+   */
+  private async saveTrimmed(sequence: ReturnType<LlamaContext['getSequence']>, lazyLayers: number[], rule: LayerRule): Promise<string> {
+    const base = path.join(os.tmpdir(), `sift-layers-${process.pid}-${Date.now()}`);
+    const full = `${base}.full.state`;
+    await sequence.saveStateToFile(full);
+    if (lazyLayers.length === 0) return full;
+    const trimmed = `${base}.trimmed.state`;
+    try {
+      await convertStateToLazyLayout(full, trimmed, { lazyLayers, sink: rule.sink, window: rule.window }, { expectedLayers: this.requireLoaded().info.layers });
+    } finally {
+      await rm(full, { force: true });
+    }
+    return trimmed;
+  }
+
+  /** Teacher-forced logits when SimLayerKV decides the prompt's lazy layers itself. */
+  private async probeWithLayerDecision(plan: PolicyPlan, rule: LayerRule, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+    const loaded = this.requireLoaded();
+    const prompt = renderChatTokens(loaded.model, request.messages);
+    const follow = (request.follow ?? []) as Token[];
+    checkPromptFits(prompt.length + follow.length, loaded.info.contextSize);
+    const moved = await this.withPolicyContext({ ...plan, layerRule: null }, async (_open, sequence) => {
+      const { decision, logits } = await decideLayersForced(this.llama, sequence, prompt, follow, loaded.info.layers, rule);
+      return { lazyLayers: decision.lazyLayers, logits, statePath: await this.saveTrimmed(sequence, decision.lazyLayers, rule) };
+    });
+    return this.withPolicyContext(trimmedPlan(plan, rule, moved.lazyLayers), async (_open, sequence) => {
+      await this.loadAndDeleteState(sequence, moved.statePath);
+      // the decode rule evaluated the last prompt token and follow[0] at full size already
+      const rest = moved.logits.length > 0 ? follow.slice(1) : [prompt[prompt.length - 1]!, ...follow];
+      return { promptTokens: prompt, logits: [...moved.logits, ...(await forcedLogits(sequence, rest))] };
+    });
+  }
+
+  /** Loads a state saved in another context (when=prompt's kept tokens, or a SimLayerKV-trimmed sequence) and deletes its file. */
+  private async loadAndDeleteState(sequence: ReturnType<LlamaContext['getSequence']>, statePath: string): Promise<void> {
     try {
       await sequence.loadStateFromFile(statePath, { acceptRisk: true });
     } finally {
@@ -337,12 +466,13 @@ export class Engine {
     const loaded = this.requireLoaded();
     const promptTokens = renderChatTokens(loaded.model, request.messages).length;
     const plan = this.plan(this.parseRequestPolicy(request.policy ?? 'full'), promptTokens, request.layerProfile ?? null);
+    if (plan.layerRule) return this.probeWithLayerDecision(plan, plan.layerRule, request);
     const { lazy } = this.lazyTurn(plan, loaded.info);
     const compacting = plan.eviction?.policy.when === 'prompt';
     const compacted = compacting ? await this.prefillForCompaction(plan, request.messages, () => undefined, new AbortController().signal) : null;
     return this.withPolicyContext(plan, async (open, sequence) => {
       if (lazy) return probeLazyLogits(this.llama, loaded.model, sequence, lazy, request);
-      if (compacted?.statePath) await this.restoreCompacted(sequence, compacted.statePath);
+      if (compacted?.statePath) await this.loadAndDeleteState(sequence, compacted.statePath);
       if (plan.eviction) return probeBudgetedLogits(this.llama, loaded.model, sequence, plan.eviction, request, compacted !== null);
       if (!request.observe) return probeLogits(loaded.model, sequence, request);
       this.requireObservation();
@@ -463,6 +593,10 @@ export class Engine {
   private assertIdle(): void {
     if (this.busy) throw new EngineError('BUSY', 'The engine is answering; stop the current answer first.');
   }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 function refuseContextShift(): never {

@@ -181,7 +181,7 @@ export class TokenEvictor {
         const scores = snap.scores[slot]!;
         for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! + (scores[i]! * snap.weight) / total;
       }
-      return this.policy.pool > 1 ? maxPool(mean, this.policy.pool) : mean;
+      return mean;
     });
   }
 
@@ -211,7 +211,11 @@ export class TokenEvictor {
     });
   }
 
-  /** Importance of each token index: attention (times value norm for VATP), summed over slots. */
+  /**
+   * Importance of each token index: attention (times value norm for VATP), pooled over positions
+   * per slot when the policy pools (a needle is a span: pooling keeps its neighbours with it),
+   * summed over slots.
+   */
   private importance(n: number): Float64Array {
     const total = new Float64Array(n);
     if (!this.needsScores) return total;
@@ -219,7 +223,10 @@ export class TokenEvictor {
     const values = this.policy.method === 'vatp' ? this.valueWeights(n) : null;
     attention.forEach((scores, slot) => {
       const weight = values?.[slot];
-      for (let i = 0; i < n; i++) total[i] = total[i]! + scores[i]! * (weight ? weight[i]! : 1);
+      let slotImportance = scores.subarray(0, n);
+      if (weight) slotImportance = slotImportance.map((score, i) => score * weight[i]!);
+      if (this.policy.pool > 1) slotImportance = maxPool(slotImportance, this.policy.pool);
+      for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
     });
     return total;
   }
@@ -295,6 +302,14 @@ export function maxPool(values: Float64Array, kernel: number): Float64Array {
   return out;
 }
 
+/** What prefillThenEvict finds in the sequence already, and what runs just before it evicts. */
+export interface PrefillThenEvictOptions {
+  /** Leading prompt tokens the sequence already holds (restored from disk): only the rest is evaluated. */
+  heldTokens?: number;
+  /** Runs once the whole prompt (but its last token) is in, before any token is evicted. */
+  beforeEvict?: () => Promise<void>;
+}
+
 /**
  * Eviction with the question in view (when=prompt): prefills the prompt but its last token at full
  * size, observing as a turn would, then runs one eviction round, so the ranking sees the question.
@@ -307,11 +322,14 @@ export async function prefillThenEvict(
   prompt: readonly Token[],
   onChunk: (done: number) => void,
   signal: AbortSignal,
+  options: PrefillThenEvictOptions = {},
 ): Promise<EvictionStats | null> {
-  await sequence.clearHistory();
+  const held = options.heldTokens ?? 0;
+  if (held === 0) await sequence.clearHistory();
   const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction, eviction.layers);
   try {
-    if (!(await evictor.prefill(prompt.slice(0, -1), onChunk, signal))) return null;
+    if (!(await evictor.prefill(prompt.slice(held, -1), (done) => onChunk(held + done), signal))) return null;
+    await options.beforeEvict?.();
     await evictor.evictToBudget(true);
     return evictor.stats;
   } finally {

@@ -29,7 +29,9 @@ import {
 import {
   EngineError,
   type BuildKind,
+  type DocumentReuseMetrics,
   type EvictionTurnMetrics,
+  type LayerDecisionMetrics,
   type LazyTurnMetrics,
   type StopReason,
   type TurnEvent,
@@ -56,7 +58,16 @@ export interface ResumedPrefill {
   started: number;
   /** KV bytes of the context the prompt was prefilled in. */
   kvBytesPeak: number | null;
-  stats: EvictionStats;
+  /** when=prompt: the eviction round that ran there. */
+  stats?: EvictionStats;
+  /** Answer tokens sampled there (SimLayerKV's decode rule): the turn goes on after them. */
+  generated?: Token[];
+  /** When the first of them was known (performance.now()). */
+  firstTokenAt?: number | null;
+  /** The turn ended there (end of generation, token limit, or cancelled). */
+  stopReason?: StopReason | null;
+  /** reuse=disk: what came from the stored full KV. */
+  reuse?: DocumentReuseMetrics | null;
 }
 
 export interface TurnTarget {
@@ -75,6 +86,8 @@ export interface TurnTarget {
    * the sequence already holds the kept tokens: the turn goes on from there.
    */
   resume?: ResumedPrefill | null;
+  /** SimLayerKV's per-prompt decision (rule=prefill|decode), when it made one. */
+  layerDecision?: LayerDecisionMetrics | null;
   /** Said with the metrics, e.g. why a requested policy did not apply. */
   notice: string | null;
 }
@@ -256,7 +269,7 @@ export async function runTurn(
 
   async function generate(): Promise<TurnOutcome> {
     const prefilled: Prefilled = resume
-      ? { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: signal.aborted ? 'cancelled' : null }
+      ? resumedPrefill(resume, prompt, answer, started, onEvent, signal)
       : target.lazy
       ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, onEvent, signal)
       : evictor
@@ -303,7 +316,7 @@ export async function runTurn(
       build: target.build,
       policy: request.policy,
       promptTokens: prompt.length,
-      prefillTokens: prompt.length,
+      prefillTokens: prompt.length - (resume?.reuse?.reusedTokens ?? 0),
       generatedTokens: generated,
       ttftMs: round(ttftMs),
       totalMs: round(totalMs),
@@ -313,7 +326,7 @@ export async function runTurn(
       kvBytesUsed: kv?.bytesUsed ?? null,
       kvBytesPeak: kvMeter.peak,
       kvBytesSteady: kvMeter.last,
-      eviction: evictor && evicting ? evictionMetrics(evicting, evictor) : null,
+      eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null } : null,
       contextSize: context.contextSize,
       perLayer: (kv?.perLayer ?? []).map((layer) => ({
         ...layer,
@@ -321,10 +334,28 @@ export async function runTurn(
         keys: prefilled.keys?.[layer.layer] ?? prompt.length,
       })),
       lazy: prefilled.lazy,
+      layerDecision: target.layerDecision ?? null,
       notice: target.notice,
     };
     return { answer: answer.answer, stopReason, metrics };
   }
+}
+
+/** A turn whose prompt (and maybe first answer tokens) went through another context first. */
+function resumedPrefill(
+  resume: ResumedPrefill,
+  prompt: Token[],
+  answer: AnswerStream,
+  started: number,
+  onEvent: (event: TurnEvent) => void,
+  signal: AbortSignal,
+): Prefilled {
+  const generated = resume.generated ?? [];
+  const ttftMs = resume.firstTokenAt ? resume.firstTokenAt - started : 0;
+  if (ttftMs > 0) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
+  for (const token of generated) answer.push(token);
+  const stopReason = resume.stopReason ?? (signal.aborted ? 'cancelled' : null);
+  return { next: generated.length > 0 ? generated.slice(-1) : prompt.slice(-1), ttftMs, lazy: null, computed: null, stopReason };
 }
 
 function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {

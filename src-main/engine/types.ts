@@ -66,6 +66,18 @@ export interface EvictionTurnMetrics {
   /** Rounds that ran before the whole prompt was seen (the budget was below the prompt length). */
   prefillRounds: number;
   evictMs: number;
+  /** reuse=disk: how much of the prompt came from the stored full KV, and what storing it cost. */
+  reuse?: DocumentReuseMetrics | null;
+}
+
+export interface DocumentReuseMetrics {
+  /** Leading prompt tokens restored from the stored full KV instead of being evaluated again. */
+  reusedTokens: number;
+  /** Milliseconds to load the stored state, and to save this prompt's full KV for the next turn. */
+  restoreMs: number;
+  storeMs: number;
+  /** Bytes on disk of the stored full KV, all prompts kept. */
+  storedBytes: number;
 }
 
 /** What lazy prefill did in a turn, measured by the native prefill. */
@@ -79,6 +91,16 @@ export interface LazyTurnMetrics {
   /** Pruned tokens completed after the first answer token, and what that took. */
   revived: number;
   reviveMs: number;
+}
+
+export interface LayerDecisionMetrics {
+  rule: 'prefill' | 'decode';
+  delta: number;
+  /** Per layer: the observed queries' attention mass on the sinks and the recent window. */
+  scores: number[];
+  lazyLayers: number[];
+  /** Moving the sequence into the trimmed context: saving, rewriting and loading its state. */
+  moveMs: number;
 }
 
 /** Every figure is measured during the turn; none is estimated. */
@@ -105,6 +127,8 @@ export interface TurnMetrics {
   eviction: EvictionTurnMetrics | null;
   /** Present when the turn used lazy prefill. */
   lazy: LazyTurnMetrics | null;
+  /** Present when SimLayerKV chose this prompt's lazy layers itself (simlayerkv:rule=prefill|decode). */
+  layerDecision?: LayerDecisionMetrics | null;
   /** Why a requested policy did not (fully) apply, if it did not. */
   notice: string | null;
 }

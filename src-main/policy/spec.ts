@@ -3,11 +3,11 @@
 //   kv:type=q8_0|q4_0|f16     KV cache element type (llama.cpp's own quantized cache)
 //   lazy:at=4/12/20,keep=0.5/0.3/0.2,sink=4,recent=16,window=8,revive=on
 //                             LazyLLM prefill pruning (docs/POLICIES.md)
-//   simlayerkv:delta=0.9,layers=3/5/9,sink=4,window=1024,lastw=32
+//   simlayerkv:delta=0.9,layers=3/5/9,sink=4,window=1024,lastw=32,rule=profile|prefill|decode
 //                             SimLayerKV: lazy layers keep only sinks and a recent window
-//   vatp:budget=B,sink=20,recent=N,score=acc|window,window=32
-//   h2o:budget=B,sink=20,recent=N
-//   snapkv:budget=B,sink=20,recent=N,window=32,pool=7
+//   vatp:budget=B,sink=20,recent=N,score=acc|window,window=32,pool=1,when=stream|prompt,reuse=off|disk
+//   h2o:budget=B,sink=20,recent=N,when=stream|prompt
+//   snapkv:budget=B,sink=20,recent=N,window=32,pool=7,when=stream|prompt,reuse=off|disk
 //   streaming:budget=B,sink=4
 //                             token eviction under a budget (at most one of the four); B is
 //                             tokens "512", a fraction of the prompt "0.2", or bytes "64mb"
@@ -52,7 +52,7 @@ export interface EvictionPolicy {
   score: 'accumulate' | 'window';
   /** Query window for score=window and for snapkv. Default 32. */
   window: number;
-  /** SnapKV's max-pooling kernel over positions (odd, default 7; 1 = none). Others: 1. */
+  /** Max-pooling kernel over positions applied to each slot's importance (odd; 1 = none). SnapKV default 7, VATP default 1, others 1. */
   pool: number;
   /**
    * When tokens are chosen: 'stream' evicts while the prompt streams in (memory never exceeds the
@@ -61,6 +61,13 @@ export interface EvictionPolicy {
    * size (steady memory is the budget; the peak is the full prompt). streaming is always 'stream'.
    */
   when: 'stream' | 'prompt';
+  /**
+   * With when=prompt: 'disk' keeps the whole prompt's full KV on disk, outside the working cache,
+   * so a follow-up turn on the same document loads it, evaluates only its new tokens and selects
+   * again for its own question (docs/design/KV_BUDGETS.md). Needs window scoring: accumulated
+   * scores of the stored tokens are not kept.
+   */
+  reuse: 'off' | 'disk';
 }
 
 /** SimLayerKV: lazy layers keep only sinks and a recent window. */
@@ -75,6 +82,14 @@ export interface LayerTrimPolicy {
   window: number;
   /** Scoring window (last prompt queries) for the prefill-time rule, default 32. */
   lastW: number;
+  /**
+   * Where the lazy layers come from: 'profile' (default) uses layers= or the calibrated profile and
+   * allocates them small from the start; 'prefill' and 'decode' decide per prompt, after a
+   * full-size prefill, from the attention of the last `lastW` prompt queries (prefill) or of the
+   * first generated token (decode, SimLayerKV's code), then move the sequence into a trimmed
+   * context: steady memory is trimmed, the peak is full.
+   */
+  rule: 'profile' | 'prefill' | 'decode';
 }
 
 /** A parsed, validated policy the engine can apply. */
@@ -115,6 +130,11 @@ const RANKED_EVICTION_KNOBS: Record<string, KnobSpec> = {
     when: { values: ['stream', 'prompt'], description: 'evict while the prompt streams in (stream, default: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)' },
 };
 
+const REUSE_KNOB: KnobSpec = {
+  values: ['off', 'disk'],
+  description: "with when=prompt: keep the prompt's full KV on disk so a follow-up loads it and selects again for its own question (disk), or prefill every turn anew (off, default)",
+};
+
 export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
   full: {},
   kv: {
@@ -134,17 +154,25 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     sink: { pattern: COUNT, description: 'initial tokens kept in lazy layers (default 4)' },
     window: { pattern: COUNT, description: 'recent tokens kept in lazy layers, at least 1 (default 1024)' },
     lastw: { pattern: COUNT, description: 'last prompt queries whose attention decides which layers are lazy, at least 1 (default 32)' },
+    rule: {
+      values: ['profile', 'prefill', 'decode'],
+      description:
+        'profile (default): layers= or the calibrated profile, small from the start; prefill / decode: decided per prompt after a full-size prefill, from the last lastw prompt queries or the first generated token, with delta (default: the profile\'s, else 0.9)',
+    },
   },
   vatp: {
     ...RANKED_EVICTION_KNOBS,
     score: { values: ['acc', 'window'], description: 'attention averaged over the last window queries (window, default) or summed over every query so far (acc, H2O-style)' },
     window: { pattern: COUNT, description: 'queries averaged with score=window, at least 1 (default 32)' },
+    reuse: REUSE_KNOB,
+    pool: { pattern: COUNT, description: "max-pooling kernel over positions of each KV head's attention x value norm, odd (default 1 = none; 7 keeps spans whole as SnapKV does)" },
   },
   h2o: { ...RANKED_EVICTION_KNOBS },
   snapkv: {
     ...RANKED_EVICTION_KNOBS,
     window: { pattern: COUNT, description: 'observation window: the last queries whose attention scores tokens, at least 1 (default 32)' },
     pool: { pattern: COUNT, description: 'max-pooling kernel over positions, odd (default 7; 1 = none)' },
+    reuse: REUSE_KNOB,
   },
   streaming: {
     budget: BUDGET_KNOB,
@@ -231,6 +259,13 @@ export function parsePolicy(spec: string): KvPolicy {
   }
   const layerTrimPart = parts.find((p) => p.name === 'simlayerkv');
   const lazyPart = parts.find((p) => p.name === 'lazy');
+  const perPromptRule = layerTrimPart?.params['rule'];
+  if ((perPromptRule === 'prefill' || perPromptRule === 'decode') && evictionParts.length > 0) {
+    throw new PolicySpecError(`simlayerkv:rule=${perPromptRule} does not combine with eviction yet (rule=profile does)`);
+  }
+  if ((perPromptRule === 'prefill' || perPromptRule === 'decode') && layerTrimPart?.params['layers']) {
+    throw new PolicySpecError(`simlayerkv:rule=${perPromptRule} decides the layers itself; drop layers= (or use rule=profile)`);
+  }
   if (lazyPart && (layerTrimPart || evictionParts.length > 0)) {
     throw new PolicySpecError('lazy prefill does not combine with simlayerkv or eviction yet');
   }
@@ -309,6 +344,7 @@ function parseLayerTrim(params: Record<string, string>): LayerTrimPolicy {
     sink: Number(params['sink'] ?? 4),
     window: atLeastOne('simlayerkv', 'window', params['window'], 1024),
     lastW: atLeastOne('simlayerkv', 'lastw', params['lastw'], 32),
+    rule: params['rule'] === 'prefill' || params['rule'] === 'decode' ? params['rule'] : 'profile',
   };
 }
 
@@ -324,9 +360,9 @@ function parseEviction(method: EvictionMethod, params: Record<string, string>): 
   const recent = params['recent'] !== undefined ? Number(params['recent']) : null;
   const window = atLeastOne(method, 'window', params['window'], 32);
   let pool = 1;
-  if (method === 'snapkv') {
-    pool = Number(params['pool'] ?? 7);
-    if (pool < 1 || pool % 2 === 0) throw new PolicySpecError(`snapkv:pool must be odd and at least 1 (1 = no pooling), not ${pool}`);
+  if (method === 'snapkv' || method === 'vatp') {
+    pool = Number(params['pool'] ?? (method === 'snapkv' ? 7 : 1));
+    if (pool < 1 || pool % 2 === 0) throw new PolicySpecError(`${method}:pool must be odd and at least 1 (1 = no pooling), not ${pool}`);
   }
   if (budget.kind === 'tokens' && sink + (recent ?? 0) > budget.value) {
     const kept = recent === null ? `sink=${sink}` : `sink=${sink} + recent=${recent}`;
@@ -334,7 +370,10 @@ function parseEviction(method: EvictionMethod, params: Record<string, string>): 
   }
   const score = method === 'snapkv' || (method === 'vatp' && params['score'] !== 'acc') ? 'window' : 'accumulate';
   const when = method !== 'streaming' && params['when'] === 'prompt' ? 'prompt' : 'stream';
-  return { method, budget, sink, recent, score, window, pool, when };
+  const reuse = params['reuse'] === 'disk' ? 'disk' : 'off';
+  if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
+  if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
+  return { method, budget, sink, recent, score, window, pool, when, reuse };
 }
 
 function parseLazy(params: Record<string, string>): LazyPolicy {

@@ -84,6 +84,44 @@ describe('KV budgets and lazy layers on the patched build', () => {
     expect(fullTurn.metrics.kvBytesSteady).toBe(fullTurn.metrics.kvBytesAllocated);
   });
 
+  it.each(['prefill', 'decode'])('SimLayerKV rule=%s: delta above 1, or a window covering the sequence, gives identical logits', async (rule) => {
+    // no layer lazy: the sequence stays in the untrimmed context
+    const none = await engine.probeLogits({ messages, follow, policy: `simlayerkv:rule=${rule},delta=1.5` });
+    expect(differing(none, full)).toBe(0);
+    // every layer lazy, but the window holds everything: the move into the trimmed context is exact
+    const all = await engine.probeLogits({ messages, follow, policy: `simlayerkv:rule=${rule},delta=0.01,window=1024` });
+    expect(differing(all, full)).toBe(0);
+    const fullTurn = await engine.runTurn(turn('full', 8), () => {}).result;
+    const { metrics, answer } = await engine.runTurn(turn(`simlayerkv:rule=${rule},delta=0.01,window=1024`, 8), () => {}).result;
+    expect(answer).toBe(fullTurn.answer);
+    expect(metrics.layerDecision?.lazyLayers).toHaveLength(LAYERS);
+  });
+
+  it.each(['prefill', 'decode'])('SimLayerKV rule=%s: decides per prompt, then keeps only sinks + window in lazy layers', async (rule) => {
+    const { metrics, answer } = await engine.runTurn(turn(`simlayerkv:rule=${rule},delta=0.5,window=64`, 12), () => {}).result;
+    const decision = metrics.layerDecision!;
+    expect(decision).toMatchObject({ rule, delta: 0.5 });
+    expect(decision.scores).toHaveLength(LAYERS);
+    expect(decision.lazyLayers).toEqual(decision.scores.flatMap((score, layer) => (score > 0.5 ? [layer] : [])));
+    expect(decision.lazyLayers.length).toBeGreaterThan(0);
+    expect(decision.lazyLayers.length).toBeLessThan(LAYERS);
+    expect(metrics.perLayer.filter((l) => l.lazy).map((l) => l.layer)).toEqual(decision.lazyLayers);
+    const evaluated = metrics.promptTokens + metrics.generatedTokens - 1;
+    for (const layer of metrics.perLayer) {
+      if (!layer.lazy) {
+        expect(layer.cells).toBe(evaluated);
+        continue;
+      }
+      // lazy layers: moved with the 4 sinks and the last 64 positions only; tokens decoded after
+      // the move take free cells of the ring (positions that left the window stay masked)
+      expect(layer.cells).toBeGreaterThanOrEqual(4 + 64);
+      expect(layer.cells).toBeLessThanOrEqual(4 + 64 + metrics.generatedTokens);
+    }
+    expect(metrics.kvBytesSteady!).toBeLessThan(metrics.kvBytesPeak!);
+    expect(metrics.ttftMs).toBeGreaterThan(0);
+    expect(answer.length).toBeGreaterThan(0);
+  });
+
   it.each(['vatp:budget=256', 'vatp:budget=256,score=acc', 'h2o:budget=256', 'snapkv:budget=256', 'streaming:budget=256'])(
     '%s: a budget below the prompt evicts during the prefill into a context of the budget size',
     async (policy) => {
@@ -113,6 +151,25 @@ describe('KV budgets and lazy layers on the patched build', () => {
     expect(metrics.kvBytesSteady).toBe(metrics.kvBytesAllocated);
     expect(metrics.kvBytesPeak).toBe(fullTurn.metrics.kvBytesSteady);
     expect(metrics.kvBytesSteady! * 4).toBeLessThan(metrics.kvBytesPeak!);
+  });
+
+  it('reuse=disk: a follow-up restores the stored full KV, evaluates only its new tokens and selects again', async () => {
+    const policy = 'vatp:budget=256,when=prompt,reuse=disk';
+    const first = await engine.runTurn(turn(policy, 12), () => {}).result;
+    expect(first.metrics.eviction?.reuse).toMatchObject({ reusedTokens: 0 });
+    expect(first.metrics.eviction?.reuse?.storedBytes).toBeGreaterThan(0);
+    const followUp = [...messages, { role: 'assistant' as const, content: first.answer }, { role: 'user' as const, content: 'Say the pass key once more.' }];
+    const second = await engine.runTurn({ messages: followUp, sampling: { temperature: 0, topP: 1, maxTokens: 12 }, policy }, () => {}).result;
+    const reused = second.metrics.eviction?.reuse?.reusedTokens ?? 0;
+    // everything but the new turn and the last window of queries (32) comes from disk
+    expect(reused).toBeGreaterThan(first.metrics.promptTokens - 40);
+    expect(second.metrics.prefillTokens).toBe(second.metrics.promptTokens - reused);
+    expect(second.metrics.contextSize).toBe(256);
+    // the restored tokens' K/V are the ones a fresh prefill computes: the selection and the
+    // logits after it are those of prefilling the whole conversation again
+    const restored = await engine.probeLogits({ messages: followUp, follow, policy });
+    const fresh = await engine.probeLogits({ messages: followUp, follow, policy: 'vatp:budget=256,when=prompt' });
+    expect(differing(restored, fresh)).toBe(0);
   });
 
   it('generates past the budget without the cache growing (Sift evicts; node-llama-cpp never shifts)', async () => {

@@ -3,7 +3,7 @@ import { evictedRanges, maxPool } from '../../src-main/engine/kvEviction.js';
 import { layerLaziness, resolveLazyLayers, type LayerProfile } from '../../src-main/policy/layerTrim.js';
 import type { LayerTrimPolicy } from '../../src-main/policy/spec.js';
 
-const trim = (over: Partial<LayerTrimPolicy> = {}): LayerTrimPolicy => ({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, ...over });
+const trim = (over: Partial<LayerTrimPolicy> = {}): LayerTrimPolicy => ({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile', ...over });
 const profile: LayerProfile = { scores: [0.2, 0.95, 0.7, 0.99], delta: 0.9, lazyLayers: [1, 3], sink: 4, window: 512 };
 
 describe('eviction helpers', () => {

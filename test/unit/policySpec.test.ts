@@ -38,7 +38,7 @@ describe('policy spec grammar', () => {
       spec: 'simlayerkv',
       kvType: 'f16',
       lazy: null,
-      layerTrim: { delta: null, layers: null, sink: 4, window: 1024, lastW: 32 },
+      layerTrim: { delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile' },
       eviction: null,
     });
     expect(parsePolicy('simlayerkv:delta=0.9,layers=0/3/5/9,sink=8,window=512,lastw=16').layerTrim).toEqual({
@@ -47,12 +47,14 @@ describe('policy spec grammar', () => {
       sink: 8,
       window: 512,
       lastW: 16,
+      rule: 'profile',
     });
     expect(parsePolicy('simlayerkv:delta=1.5').layerTrim?.delta).toBe(1.5);
+    expect(parsePolicy('simlayerkv:rule=decode,delta=0.8').layerTrim).toMatchObject({ rule: 'decode', delta: 0.8 });
   });
 
   it('parses each eviction method with its defaults', () => {
-    const base = { recent: null, window: 32, pool: 1, when: 'stream' as const };
+    const base = { recent: null, window: 32, pool: 1, when: 'stream' as const, reuse: 'off' as const };
     expect(parsePolicy('vatp:budget=512').eviction).toEqual<EvictionPolicy>({
       method: 'vatp',
       budget: { kind: 'tokens', value: 512 },
@@ -94,9 +96,12 @@ describe('policy spec grammar', () => {
       window: 16,
       pool: 1,
       when: 'stream',
+      reuse: 'off',
     });
     expect(parsePolicy('snapkv:budget=0.2,when=prompt').eviction?.when).toBe('prompt');
+    expect(parsePolicy('vatp:budget=0.2,when=prompt,reuse=disk').eviction?.reuse).toBe('disk');
     expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.score).toBe('accumulate');
+    expect(parsePolicy('vatp:budget=0.2,pool=7').eviction?.pool).toBe(7);
     expect(parsePolicy('snapkv:budget=0.5,recent=0,window=8,pool=1').eviction).toMatchObject({ recent: 0, window: 8, pool: 1 });
     expect(parsePolicy('streaming:budget=128,sink=0').eviction).toMatchObject({ sink: 0, recent: null });
   });
@@ -121,7 +126,7 @@ describe('policy spec grammar', () => {
     expect(policy.spec).toBe('simlayerkv+vatp:budget=0.2+kv:type=q8_0');
     expect(policy.kvType).toBe('q8_0');
     expect(policy.lazy).toBeNull();
-    expect(policy.layerTrim).toEqual({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32 });
+    expect(policy.layerTrim).toEqual({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile' });
     expect(policy.eviction).toMatchObject({ method: 'vatp', budget: { kind: 'fraction', value: 0.2 } });
   });
 
@@ -164,7 +169,14 @@ describe('policy spec grammar', () => {
     ['vatp:budget=100,sink=20,recent=90', /sink=20 \+ recent=90 is more than budget=100/],
     ['vatp:budget=100,score=max', /must be one of acc, window/],
     ['vatp:budget=100,window=0', /vatp:window must be at least 1/],
-    ['vatp:budget=100,pool=3', /"vatp" has no knob "pool"/],
+    ['h2o:budget=100,pool=3', /"h2o" has no knob "pool"/],
+    ['vatp:budget=100,pool=2', /vatp:pool must be odd/],
+    ['vatp:budget=0.2,reuse=disk', /reuse=disk needs when=prompt/],
+    ['simlayerkv:rule=decode+vatp:budget=0.2', /rule=decode does not combine with eviction/],
+    ['simlayerkv:rule=prefill,layers=1/2', /decides the layers itself/],
+    ['simlayerkv:rule=sometimes', /simlayerkv:rule/],
+    ['vatp:budget=0.2,when=prompt,score=acc,reuse=disk', /reuse=disk needs score=window/],
+    ['h2o:budget=0.2,when=prompt,reuse=disk', /"h2o" has no knob "reuse"/],
     ['h2o:budget=100,window=8', /"h2o" has no knob "window"/],
     ['streaming:budget=100,recent=8', /"streaming" has no knob "recent"/],
     ['snapkv:budget=100,pool=4', /snapkv:pool must be odd/],

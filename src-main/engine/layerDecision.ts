@@ -1,0 +1,175 @@
+// SimLayerKV decided per prompt (simlayerkv:rule=prefill|decode). The prompt is prefilled at full
+// size while the rule's queries are observed: the last `lastW` prompt queries (the paper's prefill
+// variant) or the first generated token (the reference code's decode variant, which also makes
+// that one decoding step at full size). A layer is lazy when the observed attention mass on the
+// first `sink` and the last `window` tokens is above delta. The engine then moves the sequence into
+// a context whose lazy layers keep only those tokens (kvStateLayout.ts), so the decision is made
+// once per prompt and stays.
+import type { Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { layerLaziness } from '../policy/layerTrim.js';
+import { forcedLogits } from './logitsProbe.js';
+import { readObservationWithPositions, setObservation } from './siftNative.js';
+import type { SamplingOptions, StopReason, TurnEvent } from './types.js';
+
+export interface LayerRule {
+  rule: 'prefill' | 'decode';
+  delta: number;
+  sink: number;
+  window: number;
+  lastW: number;
+}
+
+export interface LayerDecision {
+  /** Per layer: the observed queries' attention mass on the sinks and the recent window. */
+  scores: number[];
+  lazyLayers: number[];
+  /** decode rule: answer tokens sampled at full size (the first, and the one after the observed step). */
+  generated: Token[];
+  /** decode rule: the answer ended among those tokens (end of generation, or the token limit). */
+  stopReason: StopReason | null;
+  /** decode rule: when the first answer token was known (performance.now()). */
+  firstTokenAt: number | null;
+}
+
+/** Prefill chunks aligned to the end, so the last one holds at least the observed queries. */
+function chunksFromEnd(length: number, batchSize: number): Array<[number, number]> {
+  const chunks: Array<[number, number]> = [];
+  for (let end = length; end > 0; end -= batchSize) chunks.unshift([Math.max(0, end - batchSize), end]);
+  return chunks;
+}
+
+function scoreLayers(llama: Llama, sequence: LlamaContextSequence, layers: number, n: number, rule: LayerRule): number[] {
+  const { positions, layers: observed } = readObservationWithPositions(llama, sequence, layers);
+  const scores = new Array<number>(layers).fill(0);
+  for (const layer of observed) scores[layer.layer] = layerLaziness(layer, positions, n, rule.sink, rule.window);
+  return scores;
+}
+
+/** Prefills all but the last prompt token, observing the last `lastW` queries for the prefill rule. */
+async function prefillObserved(
+  llama: Llama,
+  sequence: LlamaContextSequence,
+  prompt: readonly Token[],
+  rule: LayerRule,
+  onEvent: (event: TurnEvent) => void,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const context = sequence.context;
+  await sequence.clearHistory();
+  const prefill = prompt.slice(0, -1);
+  const chunks = chunksFromEnd(prefill.length, context.batchSize);
+  for (const [index, [start, end]] of chunks.entries()) {
+    if (signal.aborted) return false;
+    const last = index === chunks.length - 1;
+    if (last && rule.rule === 'prefill') setObservation(llama, context, Math.min(rule.lastW, end - start));
+    await sequence.evaluateWithoutGeneratingNewTokens(prefill.slice(start, end));
+    onEvent({ type: 'progress', phase: 'prefill', done: end, total: prompt.length });
+  }
+  return true;
+}
+
+/**
+ * Prefills the prompt on `sequence` (a context of the full size) and decides the lazy layers.
+ * The prefill rule leaves the last prompt token unevaluated, as a turn's prefill does; the decode
+ * rule evaluates it and the first answer token. Returns null if cancelled.
+ */
+export async function prefillAndDecideLayers(
+  llama: Llama,
+  model: LlamaModel,
+  sequence: LlamaContextSequence,
+  prompt: readonly Token[],
+  layers: number,
+  rule: LayerRule,
+  sampling: SamplingOptions,
+  onEvent: (event: TurnEvent) => void,
+  signal: AbortSignal,
+): Promise<LayerDecision | null> {
+  try {
+    if (!(await prefillObserved(llama, sequence, prompt, rule, onEvent, signal))) return null;
+    if (rule.rule === 'prefill') {
+      const scores = scoreLayers(llama, sequence, layers, prompt.length - 1, rule);
+      return { scores, lazyLayers: lazyOf(scores, rule.delta), generated: [], stopReason: null, firstTokenAt: null };
+    }
+    return await decideAtFirstToken(llama, model, sequence, prompt, layers, rule, sampling, signal);
+  } finally {
+    setObservation(llama, sequence.context, 0);
+  }
+}
+
+/**
+ * The same decision with a forced continuation (teacher forcing, for fidelity checks): the decode
+ * rule observes `follow[0]` as the first answer token. Returns the decision and the logits computed
+ * at full size: none for the prefill rule; after the prompt and after follow[0] for the decode rule.
+ */
+export async function decideLayersForced(
+  llama: Llama,
+  sequence: LlamaContextSequence,
+  prompt: readonly Token[],
+  follow: readonly Token[],
+  layers: number,
+  rule: LayerRule,
+): Promise<{ decision: LayerDecision; logits: Float32Array[] }> {
+  const never = new AbortController().signal;
+  try {
+    await prefillObserved(llama, sequence, prompt, rule, () => undefined, never);
+    if (rule.rule === 'prefill' || follow.length === 0) {
+      const scores = rule.rule === 'prefill' ? scoreLayers(llama, sequence, layers, prompt.length - 1, rule) : new Array<number>(layers).fill(0);
+      return { decision: { scores, lazyLayers: rule.rule === 'prefill' ? lazyOf(scores, rule.delta) : [], generated: [], stopReason: null, firstTokenAt: null }, logits: [] };
+    }
+    // one ubatch of the last prompt token and follow[0]: observing its last row reads follow[0]'s query
+    setObservation(llama, sequence.context, 1);
+    const logits = await forcedLogits(sequence, [prompt[prompt.length - 1]!, follow[0]!]);
+    const scores = scoreLayers(llama, sequence, layers, prompt.length + 1, rule);
+    return { decision: { scores, lazyLayers: lazyOf(scores, rule.delta), generated: [], stopReason: null, firstTokenAt: null }, logits };
+  } finally {
+    setObservation(llama, sequence.context, 0);
+  }
+}
+
+/** The decode rule: the first answer token's query, observed while it is evaluated. */
+async function decideAtFirstToken(
+  llama: Llama,
+  model: LlamaModel,
+  sequence: LlamaContextSequence,
+  prompt: readonly Token[],
+  layers: number,
+  rule: LayerRule,
+  sampling: SamplingOptions,
+  signal: AbortSignal,
+): Promise<LayerDecision> {
+  const options =
+    sampling.temperature > 0
+      ? { temperature: sampling.temperature, topP: sampling.topP, seed: sampling.seed, yieldEogToken: true }
+      : { yieldEogToken: true };
+  const generated: Token[] = [];
+  let stopReason: StopReason | null = null;
+  let scores: number[] | null = null;
+  let firstTokenAt: number | undefined;
+  const tokens = sequence.evaluate(prompt.slice(-1), options)[Symbol.asyncIterator]();
+  try {
+    const first = await tokens.next();
+    firstTokenAt = performance.now();
+    if (first.done || model.isEogToken(first.value)) stopReason = 'eos';
+    else if (generated.push(first.value) >= sampling.maxTokens) stopReason = 'maxTokens';
+    else if (signal.aborted) stopReason = 'cancelled';
+    else {
+      // the next step evaluates the first answer token: its query is the one the rule reads
+      setObservation(llama, sequence.context, 1);
+      const second = await tokens.next();
+      // read before observation is turned off: turning it off drops what was observed
+      scores = scoreLayers(llama, sequence, layers, prompt.length + 1, rule);
+      setObservation(llama, sequence.context, 0);
+      if (second.done || model.isEogToken(second.value)) stopReason = 'eos';
+      else if (generated.push(second.value) >= sampling.maxTokens) stopReason = 'maxTokens';
+    }
+  } finally {
+    await tokens.return?.();
+  }
+  // an answer that ended before the observed step needs no trimming
+  const measured = scores ?? new Array<number>(layers).fill(0);
+  return { scores: measured, lazyLayers: scores ? lazyOf(scores, rule.delta) : [], generated, stopReason, firstTokenAt: firstTokenAt ?? null };
+}
+
+function lazyOf(scores: readonly number[], delta: number): number[] {
+  return scores.flatMap((score, layer) => (score > delta ? [layer] : []));
+}
