@@ -62,7 +62,9 @@ function meanKl(c: CellResult): string {
 
 function followUp(c: CellResult): string {
   const f = c.kv?.followUp;
-  return f ? `${f.found}/${f.total}` : '—';
+  if (!f) return '—';
+  // turn 2's TTFT shows what reuse=disk saves (the whole conversation is prefilled again otherwise)
+  return f.secondTtftMsMedian === null ? `${f.found}/${f.total}` : `${f.found}/${f.total} (turn 2 TTFT ${(f.secondTtftMsMedian / 1000).toFixed(1)} s)`;
 }
 
 function decode(c: CellResult): string {

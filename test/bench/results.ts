@@ -85,6 +85,9 @@ export interface FollowUpRecord {
   firstAnswer: string;
   secondAnswer: string;
   promptTokens: number;
+  /** Turn 2's time to first token, and the prompt tokens it restored from the stored full KV (reuse=disk). */
+  ttftMs: number;
+  reusedTokens: number;
 }
 
 export interface KvCellResult {
@@ -111,7 +114,7 @@ export interface KvCellResult {
     evictMs: number | null;
   } | null;
   /** Two-turn follow-up cases: `found` counts second answers naming the door code. */
-  followUp: { found: number; firstFound: number; total: number; accuracy: number; trials: FollowUpRecord[] } | null;
+  followUp: { found: number; firstFound: number; total: number; accuracy: number; secondTtftMsMedian: number | null; trials: FollowUpRecord[] } | null;
 }
 
 export interface ReferenceReport {

@@ -85,6 +85,16 @@ export const KV_ROWS: BenchRow[] = [
   kvRow('snapkv:budget=0.2,when=prompt', false),
   kvRow('vatp:budget=0.2,score=acc,when=prompt', false),
   kvRow('vatp:budget=0.2,score=window,when=prompt', false),
+  // VATP's importance max-pooled over positions (SnapKV's clustering step): a needle is a span
+  kvRow('vatp:budget=0.2,pool=7', false),
+  kvRow('vatp:budget=0.2,pool=7,when=prompt', false),
+  // the document's full KV kept on disk: a follow-up evaluates only its new tokens and selects again
+  kvRow('vatp:budget=0.2,pool=7,when=prompt,reuse=disk', false),
+  kvRow('vatp:budget=0.2,pool=7+kv:type=q8_0', true),
+  // SimLayerKV deciding per prompt after a full-size prefill, as the paper does (peak full)
+  kvRow('simlayerkv:rule=prefill', false),
+  kvRow('simlayerkv:rule=decode', false),
+  kvRow('simlayerkv:rule=decode+kv:type=q8_0', true),
   kvRow(SIMLAYERKV, false),
   kvRow(`${SIMLAYERKV}+vatp:budget=0.2,score=window`, false),
   kvRow(`${SIMLAYERKV}+vatp:budget=0.2,score=window+kv:type=q8_0`, true),

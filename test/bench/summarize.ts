@@ -109,6 +109,7 @@ function followUpStats(samples: readonly FollowUpSample[] | undefined): KvCellRe
     firstFound: samples.filter((s) => s.firstFound).length,
     total: samples.length,
     accuracy: found / samples.length,
+    secondTtftMsMedian: median(samples.map((s) => s.ttftMs)),
     trials: samples.map((s) => ({
       passkeyDepth: s.passkeyDepth,
       doorDepth: s.doorDepth,
@@ -117,6 +118,8 @@ function followUpStats(samples: readonly FollowUpSample[] | undefined): KvCellRe
       firstAnswer: s.firstAnswer,
       secondAnswer: s.secondAnswer,
       promptTokens: s.promptTokens,
+      ttftMs: s.ttftMs,
+      reusedTokens: s.extras.eviction?.reuse?.reusedTokens ?? 0,
     })),
   };
 }
