@@ -108,6 +108,7 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     perLayer: metrics.perLayer,
     lazy: metrics.lazy,
     eviction: metrics.eviction,
+    layerDecision: metrics.layerDecision ?? null,
     sessionId: extra.sessionId,
     model: extra.model,
     notice: metrics.notice ?? extra.notice,
@@ -128,6 +129,8 @@ function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
       (m.perLayer.some((l) => l.lazy) ? ` (${m.perLayer.filter((l) => l.lazy).length} lazy)` : '') +
       `, peak ${formatBytes(m.kvBytesPeak)}`,
     ...(m.eviction ? [`evicted ${m.eviction.evicted} tokens in ${m.eviction.rounds} rounds (budget ${m.eviction.budgetTokens} tokens)`] : []),
+    ...(m.eviction?.reuse?.reusedTokens ? [`restored ${m.eviction.reuse.reusedTokens} prompt tokens from the stored document KV in ${m.eviction.reuse.restoreMs.toFixed(0)} ms`] : []),
+    ...(m.layerDecision ? [`SimLayerKV (${m.layerDecision.rule} rule, delta ${m.layerDecision.delta}): ${m.layerDecision.lazyLayers.length} lazy layers, moved in ${m.layerDecision.moveMs.toFixed(0)} ms`] : []),
   ].join('\n');
 }
 

@@ -49,6 +49,7 @@ describe('sift ask', () => {
     expect(out['kvBytesSteady']).toBe(out['kvBytesAllocated']);
     expect(out['kvBytesPeak']).toBe(out['kvBytesSteady']);
     expect(out['eviction']).toBeNull();
+    expect(out['layerDecision']).toBeNull();
 
     // the turn was saved like any chat, metrics included
     const store = openStore({ dataDir });
