@@ -65,7 +65,12 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   apart); turn 1 asks for the pass key, turn 2 (turn 1's question and the row's own answer, then a
   new question) asks for the door code; the figure is the share of second answers that name the
   code. The engine re-prefills the whole conversation every turn, so an eviction policy selects
-  its tokens again for the second question; that is what is measured.
+  its tokens again for the second question; that is what is measured. With \`reuse=disk\` turn 2
+  restores turn 1's full KV from disk instead of prefilling the document again; the column gives
+  turn 2's median TTFT beside the accuracy, the figure that mode changes.
+- **SimLayerKV rows measured before 2026-11-22's fix to patch 0007** (the sections above the
+  first one that has \`simlayerkv:rule=\` rows) ran with a bug: once a lazy layer's ring wrapped,
+  llama.cpp's purge of older positions took its sinks too (docs/design/KV_BUDGETS.md).
 - **Cache**: stock results (passkey turns, the reference continuation, stock probes) are cached in
   ~/.cache/sift/bench-cache keyed by the model's sha256, the build id, engine settings and the
   exact prompt. A cached stock run was not interleaved with the run that reads it; sections say
