@@ -86,10 +86,7 @@ export async function prefillAndDecideLayers(
 ): Promise<LayerDecision | null> {
   try {
     if (!(await prefillObserved(llama, sequence, prompt, rule, onEvent, signal))) return null;
-    if (rule.rule === 'prefill') {
-      const scores = scoreLayers(llama, sequence, layers, prompt.length - 1, rule);
-      return { scores, lazyLayers: lazyOf(scores, rule.delta), generated: [], stopReason: null, firstTokenAt: null };
-    }
+    if (rule.rule === 'prefill') return decidedBy(scoreLayers(llama, sequence, layers, prompt.length - 1, rule), rule.delta);
     return await decideAtFirstToken(llama, model, sequence, prompt, layers, rule, sampling, signal);
   } finally {
     setObservation(llama, sequence.context, 0);
@@ -112,15 +109,13 @@ export async function decideLayersForced(
   const never = new AbortController().signal;
   try {
     await prefillObserved(llama, sequence, prompt, rule, () => undefined, never);
-    if (rule.rule === 'prefill' || follow.length === 0) {
-      const scores = rule.rule === 'prefill' ? scoreLayers(llama, sequence, layers, prompt.length - 1, rule) : new Array<number>(layers).fill(0);
-      return { decision: { scores, lazyLayers: rule.rule === 'prefill' ? lazyOf(scores, rule.delta) : [], generated: [], stopReason: null, firstTokenAt: null }, logits: [] };
-    }
+    if (rule.rule === 'prefill') return { decision: decidedBy(scoreLayers(llama, sequence, layers, prompt.length - 1, rule), rule.delta), logits: [] };
+    // nothing forced: no first answer token to observe, so no layer is lazy
+    if (follow.length === 0) return { decision: decidedBy(new Array<number>(layers).fill(0), Infinity), logits: [] };
     // one ubatch of the last prompt token and follow[0]: observing its last row reads follow[0]'s query
     setObservation(llama, sequence.context, 1);
     const logits = await forcedLogits(sequence, [prompt[prompt.length - 1]!, follow[0]!]);
-    const scores = scoreLayers(llama, sequence, layers, prompt.length + 1, rule);
-    return { decision: { scores, lazyLayers: lazyOf(scores, rule.delta), generated: [], stopReason: null, firstTokenAt: null }, logits };
+    return { decision: decidedBy(scoreLayers(llama, sequence, layers, prompt.length + 1, rule), rule.delta), logits };
   } finally {
     setObservation(llama, sequence.context, 0);
   }
@@ -172,4 +167,9 @@ async function decideAtFirstToken(
 
 function lazyOf(scores: readonly number[], delta: number): number[] {
   return scores.flatMap((score, layer) => (score > delta ? [layer] : []));
+}
+
+/** A decision from scores alone (no answer tokens sampled while deciding). */
+function decidedBy(scores: number[], delta: number): LayerDecision {
+  return { scores, lazyLayers: lazyOf(scores, delta), generated: [], stopReason: null, firstTokenAt: null };
 }
