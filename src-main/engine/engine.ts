@@ -401,7 +401,8 @@ export class Engine {
     onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
     const fullPlan: PolicyPlan = { ...plan, layerRule: null };
     return this.withPolicyContext(fullPlan, async (open, sequence) => {
-      const decision = await prefillAndDecideLayers(this.llama, loaded.model, sequence, prompt, loaded.info.layers, rule, request.sampling, onEvent, signal);
+      const target = { llama: this.llama, model: loaded.model, sequence, prompt, layers: loaded.info.layers, rule };
+      const decision = await prefillAndDecideLayers(target, request.sampling, onEvent, signal);
       const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
       const metrics: LayerDecisionMetrics = { rule: rule.rule, delta: rule.delta, scores: decision?.scores ?? [], lazyLayers: decision?.lazyLayers ?? [], moveMs: 0 };
       if (!decision) return { statePath: null, resume: { started, kvBytesPeak, stopReason: 'cancelled' }, metrics };
@@ -438,7 +439,8 @@ export class Engine {
     const follow = (request.follow ?? []) as Token[];
     checkPromptFits(prompt.length + follow.length, loaded.info.contextSize);
     const moved = await this.withPolicyContext({ ...plan, layerRule: null }, async (_open, sequence) => {
-      const { decision, logits } = await decideLayersForced(this.llama, sequence, prompt, follow, loaded.info.layers, rule);
+      const target = { llama: this.llama, model: loaded.model, sequence, prompt, layers: loaded.info.layers, rule };
+      const { decision, logits } = await decideLayersForced(target, follow);
       return { lazyLayers: decision.lazyLayers, logits, statePath: await this.saveTrimmed(sequence, decision.lazyLayers, rule) };
     });
     return this.withPolicyContext(trimmedPlan(plan, rule, moved.lazyLayers), async (_open, sequence) => {

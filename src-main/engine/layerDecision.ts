@@ -19,6 +19,17 @@ export interface LayerRule {
   lastW: number;
 }
 
+/** What a decision runs on: a full-size context's sequence, the prompt and the rule. */
+export interface DecisionTarget {
+  llama: Llama;
+  model: LlamaModel;
+  sequence: LlamaContextSequence;
+  prompt: readonly Token[];
+  /** The model's layer count. */
+  layers: number;
+  rule: LayerRule;
+}
+
 export interface LayerDecision {
   /** Per layer: the observed queries' attention mass on the sinks and the recent window. */
   scores: number[];
@@ -38,7 +49,8 @@ function chunksFromEnd(length: number, batchSize: number): Array<[number, number
   return chunks;
 }
 
-function scoreLayers(llama: Llama, sequence: LlamaContextSequence, layers: number, n: number, rule: LayerRule): number[] {
+/** Each layer's score from the last observation; `n` is the positions evaluated so far. */
+function scoreLayers({ llama, sequence, layers, rule }: DecisionTarget, n: number): number[] {
   const { positions, layers: observed } = readObservationWithPositions(llama, sequence, layers);
   const scores = new Array<number>(layers).fill(0);
   for (const layer of observed) scores[layer.layer] = layerLaziness(layer, positions, n, rule.sink, rule.window);
@@ -47,10 +59,7 @@ function scoreLayers(llama: Llama, sequence: LlamaContextSequence, layers: numbe
 
 /** Prefills all but the last prompt token, observing the last `lastW` queries for the prefill rule. */
 async function prefillObserved(
-  llama: Llama,
-  sequence: LlamaContextSequence,
-  prompt: readonly Token[],
-  rule: LayerRule,
+  { llama, sequence, prompt, rule }: DecisionTarget,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<boolean> {
@@ -74,20 +83,16 @@ async function prefillObserved(
  * rule evaluates it and the first answer token. Returns null if cancelled.
  */
 export async function prefillAndDecideLayers(
-  llama: Llama,
-  model: LlamaModel,
-  sequence: LlamaContextSequence,
-  prompt: readonly Token[],
-  layers: number,
-  rule: LayerRule,
+  target: DecisionTarget,
   sampling: SamplingOptions,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<LayerDecision | null> {
+  const { llama, sequence, prompt, rule } = target;
   try {
-    if (!(await prefillObserved(llama, sequence, prompt, rule, onEvent, signal))) return null;
-    if (rule.rule === 'prefill') return decidedBy(scoreLayers(llama, sequence, layers, prompt.length - 1, rule), rule.delta);
-    return await decideAtFirstToken(llama, model, sequence, prompt, layers, rule, sampling, signal);
+    if (!(await prefillObserved(target, onEvent, signal))) return null;
+    if (rule.rule === 'prefill') return decidedBy(scoreLayers(target, prompt.length - 1), rule.delta);
+    return await decideAtFirstToken(target, sampling, signal);
   } finally {
     setObservation(llama, sequence.context, 0);
   }
@@ -99,39 +104,28 @@ export async function prefillAndDecideLayers(
  * at full size: none for the prefill rule; after the prompt and after follow[0] for the decode rule.
  */
 export async function decideLayersForced(
-  llama: Llama,
-  sequence: LlamaContextSequence,
-  prompt: readonly Token[],
+  target: DecisionTarget,
   follow: readonly Token[],
-  layers: number,
-  rule: LayerRule,
 ): Promise<{ decision: LayerDecision; logits: Float32Array[] }> {
+  const { llama, sequence, prompt, layers, rule } = target;
   const never = new AbortController().signal;
   try {
-    await prefillObserved(llama, sequence, prompt, rule, () => undefined, never);
-    if (rule.rule === 'prefill') return { decision: decidedBy(scoreLayers(llama, sequence, layers, prompt.length - 1, rule), rule.delta), logits: [] };
+    await prefillObserved(target, () => undefined, never);
+    if (rule.rule === 'prefill') return { decision: decidedBy(scoreLayers(target, prompt.length - 1), rule.delta), logits: [] };
     // nothing forced: no first answer token to observe, so no layer is lazy
     if (follow.length === 0) return { decision: decidedBy(new Array<number>(layers).fill(0), Infinity), logits: [] };
     // one ubatch of the last prompt token and follow[0]: observing its last row reads follow[0]'s query
     setObservation(llama, sequence.context, 1);
     const logits = await forcedLogits(sequence, [prompt[prompt.length - 1]!, follow[0]!]);
-    return { decision: decidedBy(scoreLayers(llama, sequence, layers, prompt.length + 1, rule), rule.delta), logits };
+    return { decision: decidedBy(scoreLayers(target, prompt.length + 1), rule.delta), logits };
   } finally {
     setObservation(llama, sequence.context, 0);
   }
 }
 
 /** The decode rule: the first answer token's query, observed while it is evaluated. */
-async function decideAtFirstToken(
-  llama: Llama,
-  model: LlamaModel,
-  sequence: LlamaContextSequence,
-  prompt: readonly Token[],
-  layers: number,
-  rule: LayerRule,
-  sampling: SamplingOptions,
-  signal: AbortSignal,
-): Promise<LayerDecision> {
+async function decideAtFirstToken(target: DecisionTarget, sampling: SamplingOptions, signal: AbortSignal): Promise<LayerDecision> {
+  const { llama, model, sequence, prompt, layers, rule } = target;
   const options =
     sampling.temperature > 0
       ? { temperature: sampling.temperature, topP: sampling.topP, seed: sampling.seed, yieldEogToken: true }
@@ -152,7 +146,7 @@ async function decideAtFirstToken(
       setObservation(llama, sequence.context, 1);
       const second = await tokens.next();
       // read before observation is turned off: turning it off drops what was observed
-      scores = scoreLayers(llama, sequence, layers, prompt.length + 1, rule);
+      scores = scoreLayers(target, prompt.length + 1);
       setObservation(llama, sequence.context, 0);
       if (second.done || model.isEogToken(second.value)) stopReason = 'eos';
       else if (generated.push(second.value) >= sampling.maxTokens) stopReason = 'maxTokens';
