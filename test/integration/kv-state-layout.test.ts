@@ -213,11 +213,15 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     const ring = lazyLayers(wrapping);
     expect(ring.every((l) => l.cells === 256 && l.bytes === ring[0]!.bytes)).toBe(true);
     expect(lazyLayers(roomy).every((l) => l.cells === PROMPT_TOKENS)).toBe(true);
-    // same window, same sinks: the same next tokens (the logits themselves differ in low bits, as
-    // the cells' order changes the order of float sums, which this small model amplifies)
+    // same window, same sinks: the same next tokens. The logits themselves are not compared: they
+    // matched bit for bit in most configurations tried, but in one (this prompt, sink 4, window 64)
+    // they differed by up to 0.6. The likeliest cause is the cells' order, hence the order of float
+    // sums: with flash attention on, llama.cpp's own ring (no sinks) differs as much from a ring that
+    // never wraps. Not proven; the same next tokens and a full ring are what this test holds to
     const expected = await logitsAfter(roomy, follow);
     const actual = await logitsAfter(wrapping, follow);
     expect(actual.map(argmax)).toEqual(expected.map(argmax));
+    // still full after the forced tokens took more of the ring's cells
     expect(lazyLayers(wrapping).every((l) => l.cells === 256)).toBe(true);
   });
 });
