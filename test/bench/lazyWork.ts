@@ -1,7 +1,6 @@
 // How much arithmetic a row's prefill needs relative to stock: the FLOP-ratio limit of its lazy
 // schedule, and the ratio of the work the engine says it did (from its per-layer statistics).
 import {
-  causalMeanKeys,
   flopRatioLimit,
   prefillFlops,
   stockLayerWork,
@@ -64,10 +63,10 @@ export function rowFlopLimit(shape: ModelShape, promptTokens: number, policy: st
 }
 
 /**
- * Per-layer work from the engine's statistics: `computed` rows and the `keys` the layer's attention
- * spanned (the prompt before the first prune point; after it, the gathered kept tokens). Rows
- * attend causally within that span, so each sees (keys + 1) / 2 keys on average. Null until the
- * engine reports both (older engines report neither, or rows only).
+ * Per-layer work from the engine's statistics: `computed` rows and `keys`, the mean number of keys
+ * a computed row's attention spanned (its ubatch's causal range, padded to 256 as llama.cpp pads
+ * it; after a prune point, among the gathered kept tokens only). Null until the engine reports both
+ * (older engines report neither, or rows only).
  */
 export function workFromLayerStats(perLayer: readonly object[], layers: number): LayerWork[] | null {
   if (perLayer.length !== layers) return null;
@@ -75,7 +74,7 @@ export function workFromLayerStats(perLayer: readonly object[], layers: number):
   for (const entry of perLayer) {
     const stats = entry as { computed?: unknown; keys?: unknown };
     if (typeof stats.computed !== 'number' || typeof stats.keys !== 'number') return null;
-    work.push({ rows: stats.computed, meanKeys: causalMeanKeys(stats.keys) });
+    work.push({ rows: stats.computed, meanKeys: stats.keys });
   }
   return work;
 }

@@ -17,6 +17,22 @@ function bytesEqual(a: Float32Array, b: Float32Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
+const UBATCH = 512;
+
+function padTo256(n: number): number {
+  return Math.ceil(n / 256) * 256;
+}
+
+/** Mean keys per row when `rows` tokens are computed in 512-token ubatches, each attending to the rows up to its end. */
+function causalMeanKeys(rows: number): number {
+  let sum = 0;
+  for (let start = 0; start < rows; start += UBATCH) {
+    const end = Math.min(rows, start + UBATCH);
+    sum += (end - start) * padTo256(end);
+  }
+  return Math.round(sum / rows);
+}
+
 function argmax(row: Float32Array): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
@@ -67,14 +83,21 @@ describe('lazy prefill on the patched build', () => {
       expect(result.stats.auxBytes).toBe(result.stats.pruned * 576 * 4);
     });
 
-    it('attends only to computed tokens: pruned ones are not even among the keys', () => {
+    it('attends only to computed tokens, causally: pruned ones are not even among the keys', () => {
       const n = result.promptTokens.length;
       const { positions, layers } = result.observation!;
       for (const obs of layers) {
         const computed = result.stats.computed[obs.layer]!;
-        // after a prune point the keys are gathered: exactly the tokens this layer computed
-        expect(result.stats.keys[obs.layer], `layer ${obs.layer}`).toBe(obs.layer < 4 ? n : computed);
-        if (obs.layer >= 4) expect(obs.nKv, `layer ${obs.layer}`).toBe(computed);
+        // each ubatch attends to the computed tokens up to its own last one (gathered after a prune
+        // point), padded to 256 as llama.cpp pads n_kv: triangular, like stock, not square
+        expect(result.stats.keys[obs.layer], `layer ${obs.layer}`).toBe(causalMeanKeys(obs.layer < 4 ? n : computed));
+        if (obs.layer >= 4) {
+          // the last ubatch sees every computed token; the padding columns are masked
+          expect(obs.nKv, `layer ${obs.layer}`).toBe(padTo256(computed));
+          for (let h = 0; h < obs.nHeadKv; h++) {
+            for (let j = computed; j < obs.nKv; j++) expect(obs.scores[h * obs.nKv + j]).toBe(0);
+          }
+        }
         // each KV head's attention still sums to 1 over what it sees
         for (let h = 0; h < obs.nHeadKv; h++) {
           let sum = 0;
