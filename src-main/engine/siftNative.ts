@@ -30,6 +30,10 @@ export interface LazySchedule {
   nRecent: number;
   /** Tokens are scored by the attention of this many last prompt tokens. */
   obsWindow: number;
+  /** Each KV head's scores are max-pooled over this many positions before ranking (1 = none). */
+  pool?: number;
+  /** Sum the attention of every layer from this one up to each prune point; -1 or absent: the previous layer only. */
+  scoreFrom?: number;
   /** Keep pruned tokens absent (masked) after the prefill, until revived. */
   keepMasked?: boolean;
 }

@@ -219,6 +219,8 @@ async function lazyPrefillTurn(
   const metrics: LazyTurnMetrics = {
     pruneLayers: lazy.schedule.pruneLayers,
     keep: lazy.schedule.keep,
+    pool: lazy.schedule.pool ?? 1,
+    scoreFrom: lazy.schedule.scoreFrom ?? -1,
     segments: stats.segments,
     pruned: stats.pruned,
     auxBytes: stats.auxBytes,

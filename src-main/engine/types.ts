@@ -84,6 +84,9 @@ export interface DocumentReuseMetrics {
 export interface LazyTurnMetrics {
   pruneLayers: number[];
   keep: number[];
+  /** How tokens were scored: max-pooling kernel, and the first layer summed (-1: the prune point's previous layer only). */
+  pool: number;
+  scoreFrom: number;
   segments: Array<{ firstLayer: number; tokens: number; ms: number }>;
   /** Tokens whose deeper layers were skipped, held in the aux cache. */
   pruned: number;

@@ -1,26 +1,42 @@
-// The lazy-prefill schedule a model gets when the policy names none. Pure.
+// The lazy-prefill schedule and scoring a model gets when the policy leaves them out. Pure.
 import type { LazyPolicy } from './spec.js';
 
 export interface ResolvedLazySchedule {
   pruneLayers: number[];
   keep: number[];
+  /** Max-pooling kernel over positions for each KV head's scores (1 = none). */
+  pool: number;
+  /** First layer whose attention is summed into the scores; -1 = the prune point's previous layer only. */
+  scoreFrom: number;
 }
 
 /**
- * Prune at about 13%, 40% and 67% of the depth, keeping 50%, 30% and 20% of the prompt: LazyLLM's
- * progressive shape (early layers keep more). For SmolLM2's 30 layers that is 4/12/20. Provisional:
- * the benchmark's accuracy/speed curve is what the default per model must come from.
+ * Measured on SmolLM2-135M at 8k tokens (docs/design/LAZY_PREFILL.md, "Choosing the default"):
+ * before ~10% of the depth the last tokens' attention does not find a pass key anywhere in the
+ * document, from ~13% it does once each head's scores are max-pooled over 15 positions and summed
+ * over the layers since ~10%. So: prune first at 13% of the depth keeping 35%, then at 27% and 53%
+ * keeping 20% and 10% (SmolLM2's 30 layers: 4/8/16, scored from layer 3).
  */
-export function defaultLazySchedule(layers: number): ResolvedLazySchedule {
-  const at = [0.13, 0.4, 0.67].map((f) => Math.max(1, Math.round(f * layers)));
+const DEFAULT_POINTS = [0.13, 0.27, 0.53];
+const DEFAULT_KEEP = [0.35, 0.2, 0.1];
+export const DEFAULT_LAZY_POOL = 15;
+const DEFAULT_SCORE_FROM = 0.1;
+
+export function defaultLazySchedule(layers: number): Pick<ResolvedLazySchedule, 'pruneLayers' | 'keep'> {
+  const at = DEFAULT_POINTS.map((f) => Math.max(1, Math.round(f * layers)));
   const pruneLayers = at.filter((l, i) => l < layers && (i === 0 || l > at[i - 1]!));
-  return { pruneLayers, keep: [0.5, 0.3, 0.2].slice(0, pruneLayers.length) };
+  return { pruneLayers, keep: DEFAULT_KEEP.slice(0, pruneLayers.length) };
 }
 
-/** The policy's schedule, or the default one, checked against the model's depth. */
+/** The policy's schedule and scoring, or the defaults, checked against the model's depth. */
 export function resolveLazySchedule(policy: LazyPolicy, layers: number): ResolvedLazySchedule {
-  if (!policy.at || !policy.keep) return defaultLazySchedule(layers);
+  const scoring = {
+    pool: policy.pool ?? DEFAULT_LAZY_POOL,
+    scoreFrom: policy.scoreFrom === 'last' ? -1 : (policy.scoreFrom ?? Math.round(DEFAULT_SCORE_FROM * layers)),
+  };
+  if (scoring.scoreFrom >= layers) throw new Error(`lazy:from=${scoring.scoreFrom} is past this model's last layer (${layers - 1})`);
+  if (!policy.at || !policy.keep) return { ...defaultLazySchedule(layers), ...scoring };
   const beyond = policy.at.find((l) => l >= layers);
   if (beyond !== undefined) throw new Error(`lazy:at=${beyond} is past this model's last layer (${layers - 1})`);
-  return { pruneLayers: policy.at, keep: policy.keep };
+  return { pruneLayers: policy.at, keep: policy.keep, ...scoring };
 }

@@ -1,7 +1,7 @@
 // The --policy grammar: parts joined by "+", each `name` or `name:key=value,key=value`.
 //   full                      stock KV cache, nothing changed
 //   kv:type=q8_0|q4_0|f16     KV cache element type (llama.cpp's own quantized cache)
-//   lazy:at=4/12/20,keep=0.5/0.3/0.2,sink=4,recent=16,window=8,revive=on
+//   lazy:at=4/8/16,keep=0.35/0.2/0.1,sink=4,recent=16,window=8,pool=15,from=L|last,revive=on
 //                             LazyLLM prefill pruning (docs/POLICIES.md)
 //   simlayerkv:delta=0.9,layers=3/5/9,sink=4,window=1024,lastw=32,rule=profile|prefill|decode
 //                             SimLayerKV: lazy layers keep only sinks and a recent window
@@ -29,6 +29,10 @@ export interface LazyPolicy {
   sink: number;
   recent: number;
   window: number;
+  /** Max-pooling kernel over positions applied to each KV head's scores before ranking (odd; 1 = none); null = the default. */
+  pool: number | null;
+  /** Score with every layer from this one up to the prune point (summed); 'last' = the prune point's previous layer only (LazyLLM); null = the default. */
+  scoreFrom: number | 'last' | null;
   revive: boolean;
 }
 
@@ -146,6 +150,8 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     sink: { pattern: COUNT, description: 'first tokens never pruned (default 4)' },
     recent: { pattern: COUNT, description: 'last tokens never pruned (default 16)' },
     window: { pattern: COUNT, description: 'tokens are scored by the attention of this many last tokens (default 8)' },
+    pool: { pattern: COUNT, description: "max-pooling kernel over positions of each KV head's scores, odd; 1 = none (default 15)" },
+    from: { pattern: /^(\d+|last)$/, description: "sum the attention of every layer from this one up to each prune point; last = the prune point's previous layer only, LazyLLM's rule (default: a tenth of the depth)" },
     revive: { values: ['on', 'off'], description: 'complete pruned tokens after the first answer token (default on)' },
   },
   simlayerkv: {
@@ -376,6 +382,13 @@ function parseEviction(method: EvictionMethod, params: Record<string, string>): 
   return { method, budget, sink, recent, score, window, pool, when, reuse };
 }
 
+function lazyPool(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const pool = Number(value);
+  if (pool < 1 || pool % 2 === 0) throw new PolicySpecError(`lazy:pool must be odd and at least 1 (1 = no pooling), not ${pool}`);
+  return pool;
+}
+
 function parseLazy(params: Record<string, string>): LazyPolicy {
   const at = params['at'] ? params['at'].split('/').map(Number) : null;
   const keep = params['keep'] ? params['keep'].split('/').map(Number) : null;
@@ -391,6 +404,8 @@ function parseLazy(params: Record<string, string>): LazyPolicy {
     sink: Number(params['sink'] ?? 4),
     recent: Number(params['recent'] ?? 16),
     window: Math.max(1, Number(params['window'] ?? 8)),
+    pool: lazyPool(params['pool']),
+    scoreFrom: params['from'] === undefined ? null : params['from'] === 'last' ? 'last' : Number(params['from']),
     revive: (params['revive'] ?? 'on') === 'on',
   };
 }

@@ -27,13 +27,14 @@ describe('lazy chat turns on the patched build', () => {
     const { answer, metrics, stopReason } = await engine.runTurn(request('lazy'), () => {}).result;
     expect(answer).toContain(task.passkey);
     const lazy = metrics.lazy!;
-    expect(lazy.pruneLayers).toEqual([4, 12, 20]);
-    expect(lazy.pruned).toBeGreaterThan(metrics.promptTokens * 0.7);
+    expect(lazy.pruneLayers).toEqual([4, 8, 16]);
+    expect(lazy).toMatchObject({ pool: 15, scoreFrom: 3 });
+    expect(lazy.pruned).toBeGreaterThan(metrics.promptTokens * 0.85);
     expect(lazy.revived).toBe(lazy.pruned);
     expect(lazy.reviveMs).toBeGreaterThan(0);
     // the prefill computed the schedule, and revival left a full cache behind
     expect(metrics.perLayer[0]!.computed).toBe(metrics.promptTokens);
-    expect(metrics.perLayer[25]!.computed).toBe(Math.ceil(0.2 * metrics.promptTokens));
+    expect(metrics.perLayer[25]!.computed).toBe(Math.ceil(0.1 * metrics.promptTokens));
     const evaluated = metrics.promptTokens + metrics.generatedTokens - (stopReason === 'maxTokens' ? 1 : 0);
     expect(metrics.perLayer.every((l) => l.cells === evaluated)).toBe(true);
   });

@@ -3,18 +3,26 @@ import { defaultLazySchedule, resolveLazySchedule } from '../../src-main/policy/
 import { parsePolicy } from '../../src-main/policy/spec.js';
 
 describe('lazy schedules', () => {
-  it('gives SmolLM2 (30 layers) prune points 4/12/20 keeping 50/30/20%', () => {
-    expect(defaultLazySchedule(30)).toEqual({ pruneLayers: [4, 12, 20], keep: [0.5, 0.3, 0.2] });
+  it('gives SmolLM2 (30 layers) prune points 4/8/16 keeping 35/20/10%', () => {
+    expect(defaultLazySchedule(30)).toEqual({ pruneLayers: [4, 8, 16], keep: [0.35, 0.2, 0.1] });
   });
 
   it('scales with depth and never repeats or passes the last layer', () => {
-    expect(defaultLazySchedule(32)).toEqual({ pruneLayers: [4, 13, 21], keep: [0.5, 0.3, 0.2] });
+    expect(defaultLazySchedule(32)).toEqual({ pruneLayers: [4, 9, 17], keep: [0.35, 0.2, 0.1] });
     expect(defaultLazySchedule(3).pruneLayers.every((l) => l >= 1 && l < 3)).toBe(true);
+  });
+
+  it('scores with pooled attention summed from a tenth of the depth, unless the policy says otherwise', () => {
+    expect(resolveLazySchedule(parsePolicy('lazy').lazy!, 30)).toMatchObject({ pool: 15, scoreFrom: 3 });
+    expect(resolveLazySchedule(parsePolicy('lazy:pool=1,from=last').lazy!, 30)).toMatchObject({ pool: 1, scoreFrom: -1 });
+    expect(resolveLazySchedule(parsePolicy('lazy:from=6').lazy!, 30)).toMatchObject({ scoreFrom: 6 });
+    expect(() => resolveLazySchedule(parsePolicy('lazy:from=30').lazy!, 30)).toThrow(/past this model's last layer/);
+    expect(() => parsePolicy('lazy:pool=4')).toThrow(/odd/);
   });
 
   it('uses the policy schedule when given, checked against the model', () => {
     const lazy = parsePolicy('lazy:at=8/16,keep=0.4/0.2').lazy!;
-    expect(resolveLazySchedule(lazy, 30)).toEqual({ pruneLayers: [8, 16], keep: [0.4, 0.2] });
+    expect(resolveLazySchedule(lazy, 30)).toEqual({ pruneLayers: [8, 16], keep: [0.4, 0.2], pool: 15, scoreFrom: 3 });
     expect(() => resolveLazySchedule(lazy, 12)).toThrow(/past this model's last layer/);
   });
 });
