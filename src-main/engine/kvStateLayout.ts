@@ -426,3 +426,39 @@ export async function convertStateToLazyLayout(
   await rename(tmpPath, outputPath);
   return stats;
 }
+
+/** A sequence state's K and V, cell by cell (tests and diagnostics compare caches with it). */
+export interface SequenceStateRows {
+  /** positions[cell] = the position the cell holds. */
+  positions: Int32Array;
+  layers: number;
+  /** The bytes of one cell's K row in a layer. */
+  k(layer: number, cell: number): Buffer;
+  /** The bytes of one cell's V (gathered from the transposed layout when V is stored transposed). */
+  v(layer: number, cell: number): Buffer;
+}
+
+/** Reads a sequence state's bytes (sequence.saveStateToFile) as per-cell K and V rows. */
+export async function readSequenceStateRows(input: Uint8Array, options: ConvertOptions = {}): Promise<SequenceStateRows> {
+  const src = bufferSource(input);
+  const state = await parseState(src, options);
+  const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const cells = state.cellCount;
+  const rowOf = (block: LayerBlock, cell: number) => buf.subarray(block.offset + cell * block.inner, block.offset + (cell + 1) * block.inner);
+  return {
+    positions: state.positions,
+    layers: state.k.length,
+    k: (layer, cell) => rowOf(state.k[layer]!, cell),
+    v: (layer, cell) => {
+      const block = state.v[layer]!;
+      if (!state.vTrans) return rowOf(block, cell);
+      // transposed: n_embd rows of `cells` elements; element d of this cell is in row d
+      const out = Buffer.allocUnsafe(block.outer * block.inner);
+      for (let d = 0; d < block.outer; d++) {
+        const at = block.offset + (d * cells + cell) * block.inner;
+        buf.copy(out, d * block.inner, at, at + block.inner);
+      }
+      return out;
+    },
+  };
+}
