@@ -42,8 +42,8 @@ export interface LoadModelOptions {
 
 const DEFAULT_MAX_CONTEXT = 16_384;
 
-/** Architectures whose graph builder has Sift's segment hooks (native-patches 0003). */
-const LAZY_ARCHITECTURES = new Set(['llama']);
+/** Architectures whose graph builder has Sift's segment hooks (native-patches 0003 and 0010). */
+const LAZY_ARCHITECTURES = new Set(['llama', 'qwen2', 'qwen3']);
 /** Architectures whose graph builder gives lazy layers a window cache (native-patches 0007). */
 const LAYER_TRIM_ARCHITECTURES = new Set(['llama']);
 /** Bytes of one cached element of K or V, per cache type (q8_0: 34 bytes per 32, q4_0: 18 per 32). */
@@ -500,6 +500,9 @@ export class Engine {
       throw new EngineError('BAD_POLICY', 'Lazy prefill needs the patched build (run npm run setup).');
     }
     const loaded = this.requireLoaded();
+    if (!LAZY_ARCHITECTURES.has(loaded.info.architecture)) {
+      throw new EngineError('BAD_POLICY', `Lazy prefill does not support ${loaded.info.architecture} models yet.`);
+    }
     return this.withFullContext((_open, sequence) => probeLazyPrefill(this.llama, loaded.model, sequence, loaded.info.layers, request));
   }
 
