@@ -1,7 +1,7 @@
 // The --policy grammar: parts joined by "+", each `name` or `name:key=value,key=value`.
 //   full                      stock KV cache, nothing changed
 //   kv:type=q8_0|q4_0|f16     KV cache element type (llama.cpp's own quantized cache)
-//   lazy:at=4/8/16,keep=0.35/0.2/0.1,sink=4,recent=16,window=8,pool=15,from=L|last,revive=on
+//   lazy:at=4/8/16,keep=0.35/0.2/0.1,sink=4,recent=16,window=8,pool=15,from=L|last,revive=off|on
 //                             LazyLLM prefill pruning (docs/POLICIES.md)
 //   simlayerkv:delta=0.9,layers=3/5/9,sink=4,window=1024,lastw=32,rule=profile|prefill|decode
 //                             SimLayerKV: lazy layers keep only sinks and a recent window
@@ -152,7 +152,7 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     window: { pattern: COUNT, description: 'tokens are scored by the attention of this many last tokens (default 8)' },
     pool: { pattern: COUNT, description: "max-pooling kernel over positions of each KV head's scores, odd; 1 = none (default 15)" },
     from: { pattern: /^(\d+|last)$/, description: "sum the attention of every layer from this one up to each prune point; last = the prune point's previous layer only, LazyLLM's rule (default: a tenth of the depth)" },
-    revive: { values: ['on', 'off'], description: 'complete pruned tokens after the first answer token (default on)' },
+    revive: { values: ['on', 'off'], description: 'complete pruned tokens after the first answer token (default off: at 8k it stalls the answer about as long as a full prefill)' },
   },
   simlayerkv: {
     delta: { pattern: POSITIVE_NUMBER, description: "laziness threshold above 0; above 1 no layer is lazy (default: the model's calibrated profile)" },
@@ -406,6 +406,6 @@ function parseLazy(params: Record<string, string>): LazyPolicy {
     window: Math.max(1, Number(params['window'] ?? 8)),
     pool: lazyPool(params['pool']),
     scoreFrom: params['from'] === undefined ? null : params['from'] === 'last' ? 'last' : Number(params['from']),
-    revive: (params['revive'] ?? 'on') === 'on',
+    revive: (params['revive'] ?? 'off') === 'on',
   };
 }

@@ -23,8 +23,8 @@ describe('lazy chat turns on the patched build', () => {
   });
   afterAll(async () => engine?.close());
 
-  it('answers the pass key with the default schedule, reviving every pruned token', async () => {
-    const { answer, metrics, stopReason } = await engine.runTurn(request('lazy'), () => {}).result;
+  it('answers the pass key with the default schedule and scoring, reviving every pruned token', async () => {
+    const { answer, metrics, stopReason } = await engine.runTurn(request('lazy:revive=on'), () => {}).result;
     expect(answer).toContain(task.passkey);
     const lazy = metrics.lazy!;
     expect(lazy.pruneLayers).toEqual([4, 8, 16]);
@@ -47,7 +47,8 @@ describe('lazy chat turns on the patched build', () => {
   });
 
   it('with revival off, keeps pruned tokens out of the answer and says none were revived', async () => {
-    const { metrics } = await engine.runTurn(request('lazy:revive=off', 4), () => {}).result;
+    // revival is off by default
+    const { metrics } = await engine.runTurn(request('lazy', 4), () => {}).result;
     expect(metrics.lazy!.revived).toBe(0);
     expect(metrics.lazy!.pruned).toBeGreaterThan(0);
     expect(metrics.generatedTokens).toBeGreaterThan(0);
