@@ -45,8 +45,12 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   top 50 % of the prompt, 12–19 30 %, 20–29 20 % (fractions of the whole prompt, rounded up; the
   engine's grammar). The limit assumes the kept tokens' keys are gathered, not masked. Rows that
   do not prune have limit 1; "speedup / limit" is the measured speedup as a share of it. The
-  "work ratio" column makes the same count from what the engine reports it did (rows computed
-  and keys spanned per layer), so a schedule that does not gather its keys shows it.
+  "work ratio" column makes the same count from what the engine reports it did: rows computed
+  per layer and the mean keys each one's attention spanned (its 512-token ubatch's causal range,
+  padded to 256 as llama.cpp pads it), so masked instead of gathered keys, or attention to the
+  whole prompt instead of the causal prefix, would show. Sections before the one that introduced
+  native patch 0008 computed this column as if every row spanned half the kept keys, which hid
+  that re-entered ubatches then attended to every kept key.
 - **Lazy statistics** (tokens pruned and revived, revival time) are the engine's own; revival
   runs after the first token, so it counts in decode speed, not in TTFT.
 - **KV memory** (issue 5; rows marked KV in test/bench/suite.ts, at 2k/4k/8k, patched build):
