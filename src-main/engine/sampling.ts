@@ -3,8 +3,8 @@
 // generator so a given seed repeats. node-llama-cpp samples every later token with the same knobs.
 import type { SamplingOptions } from './types.js';
 
-/** mulberry32: small, fast and good enough to draw one token. */
-function seededRandom(seed: number): () => number {
+/** mulberry32: small, fast and good enough to draw one token (or a test model's weights). */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

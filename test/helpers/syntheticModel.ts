@@ -5,6 +5,7 @@
 // the format is a header, key/value metadata, tensor descriptions and aligned tensor data.
 import { writeFile } from 'node:fs/promises';
 import { readGgufFileInfo } from 'node-llama-cpp';
+import { seededRandom } from '../../src-main/engine/sampling.js';
 
 export type SyntheticArchitecture = 'qwen2' | 'qwen3';
 
@@ -106,18 +107,6 @@ class Writer {
   }
 }
 
-/** Deterministic weights: the same file for the same seed, so failures reproduce. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Tensor {
   name: string;
   /** ggml order: ne0 (the row length) first. */
@@ -126,7 +115,8 @@ interface Tensor {
 }
 
 function tensorsOf(arch: SyntheticArchitecture, shape: SyntheticShape, vocab: number, seed: number): Tensor[] {
-  const next = random(seed);
+  // deterministic weights: the same file for the same seed, so failures reproduce
+  const next = seededRandom(seed);
   const headDim = shape.embd / shape.heads;
   const kvDim = headDim * shape.headsKv;
   // weights ~ U(-a, a) with a = 1/sqrt(fan-in): activations stay of order one through the layers
