@@ -11,11 +11,11 @@ export interface ResolvedLazySchedule {
 }
 
 /**
- * Measured on SmolLM2-135M at 8k tokens (docs/design/LAZY_PREFILL.md, "Choosing the default"):
- * before ~10% of the depth the last tokens' attention does not find a pass key anywhere in the
- * document, from ~13% it does once each head's scores are max-pooled over 15 positions and summed
- * over the layers since ~10%. So: prune first at 13% of the depth keeping 35%, then at 27% and 53%
- * keeping 20% and 10% (SmolLM2's 30 layers: 4/8/16, scored from layer 3).
+ * Measured on SmolLM2-135M at 8k tokens (docs/design/LAZY_PREFILL.md, "Scoring and the default
+ * schedule"): the first layers' attention does not find a pass key; from layer 3 (a tenth of the
+ * depth) on it does, at almost every depth, once each head's scores are max-pooled over 15
+ * positions and summed over the layers since. So: prune first at 13% of the depth keeping 35%, then
+ * at 27% and 53% keeping 20% and 10% (SmolLM2's 30 layers: 4/8/16, scored from layer 3).
  */
 const DEFAULT_POINTS = [0.13, 0.27, 0.53];
 const DEFAULT_KEEP = [0.35, 0.2, 0.1];
