@@ -3,7 +3,7 @@
 import { open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
+import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, resolveBudgetTokens, type KvPolicy } from '../policy/spec.js';
 import { resolveLazyLayers, type LayerProfile } from '../policy/layerTrim.js';
 import { renderChatTokens } from './chatPrompt.js';
@@ -14,7 +14,7 @@ import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPr
 import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
 import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
 import { DocumentKvStore } from './documentKvStore.js';
-import { decideLayersForced, prefillAndDecideLayers, type LayerRule } from './layerDecision.js';
+import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget, type LayerRule } from './layerDecision.js';
 import { convertStateToLazyLayout } from './kvStateLayout.js';
 import { resolveLazySchedule } from '../policy/lazy.js';
 import { checkPromptFits, runTurn, type EvictionTurn, type LazyTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
@@ -401,8 +401,7 @@ export class Engine {
     onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
     const fullPlan: PolicyPlan = { ...plan, layerRule: null };
     return this.withPolicyContext(fullPlan, async (open, sequence) => {
-      const target = { llama: this.llama, model: loaded.model, sequence, prompt, layers: loaded.info.layers, rule };
-      const decision = await prefillAndDecideLayers(target, request.sampling, onEvent, signal);
+      const decision = await prefillAndDecideLayers(this.decisionTarget(sequence, prompt, rule), request.sampling, onEvent, signal);
       const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
       const metrics: LayerDecisionMetrics = { rule: rule.rule, delta: rule.delta, scores: decision?.scores ?? [], lazyLayers: decision?.lazyLayers ?? [], moveMs: 0 };
       if (!decision) return { statePath: null, resume: { started, kvBytesPeak, stopReason: 'cancelled' }, metrics };
@@ -433,14 +432,18 @@ export class Engine {
   }
 
   /** Teacher-forced logits when SimLayerKV decides the prompt's lazy layers itself. */
+  private decisionTarget(sequence: LlamaContextSequence, prompt: readonly Token[], rule: LayerRule): DecisionTarget {
+    const loaded = this.requireLoaded();
+    return { llama: this.llama, model: loaded.model, sequence, prompt, layers: loaded.info.layers, rule };
+  }
+
   private async probeWithLayerDecision(plan: PolicyPlan, rule: LayerRule, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     const follow = (request.follow ?? []) as Token[];
     checkPromptFits(prompt.length + follow.length, loaded.info.contextSize);
     const moved = await this.withPolicyContext({ ...plan, layerRule: null }, async (_open, sequence) => {
-      const target = { llama: this.llama, model: loaded.model, sequence, prompt, layers: loaded.info.layers, rule };
-      const { decision, logits } = await decideLayersForced(target, follow);
+      const { decision, logits } = await decideLayersForced(this.decisionTarget(sequence, prompt, rule), follow);
       return { lazyLayers: decision.lazyLayers, logits, statePath: await this.saveTrimmed(sequence, decision.lazyLayers, rule) };
     });
     return this.withPolicyContext(trimmedPlan(plan, rule, moved.lazyLayers), async (_open, sequence) => {

@@ -19,7 +19,7 @@ export interface ResolvedLazySchedule {
  */
 const DEFAULT_POINTS = [0.13, 0.27, 0.53];
 const DEFAULT_KEEP = [0.35, 0.2, 0.1];
-export const DEFAULT_LAZY_POOL = 15;
+const DEFAULT_POOL = 15;
 const DEFAULT_SCORE_FROM = 0.1;
 
 export function defaultLazySchedule(layers: number): Pick<ResolvedLazySchedule, 'pruneLayers' | 'keep'> {
@@ -31,7 +31,7 @@ export function defaultLazySchedule(layers: number): Pick<ResolvedLazySchedule, 
 /** The policy's schedule and scoring, or the defaults, checked against the model's depth. */
 export function resolveLazySchedule(policy: LazyPolicy, layers: number): ResolvedLazySchedule {
   const scoring = {
-    pool: policy.pool ?? DEFAULT_LAZY_POOL,
+    pool: policy.pool ?? DEFAULT_POOL,
     scoreFrom: policy.scoreFrom === 'last' ? -1 : (policy.scoreFrom ?? Math.round(DEFAULT_SCORE_FROM * layers)),
   };
   if (scoring.scoreFrom >= layers) throw new Error(`lazy:from=${scoring.scoreFrom} is past this model's last layer (${layers - 1})`);

@@ -327,6 +327,14 @@ function parseBudget(method: string, raw: string): KvBudget {
   return { kind: 'tokens', value };
 }
 
+/** A max-pooling kernel: odd, at least 1 (1 = none); null when not given. */
+function oddPool(name: string, raw: string | undefined): number | null {
+  if (raw === undefined) return null;
+  const pool = Number(raw);
+  if (pool < 1 || pool % 2 === 0) throw new PolicySpecError(`${name}:pool must be odd and at least 1 (1 = no pooling), not ${pool}`);
+  return pool;
+}
+
 function atLeastOne(name: string, key: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -365,11 +373,7 @@ function parseEviction(method: EvictionMethod, params: Record<string, string>): 
   const sink = Number(params['sink'] ?? (method === 'streaming' ? 4 : 20));
   const recent = params['recent'] !== undefined ? Number(params['recent']) : null;
   const window = atLeastOne(method, 'window', params['window'], 32);
-  let pool = 1;
-  if (method === 'snapkv' || method === 'vatp') {
-    pool = Number(params['pool'] ?? (method === 'snapkv' ? 7 : 1));
-    if (pool < 1 || pool % 2 === 0) throw new PolicySpecError(`${method}:pool must be odd and at least 1 (1 = no pooling), not ${pool}`);
-  }
+  const pool = method === 'snapkv' || method === 'vatp' ? oddPool(method, params['pool']) ?? (method === 'snapkv' ? 7 : 1) : 1;
   if (budget.kind === 'tokens' && sink + (recent ?? 0) > budget.value) {
     const kept = recent === null ? `sink=${sink}` : `sink=${sink} + recent=${recent}`;
     throw new PolicySpecError(`${method}: ${kept} is more than budget=${budget.value} tokens`);
@@ -380,13 +384,6 @@ function parseEviction(method: EvictionMethod, params: Record<string, string>): 
   if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
   if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
   return { method, budget, sink, recent, score, window, pool, when, reuse };
-}
-
-function lazyPool(value: string | undefined): number | null {
-  if (value === undefined) return null;
-  const pool = Number(value);
-  if (pool < 1 || pool % 2 === 0) throw new PolicySpecError(`lazy:pool must be odd and at least 1 (1 = no pooling), not ${pool}`);
-  return pool;
 }
 
 function parseLazy(params: Record<string, string>): LazyPolicy {
@@ -404,7 +401,7 @@ function parseLazy(params: Record<string, string>): LazyPolicy {
     sink: Number(params['sink'] ?? 4),
     recent: Number(params['recent'] ?? 16),
     window: Math.max(1, Number(params['window'] ?? 8)),
-    pool: lazyPool(params['pool']),
+    pool: oddPool('lazy', params['pool']),
     scoreFrom: params['from'] === undefined ? null : params['from'] === 'last' ? 'last' : Number(params['from']),
     revive: (params['revive'] ?? 'off') === 'on',
   };
