@@ -1,6 +1,6 @@
 // Runs the suite: starts one engine per (build, flash attention), finds which rows this engine
 // supports, then per length: the stock reference continuation, the passkey rounds (every row once
-// per depth, builds interleaved), and the teacher-forced fidelity probes. Stock results come from
+// per depth, builds interleaved), and the teacher-forced fidelity probes (a few prompts). Stock results come from
 // the cache when they can; everything else is measured now.
 import { EngineError, type ChatMessage } from '../../src-main/engine/types.js';
 import type { EnginePool } from './engines.js';
@@ -17,7 +17,16 @@ import {
 } from './measurements.js';
 import type { TurnSample } from './passkeyTurn.js';
 import { prefillCost, type Progress } from './progress.js';
-import { fidelityMessagesFor, fitFiller, followUpCases, passkeyCases, type FillerFit, type FollowUpCase, type PasskeyCase } from './prompts.js';
+import {
+  fidelityCases,
+  fitFiller,
+  followUpCases,
+  passkeyCases,
+  type FidelityCase,
+  type FillerFit,
+  type FollowUpCase,
+  type PasskeyCase,
+} from './prompts.js';
 import type { FidelityResult } from './results.js';
 import { prepareRows, type RowState } from './rowStates.js';
 import { contextSizeFor, isKvRow, isReferenceRow, measuresKv, promptTokensFor, rowLabel, runsAtLength, type BenchRow } from './suite.js';
@@ -29,7 +38,8 @@ export interface LengthRun {
   targetTokens: number;
   /** The context the engines held for this length (as the reference engine reports it). */
   contextSize: number;
-  reference: FidelityReference & { cached: boolean };
+  /** One stock continuation per fidelity prompt. */
+  references: Array<FidelityReference & { cached: boolean; depth: number }>;
   samples: Map<string, TurnSample[]>;
   /** Follow-up cases of the KV-memory rows and their full-KV references (none at other lengths). */
   followUps: Map<string, FollowUpSample[]>;
@@ -84,16 +94,16 @@ function planLength(
   ctx: BenchContext,
   states: RowState[],
   reference: RowState,
-  plan: { length: number; cases: PasskeyCase[]; followUps: FollowUpCase[]; messages: ChatMessage[] },
+  plan: { length: number; cases: PasskeyCase[]; followUps: FollowUpCase[]; fidelity: FidelityCase[] },
 ): number {
-  const { length, cases, messages } = plan;
+  const { length, cases, fidelity } = plan;
   const measured = states.filter((s) => s.available && runsAtLength(s.row, length));
   const trials = measured.reduce(
     (sum, s) => sum + (cacheable(s) ? cases.filter((task) => !ctx.cache.has(passkeyKey(ctx, s, task))).length : cases.length),
     0,
   );
-  const probes = measured.filter((s) => s.probeable && !isReferenceRow(s.row)).length;
-  const referenceRuns = ctx.cache.has(referenceKey(ctx, reference, messages)) ? 0 : 2;
+  const probes = fidelity.length * measured.filter((s) => s.probeable && !isReferenceRow(s.row)).length;
+  const referenceRuns = 2 * fidelity.filter((f) => !ctx.cache.has(referenceKey(ctx, reference, f.messages))).length;
   const followUpTurns = 2 * plan.followUps.length * followUpRows(states, ctx.suite.rows, length).length;
   return prefillCost(promptTokensFor(length)) * (trials + probes + referenceRuns + followUpTurns);
 }
@@ -112,10 +122,10 @@ export async function runBench(ctx: BenchContext): Promise<RawRun> {
   const plans = suite.lengths.map((length) => {
     const targetTokens = promptTokensFor(length);
     const cases = passkeyCases(length, targetTokens, suite.depths, fit);
-    const messages = fidelityMessagesFor(length, targetTokens, fit);
+    const fidelity = fidelityCases(length, targetTokens, suite.fidelityPrompts, fit);
     const followUps = followUpCases(length, targetTokens, suite.followUps, fit);
-    progress.plan(planLength(ctx, rows, referenceState, { length, cases, followUps, messages }));
-    return { length, targetTokens, cases, followUps, messages };
+    progress.plan(planLength(ctx, rows, referenceState, { length, cases, followUps, fidelity }));
+    return { length, targetTokens, cases, followUps, fidelity };
   });
 
   const results: LengthRun[] = [];
@@ -128,14 +138,19 @@ export async function runBench(ctx: BenchContext): Promise<RawRun> {
     await ctx.pool.resize(contextSizeFor(plan.length));
     progress.note(`${tag}: every engine holds a ${contextSizeFor(plan.length)}-token context (reloaded in ${took(started)})`);
 
-    started = performance.now();
-    const reference = await referenceFor(ctx, referenceState, plan.messages);
-    progress.step(
-      reference.cached ? 0 : 2 * cost,
-      performance.now() - started,
-      `${tag}: reference continuation, ${reference.follow.length} tokens (stock top-1 = forced token at ` +
-        `${reference.selfConsistent}/${reference.follow.length})${reference.cached ? ' [cache]' : `, took ${took(started)}`}`,
-    );
+    const references: LengthRun['references'] = [];
+    for (const f of plan.fidelity) {
+      started = performance.now();
+      const reference = await referenceFor(ctx, referenceState, f.messages);
+      references.push({ ...reference, depth: f.depth });
+      progress.step(
+        reference.cached ? 0 : 2 * cost,
+        performance.now() - started,
+        `${tag}: reference continuation ${f.index + 1}/${plan.fidelity.length} (needle at ${f.depth}), ${reference.follow.length} tokens ` +
+          `(stock top-1 = forced token at ${reference.selfConsistent}/${reference.follow.length})${reference.cached ? ' [cache]' : `, took ${took(started)}`}`,
+      );
+    }
+    const prompts = plan.fidelity.map((f, i) => ({ messages: f.messages, depth: f.depth, reference: references[i] as FidelityReference }));
 
     const samples = new Map<string, TurnSample[]>(active.map((s) => [s.id, []]));
     for (const task of plan.cases) {
@@ -167,28 +182,28 @@ export async function runBench(ctx: BenchContext): Promise<RawRun> {
     for (const state of active) {
       if (state.failure) continue;
       started = performance.now();
-      let outcome: FidelityResult & { ran: boolean };
+      let outcome: FidelityResult & { ran: number };
       try {
-        outcome = await fidelityOf(ctx, state, plan.messages, reference);
+        outcome = await fidelityOf(ctx, state, prompts);
       } catch (err) {
         // the row's passkey and timing results stand; only its fidelity is missing
         if (ctx.isStopping() || !(err instanceof EngineError)) throw err;
-        outcome = { status: 'failed', note: `the probe failed (${err.code}): ${err.message}`, ran: false };
-        progress.unplan(cost);
+        outcome = { status: 'failed', note: `the probe failed (${err.code}): ${err.message}`, ran: 0 };
+        progress.unplan(prompts.length * cost);
       }
       const { ran, ...result } = outcome;
       fidelity.set(state.id, result);
       if (result.status === 'measured') {
-        if (!ran) progress.unplan(cost);
+        progress.unplan((prompts.length - ran) * cost);
         progress.step(
-          ran ? cost : 0,
+          ran * cost,
           performance.now() - started,
           `${tag} ${rowLabel(state.row)} fidelity: top-1 ${(result.top1Agreement * 100).toFixed(1)}%, ` +
-            `mean KL ${result.meanKl.toExponential(2)}${result.cached ? ' [cache]' : `, probe took ${took(started)}`}`,
+            `mean KL ${result.meanKl.toExponential(2)} over ${prompts.length} prompts${result.cached ? ' [cache]' : `, probes took ${took(started)}`}`,
         );
       }
     }
-    results.push({ length: plan.length, targetTokens: plan.targetTokens, contextSize: referenceState.slot.info.contextSize, reference, samples, followUps, fidelity });
+    results.push({ length: plan.length, targetTokens: plan.targetTokens, contextSize: referenceState.slot.info.contextSize, references, samples, followUps, fidelity });
   }
   return { rows, lengths: results, fit };
 }

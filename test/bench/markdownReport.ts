@@ -33,10 +33,12 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
 - **Passkey accuracy**: greedy, up to 24 tokens, the key must appear in the answer as a whole
   number. Depths are evenly spaced from the start (0) to the end (1) of the document.
 - **Fidelity vs full KV**: the stock build (full KV, flash attention off) writes a greedy
-  continuation of a fidelity prompt (64 tokens unless it ends first); every row then evaluates the
-  prompt plus exactly those tokens (teacher forcing). Per position: top-1 agreement with the stock
-  distribution, and KL(stock ‖ row) of the softmax of the logits, in float64 with the log-sum-exp
-  shift; the tables give the mean over positions.
+  continuation of each fidelity prompt (64 tokens unless it ends first; 4 prompts per length, the
+  needle at 0.5, 0.75, 0 and 0.25; 1 in quick mode; a run's header says how many it used, and runs
+  that do not say used one, at 0.5); every row then evaluates each prompt plus exactly those tokens (teacher forcing). Per
+  position: top-1 agreement with the stock distribution, and KL(stock ‖ row) of the softmax of the
+  logits, in float64 with the log-sum-exp shift; the tables give the mean over every prompt's
+  positions, and the spread of top-1 between prompts.
 - **FLOP-ratio limit** (src-main/policy/flops.ts): FLOPs(prefill) = Σ_l (q_l·C_lin + q_l·k_l·C_attn)
   with q_l the prompt rows computed at layer l, k_l = (q_l + 1)/2 the mean keys a row attends to
   (causal, among computed rows), C_lin = 2·n_embd·(n_embd + 2·n_kv·d_head + n_embd) + 3·2·n_embd·n_ff
@@ -105,7 +107,14 @@ function fidelityCells(f: FidelityResult): [string, string] {
   if (f.status === 'reference') return ['reference', 'reference'];
   if (f.status === 'unsupported') return ['n/a¹', 'n/a¹'];
   if (f.status === 'failed') return ['probe failed', 'probe failed'];
-  return [`${(f.top1Agreement * 100).toFixed(1)}% (${f.positions})`, f.meanKl === 0 ? '0' : f.meanKl.toExponential(2)];
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  // with several prompts, the spread between them says how much one text moves the number
+  const perPrompt = f.perPrompt;
+  const spread =
+    perPrompt.length > 1
+      ? `; ${pct(Math.min(...perPrompt.map((p) => p.top1Agreement)))}–${pct(Math.max(...perPrompt.map((p) => p.top1Agreement)))} by prompt`
+      : '';
+  return [`${pct(f.top1Agreement)} (${f.positions}${spread})`, f.meanKl === 0 ? '0' : f.meanKl.toExponential(2)];
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -226,7 +235,7 @@ export function runSection(results: BenchResults, files: { json: string; ttftSvg
     `- Engine: context ${results.engine.contextSizes.map((c) => `${c.contextSize} tokens at ${lengthTag(c.length)}`).join(', ')}, ` +
       `${results.engine.ubatch}; greedy decoding; ` +
       `${results.suite.depths.length} needle depths per length${quick ? ' (quick mode; the full run uses 20)' : ''}; ` +
-      `fidelity over ${results.suite.fidelityTokens} forced tokens; ${results.suite.followUps} follow-up cases per length for the KV-memory rows`,
+      `fidelity over ${results.suite.fidelityPrompts} prompt(s) × ${results.suite.fidelityTokens} forced tokens, pooled; ${results.suite.followUps} follow-up cases per length for the KV-memory rows`,
   );
   lines.push(
     `- Stock results from the cache: ${results.cacheHits === 0 ? 'none (every row measured in this run, interleaved)' : `${results.cacheHits} entries (see the runs column)`}`,
@@ -298,7 +307,7 @@ export function runSection(results: BenchResults, files: { json: string; ttftSvg
   for (const ref of results.references) {
     const preview = ref.continuation.replace(/\s+/g, ' ').slice(0, 90);
     lines.push(
-      `- ${lengthTag(ref.length)}: ${ref.promptTokens}-token prompt, ${ref.forcedTokens} forced tokens, stock top-1 equals the forced token at ` +
+      `- ${lengthTag(ref.length)}, needle at ${ref.depth}: ${ref.promptTokens}-token prompt, ${ref.forcedTokens} forced tokens, stock top-1 equals the forced token at ` +
         `${ref.selfConsistent}/${ref.forcedTokens}${ref.cached ? ' (cached)' : ''}; continuation starts “${preview}…”`,
     );
   }

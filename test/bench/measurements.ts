@@ -3,7 +3,7 @@
 import os from 'node:os';
 import type { ChatMessage } from '../../src-main/engine/types.js';
 import type { BenchCache } from './cache.js';
-import { compareDistributions } from './divergence.js';
+import { compareDistributions, type FidelityMeasure } from './divergence.js';
 import type { EngineSlot } from './engines.js';
 import { buildReference, probeRow, type FidelityReference } from './fidelity.js';
 import type { ModelIdentity } from './modelIdentity.js';
@@ -75,9 +75,15 @@ export async function passkeySample(ctx: MeasureContext, state: RowState, task: 
   return sample;
 }
 
-export async function fidelityOf(ctx: MeasureContext, state: RowState, messages: ChatMessage[], reference: FidelityReference): Promise<FidelityResult & { ran: boolean }> {
-  if (isReferenceRow(state.row)) return { status: 'reference', ran: false };
-  if (!state.probeable) return { status: 'unsupported', note: PROBE_UNSUPPORTED, ran: false };
+type MeasuredFidelity = Extract<FidelityResult, { status: 'measured' }>;
+
+/** One prompt's teacher-forced comparison with its reference. */
+async function promptFidelity(
+  ctx: MeasureContext,
+  state: RowState,
+  messages: ChatMessage[],
+  reference: FidelityReference,
+): Promise<FidelityMeasure & { cached: boolean }> {
   const key = probeKey(ctx, state, messages, reference.follow);
   const width = reference.logits[0]?.length ?? 0;
   let logits = cacheable(state) ? ctx.cache.readRows(key, width) : null;
@@ -86,7 +92,33 @@ export async function fidelityOf(ctx: MeasureContext, state: RowState, messages:
     logits = await probeRow(state.slot.client, messages, reference.follow, state.row.policy);
     if (cacheable(state)) ctx.cache.writeRows(key, logits);
   }
-  const measure = compareDistributions(reference.logits, logits, reference.follow.length);
-  const { positions, top1Agreement, meanKl, maxKl } = measure;
-  return { status: 'measured', positions, top1Agreement, meanKl, maxKl, cached, ran: !cached };
+  return { ...compareDistributions(reference.logits, logits, reference.follow.length), cached };
+}
+
+/** Every prompt's positions weigh the same, so a shorter continuation counts for less. */
+export function poolFidelity(prompts: ReadonlyArray<FidelityMeasure & { cached: boolean; depth: number }>): MeasuredFidelity {
+  const positions = prompts.reduce((sum, p) => sum + p.positions, 0);
+  const weighted = (pick: (p: FidelityMeasure) => number) => prompts.reduce((sum, p) => sum + pick(p) * p.positions, 0) / Math.max(1, positions);
+  return {
+    status: 'measured',
+    positions,
+    top1Agreement: weighted((p) => p.top1Agreement),
+    meanKl: weighted((p) => p.meanKl),
+    maxKl: Math.max(0, ...prompts.map((p) => p.maxKl)),
+    cached: prompts.every((p) => p.cached),
+    perPrompt: prompts.map(({ depth, positions: n, top1Agreement, meanKl }) => ({ depth, positions: n, top1Agreement, meanKl })),
+  };
+}
+
+/** The row's fidelity over every prompt; `ran` counts the probes measured now (not read from the cache). */
+export async function fidelityOf(
+  ctx: MeasureContext,
+  state: RowState,
+  prompts: ReadonlyArray<{ messages: ChatMessage[]; reference: FidelityReference; depth: number }>,
+): Promise<FidelityResult & { ran: number }> {
+  if (isReferenceRow(state.row)) return { status: 'reference', ran: 0 };
+  if (!state.probeable) return { status: 'unsupported', note: PROBE_UNSUPPORTED, ran: 0 };
+  const measured: Array<FidelityMeasure & { cached: boolean; depth: number }> = [];
+  for (const prompt of prompts) measured.push({ ...(await promptFidelity(ctx, state, prompt.messages, prompt.reference)), depth: prompt.depth });
+  return { ...poolFidelity(measured), ran: measured.filter((m) => !m.cached).length };
 }

@@ -14,6 +14,8 @@ export interface BenchOptions {
   rows: string[] | null;
   /** Follow-up cases per length for the KV-memory rows; null means the mode's default. */
   followUps: number | null;
+  /** Teacher-forced fidelity prompts per length; null means the mode's default. */
+  fidelityPrompts: number | null;
   /** Only the KV-memory rows (issue 5), with the rows they are compared with. */
   kvOnly: boolean;
   /** Folder that receives BENCHMARKS.md and bench/; docs/ by default. */
@@ -35,6 +37,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --kv               only the KV-memory rows (issue 5) and the rows they are compared with, at 2k/4k/8k
                      unless --lengths says otherwise (--rows then filters among them)
   --follow-ups N     two-turn follow-up cases per length for the KV-memory rows (default 5; --quick 0)
+  --fidelity-prompts N
+                     teacher-forced fidelity prompts per length, needles at different depths (default 4; --quick 1)
   --output DIR       where BENCHMARKS.md and bench/ go (default: docs)
   --help             this text`;
 
@@ -54,6 +58,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     depths: null,
     rows: null,
     followUps: null,
+    fidelityPrompts: null,
     kvOnly: false,
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
@@ -78,6 +83,10 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
       const count = Number(value());
       if (!Number.isInteger(count) || count < 0) throw new UsageError('--follow-ups needs a whole number of at least 0');
       options.followUps = count;
+    } else if (arg === '--fidelity-prompts') {
+      const count = Number(value());
+      if (!Number.isInteger(count) || count < 1) throw new UsageError('--fidelity-prompts needs a whole number of at least 1');
+      options.fidelityPrompts = count;
     } else if (arg === '--rows') options.rows = [...(options.rows ?? []), ...value().split(',').map((r) => r.trim()).filter(Boolean)];
     else if (arg === '--row') options.rows = [...(options.rows ?? []), value()];
     else if (arg === '--output') options.outputDir = path.resolve(cwd, value());

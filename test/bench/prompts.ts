@@ -1,6 +1,6 @@
 // The benchmark's prompts: passkey documents sized to a token count on this model's own
-// tokenizer and chat template, one per (length, depth), and one fidelity prompt per length. Every
-// row sees exactly the same messages.
+// tokenizer and chat template, one per (length, depth), and a few fidelity prompts per length.
+// Every row sees exactly the same messages.
 import type { ChatMessage } from '../../src-main/engine/types.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 
@@ -63,8 +63,15 @@ function passkeyMessages(blocks: number, depth: number, passkey: string): ChatMe
   return userMessage(task.document, task.question);
 }
 
-function fidelityMessages(blocks: number, passkey: string): ChatMessage[] {
-  const task = passkeyPrompt(blocks * NOMINAL_TOKENS_PER_BLOCK, 0.5, passkey);
+export interface FidelityCase {
+  index: number;
+  /** Where the needle sits, a fraction of the document. */
+  depth: number;
+  messages: ChatMessage[];
+}
+
+function fidelityMessages(blocks: number, passkey: string, depth = 0.5): ChatMessage[] {
+  const task = passkeyPrompt(blocks * NOMINAL_TOKENS_PER_BLOCK, depth, passkey);
   return userMessage(task.document, FIDELITY_QUESTION);
 }
 
@@ -128,8 +135,16 @@ export function passkeyCases(length: number, targetTokens: number, depths: reado
   });
 }
 
-export function fidelityMessagesFor(length: number, targetTokens: number, fit: FillerFit): ChatMessage[] {
-  return fidelityMessages(blocksFor(targetTokens, fit.fidelityOverhead, fit), passkeyFor(length, 999));
+/**
+ * `count` fidelity prompts: the first has its needle halfway (the single prompt earlier runs used,
+ * so cached references stay valid), the others step a 1/count of the document on from it.
+ */
+export function fidelityCases(length: number, targetTokens: number, count: number, fit: FillerFit): FidelityCase[] {
+  const blocks = blocksFor(targetTokens, fit.fidelityOverhead, fit);
+  return Array.from({ length: count }, (_, index) => {
+    const depth = (0.5 + index / count) % 1;
+    return { index, depth, messages: fidelityMessages(blocks, passkeyFor(length, 999 - index), depth) };
+  });
 }
 
 /**

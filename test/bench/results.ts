@@ -32,9 +32,26 @@ export interface TrialRecord {
   cached: boolean;
 }
 
+/** One fidelity prompt's share of a row's fidelity. */
+export interface PromptFidelity {
+  depth: number;
+  positions: number;
+  top1Agreement: number;
+  meanKl: number;
+}
+
 export type FidelityResult =
   | { status: 'reference' }
-  | { status: 'measured'; positions: number; top1Agreement: number; meanKl: number; maxKl: number; cached: boolean }
+  | {
+      status: 'measured';
+      /** Pooled over the fidelity prompts: every forced position of every prompt counts once. */
+      positions: number;
+      top1Agreement: number;
+      meanKl: number;
+      maxKl: number;
+      cached: boolean;
+      perPrompt: PromptFidelity[];
+    }
   | { status: 'unsupported'; note: string }
   | { status: 'failed'; note: string };
 
@@ -119,6 +136,8 @@ export interface KvCellResult {
 
 export interface ReferenceReport {
   length: number;
+  /** The fidelity prompt's needle depth (older runs had one prompt per length, at 0.5). */
+  depth: number;
   promptTokens: number;
   continuation: string;
   forcedTokens: number;
@@ -139,7 +158,7 @@ export interface BenchResults {
   builds: Record<string, { id: string; addonPath: string }>;
   /** contextSizes: the context every engine held for each length (engines are reloaded between lengths). */
   engine: { contextSizes: Array<{ length: number; contextSize: number }>; threads: number; ubatch: string };
-  suite: { lengths: number[]; depths: number[]; fidelityTokens: number; answerTokens: number; followUps: number };
+  suite: { lengths: number[]; depths: number[]; fidelityTokens: number; fidelityPrompts: number; answerTokens: number; followUps: number };
   notes: string[];
   rows: RowReport[];
   references: ReferenceReport[];

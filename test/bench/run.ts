@@ -100,6 +100,7 @@ function assembleResults(
       lengths: suite.lengths,
       depths: suite.depths,
       fidelityTokens: suite.fidelityTokens,
+      fidelityPrompts: suite.fidelityPrompts,
       answerTokens: suite.answerTokens,
       followUps: suite.followUps,
     },
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
   }
   let suite: BenchSuite;
   try {
-    suite = buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, kvOnly: options.kvOnly });
+    suite = buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, fidelityPrompts: options.fidelityPrompts, kvOnly: options.kvOnly });
   } catch (err) {
     // a --rows or --lengths choice the suite cannot run
     throw new UsageError(err instanceof Error ? err.message : String(err));

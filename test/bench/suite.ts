@@ -128,6 +128,8 @@ export interface BenchSuite {
   rows: BenchRow[];
   /** Tokens of the full-KV continuation used for teacher-forced fidelity. */
   fidelityTokens: number;
+  /** Fidelity prompts per length (needles at different depths); a row's fidelity pools their positions. */
+  fidelityPrompts: number;
   /** Longest passkey answer generated (the key is in the first dozen tokens). */
   answerTokens: number;
   /** Follow-up (two-needle, two-turn) cases per length for the KV-memory rows and their full-KV references. */
@@ -135,6 +137,11 @@ export interface BenchSuite {
 }
 
 const FIDELITY_TOKENS = 64;
+/**
+ * One 64-token continuation puts each token at 1.6% of top-1 agreement; four prompts (256
+ * positions) make the agreement a measurement rather than one text's luck.
+ */
+const DEFAULT_FIDELITY_PROMPTS: Record<BenchMode, number> = { quick: 1, full: 4 };
 /** Each prompt is this much shorter than its nominal length, so the 64 forced tokens still fit. */
 export const LENGTH_RESERVE = FIDELITY_TOKENS + 16;
 
@@ -263,7 +270,14 @@ function selectRows(rows: readonly BenchRow[], filters: readonly string[] | null
 
 export function buildSuite(
   mode: BenchMode,
-  overrides: { lengths?: number[] | null; depths?: number | null; rows?: string[] | null; followUps?: number | null; kvOnly?: boolean } = {},
+  overrides: {
+    lengths?: number[] | null;
+    depths?: number | null;
+    rows?: string[] | null;
+    followUps?: number | null;
+    fidelityPrompts?: number | null;
+    kvOnly?: boolean;
+  } = {},
 ): BenchSuite {
   // --kv: the KV-memory rows at their own lengths, unless lengths are given
   const defaultLengths = overrides.kvOnly ? KV_LENGTHS.filter((l) => mode === 'full' || DEFAULT_LENGTHS.quick.includes(l)) : DEFAULT_LENGTHS[mode];
@@ -278,6 +292,7 @@ export function buildSuite(
       overrides.kvOnly ?? false,
     ),
     fidelityTokens: FIDELITY_TOKENS,
+    fidelityPrompts: overrides.fidelityPrompts ?? DEFAULT_FIDELITY_PROMPTS[mode],
     answerTokens: 24,
     followUps: overrides.followUps ?? DEFAULT_FOLLOW_UPS[mode],
   };

@@ -54,14 +54,17 @@ export function rowReports(run: RawRun, suite: BenchSuite): RowReport[] {
 }
 
 export function referenceReports(run: RawRun): ReferenceReport[] {
-  return run.lengths.map((l) => ({
-    length: l.length,
-    promptTokens: l.reference.promptTokens,
-    continuation: l.reference.continuation,
-    forcedTokens: l.reference.follow.length,
-    selfConsistent: l.reference.selfConsistent,
-    cached: l.reference.cached,
-  }));
+  return run.lengths.flatMap((l) =>
+    l.references.map((reference) => ({
+      length: l.length,
+      depth: reference.depth,
+      promptTokens: reference.promptTokens,
+      continuation: reference.continuation,
+      forcedTokens: reference.follow.length,
+      selfConsistent: reference.selfConsistent,
+      cached: reference.cached,
+    })),
+  );
 }
 
 function lazyStats(samples: readonly TurnSample[]): CellResult['lazy'] {
