@@ -38,12 +38,23 @@ export interface LoadModelOptions {
   threads?: number;
   batchSize?: number;
   flashAttention?: boolean;
+  /**
+   * Sliding-window layers keep every token's K/V on every turn, not only on lazy ones (llama.cpp's
+   * swa_full): more memory, and the same cell order a lazy turn has, which tests compare with.
+   */
+  swaFullCache?: boolean;
 }
 
 const DEFAULT_MAX_CONTEXT = 16_384;
 
-/** Architectures whose graph builder has Sift's segment hooks (native-patches 0003 and 0010). */
-const LAZY_ARCHITECTURES = new Set(['llama', 'qwen2', 'qwen3']);
+/** Architectures whose graph builder has Sift's segment hooks (native-patches 0003, 0010, 0011). */
+const LAZY_ARCHITECTURES = new Set(['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3']);
+/**
+ * Architectures with sliding-window layers (gemma3 only when the file sets a window). A lazy
+ * prefill re-enters every earlier token in each segment, so their window cache must keep every
+ * token (llama.cpp's swa_full) while a lazy policy runs; other turns keep the small cache.
+ */
+const SLIDING_WINDOW_ARCHITECTURES = new Set(['gemma2', 'gemma3']);
 /** Architectures whose graph builder gives lazy layers a window cache (native-patches 0007). */
 const LAYER_TRIM_ARCHITECTURES = new Set(['llama']);
 /** Bytes of one cached element of K or V, per cache type (q8_0: 34 bytes per 32, q4_0: 18 per 32). */
@@ -69,6 +80,8 @@ interface ContextShape {
   lazyLayers: number[];
   sink: number;
   window: number;
+  /** Sliding-window layers keep every token's K/V (see SLIDING_WINDOW_ARCHITECTURES). */
+  swaFull: boolean;
 }
 
 interface OpenContext extends ContextShape {
@@ -102,6 +115,7 @@ function sameShape(a: ContextShape, b: ContextShape): boolean {
     a.batchSize === b.batchSize &&
     a.sink === b.sink &&
     a.window === b.window &&
+    a.swaFull === b.swaFull &&
     a.lazyLayers.join('/') === b.lazyLayers.join('/')
   );
 }
@@ -277,7 +291,10 @@ export class Engine {
     const notices: string[] = [];
     const flashAttention = policy.kvType !== 'f16' || (loaded.options.flashAttention ?? false);
     const batchSize = Math.min(loaded.options.batchSize ?? 512, info.contextSize);
-    const shape: ContextShape = { kvType: policy.kvType, flashAttention, contextSize: info.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0 };
+    const swaFull =
+      (loaded.options.swaFullCache ?? false) ||
+      (policy.lazy !== null && hasLazyPrefill(this.llama) && SLIDING_WINDOW_ARCHITECTURES.has(info.architecture));
+    const shape: ContextShape = { kvType: policy.kvType, flashAttention, contextSize: info.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0, swaFull };
     let layerRule: LayerRule | null = null;
 
     if (policy.layerTrim) {
@@ -506,7 +523,8 @@ export class Engine {
     if (!LAZY_ARCHITECTURES.has(loaded.info.architecture)) {
       throw new EngineError('BAD_POLICY', `Lazy prefill does not support ${loaded.info.architecture} models yet.`);
     }
-    return this.withFullContext((_open, sequence) => probeLazyPrefill(this.llama, loaded.model, sequence, loaded.info.layers, request));
+    const plan = this.plan(parsePolicy('lazy'), 0, null);
+    return this.withPolicyContext(plan, (_open, sequence) => probeLazyPrefill(this.llama, loaded.model, sequence, loaded.info.layers, request));
   }
 
   private requireObservation(): void {
@@ -581,6 +599,7 @@ export class Engine {
         flashAttention: shape.flashAttention,
         experimentalKvCacheKeyType: kvType,
         experimentalKvCacheValueType: kvType,
+        swaFullCache: shape.swaFull,
       });
       this.open = { ...shape, context };
       return this.open;

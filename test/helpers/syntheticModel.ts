@@ -1,4 +1,4 @@
-// Small GGUF models of architectures no test model ships for (qwen2, qwen3): random weights, the
+// Small GGUF models of architectures no test model ships for (qwen2, qwen3, phi3, gemma2, gemma3): random weights, the
 // test model's tokenizer. llama.cpp runs them like any other model, so the invariants that do not
 // depend on what the weights mean (lazy prefill with keep 1 equals stock; pruned tokens are never
 // attended) can be checked on each architecture's real graph builder. Written to GGUF v3 directly:
@@ -7,7 +7,13 @@ import { writeFile } from 'node:fs/promises';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { seededRandom } from '../../src-main/engine/sampling.js';
 
-export type SyntheticArchitecture = 'qwen2' | 'qwen3';
+export type SyntheticArchitecture = 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3';
+
+/**
+ * The sliding window the gemma models get: far shorter than the test prompts, so the window
+ * decides what a layer attends to (real gemma2 uses 4,096, gemma3 512 or 1,024).
+ */
+export const SYNTHETIC_WINDOW = 128;
 
 export interface SyntheticShape {
   layers: number;
@@ -137,17 +143,41 @@ function tensorsOf(arch: SyntheticArchitecture, shape: SyntheticShape, vocab: nu
       matrix(`${blk}.attn_v.weight`, shape.embd, kvDim),
       matrix(`${blk}.attn_output.weight`, shape.embd, shape.embd),
       ones(`${blk}.ffn_norm.weight`, shape.embd),
-      matrix(`${blk}.ffn_gate.weight`, shape.embd, shape.ff),
-      matrix(`${blk}.ffn_up.weight`, shape.embd, shape.ff),
       matrix(`${blk}.ffn_down.weight`, shape.ff, shape.embd),
     );
+    // phi3 stores the gate and up projections as one matrix
+    if (arch === 'phi3') tensors.push(matrix(`${blk}.ffn_up.weight`, shape.embd, 2 * shape.ff));
+    else tensors.push(matrix(`${blk}.ffn_gate.weight`, shape.embd, shape.ff), matrix(`${blk}.ffn_up.weight`, shape.embd, shape.ff));
     if (arch === 'qwen2') {
       tensors.push(small(`${blk}.attn_q.bias`, shape.embd), small(`${blk}.attn_k.bias`, kvDim), small(`${blk}.attn_v.bias`, kvDim));
-    } else {
+    }
+    if (arch === 'qwen3' || arch === 'gemma3') {
       tensors.push(ones(`${blk}.attn_q_norm.weight`, headDim), ones(`${blk}.attn_k_norm.weight`, headDim));
+    }
+    if (arch === 'gemma2' || arch === 'gemma3') {
+      tensors.push(ones(`${blk}.post_attention_norm.weight`, shape.embd), ones(`${blk}.post_ffw_norm.weight`, shape.embd));
     }
   }
   return tensors;
+}
+
+/** Keys only some architectures read: the gemmas' sliding window and soft-capping. */
+function architectureMetadata(arch: SyntheticArchitecture): Array<[string, Value]> {
+  if (arch === 'gemma2') {
+    return [
+      ['gemma2.attention.sliding_window', { kind: 'u32', value: SYNTHETIC_WINDOW }],
+      ['gemma2.attn_logit_softcapping', { kind: 'f32', value: 50 }],
+      ['gemma2.final_logit_softcapping', { kind: 'f32', value: 30 }],
+    ];
+  }
+  if (arch === 'gemma3') {
+    // every third layer attends to everything, the others to the window (real gemma3: every sixth)
+    return [
+      ['gemma3.attention.sliding_window', { kind: 'u32', value: SYNTHETIC_WINDOW }],
+      ['gemma3.attention.sliding_window_pattern', { kind: 'u32', value: 3 }],
+    ];
+  }
+  return [];
 }
 
 /**
@@ -166,7 +196,8 @@ export async function writeSyntheticModel(
   const tokens = tok['tokens'] as string[];
   const metadata: Array<[string, Value]> = [
     ['general.architecture', { kind: 'str', value: arch }],
-    ['general.name', { kind: 'str', value: `sift synthetic ${arch}` }],
+    // no architecture in the name: llama.cpp tunes some vocabularies by the model's name (phi3 needs </s>)
+    ['general.name', { kind: 'str', value: 'sift synthetic model' }],
     ['general.alignment', { kind: 'u32', value: ALIGNMENT }],
     [`${arch}.block_count`, { kind: 'u32', value: shape.layers }],
     [`${arch}.context_length`, { kind: 'u32', value: 4096 }],
@@ -185,6 +216,7 @@ export async function writeSyntheticModel(
     ['tokenizer.ggml.eos_token_id', { kind: 'u32', value: Number(tok['eos_token_id']) }],
     ['tokenizer.ggml.add_bos_token', { kind: 'bool', value: false }],
   ];
+  metadata.push(...architectureMetadata(arch));
   const tensors = tensorsOf(arch, shape, tokens.length, seed);
 
   const out = new Writer();

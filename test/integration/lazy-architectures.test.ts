@@ -1,10 +1,12 @@
-// Lazy prefill on the architectures after llama (native-patches 0010: qwen2, qwen3). No small
-// qwen GGUF can be fetched here, so each runs as a synthetic model: that architecture's real graph
+// Lazy prefill on the architectures after llama (native-patches 0010: qwen2, qwen3; 0011: phi3,
+// gemma2, gemma3). No small GGUF of them can be fetched here, so each runs as a synthetic model: that architecture's real graph
 // builder in llama.cpp, random weights, the test model's tokenizer (test/helpers/syntheticModel.ts).
 // What does not depend on the weights' meaning is checked: keep 1 equals the stock build bit for
 // bit, a pruning schedule computes each layer for exactly the kept tokens, pruned tokens are never
 // among the keys after a prune point, and a lazy chat turn runs pruned. Answer quality on these
-// architectures is not measured by this test.
+// architectures is not measured by this test. gemma2 and gemma3 keep a sliding-window cache beside
+// the full one; their window is far shorter than the prompt, so it decides what those layers see.
+// A lazy turn keeps every token in that cache (swa_full), so the stock build is run the same way.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { LazySchedule } from '../../src-main/engine/siftNative.js';
 import type { ChatMessage } from '../../src-main/engine/types.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
-import { SMALL_SHAPE, writeSyntheticModel, type SyntheticArchitecture } from '../helpers/syntheticModel.js';
+import { SMALL_SHAPE, SYNTHETIC_WINDOW, writeSyntheticModel, type SyntheticArchitecture } from '../helpers/syntheticModel.js';
 import { testModelPath } from '../helpers/testModel.js';
 
 const task = passkeyPrompt(1000, 0.4, '61807');
@@ -33,7 +35,30 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe.each<SyntheticArchitecture>(['qwen2', 'qwen3'])('lazy prefill on a %s model', (arch) => {
+const SLIDING_WINDOW = new Set<SyntheticArchitecture>(['gemma2', 'gemma3']);
+
+/** The synthetic gemmas' window layers: gemma2 alternates (even layers), gemma3 has two of every three. */
+function isWindowLayer(arch: SyntheticArchitecture, layer: number): boolean {
+  if (arch === 'gemma2') return layer % 2 === 0;
+  if (arch === 'gemma3') return layer % 3 !== 2;
+  return false;
+}
+
+/** Keys any KV head of the observed queries attends to (score above zero). */
+function attendedKeys(obs: { nKv: number; nHeadKv: number; scores: Float32Array }): number {
+  let n = 0;
+  for (let j = 0; j < obs.nKv; j++) {
+    for (let h = 0; h < obs.nHeadKv; h++) {
+      if (obs.scores[h * obs.nKv + j]! > 0) {
+        n++;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+describe.each<SyntheticArchitecture>(['qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'])('lazy prefill on a %s model', (arch) => {
   let modelPath: string;
   let engine: EngineClient;
   let stockLogits: Float32Array;
@@ -43,7 +68,7 @@ describe.each<SyntheticArchitecture>(['qwen2', 'qwen3'])('lazy prefill on a %s m
     await writeSyntheticModel(modelPath, arch, testModelPath());
     const stock = await EngineClient.start({ build: 'stock' });
     try {
-      const info = await stock.loadModel({ path: modelPath, contextSize: 2048 });
+      const info = await stock.loadModel({ path: modelPath, contextSize: 2048, swaFullCache: SLIDING_WINDOW.has(arch) });
       expect(info.architecture).toBe(arch);
       stockLogits = (await stock.probeLogits({ messages })).logits[0]!;
     } finally {
@@ -72,9 +97,14 @@ describe.each<SyntheticArchitecture>(['qwen2', 'qwen3'])('lazy prefill on a %s m
     expect(result.stats.pruned).toBe(n - expected[2]!);
     expect(result.stats.auxBytes).toBe(result.stats.pruned * SMALL_SHAPE.embd * 4);
     for (const obs of result.observation!.layers.filter((o) => o.layer >= 2)) {
-      // after the prune point the keys are the kept tokens (padded to 256, the padding masked)
+      // after the prune point the keys are the kept tokens (padded to 256, the padding masked); a
+      // sliding-window layer gathers fewer: only those inside its window
       const computed = result.stats.computed[obs.layer]!;
-      expect(obs.nKv, `layer ${obs.layer}`).toBe(Math.ceil(computed / 256) * 256);
+      if (SLIDING_WINDOW.has(arch) && obs.nKv < Math.ceil(computed / 256) * 256) {
+        expect(obs.nKv, `layer ${obs.layer}`).toBe(256);
+      } else {
+        expect(obs.nKv, `layer ${obs.layer}`).toBe(Math.ceil(computed / 256) * 256);
+      }
       for (let h = 0; h < obs.nHeadKv; h++) {
         let sum = 0;
         for (let j = 0; j < obs.nKv; j++) {
@@ -83,6 +113,14 @@ describe.each<SyntheticArchitecture>(['qwen2', 'qwen3'])('lazy prefill on a %s m
         }
         expect(sum).toBeCloseTo(1, 4);
       }
+      // the observed queries are the last obsWindow: in a window layer they reach back at most the
+      // window, although the gathered keys can reach further; a full layer attends to all it gathered
+      const attended = attendedKeys(obs);
+      if (isWindowLayer(arch, obs.layer)) expect(attended, `layer ${obs.layer}`).toBeLessThanOrEqual(SYNTHETIC_WINDOW + guards.obsWindow - 1);
+      else expect(attended, `layer ${obs.layer}`).toBe(computed);
+    }
+    if (SLIDING_WINDOW.has(arch)) {
+      expect(result.observation!.layers.some((o) => o.layer >= 2 && isWindowLayer(arch, o.layer))).toBe(true);
     }
   });
 
