@@ -35,10 +35,10 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
 - **Fidelity vs full KV**: the stock build (full KV, flash attention off) writes a greedy
   continuation of each fidelity prompt (64 tokens unless it ends first; 4 prompts per length, the
   needle at 0.5, 0.75, 0 and 0.25; 1 in quick mode; a run's header says how many it used, and runs
-  that do not say used one, at 0.5); every row then evaluates each prompt plus exactly those tokens (teacher forcing). Per
-  position: top-1 agreement with the stock distribution, and KL(stock ‖ row) of the softmax of the
-  logits, in float64 with the log-sum-exp shift; the tables give the mean over every prompt's
-  positions, and the spread of top-1 between prompts.
+  that do not say used one, at 0.5); every row then evaluates each prompt plus exactly those
+  tokens (teacher forcing). Per position: top-1 agreement with the stock distribution, and
+  KL(stock ‖ row) of the softmax of the logits, in float64 with the log-sum-exp shift; the tables
+  give the mean over every prompt's positions, and the spread of top-1 between prompts.
 - **FLOP-ratio limit** (src-main/policy/flops.ts): FLOPs(prefill) = Σ_l (q_l·C_lin + q_l·k_l·C_attn)
   with q_l the prompt rows computed at layer l, k_l = (q_l + 1)/2 the mean keys a row attends to
   (causal, among computed rows), C_lin = 2·n_embd·(n_embd + 2·n_kv·d_head + n_embd) + 3·2·n_embd·n_ff
