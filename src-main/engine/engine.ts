@@ -448,12 +448,13 @@ export class Engine {
     return trimmed;
   }
 
-  /** Teacher-forced logits when SimLayerKV decides the prompt's lazy layers itself. */
+  /** What SimLayerKV's per-prompt layer decision runs on: this model and this prompt in `sequence`. */
   private decisionTarget(sequence: LlamaContextSequence, prompt: readonly Token[], rule: LayerRule): DecisionTarget {
     const loaded = this.requireLoaded();
     return { llama: this.llama, model: loaded.model, sequence, prompt, layers: loaded.info.layers, rule };
   }
 
+  /** Teacher-forced logits when SimLayerKV decides the prompt's lazy layers itself. */
   private async probeWithLayerDecision(plan: PolicyPlan, rule: LayerRule, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
