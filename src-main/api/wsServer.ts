@@ -12,8 +12,8 @@ import { serveCsp, serveStatic } from './staticFiles.js';
 import { WS_PATH, type ClientFrame, type ServerFrame } from './wsProtocol.js';
 
 export const LOOPBACK_HOST = '127.0.0.1';
-/** Room for a large document sent as base64. */
-const MAX_FRAME_BYTES = 72 * 1024 * 1024;
+/** Room for the largest document the contract accepts (48 MiB as base64) and its JSON frame. */
+export const DEFAULT_MAX_FRAME_BYTES = 72 * 1024 * 1024;
 
 export interface WsServerOptions {
   port: number;
@@ -21,6 +21,10 @@ export interface WsServerOptions {
   rendererDir: string;
   dispatch: Dispatch;
   events: EventBus;
+  /** Frames (and messages) longer than this are refused with close code 1009. */
+  maxFrameBytes?: number;
+  /** Where a refused or broken connection is reported; serve logs nothing by default. */
+  onConnectionError?: (error: Error) => void;
 }
 
 export interface RunningServer {
@@ -46,11 +50,17 @@ export function isAllowedOrigin(origin: string | undefined, port: number): boole
   return origin === `http://${LOOPBACK_HOST}:${port}` || origin === `http://localhost:${port}`;
 }
 
-function parseFrame(data: unknown): ClientFrame | null {
+type IncomingCall = { id: number; channel: unknown; payload: unknown };
+
+/**
+ * A call frame with an id to answer. Its channel stays unchecked here: the dispatcher refuses an
+ * unknown one with an error the caller receives, rather than a call left waiting forever.
+ */
+function parseFrame(data: unknown): IncomingCall | null {
   try {
-    const frame = JSON.parse(String(data)) as Partial<ClientFrame>;
-    if (frame.kind === 'call' && typeof frame.id === 'number' && typeof frame.channel === 'string') {
-      return frame as ClientFrame;
+    const frame = JSON.parse(String(data)) as Partial<Record<keyof ClientFrame, unknown>> | null;
+    if (frame?.kind === 'call' && typeof frame.id === 'number') {
+      return { id: frame.id, channel: frame.channel, payload: frame.payload };
     }
   } catch {
     // fall through
@@ -71,9 +81,16 @@ export async function startWsServer(options: WsServerOptions): Promise<RunningSe
       response.end();
     });
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
+  const reportError = (error: Error) => options.onConnectionError?.(error);
 
   http.on('upgrade', (request: IncomingMessage, socket, head) => {
+    // A client may reset the connection at any moment, before or after the refusal is written; an
+    // unhandled 'error' on this socket would end the whole process.
+    socket.on('error', (error) => {
+      reportError(error);
+      socket.destroy();
+    });
     const url = new URL(request.url ?? '/', `http://${LOOPBACK_HOST}`);
     const allowed =
       url.pathname === WS_PATH &&
@@ -93,6 +110,9 @@ export async function startWsServer(options: WsServerOptions): Promise<RunningSe
     };
     const unsubscribe = options.events.subscribe((event) => send({ kind: 'event', event }));
     ws.on('close', unsubscribe);
+    // ws reports a malformed or oversized frame as an 'error' and then closes the connection with
+    // the matching code (1002, 1007, 1009); without a listener that error would end the process.
+    ws.on('error', reportError);
     ws.on('message', (data) => {
       const frame = parseFrame(data);
       if (!frame) return;

@@ -98,7 +98,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const token = process.env.SIFT_TOKEN || randomBytes(24).toString('base64url');
   let server;
   try {
-    server = await startWsServer({ port: args.port, token, rendererDir: args.rendererDir, dispatch: backend.dispatch, events: backend.events });
+    server = await startWsServer({
+      port: args.port,
+      token,
+      rendererDir: args.rendererDir,
+      dispatch: backend.dispatch,
+      events: backend.events,
+      onConnectionError: (error) => console.error(`sift serve: a connection was closed: ${error.message}`),
+    });
   } catch (error) {
     console.error(`sift serve: cannot listen on 127.0.0.1:${args.port}: ${(error as Error).message}`);
     await backend.close();

@@ -10,6 +10,9 @@ export interface ServeHandle {
   url: string;
   origin: string;
   token: string;
+  pid: number;
+  /** Whether the process is still running (a crash shows here as false). */
+  alive(): boolean;
   output(): string;
   stop(): Promise<void>;
 }
@@ -45,6 +48,8 @@ export async function startServe(options: { dataDir: string; args?: string[]; en
     url,
     origin: parsed.origin,
     token: new URLSearchParams(parsed.hash.slice(1)).get('token') ?? '',
+    pid: child.pid ?? -1,
+    alive: () => child.exitCode === null && child.signalCode === null,
     output: () => output,
     async stop() {
       if (child.exitCode !== null) return;
