@@ -1,7 +1,7 @@
 // Owns the one engine process: starts it on first need, loads models into it, and notices when it
 // dies so the app can say so and offer to reload the model in a fresh process.
 import { EngineClient, type EngineHostFactory } from '../engine/engineClient.js';
-import type { BuildInfo, BuildKind, ModelInfo } from '../engine/types.js';
+import { EngineError, type BuildInfo, type BuildKind, type ModelInfo } from '../engine/types.js';
 import type { EngineStatus } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
 
@@ -45,6 +45,7 @@ export class EngineSupervisor {
   async load(modelPath: string): Promise<ModelInfo> {
     if (this.status === 'loading') throw new ApiError('BUSY', 'A model is already loading.');
     const client = await this.ensureStarted();
+    const previous = this.model;
     this.setStatus('loading', null);
     try {
       const contextSize = this.options.contextSize;
@@ -53,6 +54,12 @@ export class EngineSupervisor {
       this.setStatus('ready', null);
       return this.model;
     } catch (error) {
+      // A busy engine refuses before it unloads anything: the model it had is still loaded.
+      if (error instanceof EngineError && error.code === 'BUSY') {
+        this.model = previous;
+        this.setStatus('ready', null);
+        throw error;
+      }
       this.model = null;
       const message = error instanceof Error ? error.message : String(error);
       if (client.alive) this.setStatus('ready', message);

@@ -68,6 +68,19 @@ describe('session service with the real engine', () => {
     expect(answer.metrics?.generatedTokens).toBeLessThan(300);
   });
 
+  it('keeps the loaded model when a model load is refused during an answer', async () => {
+    const session = newSession(300);
+    const started = backend.sessions.send(session.id, 'Write a long story about a dragon.');
+    while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await expect(backend.models.load(testModelPath())).rejects.toMatchObject({ code: 'BUSY' });
+    await backend.sessions.stop(session.id);
+    expect(backend.models.state()).toMatchObject({ engine: 'ready', current: { path: testModelPath() } });
+    const next = await finished(backend.sessions.send(session.id, 'Name a color.').assistantMessage.id);
+    expect(next.status).toBe('complete');
+  });
+
   it('regenerates the last answer in place (greedy gives the same text)', async () => {
     const session = newSession();
     const first = await finished(backend.sessions.send(session.id, 'Name a color.').assistantMessage.id);
