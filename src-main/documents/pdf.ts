@@ -45,7 +45,7 @@ export async function extractPdf(bytes: Uint8Array, fileName: string, maxChars: 
     if (pagesWithoutText.length === pdf.numPages) {
       throw new DocumentError(
         'EMPTY_DOCUMENT',
-        `"${fileName}" has no text that can be extracted: its ${pluralPages(pdf.numPages)} are probably ` +
+        `"${fileName}" has no text that can be extracted: its ${pagesAre(pdf.numPages)} probably ` +
           'scanned images. Run it through OCR (for example ocrmypdf) and add the result.',
       );
     }
@@ -91,6 +91,6 @@ function toDocumentError(error: unknown, fileName: string): DocumentError {
   );
 }
 
-function pluralPages(count: number): string {
+function pagesAre(count: number): string {
   return count === 1 ? 'single page is' : `${count} pages are`;
 }

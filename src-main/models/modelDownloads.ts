@@ -19,8 +19,9 @@ export interface ModelDownloadsOptions {
   onFinished(download: DownloadState): void;
 }
 
+/** hf: URIs, or https:// links: a plain-http model could be swapped on the way without notice. */
 export function isSupportedModelUri(uri: string): boolean {
-  return /^(hf:|huggingface:|https?:\/\/)/i.test(uri.trim());
+  return /^(hf:|huggingface:|https:\/\/)/i.test(uri.trim());
 }
 
 export class ModelDownloads {

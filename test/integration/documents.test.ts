@@ -94,7 +94,9 @@ describe('PDF', () => {
 
   it('reports a PDF without any text as empty and suggests OCR', async () => {
     const bytes = buildPdf([{ rawContent: '0 0 1 rg 100 100 200 200 re f' }]);
-    await expectDocumentError(extractDocument(writeFixture('scan.pdf', bytes)), 'EMPTY_DOCUMENT', /OCR/);
+    await expectDocumentError(extractDocument(writeFixture('scan.pdf', bytes)), 'EMPTY_DOCUMENT', /its single page is probably scanned images.*OCR/);
+    const two = buildPdf([{ rawContent: '0 0 1 rg 100 100 200 200 re f' }, { rawContent: '0 0 1 rg 10 10 20 20 re f' }]);
+    await expectDocumentError(extractDocument(writeFixture('scan2.pdf', two)), 'EMPTY_DOCUMENT', /its 2 pages are probably scanned images/);
   });
 
   it('reports a truncated PDF as corrupt', async () => {

@@ -143,5 +143,7 @@ describe('model downloads (hf: URIs against a loopback hub)', () => {
 
   it('rejects what is not a model URI', () => {
     expect(() => backend.models.downloads.start('file:///etc/passwd')).toThrow(/Hugging Face URI/);
+    // the error says https only, and so does the check: plain http could be altered on the way
+    expect(() => backend.models.downloads.start('http://127.0.0.1:9/model.gguf')).toThrow(/https:\/\//);
   });
 });
