@@ -136,8 +136,8 @@ function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
 
 export async function askCommand(argv: string[]): Promise<number> {
   const options = parseAskArgs(argv);
-  // the app may be running on the same data: its in-flight answers are not ours to mark interrupted
-  const store = openStore({ recoverInterrupted: false });
+  // answers a killed CLI or app left streaming become 'interrupted'; a live app's are left alone
+  const store = openStore();
   const supervisor = new EngineSupervisor({
     build: options.build,
     ...(options.contextSize ? { contextSize: options.contextSize } : {}),
@@ -184,6 +184,8 @@ export async function askCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onInterrupt);
     await supervisor.close();
+    // an ask that failed before its question was stored leaves no empty chat (nor its document)
+    store.sessions.deleteIfEmpty(session.id);
     store.close();
   }
 }

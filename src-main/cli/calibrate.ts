@@ -97,7 +97,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     const profile = await calibrateLayers(client, documents, args.options, progress);
     const modelHash = await hashing;
 
-    const store = openStore({ recoverInterrupted: false });
+    const store = openStore();
     try {
       const existing = store.modelProfiles.get(modelHash);
       store.modelProfiles.put({ modelHash, path: modelPath, name: info.name, profile: withLayerProfile(existing?.profile, profile) });

@@ -51,6 +51,7 @@ export async function extractDocument(filePath: string, options: ExtractOptions 
     text,
     ...(extracted.pageCount === undefined ? {} : { pageCount: extracted.pageCount }),
     warnings,
+    truncated,
   };
 }
 

@@ -10,6 +10,8 @@ export interface ExtractedDocument {
   pageCount?: number;
   /** Things the user may want to know: skipped pages, replaced characters, truncation. */
   warnings: string[];
+  /** The text was cut at maxChars (a caller with a hard limit refuses such a document). */
+  truncated: boolean;
 }
 
 export interface ExtractOptions {

@@ -7,6 +7,7 @@ import { DocumentError, extractDocument } from '../documents/index.js';
 import type { Store } from '../store/index.js';
 import type { DocumentSummary } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
+import { documentTooLongMessage, maxDocumentChars, maxDocumentTokens } from './documentLimits.js';
 
 export interface AttachInput {
   sessionId: string;
@@ -37,10 +38,13 @@ export async function attachDocument(store: Store, input: AttachInput): Promise<
 /** Extracts a file's text and stores it with the session (once per distinct content). */
 export async function attachDocumentFile(store: Store, sessionId: string, filePath: string): Promise<DocumentSummary> {
   store.sessions.require(sessionId);
-  const extracted = await extractDocument(filePath).catch((error: unknown) => {
+  const maxTokens = maxDocumentTokens();
+  // extraction stops at the limit, so a runaway file costs one read, not a tokenization
+  const extracted = await extractDocument(filePath, { maxChars: maxDocumentChars(maxTokens) }).catch((error: unknown) => {
     if (error instanceof DocumentError) throw new ApiError('DOCUMENT', error.message);
     throw error;
   });
+  if (extracted.truncated) throw new ApiError('DOCUMENT', documentTooLongMessage(extracted.name, maxTokens));
   const existing = store.documents.findByHash(sessionId, extracted.sha256);
   const row =
     existing ??

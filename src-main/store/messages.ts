@@ -57,35 +57,30 @@ export class MessageRepository {
     return this.require(id);
   }
 
-  /** Messages left 'streaming' by a process that died; see Store.recoverInterrupted. */
-  listStreaming(): MessageRow[] {
-    const rows = this.db
-      .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.status = 'streaming' ORDER BY m.seq`)
-      .all() as RawMessage[];
-    return rows.map(toMessageRow);
-  }
-
   /** Must run inside a transaction (append and beginTurn provide one). */
   insert(input: AppendMessageInput): MessageRow {
     const documentIds = input.documentIds ?? [];
     this.assertDocumentsBelongToSession(input.sessionId, documentIds);
     const now = Date.now();
     const id = randomUUID();
+    const status = input.status ?? 'complete';
     const result = this.db
       .prepare(
-        `INSERT INTO messages (id, session_id, role, content, status, created_at, updated_at, metrics, error)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)`,
+        `INSERT INTO messages (id, session_id, role, content, status, created_at, updated_at, metrics, error, writer_pid)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)`,
       )
       .run(
         id,
         input.sessionId,
         input.role,
         input.content,
-        input.status ?? 'complete',
+        status,
         now,
         now,
         input.metrics ? JSON.stringify(input.metrics) : null,
         input.error ?? null,
+        // the process that will stream this answer; recovery leaves it alone while that one lives
+        status === 'streaming' ? process.pid : null,
         input.sessionId,
       );
     if (result.changes === 0) {

@@ -137,7 +137,17 @@ const searchIndex: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [coreSchema, searchIndex];
+const streamingWriterProcess: Migration = {
+  version: 3,
+  name: 'process writing a streaming answer',
+  up(db) {
+    // Recovery marks an answer interrupted only when the process writing it is gone, so the CLI
+    // and the app can open the same database while the other one is answering.
+    db.exec('ALTER TABLE messages ADD COLUMN writer_pid INTEGER');
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [coreSchema, searchIndex, streamingWriterProcess];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 

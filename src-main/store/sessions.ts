@@ -119,6 +119,18 @@ export class SessionRepository {
       .run(cutoff).changes;
   }
 
+  /**
+   * Deletes the session if it holds no message, with any documents attached to it (a CLI ask that
+   * failed before its question was stored). Returns whether it was deleted.
+   */
+  deleteIfEmpty(id: string): boolean {
+    return (
+      this.db
+        .prepare('DELETE FROM sessions WHERE id = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE session_id = ?)')
+        .run(id, id).changes > 0
+    );
+  }
+
   search(query: string, options?: SearchOptions): SessionRow[] {
     return this.useFts
       ? searchSessionsFts(this.db, query, options)

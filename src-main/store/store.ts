@@ -24,8 +24,8 @@ export interface OpenStoreOptions {
   dataDir?: string;
   fileName?: string;
   /**
-   * Mark answers left 'streaming' by a dead process as 'interrupted' while opening (default true).
-   * A second process that may run beside a live app (e.g. the CLI) should pass false.
+   * Mark answers left 'streaming' by a process that is gone as 'interrupted' while opening
+   * (default true). Answers another live process is writing are left alone.
    */
   recoverInterrupted?: boolean;
 }

@@ -11,10 +11,10 @@ import { testModelPath } from '../helpers/testModel.js';
 
 const CLI = [`--import`, 'tsx', path.resolve('src-main/cli/main.ts')];
 
-function runCli(args: string[], dataDir: string) {
+function runCli(args: string[], dataDir: string, env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [...CLI, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, SIFT_DATA_DIR: dataDir },
+    env: { ...process.env, ...env, SIFT_DATA_DIR: dataDir },
     timeout: 170_000,
   });
 }
@@ -85,15 +85,26 @@ describe('sift ask', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
 
-    const db = new Database(path.join(dataDir, 'sift.db'));
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    db.close();
+    const readStatus = () => {
+      const db = new Database(path.join(dataDir, 'sift.db'), { readonly: true });
+      try {
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+        return (db.prepare(`SELECT status FROM messages WHERE role = 'assistant'`).all() as Array<{ status: string }>).map((r) => r.status);
+      } finally {
+        db.close();
+      }
+    };
+    expect(readStatus()).toEqual(['streaming']);
+    // the next CLI run sees that the writer is gone and marks the answer, without any app
+    const next = runCli(['ask', '--model', testModelPath(), '--max-tokens', '2', 'Hi'], dataDir);
+    expect(next.status, next.stderr).toBe(0);
+    expect(readStatus()).toEqual(['interrupted', 'complete']);
 
     const store = openStore({ dataDir });
     try {
       const sessions = store.sessions.list();
-      expect(sessions).toHaveLength(1);
-      const answer = store.messages.listBySession(sessions[0]!.id).find((m) => m.role === 'assistant');
+      expect(sessions).toHaveLength(2);
+      const answer = sessions.flatMap((s) => store.messages.listBySession(s.id)).find((m) => m.role === 'assistant' && m.status !== 'complete');
       expect(answer?.status).toBe('interrupted');
       expect(answer!.content.length).toBeGreaterThan(20);
       expect(printed.startsWith(answer!.content)).toBe(true);
@@ -121,5 +132,24 @@ describe('sift ask', () => {
     const badFile = runCli(['ask', '--model', testModelPath(), '--file', binary, 'hi'], dataDir);
     expect(badFile.status).toBe(1);
     expect(badFile.stderr.length).toBeGreaterThan(10);
+
+    // past the document limit: refused when read, before tokenizing, with the limit named
+    const long = path.join(dataDir, 'long.txt');
+    writeFileSync(long, 'A sentence of ordinary words. '.repeat(2000));
+    const started = Date.now();
+    const tooLong = runCli(['ask', '--model', testModelPath(), '--file', long, 'hi'], dataDir, { SIFT_MAX_DOCUMENT_TOKENS: '1000' });
+    expect(tooLong.status).toBe(1);
+    expect(tooLong.stderr).toContain('longer than about 1,000 tokens');
+    expect(tooLong.stderr).toContain('SIFT_MAX_DOCUMENT_TOKENS');
+    expect(Date.now() - started).toBeLessThan(60_000);
+
+    // no failed ask above left a chat or a document behind
+    const store = openStore({ dataDir });
+    try {
+      expect(store.sessions.list()).toEqual([]);
+      expect(store.db.prepare('SELECT count(*) AS n FROM documents').get()).toEqual({ n: 0 });
+    } finally {
+      store.close();
+    }
   });
 });

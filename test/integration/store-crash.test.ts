@@ -1,4 +1,5 @@
-// Kills a process mid-answer with SIGKILL (no exit handlers run) and checks what survives.
+// Kills a process mid-answer with SIGKILL (no exit handlers run) and checks what survives, and that
+// a second process opening the database meanwhile leaves the live answer alone.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,14 @@ describe('crash safety', () => {
     await started;
     // ~2.5 s of streaming with the default 1 s flush interval: two or three flushes.
     await new Promise((resolve) => setTimeout(resolve, 2500));
+    // while the writer lives, another process opening the database leaves its answer streaming
+    const beside = openStore({ dataDir });
+    try {
+      expect(beside.recovered).toEqual([]);
+      expect(beside.messages.require(messageId).status).toBe('streaming');
+    } finally {
+      beside.close();
+    }
     const killedAt = Date.now();
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
