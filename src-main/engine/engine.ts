@@ -1,12 +1,13 @@
 // The engine inside its own process: one native build, at most one model and one context, one
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
-import { open, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, resolveBudgetTokens, type KvPolicy } from '../policy/spec.js';
 import { resolveLazyLayers, type LayerProfile } from '../policy/layerTrim.js';
 import { renderChatTokens } from './chatPrompt.js';
+import { checkModelFile } from './modelFile.js';
 import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { forcedLogits, probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
@@ -61,7 +62,6 @@ const LAYER_TRIM_ARCHITECTURES = new Set(['llama']);
 /** llama.cpp pads a context's cells to a multiple of this. */
 const CONTEXT_STEP = 256;
 const KV_ELEMENT_BYTES = { f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 } as const;
-const GGUF_MAGIC = 'GGUF';
 
 interface LoadedModel {
   model: LlamaModel;
@@ -118,32 +118,6 @@ function sameShape(a: ContextShape, b: ContextShape): boolean {
     a.swaFull === b.swaFull &&
     a.lazyLayers.join('/') === b.lazyLayers.join('/')
   );
-}
-
-/** Checks the file before llama.cpp sees it, so a wrong file gets a message a person understands. */
-async function checkModelFile(modelPath: string): Promise<number> {
-  let size: number;
-  try {
-    const info = await stat(modelPath);
-    if (!info.isFile()) throw new EngineError('MODEL_NOT_FOUND', `${modelPath} is not a file`);
-    size = info.size;
-  } catch (err) {
-    if (err instanceof EngineError) throw err;
-    throw new EngineError('MODEL_NOT_FOUND', `Model file not found: ${modelPath}`);
-  }
-  const handle = await open(modelPath, 'r').catch(() => {
-    throw new EngineError('MODEL_NOT_FOUND', `Model file is not readable: ${modelPath}`);
-  });
-  try {
-    const magic = Buffer.alloc(4);
-    await handle.read(magic, 0, 4, 0);
-    if (magic.toString('latin1') !== GGUF_MAGIC) {
-      throw new EngineError('MODEL_INVALID', `${path.basename(modelPath)} is not a GGUF model file (wrong header).`);
-    }
-  } finally {
-    await handle.close();
-  }
-  return size;
 }
 
 function metadataNumber(metadata: unknown, arch: string, key: string): number | undefined {

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { GgufInsights, readGgufFileInfo } from 'node-llama-cpp';
 import type { ModelInsights } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
+import { checkModelFile } from '../engine/modelFile.js';
+import { EngineError } from '../engine/types.js';
 
 /** The engine caps contexts at 16k tokens; estimate for what it will actually allocate. */
 const ENGINE_MAX_CONTEXT = 16_384;
@@ -19,6 +21,10 @@ export async function inspectModel(modelPath: string): Promise<ModelInsights> {
   if (!absolute.toLowerCase().endsWith('.gguf')) {
     throw new ApiError('INVALID_REQUEST', `${path.basename(absolute)} is not a .gguf file.`);
   }
+  // node-llama-cpp's reader runs in this (the app's) process and aborts on some broken headers
+  await checkModelFile(absolute).catch((error: unknown) => {
+    throw error instanceof EngineError ? new ApiError('INVALID_REQUEST', error.message) : error;
+  });
   let info;
   try {
     info = await readGgufFileInfo(absolute);
