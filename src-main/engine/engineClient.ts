@@ -77,10 +77,15 @@ export interface RunningTurn {
   result: Promise<TurnResult>;
 }
 
-function describeExit(exit: EngineExit): string {
+/** How the engine process ended, with the last lines it printed: "was killed by SIGABRT (…)". */
+export function exitReason(exit: EngineExit): string {
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   const tail = exit.stderrTail.trim().split('\n').slice(-3).join(' | ');
-  return `The engine process ${how}${tail ? ` (${tail})` : ''}. Your conversation is saved; reload the model to continue.`;
+  return `${how}${tail ? ` (${tail})` : ''}`;
+}
+
+function describeExit(exit: EngineExit): string {
+  return `The engine process ${exitReason(exit)}. Your conversation is saved; reload the model to continue.`;
 }
 
 export class EngineClient {
@@ -129,6 +134,11 @@ export class EngineClient {
 
   get alive(): boolean {
     return this.exited === null;
+  }
+
+  /** How the process ended, once it has. */
+  get exit(): EngineExit | null {
+    return this.exited;
   }
 
   onExit(listener: (exit: EngineExit) => void): void {

@@ -13,8 +13,12 @@ export const MAX_GGUF_LAYERS = 512;
 /** ggml's GGML_MAX_DIMS and GGML_MAX_NAME. */
 const MAX_TENSOR_DIMS = 4;
 const MAX_TENSOR_NAME = 64;
-/** Every ggml type id in this llama.cpp is below this. */
-const GGML_TYPE_LIMIT = 64;
+/**
+ * ggml type ids below GGML_TYPE_COUNT (43 in the bundled llama.cpp) less the removed ones, whose
+ * size is 0: readers divide by it. A llama.cpp update that adds types extends this.
+ */
+const GGML_TYPE_COUNT = 43;
+const REMOVED_GGML_TYPES = new Set([4, 5, 31, 32, 33, 36, 37, 38]);
 
 /** GGUF's metadata value types (gguf_type). */
 const ValueType = { Uint8: 0, Int8: 1, Uint16: 2, Int16: 3, Uint32: 4, Int32: 5, Float32: 6, Bool: 7, String: 8, Array: 9, Uint64: 10, Int64: 11, Float64: 12 } as const;
@@ -100,6 +104,21 @@ function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
+/** llama.cpp asserts that no two vocabulary entries are the same string. */
+async function checkTokenList(reader: HeaderReader, type: number, key: string): Promise<void> {
+  if (type !== ValueType.Array) return skipValue(reader, type, key);
+  const elementType = await reader.u32();
+  if (elementType !== ValueType.String) throw new HeaderProblem(`${key} is not a list of strings`);
+  const count = await reader.u64(`the length of ${key}`);
+  if (count * 8 > reader.remaining) throw new HeaderProblem(`${key} claims ${count} strings, more than the file can hold`);
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const token = (await reader.string(`element ${i} of ${key}`)).toString('latin1');
+    if (seen.has(token)) throw new HeaderProblem(`token ${i} of the vocabulary appears twice`);
+    seen.add(token);
+  }
+}
+
 async function skipValue(reader: HeaderReader, type: number, key: string): Promise<void> {
   const fixed = FIXED_SIZE[type];
   if (fixed !== undefined) return reader.skip(fixed);
@@ -141,8 +160,11 @@ async function checkHeader(reader: HeaderReader): Promise<void> {
 
   for (let i = 0; i < entryCount; i++) {
     const key = (await reader.string(`metadata key ${i}`, 65_535)).toString('utf8');
+    if (key === '') throw new HeaderProblem(`metadata key ${i} is empty`);
     const type = await reader.u32();
-    if (key.endsWith('.block_count')) {
+    if (key === 'tokenizer.ggml.tokens') {
+      await checkTokenList(reader, type, key);
+    } else if (key.endsWith('.block_count')) {
       const layers = await readUintValue(reader, type, key);
       if (layers !== null && layers > MAX_GGUF_LAYERS) throw new HeaderProblem(`${key} is ${layers} (llama.cpp supports at most ${MAX_GGUF_LAYERS} layers)`);
     } else {
@@ -153,9 +175,17 @@ async function checkHeader(reader: HeaderReader): Promise<void> {
     await reader.string(`the name of tensor ${i}`, MAX_TENSOR_NAME - 1);
     const dims = await reader.u32();
     if (dims < 1 || dims > MAX_TENSOR_DIMS) throw new HeaderProblem(`tensor ${i} has ${dims} dimensions (at most ${MAX_TENSOR_DIMS})`);
-    for (let d = 0; d < dims; d++) await reader.u64(`dimension ${d} of tensor ${i}`);
+    let elements = 1;
+    for (let d = 0; d < dims; d++) {
+      const size = await reader.u64(`dimension ${d} of tensor ${i}`);
+      // llama.cpp asserts every dimension >= 1 (an abort, in whichever process reads it)
+      if (size < 1) throw new HeaderProblem(`dimension ${d} of tensor ${i} is 0`);
+      elements *= size;
+    }
+    // no ggml type stores a weight in less than a bit
+    if (elements > reader.fileSize * 8) throw new HeaderProblem(`tensor ${i} claims ${elements} weights, more than the file can hold`);
     const type = await reader.u32();
-    if (type >= GGML_TYPE_LIMIT) throw new HeaderProblem(`tensor ${i} has an unknown type ${type}`);
+    if (type >= GGML_TYPE_COUNT || REMOVED_GGML_TYPES.has(type)) throw new HeaderProblem(`tensor ${i} has an unknown type ${type}`);
     const offset = await reader.u64(`the offset of tensor ${i}`);
     if (offset > reader.fileSize) throw new HeaderProblem(`tensor ${i} starts at ${formatBytes(offset)}, past the end of the ${formatBytes(reader.fileSize)} file`);
   }
@@ -166,6 +196,11 @@ async function checkHeader(reader: HeaderReader): Promise<void> {
  * size. Throws MODEL_NOT_FOUND or MODEL_INVALID with a message for the person who chose the file.
  */
 export async function checkModelFile(modelPath: string): Promise<number> {
+  return (await checkGgufFile(modelPath)).sizeBytes;
+}
+
+/** checkModelFile, also saying where the header ends (the fuzzer mutates the header's bytes). */
+export async function checkGgufFile(modelPath: string): Promise<{ sizeBytes: number; headerBytes: number }> {
   const name = path.basename(modelPath);
   let size: number;
   try {
@@ -188,6 +223,7 @@ export async function checkModelFile(modelPath: string): Promise<number> {
     const reader = new HeaderReader(handle, size);
     reader.position = 4;
     await checkHeader(reader);
+    return { sizeBytes: size, headerBytes: reader.position };
   } catch (err) {
     if (err instanceof HeaderProblem) {
       throw new EngineError('MODEL_INVALID', `${name} is damaged or incomplete: ${err.message}. Download it again, or choose another model.`);
@@ -196,5 +232,4 @@ export async function checkModelFile(modelPath: string): Promise<number> {
   } finally {
     await handle.close();
   }
-  return size;
 }

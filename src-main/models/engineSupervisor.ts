@@ -1,6 +1,7 @@
 // Owns the one engine process: starts it on first need, loads models into it, and notices when it
 // dies so the app can say so and offer to reload the model in a fresh process.
-import { EngineClient, type EngineHostFactory } from '../engine/engineClient.js';
+import path from 'node:path';
+import { EngineClient, exitReason, type EngineHostFactory } from '../engine/engineClient.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo } from '../engine/types.js';
 import type { EngineStatus } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
@@ -62,8 +63,18 @@ export class EngineSupervisor {
       }
       this.model = null;
       const message = error instanceof Error ? error.message : String(error);
-      if (client.alive) this.setStatus('ready', message);
-      throw error;
+      if (client.alive) {
+        this.setStatus('ready', message);
+        throw error;
+      }
+      // Reloading this file would crash the engine again: say it is the file, not "reload".
+      const crashed = new EngineError(
+        'ENGINE_CRASHED',
+        `${path.basename(modelPath)} stopped the engine while loading: it ${client.exit ? exitReason(client.exit) : message}. ` +
+          'The file is probably damaged or needs a newer llama.cpp: choose another model.',
+      );
+      this.setStatus('crashed', crashed.message);
+      throw crashed;
     }
   }
 

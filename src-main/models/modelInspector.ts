@@ -35,8 +35,11 @@ export async function inspectModel(modelPath: string): Promise<ModelInsights> {
   const insights = await GgufInsights.from(info);
   const trainContextSize = insights.trainContextSize ?? null;
   const contextSize = Math.min(trainContextSize ?? 4096, ENGINE_MAX_CONTEXT);
-  const weights = await insights.estimateModelResourceRequirementsV2({ gpuLayers: 0 });
-  const context = await insights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0 });
+  // The V2 estimates load the model in llama.cpp (no_alloc) in this, the app's, process, where an
+  // assert on a broken file would end the app; these read the header only. The engine process
+  // measures the real allocation when the model loads.
+  const weights = insights.estimateModelResourceRequirements({ gpuLayers: 0 });
+  const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: 0 });
   const estimatedBytes = weights.cpuRam + context.cpuRam;
   const totalMemoryBytes = os.totalmem();
   const general = info.metadata.general;

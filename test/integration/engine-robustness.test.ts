@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import { EngineError } from '../../src-main/engine/types.js';
+import { EngineSupervisor } from '../../src-main/models/engineSupervisor.js';
 import { testModelPath } from '../helpers/testModel.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sift-engine-'));
@@ -115,6 +116,30 @@ describe('engine process lifecycle', () => {
     expect(exits).toEqual(['SIGKILL']);
     expect(engine.alive).toBe(false);
     await expect(engine.loadModel({ path: testModelPath() })).rejects.toMatchObject({ code: 'ENGINE_CRASHED' });
+  });
+
+  it('blames the file, not the engine, when the engine dies while loading it, and reloads the last good model', async () => {
+    const supervisor = new EngineSupervisor({ contextSize: 512, onChange: () => {} });
+    try {
+      await supervisor.load(testModelPath());
+      // what a header that passes Sift's check but trips an assert in llama.cpp's loader does
+      // (docs/RELIABILITY.md lists them): the engine dies during the load
+      const copy = path.join(tmp, 'dies-while-loading.gguf');
+      copyFileSync(testModelPath(), copy);
+      const loading = supervisor.load(copy);
+      process.kill(supervisor.enginePid!, 'SIGKILL');
+      await expect(loading).rejects.toMatchObject({
+        code: 'ENGINE_CRASHED',
+        message: expect.stringMatching(/^dies-while-loading\.gguf stopped the engine while loading: it was killed by SIGKILL.*choose another model\.$/),
+      });
+      expect(supervisor.status).toBe('crashed');
+      expect(supervisor.error).toContain('choose another model');
+      // Reload brings back the model that last loaded, not the one that crashed
+      await expect(supervisor.reload()).resolves.toMatchObject({ path: testModelPath() });
+      expect(supervisor.status).toBe('ready');
+    } finally {
+      await supervisor.close();
+    }
   });
 
   it('exits when its parent process dies', async () => {

@@ -55,6 +55,22 @@ const broken: Array<{ what: string; bytes: Buffer; says: RegExp }> = [
     bytes: gguf({ entries: 1, body: [str('x.nested'), u32(ARRAY), u32(ARRAY), u64(1)] }),
     says: /array of unsupported type 9/,
   },
+  { what: 'an empty metadata key', bytes: gguf({ entries: 1, body: [str(''), u32(UINT32), u32(1)] }), says: /metadata key 0 is empty/ },
+  {
+    what: 'a vocabulary with a token twice',
+    bytes: gguf({ entries: 1, body: [str('tokenizer.ggml.tokens'), u32(ARRAY), u32(STRING), u64(3), str('a'), str('b'), str('a')] }),
+    says: /token 2 of the vocabulary appears twice/,
+  },
+  {
+    what: 'a removed tensor type',
+    bytes: gguf({ tensors: 1, entries: 0, body: [str('token_embd.weight'), u32(1), u64(16), u32(4), u64(0)] }),
+    says: /tensor 0 has an unknown type 4/,
+  },
+  {
+    what: 'a tensor dimension of 0',
+    bytes: gguf({ tensors: 1, entries: 0, body: [str('token_embd.weight'), u32(2), u64(16), u64(0), u32(0), u64(0)] }),
+    says: /dimension 1 of tensor 0 is 0/,
+  },
   { what: 'an unknown value type', bytes: gguf({ entries: 1, body: [str('x.odd'), u32(99), u32(0)] }), says: /unknown value type 99/ },
   {
     what: 'block_count over 512',
