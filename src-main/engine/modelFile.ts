@@ -104,7 +104,10 @@ function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-/** llama.cpp asserts that no two vocabulary entries are the same string. */
+/**
+ * llama.cpp asserts that no two vocabulary entries are the same string, as it reads them: as C
+ * strings (up to a NUL byte), with an empty one renamed "[EMPTY_i]".
+ */
 async function checkTokenList(reader: HeaderReader, type: number, key: string): Promise<void> {
   if (type !== ValueType.Array) return skipValue(reader, type, key);
   const elementType = await reader.u32();
@@ -113,7 +116,9 @@ async function checkTokenList(reader: HeaderReader, type: number, key: string): 
   if (count * 8 > reader.remaining) throw new HeaderProblem(`${key} claims ${count} strings, more than the file can hold`);
   const seen = new Set<string>();
   for (let i = 0; i < count; i++) {
-    const token = (await reader.string(`element ${i} of ${key}`)).toString('latin1');
+    const bytes = await reader.string(`element ${i} of ${key}`);
+    const nul = bytes.indexOf(0);
+    const token = (nul < 0 ? bytes : bytes.subarray(0, nul)).toString('latin1') || `[EMPTY_${i}]`;
     if (seen.has(token)) throw new HeaderProblem(`token ${i} of the vocabulary appears twice`);
     seen.add(token);
   }
@@ -159,8 +164,10 @@ async function checkHeader(reader: HeaderReader): Promise<void> {
   if (tensorCount * 32 > reader.remaining) throw new HeaderProblem(`it claims ${tensorCount} tensors, more than the file can hold`);
 
   for (let i = 0; i < entryCount; i++) {
-    const key = (await reader.string(`metadata key ${i}`, 65_535)).toString('utf8');
-    if (key === '') throw new HeaderProblem(`metadata key ${i} is empty`);
+    const keyBytes = await reader.string(`metadata key ${i}`, 65_535);
+    // llama.cpp reads keys as C strings too: a NUL makes one empty or the same as another
+    if (keyBytes.length === 0 || keyBytes.includes(0)) throw new HeaderProblem(`metadata key ${i} is empty or holds a NUL byte`);
+    const key = keyBytes.toString('utf8');
     const type = await reader.u32();
     if (key === 'tokenizer.ggml.tokens') {
       await checkTokenList(reader, type, key);

@@ -56,10 +56,16 @@ const broken: Array<{ what: string; bytes: Buffer; says: RegExp }> = [
     says: /array of unsupported type 9/,
   },
   { what: 'an empty metadata key', bytes: gguf({ entries: 1, body: [str(''), u32(UINT32), u32(1)] }), says: /metadata key 0 is empty/ },
+  { what: 'a metadata key with a NUL byte', bytes: gguf({ entries: 1, body: [str('\0general.name'), u32(UINT32), u32(1)] }), says: /holds a NUL byte/ },
   {
     what: 'a vocabulary with a token twice',
     bytes: gguf({ entries: 1, body: [str('tokenizer.ggml.tokens'), u32(ARRAY), u32(STRING), u64(3), str('a'), str('b'), str('a')] }),
     says: /token 2 of the vocabulary appears twice/,
+  },
+  {
+    what: 'a token that equals another up to a NUL byte',
+    bytes: gguf({ entries: 1, body: [str('tokenizer.ggml.tokens'), u32(ARRAY), u32(STRING), u64(2), str('ab'), str('ab\0c')] }),
+    says: /token 1 of the vocabulary appears twice/,
   },
   {
     what: 'a removed tensor type',
