@@ -99,7 +99,10 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
 - **Cache**: stock results (passkey turns, the reference continuation, stock probes) are cached in
   ~/.cache/sift/bench-cache keyed by the model's sha256, the build id, engine settings and the
   exact prompt. A cached stock run was not interleaved with the run that reads it; sections say
-  how many stock runs came from the cache. \`--no-cache\` measures everything again.
+  how many stock runs came from the cache. \`--no-cache\` measures everything again. The
+  real-document QA task caches only its documents' sizes (counting an 8k document's tokens is a
+  full prefill), keyed by the model, the build, the corpus, the seed, the length and the depths;
+  every answer and timing is measured in the run.
 `;
 
 /** The file with its generated header replaced by the current one; run sections are kept as written. */

@@ -2,7 +2,9 @@
 // then asks every case of a length once per row, greedy, in the app's chat format (the default
 // system prompt, composeUserMessage), rows interleaved and the order reversed every other case,
 // so the paired TTFT ratios compare turns on the same prompt run back to back.
+import { createHash } from 'node:crypto';
 import { EngineError } from '../../src-main/engine/types.js';
+import type { BenchCache } from './cache.js';
 import type { EnginePool } from './engines.js';
 import { tokenize } from './fidelity.js';
 import type { ActiveTurn } from './passkeyTurn.js';
@@ -51,11 +53,17 @@ export interface ProseRawRun {
 
 export interface ProseContext {
   suite: ProseSuite;
+  /** Where document sizes are kept: counting an 8k document's tokens is a full prefill. */
+  cache: BenchCache;
+  modelSha256: string;
   pool: EnginePool;
   progress: Progress;
   setActiveTurn(turn: ActiveTurn | null): void;
   isStopping(): boolean;
 }
+
+/** Bump when proseCases.ts builds different documents from the same inputs (cached sizes go stale). */
+const PROSE_BUILDER_VERSION = 1;
 
 function tag(length: number): string {
   return length % 1024 === 0 ? `${length / 1024}k` : String(length);
@@ -94,14 +102,21 @@ async function runTurn(ctx: ProseContext, state: RowState, task: ProseCase): Pro
  * token, then each document's longest case counted on the engine and the prose cut by the
  * overshoot until it fits (the facts and questions do not change with the prose's length).
  */
-async function sizeLength(
+export async function sizeLength(
   ctx: ProseContext,
   length: number,
   sources: readonly ProseSource[],
   charsPerToken: Record<string, number>,
   countTokens: (c: ProseCase) => Promise<number>,
-): Promise<{ plan: ProseLengthPlan; documentTokens: number[] }> {
+  cacheKey: string | null = null,
+): Promise<{ plan: ProseLengthPlan; documentTokens: number[]; cached: boolean }> {
   const target = length - PROSE_RESERVE;
+  const stored = cacheKey ? ctx.cache.readJson<{ chars: Array<[number, number]>; documentTokens: number[] }>(cacheKey) : null;
+  if (stored) {
+    const known = new Map(stored.chars);
+    const plan = proseLength(length, ctx.suite.depths, sources, (_s, i) => known.get(i) ?? 0, ctx.suite.seed);
+    return { plan, documentTokens: stored.documentTokens, cached: true };
+  }
   // about 120 tokens of system prompt, template and question, and a first guess a little short, so
   // counting it never overflows the context; a document well short of the target grows once
   const chars = new Map<number, number>();
@@ -126,7 +141,13 @@ async function sizeLength(
         chars.set(document.index, Math.floor(proseChars * (1 + (target - tokens - 16) / tokens)));
       }
     }
-    if (!over) return { plan, documentTokens };
+    if (!over) {
+      if (cacheKey) {
+        const used = plan.documents.map((d) => [d.index, charsFor(sources[d.index % sources.length] as ProseSource, d.index)] as [number, number]);
+        ctx.cache.writeJson(cacheKey, { chars: used, documentTokens });
+      }
+      return { plan, documentTokens, cached: false };
+    }
     plan = proseLength(length, ctx.suite.depths, sources, charsFor, ctx.suite.seed);
   }
   throw new Error(`${tag(length)}: the prose documents do not fit ${target} tokens (${documentTokens.join(', ')})`);
@@ -140,6 +161,7 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
   const client = reference.slot.client;
 
   const sources = loadProseCorpus();
+  const corpusHash = createHash('sha256').update(sources.map((x) => x.text).join('\u0000')).digest('hex');
   const charsPerToken: Record<string, number> = {};
   for (const source of sources) {
     // short enough to fit the smallest context (1k)
@@ -153,12 +175,23 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
   for (const length of suite.lengths) {
     let started = performance.now();
     await ctx.pool.resize(contextSizeFor(length));
-    const { plan, documentTokens } = await sizeLength(ctx, length, sources, charsPerToken, countTokens);
+    // the sizes depend on the tokenizer, the template, the corpus, the builder and the cases asked for
+    const sizeKey = ctx.cache.key({
+      kind: 'prose-sizes',
+      builder: PROSE_BUILDER_VERSION,
+      model: ctx.modelSha256,
+      build: client.build.id,
+      length,
+      depths: suite.depths,
+      seed: suite.seed,
+      corpus: corpusHash,
+    });
+    const { plan, documentTokens, cached } = await sizeLength(ctx, length, sources, charsPerToken, countTokens, sizeKey);
     const active = rows.filter((s) => s.available && s.failure === null);
     progress.plan(prefillCost(length) * plan.cases.length * active.length);
     progress.note(
       `${tag(length)}: ${plan.documents.length} documents (${documentTokens.join(', ')} tokens), ${plan.cases.length} questions ` +
-        `(${plan.cases.filter((c) => c.kind === 'two-passage').length} two-passage), sized in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+        `(${plan.cases.filter((c) => c.kind === 'two-passage').length} two-passage), ${cached ? 'sizes from the cache' : `sized in ${((performance.now() - started) / 1000).toFixed(1)} s`}`,
     );
     const turns = new Map<string, ProseTurn[]>(active.map((s) => [s.id, []]));
     for (const task of plan.cases) {

@@ -132,10 +132,11 @@ async function proseMain(options: BenchOptions): Promise<void> {
   );
   const model = await identifyModel(testModelPath(options.model));
   const pool = new EnginePool(model.path, contextSizeFor(suite.lengths[0] ?? 1024));
+  const cache = new BenchCache(defaultCacheDir(), options.useCache);
   let activeTurn: ActiveTurn | null = null;
   stopOnSignal(pool, () => activeTurn);
   try {
-    const raw = await runProseBench({ suite, pool, progress, setActiveTurn: (turn) => (activeTurn = turn), isStopping: () => stopping });
+    const raw = await runProseBench({ suite, pool, progress, cache, modelSha256: model.sha256, setActiveTurn: (turn) => (activeTurn = turn), isStopping: () => stopping });
     const results = assembleProseResults({ raw, suite, model: { ...model, id: options.model }, machine, source, startedAt, command: options.command });
     const files = writeProseOutputs(options.outputDir, results);
     progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}`);
