@@ -2,6 +2,10 @@
 import path from 'node:path';
 import type { BenchMode } from './suite.js';
 
+/** Test models the bench can run on (scripts/testModels.ts). */
+export const BENCH_MODELS = ['smollm2', 'gemma3'] as const;
+export type BenchModelId = (typeof BENCH_MODELS)[number];
+
 export interface BenchOptions {
   mode: BenchMode;
   /** Read cached stock results (results are always written back, so --no-cache refreshes them). */
@@ -20,16 +24,29 @@ export interface BenchOptions {
   kvOnly: boolean;
   /** Folder that receives BENCHMARKS.md and bench/; docs/ by default. */
   outputDir: string;
+  /** The real-document QA task (issue 13) instead of the synthetic pass-key suite. */
+  prose: boolean;
+  /** Seed of the prose documents, facts and questions. */
+  seed: string | null;
+  /** Which test model to run on. */
+  model: BenchModelId;
   /** The command as typed, for the report. */
   command: string;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes)
+  --prose            the real-document QA benchmark (issue 13): public-domain prose with invented facts
+                     at 20 depths per length (1k/2k/4k/8k), paraphrased and two-passage questions in the
+                     app's chat format, scored against the ground truth and against full KV's answers;
+                     without it the synthetic pass-key suite runs
+  --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
+                     with --prose: 1k and 2k, 5 fact depths, stock/patched full, lazy, vatp:budget=0.2,pool=7
+  --model ID         the test model: smollm2 (default) or gemma3 (npm run fetch-models -- gemma3)
+  --seed TEXT        seed of the prose documents and questions (default sift-prose-1)
   --no-cache         re-measure the stock rows instead of reading ~/.cache/sift/bench-cache
   --lengths 1k,4k    prompt lengths to run (tokens; k = 1024)
-  --depths N         needle depths per length
+  --depths N         needle depths per length (with --prose: fact depths)
   --rows a,b         only rows whose id (build/policy/fa-on|fa-off) contains a or b, plus their stock baselines
                      (and, for KV-memory rows, the patched full-KV row their bytes are compared with)
   --row ID           like --rows with one filter taken as written, commas included
@@ -60,6 +77,9 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     followUps: null,
     fidelityPrompts: null,
     kvOnly: false,
+    prose: false,
+    seed: null,
+    model: 'smollm2',
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   };
@@ -74,6 +94,13 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--quick') options.mode = 'quick';
     else if (arg === '--no-cache') options.useCache = false;
     else if (arg === '--kv') options.kvOnly = true;
+    else if (arg === '--prose') options.prose = true;
+    else if (arg === '--seed') options.seed = value();
+    else if (arg === '--model') {
+      const id = value();
+      if (!(BENCH_MODELS as readonly string[]).includes(id)) throw new UsageError(`--model must be one of ${BENCH_MODELS.join(', ')}`);
+      options.model = id as BenchModelId;
+    }
     else if (arg === '--lengths') options.lengths = value().split(',').map(parseLength);
     else if (arg === '--depths') {
       const depths = Number(value());

@@ -3,6 +3,7 @@
 // bytes, eviction and follow-up accuracy; then appends the results to docs/BENCHMARKS.md, with
 // JSON and SVG plots (the KV frontier among them) in docs/bench/. Progress goes to stderr. Ctrl-C
 // cancels the turn in flight and closes every engine process; an interrupted run writes nothing.
+// With --prose it runs the real-document QA benchmark instead (issue 13; test/bench/proseRun.ts).
 import os from 'node:os';
 import { testModelPath } from '../helpers/testModel.js';
 import { runBench, type RawRun } from './benchRun.js';
@@ -15,6 +16,9 @@ import type { ActiveTurn } from './passkeyTurn.js';
 import { Progress } from './progress.js';
 import { readSourceState, type SourceState } from './sourceState.js';
 import type { BenchResults } from './results.js';
+import { buildProseSuite, type ProseSuite } from './proseSuite.js';
+import { runProseBench } from './proseRun.js';
+import { assembleProseResults, writeProseOutputs } from './proseReport.js';
 import { buildSuite, contextSizeFor, isKvRow, rowLabel, runsAtLength, type BenchSuite } from './suite.js';
 import { referenceReports, rowReports, summarizeCells } from './summarize.js';
 import { writeOutputs } from './writeOutputs.js';
@@ -112,12 +116,42 @@ function assembleResults(
   };
 }
 
+async function proseMain(options: BenchOptions): Promise<void> {
+  let suite: ProseSuite;
+  try {
+    suite = buildProseSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, ...(options.seed ? { seed: options.seed } : {}) });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const startedAt = new Date();
+  const machine = describeMachine();
+  const source = readSourceState();
+  const progress = new Progress();
+  progress.note(
+    `real-document QA, ${suite.mode}: lengths ${suite.lengths.join(', ')}; ${suite.depths.length} fact depths; ${suite.rows.length} rows; model ${options.model}`,
+  );
+  const model = await identifyModel(testModelPath(options.model));
+  const pool = new EnginePool(model.path, contextSizeFor(suite.lengths[0] ?? 1024));
+  const cache = new BenchCache(defaultCacheDir(), options.useCache);
+  let activeTurn: ActiveTurn | null = null;
+  stopOnSignal(pool, () => activeTurn);
+  try {
+    const raw = await runProseBench({ suite, pool, progress, cache, modelSha256: model.sha256, setActiveTurn: (turn) => (activeTurn = turn), isStopping: () => stopping });
+    const results = assembleProseResults({ raw, suite, model: { ...model, id: options.model }, machine, source, startedAt, command: options.command });
+    const files = writeProseOutputs(options.outputDir, results);
+    progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}`);
+  } finally {
+    await pool.closeAll();
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options === 'help') {
     console.log(USAGE);
     return;
   }
+  if (options.prose) return proseMain(options);
   let suite: BenchSuite;
   try {
     suite = buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, fidelityPrompts: options.fidelityPrompts, kvOnly: options.kvOnly });
@@ -135,7 +169,7 @@ async function main(): Promise<void> {
       `${machine.availableParallelism} threads; cache ${options.useCache ? 'on' : 'off (refreshing)'}`,
   );
 
-  const model = await identifyModel(testModelPath());
+  const model = await identifyModel(testModelPath(options.model));
   const cache = new BenchCache(defaultCacheDir(), options.useCache);
   const pool = new EnginePool(model.path, contextSizeFor(suite.lengths[0] ?? 1024));
   let activeTurn: ActiveTurn | null = null;

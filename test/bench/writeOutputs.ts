@@ -4,7 +4,7 @@
 // (everything before the first run's section) when the method changes.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BENCHMARKS_HEADER, runSection } from './markdownReport.js';
+import { BENCHMARKS_HEADER, runSection, withCurrentHeader } from './markdownReport.js';
 import { accuracySpeedPlot, frontierPlot, ttftPlot } from './plots.js';
 import type { BenchResults } from './results.js';
 
@@ -14,13 +14,6 @@ export interface WrittenFiles {
   ttftSvg: string;
   accuracySvg: string;
   frontierSvg: string | null;
-}
-
-/** The file with its generated header replaced by the current one; run sections are kept as written. */
-function withCurrentHeader(existing: string): string {
-  const firstRun = /^## \d{4}-\d{2}-\d{2}/m.exec(existing);
-  if (!firstRun) return BENCHMARKS_HEADER;
-  return `${BENCHMARKS_HEADER}\n${existing.slice(firstRun.index)}`;
 }
 
 /** <date>-<mode>, with -2, -3… when a run of that day and mode is already there. */

@@ -1,0 +1,86 @@
+// What the real-document QA benchmark (`npm run bench -- --prose`) runs: lengths, fact depths and
+// rows. The rows are those of the pass-key suite that the issue asks to re-measure on real prose;
+// --rows filters them the same way, and each kept row brings the full-KV rows it is compared with.
+import { LAZY_SCHEDULES, SIMLAYERKV_LAYERS, evenDepths, rowId, type BenchMode, type BenchRow } from './suite.js';
+
+export interface ProseSuite {
+  mode: BenchMode;
+  lengths: number[];
+  /** Fact depths per length, fractions of a document; dealt to documents of up to 4 facts. */
+  depths: number[];
+  rows: BenchRow[];
+  /** Longest answer generated: a short answer, the entity is in its first words. */
+  answerTokens: number;
+  seed: string;
+}
+
+const SIMLAYERKV = `simlayerkv:layers=${SIMLAYERKV_LAYERS},sink=4,window=256`;
+
+function row(build: BenchRow['build'], policy: string, flashAttention: boolean, quick: boolean): BenchRow {
+  return { build, policy, flashAttention, quick };
+}
+
+/** --quick: the stock and patched full rows, the default lazy schedule and the pooled VATP preset. */
+export const PROSE_ROWS: BenchRow[] = [
+  row('stock', 'full', false, true),
+  row('patched', 'full', false, true),
+  row('stock', 'full', true, false),
+  row('patched', 'full', true, false),
+  ...LAZY_SCHEDULES.map(({ policy }) => row('patched', policy, false, policy === 'lazy')),
+  row('patched', 'vatp:budget=0.2,pool=7', false, true),
+  row('patched', 'vatp:budget=0.2,pool=7,when=prompt', false, false),
+  row('patched', 'vatp:budget=0.2,score=window', false, false),
+  row('patched', 'vatp:budget=0.1,pool=7', false, false),
+  row('patched', 'snapkv:budget=0.2', false, false),
+  row('patched', 'h2o:budget=0.2', false, false),
+  row('patched', 'streaming:budget=0.2', false, false),
+  row('patched', SIMLAYERKV, false, false),
+  row('patched', `${SIMLAYERKV}+vatp:budget=0.2,score=window`, false, false),
+  row('patched', 'kv:type=q8_0', true, false),
+  row('patched', 'kv:type=q4_0', true, false),
+];
+
+export const PROSE_LENGTHS: Record<BenchMode, number[]> = { full: [1024, 2048, 4096, 8192], quick: [1024, 2048] };
+export const PROSE_DEPTHS: Record<BenchMode, number> = { full: 20, quick: 5 };
+/** Prompt tokens are at most this far below the nominal length: room for the answer. */
+export const PROSE_RESERVE = 80;
+
+/** The full-KV row of the same build a row's answers are compared with (same flash attention when it runs, else off). */
+export function sameBuildFull(r: BenchRow, rows: readonly BenchRow[]): BenchRow | undefined {
+  const full = rows.filter((x) => x.build === r.build && x.policy === 'full');
+  return full.find((x) => x.flashAttention === r.flashAttention) ?? full.find((x) => !x.flashAttention);
+}
+
+/** The stock full-KV row with the same flash-attention setting: the TTFT baseline. */
+export function stockFull(r: BenchRow, rows: readonly BenchRow[]): BenchRow | undefined {
+  return rows.find((x) => x.build === 'stock' && x.policy === 'full' && x.flashAttention === r.flashAttention);
+}
+
+/** The patched full-KV row a row's KV bytes are compared with. */
+export function patchedFull(r: BenchRow, rows: readonly BenchRow[]): BenchRow | undefined {
+  return sameBuildFull({ ...r, build: 'patched' }, rows);
+}
+
+export function buildProseSuite(
+  mode: BenchMode,
+  overrides: { lengths?: number[] | null; depths?: number | null; rows?: string[] | null; seed?: string } = {},
+): ProseSuite {
+  const declared = PROSE_ROWS.filter((r) => mode === 'full' || r.quick);
+  const filters = overrides.rows ?? null;
+  const chosen = new Set(filters ? declared.filter((r) => filters.some((f) => rowId(r).includes(f))) : declared);
+  if (chosen.size === 0) throw new Error(`no prose row matches ${(filters ?? []).join(', ')}; rows: ${declared.map(rowId).join(', ')}`);
+  for (const r of [...chosen]) {
+    for (const partner of [sameBuildFull(r, PROSE_ROWS), stockFull(r, PROSE_ROWS), patchedFull(r, PROSE_ROWS)]) if (partner) chosen.add(partner);
+  }
+  chosen.add(PROSE_ROWS[0] as BenchRow);
+  const lengths = [...(overrides.lengths ?? PROSE_LENGTHS[mode])].sort((a, b) => a - b);
+  if (lengths.some((l) => l - PROSE_RESERVE < 512)) throw new Error(`prose lengths must be at least ${512 + PROSE_RESERVE} tokens`);
+  return {
+    mode,
+    lengths,
+    depths: evenDepths(overrides.depths ?? PROSE_DEPTHS[mode]),
+    rows: PROSE_ROWS.filter((r) => chosen.has(r)),
+    answerTokens: 32,
+    seed: overrides.seed ?? 'sift-prose-1',
+  };
+}
