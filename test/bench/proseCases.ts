@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChatMessage } from '../../src-main/engine/types.js';
+import { seededRandom as seededRandomFromNumber } from '../../src-main/engine/sampling.js';
 import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
 import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
 
@@ -79,16 +80,9 @@ function hashSeed(text: string): number {
   return h;
 }
 
-/** mulberry32: small, fast, and the same everywhere. */
-export function seededRandom(seed: string): () => number {
-  let a = hashSeed(seed);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The engine's seeded generator, seeded from a string. */
+function seededRandom(seed: string): () => number {
+  return seededRandomFromNumber(hashSeed(seed));
 }
 
 /** Draws without replacement. */
