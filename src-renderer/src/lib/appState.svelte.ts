@@ -12,7 +12,7 @@ import type {
   SiftApi,
 } from '../../../src-main/api/contract.js';
 import { saveTextFile, fileToBase64 } from './download.js';
-import { connectApi } from './transport.js';
+import { connectApi, type ConnectionState } from './transport.js';
 
 export type Panel = 'none' | 'settings' | 'models' | 'info';
 
@@ -34,7 +34,7 @@ const UNDO_MS = 8000;
 
 export class AppState {
   readonly api: SiftApi;
-  connected = $state(false);
+  connection = $state<ConnectionState>('reconnecting');
   info = $state<AppInfo | null>(null);
   sessions = $state<SessionRow[]>([]);
   query = $state('');
@@ -51,11 +51,15 @@ export class AppState {
   private toastId = 0;
 
   constructor() {
-    this.api = connectApi((connected) => {
-      this.connected = connected;
-      if (connected && this.loaded) void this.refreshAll();
+    this.api = connectApi((state) => {
+      this.connection = state;
+      if (state === 'connected' && this.loaded) void this.refreshAll();
     });
     this.api.onEvent((event) => this.handleEvent(event));
+  }
+
+  get connected(): boolean {
+    return this.connection === 'connected';
   }
 
   get current(): SessionRow | null {

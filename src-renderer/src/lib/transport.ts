@@ -13,6 +13,15 @@ export class ApiCallError extends Error {
 
 type Listener = (event: AppEvent) => void;
 
+/**
+ * 'refused': the page has no token, or several connections in a row closed before opening (a
+ * browser hides the 403: a wrong token and a stopped server look the same from here).
+ */
+export type ConnectionState = 'connected' | 'reconnecting' | 'no-token' | 'refused';
+
+/** Connections that close before opening, in a row, before the page says it is refused. */
+const REFUSALS_BEFORE_TELLING = 3;
+
 function bridgeApi(bridge: SiftBridge): SiftApi {
   return {
     async call<C extends ApiChannel>(channel: C, payload: ApiInput<C>): Promise<ApiOutput<C>> {
@@ -25,17 +34,26 @@ function bridgeApi(bridge: SiftBridge): SiftApi {
 }
 
 /** Reconnects after a dropped connection; calls made while offline wait for the socket. */
-function webSocketApi(url: string, onConnection: (connected: boolean) => void): SiftApi {
+function webSocketApi(url: string, onConnection: (state: ConnectionState) => void): SiftApi {
   const listeners = new Set<Listener>();
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
   let socket: WebSocket;
   let opened: Promise<void>;
 
+  let closedBeforeOpening = 0;
+  let resolveOpened: () => void = () => {};
+  opened = new Promise((resolve) => (resolveOpened = resolve));
+
   const connect = () => {
     socket = new WebSocket(url);
-    opened = new Promise((resolve) => socket.addEventListener('open', () => resolve(), { once: true }));
-    socket.addEventListener('open', () => onConnection(true));
+    let open = false;
+    socket.addEventListener('open', () => {
+      open = true;
+      closedBeforeOpening = 0;
+      resolveOpened();
+      onConnection('connected');
+    });
     socket.addEventListener('message', (message) => {
       const frame = JSON.parse(String(message.data)) as ServerFrame;
       if (frame.kind === 'event') {
@@ -49,7 +67,9 @@ function webSocketApi(url: string, onConnection: (connected: boolean) => void): 
       else call.reject(new ApiCallError(frame.error.code, frame.error.message));
     });
     socket.addEventListener('close', () => {
-      onConnection(false);
+      if (open) opened = new Promise((resolve) => (resolveOpened = resolve));
+      else closedBeforeOpening++;
+      onConnection(closedBeforeOpening >= REFUSALS_BEFORE_TELLING ? 'refused' : 'reconnecting');
       for (const call of pending.values()) call.reject(new ApiCallError('INTERNAL', 'Lost the connection to Sift.'));
       pending.clear();
       setTimeout(connect, 1000);
@@ -80,14 +100,26 @@ function serveToken(): string {
   return fromHash ?? sessionStorage.getItem('sift-token') ?? '';
 }
 
-export function connectApi(onConnection: (connected: boolean) => void): SiftApi {
+/** Calls that can never be answered: a served page opened without its token. */
+function unconnectedApi(): SiftApi {
+  return {
+    call: () => new Promise(() => {}),
+    onEvent: () => () => {},
+  };
+}
+
+export function connectApi(onConnection: (state: ConnectionState) => void): SiftApi {
   const bridge = (window as unknown as { siftBridge?: SiftBridge }).siftBridge;
   if (bridge) {
-    onConnection(true);
+    onConnection('connected');
     return bridgeApi(bridge);
   }
-  const url = `ws://${location.host}/api?token=${encodeURIComponent(serveToken())}`;
-  return webSocketApi(url, onConnection);
+  const token = serveToken();
+  if (!token) {
+    onConnection('no-token');
+    return unconnectedApi();
+  }
+  return webSocketApi(`ws://${location.host}/api?token=${encodeURIComponent(token)}`, onConnection);
 }
 
 /** A dropped file's path on disk, where the shell can tell (Electron); null in a browser. */
