@@ -12,6 +12,7 @@ import type { ServerFrame } from '../../src-main/api/wsProtocol.js';
 import { createBackend } from '../../src-main/app/backend.js';
 import { startServe, type ServeHandle } from '../e2e/support/serveProcess.js';
 import { encodeFrame, resetAfterUpgrade, sendRawFrame } from '../helpers/rawWebSocket.js';
+import { testModelPath } from '../helpers/testModel.js';
 
 const TEXT = 0x81;
 const BINARY = 0x82;
@@ -190,6 +191,52 @@ describe('the WebSocket server with a configured maximum payload', () => {
       await server.close();
       await backend.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('two clients on one session', () => {
+  it('answers one question at a time: the other gets BUSY and the history stays whole', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-two-clients-'));
+    const rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-renderer-'));
+    fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html>');
+    const serve = await startServe({ dataDir, args: ['--renderer-dir', rendererDir, '--model', testModelPath(), '--context', '1024'] });
+    const port = Number(new URL(serve.url).port);
+    const [a, b] = await Promise.all([connect(port, serve.token), connect(port, serve.token)]);
+    try {
+      const callA = caller(a);
+      const callB = caller(b);
+      // wait for the model that serve loads after printing its URL
+      for (let i = 0; i < 600; i++) {
+        const state = await callA('models.state', {});
+        if (state.kind === 'result' && state.ok && (state.value as { current: unknown }).current) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const created = await callA('sessions.create', {});
+      const sessionId = (created as { value: { id: string } }).value.id;
+      await callA('sessions.updateSettings', { sessionId, settings: { temperature: 0, maxTokens: 8 } });
+      const [first, second] = await Promise.all([
+        callA('chat.send', { sessionId, text: 'Name a color.' }),
+        callB('chat.send', { sessionId, text: 'Name a fruit.' }),
+      ]);
+      const results = [first, second] as Array<{ ok: boolean; error?: { code: string } }>;
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      expect(results.find((r) => !r.ok)?.error?.code).toBe('BUSY');
+      // once the answer is done, the history holds one question and one complete answer
+      let messages: Array<{ role: string; status: string }> = [];
+      for (let i = 0; i < 600; i++) {
+        const detail = await callB('sessions.get', { sessionId });
+        messages = (detail as { value: { messages: typeof messages } }).value.messages;
+        if (messages.every((m) => m.status !== 'streaming')) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(messages.map((m) => `${m.role}:${m.status}`)).toEqual(['user:complete', 'assistant:complete']);
+    } finally {
+      a.close();
+      b.close();
+      await serve.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(rendererDir, { recursive: true, force: true });
     }
   });
 });
