@@ -1,5 +1,6 @@
 // `npm run setup`: everything Sift needs beyond `npm install`, idempotent. Builds the stock and
-// patched llama.cpp (skipped when up to date) and fetches the test model.
+// patched llama.cpp (skipped when up to date), fetches the test model, and has each build decode
+// two tokens so a build this CPU cannot run is found now (with what to do), not at the first question.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,4 +32,5 @@ if (missing.length) {
 }
 step('build-native.ts');
 step('fetch-test-model.ts');
+step('smoke-engine.ts');
 console.log('[setup] done: `npm start` runs the app, `npm run sift -- ask --help` the CLI, `npm test` the tests');

@@ -84,8 +84,17 @@ export function exitReason(exit: EngineExit): string {
   return `${how}${tail ? ` (${tail})` : ''}`;
 }
 
-function describeExit(exit: EngineExit): string {
-  return `The engine process ${exitReason(exit)}. Your conversation is saved; reload the model to continue.`;
+/**
+ * What a person reads when the engine process ends. SIGILL means the build uses an instruction
+ * this CPU lacks (a default native build on an Intel Xeon with AMX): reloading would crash again.
+ */
+export function describeExit(exit: EngineExit): string {
+  const advice =
+    exit.signal === 'SIGILL'
+      ? 'The engine was built for instructions this processor does not run, so reloading would crash again: ' +
+        'rebuild it for this machine with `SIFT_NATIVE_PORTABLE=1 npm run build-native -- --force` (docs/NATIVE.md). Your conversation is saved.'
+      : 'Your conversation is saved; reload the model to continue.';
+  return `The engine process ${exitReason(exit)}. ${advice}`;
 }
 
 export class EngineClient {

@@ -95,6 +95,7 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
         id,
         features: ['kv-layer-stats', 'attention-observation', 'lazy-prefill'],
         addonPath: patched.addonPath,
+        cpuFeatures: cpuFeaturesOf(llama),
       },
       notice: id === expected ? null : `The patched build reports ${id} but its record says ${expected}: run npm run build-native.`,
     };
@@ -114,7 +115,7 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
     }
     return {
       llama,
-      build: { kind: 'stock', id: `stock:${stock.key.slice(0, 16)}`, features: [], addonPath: stock.addonPath },
+      build: { kind: 'stock', id: `stock:${stock.key.slice(0, 16)}`, features: [], addonPath: stock.addonPath, cpuFeatures: cpuFeaturesOf(llama) },
       notice: missingPatched,
     };
   }
@@ -122,9 +123,14 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
   const llama = await getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.warn, logger: quietLogger });
   return {
     llama,
-    build: { kind: 'stock', id: 'prebuilt', features: [], addonPath: 'prebuilt' },
+    build: { kind: 'stock', id: 'prebuilt', features: [], addonPath: 'prebuilt', cpuFeatures: cpuFeaturesOf(llama) },
     notice:
       missingPatched ??
       `no local stock build in ${resolveNativeDir()}; using node-llama-cpp's prebuilt binary (speed ratios are not comparable).`,
   };
+}
+
+/** The features llama.cpp's system info reports as on: "CPU : SSE3 = 1 | AVX2 = 1 | …". */
+export function cpuFeaturesOf(llama: Pick<Llama, 'systemInfo'>): string[] {
+  return [...llama.systemInfo.matchAll(/([A-Z0-9_]+) = 1\b/g)].map((match) => match[1]!);
 }

@@ -13,6 +13,8 @@ export interface BuildInfo {
   features: string[];
   /** Absolute path of the addon that was loaded, or 'prebuilt' for node-llama-cpp's own binary. */
   addonPath: string;
+  /** The CPU features ggml's CPU backend was built with and uses (AVX2, AVX512, AMX_INT8, …). */
+  cpuFeatures: string[];
 }
 
 export interface ChatMessage {

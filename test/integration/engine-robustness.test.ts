@@ -142,6 +142,28 @@ describe('engine process lifecycle', () => {
     }
   });
 
+  it('says a SIGILL is the build, not the model, and how to rebuild instead of reloading', async () => {
+    // what a default native build does on an Intel Xeon with AMX at its first decode
+    const supervisor = new EngineSupervisor({ contextSize: 512, onChange: () => {} });
+    try {
+      await supervisor.load(testModelPath());
+      const { client } = supervisor.requireReady();
+      const { result } = client.runTurn(
+        { messages: [{ role: 'user', content: 'Write a long story.' }], sampling: { temperature: 0, topP: 1, maxTokens: 200 }, policy: 'full' },
+        (event) => {
+          if (event.type === 'token') process.kill(client.pid!, 'SIGILL');
+        },
+      );
+      const error = (await result.catch((err: unknown) => err)) as EngineError;
+      expect(error.code).toBe('ENGINE_CRASHED');
+      expect(error.message).toMatch(/killed by SIGILL.*reloading would crash again.*SIFT_NATIVE_PORTABLE=1 npm run build-native -- --force/);
+      await expect.poll(() => supervisor.status).toBe('crashed');
+      expect(supervisor.error).toContain('SIFT_NATIVE_PORTABLE=1');
+    } finally {
+      await supervisor.close();
+    }
+  });
+
   it('exits when its parent process dies', async () => {
     const parent = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/fixtures/engine/parent-of-engine.ts')], {
       stdio: ['ignore', 'pipe', 'inherit'],
