@@ -116,17 +116,25 @@ function assembleResults(
   };
 }
 
-async function proseMain(options: BenchOptions): Promise<void> {
-  let suite: ProseSuite;
+/** A --rows or --lengths choice the suite cannot run is the caller's mistake: say it as usage. */
+function suiteOrUsageError<T>(build: () => T): T {
   try {
-    suite = buildProseSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, ...(options.seed ? { seed: options.seed } : {}) });
+    return build();
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const startedAt = new Date();
-  const machine = describeMachine();
-  const source = readSourceState();
-  const progress = new Progress();
+}
+
+/** What every run records as it starts; the source is read now: the tree the engines start from. */
+function startRun() {
+  return { startedAt: new Date(), machine: describeMachine(), source: readSourceState(), progress: new Progress() };
+}
+
+async function proseMain(options: BenchOptions): Promise<void> {
+  const suite: ProseSuite = suiteOrUsageError(() =>
+    buildProseSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, ...(options.seed ? { seed: options.seed } : {}) }),
+  );
+  const { startedAt, machine, source, progress } = startRun();
   progress.note(
     `real-document QA, ${suite.mode}: lengths ${suite.lengths.join(', ')}; ${suite.depths.length} fact depths; ${suite.rows.length} rows; model ${options.model}`,
   );
@@ -152,18 +160,10 @@ async function main(): Promise<void> {
     return;
   }
   if (options.prose) return proseMain(options);
-  let suite: BenchSuite;
-  try {
-    suite = buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, fidelityPrompts: options.fidelityPrompts, kvOnly: options.kvOnly });
-  } catch (err) {
-    // a --rows or --lengths choice the suite cannot run
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const startedAt = new Date();
-  const machine = describeMachine();
-  // read at the start: the tree the engines were started from
-  const source = readSourceState();
-  const progress = new Progress();
+  const suite: BenchSuite = suiteOrUsageError(() =>
+    buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, fidelityPrompts: options.fidelityPrompts, kvOnly: options.kvOnly }),
+  );
+  const { startedAt, machine, source, progress } = startRun();
   progress.note(
     `${suite.mode} run: lengths ${suite.lengths.join(', ')}; ${suite.depths.length} depths; ${suite.rows.length} rows declared; ` +
       `${machine.availableParallelism} threads; cache ${options.useCache ? 'on' : 'off (refreshing)'}`,
