@@ -8,7 +8,7 @@ const [doc, atS, fromS, windowS] = process.argv.slice(2);
 const at = Number(atS), from = Number(fromS), pool = 15, window = Number(windowS ?? 8);
 const client = await EngineClient.start({ build: 'patched' });
 await client.loadModel({ path: `${process.env.HOME}/.cache/sift/models/SmolLM2-135M-Instruct.Q4_1.gguf`, contextSize: 4096 });
-const text = readFileSync(`/work/wt-lazy/test/fixtures/lazy-prose/${doc}.txt`, 'utf8');
+const text = readFileSync(`/work/main/test/fixtures/lazy-prose/${doc}.txt`, 'utf8');
 const q = "What was the harbour master of Lindqvist's name?";
 const messages = [{ role: 'system' as const, content: DEFAULT_SESSION_SETTINGS.systemPrompt }, { role: 'user' as const, content: composeUserMessage(q, [{ name: `${doc}.txt`, text }]) }];
 const r = await client.probeLazyPrefill({ messages, schedule: { pruneLayers: [at], keep: [0.9], nSink: 4, nRecent: 16, obsWindow: window, pool, scoreFrom: from }, withObservation: true });

@@ -19,3 +19,24 @@ export function renderChatTokens(model: LlamaModel, messages: ChatMessage[]): To
   const { contextText } = wrapper.generateContextState({ chatHistory: toHistory(messages) });
   return contextText.tokenize(model.tokenizer);
 }
+
+/** More question tokens than this are not worth observing: the scores are means over the queries. */
+const MAX_QUESTION_WINDOW = 128;
+
+/**
+ * How many of the prompt's last tokens are the question and the template's tail: the last user
+ * message ends with the question after a blank line (composeUserMessage), so rendering the chat
+ * without it and comparing token by token finds where it starts. Lazy prefill's question-aware
+ * scoring observes these tokens' attention.
+ */
+export function questionWindow(model: LlamaModel, messages: ChatMessage[]): number {
+  const full = renderChatTokens(model, messages);
+  const last = messages.length - 1;
+  const message = messages[last];
+  if (!message || message.role !== 'user') return Math.min(MAX_QUESTION_WINDOW, full.length);
+  const cut = message.content.lastIndexOf('\n\n');
+  const without = renderChatTokens(model, [...messages.slice(0, last), { ...message, content: cut > 0 ? message.content.slice(0, cut) : '' }]);
+  let shared = 0;
+  while (shared < full.length && shared < without.length && full[shared] === without[shared]) shared++;
+  return Math.max(1, Math.min(MAX_QUESTION_WINDOW, full.length - shared));
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, resolveBudgetTokens, type KvPolicy } from '../policy/spec.js';
 import { resolveLazyLayers, type LayerProfile } from '../policy/layerTrim.js';
-import { renderChatTokens } from './chatPrompt.js';
+import { questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
 import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
@@ -198,7 +198,7 @@ export class Engine {
     this.assertIdle();
     const loaded = this.requireLoaded();
     const plan = this.plan(this.parseRequestPolicy(request.policy), renderChatTokens(loaded.model, request.messages).length, request.layerProfile ?? null);
-    const { lazy, notice } = this.lazyTurn(plan, loaded.info);
+    const { lazy, notice } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
     const notices = [...plan.notices, ...(notice ? [notice] : [])];
     const compacted = plan.eviction?.policy.when === 'prompt' ? await this.prefillForCompaction(plan, request.messages, onEvent, signal) : null;
     const decided = plan.layerRule ? await this.prefillForLayerDecision(plan, plan.layerRule, request, onEvent, signal) : null;
@@ -235,7 +235,7 @@ export class Engine {
    * The lazy prefill a policy asks for, if this build and model can run it. Architectures whose
    * graph builders have no segment hooks yet run unpruned, and say so: never a wrong answer.
    */
-  private lazyTurn(plan: PolicyPlan, info: ModelInfo): { lazy: LazyTurn | null; notice: string | null } {
+  private lazyTurn(plan: PolicyPlan, info: ModelInfo, model: LlamaModel, messages: ChatMessage[]): { lazy: LazyTurn | null; notice: string | null } {
     const policy = plan.policy;
     if (!policy.lazy) return { lazy: null, notice: null };
     if (!hasLazyPrefill(this.llama)) {
@@ -251,7 +251,10 @@ export class Engine {
       throw new EngineError('BAD_POLICY', (err as Error).message);
     }
     const { sink, recent, window, revive } = policy.lazy;
-    return { lazy: { schedule: { ...schedule, nSink: sink, nRecent: recent, obsWindow: window }, revive }, notice: null };
+    const obsWindow = window === 'question' ? questionWindow(model, messages) : window;
+    // the scoring queries are never pruned, so every prune point is scored by the same tokens
+    const nRecent = window === 'question' ? Math.max(recent, obsWindow) : recent;
+    return { lazy: { schedule: { ...schedule, nSink: sink, nRecent, obsWindow }, revive }, notice: null };
   }
 
   /**
@@ -464,7 +467,7 @@ export class Engine {
     const promptTokens = renderChatTokens(loaded.model, request.messages).length;
     const plan = this.plan(this.parseRequestPolicy(request.policy ?? 'full'), promptTokens, request.layerProfile ?? null);
     if (plan.layerRule) return this.probeWithLayerDecision(plan, plan.layerRule, request);
-    const { lazy } = this.lazyTurn(plan, loaded.info);
+    const { lazy } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
     const compacting = plan.eviction?.policy.when === 'prompt';
     const compacted = compacting ? await this.prefillForCompaction(plan, request.messages, () => undefined, new AbortController().signal) : null;
     return this.withPolicyContext(plan, async (open, sequence) => {

@@ -63,7 +63,7 @@ export interface ProseContext {
 }
 
 /** Bump when proseCases.ts builds different documents from the same inputs (cached sizes go stale). */
-const PROSE_BUILDER_VERSION = 1;
+const PROSE_BUILDER_VERSION = 2;
 
 function tag(length: number): string {
   return length % 1024 === 0 ? `${length / 1024}k` : String(length);
@@ -122,6 +122,13 @@ export async function sizeLength(
   const chars = new Map<number, number>();
   const charsFor = (source: ProseSource, index: number) => chars.get(index) ?? Math.floor((target - 130) * 0.95 * (charsPerToken[source.id] ?? 4));
   let plan = proseLength(length, ctx.suite.depths, sources, charsFor, ctx.suite.seed);
+  // the fact sentences and the longest question come on top of the prose: leave room for them, so
+  // a document of four facts is not counted in a context it overflows
+  for (const document of plan.documents) {
+    const extra = document.facts.reduce((sum, f) => sum + f.sentence.length + 1, 0) + Math.max(...document.questions.map((q) => q.question.length));
+    chars.set(document.index, Math.max(0, charsFor(sources[document.index % sources.length] as ProseSource, document.index) - extra));
+  }
+  plan = proseLength(length, ctx.suite.depths, sources, charsFor, ctx.suite.seed);
   let documentTokens: number[] = [];
   for (let attempt = 0; attempt < 4; attempt++) {
     documentTokens = [];

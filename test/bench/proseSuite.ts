@@ -14,6 +14,12 @@ export interface ProseSuite {
   seed: string;
 }
 
+/** Lazy schedules measured on prose only: the fact ranks say the pass-key schedules prune facts at layer 4. */
+export const PROSE_LAZY_SCHEDULES = [
+  'lazy:at=8/20/24,keep=0.7/0.6/0.5,window=question',
+  'lazy:at=8/16/24,keep=0.6/0.4/0.25,from=last,window=question',
+];
+
 const SIMLAYERKV = `simlayerkv:layers=${SIMLAYERKV_LAYERS},sink=4,window=256`;
 
 function row(build: BenchRow['build'], policy: string, flashAttention: boolean, quick: boolean): BenchRow {
@@ -27,6 +33,9 @@ export const PROSE_ROWS: BenchRow[] = [
   row('stock', 'full', true, false),
   row('patched', 'full', true, false),
   ...LAZY_SCHEDULES.map(({ policy }) => row('patched', policy, false, policy === 'lazy')),
+  // chosen from the fact ranks on real prose (scripts/lazy-prose-scoring.mts): prune from layer 8,
+  // scored by the question's own tokens
+  ...PROSE_LAZY_SCHEDULES.map((policy) => row('patched', policy, false, false)),
   row('patched', 'vatp:budget=0.2,pool=7', false, true),
   row('patched', 'vatp:budget=0.2,pool=7,when=prompt', false, false),
   row('patched', 'vatp:budget=0.2,score=window', false, false),

@@ -1,0 +1,116 @@
+// How lazy prefill's scoring rules rank the facts of the real-prose QA suite (issue 13): for each
+// single-fact question, one full prefill with the attention of the last `window` prompt tokens
+// observed at every layer, then, for each rule (which layers are summed before a prune point at
+// layer `at`), the worst rank fraction (0 = best) of the answer's tokens among the prompt's tokens.
+// A schedule keeps a fact when, at each of its prune points, that rank is under the point's keep
+// fraction (ignoring that earlier points remove competitors: a slight overestimate of the rank).
+//   npx tsx scripts/lazy-prose-scoring.mts <length> [--windows 8,q] [--out file.json]
+// window `q` = the question's own tokens and the template's tail (question-aware observation).
+import { writeFileSync } from 'node:fs';
+import { EngineClient } from '../src-main/engine/engineClient.js';
+import { tokenize } from '../test/bench/fidelity.js';
+import { loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../test/bench/proseCases.js';
+import { buildProseSuite } from '../test/bench/proseSuite.js';
+import { sizeLength, type ProseContext } from '../test/bench/proseRun.js';
+
+const args = process.argv.slice(2);
+const length = Number(args[0] ?? 2048);
+const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const windows = (opt('--windows') ?? '8,q').split(',');
+const outFile = opt('--out');
+const POOL = 15;
+
+const client = await EngineClient.start({ build: 'patched' });
+const model = `${process.env.HOME}/.cache/sift/models/SmolLM2-135M-Instruct.Q4_1.gguf`;
+const info = await client.loadModel({ path: model, contextSize: length });
+const nLayer = info.layers ?? 30;
+const suite = buildProseSuite('full', { lengths: [length] });
+const sources = loadProseCorpus();
+const charsPerToken: Record<string, number> = {};
+for (const s of sources) charsPerToken[s.id] = 2500 / (await tokenize(client, s.text.slice(0, 2500))).length;
+const ctx = { suite, cache: { readJson: () => null, writeJson: () => {} } } as unknown as ProseContext;
+const countTokens = async (c: ProseCase) => (await client.probeLogits({ messages: c.messages })).promptTokens.length;
+const { plan } = (await sizeLength(ctx, length, sources, charsPerToken, countTokens)) as { plan: ProseLengthPlan };
+
+function findRun(hay: number[], needle: number[], from = 0, to = hay.length): number {
+  for (let i = from; i + needle.length <= to; i++) if (needle.every((t, k) => hay[i + k] === t)) return i;
+  return -1;
+}
+
+/** Token positions of the answer inside its fact sentence (the sentence without its first token, which depends on what precedes it). */
+async function answerSpan(tokens: number[], sentence: string, answer: string): Promise<number[]> {
+  const sent = (await tokenize(client, sentence)).slice(1);
+  const at = findRun(tokens, sent);
+  if (at < 0) throw new Error(`sentence not found: ${sentence}`);
+  for (const variant of [` ${answer}`, answer]) {
+    const ans = await tokenize(client, variant);
+    const a = findRun(tokens, ans, Math.max(0, at - 2), at + sent.length + 2);
+    if (a >= 0) return ans.map((_, k) => a + k);
+  }
+  return sent.map((_, k) => at + k); // the whole sentence when the answer is tokenized differently in place
+}
+
+type Rule = { name: string; layers: (at: number, prev: number) => [number, number] };
+const RULES: Rule[] = [
+  { name: 'from3', layers: (at) => [3, at] },
+  { name: 'prev', layers: (at, prev) => [prev, at] },
+  { name: 'last4', layers: (at) => [Math.max(0, at - 4), at] },
+  { name: 'last', layers: (at) => [at - 1, at] },
+];
+const POINTS = [4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28];
+
+interface Row { round: number; document: number; depth: number; window: string; windowTokens: number; n: number; ranks: Record<string, Record<number, number>> }
+const rows: Row[] = [];
+const started = Date.now();
+for (const task of plan.cases.filter((c) => c.kind === 'single')) {
+  const doc = plan.documents[task.document]!;
+  const q = doc.questions.find((x) => x.question === task.question)!;
+  const fact = doc.facts[q.facts[0]!]!;
+  const questionTokens = (await tokenize(client, task.question)).length + 5; // + "<|im_end|>\n<|im_start|>assistant\n"
+  for (const w of windows) {
+    const obsWindow = w === 'q' ? questionTokens : Number(w);
+    const r = await client.probeLazyPrefill({
+      messages: task.messages,
+      schedule: { pruneLayers: [nLayer - 1], keep: [1], nSink: 4, nRecent: 16, obsWindow, pool: 1, scoreFrom: -1 },
+      withObservation: true,
+    });
+    const tokens = r.promptTokens;
+    const n = tokens.length;
+    const span = await answerSpan(tokens, fact.sentence, q.answer);
+    const obs = r.observation!;
+    const H = obs.layers[0]!.nHeadKv;
+    // per layer, per head, per position
+    const perLayer = new Map<number, Float64Array>();
+    for (const l of obs.layers) {
+      const a = new Float64Array(H * n);
+      for (let h = 0; h < H; h++) for (let j = 0; j < l.nKv; j++) { const p = obs.positions[j]!; if (p >= 0 && p < n) a[h * n + p] += l.scores[h * l.nKv + j]!; }
+      perLayer.set(l.layer, a);
+    }
+    const ranks: Record<string, Record<number, number>> = {};
+    for (const rule of RULES) {
+      ranks[rule.name] = {};
+      POINTS.forEach((at, k) => {
+        const prev = k === 0 ? 3 : POINTS[k - 1]!;
+        const [lo, hi] = rule.layers(at, prev);
+        const acc = new Float64Array(H * n);
+        for (let il = lo; il < hi; il++) { const a = perLayer.get(il); if (a) for (let i = 0; i < acc.length; i++) acc[i] += a[i]!; }
+        const score = new Float64Array(n), raw = new Float64Array(n);
+        const half = (POOL - 1) / 2;
+        for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) {
+          let b = acc[h * n + i]!;
+          for (let d = Math.max(0, i - half); d <= Math.min(n - 1, i + half); d++) b = Math.max(b, acc[h * n + d]!);
+          score[i] += b; raw[i] += acc[h * n + i]!;
+        }
+        const order = [...Array(n).keys()].sort((a, b) => score[b]! - score[a]! || raw[b]! - raw[a]!);
+        const rank = new Float64Array(n);
+        order.forEach((t, idx) => { rank[t] = idx / n; });
+        ranks[rule.name]![at] = Math.max(...span.map((p) => rank[p]!));
+      });
+    }
+    rows.push({ round: task.round, document: task.document, depth: fact.placedDepth, window: w, windowTokens: obsWindow, n, ranks });
+    console.log(`q${task.round} depth ${fact.placedDepth.toFixed(2)} window ${w}(${obsWindow}): ` + RULES.map((rule) => `${rule.name} ` + [8, 12, 16, 20, 24].map((at) => ranks[rule.name]![at]!.toFixed(2)).join('/')).join('  '));
+  }
+}
+console.log(`${rows.length} probes in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+if (outFile) writeFileSync(outFile, JSON.stringify({ length, model, pool: POOL, points: POINTS, rules: RULES.map((r) => r.name), rows }, null, 1));
+await client.close();
