@@ -2,6 +2,7 @@
 // service the app uses (so the answer and its metrics are saved like any chat), streamed to
 // stdout, then the metrics; or, with --json, one JSON object.
 import { parseArgs } from 'node:util';
+import { describeLazyPrefill } from '../api/turnSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { parsePolicy, PolicySpecError } from '../policy/spec.js';
@@ -128,6 +129,7 @@ function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
     `KV cache ${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated, ${m.perLayer.length} layers` +
       (m.perLayer.some((l) => l.lazy) ? ` (${m.perLayer.filter((l) => l.lazy).length} lazy)` : '') +
       `, peak ${formatBytes(m.kvBytesPeak)}`,
+    ...(m.lazy ? [`lazy prefill ${describeLazyPrefill(m.lazy, m.promptTokens)}`] : []),
     ...(m.eviction ? [`evicted ${m.eviction.evicted} tokens in ${m.eviction.rounds} rounds (budget ${m.eviction.budgetTokens} tokens)`] : []),
     ...(m.eviction?.reuse?.reusedTokens ? [`restored ${m.eviction.reuse.reusedTokens} prompt tokens from the stored document KV in ${m.eviction.reuse.restoreMs.toFixed(0)} ms`] : []),
     ...(m.layerDecision ? [`SimLayerKV (${m.layerDecision.rule} rule, delta ${m.layerDecision.delta}): ${m.layerDecision.lazyLayers.length} lazy layers, moved in ${m.layerDecision.moveMs.toFixed(0)} ms`] : []),

@@ -221,6 +221,7 @@ async function lazyPrefillTurn(
     keep: lazy.schedule.keep,
     pool: lazy.schedule.pool ?? 1,
     scoreFrom: lazy.schedule.scoreFrom ?? -1,
+    obsWindow: lazy.schedule.obsWindow,
     segments: stats.segments,
     pruned: stats.pruned,
     auxBytes: stats.auxBytes,

@@ -89,6 +89,8 @@ export interface LazyTurnMetrics {
   /** How tokens were scored: max-pooling kernel, and the first layer summed (-1: the prune point's previous layer only). */
   pool: number;
   scoreFrom: number;
+  /** Prompt tokens whose attention scored the others (the last ones: with window=question, the question's). */
+  obsWindow: number;
   segments: Array<{ firstLayer: number; tokens: number; ms: number }>;
   /** Tokens whose deeper layers were skipped, held in the aux cache. */
   pruned: number;

@@ -106,10 +106,15 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
 `;
 
 /** The file with its generated header replaced by the current one; run sections are kept as written. */
-export function withCurrentHeader(existing: string): string {
+/** The header with the real-document frontier (proseFrontier.ts) above the method, when there is one. */
+export function benchmarksHeader(frontier = ''): string {
+  return frontier ? BENCHMARKS_HEADER.replace('## Method', `${frontier}\n## Method`) : BENCHMARKS_HEADER;
+}
+
+export function withCurrentHeader(existing: string, frontier = ''): string {
   const firstRun = /^## \d{4}-\d{2}-\d{2}/m.exec(existing);
-  if (!firstRun) return BENCHMARKS_HEADER;
-  return `${BENCHMARKS_HEADER}\n${existing.slice(firstRun.index)}`;
+  if (!firstRun) return benchmarksHeader(frontier);
+  return `${benchmarksHeader(frontier)}\n${existing.slice(firstRun.index)}`;
 }
 
 function seconds(ms: number | null): string {

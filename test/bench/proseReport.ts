@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MachineInfo } from './machine.js';
-import { BENCHMARKS_HEADER, withCurrentHeader } from './markdownReport.js';
+import { benchmarksHeader, withCurrentHeader } from './markdownReport.js';
+import { refreshFrontier } from './proseFrontier.js';
 import type { ModelIdentity } from './modelIdentity.js';
 import { normalizeAnswer, PROSE_SOURCE_FILES } from './proseCases.js';
 import type { ProseRawRun, ProseTurn } from './proseRun.js';
@@ -32,6 +33,8 @@ export interface ProseCell {
   keptShare: number | null;
   /** Answers identical to full's after normalisation. */
   sameAsFull: number;
+  /** Forced through full's answers (suite.forcedFidelity): positions pooled over the questions, and their mean KL; null if not measured. */
+  forced: { questions: number; positions: number; top1Agreement: number; meanKl: number } | null;
   ttftMedianMs: number | null;
   /** Stock full KV's TTFT / this row's, median over cases paired by prompt. */
   ttftRatio: number | null;
@@ -63,6 +66,19 @@ export interface ProseResults {
 
 function ratioOf(numerator: number | null, denominator: number | null): number | null {
   return numerator === null || denominator === null || denominator === 0 ? null : numerator / denominator;
+}
+
+/** Top-1 agreement and KL over every forced position of the row's questions (each position weighs the same). */
+export function pooledFidelity(turns: readonly ProseTurn[]): ProseCell['forced'] {
+  const measured = turns.flatMap((t) => (t.fidelity ? [t.fidelity] : []));
+  const positions = measured.reduce((n, f) => n + f.positions, 0);
+  if (positions === 0) return null;
+  return {
+    questions: measured.length,
+    positions,
+    top1Agreement: measured.reduce((n, f) => n + f.top1Agreement * f.positions, 0) / positions,
+    meanKl: measured.reduce((n, f) => n + f.meanKl * f.positions, 0) / positions,
+  };
 }
 
 export function summarizeProse(raw: ProseRawRun, suite: ProseSuite): ProseCell[] {
@@ -102,6 +118,7 @@ export function summarizeProse(raw: ProseRawRun, suite: ProseSuite): ProseCell[]
           const f = fullByRound.get(t.round);
           return f !== undefined && normalizeAnswer(f.answer) === normalizeAnswer(t.answer);
         }).length,
+        forced: pooledFidelity(turns),
         ttftMedianMs: median(turns.map((t) => t.ttftMs)),
         ttftRatio: stockTurns ? pairedSpeedup(new Map(stockTurns.map((t) => [t.round, t.ttftMs])), new Map(turns.map((t) => [t.round, t.ttftMs]))) : null,
         kvBytesSteadyMedian: steady,
@@ -150,7 +167,7 @@ export function proseSection(results: ProseResults, jsonFile: string): string {
   lines.push('');
   lines.push(
     table(
-      ['length', 'prompt tokens', 'row', 'correct (ground truth)', 'single / two-passage', 'kept of full\'s correct', 'same answer as full', 'TTFT (s)', 'TTFT vs stock full', 'KV smaller than full'],
+      ['length', 'prompt tokens', 'row', 'correct (ground truth)', 'single / two-passage', 'kept of full\'s correct', 'same answer as full', "forced through full's answers: top-1, mean KL", 'TTFT (s)', 'TTFT vs stock full', 'KV smaller than full'],
       results.cells.map((c) => {
         const isFull = c.fullId === c.rowId;
         return [
@@ -161,6 +178,7 @@ export function proseSection(results: ProseResults, jsonFile: string): string {
           `${c.single.correct}/${c.single.total} · ${c.twoPassage.correct}/${c.twoPassage.total}`,
           isFull ? 'reference' : c.keptShare === null ? `— (full got none)` : `${c.kept}/${c.fullCorrect} (${Math.round(c.keptShare * 100)}%)`,
           isFull ? 'reference' : `${c.sameAsFull}/${c.questions}`,
+          isFull ? 'reference' : c.forced ? `${(c.forced.top1Agreement * 100).toFixed(1)}% of ${c.forced.positions}, ${c.forced.meanKl.toFixed(3)}` : '—',
           c.ttftMedianMs === null ? '—' : (c.ttftMedianMs / 1000).toFixed(2),
           c.rowId.startsWith('stock/full/') ? 'baseline' : ratio(c.ttftRatio),
           c.rowId.startsWith('patched/full/') ? 'reference' : ratio(c.kvRatio),
@@ -245,6 +263,7 @@ export function writeProseOutputs(outputDir: string, results: ProseResults): { m
   writeFileSync(path.join(outputDir, json), `${JSON.stringify(results, null, 2)}\n`);
   const markdown = path.join(outputDir, 'BENCHMARKS.md');
   const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
-  writeFileSync(markdown, `${existing ? withCurrentHeader(existing) : BENCHMARKS_HEADER}\n${proseSection(results, json)}`);
+  const frontier = refreshFrontier(outputDir);
+  writeFileSync(markdown, `${existing ? withCurrentHeader(existing, frontier) : benchmarksHeader(frontier)}\n${proseSection(results, json)}`);
   return { markdown, json: path.join(outputDir, json) };
 }

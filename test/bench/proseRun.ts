@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { EngineError } from '../../src-main/engine/types.js';
 import type { BenchCache } from './cache.js';
 import type { EnginePool } from './engines.js';
-import { tokenize } from './fidelity.js';
+import { compareDistributions } from './divergence.js';
+import { probeRow, tokenize } from './fidelity.js';
 import type { ActiveTurn } from './passkeyTurn.js';
 import { prefillCost, type Progress } from './progress.js';
 import {
@@ -33,6 +34,8 @@ export interface ProseTurn {
   kvBytesSteady: number | null;
   kvBytesPeak: number | null;
   notice: string | null;
+  /** Forced through patched full KV's answer (suite.forcedFidelity); null for full rows or when not measured. */
+  fidelity: { positions: number; top1Agreement: number; meanKl: number } | null;
 }
 
 export interface ProseLengthRun {
@@ -91,6 +94,7 @@ async function runTurn(ctx: ProseContext, state: RowState, task: ProseCase): Pro
       kvBytesSteady: metrics.kvBytesSteady,
       kvBytesPeak: metrics.kvBytesPeak,
       notice: metrics.notice !== null && metrics.notice !== '' ? metrics.notice : null,
+      fidelity: null,
     };
   } finally {
     ctx.setActiveTurn(null);
@@ -160,6 +164,36 @@ export async function sizeLength(
   throw new Error(`${tag(length)}: the prose documents do not fit ${target} tokens (${documentTokens.join(', ')})`);
 }
 
+const isFullRow = (state: RowState) => state.row.policy === 'full';
+
+/**
+ * Teacher-forced fidelity of each lossy row on one question: patched full KV's answer tokens are
+ * forced through the row's policy and through full, and the next-token distributions compared.
+ */
+async function measureFidelity(ctx: ProseContext, task: ProseCase, active: RowState[], byRow: Map<RowState, ProseTurn>): Promise<void> {
+  const full = active.find((s) => s.row.build === 'patched' && isFullRow(s) && s.row.flashAttention === false && !s.failure);
+  const fullTurn = full ? byRow.get(full) : undefined;
+  if (!full || !fullTurn) return;
+  const follow = (await tokenize(full.slot.client, fullTurn.answer)).slice(0, ctx.suite.answerTokens);
+  if (follow.length === 0) return;
+  const referenceStarted = performance.now();
+  const reference = await probeRow(full.slot.client, task.messages, follow, 'full');
+  ctx.progress.step(prefillCost(task.length), performance.now() - referenceStarted, `${tag(task.length)} q${task.round + 1}: full's answer forced through full (the reference)`);
+  for (const state of active) {
+    const turn = byRow.get(state);
+    if (!turn || isFullRow(state) || state.failure) continue;
+    const started = performance.now();
+    const candidate = await probeRow(state.slot.client, task.messages, follow, state.row.policy);
+    const measure = compareDistributions(reference, candidate, follow.length);
+    turn.fidelity = { positions: measure.positions, top1Agreement: measure.top1Agreement, meanKl: measure.meanKl };
+    ctx.progress.step(
+      prefillCost(task.length),
+      performance.now() - started,
+      `${tag(task.length)} ${rowLabel(state.row)} q${task.round + 1} forced through full's answer: top-1 ${(measure.top1Agreement * 100).toFixed(0)}% of ${measure.positions}, mean KL ${measure.meanKl.toFixed(3)}`,
+    );
+  }
+}
+
 export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
   const { suite, progress } = ctx;
   const rows = await prepareRows(suite.rows, ctx.pool, progress);
@@ -195,7 +229,9 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
     });
     const { plan, documentTokens, cached } = await sizeLength(ctx, length, sources, charsPerToken, countTokens, sizeKey);
     const active = rows.filter((s) => s.available && s.failure === null);
-    progress.plan(prefillCost(length) * plan.cases.length * active.length);
+    // with forced fidelity: full's reference probe and one per lossy row, as long as a turn each
+    const probes = suite.forcedFidelity ? active.filter((s) => !isFullRow(s)).length + 1 : 0;
+    progress.plan(prefillCost(length) * plan.cases.length * (active.length + probes));
     progress.note(
       `${tag(length)}: ${plan.documents.length} documents (${documentTokens.join(', ')} tokens), ${plan.cases.length} questions ` +
         `(${plan.cases.filter((c) => c.kind === 'two-passage').length} two-passage), ${cached ? 'sizes from the cache' : `sized in ${((performance.now() - started) / 1000).toFixed(1)} s`}`,
@@ -203,6 +239,7 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
     const turns = new Map<string, ProseTurn[]>(active.map((s) => [s.id, []]));
     for (const task of plan.cases) {
       const order = task.round % 2 === 0 ? active : [...active].reverse();
+      const byRow = new Map<RowState, ProseTurn>();
       for (const state of order) {
         if (state.failure) continue;
         started = performance.now();
@@ -217,6 +254,7 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
           continue;
         }
         turns.get(state.id)?.push(turn);
+        byRow.set(state, turn);
         progress.step(
           prefillCost(length),
           performance.now() - started,
@@ -224,6 +262,7 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
             `${(turn.ttftMs / 1000).toFixed(2)} s TTFT, ${turn.correct ? 'correct' : 'wrong'} “${turn.answer.replace(/\s+/g, ' ').slice(0, 50)}”`,
         );
       }
+      if (suite.forcedFidelity) await measureFidelity(ctx, task, active, byRow);
     }
     lengths.push({ length, contextSize: reference.slot.info.contextSize, plan, documentTokens, turns });
   }

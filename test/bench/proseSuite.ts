@@ -11,12 +11,21 @@ export interface ProseSuite {
   rows: BenchRow[];
   /** Longest answer generated: a short answer, the entity is in its first words. */
   answerTokens: number;
+  /**
+   * Each lossy row is also forced through patched full KV's answer and its next-token
+   * distributions compared with full's (top-1 agreement, KL): the model's own answer as the
+   * reference, sensitive where full itself answers few questions. Full mode only: it costs a
+   * prefill per row and question.
+   */
+  forcedFidelity: boolean;
   seed: string;
 }
 
 /** Lazy schedules measured on prose only: the fact ranks say the pass-key schedules prune facts at layer 4. */
 export const PROSE_LAZY_SCHEDULES = [
   'lazy:at=8/20/24,keep=0.7/0.6/0.5,window=question',
+  // the same schedule scored by the last 8 tokens: what the question's own tokens add
+  'lazy:at=8/20/24,keep=0.7/0.6/0.5',
   'lazy:at=8/16/24,keep=0.6/0.4/0.25,from=last,window=question',
 ];
 
@@ -90,6 +99,7 @@ export function buildProseSuite(
     depths: evenDepths(overrides.depths ?? PROSE_DEPTHS[mode]),
     rows: PROSE_ROWS.filter((r) => chosen.has(r)),
     answerTokens: 32,
+    forcedFidelity: mode === 'full',
     seed: overrides.seed ?? 'sift-prose-1',
   };
 }

@@ -4,7 +4,8 @@
 // (everything before the first run's section) when the method changes.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BENCHMARKS_HEADER, runSection, withCurrentHeader } from './markdownReport.js';
+import { benchmarksHeader, runSection, withCurrentHeader } from './markdownReport.js';
+import { refreshFrontier } from './proseFrontier.js';
 import { accuracySpeedPlot, frontierPlot, ttftPlot } from './plots.js';
 import type { BenchResults } from './results.js';
 
@@ -43,7 +44,8 @@ export function writeOutputs(outputDir: string, results: BenchResults): WrittenF
 
   const markdown = path.join(outputDir, 'BENCHMARKS.md');
   const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
-  writeFileSync(markdown, `${existing ? withCurrentHeader(existing) : BENCHMARKS_HEADER}\n${runSection(results, relative)}`);
+  const proseFrontier = refreshFrontier(outputDir);
+  writeFileSync(markdown, `${existing ? withCurrentHeader(existing, proseFrontier) : benchmarksHeader(proseFrontier)}\n${runSection(results, relative)}`);
   return {
     markdown,
     json: path.join(outputDir, relative.json),

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { TurnRequest } from '../../src-main/engine/types.js';
+import { tokenize } from '../bench/fidelity.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 
@@ -52,6 +53,19 @@ describe('lazy chat turns on the patched build', () => {
     expect(metrics.lazy!.revived).toBe(0);
     expect(metrics.lazy!.pruned).toBeGreaterThan(0);
     expect(metrics.generatedTokens).toBeGreaterThan(0);
+  });
+
+  it('with window=question, ranks by the question and the template tail, and never prunes them', async () => {
+    const { answer, metrics } = await engine.runTurn(request('lazy:window=question', 12), () => {}).result;
+    const questionTokens = (await tokenize(engine, task.question)).length;
+    const lazy = metrics.lazy!;
+    // the question, the blank line before it and the assistant header after it
+    expect(lazy.obsWindow).toBeGreaterThanOrEqual(questionTokens + 2);
+    expect(lazy.obsWindow).toBeLessThanOrEqual(questionTokens + 10);
+    expect(metrics.perLayer[29]!.computed).toBeGreaterThanOrEqual(lazy.obsWindow);
+    expect(answer).toContain(task.passkey);
+    const plain = await engine.runTurn(request('lazy', 1), () => {}).result;
+    expect(plain.metrics.lazy!.obsWindow).toBe(8);
   });
 
   it('reports prefill progress often and stops promptly when cancelled', async () => {

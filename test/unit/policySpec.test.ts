@@ -32,6 +32,9 @@ describe('policy spec grammar', () => {
     expect(policy.kvType).toBe('q8_0');
     expect(policy.lazy).toEqual({ at: [4, 12, 20], keep: [0.5, 0.3, 0.2], ...defaults, revive: false });
     expect(parsePolicy('lazy:pool=7,from=last').lazy).toMatchObject({ pool: 7, scoreFrom: 'last' });
+    expect(parsePolicy('lazy:window=question').lazy).toMatchObject({ window: 'question' });
+    expect(parsePolicy('lazy:window=24').lazy).toMatchObject({ window: 24 });
+    expect(() => parsePolicy('lazy:window=questions')).toThrow(/window/);
     expect(policy.layerTrim).toBeNull();
     expect(policy.eviction).toBeNull();
   });
