@@ -1,7 +1,7 @@
 // The --policy grammar: parts joined by "+", each `name` or `name:key=value,key=value`.
 //   full                      stock KV cache, nothing changed
 //   kv:type=q8_0|q4_0|f16     KV cache element type (llama.cpp's own quantized cache)
-//   lazy:at=4/8/16,keep=0.35/0.2/0.1,sink=4,recent=16,window=8|question,pool=15,from=L|last,revive=off|on
+//   lazy:at=8/20/24,keep=0.7/0.6/0.5,sink=4,recent=16,window=question|N,pool=15,from=L|last,revive=off|on
 //                             LazyLLM prefill pruning (docs/POLICIES.md)
 //   simlayerkv:delta=0.9,layers=3/5/9,sink=4,window=1024,lastw=32,rule=profile|prefill|decode
 //                             SimLayerKV: lazy layers keep only sinks and a recent window
@@ -150,7 +150,7 @@ export const POLICY_KNOBS: Record<string, Record<string, KnobSpec>> = {
     keep: { pattern: FRACTION_LIST, description: 'fraction of the prompt computed after each prune point' },
     sink: { pattern: COUNT, description: 'first tokens never pruned (default 4)' },
     recent: { pattern: COUNT, description: 'last tokens never pruned (default 16)' },
-    window: { pattern: /^(\d+|question)$/, description: "tokens are scored by the attention of this many last tokens; question = the question's own tokens and the template's tail (default 8)" },
+    window: { pattern: /^(\d+|question)$/, description: "tokens are scored by the attention of this many last tokens; question = the question's own tokens and the template's tail (default question)" },
     pool: { pattern: COUNT, description: "max-pooling kernel over positions of each KV head's scores, odd; 1 = none (default 15)" },
     from: { pattern: /^(\d+|last)$/, description: "sum the attention of every layer from this one up to each prune point; last = the prune point's previous layer only, LazyLLM's rule (default: a tenth of the depth)" },
     revive: { values: ['on', 'off'], description: 'complete pruned tokens after the first answer token (default off: at 8k it stalls the answer about as long as a full prefill)' },
@@ -401,7 +401,7 @@ function parseLazy(params: Record<string, string>): LazyPolicy {
     keep,
     sink: Number(params['sink'] ?? 4),
     recent: Number(params['recent'] ?? 16),
-    window: params['window'] === 'question' ? 'question' : Math.max(1, Number(params['window'] ?? 8)),
+    window: (params['window'] ?? 'question') === 'question' ? 'question' : Math.max(1, Number(params['window'])),
     pool: oddPool('lazy', params['pool']),
     scoreFrom: params['from'] === undefined ? null : params['from'] === 'last' ? 'last' : Number(params['from']),
     revive: (params['revive'] ?? 'off') === 'on',

@@ -26,6 +26,8 @@ export interface BenchOptions {
   outputDir: string;
   /** The real-document QA task (issue 13) instead of the synthetic pass-key suite. */
   prose: boolean;
+  /** Only rewrite BENCHMARKS.md's header and real-document frontier from the runs in bench/. */
+  refreshFrontier: boolean;
   /** Seed of the prose documents, facts and questions. */
   seed: string | null;
   /** Which test model to run on. */
@@ -40,6 +42,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                      at 20 depths per length (1k/2k/4k/8k), paraphrased and two-passage questions in the
                      app's chat format, scored against the ground truth and against full KV's answers;
                      without it the synthetic pass-key suite runs
+  --refresh-frontier rewrite docs/BENCHMARKS.md's header and real-document frontier from docs/bench/*.json
+                     (nothing is measured)
   --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
                      with --prose: 1k and 2k, 5 fact depths, stock/patched full, lazy, vatp:budget=0.2,pool=7
   --model ID         the test model: smollm2 (default) or gemma3 (npm run fetch-models -- gemma3)
@@ -78,6 +82,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     fidelityPrompts: null,
     kvOnly: false,
     prose: false,
+    refreshFrontier: false,
     seed: null,
     model: 'smollm2',
     outputDir: path.resolve(cwd, 'docs'),
@@ -95,6 +100,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--no-cache') options.useCache = false;
     else if (arg === '--kv') options.kvOnly = true;
     else if (arg === '--prose') options.prose = true;
+    else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--seed') options.seed = value();
     else if (arg === '--model') {
       const id = value();

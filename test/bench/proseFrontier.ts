@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { renderFigure, type ChartSeries } from './charts.js';
+import { benchmarksHeader, withCurrentHeader } from './markdownReport.js';
 import { paretoFrontier } from './plots.js';
 import type { ProseResults } from './proseReport.js';
 
@@ -31,6 +32,19 @@ export interface FrontierPoint {
 
 export const FRONTIER_PLOT = 'bench/prose-frontier.svg';
 
+/**
+ * Runs made before the default `lazy` schedule changed (issue 13): their bare `lazy` row ran the
+ * pass-key schedule, so it is shown under that schedule's spelled-out spec, not as today's `lazy`.
+ */
+const PASSKEY_DEFAULT_LAZY_COMMITS = ['10d894cb48d4', 'e438a7c42673'];
+const PASSKEY_DEFAULT_LAZY = 'lazy:at=4/8/16,keep=0.35/0.2/0.1,from=3,window=8';
+
+function asRun(rowId: string, label: string, commit: string): { rowId: string; label: string } {
+  const bare = /^patched\/lazy\/(fa-on|fa-off)$/.exec(rowId);
+  if (!bare || !PASSKEY_DEFAULT_LAZY_COMMITS.some((c) => commit.startsWith(c))) return { rowId, label };
+  return { rowId: `patched/${PASSKEY_DEFAULT_LAZY}/${bare[1]}`, label: label.replace('· lazy ·', `· ${PASSKEY_DEFAULT_LAZY} (the default then) ·`) };
+}
+
 /** Full-mode runs only (20 depths): quick runs are smoke tests. Later runs replace earlier cells. */
 export function collectFrontier(runs: ReadonlyArray<{ file: string; results: ProseResults }>): FrontierPoint[] {
   const latest = new Map<string, FrontierPoint>();
@@ -38,11 +52,12 @@ export function collectFrontier(runs: ReadonlyArray<{ file: string; results: Pro
   for (const { file, results } of ordered) {
     for (const c of results.cells) {
       if (c.rowId.startsWith('stock/full/')) continue;
-      latest.set(`${results.model.id}|${c.length}|${c.rowId}`, {
+      const { rowId, label } = asRun(c.rowId, c.label, results.source?.commit ?? '');
+      latest.set(`${results.model.id}|${c.length}|${rowId}`, {
         model: results.model.id,
         length: c.length,
-        rowId: c.rowId,
-        label: c.label,
+        rowId,
+        label,
         kept: c.kept,
         fullCorrect: c.fullCorrect,
         keptShare: c.fullId === c.rowId ? 1 : c.keptShare,
@@ -145,4 +160,13 @@ export function refreshFrontier(outputDir: string): string {
   const svg = frontierPlot(points);
   if (svg) writeFileSync(path.join(outputDir, FRONTIER_PLOT), svg);
   return frontierSection(points, svg ? FRONTIER_PLOT : null);
+}
+
+/** BENCHMARKS.md with its header and frontier rebuilt from the runs in bench/ (the sections untouched). */
+export function rewriteHeader(outputDir: string): string {
+  const markdown = path.join(outputDir, 'BENCHMARKS.md');
+  const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
+  const frontier = refreshFrontier(outputDir);
+  writeFileSync(markdown, existing ? withCurrentHeader(existing, frontier) : benchmarksHeader(frontier));
+  return markdown;
 }

@@ -219,6 +219,13 @@ export function assembleProseResults(input: {
   const notes: string[] = [];
   if (suite.mode === 'quick') notes.push(`Quick mode: lengths ${suite.lengths.join(', ')}, ${suite.depths.length} fact depths per length instead of 20, and only the rows marked quick in test/bench/proseSuite.ts. A smoke run, not the benchmark.`);
   for (const s of raw.rows) if (s.failure) notes.push(`${rowLabel(s.row)}: ${s.failure}`);
+  for (const s of raw.rows) {
+    const lazy = raw.lengths.flatMap((l) => l.turns.get(s.id) ?? []).find((t) => t.lazy)?.lazy;
+    if (lazy) {
+      const from = lazy.scoreFrom < 0 ? "each point's previous layer" : `layers from ${lazy.scoreFrom}`;
+      notes.push(`${rowLabel(s.row)} ran prune points ${lazy.pruneLayers.join('/')} keeping ${lazy.keep.map((k) => `${Math.round(k * 100)}%`).join('/')}, scored by ${from} (first question: ${lazy.obsWindow} scoring tokens)`);
+    }
+  }
   const noticed = new Set(raw.lengths.flatMap((l) => [...l.turns.entries()].flatMap(([id, turns]) => turns.flatMap((t) => (t.notice ? [`${id}: ${t.notice}`] : [])))));
   notes.push(...[...noticed].slice(0, 10));
   return {

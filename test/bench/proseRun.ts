@@ -34,6 +34,8 @@ export interface ProseTurn {
   kvBytesSteady: number | null;
   kvBytesPeak: number | null;
   notice: string | null;
+  /** The lazy schedule the engine ran (a bare `lazy` is the model's default); null for other policies. */
+  lazy: { pruneLayers: number[]; keep: number[]; scoreFrom: number; obsWindow: number } | null;
   /** Forced through patched full KV's answer (suite.forcedFidelity); null for full rows or when not measured. */
   fidelity: { positions: number; top1Agreement: number; meanKl: number } | null;
 }
@@ -94,6 +96,7 @@ async function runTurn(ctx: ProseContext, state: RowState, task: ProseCase): Pro
       kvBytesSteady: metrics.kvBytesSteady,
       kvBytesPeak: metrics.kvBytesPeak,
       notice: metrics.notice !== null && metrics.notice !== '' ? metrics.notice : null,
+      lazy: metrics.lazy ? { pruneLayers: metrics.lazy.pruneLayers, keep: metrics.lazy.keep, scoreFrom: metrics.lazy.scoreFrom, obsWindow: metrics.lazy.obsWindow } : null,
       fidelity: null,
     };
   } finally {

@@ -17,6 +17,7 @@ import { Progress } from './progress.js';
 import { readSourceState, type SourceState } from './sourceState.js';
 import type { BenchResults } from './results.js';
 import { buildProseSuite, type ProseSuite } from './proseSuite.js';
+import { rewriteHeader } from './proseFrontier.js';
 import { runProseBench } from './proseRun.js';
 import { assembleProseResults, writeProseOutputs } from './proseReport.js';
 import { buildSuite, contextSizeFor, isKvRow, rowLabel, runsAtLength, type BenchSuite } from './suite.js';
@@ -157,6 +158,10 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options === 'help') {
     console.log(USAGE);
+    return;
+  }
+  if (options.refreshFrontier) {
+    console.log(`[bench] ${rewriteHeader(options.outputDir)}: header and real-document frontier rewritten`);
     return;
   }
   if (options.prose) return proseMain(options);

@@ -28,14 +28,14 @@ describe('lazy chat turns on the patched build', () => {
     const { answer, metrics, stopReason } = await engine.runTurn(request('lazy:revive=on'), () => {}).result;
     expect(answer).toContain(task.passkey);
     const lazy = metrics.lazy!;
-    expect(lazy.pruneLayers).toEqual([4, 8, 16]);
-    expect(lazy).toMatchObject({ pool: 15, scoreFrom: 3 });
-    expect(lazy.pruned).toBeGreaterThan(metrics.promptTokens * 0.85);
+    expect(lazy.pruneLayers).toEqual([8, 20, 24]);
+    expect(lazy).toMatchObject({ keep: [0.7, 0.6, 0.5], pool: 15, scoreFrom: 3 });
+    expect(lazy.pruned).toBeGreaterThan(metrics.promptTokens * 0.45);
     expect(lazy.revived).toBe(lazy.pruned);
     expect(lazy.reviveMs).toBeGreaterThan(0);
     // the prefill computed the schedule, and revival left a full cache behind
     expect(metrics.perLayer[0]!.computed).toBe(metrics.promptTokens);
-    expect(metrics.perLayer[25]!.computed).toBe(Math.ceil(0.1 * metrics.promptTokens));
+    expect(metrics.perLayer[25]!.computed).toBe(Math.ceil(0.5 * metrics.promptTokens));
     const evaluated = metrics.promptTokens + metrics.generatedTokens - (stopReason === 'maxTokens' ? 1 : 0);
     expect(metrics.perLayer.every((l) => l.cells === evaluated)).toBe(true);
   });
@@ -55,8 +55,9 @@ describe('lazy chat turns on the patched build', () => {
     expect(metrics.generatedTokens).toBeGreaterThan(0);
   });
 
-  it('with window=question, ranks by the question and the template tail, and never prunes them', async () => {
-    const { answer, metrics } = await engine.runTurn(request('lazy:window=question', 12), () => {}).result;
+  it('ranks by the question and the template tail (window=question, the default), and never prunes them', async () => {
+    // the default window
+    const { answer, metrics } = await engine.runTurn(request('lazy', 12), () => {}).result;
     const questionTokens = (await tokenize(engine, task.question)).length;
     const lazy = metrics.lazy!;
     // the question, the blank line before it and the assistant header after it
@@ -64,7 +65,7 @@ describe('lazy chat turns on the patched build', () => {
     expect(lazy.obsWindow).toBeLessThanOrEqual(questionTokens + 10);
     expect(metrics.perLayer[29]!.computed).toBeGreaterThanOrEqual(lazy.obsWindow);
     expect(answer).toContain(task.passkey);
-    const plain = await engine.runTurn(request('lazy', 1), () => {}).result;
+    const plain = await engine.runTurn(request('lazy:window=8', 1), () => {}).result;
     expect(plain.metrics.lazy!.obsWindow).toBe(8);
   });
 

@@ -43,4 +43,11 @@ describe('collectFrontier', () => {
     expect(withCurrentHeader('# old\n\n## 2026-11-22 — run\n\nbody\n', section)).toMatch(/## Real-document frontier[\s\S]*## Method[\s\S]*## 2026-11-22 — run\n\nbody/);
     expect(frontierSection([], null)).toBe('');
   });
+
+  it("shows a bare lazy row of a run made before the default changed under the schedule it ran", () => {
+    const old = run('2026-12-02T02:16:15Z', 'full', [cell('patched/lazy/fa-off', { label: 'patched · lazy · FA off' })]);
+    old.results.source = { commit: '10d894cb48d429d4ad7dcb16f3d5bf4658c7884b', dirtyFiles: 0 };
+    const [point] = collectFrontier([old]);
+    expect(point).toMatchObject({ rowId: 'patched/lazy:at=4/8/16,keep=0.35/0.2/0.1,from=3,window=8/fa-off', label: 'patched · lazy:at=4/8/16,keep=0.35/0.2/0.1,from=3,window=8 (the default then) · FA off' });
+  });
 });

@@ -3,12 +3,13 @@ import { defaultLazySchedule, resolveLazySchedule } from '../../src-main/policy/
 import { parsePolicy } from '../../src-main/policy/spec.js';
 
 describe('lazy schedules', () => {
-  it('gives SmolLM2 (30 layers) prune points 4/8/16 keeping 35/20/10%', () => {
-    expect(defaultLazySchedule(30)).toEqual({ pruneLayers: [4, 8, 16], keep: [0.35, 0.2, 0.1] });
+  it('gives SmolLM2 (30 layers) prune points 8/20/24 keeping 70/60/50%', () => {
+    expect(defaultLazySchedule(30)).toEqual({ pruneLayers: [8, 20, 24], keep: [0.7, 0.6, 0.5] });
   });
 
   it('scales with depth and never repeats or passes the last layer', () => {
-    expect(defaultLazySchedule(32)).toEqual({ pruneLayers: [4, 9, 17], keep: [0.35, 0.2, 0.1] });
+    expect(defaultLazySchedule(32)).toEqual({ pruneLayers: [9, 21, 26], keep: [0.7, 0.6, 0.5] });
+    expect(defaultLazySchedule(18)).toEqual({ pruneLayers: [5, 12, 14], keep: [0.7, 0.6, 0.5] });
     expect(defaultLazySchedule(3).pruneLayers.every((l) => l >= 1 && l < 3)).toBe(true);
   });
 
