@@ -1,4 +1,10 @@
+import os from 'node:os';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// A test that kills an engine with SIGILL switches a CPU variant off: in a file of the test run's
+// own, never in the state file of the person running the tests (docs/NATIVE.md).
+const env = { SIFT_CPU_VARIANTS_FILE: path.join(os.tmpdir(), `sift-test-cpu-variants-${process.pid}.json`) };
 
 // Two projects: pure unit tests run in threads; anything that loads native code (llama.cpp,
 // better-sqlite3) or spawns engine processes runs in forked workers, one at a time, so a native
@@ -12,6 +18,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          env,
           include: ['test/unit/**/*.test.ts'],
           pool: 'threads',
         },
@@ -19,6 +26,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          env,
           include: ['test/integration/**/*.test.ts'],
           pool: 'forks',
           fileParallelism: false,
@@ -30,6 +38,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
+          env,
           include: ['test/e2e/**/*.test.ts'],
           pool: 'forks',
           fileParallelism: false,

@@ -6,7 +6,20 @@
 // A build is skipped when its key (sources + patches + options) matches the last one; the build
 // tree is kept between runs and compiled through ccache, so editing a patch rebuilds quickly.
 //
-// Usage: tsx scripts/build-native.ts [--only stock|patched] [--force] [--jobs N]
+// CPU code (`--cpu`, or SIFT_NATIVE_CPU):
+//   variants — every x86/ARM instruction-set level as its own ggml CPU library, the best one this
+//              CPU runs chosen when the engine loads (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS, as
+//              llama.cpp's and node-llama-cpp's release builds); the build runs on any CPU of its
+//              architecture, so it is the one installers carry. SIFT_NATIVE_PORTABLE=1 means this.
+//   native   — -march=native: this machine's instructions only (a build copied to another CPU can
+//              die of SIGILL).
+//
+// GPU backend (`--gpu`, or SIFT_NATIVE_GPU): auto (default: Metal on macOS, else CUDA where nvcc is,
+// else Vulkan where its headers and glslc are, else none), cpu, vulkan, cuda or metal. Both builds
+// get the same one.
+//
+// Usage: tsx scripts/build-native.ts [--only stock|patched] [--cpu variants|native]
+//          [--gpu auto|cpu|vulkan|cuda|metal] [--force] [--jobs N]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +29,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDirs, readBuildRecord, resolveNativeDir, type NativeBuildRecord } from '../src-main/engine/nativeBuilds.js';
 import type { BuildKind } from '../src-main/engine/types.js';
+import {
+  chooseGpuBackend,
+  cpuOptions,
+  gpuOptions,
+  resolveCpuTarget,
+  resolveGpuRequest,
+  type CpuTarget,
+  type GpuBackend,
+  type GpuToolchain,
+} from './nativeOptions.js';
 
 /** Bump when this script changes how binaries are produced. */
 const RECIPE_VERSION = '2';
@@ -62,21 +85,23 @@ function bundleCommit(): string {
   return sha;
 }
 
-/** Portable builds (for installers) leave out -march=native; set SIFT_NATIVE_PORTABLE=1. */
-const portable = process.env['SIFT_NATIVE_PORTABLE'] === '1';
+interface Target {
+  cpu: CpuTarget;
+  gpu: GpuBackend;
+}
 
-function cmakeOptions(kind: BuildKind, key: string): Record<string, string> {
+function cmakeOptions(kind: BuildKind, key: string, target: Target): Record<string, string> {
   const platform = { linux: 'linux', darwin: 'mac', win32: 'win' }[process.platform as string] ?? process.platform;
-  const target = `${platform}-${process.arch}`;
-  // The same options node-llama-cpp uses for a local CPU build (compileLLamaCpp.js), plus ccache.
+  const platformArch = `${platform}-${process.arch}`;
+  // The same options node-llama-cpp uses for a local build (compileLLamaCpp.js), plus ccache.
   const options: Record<string, string> = {
     GGML_BUILD_NUMBER: '1',
     CMAKE_CONFIGURATION_TYPES: 'Release',
-    NLC_CURRENT_PLATFORM: target,
-    NLC_TARGET_PLATFORM: target,
+    NLC_CURRENT_PLATFORM: platformArch,
+    NLC_TARGET_PLATFORM: platformArch,
     NLC_VARIANT: '',
-    GGML_METAL: process.platform === 'darwin' ? '1' : 'OFF',
-    GGML_NATIVE: portable ? 'OFF' : 'ON',
+    ...gpuOptions(target.gpu),
+    ...cpuOptions(target.cpu),
     GGML_CCACHE: 'ON',
     LLAMA_CURL: 'OFF',
     LLAMA_HTTPLIB: 'OFF',
@@ -87,10 +112,10 @@ function cmakeOptions(kind: BuildKind, key: string): Record<string, string> {
   return options;
 }
 
-function computeKey(kind: BuildKind, commit: string, patches: string[]): string {
+function computeKey(kind: BuildKind, commit: string, patches: string[], target: Target): string {
   const hash = createHash('sha256');
   hash.update(`${RECIPE_VERSION}\n${nlcVersion}\n${commit}\n${kind}\n${process.platform}-${process.arch}\n`);
-  hash.update(JSON.stringify(cmakeOptions(kind, '')));
+  hash.update(JSON.stringify(cmakeOptions(kind, '', target)));
   for (const p of patches) hash.update(`${path.basename(p)}\n`).update(readFileSync(p));
   return hash.digest('hex');
 }
@@ -155,12 +180,12 @@ function findAddon(buildDir: string): string {
   return found;
 }
 
-function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number }): NativeBuildRecord {
+function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target: Target }): NativeBuildRecord {
   const dirs = buildDirs(kind);
   const commit = bundleCommit();
   const llamaPatches = kind === 'patched' ? listPatches('llama.cpp') : [];
   const addonPatches = kind === 'patched' ? listPatches('addon') : [];
-  const key = computeKey(kind, commit, [...llamaPatches, ...addonPatches]);
+  const key = computeKey(kind, commit, [...llamaPatches, ...addonPatches], opts.target);
 
   const existing = readBuildRecord(kind);
   if (!opts.force && existing?.key === key) {
@@ -169,21 +194,21 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number }): Nati
   }
 
   const started = Date.now();
-  console.log(`[build-native] ${kind}: building (${key.slice(0, 12)}) in ${dirs.root}`);
+  console.log(`[build-native] ${kind}: building (${key.slice(0, 12)}, CPU code: ${opts.target.cpu}, GPU: ${opts.target.gpu}) in ${dirs.root}`);
   prepareSource(dirs.src, commit);
   const llamaDir = path.join(dirs.src, 'llama.cpp');
   const applied = applyNodeLlamaCppPatches(llamaDir);
   applySiftPatches(llamaPatches, llamaDir);
   applySiftPatches(addonPatches, dirs.src);
 
-  const options = cmakeOptions(kind, key);
+  const options = cmakeOptions(kind, key, opts.target);
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [nlcDir] });
   // CMakeLists.txt asks node for node-addon-api's include path from the source folder
   const nodePath = [path.join(nlcDir, 'node_modules'), path.dirname(nlcDir), process.env['NODE_PATH'] ?? '']
     .filter(Boolean)
     .join(path.delimiter);
   // `configure` every time: `compile` alone keeps an existing build tree's old options, so a new
-  // build id or SIFT_NATIVE_PORTABLE would be silently ignored; ninja then rebuilds what changed
+  // build id or CPU target would be silently ignored; ninja then rebuilds what changed
   const env = {
     ...process.env,
     NODE_PATH: nodePath,
@@ -206,6 +231,8 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number }): Nati
     llamaCppCommit: commit,
     patches: [...applied, ...[...llamaPatches, ...addonPatches].map((p) => path.relative(repoRoot, p))],
     cmakeOptions: options,
+    cpu: opts.target.cpu,
+    gpu: opts.target.gpu,
     builtAt: new Date().toISOString(),
     buildSeconds: Math.round((Date.now() - started) / 1000),
   };
@@ -221,7 +248,36 @@ function parseArgs(argv: string[]) {
   }
   const jobsArg = argv.includes('--jobs') ? Number(argv[argv.indexOf('--jobs') + 1]) : NaN;
   const jobs = Number.isFinite(jobsArg) && jobsArg > 0 ? jobsArg : Math.max(1, os.availableParallelism());
-  return { kinds: (only ? [only] : ['stock', 'patched']) as BuildKind[], force: argv.includes('--force'), jobs };
+  const valueOf = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  let target: Target;
+  try {
+    const gpu = chooseGpuBackend(resolveGpuRequest(valueOf('--gpu'), process.env), probeGpuToolchain());
+    console.log(`[build-native] GPU backend: ${gpu.backend} (${gpu.why})`);
+    target = { cpu: resolveCpuTarget(valueOf('--cpu'), process.env), gpu: gpu.backend };
+  } catch (err) {
+    throw new BuildError((err as Error).message);
+  }
+  return { kinds: (only ? [only] : ['stock', 'patched']) as BuildKind[], force: argv.includes('--force'), jobs, target };
+}
+
+/** Whether a command runs at all (a missing one fails to spawn). */
+function hasCommand(command: string, args: string[] = ['--version']): boolean {
+  const res = spawnSync(command, args, { stdio: 'ignore' });
+  return res.error === undefined && res.status === 0;
+}
+
+function probeGpuToolchain(): GpuToolchain {
+  const cudaPath = process.env['CUDA_PATH'];
+  const vulkanSdk = process.env['VULKAN_SDK'];
+  return {
+    platform: process.platform,
+    cuda: hasCommand('nvcc') || (cudaPath !== undefined && existsSync(path.join(cudaPath, 'bin', process.platform === 'win32' ? 'nvcc.exe' : 'nvcc'))),
+    glslc: hasCommand('glslc') || (vulkanSdk !== undefined && existsSync(path.join(vulkanSdk, 'bin', process.platform === 'win32' ? 'glslc.exe' : 'glslc'))),
+    vulkanHeaders:
+      (vulkanSdk !== undefined && existsSync(path.join(vulkanSdk, 'include', 'vulkan', 'vulkan.h'))) ||
+      hasCommand('pkg-config', ['--exists', 'vulkan']) ||
+      existsSync('/usr/include/vulkan/vulkan.h'),
+  };
 }
 
 function main(): void {

@@ -1,40 +1,79 @@
 // `npm run setup`'s last step: each engine build loads the test model and decodes two tokens in
-// its own process, so a build that cannot run on this CPU (a SIGILL in ggml's AMX kernels on some
-// Intel Xeons) is found here, with what to do, instead of at a person's first question. Prints
-// the CPU features each build uses.
+// its own process, so a build that cannot run on this CPU is found here, with what to do, instead
+// of at a person's first question. Prints the CPU code each build runs.
 //
-// SIFT_SMOKE_FORCE_SIGNAL=SIGILL makes the engine die that way at its first token (for the test
-// of this script: no CPU here lacks an instruction the build uses).
+// A CPU can report instructions it cannot run (ggml's AMX kernel dies of SIGILL on some Intel
+// Xeon VMs, issue 17). In a `variants` build the engine client switches the variant that died off,
+// and the decode is tried again with the next best one; a `native` build that dies so exits with code 3, which
+// `npm run setup` answers by rebuilding with `--cpu variants`.
+//
+// SIFT_SMOKE_FORCE_SIGNAL=SIGILL makes the engine die that way at its first token, on the first
+// SIFT_SMOKE_FORCE_ATTEMPTS attempts of each build (default: every attempt), for the tests of this
+// script: no CPU here lacks an instruction the build uses.
+import { describeCpuCode } from '../src-main/api/engineSummary.js';
+import { cpuVariantStatePath, variantToDisable } from '../src-main/engine/cpuVariants.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { readBuildRecord } from '../src-main/engine/nativeBuilds.js';
-import { EngineError, type BuildKind } from '../src-main/engine/types.js';
+import { EngineError, type BuildKind, type CpuInfo } from '../src-main/engine/types.js';
 import { testModelPath } from '../test/helpers/testModel.js';
 
-const forcedSignal = process.env['SIFT_SMOKE_FORCE_SIGNAL'] as NodeJS.Signals | undefined;
+/** Exit code when a native build died of SIGILL: setup rebuilds with CPU variants. */
+const NATIVE_SIGILL_EXIT = 3;
 
-async function smoke(kind: BuildKind): Promise<boolean> {
-  const engine = await EngineClient.start({ build: kind });
+const forcedSignal = process.env['SIFT_SMOKE_FORCE_SIGNAL'] as NodeJS.Signals | undefined;
+const forcedAttempts = Number(process.env['SIFT_SMOKE_FORCE_ATTEMPTS'] ?? Infinity);
+
+type Outcome = { ok: true } | { ok: false; signal: string | null; cpu: CpuInfo | null };
+
+async function attempt(kind: BuildKind, forceSignal: boolean): Promise<Outcome> {
+  let engine: EngineClient;
+  try {
+    engine = await EngineClient.start({ build: kind });
+  } catch (error) {
+    console.error(`[smoke] ${kind}: the engine could not start. ${error instanceof Error ? error.message : String(error)}`);
+    return { ok: false, signal: null, cpu: null };
+  }
   try {
     await engine.loadModel({ path: testModelPath(), contextSize: 256 });
     const { result } = engine.runTurn(
       { messages: [{ role: 'user', content: 'Hi' }], sampling: { temperature: 0, topP: 1, maxTokens: 2 }, policy: 'full' },
       (event) => {
-        if (forcedSignal && event.type === 'token' && engine.pid) process.kill(engine.pid, forcedSignal);
+        if (forceSignal && forcedSignal && event.type === 'token' && engine.pid) process.kill(engine.pid, forcedSignal);
       },
     );
     const outcome = await result;
-    console.log(`[smoke] ${kind}: decoded ${outcome.metrics.generatedTokens} tokens; CPU features: ${engine.build.cpuFeatures.join(', ') || 'none reported'}`);
-    return true;
+    console.log(`[smoke] ${kind}: decoded ${outcome.metrics.generatedTokens} tokens; ${describeCpuCode(engine.build.cpu)}`);
+    return { ok: true };
   } catch (error) {
     const message = error instanceof EngineError ? error.message : String(error);
     console.error(`[smoke] ${kind}: the engine could not answer on this machine. ${message}`);
-    return false;
+    return { ok: false, signal: engine.exit?.signal ?? null, cpu: engine.build.cpu };
   } finally {
     await engine.close();
   }
 }
 
+/** 0 when the build decodes (perhaps after switching variants off), else the exit code for setup. */
+async function smoke(kind: BuildKind): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const outcome = await attempt(kind, tries < forcedAttempts);
+    if (outcome.ok) return 0;
+    if (outcome.cpu === null) return 1;
+    // the engine client has already switched that variant off
+    const variant = variantToDisable({ signal: outcome.signal }, outcome.cpu);
+    if (variant) {
+      console.error(`[smoke] ${kind}: the ${variant} CPU variant is off on this machine now (${cpuVariantStatePath()}); trying the next best one`);
+      continue;
+    }
+    if (outcome.signal === 'SIGILL' && outcome.cpu.build === 'native') return NATIVE_SIGILL_EXIT;
+    return 1;
+  }
+}
+
 const kinds = (['patched', 'stock'] as const).filter((kind) => readBuildRecord(kind) !== null);
-let ok = true;
-for (const kind of kinds) ok = (await smoke(kind)) && ok;
-process.exit(ok ? 0 : 1);
+let code = 0;
+for (const kind of kinds) {
+  const result = await smoke(kind);
+  if (code === 0) code = result;
+}
+process.exit(code);

@@ -97,10 +97,16 @@ export async function runElectronApp(paths: ElectronPaths): Promise<boolean> {
   return true;
 }
 
-/** An installed app carries its engine builds (scripts/stage-native.ts) in its resources folder. */
+/**
+ * An installed app carries its engine builds (scripts/stage-native.ts) in its resources folder,
+ * which may be read-only, so the record of CPU variants that crashed here lives with the app's data
+ * (this process writes it when the engine dies; the engine reads it when it starts).
+ */
 function bundledNativeEnv(): NodeJS.ProcessEnv | undefined {
   const resources = (process as { resourcesPath?: string }).resourcesPath;
-  return app.isPackaged && resources ? { SIFT_NATIVE_DIR: path.join(resources, 'native') } : undefined;
+  if (!app.isPackaged || !resources) return undefined;
+  process.env['SIFT_CPU_VARIANTS_FILE'] ??= path.join(app.getPath('userData'), 'cpu-variants.json');
+  return { SIFT_NATIVE_DIR: path.join(resources, 'native'), SIFT_CPU_VARIANTS_FILE: process.env['SIFT_CPU_VARIANTS_FILE'] };
 }
 
 /**

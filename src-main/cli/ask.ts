@@ -3,6 +3,7 @@
 // stdout, then the metrics; or, with --json, one JSON object.
 import { parseArgs } from 'node:util';
 import { describeLazyPrefill } from '../api/turnSummary.js';
+import { describeCpuCode, describeGpu } from '../api/engineSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { parsePolicy, PolicySpecError } from '../policy/spec.js';
@@ -106,6 +107,8 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     policy: metrics.policy,
     build: metrics.build,
     buildId: build.id,
+    cpu: build.cpu,
+    gpu: build.gpu,
     perLayer: metrics.perLayer,
     lazy: metrics.lazy,
     eviction: metrics.eviction,
@@ -124,6 +127,7 @@ function formatBytes(bytes: number | null): string {
 function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
   return [
     `build ${build.kind} (${build.id}), policy ${m.policy}`,
+    `engine ${describeCpuCode(build.cpu)}; ${describeGpu(build.gpu)}`,
     `prompt ${m.promptTokens} tokens, TTFT ${m.ttftMs.toFixed(0)} ms, prefill ${m.prefillTokensPerSec.toFixed(1)} tok/s`,
     `answer ${m.generatedTokens} tokens, decode ${m.decodeTokensPerSec.toFixed(1)} tok/s`,
     `KV cache ${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated, ${m.perLayer.length} layers` +

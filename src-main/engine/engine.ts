@@ -145,6 +145,7 @@ function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, 
     kvHeads,
     headDim,
     contextSize,
+    offloadedLayers: model.gpuLayers,
   };
 }
 

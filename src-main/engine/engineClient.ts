@@ -8,6 +8,7 @@ import type { AttentionProbeRequest, AttentionProbeResult } from './attentionPro
 import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from './protocol.js';
+import { disableCpuVariant, variantToDisable } from './cpuVariants.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
 
 export interface EngineExit {
@@ -85,22 +86,41 @@ export function exitReason(exit: EngineExit): string {
 }
 
 /**
- * What a person reads when the engine process ends. SIGILL means the build uses an instruction
- * this CPU lacks (a default native build on an Intel Xeon with AMX): reloading would crash again.
+ * What a person reads when the engine process ends. SIGILL means the engine ran an instruction this
+ * CPU does not run: in a build with CPU variants, the variant that did it has been switched off
+ * (`switchedOff`) and a reload runs the next best one; a native build would crash again.
  */
-export function describeExit(exit: EngineExit): string {
-  const advice =
-    exit.signal === 'SIGILL'
-      ? 'The engine was built for instructions this processor does not run, so reloading would crash again: ' +
-        'rebuild it for this machine with `SIFT_NATIVE_PORTABLE=1 npm run build-native -- --force` (docs/NATIVE.md). Your conversation is saved.'
-      : 'Your conversation is saved; reload the model to continue.';
+export function describeExit(exit: EngineExit, switchedOff: string | null = null): string {
+  let advice = 'Your conversation is saved; reload the model to continue.';
+  if (switchedOff) {
+    advice =
+      `Its ${switchedOff} CPU code uses an instruction this processor does not run, so Sift has switched that variant off: ` +
+      'reload the model to continue with the next best one. Your conversation is saved.';
+  } else if (exit.signal === 'SIGILL') {
+    advice =
+      'The engine was built for instructions this processor does not run, so reloading would crash again: ' +
+      'rebuild it with CPU variants, `npm run build-native -- --cpu variants --force` (docs/NATIVE.md). Your conversation is saved.';
+  }
   return `The engine process ${exitReason(exit)}. ${advice}`;
+}
+
+/** Switches off the CPU variant a SIGILL points at, so the next engine does not repeat the crash. */
+function switchOffCrashedVariant(exit: EngineExit, build: BuildInfo): string | null {
+  const variant = variantToDisable(exit, build.cpu);
+  if (!variant) return null;
+  try {
+    disableCpuVariant(variant, `killed the ${build.kind} engine with ${exit.signal}`);
+    return variant;
+  } catch {
+    return null; // an unwritable state file: the plain SIGILL advice still holds
+  }
 }
 
 export class EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private exited: EngineExit | null = null;
+  private exitText: string | null = null;
   private readonly exitListeners: Array<(exit: EngineExit) => void> = [];
 
   private constructor(
@@ -148,6 +168,11 @@ export class EngineClient {
   /** How the process ended, once it has. */
   get exit(): EngineExit | null {
     return this.exited;
+  }
+
+  /** What a person reads about how the process ended, once it has. */
+  get exitMessage(): string | null {
+    return this.exitText;
   }
 
   onExit(listener: (exit: EngineExit) => void): void {
@@ -235,7 +260,8 @@ export class EngineClient {
 
   private handleExit(exit: EngineExit): void {
     this.exited = exit;
-    const error = new EngineError('ENGINE_CRASHED', describeExit(exit));
+    this.exitText = describeExit(exit, switchOffCrashedVariant(exit, this.build));
+    const error = new EngineError('ENGINE_CRASHED', this.exitText);
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
     for (const listener of this.exitListeners) listener(exit);

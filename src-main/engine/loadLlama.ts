@@ -2,10 +2,12 @@
 // libraries with the same file names, so a process must only ever load one of them: the engine
 // process calls this once, at start-up.
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { getLlama, Llama, LlamaLogLevel } from 'node-llama-cpp';
+import { backendLibraryDir, backendsDirFor, cpuVariantLibraries, loadedCpuVariant, readDisabledCpuVariants } from './cpuVariants.js';
 import { readBuildRecord, resolveNativeDir, type NativeBuildRecord } from './nativeBuilds.js';
 import { readSiftBuildId } from './siftNative.js';
-import { EngineError, type BuildInfo, type BuildKind } from './types.js';
+import { EngineError, type BuildInfo, type BuildKind, type CpuInfo, type GpuInfo } from './types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -18,7 +20,7 @@ interface LlamaCreateOptions {
     buildOptions: {
       customCmakeOptions: Map<string, string>;
       llamaCpp: { repo: string; release: string };
-      gpu: false | 'metal';
+      gpu: false | 'metal' | 'vulkan' | 'cuda';
     };
   };
   logLevel: LlamaLogLevel;
@@ -41,19 +43,33 @@ function quietLogger(level: LlamaLogLevel, message: string): void {
  * wipes. Its internal factory takes any addon path, so Sift loads its builds from its native
  * folder through that one call, here and nowhere else.
  */
-async function loadFromRecord(record: NativeBuildRecord): Promise<Llama> {
+async function loadFromRecord(record: NativeBuildRecord): Promise<{ llama: Llama; disabledVariants: string[] }> {
+  const libraryDir = backendLibraryDir(record.addonPath);
+  const variants = cpuVariantLibraries(libraryDir);
+  const disabledVariants = readDisabledCpuVariants()
+    .map((entry) => entry.variant)
+    .filter((variant) => variants.has(variant));
+  if (variants.size > 0 && disabledVariants.length === variants.size) {
+    throw new EngineError(
+      'INTERNAL',
+      `every CPU variant of the ${record.kind} build (${[...variants.keys()].join(', ')}) has crashed the engine on this machine; ` +
+        'see docs/NATIVE.md to report it, or rebuild with `npm run build-native -- --cpu native --force`',
+    );
+  }
   const bindings: unknown = require(record.addonPath);
   const factory = (Llama as unknown as { _create(options: LlamaCreateOptions): Promise<Llama> })._create;
   const totalRam = (await import('node:os')).totalmem();
-  return factory.call(Llama, {
+  const llama = await factory.call(Llama, {
     bindings,
-    bindingPath: record.addonPath,
+    // node-llama-cpp loads a DL build's backends from this path's folder: that folder leaves out
+    // the CPU variants that crashed here
+    bindingPath: path.join(backendsDirFor(libraryDir, disabledVariants), path.basename(record.addonPath)),
     buildType: 'localBuild',
     buildMetadata: {
       buildOptions: {
         customCmakeOptions: new Map(Object.entries(record.cmakeOptions)),
         llamaCpp: { repo: 'ggml-org/llama.cpp', release: record.llamaCppCommit },
-        gpu: process.platform === 'darwin' ? 'metal' : false,
+        gpu: gpuForNodeLlamaCpp(builtGpu(record)),
       },
     },
     logLevel: LlamaLogLevel.warn,
@@ -65,6 +81,26 @@ async function loadFromRecord(record: NativeBuildRecord): Promise<Llama> {
     numa: false,
     tempDir: false,
   });
+  return { llama, disabledVariants };
+}
+
+/** Records from before the --gpu option: Metal on macOS, nothing elsewhere. */
+function builtGpu(record: NativeBuildRecord): GpuInfo['built'] {
+  return record.gpu ?? (process.platform === 'darwin' ? 'metal' : 'cpu');
+}
+
+function gpuForNodeLlamaCpp(built: GpuInfo['built']): false | Exclude<GpuInfo['built'], 'cpu'> {
+  return built === 'cpu' ? false : built;
+}
+
+async function gpuInfo(llama: Llama, built: GpuInfo['built']): Promise<GpuInfo> {
+  const active = llama.gpu === false ? null : llama.gpu;
+  return { built, active, devices: active ? await llama.getGpuDeviceNames() : [] };
+}
+
+function cpuInfo(llama: Pick<Llama, 'systemInfo'>, record: NativeBuildRecord | null, disabledVariants: string[]): CpuInfo {
+  const build = record === null ? 'prebuilt' : (record.cpu ?? 'native');
+  return { build, variant: build === 'native' ? null : loadedCpuVariant(), disabledVariants, features: cpuFeaturesOf(llama) };
 }
 
 export interface LoadedLlama {
@@ -81,7 +117,7 @@ export interface LoadedLlama {
 export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
   const patched = requested === 'patched' ? readBuildRecord('patched') : null;
   if (patched) {
-    const llama = await loadFromRecord(patched);
+    const { llama, disabledVariants } = await loadFromRecord(patched);
     const id = readSiftBuildId(llama);
     if (id === null) {
       throw new EngineError('INTERNAL', `the build at ${patched.addonPath} does not export Sift's native API`);
@@ -95,7 +131,8 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
         id,
         features: ['kv-layer-stats', 'attention-observation', 'lazy-prefill'],
         addonPath: patched.addonPath,
-        cpuFeatures: cpuFeaturesOf(llama),
+        cpu: cpuInfo(llama, patched, disabledVariants),
+        gpu: await gpuInfo(llama, builtGpu(patched)),
       },
       notice: id === expected ? null : `The patched build reports ${id} but its record says ${expected}: run npm run build-native.`,
     };
@@ -109,13 +146,13 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
 
   const stock = readBuildRecord('stock');
   if (stock) {
-    const llama = await loadFromRecord(stock);
+    const { llama, disabledVariants } = await loadFromRecord(stock);
     if (readSiftBuildId(llama) !== null) {
       throw new EngineError('INTERNAL', `the stock build at ${stock.addonPath} unexpectedly carries Sift's patches`);
     }
     return {
       llama,
-      build: { kind: 'stock', id: `stock:${stock.key.slice(0, 16)}`, features: [], addonPath: stock.addonPath, cpuFeatures: cpuFeaturesOf(llama) },
+      build: { kind: 'stock', id: `stock:${stock.key.slice(0, 16)}`, features: [], addonPath: stock.addonPath, cpu: cpuInfo(llama, stock, disabledVariants), gpu: await gpuInfo(llama, builtGpu(stock)) },
       notice: missingPatched,
     };
   }
@@ -123,7 +160,7 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
   const llama = await getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.warn, logger: quietLogger });
   return {
     llama,
-    build: { kind: 'stock', id: 'prebuilt', features: [], addonPath: 'prebuilt', cpuFeatures: cpuFeaturesOf(llama) },
+    build: { kind: 'stock', id: 'prebuilt', features: [], addonPath: 'prebuilt', cpu: cpuInfo(llama, null, []), gpu: await gpuInfo(llama, llama.gpu === false ? 'cpu' : llama.gpu) },
     notice:
       missingPatched ??
       `no local stock build in ${resolveNativeDir()}; using node-llama-cpp's prebuilt binary (speed ratios are not comparable).`,

@@ -18,6 +18,10 @@ export interface NativeBuildRecord {
   llamaCppCommit: string;
   patches: string[];
   cmakeOptions: Record<string, string>;
+  /** How the CPU code was compiled; records older than the option are native builds. */
+  cpu?: 'variants' | 'native';
+  /** The GPU backend built in; records older than the option have Metal on macOS only. */
+  gpu?: 'cpu' | 'vulkan' | 'cuda' | 'metal';
   builtAt: string;
   buildSeconds: number;
 }

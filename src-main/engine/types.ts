@@ -13,8 +13,30 @@ export interface BuildInfo {
   features: string[];
   /** Absolute path of the addon that was loaded, or 'prebuilt' for node-llama-cpp's own binary. */
   addonPath: string;
+  cpu: CpuInfo;
+  gpu: GpuInfo;
+}
+
+/** The GPU backend a build carries and what it found on this machine. */
+export interface GpuInfo {
+  /** The backend built in; `cpu` when none. */
+  built: 'cpu' | 'vulkan' | 'cuda' | 'metal';
+  /** The backend that found a device here; null when everything runs on the CPU. */
+  active: 'vulkan' | 'cuda' | 'metal' | null;
+  /** The devices it found, by name. */
+  devices: string[];
+}
+
+/** How the engine's CPU code was built and which of it runs in this process. */
+export interface CpuInfo {
+  /** `variants`: one library per instruction-set level, the best chosen at load; `native`: -march=native. */
+  build: 'variants' | 'native' | 'prebuilt';
+  /** The variant ggml loaded (haswell, zen4, …) when the build has variants and the OS says which. */
+  variant: string | null;
+  /** Variants switched off on this machine because they crashed the engine. */
+  disabledVariants: string[];
   /** The CPU features ggml's CPU backend was built with and uses (AVX2, AVX512, AMX_INT8, …). */
-  cpuFeatures: string[];
+  features: string[];
 }
 
 export interface ChatMessage {
@@ -157,6 +179,8 @@ export interface ModelInfo {
   kvHeads: number;
   headDim: number;
   contextSize: number;
+  /** Layers node-llama-cpp put on a GPU device (0 when everything runs on the CPU). */
+  offloadedLayers: number;
 }
 
 /** Errors the engine reports with a stable code so the app can explain them. */

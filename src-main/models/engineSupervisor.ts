@@ -1,7 +1,7 @@
 // Owns the one engine process: starts it on first need, loads models into it, and notices when it
 // dies so the app can say so and offer to reload the model in a fresh process.
 import path from 'node:path';
-import { describeExit, EngineClient, exitReason, type EngineHostFactory } from '../engine/engineClient.js';
+import { EngineClient, exitReason, type EngineHostFactory } from '../engine/engineClient.js';
 import { EngineError, type BuildInfo, type BuildKind, type ModelInfo } from '../engine/types.js';
 import type { EngineStatus } from '../api/contract.js';
 import { ApiError } from '../api/errors.js';
@@ -122,7 +122,7 @@ export class EngineSupervisor {
     if (this.client !== client) return; // a deliberate close or an old process
     this.client = null;
     this.model = null;
-    this.setStatus('crashed', client.exit ? describeExit(client.exit) : 'The engine process stopped unexpectedly. Your conversation is saved; reload the model to continue.');
+    this.setStatus('crashed', client.exitMessage ?? 'The engine process stopped unexpectedly. Your conversation is saved; reload the model to continue.');
   }
 
   private setStatus(status: EngineStatus, error: string | null): void {

@@ -1,0 +1,85 @@
+// The CMake options that choose how a native build's CPU code is compiled, in one place so the
+// stock and patched builds (and their test) always agree on them.
+
+export const CPU_TARGETS = ['variants', 'native'] as const;
+export type CpuTarget = (typeof CPU_TARGETS)[number];
+
+/** What `npm run setup` builds when nothing is asked for: code that runs on any CPU it meets. */
+export const DEFAULT_CPU_TARGET: CpuTarget = 'variants';
+
+/** `--cpu` first, then SIFT_NATIVE_CPU, then SIFT_NATIVE_PORTABLE=1 (the older spelling of variants). */
+export function resolveCpuTarget(flag: string | undefined, env: NodeJS.ProcessEnv): CpuTarget {
+  const asked = flag ?? env['SIFT_NATIVE_CPU'] ?? (env['SIFT_NATIVE_PORTABLE'] === '1' ? 'variants' : undefined);
+  if (asked === undefined) return DEFAULT_CPU_TARGET;
+  if ((CPU_TARGETS as readonly string[]).includes(asked)) return asked as CpuTarget;
+  throw new Error(`--cpu takes ${CPU_TARGETS.map((t) => `"${t}"`).join(' or ')}, not "${asked}"`);
+}
+
+export function cpuOptions(cpu: CpuTarget): Record<string, string> {
+  if (cpu === 'native') return { GGML_NATIVE: 'ON' };
+  // ggml refuses ALL_VARIANTS without BACKEND_DL: each variant is a library loaded at run time
+  return { GGML_NATIVE: 'OFF', GGML_BACKEND_DL: 'ON', GGML_CPU_ALL_VARIANTS: 'ON' };
+}
+
+export const GPU_REQUESTS = ['auto', 'cpu', 'vulkan', 'cuda', 'metal'] as const;
+export type GpuRequest = (typeof GPU_REQUESTS)[number];
+export type GpuBackend = Exclude<GpuRequest, 'auto'>;
+
+/** `--gpu` first, then SIFT_NATIVE_GPU, else `auto`. */
+export function resolveGpuRequest(flag: string | undefined, env: NodeJS.ProcessEnv): GpuRequest {
+  const asked = flag ?? env['SIFT_NATIVE_GPU'] ?? 'auto';
+  if ((GPU_REQUESTS as readonly string[]).includes(asked)) return asked as GpuRequest;
+  throw new Error(`--gpu takes ${GPU_REQUESTS.map((g) => `"${g}"`).join(', ')}, not "${asked}"`);
+}
+
+/** What the machine offers a build: the checks are injected so the choice can be tested anywhere. */
+export interface GpuToolchain {
+  platform: NodeJS.Platform;
+  /** A CUDA compiler (nvcc) was found. */
+  cuda: boolean;
+  /** glslc was found. */
+  glslc: boolean;
+  /** Vulkan headers and loader were found (SDK, pkg-config or /usr/include). */
+  vulkanHeaders: boolean;
+}
+
+/** What each backend needs that this machine lacks, in words; empty when it can be built. */
+export function missingForGpu(backend: GpuBackend, tools: GpuToolchain): string[] {
+  switch (backend) {
+    case 'cpu':
+      return [];
+    case 'metal':
+      return tools.platform === 'darwin' ? [] : ['Metal exists only on macOS'];
+    case 'cuda':
+      return tools.cuda ? [] : ['the CUDA toolkit (nvcc on PATH, or CUDA_PATH)'];
+    case 'vulkan':
+      return [
+        ...(tools.vulkanHeaders ? [] : ['the Vulkan headers and loader (Vulkan SDK; Debian/Ubuntu: libvulkan-dev)']),
+        ...(tools.glslc ? [] : ['glslc (Vulkan SDK; Debian/Ubuntu: glslc)']),
+      ];
+  }
+}
+
+/**
+ * The backend to build. `auto` takes the one the platform's users run: Metal on macOS, else CUDA
+ * where its toolkit is installed, else Vulkan where its SDK is, else the CPU alone.
+ */
+export function chooseGpuBackend(request: GpuRequest, tools: GpuToolchain): { backend: GpuBackend; why: string } {
+  if (request !== 'auto') {
+    const missing = missingForGpu(request, tools);
+    if (missing.length) throw new Error(`--gpu ${request} needs ${missing.join(' and ')}`);
+    return { backend: request, why: `asked for --gpu ${request}` };
+  }
+  if (tools.platform === 'darwin') return { backend: 'metal', why: 'macOS: Metal' };
+  if (tools.cuda) return { backend: 'cuda', why: 'the CUDA toolkit is installed' };
+  if (tools.glslc && tools.vulkanHeaders) return { backend: 'vulkan', why: 'the Vulkan SDK (headers and glslc) is installed' };
+  return { backend: 'cpu', why: 'no GPU toolkit found (CUDA: nvcc; Vulkan: headers and glslc)' };
+}
+
+export function gpuOptions(backend: GpuBackend): Record<string, string> {
+  return {
+    GGML_METAL: backend === 'metal' ? '1' : 'OFF',
+    ...(backend === 'cuda' ? { GGML_CUDA: '1' } : {}),
+    ...(backend === 'vulkan' ? { GGML_VULKAN: '1' } : {}),
+  };
+}

@@ -1,0 +1,25 @@
+// What engine code runs, in words, for the CLI, the setup smoke step and the app alike.
+// Pure: the renderer imports it.
+import type { CpuInfo, GpuInfo } from '../engine/types.js';
+
+/** e.g. "CPU variant zen4 (AVX2, AVX512, …); switched off here: sapphirerapids" */
+export function describeCpuCode(cpu: CpuInfo): string {
+  const code =
+    cpu.build === 'variants'
+      ? `CPU variant ${cpu.variant ?? '(chosen by ggml; this OS does not say which)'}`
+      : cpu.build === 'native'
+        ? 'CPU code built for this machine (-march=native)'
+        : "node-llama-cpp's prebuilt CPU code";
+  const features = cpu.features.filter((f) => /^(AVX|AMX|SSE|NEON|SVE|F16C|FMA|BMI|DOTPROD|MATMUL|SME|FP16)/.test(f));
+  const off = cpu.disabledVariants.length ? `; switched off on this machine after crashing: ${cpu.disabledVariants.join(', ')}` : '';
+  return `${code} (${features.join(', ') || 'no vector features reported'})${off}`;
+}
+
+/** e.g. "GPU: Vulkan on NVIDIA RTX 4060, 30 of 30 layers" or why everything runs on the CPU. */
+export function describeGpu(gpu: GpuInfo, offloadedLayers: number | null = null, layers: number | null = null): string {
+  if (gpu.built === 'cpu') return 'no GPU backend in this build: everything runs on the CPU (docs/NATIVE.md: --gpu)';
+  const name = { vulkan: 'Vulkan', cuda: 'CUDA', metal: 'Metal' }[gpu.built];
+  if (gpu.active === null) return `${name} is built in but found no device here: everything runs on the CPU`;
+  const onto = offloadedLayers !== null ? `, ${offloadedLayers}${layers !== null ? ` of ${layers + 1}` : ''} layers offloaded` : '';
+  return `GPU: ${name} on ${gpu.devices.join(', ') || 'an unnamed device'}${onto}`;
+}

@@ -1,0 +1,70 @@
+// A CPU variant that dies of SIGILL (as ggml's AMX kernel does on some Intel Xeon VMs, issue 17)
+// is switched off by the app, which says so, and Reload runs the next best variant: never a crash
+// loop. The signal is sent to the real engine process mid-answer; no CPU here lacks an instruction.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppEvent } from '../../src-main/api/contract.js';
+import { createBackend, type Backend } from '../../src-main/app/backend.js';
+import { readDisabledCpuVariants } from '../../src-main/engine/cpuVariants.js';
+import { readBuildRecord } from '../../src-main/engine/nativeBuilds.js';
+import { testModelPath } from '../helpers/testModel.js';
+
+const variantsBuild = readBuildRecord('patched')?.cpu === 'variants';
+
+describe.skipIf(!variantsBuild)('CPU variants in the app', () => {
+  let dataDir: string;
+  let backend: Backend;
+  const events: AppEvent[] = [];
+  const stateFile = () => path.join(dataDir, 'cpu-variants.json');
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-variants-'));
+    // the engine process inherits it; this process writes it when the engine dies
+    process.env['SIFT_CPU_VARIANTS_FILE'] = stateFile();
+    backend = createBackend({ dataDir, shell: 'serve', version: 'test', contextSize: 2048 });
+    backend.events.subscribe((event) => events.push(event));
+    await backend.models.load(testModelPath());
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+    delete process.env['SIFT_CPU_VARIANTS_FILE'];
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('says which variant runs, switches it off after a SIGILL, and reloads on the next best one', async () => {
+    const before = backend.models.state().build?.cpu;
+    expect(before?.build).toBe('variants');
+    expect(before?.variant).toMatch(/^[a-z0-9_.]+$/);
+    expect(before?.disabledVariants).toEqual([]);
+
+    const session = backend.sessions.create();
+    backend.sessions.updateSettings(session.id, { temperature: 0, maxTokens: 400 });
+    const started = backend.sessions.send(session.id, 'Write a very long story about the sea.');
+    while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    process.kill(backend.supervisor.enginePid!, 'SIGILL');
+    await backend.sessions.whenIdle();
+
+    const answer = backend.store.messages.require(started.assistantMessage.id);
+    expect(answer.status).toBe('error');
+    expect(answer.content.length).toBeGreaterThan(0); // the partial answer is kept
+    const advice = `Its ${before!.variant} CPU code uses an instruction this processor does not run, so Sift has switched that variant off`;
+    expect(answer.error).toContain(advice);
+    expect(backend.models.state()).toMatchObject({ engine: 'crashed' });
+    expect(backend.models.state().error).toContain(advice);
+    expect(readDisabledCpuVariants(stateFile()).map((d) => d.variant)).toEqual([before!.variant]);
+
+    const reloaded = await backend.models.reload();
+    expect(reloaded.engine).toBe('ready');
+    expect(reloaded.build?.cpu.variant).not.toBe(before!.variant);
+    expect(reloaded.build?.cpu.disabledVariants).toEqual([before!.variant]);
+    backend.sessions.updateSettings(session.id, { maxTokens: 8 });
+    const retry = backend.sessions.regenerate(session.id);
+    await backend.sessions.whenIdle();
+    expect(backend.store.messages.require(retry.assistantMessage.id).status).toBe('complete');
+  });
+});
