@@ -2,6 +2,8 @@
 // offline:
 //   stock   — that source with node-llama-cpp's own patches, nothing of Sift's;
 //   patched — the same, plus every patch in native-patches/ (llama.cpp/ then addon/).
+// Both also get native-patches/toolchain/: fixes that let the bundled source build with the tools a
+// machine has (no behaviour of Sift's), so the two builds still differ by Sift's patches alone.
 // Both use identical compiler flags, so a speed ratio between them is never a flag difference.
 // A build is skipped when its key (sources + patches + options) matches the last one; the build
 // tree is kept between runs and compiled through ccache, so editing a patch rebuilds quickly.
@@ -69,7 +71,7 @@ function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.Proc
   return res.stdout ?? '';
 }
 
-function listPatches(sub: 'llama.cpp' | 'addon'): string[] {
+function listPatches(sub: 'llama.cpp' | 'addon' | 'toolchain'): string[] {
   const dir = path.join(patchesRoot, sub);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -183,9 +185,10 @@ function findAddon(buildDir: string): string {
 function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target: Target }): NativeBuildRecord {
   const dirs = buildDirs(kind);
   const commit = bundleCommit();
+  const toolchainPatches = listPatches('toolchain');
   const llamaPatches = kind === 'patched' ? listPatches('llama.cpp') : [];
   const addonPatches = kind === 'patched' ? listPatches('addon') : [];
-  const key = computeKey(kind, commit, [...llamaPatches, ...addonPatches], opts.target);
+  const key = computeKey(kind, commit, [...toolchainPatches, ...llamaPatches, ...addonPatches], opts.target);
 
   const existing = readBuildRecord(kind);
   if (!opts.force && existing?.key === key) {
@@ -198,6 +201,7 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target:
   prepareSource(dirs.src, commit);
   const llamaDir = path.join(dirs.src, 'llama.cpp');
   const applied = applyNodeLlamaCppPatches(llamaDir);
+  applySiftPatches(toolchainPatches, llamaDir);
   applySiftPatches(llamaPatches, llamaDir);
   applySiftPatches(addonPatches, dirs.src);
 
@@ -229,7 +233,7 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target:
     addonPath: findAddon(dirs.build),
     nodeLlamaCppVersion: nlcVersion,
     llamaCppCommit: commit,
-    patches: [...applied, ...[...llamaPatches, ...addonPatches].map((p) => path.relative(repoRoot, p))],
+    patches: [...applied, ...[...toolchainPatches, ...llamaPatches, ...addonPatches].map((p) => path.relative(repoRoot, p))],
     cmakeOptions: options,
     cpu: opts.target.cpu,
     gpu: opts.target.gpu,
@@ -273,11 +277,17 @@ function probeGpuToolchain(): GpuToolchain {
     platform: process.platform,
     cuda: hasCommand('nvcc') || (cudaPath !== undefined && existsSync(path.join(cudaPath, 'bin', process.platform === 'win32' ? 'nvcc.exe' : 'nvcc'))),
     glslc: hasCommand('glslc') || (vulkanSdk !== undefined && existsSync(path.join(vulkanSdk, 'bin', process.platform === 'win32' ? 'glslc.exe' : 'glslc'))),
-    vulkanHeaders:
-      (vulkanSdk !== undefined && existsSync(path.join(vulkanSdk, 'include', 'vulkan', 'vulkan.h'))) ||
-      hasCommand('pkg-config', ['--exists', 'vulkan']) ||
-      existsSync('/usr/include/vulkan/vulkan.h'),
+    vulkanHeaders: vulkanHeaderState([vulkanSdk ? path.join(vulkanSdk, 'include') : null, '/usr/include', '/usr/local/include']),
   };
+}
+
+/** The first Vulkan headers found, and whether they have what the bundled ggml-vulkan uses. */
+function vulkanHeaderState(includeDirs: Array<string | null>): GpuToolchain['vulkanHeaders'] {
+  for (const dir of includeDirs) {
+    const core = dir ? path.join(dir, 'vulkan', 'vulkan_core.h') : null;
+    if (core && existsSync(core)) return readFileSync(core, 'utf8').includes('VK_EXT_layer_settings') ? 'ok' : 'too-old';
+  }
+  return 'missing';
 }
 
 function main(): void {

@@ -39,8 +39,11 @@ export interface GpuToolchain {
   cuda: boolean;
   /** glslc was found. */
   glslc: boolean;
-  /** Vulkan headers and loader were found (SDK, pkg-config or /usr/include). */
-  vulkanHeaders: boolean;
+  /**
+   * Vulkan headers (SDK or /usr/include): `too-old` when they lack VK_EXT_layer_settings, which the
+   * bundled llama.cpp's Vulkan backend uses (Debian 12's 1.3.239 lacks it).
+   */
+  vulkanHeaders: 'ok' | 'too-old' | 'missing';
 }
 
 /** What each backend needs that this machine lacks, in words; empty when it can be built. */
@@ -49,12 +52,15 @@ export function missingForGpu(backend: GpuBackend, tools: GpuToolchain): string[
     case 'cpu':
       return [];
     case 'metal':
-      return tools.platform === 'darwin' ? [] : ['Metal exists only on macOS'];
+      return tools.platform === 'darwin' ? [] : ['macOS (Metal exists only there)'];
     case 'cuda':
       return tools.cuda ? [] : ['the CUDA toolkit (nvcc on PATH, or CUDA_PATH)'];
     case 'vulkan':
       return [
-        ...(tools.vulkanHeaders ? [] : ['the Vulkan headers and loader (Vulkan SDK; Debian/Ubuntu: libvulkan-dev)']),
+        ...(tools.vulkanHeaders === 'missing' ? ['the Vulkan headers and loader (Vulkan SDK; Debian/Ubuntu: libvulkan-dev)'] : []),
+        ...(tools.vulkanHeaders === 'too-old'
+          ? ['newer Vulkan headers than these, with VK_EXT_layer_settings (a Vulkan SDK, pointed to by VULKAN_SDK)']
+          : []),
         ...(tools.glslc ? [] : ['glslc (Vulkan SDK; Debian/Ubuntu: glslc)']),
       ];
   }
@@ -72,7 +78,10 @@ export function chooseGpuBackend(request: GpuRequest, tools: GpuToolchain): { ba
   }
   if (tools.platform === 'darwin') return { backend: 'metal', why: 'macOS: Metal' };
   if (tools.cuda) return { backend: 'cuda', why: 'the CUDA toolkit is installed' };
-  if (tools.glslc && tools.vulkanHeaders) return { backend: 'vulkan', why: 'the Vulkan SDK (headers and glslc) is installed' };
+  if (tools.glslc && tools.vulkanHeaders === 'ok') return { backend: 'vulkan', why: 'the Vulkan SDK (headers and glslc) is installed' };
+  if (tools.glslc && tools.vulkanHeaders === 'too-old') {
+    return { backend: 'cpu', why: 'the Vulkan headers here lack VK_EXT_layer_settings, which this llama.cpp needs (set VULKAN_SDK to a newer SDK)' };
+  }
   return { backend: 'cpu', why: 'no GPU toolkit found (CUDA: nvcc; Vulkan: headers and glslc)' };
 }
 

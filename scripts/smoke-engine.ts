@@ -10,7 +10,7 @@
 // SIFT_SMOKE_FORCE_SIGNAL=SIGILL makes the engine die that way at its first token, on the first
 // SIFT_SMOKE_FORCE_ATTEMPTS attempts of each build (default: every attempt), for the tests of this
 // script: no CPU here lacks an instruction the build uses.
-import { describeCpuCode } from '../src-main/api/engineSummary.js';
+import { describeCpuCode, describeGpu } from '../src-main/api/engineSummary.js';
 import { cpuVariantStatePath, variantToDisable } from '../src-main/engine/cpuVariants.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { readBuildRecord } from '../src-main/engine/nativeBuilds.js';
@@ -34,7 +34,7 @@ async function attempt(kind: BuildKind, forceSignal: boolean): Promise<Outcome> 
     return { ok: false, signal: null, cpu: null };
   }
   try {
-    await engine.loadModel({ path: testModelPath(), contextSize: 256 });
+    const model = await engine.loadModel({ path: testModelPath(), contextSize: 256 });
     const { result } = engine.runTurn(
       { messages: [{ role: 'user', content: 'Hi' }], sampling: { temperature: 0, topP: 1, maxTokens: 2 }, policy: 'full' },
       (event) => {
@@ -42,7 +42,10 @@ async function attempt(kind: BuildKind, forceSignal: boolean): Promise<Outcome> 
       },
     );
     const outcome = await result;
-    console.log(`[smoke] ${kind}: decoded ${outcome.metrics.generatedTokens} tokens; ${describeCpuCode(engine.build.cpu)}`);
+    console.log(
+      `[smoke] ${kind}: decoded ${outcome.metrics.generatedTokens} tokens; ${describeCpuCode(engine.build.cpu)}; ` +
+        describeGpu(engine.build.gpu, model.offloadedLayers, model.layers),
+    );
     return { ok: true };
   } catch (error) {
     const message = error instanceof EngineError ? error.message : String(error);

@@ -1,6 +1,6 @@
 // What engine code runs, in words, for the CLI, the setup smoke step and the app alike.
 // Pure: the renderer imports it.
-import type { CpuInfo, GpuInfo } from '../engine/types.js';
+import type { BufferMemory, CpuInfo, GpuInfo } from '../engine/types.js';
 
 /** e.g. "CPU variant zen4 (AVX2, AVX512, …); switched off here: sapphirerapids" */
 export function describeCpuCode(cpu: CpuInfo): string {
@@ -22,4 +22,27 @@ export function describeGpu(gpu: GpuInfo, offloadedLayers: number | null = null,
   if (gpu.active === null) return `${name} is built in but found no device here: everything runs on the CPU`;
   const onto = offloadedLayers !== null ? `, ${offloadedLayers}${layers !== null ? ` of ${layers + 1}` : ''} layers offloaded` : '';
   return `GPU: ${name} on ${gpu.devices.join(', ') || 'an unnamed device'}${onto}`;
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
+/** Bytes per place, RAM first: host buffer types (CPU, CPU_REPACK, a GPU's pinned host memory) count as RAM. */
+export function memoryByPlace(memory: readonly BufferMemory[]): Array<{ place: string; modelBytes: number; kvBytes: number; computeBytes: number }> {
+  const places = new Map<string, { place: string; modelBytes: number; kvBytes: number; computeBytes: number }>();
+  for (const entry of memory) {
+    const place = entry.isHost ? 'RAM' : entry.device || entry.bufferType;
+    const sum = places.get(place) ?? { place, modelBytes: 0, kvBytes: 0, computeBytes: 0 };
+    sum.modelBytes += entry.modelBytes;
+    sum.kvBytes += entry.kvBytes;
+    sum.computeBytes += entry.computeBytes;
+    places.set(place, sum);
+  }
+  return [...places.values()].sort((a, b) => (a.place === 'RAM' ? -1 : b.place === 'RAM' ? 1 : a.place.localeCompare(b.place)));
+}
+
+/** e.g. "RAM: weights 74.3 MiB, KV 0.0 MiB, compute 0.9 MiB; Vulkan0: weights 0.0 MiB, KV 22.5 MiB, compute 10.1 MiB" */
+export function describeMemory(memory: readonly BufferMemory[]): string {
+  return memoryByPlace(memory)
+    .map((p) => `${p.place}: weights ${mib(p.modelBytes)}, KV ${mib(p.kvBytes)}, compute ${mib(p.computeBytes)}`)
+    .join('; ');
 }

@@ -3,7 +3,7 @@
 // stdout, then the metrics; or, with --json, one JSON object.
 import { parseArgs } from 'node:util';
 import { describeLazyPrefill } from '../api/turnSummary.js';
-import { describeCpuCode, describeGpu } from '../api/engineSummary.js';
+import { describeCpuCode, describeGpu, describeMemory } from '../api/engineSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { parsePolicy, PolicySpecError } from '../policy/spec.js';
@@ -103,6 +103,7 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     kvBytesUsed: metrics.kvBytesUsed,
     kvBytesPeak: metrics.kvBytesPeak,
     kvBytesSteady: metrics.kvBytesSteady,
+    memory: metrics.memory ?? null,
     contextSize: metrics.contextSize,
     policy: metrics.policy,
     build: metrics.build,
@@ -133,6 +134,7 @@ function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
     `KV cache ${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated, ${m.perLayer.length} layers` +
       (m.perLayer.some((l) => l.lazy) ? ` (${m.perLayer.filter((l) => l.lazy).length} lazy)` : '') +
       `, peak ${formatBytes(m.kvBytesPeak)}`,
+    ...(m.memory?.length ? [`memory ${describeMemory(m.memory)}`] : []),
     ...(m.lazy ? [`lazy prefill ${describeLazyPrefill(m.lazy, m.promptTokens)}`] : []),
     ...(m.eviction ? [`evicted ${m.eviction.evicted} tokens in ${m.eviction.rounds} rounds (budget ${m.eviction.budgetTokens} tokens)`] : []),
     ...(m.eviction?.reuse?.reusedTokens ? [`restored ${m.eviction.reuse.reusedTokens} prompt tokens from the stored document KV in ${m.eviction.reuse.restoreMs.toFixed(0)} ms`] : []),

@@ -94,8 +94,9 @@ function gpuForNodeLlamaCpp(built: GpuInfo['built']): false | Exclude<GpuInfo['b
 }
 
 async function gpuInfo(llama: Llama, built: GpuInfo['built']): Promise<GpuInfo> {
-  const active = llama.gpu === false ? null : llama.gpu;
-  return { built, active, devices: active ? await llama.getGpuDeviceNames() : [] };
+  // a GPU backend that loaded but found no device still names itself: a device is what counts
+  const devices = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
+  return { built, active: devices.length > 0 && llama.gpu !== false ? llama.gpu : null, devices };
 }
 
 function cpuInfo(llama: Pick<Llama, 'systemInfo'>, record: NativeBuildRecord | null, disabledVariants: string[]): CpuInfo {

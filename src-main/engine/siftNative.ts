@@ -1,7 +1,7 @@
 // The one typed door to Sift's additions in the native addon (native-patches/addon). Everything
 // that needs per-layer statistics (and later: lazy prefill, layer trim, eviction) goes through here.
 import type { Llama, LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
-import type { LayerKvStats } from './types.js';
+import type { BufferMemory, LayerKvStats } from './types.js';
 
 interface SiftAddon {
   siftBuildId?: () => string;
@@ -18,6 +18,9 @@ interface SiftAddon {
   siftSetNextContextLayout?: (lazyLayers: Int32Array, nSink: number, nWindow: number) => void;
   siftGetValueNorms?: (context: unknown, layer: number) => { nCells: number; nHeadKv: number; norms: Float32Array } | null;
   siftMemoryBytes?: (context: unknown) => { kv: number; compute: number };
+  siftMemoryByBuffer?: (
+    context: unknown,
+  ) => Array<{ bufferType: string; device: string; isHost: boolean; model: number; context: number; compute: number }>;
 }
 
 /** Where LazyLLM prunes: at each prune layer, the kept fraction of the prompt continues. */
@@ -246,4 +249,18 @@ export function readValueNorms(llama: Llama, context: LlamaContext, layer: numbe
 export function readKvMemoryBytes(llama: Llama, context: LlamaContext): number | null {
   const read = addonOf(llama).siftMemoryBytes;
   return typeof read === 'function' ? read(nativeContextOf(context)).kv : null;
+}
+
+/** Where the weights, the KV cache and the compute buffers live, per buffer type; null without the patch. */
+export function readMemoryByBuffer(llama: Llama, context: LlamaContext): BufferMemory[] | null {
+  const read = addonOf(llama).siftMemoryByBuffer;
+  if (typeof read !== 'function') return null;
+  return read(nativeContextOf(context)).map((entry) => ({
+    bufferType: entry.bufferType,
+    device: entry.device,
+    isHost: entry.isHost,
+    modelBytes: entry.model,
+    kvBytes: entry.context,
+    computeBytes: entry.compute,
+  }));
 }

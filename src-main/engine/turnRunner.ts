@@ -20,6 +20,7 @@ import {
   lazyPrefill,
   readPrefillProgress,
   readKvLayerStats,
+  readMemoryByBuffer,
   readKvMemoryBytes,
   readLastLogits,
   revivePruned,
@@ -329,6 +330,7 @@ export async function runTurn(
       kvBytesUsed: kv?.bytesUsed ?? null,
       kvBytesPeak: kvMeter.peak,
       kvBytesSteady: kvMeter.last,
+      memory: readMemoryByBuffer(target.llama, context),
       eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null } : null,
       contextSize: context.contextSize,
       perLayer: (kv?.perLayer ?? []).map((layer) => ({

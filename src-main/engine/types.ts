@@ -152,6 +152,8 @@ export interface TurnMetrics {
   /** KV bytes the backend allocated (llama_get_memory_breakdown): the most seen during the turn, and after it. */
   kvBytesPeak: number | null;
   kvBytesSteady: number | null;
+  /** Where the bytes live after the turn, per buffer type (patched build; null elsewhere). */
+  memory?: BufferMemory[] | null;
   /** Present when the turn evicted tokens under a budget. */
   eviction: EvictionTurnMetrics | null;
   /** Present when the turn used lazy prefill. */
@@ -160,6 +162,19 @@ export interface TurnMetrics {
   layerDecision?: LayerDecisionMetrics | null;
   /** Why a requested policy did not (fully) apply, if it did not. */
   notice: string | null;
+}
+
+/** One buffer type's share of llama_get_memory_breakdown: weights, KV cache and compute bytes. */
+export interface BufferMemory {
+  /** ggml's name: "CPU", "CPU_REPACK", "Vulkan0", "Vulkan_Host", "CUDA0", … */
+  bufferType: string;
+  /** The device it belongs to ("" when ggml names none). */
+  device: string;
+  /** Host memory (RAM), even when a GPU backend owns the buffer type. */
+  isHost: boolean;
+  modelBytes: number;
+  kvBytes: number;
+  computeBytes: number;
 }
 
 export type StopReason = 'eos' | 'maxTokens' | 'cancelled';

@@ -63,6 +63,17 @@ describe('engine on the patched build', () => {
     expect(metrics.perLayer.every((l) => l.bytes === expectedPerLayer)).toBe(true);
     expect(metrics.kvBytesAllocated).toBe(30 * expectedPerLayer);
     expect(metrics.kvBytesUsed).toBe(Math.round((expectedPerLayer * evaluated) / 4096) * 30);
+
+    // where the bytes live, per buffer type: on the CPU all of it is host memory, the KV bytes are
+    // the cache's own, and the weights are the model file's tensors
+    const memory = metrics.memory ?? [];
+    expect(memory.length).toBeGreaterThan(0);
+    expect(memory.every((entry) => entry.isHost)).toBe(true);
+    expect(memory.some((entry) => entry.bufferType === 'CPU')).toBe(true);
+    expect(memory.reduce((sum, entry) => sum + entry.kvBytes, 0)).toBe(metrics.kvBytesSteady);
+    const weights = memory.reduce((sum, entry) => sum + entry.modelBytes, 0);
+    expect(weights).toBeGreaterThan(50 * 1024 ** 2);
+    expect(weights).toBeLessThan(120 * 1024 ** 2);
   });
 
   it('allocates a smaller cache for a q8_0 KV policy and says so in the stats', async () => {

@@ -4,7 +4,6 @@ import { lstatSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeCpuCode } from '../../src-main/api/engineSummary.js';
 import { signalFromUtilityExit } from '../../src-main/app/utilityEngineHost.js';
 import {
   backendsDirFor,
@@ -13,7 +12,7 @@ import {
   readDisabledCpuVariants,
   variantToDisable,
 } from '../../src-main/engine/cpuVariants.js';
-import { cpuOptions, resolveCpuTarget } from '../../scripts/nativeOptions.js';
+import { chooseGpuBackend, cpuOptions, gpuOptions, resolveCpuTarget, resolveGpuRequest, type GpuToolchain } from '../../scripts/nativeOptions.js';
 
 function fakeBuild(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sift-variants-'));
@@ -72,20 +71,9 @@ describe('CPU variants', () => {
     expect(signalFromUtilityExit(1, 'linux')).toBeNull();
     expect(signalFromUtilityExit(4, 'win32')).toBeNull();
   });
-
-  it('says which CPU code runs', () => {
-    const features = ['SSE3', 'AVX2', 'AVX512', 'LLAMAFILE', 'OPENMP'];
-    expect(describeCpuCode({ build: 'variants', variant: 'zen4', disabledVariants: [], features })).toBe('CPU variant zen4 (SSE3, AVX2, AVX512)');
-    expect(describeCpuCode({ build: 'variants', variant: 'icelake', disabledVariants: ['sapphirerapids'], features })).toBe(
-      'CPU variant icelake (SSE3, AVX2, AVX512); switched off on this machine after crashing: sapphirerapids',
-    );
-    expect(describeCpuCode({ build: 'native', variant: null, disabledVariants: [], features: [] })).toBe(
-      'CPU code built for this machine (-march=native) (no vector features reported)',
-    );
-  });
 });
 
-describe('native build CPU options', () => {
+describe('native build options', () => {
   it('builds every variant unless asked otherwise', () => {
     expect(resolveCpuTarget(undefined, {})).toBe('variants');
     expect(resolveCpuTarget('native', {})).toBe('native');
@@ -98,5 +86,34 @@ describe('native build CPU options', () => {
   it('gives ggml the options its release builds use', () => {
     expect(cpuOptions('variants')).toEqual({ GGML_NATIVE: 'OFF', GGML_BACKEND_DL: 'ON', GGML_CPU_ALL_VARIANTS: 'ON' });
     expect(cpuOptions('native')).toEqual({ GGML_NATIVE: 'ON' });
+  });
+
+  const linux: GpuToolchain = { platform: 'linux', cuda: false, glslc: false, vulkanHeaders: 'missing' };
+
+  it('builds the GPU backend the machine has the tools for, and says why', () => {
+    expect(resolveGpuRequest(undefined, {})).toBe('auto');
+    expect(resolveGpuRequest(undefined, { SIFT_NATIVE_GPU: 'vulkan' })).toBe('vulkan');
+    expect(() => resolveGpuRequest('rocm', {})).toThrow('--gpu takes "auto", "cpu", "vulkan", "cuda", "metal", not "rocm"');
+    expect(chooseGpuBackend('auto', { ...linux, platform: 'darwin' }).backend).toBe('metal');
+    expect(chooseGpuBackend('auto', { ...linux, cuda: true, glslc: true, vulkanHeaders: 'ok' }).backend).toBe('cuda');
+    expect(chooseGpuBackend('auto', { ...linux, glslc: true, vulkanHeaders: 'ok' }).backend).toBe('vulkan');
+    expect(chooseGpuBackend('auto', linux)).toEqual({ backend: 'cpu', why: 'no GPU toolkit found (CUDA: nvcc; Vulkan: headers and glslc)' });
+    // Debian 12's headers are too old for this llama.cpp: auto stays on the CPU and says why
+    expect(chooseGpuBackend('auto', { ...linux, glslc: true, vulkanHeaders: 'too-old' }).why).toMatch(/lack VK_EXT_layer_settings/);
+  });
+
+  it('refuses a backend the machine cannot build, naming what is missing', () => {
+    expect(() => chooseGpuBackend('vulkan', linux)).toThrow(/--gpu vulkan needs the Vulkan headers and loader .* and glslc/);
+    expect(() => chooseGpuBackend('vulkan', { ...linux, glslc: true, vulkanHeaders: 'too-old' })).toThrow(/VK_EXT_layer_settings/);
+    expect(() => chooseGpuBackend('cuda', linux)).toThrow('--gpu cuda needs the CUDA toolkit (nvcc on PATH, or CUDA_PATH)');
+    expect(() => chooseGpuBackend('metal', linux)).toThrow('--gpu metal needs macOS (Metal exists only there)');
+    expect(chooseGpuBackend('cpu', linux).backend).toBe('cpu');
+  });
+
+  it('gives both builds the same GPU options', () => {
+    expect(gpuOptions('cpu')).toEqual({ GGML_METAL: 'OFF' });
+    expect(gpuOptions('vulkan')).toEqual({ GGML_METAL: 'OFF', GGML_VULKAN: '1' });
+    expect(gpuOptions('cuda')).toEqual({ GGML_METAL: 'OFF', GGML_CUDA: '1' });
+    expect(gpuOptions('metal')).toEqual({ GGML_METAL: '1' });
   });
 });
