@@ -59,6 +59,15 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => ui(page).heading().textContent()).toBe(QUESTION);
   });
 
+  it('says in the model manager which CPU code and GPU backend the engine runs', async () => {
+    await ui(page).modelButton().click();
+    const current = page.getByRole('region', { name: 'Current model' });
+    await expect.poll(() => current.getByTestId('engine-cpu').textContent()).toMatch(/^(CPU variant [a-z0-9_.]+|CPU code built for this machine).*\((SSE3|NEON)/);
+    await expect.poll(() => current.getByTestId('engine-gpu').textContent()).toMatch(/everything runs on the CPU|^GPU: /);
+    await page.getByRole('button', { name: 'Close models' }).click();
+    await expect.poll(() => current.count()).toBe(0);
+  });
+
   it('stops a long answer and keeps what was written', async () => {
     await setSampling(page, { temperature: 0, maxTokens: 400 });
     await ui(page).message().fill('Write a long story about a lighthouse keeper.');
