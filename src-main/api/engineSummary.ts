@@ -1,6 +1,7 @@
 // What engine code runs, in words, for the CLI, the setup smoke step and the app alike.
 // Pure: the renderer imports it.
 import type { BufferMemory, CpuInfo, GpuInfo } from '../engine/types.js';
+import { formatBytes } from '../common/format.js';
 
 /** e.g. "CPU variant zen4 (AVX2, AVX512, …); switched off here: sapphirerapids" */
 export function describeCpuCode(cpu: CpuInfo): string {
@@ -24,7 +25,7 @@ export function describeGpu(gpu: GpuInfo, offloadedLayers: number | null = null,
   return `GPU: ${name} on ${gpu.devices.join(', ') || 'an unnamed device'}${onto}`;
 }
 
-const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const mib = (bytes: number) => formatBytes(bytes, { unit: 'MiB' });
 
 /** Bytes per place, RAM first: host buffer types (CPU, CPU_REPACK, a GPU's pinned host memory) count as RAM. */
 export function memoryByPlace(memory: readonly BufferMemory[]): Array<{ place: string; modelBytes: number; kvBytes: number; computeBytes: number }> {

@@ -1,15 +1,58 @@
-// What a turn's policy decided, in words, for the CLI and the app alike (one wording in both).
-// Pure: the renderer imports it.
-import type { LazyTurnMetrics } from '../engine/types.js';
+// A turn's metrics as facts a person reads, one description for the CLI, the app's info panel and
+// its cache meter: the generic figures, then one line per press from its own declaration
+// (describeTurn). Pure: the renderer imports it.
+import type { TurnMetrics } from '../engine/types.js';
+import { formatBytes, formatMs } from '../common/format.js';
+import type { PressDeclaration } from '../policy/press.js';
+import { parsePolicy, parsePolicyPresses, type KvPolicy } from '../policy/spec.js';
 
-const percent = (f: number) => `${Math.round(f * 100)}%`;
+export { describeLazyPrefill } from '../policy/presses/lazyPrefill.js';
 
-/** e.g. "pruned 2,867 of 4,050 prompt tokens (kept 70% from layer 8, 60% from 20, 50% from 24), ranked by the last 18 tokens' attention" */
-export function describeLazyPrefill(lazy: LazyTurnMetrics, promptTokens: number): string {
-  const points = lazy.pruneLayers.map((layer, i) => `${percent(lazy.keep[i] ?? 1)} from ${i === 0 ? 'layer ' : ''}${layer}`).join(', ');
-  const revived = lazy.revived > 0 ? `; revived ${lazy.revived.toLocaleString('en-US')} after the first token in ${Math.round(lazy.reviveMs).toLocaleString('en-US')} ms` : '';
-  return (
-    `pruned ${lazy.pruned.toLocaleString('en-US')} of ${promptTokens.toLocaleString('en-US')} prompt tokens (kept ${points}), ` +
-    `ranked by the last ${lazy.obsWindow} tokens' attention${revived}`
-  );
+export interface TurnFact {
+  /** Stable, for tests and styling. */
+  key: string;
+  label: string;
+  value: string;
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** The presses a stored policy names; none when it no longer parses (a policy from an older Sift). */
+function pressesOf(spec: string): { presses: PressDeclaration[]; policy: KvPolicy | null } {
+  try {
+    return { presses: parsePolicyPresses(spec).map((e) => e.press), policy: parsePolicy(spec) };
+  } catch {
+    return { presses: [], policy: null };
+  }
+}
+
+/** e.g. "22.5 MiB used of 180.0 MiB allocated (predicted 180.0 MiB), peak 180.0 MiB"; the stock build has no byte counts. */
+export function describeKvCache(m: TurnMetrics): string {
+  if (m.kvBytesAllocated === null) return `${count(m.promptTokens)} of ${count(m.contextSize)} context tokens (KV bytes need the patched build)`;
+  const predicted = m.kvPredicted ? ` (predicted ${formatBytes(m.kvPredicted.steadyKvBytes)})` : '';
+  const peak = m.kvBytesPeak !== null && m.kvBytesPeak !== m.kvBytesSteady ? `, peak ${formatBytes(m.kvBytesPeak)}` : '';
+  return `${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated${predicted}${peak}`;
+}
+
+export function describeTurn(m: TurnMetrics): TurnFact[] {
+  const facts: TurnFact[] = [
+    { key: 'ttft', label: 'Time to first token', value: formatMs(m.ttftMs) },
+    {
+      key: 'prompt',
+      label: 'Prompt',
+      value: `${count(m.promptTokens)} tokens${m.prefillTokens !== m.promptTokens ? ` (${count(m.prefillTokens)} computed)` : ''}, read at ${count(Math.round(m.prefillTokensPerSec))} tok/s`,
+    },
+    { key: 'answer', label: 'Answer', value: `${count(m.generatedTokens)} tokens at ${m.decodeTokensPerSec.toFixed(1)} tok/s` },
+    { key: 'total', label: 'Total', value: formatMs(m.totalMs) },
+    { key: 'kv', label: 'KV cache', value: describeKvCache(m) },
+    { key: 'context', label: 'Context', value: `${count(m.contextSize)} tokens` },
+    { key: 'policy', label: 'Policy', value: m.policy },
+  ];
+  const { presses, policy } = pressesOf(m.policy);
+  for (const press of presses) {
+    const said = policy ? press.describeTurn?.(m, policy) : null;
+    if (said) facts.push({ key: `press-${press.name}`, label: press.title, value: said });
+  }
+  if (m.notice) facts.push({ key: 'notice', label: 'Notice', value: m.notice });
+  return facts;
 }

@@ -2,11 +2,12 @@
 // service the app uses (so the answer and its metrics are saved like any chat), streamed to
 // stdout, then the metrics; or, with --json, one JSON object.
 import { parseArgs } from 'node:util';
-import { describeLazyPrefill } from '../api/turnSummary.js';
+import { describeTurn } from '../api/turnSummary.js';
 import { describeCpuCode, describeGpu, describeMemory } from '../api/engineSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { parsePolicy, PolicySpecError } from '../policy/spec.js';
+import { pressHelpText } from '../policy/pressHelp.js';
 import { attachDocumentFile } from '../session/documentAttach.js';
 import { SessionService } from '../session/sessionService.js';
 import { openStore } from '../store/index.js';
@@ -18,7 +19,8 @@ export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--js
   --model <path>       GGUF model file (or SIFT_MODEL)
   --file <path>        a document to ask about (pdf, docx, html, md, txt, code)
   --json               print one JSON object with the answer and the metrics
-  --policy <spec>      KV policy, e.g. full, lazy, kv:type=q8_0 (docs/POLICIES.md)
+  --policy <spec>      KV policy: presses joined by +, e.g. full, lazy, simlayerkv+vatp:budget=0.25
+                       (sift ask --help lists every press and knob; docs/POLICIES.md)
   --build <kind>       patched (default) or stock llama.cpp
   --context <tokens>   context size (default: the model's, at most 16384)
   --max-tokens <n>     answer length limit (default 256)
@@ -120,29 +122,25 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
   };
 }
 
-function formatBytes(bytes: number | null): string {
-  if (bytes === null) return 'n/a (stock build)';
-  return bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
-}
-
 function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
   return [
-    `build ${build.kind} (${build.id}), policy ${m.policy}`,
-    `engine ${describeCpuCode(build.cpu)}; ${describeGpu(build.gpu)}`,
-    `prompt ${m.promptTokens} tokens, TTFT ${m.ttftMs.toFixed(0)} ms, prefill ${m.prefillTokensPerSec.toFixed(1)} tok/s`,
-    `answer ${m.generatedTokens} tokens, decode ${m.decodeTokensPerSec.toFixed(1)} tok/s`,
-    `KV cache ${formatBytes(m.kvBytesUsed)} used of ${formatBytes(m.kvBytesAllocated)} allocated, ${m.perLayer.length} layers` +
-      (m.perLayer.some((l) => l.lazy) ? ` (${m.perLayer.filter((l) => l.lazy).length} lazy)` : '') +
-      `, peak ${formatBytes(m.kvBytesPeak)}`,
-    ...(m.memory?.length ? [`memory ${describeMemory(m.memory)}`] : []),
-    ...(m.lazy ? [`lazy prefill ${describeLazyPrefill(m.lazy, m.promptTokens)}`] : []),
-    ...(m.eviction ? [`evicted ${m.eviction.evicted} tokens in ${m.eviction.rounds} rounds (budget ${m.eviction.budgetTokens} tokens)`] : []),
-    ...(m.eviction?.reuse?.reusedTokens ? [`restored ${m.eviction.reuse.reusedTokens} prompt tokens from the stored document KV in ${m.eviction.reuse.restoreMs.toFixed(0)} ms`] : []),
-    ...(m.layerDecision ? [`SimLayerKV (${m.layerDecision.rule} rule, delta ${m.layerDecision.delta}): ${m.layerDecision.lazyLayers.length} lazy layers, moved in ${m.layerDecision.moveMs.toFixed(0)} ms`] : []),
+    `build ${build.kind} (${build.id}); engine ${describeCpuCode(build.cpu)}; ${describeGpu(build.gpu)}`,
+    ...describeTurn(m).map((fact) => `${fact.label}: ${fact.value}`),
+    ...(m.memory?.length ? [`Memory: ${describeMemory(m.memory)}`] : []),
   ].join('\n');
 }
 
+/** `sift ask --help`: the options, then every press and its knobs from their declarations. */
+export const ASK_HELP = `${ASK_USAGE}
+
+Presses for --policy (name:knob=value,knob=value; join presses with +):
+${pressHelpText()}`;
+
 export async function askCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${ASK_HELP}\n`);
+    return 0;
+  }
   const options = parseAskArgs(argv);
   // answers a killed CLI or app left streaming become 'interrupted'; a live app's are left alone
   const store = openStore();

@@ -1,5 +1,6 @@
 // Entry point: a file on disk to text ready for question answering, or a DocumentError that says
 // what went wrong in words a user can act on.
+import { formatBytes } from '../common/format.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -25,7 +26,7 @@ export async function extractDocument(filePath: string, options: ExtractOptions 
   if (sizeBytes > maxBytes) {
     throw new DocumentError(
       'TOO_LARGE',
-      `"${name}" is ${formatSize(sizeBytes)}; the largest file Sift reads is ${formatSize(maxBytes)}.`,
+      `"${name}" is ${formatBytes(sizeBytes)}; the largest file Sift reads is ${formatBytes(maxBytes)}.`,
     );
   }
   if (sizeBytes === 0) throw new DocumentError('EMPTY_DOCUMENT', `"${name}" is empty.`);
@@ -103,10 +104,4 @@ function fileSystemError(error: unknown, filePath: string, name: string): Docume
         ? 'it is a folder'
         : `the system reported ${code ?? 'an error'}`;
   return new DocumentError('UNREADABLE', `"${name}" could not be read: ${reason}.`, { cause: error });
-}
-
-function formatSize(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${bytes} bytes`;
 }

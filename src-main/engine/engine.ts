@@ -4,8 +4,10 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
-import { parsePolicy, PolicySpecError, resolveBudgetTokens, type KvPolicy } from '../policy/spec.js';
-import { resolveLazyLayers, type LayerProfile } from '../policy/layerTrim.js';
+import { parsePolicy, PolicySpecError, type KvPolicy } from '../policy/spec.js';
+import type { LayerProfile } from '../policy/layerTrim.js';
+import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type LayerRule, type PlanOptions } from '../policy/contextPlan.js';
+import type { NativeFeature } from '../policy/press.js';
 import { questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
 import { loadLlama } from './loadLlama.js';
@@ -15,10 +17,10 @@ import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPr
 import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
 import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
 import { DocumentKvStore } from './documentKvStore.js';
-import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget, type LayerRule } from './layerDecision.js';
+import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget } from './layerDecision.js';
 import { convertStateToLazyLayout } from './kvStateLayout.js';
 import { resolveLazySchedule } from '../policy/lazy.js';
-import { checkPromptFits, runTurn, type EvictionTurn, type LazyTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
+import { checkPromptFits, runTurn, type LazyTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
 import { probeBudgetedLogits } from './budgetedLogitsProbe.js';
 import {
   EngineError,
@@ -48,63 +50,20 @@ export interface LoadModelOptions {
 
 const DEFAULT_MAX_CONTEXT = 16_384;
 
-/** Architectures whose graph builder has Sift's segment hooks (native-patches 0003, 0010, 0011). */
-const LAZY_ARCHITECTURES = new Set(['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3']);
-/**
- * Architectures with sliding-window layers (gemma3 only when the file sets a window). A lazy
- * prefill re-enters every earlier token in each segment, so their window cache must keep every
- * token (llama.cpp's swa_full) while a lazy policy runs; other turns keep the small cache.
- */
-const SLIDING_WINDOW_ARCHITECTURES = new Set(['gemma2', 'gemma3']);
-/** Architectures whose graph builder gives lazy layers a window cache (native-patches 0007). */
-const LAYER_TRIM_ARCHITECTURES = new Set(['llama']);
-/** Bytes of one cached element of K or V, per cache type (q8_0: 34 bytes per 32, q4_0: 18 per 32). */
-/** llama.cpp pads a context's cells to a multiple of this. */
-const CONTEXT_STEP = 256;
-const KV_ELEMENT_BYTES = { f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 } as const;
-
 interface LoadedModel {
   model: LlamaModel;
   info: ModelInfo;
   options: LoadModelOptions;
 }
 
-/** What a context is created with; a policy needing another shape gets a new context. */
-interface ContextShape {
-  kvType: KvPolicy['kvType'];
-  flashAttention: boolean;
-  contextSize: number;
-  /** Tokens evaluated at once (llama.cpp's batch and ubatch): a window cache's size includes it. */
-  batchSize: number;
-  /** SimLayerKV: layers whose cache holds only `sink` first and `window` recent tokens. */
-  lazyLayers: number[];
-  sink: number;
-  window: number;
-  /** Sliding-window layers keep every token's K/V (see SLIDING_WINDOW_ARCHITECTURES). */
-  swaFull: boolean;
-}
-
 interface OpenContext extends ContextShape {
   context: LlamaContext;
 }
 
-/** How one request runs: the context it needs and the turn-level policy parts. */
-interface PolicyPlan {
-  policy: KvPolicy;
-  shape: ContextShape;
-  eviction: EvictionTurn | null;
-  /** SimLayerKV decided per prompt (rule=prefill|decode): the context starts untrimmed. */
-  layerRule: LayerRule | null;
-  notices: string[];
-}
-
-/** SimLayerKV's threshold when neither the policy nor a calibrated profile gives one (Llama-3's). */
-const DEFAULT_LAZY_DELTA = 0.9;
-
 /** The plan a per-prompt SimLayerKV decision leads to: its lazy layers get their window cache. */
-function trimmedPlan(plan: PolicyPlan, rule: LayerRule, lazyLayers: number[]): PolicyPlan {
-  if (lazyLayers.length === 0) return { ...plan, layerRule: null };
-  return { ...plan, layerRule: null, shape: { ...plan.shape, lazyLayers, sink: rule.sink, window: rule.window } };
+function trimmedPlan(plan: ContextPlan, rule: LayerRule, lazyLayers: number[]): ContextPlan {
+  if (lazyLayers.length === 0) return { ...plan, layerRule: null, prefillShape: null };
+  return { ...plan, layerRule: null, prefillShape: null, shape: { ...plan.shape, lazyLayers, sink: rule.sink, window: rule.window } };
 }
 
 function sameShape(a: ContextShape, b: ContextShape): boolean {
@@ -224,6 +183,7 @@ export class Engine {
           resume: compacted ?? decided?.resume ?? null,
           layerDecision: decided?.metrics ?? null,
           notice: notices.length ? notices.join(' ') : null,
+          kvPredicted: predictKvCost(plan, loaded.info, request.layerProfile ?? null, decided?.metrics.lazyLayers),
         },
         { ...request, policy: plan.policy.spec },
         onEvent,
@@ -236,15 +196,10 @@ export class Engine {
    * The lazy prefill a policy asks for, if this build and model can run it. Architectures whose
    * graph builders have no segment hooks yet run unpruned, and say so: never a wrong answer.
    */
-  private lazyTurn(plan: PolicyPlan, info: ModelInfo, model: LlamaModel, messages: ChatMessage[]): { lazy: LazyTurn | null; notice: string | null } {
+  private lazyTurn(plan: ContextPlan, info: ModelInfo, model: LlamaModel, messages: ChatMessage[]): { lazy: LazyTurn | null; notice: string | null } {
     const policy = plan.policy;
-    if (!policy.lazy) return { lazy: null, notice: null };
-    if (!hasLazyPrefill(this.llama)) {
-      return { lazy: null, notice: 'Lazy prefill needs the patched build; this turn ran a full prefill.' };
-    }
-    if (!LAZY_ARCHITECTURES.has(info.architecture)) {
-      return { lazy: null, notice: `Lazy prefill does not support ${info.architecture} models yet; this turn ran a full prefill.` };
-    }
+    // a build or model without the hooks: the plan's notice says the turn ran a full prefill
+    if (!policy.lazy || !plan.applied.includes('lazy')) return { lazy: null, notice: null };
     let schedule;
     try {
       schedule = resolveLazySchedule(policy.lazy, info.layers);
@@ -258,66 +213,24 @@ export class Engine {
     return { lazy: { schedule: { ...schedule, nSink: sink, nRecent, obsWindow }, revive }, notice: null };
   }
 
-  /**
-   * The context and turn settings a policy needs for a prompt of `promptTokens`: SimLayerKV's lazy
-   * layers get a window cache, and an eviction budget is the context's size, so the memory saved
-   * is memory never allocated.
-   */
-  private plan(policy: KvPolicy, promptTokens: number, profile: LayerProfile | null): PolicyPlan {
-    const loaded = this.requireLoaded();
-    const info = loaded.info;
-    const notices: string[] = [];
-    const flashAttention = policy.kvType !== 'f16' || (loaded.options.flashAttention ?? false);
-    const batchSize = Math.min(loaded.options.batchSize ?? 512, info.contextSize);
-    const swaFull =
-      (loaded.options.swaFullCache ?? false) ||
-      (policy.lazy !== null && hasLazyPrefill(this.llama) && SLIDING_WINDOW_ARCHITECTURES.has(info.architecture));
-    const shape: ContextShape = { kvType: policy.kvType, flashAttention, contextSize: info.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0, swaFull };
-    let layerRule: LayerRule | null = null;
-
-    if (policy.layerTrim) {
-      if (!hasKvBudgets(this.llama)) {
-        notices.push('SimLayerKV needs the patched build; no layer was trimmed.');
-      } else if (!LAYER_TRIM_ARCHITECTURES.has(info.architecture)) {
-        notices.push(`SimLayerKV does not support ${info.architecture} models yet; no layer was trimmed.`);
-      } else {
-        const { rule, sink, window, lastW } = policy.layerTrim;
-        if (rule !== 'profile') {
-          layerRule = { rule, delta: policy.layerTrim.delta ?? profile?.delta ?? DEFAULT_LAZY_DELTA, sink, window, lastW };
-        } else {
-          let trim;
-          try {
-            trim = resolveLazyLayers(policy.layerTrim, info.layers, profile);
-          } catch (err) {
-            throw new EngineError('BAD_POLICY', (err as Error).message);
-          }
-          if (trim.notice) notices.push(trim.notice);
-          if (trim.lazyLayers.length > 0) Object.assign(shape, { lazyLayers: trim.lazyLayers, sink, window });
-        }
-      }
+  /** The contexts a policy needs for a prompt of `promptTokens` (the presses' plan, contextPlan.ts). */
+  private plan(policy: KvPolicy, promptTokens: number, profile: LayerProfile | null): ContextPlan {
+    const info = this.requireLoaded().info;
+    try {
+      return planContexts(policy, info, promptTokens, profile, this.planOptions());
+    } catch (err) {
+      if (err instanceof PolicySpecError) throw new EngineError('BAD_POLICY', err.message);
+      throw err;
     }
+  }
 
-    let eviction: EvictionTurn | null = null;
-    if (policy.eviction) {
-      if (policy.eviction.method !== 'streaming' && !hasKvBudgets(this.llama)) {
-        notices.push(`${policy.eviction.method} needs the patched build; this turn kept every token.`);
-      } else {
-        const fullLayers = info.layers - shape.lazyLayers.length;
-        const bytesPerToken = 2 * fullLayers * info.kvHeads * info.headDim * KV_ELEMENT_BYTES[policy.kvType];
-        const budget = resolveBudgetTokens(policy.eviction.budget, promptTokens, bytesPerToken);
-        // llama.cpp allocates contexts in steps of 256 cells: a budget below the prompt goes to the
-        // nearest step; one that holds the prompt rounds up, so it stays a no-op
-        const steps = budget >= promptTokens ? Math.ceil(budget / CONTEXT_STEP) : Math.round(budget / CONTEXT_STEP);
-        const budgetTokens = Math.min(info.contextSize, Math.max(1, steps) * CONTEXT_STEP);
-        // an eighth of the budget stays free after each round: the next prefill chunk, evaluated as
-        // one batch (a smaller batch also shrinks the lazy layers' window caches)
-        const headroom = Math.max(16, Math.min(batchSize, Math.floor(budgetTokens / 8)));
-        shape.contextSize = budgetTokens;
-        shape.batchSize = headroom;
-        eviction = { policy: policy.eviction, budgetTokens, headroom, layers: info.layers };
-      }
-    }
-    return { policy, shape, eviction, layerRule, notices };
+  private planOptions(): PlanOptions {
+    const options = this.requireLoaded().options;
+    const features = new Set<NativeFeature>();
+    if (hasKvBudgets(this.llama)) features.add('kvBudgets');
+    if (hasLazyPrefill(this.llama)) features.add('lazyPrefill');
+    if (hasObservation(this.llama)) features.add('observation');
+    return { batchSize: options.batchSize ?? 512, flashAttention: options.flashAttention ?? false, swaFullCache: options.swaFullCache ?? false, features };
   }
 
   /**
@@ -326,7 +239,7 @@ export class Engine {
    * the turn can go on in a context of the budget's size (the big one is then freed).
    */
   private async prefillForCompaction(
-    plan: PolicyPlan,
+    plan: ContextPlan,
     messages: ChatMessage[],
     onEvent: (event: TurnEvent) => void,
     signal: AbortSignal,
@@ -336,12 +249,7 @@ export class Engine {
     const prompt = renderChatTokens(loaded.model, messages);
     checkPromptFits(prompt.length, loaded.info.contextSize);
     const started = performance.now();
-    const fullPlan: PolicyPlan = {
-      ...plan,
-      shape: { ...plan.shape, contextSize: loaded.info.contextSize, batchSize: Math.min(loaded.options.batchSize ?? 512, loaded.info.contextSize) },
-      eviction: null,
-      layerRule: null,
-    };
+    const fullPlan: ContextPlan = { ...plan, shape: plan.prefillShape ?? plan.shape, prefillShape: null, eviction: null, layerRule: null };
     const statePath = path.join(os.tmpdir(), `sift-kv-${process.pid}-${Date.now()}.state`);
     const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
     report(0);
@@ -383,7 +291,7 @@ export class Engine {
    * only sinks and the recent window (kvStateLayout.ts); the turn goes on there.
    */
   private async prefillForLayerDecision(
-    plan: PolicyPlan,
+    plan: ContextPlan,
     rule: LayerRule,
     request: TurnRequest,
     onEvent: (event: TurnEvent) => void,
@@ -394,7 +302,7 @@ export class Engine {
     checkPromptFits(prompt.length, loaded.info.contextSize);
     const started = performance.now();
     onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
-    const fullPlan: PolicyPlan = { ...plan, layerRule: null };
+    const fullPlan: ContextPlan = { ...plan, shape: plan.prefillShape ?? plan.shape, prefillShape: null, layerRule: null };
     return this.withPolicyContext(fullPlan, async (open, sequence) => {
       const decision = await prefillAndDecideLayers(this.decisionTarget(sequence, prompt, rule), request.sampling, onEvent, signal);
       const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
@@ -433,7 +341,7 @@ export class Engine {
   }
 
   /** Teacher-forced logits when SimLayerKV decides the prompt's lazy layers itself. */
-  private async probeWithLayerDecision(plan: PolicyPlan, rule: LayerRule, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+  private async probeWithLayerDecision(plan: ContextPlan, rule: LayerRule, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     const follow = (request.follow ?? []) as Token[];
@@ -495,14 +403,10 @@ export class Engine {
 
   /** A lazy (segmented) prefill of the prompt: last-token logits and native statistics. */
   async probeLazyPrefill(request: LazyPrefillRequest): Promise<LazyPrefillResult> {
-    if (!hasLazyPrefill(this.llama)) {
-      throw new EngineError('BAD_POLICY', 'Lazy prefill needs the patched build (run npm run setup).');
-    }
     const loaded = this.requireLoaded();
-    if (!LAZY_ARCHITECTURES.has(loaded.info.architecture)) {
-      throw new EngineError('BAD_POLICY', `Lazy prefill does not support ${loaded.info.architecture} models yet.`);
-    }
     const plan = this.plan(parsePolicy('lazy'), 0, null);
+    // a probe has no turn to run unpruned: the plan's reason is the error
+    if (!plan.applied.includes('lazy')) throw new EngineError('BAD_POLICY', plan.notices.join(' '));
     return this.withPolicyContext(plan, (_open, sequence) => probeLazyPrefill(this.llama, loaded.model, sequence, loaded.info.layers, request));
   }
 
@@ -533,7 +437,7 @@ export class Engine {
 
   /** Runs `work` on a fresh sequence of a context shaped for the plan, one call at a time. */
   private async withPolicyContext<T>(
-    plan: PolicyPlan,
+    plan: ContextPlan,
     work: (open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
   ): Promise<T> {
     this.assertIdle();

@@ -9,6 +9,8 @@
 // does), so positions stay contiguous and its sequence bookkeeping stays true.
 import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { EvictionPolicy } from '../policy/spec.js';
+import { scorerFor } from '../policy/scorers/index.js';
+import type { Scorer } from '../policy/scorers/scorer.js';
 import { readObservationWithPositions, readValueNorms, sequenceIdOf, readCellPositions, setObservation } from './siftNative.js';
 
 export interface EvictionStats {
@@ -41,6 +43,7 @@ export class TokenEvictor {
   readonly keepTokens: number;
   /** Queries the native side observes per evaluation now (0: off). */
   private observing = 0;
+  private readonly scorer: Scorer;
 
   constructor(
     private readonly llama: Llama,
@@ -51,14 +54,15 @@ export class TokenEvictor {
     before?: EvictionStats,
   ) {
     if (before) Object.assign(this.stats, before);
+    this.scorer = scorerFor(policy.method);
     // node-llama-cpp keeps one cell of a context free
     this.keepTokens = Math.max(1, budget.budgetTokens - 1 - budget.headroom);
     const room = Math.max(0, this.keepTokens - policy.sink);
-    this.recent = policy.method === 'streaming' ? room : Math.min(room, policy.recent ?? Math.floor(this.keepTokens / 2));
+    this.recent = !this.scorer.ranked ? room : Math.min(room, policy.recent ?? Math.floor(this.keepTokens / 2));
   }
 
   private get needsScores(): boolean {
-    return this.policy.method !== 'streaming';
+    return this.scorer.attention !== 'none';
   }
 
   /** Cells the context holds: the budget as allocated. */
@@ -212,7 +216,8 @@ export class TokenEvictor {
   }
 
   /**
-   * Importance of each token index: attention (times value norm for VATP), pooled over positions
+   * Importance of each token index: the scorer's score per slot (attention, times the value norm
+   * for VATP), pooled over positions
    * per slot when the policy pools (a needle is a span: pooling keeps its neighbours with it),
    * summed over slots.
    */
@@ -220,11 +225,10 @@ export class TokenEvictor {
     const total = new Float64Array(n);
     if (!this.needsScores) return total;
     const attention = this.attention();
-    const values = this.policy.method === 'vatp' ? this.valueWeights(n) : null;
+    const values = this.scorer.valueNorms ? this.valueWeights(n) : null;
     attention.forEach((scores, slot) => {
-      const weight = values?.[slot];
-      let slotImportance = scores.subarray(0, n);
-      if (weight) slotImportance = slotImportance.map((score, i) => score * weight[i]!);
+      const weight = values?.[slot]?.subarray(0, n) ?? null;
+      let slotImportance = this.scorer.score(scores.subarray(0, n), weight);
       if (this.policy.pool > 1) slotImportance = maxPool(slotImportance, this.policy.pool);
       for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
     });

@@ -6,18 +6,13 @@
 // a context whose lazy layers keep only those tokens (kvStateLayout.ts), so the decision is made
 // once per prompt and stays.
 import type { Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type { LayerRule } from '../policy/contextPlan.js';
 import { layerLaziness } from '../policy/layerTrim.js';
 import { forcedLogits } from './logitsProbe.js';
 import { readObservationWithPositions, setObservation } from './siftNative.js';
 import type { SamplingOptions, StopReason, TurnEvent } from './types.js';
 
-export interface LayerRule {
-  rule: 'prefill' | 'decode';
-  delta: number;
-  sink: number;
-  window: number;
-  lastW: number;
-}
+export type { LayerRule };
 
 /** What a decision runs on: a full-size context's sequence, the prompt and the rule. */
 export interface DecisionTarget {

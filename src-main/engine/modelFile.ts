@@ -3,6 +3,7 @@
 // assertion, SIGABRT), absurd counts end in raw range errors, and llama.cpp writes out of bounds
 // past 512 layers (llama.cpp #25821). Every length and count here is held against the bytes the
 // file actually has, so such a file gets one sentence a person can act on instead.
+import { formatBytes } from '../common/format.js';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from './types.js';
@@ -96,12 +97,6 @@ class HeaderReader {
     if (length > maxLength) throw new HeaderProblem(`${what} is ${length} bytes long (at most ${maxLength})`);
     return this.bytes(length);
   }
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${bytes} bytes`;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } fro
 import { renderChatTokens } from './chatPrompt.js';
 import { sampleToken } from './sampling.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
-import type { EvictionPolicy } from '../policy/spec.js';
+import type { EvictionPlan, KvCost } from '../policy/contextPlan.js';
 import {
   adoptNativeTokens,
   cancelPrefill,
@@ -45,14 +45,8 @@ export interface LazyTurn {
   revive: boolean;
 }
 
-export interface EvictionTurn {
-  policy: EvictionPolicy;
-  /** Cells the context was created with: the budget. */
-  budgetTokens: number;
-  /** Cells an eviction round frees (the prefill chunk size, and decode steps between rounds). */
-  headroom: number;
-  layers: number;
-}
+/** An evictor's turn (contextPlan.ts). */
+export type EvictionTurn = EvictionPlan;
 
 export interface ResumedPrefill {
   /** When the turn started (performance.now()), for TTFT. */
@@ -91,6 +85,8 @@ export interface TurnTarget {
   layerDecision?: LayerDecisionMetrics | null;
   /** Said with the metrics, e.g. why a requested policy did not apply. */
   notice: string | null;
+  /** The KV bytes the plan predicted, reported beside the measured ones. */
+  kvPredicted?: KvCost | null;
 }
 
 export interface TurnOutcome {
@@ -330,6 +326,7 @@ export async function runTurn(
       kvBytesUsed: kv?.bytesUsed ?? null,
       kvBytesPeak: kvMeter.peak,
       kvBytesSteady: kvMeter.last,
+      kvPredicted: target.kvPredicted ?? null,
       memory: readMemoryByBuffer(target.llama, context),
       eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null } : null,
       contextSize: context.contextSize,

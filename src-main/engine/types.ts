@@ -1,6 +1,7 @@
 // Sift's own engine vocabulary. Everything above src-main/engine speaks these types, never
 // node-llama-cpp's, so the native layer can change without touching the app.
 import type { LayerProfile } from '../policy/layerTrim.js';
+import type { KvCost } from '../policy/contextPlan.js';
 
 /** Which native build runs a turn: Sift's patched llama.cpp, or the same source unpatched. */
 export type BuildKind = 'patched' | 'stock';
@@ -152,6 +153,8 @@ export interface TurnMetrics {
   /** KV bytes the backend allocated (llama_get_memory_breakdown): the most seen during the turn, and after it. */
   kvBytesPeak: number | null;
   kvBytesSteady: number | null;
+  /** The same two as the presses' cost model predicted them before the turn (contextPlan.ts). */
+  kvPredicted?: KvCost | null;
   /** Where the bytes live after the turn, per buffer type (patched build; null elsewhere). */
   memory?: BufferMemory[] | null;
   /** Present when the turn evicted tokens under a budget. */

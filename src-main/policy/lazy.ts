@@ -15,7 +15,7 @@ export interface ResolvedLazySchedule {
  * docs/BENCHMARKS.md): before the middle of the model no scoring rule tells an ordinary sentence
  * from the rest of a document, so the schedule prunes lightly: keeping 70/60/50% at 27/67/80% of
  * the depth (SmolLM2's 30 layers: 8/20/24), scored by every layer's attention from a tenth of the
- * depth on, max-pooled over 15 positions, with the question's own tokens as the scoring queries
+ * depth on, max-pooled over 15 positions (the pool knob's default, presses/lazyPrefill.ts), with the question's own tokens as the scoring queries
  * (the policy's default window). At 2k on SmolLM2-135M it kept 4 of the 4 answers full KV got
  * right and agreed with full on 94.8% of its answer tokens, at a 1.32× lower TTFT (1.39× at 4k).
  * The pass-key schedule it replaces (4/8/16 keeping 35/20/10%, the last 8 tokens scoring) was
@@ -23,7 +23,6 @@ export interface ResolvedLazySchedule {
  */
 const DEFAULT_POINTS = [0.27, 0.67, 0.8];
 const DEFAULT_KEEP = [0.7, 0.6, 0.5];
-const DEFAULT_POOL = 15;
 const DEFAULT_SCORE_FROM = 0.1;
 
 export function defaultLazySchedule(layers: number): Pick<ResolvedLazySchedule, 'pruneLayers' | 'keep'> {
@@ -35,7 +34,7 @@ export function defaultLazySchedule(layers: number): Pick<ResolvedLazySchedule, 
 /** The policy's schedule and scoring, or the defaults, checked against the model's depth. */
 export function resolveLazySchedule(policy: LazyPolicy, layers: number): ResolvedLazySchedule {
   const scoring = {
-    pool: policy.pool ?? DEFAULT_POOL,
+    pool: policy.pool,
     scoreFrom: policy.scoreFrom === 'last' ? -1 : (policy.scoreFrom ?? Math.round(DEFAULT_SCORE_FROM * layers)),
   };
   if (scoring.scoreFrom >= layers) throw new Error(`lazy:from=${scoring.scoreFrom} is past this model's last layer (${layers - 1})`);

@@ -1,5 +1,6 @@
 // Session export as Markdown (for people) and JSON (for tools and re-import). Pure functions over
 // rows, so the app can export without a live store and tests need no database.
+import { formatBytes } from '../common/format.js';
 import type { DocumentRow, MessageRow, SessionRow } from './types.js';
 
 export interface SessionSnapshot {
@@ -96,10 +97,4 @@ function singleLine(text: string): string {
 
 function isoDate(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }

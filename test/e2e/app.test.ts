@@ -149,4 +149,34 @@ describe('Sift in a browser (serve mode)', () => {
     expect(await ui(page).answers().first().locator('.body').textContent()).toBe(firstAnswer);
     await expect.poll(() => ui(page).modelButton().textContent(), { timeout: 120_000 }).toContain('Smollm2');
   });
+
+  it('builds a policy from the presses in settings, refuses what cannot combine, and shows what each press did', async () => {
+    await ui(page).newChat().click();
+    await setSampling(page, { temperature: 0, maxTokens: 8 });
+    await ui(page).settings().click();
+    await page.getByText('Build a policy from presses').click();
+    await page.getByRole('checkbox', { name: 'Use VATP' }).check();
+    await page.getByRole('textbox', { name: 'vatp budget' }).fill('0.5');
+    await expect.poll(() => page.getByTestId('built-policy').textContent()).toBe('vatp:budget=0.5');
+    await page.getByRole('checkbox', { name: 'Use Lazy prefill' }).check();
+    await expect.poll(() => page.getByTestId('policy-error').textContent()).toBe('lazy prefill does not combine with eviction yet');
+    expect(await page.getByRole('button', { name: 'Use this policy' }).isDisabled()).toBe(true);
+    await page.getByRole('checkbox', { name: 'Use Lazy prefill' }).uncheck();
+    await page.getByRole('checkbox', { name: 'Use KV cache type' }).check();
+    await page.getByRole('combobox', { name: 'kv type' }).selectOption('q8_0');
+    await page.getByRole('button', { name: 'Use this policy' }).click();
+    const chosen = 'kv:type=q8_0+vatp:budget=0.5';
+    await expect.poll(() => page.getByRole('combobox', { name: 'KV-cache policy' }).inputValue()).toBe(chosen);
+    await page.getByRole('button', { name: 'Close chat settings' }).click();
+
+    await ui(page).message().fill(QUESTION);
+    await ui(page).message().press('Enter');
+    await expect.poll(() => ui(page).answers().last().getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
+    await page.getByRole('button', { name: 'Cache and speed details' }).click();
+    const info = page.getByRole('complementary', { name: 'Cache and speed' });
+    await expect.poll(() => info.getByTestId('turn-policy').textContent()).toBe(chosen);
+    await expect.poll(() => info.getByTestId('turn-press-kv').textContent()).toBe('K and V stored as q8_0');
+    await expect.poll(() => info.getByTestId('turn-press-vatp').textContent()).toMatch(/^budget [\d,]+ tokens: evicted \d+ in \d+ rounds, kept [\d,]+$/);
+    await expect.poll(() => info.getByTestId('turn-kv').textContent()).toMatch(/allocated \(predicted /);
+  });
 });

@@ -241,7 +241,7 @@ describe('file errors', () => {
     const handle = fs.openSync(filePath, 'w');
     fs.ftruncateSync(handle, 3 * 1024 * 1024 * 1024);
     fs.closeSync(handle);
-    await expectDocumentError(extractDocument(filePath), 'TOO_LARGE', /3072\.0 MiB.*64\.0 MiB/);
+    await expectDocumentError(extractDocument(filePath), 'TOO_LARGE', /3\.0 GiB.*64\.0 MiB/);
     await expectDocumentError(
       extractDocument(writeFixture('small-limit.txt', 'x'.repeat(2000)), { maxBytes: 1024 }),
       'TOO_LARGE',

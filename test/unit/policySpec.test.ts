@@ -3,10 +3,10 @@ import {
   parsePolicy,
   parsePolicyParts,
   PolicySpecError,
-  POLICY_KNOBS,
   resolveBudgetTokens,
   type EvictionPolicy,
 } from '../../src-main/policy/spec.js';
+import { PRESSES } from '../../src-main/policy/presses/index.js';
 
 const none = { lazy: null, layerTrim: null, eviction: null };
 
@@ -25,7 +25,7 @@ describe('policy spec grammar', () => {
   });
 
   it('parses lazy schedules, with defaults for the guards, and composes with kv', () => {
-    const defaults = { sink: 4, recent: 16, window: 'question', pool: null, scoreFrom: null };
+    const defaults = { sink: 4, recent: 16, window: 'question', pool: 15, scoreFrom: null };
     expect(parsePolicy('lazy').lazy).toEqual({ at: null, keep: null, ...defaults, revive: false });
     expect(parsePolicy('lazy:revive=on').lazy).toMatchObject({ revive: true });
     const policy = parsePolicy('lazy:at=4/12/20,keep=0.5/0.3/0.2,revive=off+kv:type=q8_0');
@@ -137,7 +137,7 @@ describe('policy spec grammar', () => {
   });
 
   it('describes every knob', () => {
-    for (const [name, knobs] of Object.entries(POLICY_KNOBS)) {
+    for (const { name, knobs } of PRESSES) {
       for (const [key, knob] of Object.entries(knobs)) {
         expect(knob.description, `${name}:${key}`).not.toBe('');
         expect(knob.values ?? knob.pattern, `${name}:${key}`).toBeDefined();
@@ -189,8 +189,9 @@ describe('policy spec grammar', () => {
     ['snapkv:budget=100,pool=0', /snapkv:pool must be odd/],
     ['vatp:budget=100+h2o:budget=100', /pick one eviction method/],
     ['snapkv:budget=0.3+streaming:budget=0.3', /pick one eviction method/],
-    ['lazy+simlayerkv', /lazy prefill does not combine with simlayerkv or eviction yet/],
-    ['vatp:budget=0.2+lazy', /lazy prefill does not combine with simlayerkv or eviction yet/],
+    ['lazy+simlayerkv', /lazy prefill does not combine with simlayerkv yet/],
+    ['vatp:budget=0.2+lazy', /lazy prefill does not combine with eviction yet/],
+    ['kv:type=q8_0+kv:type=q4_0', /appears twice/],
     ['full+simlayerkv', /combines with nothing/],
     ['simlayerkv:delta=0', /positive number/],
     ['simlayerkv:delta=-1', /is not valid/],

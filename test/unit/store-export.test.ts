@@ -51,7 +51,7 @@ describe('sessionToMarkdown', () => {
     expect(markdown).toContain('- Exported: 2025-06-01T00:00:00.000Z');
     expect(markdown).toContain('- Created: 2025-01-02T03:04:05.000Z');
     expect(markdown).toContain('- Model: `/models/qwen.gguf`');
-    expect(markdown).toContain('- Documents: lease.pdf (2.0 KB)');
+    expect(markdown).toContain('- Documents: lease.pdf (2.0 KiB)');
   });
 
   it('writes each message under its role with attachments, metrics and status notes', () => {

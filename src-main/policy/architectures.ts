@@ -1,0 +1,15 @@
+// Which model architectures each native hook supports: the capability table the presses'
+// requirements read (presses/*.ts). A new architecture is one word here once its graph builder
+// has the hook.
+
+/** Graph builders with Sift's segment hooks, for lazy prefill (native-patches 0003, 0010, 0011). */
+export const LAZY_PREFILL_ARCHITECTURES: readonly string[] = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'];
+
+/** Graph builders that give SimLayerKV's lazy layers a window cache (native-patches 0007). */
+export const SIMLAYERKV_ARCHITECTURES: readonly string[] = ['llama'];
+
+/**
+ * Architectures with sliding-window layers (gemma3 only when the file sets a window): their window
+ * cache is sized by the model, and a lazy prefill needs it to keep every token (swa_full).
+ */
+export const SLIDING_WINDOW_ARCHITECTURES: readonly string[] = ['gemma2', 'gemma3'];

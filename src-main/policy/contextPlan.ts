@@ -1,0 +1,162 @@
+// The contexts a policy needs for one prompt, and what they cost: each press contributes its part
+// of the context shape (press.ts, planContext), in pipeline order; the KV bytes follow from the
+// shapes exactly as llama.cpp allocates them. The engine creates the contexts this plan names,
+// so the prediction and the allocation cannot drift apart unnoticed: test/integration/press-cost
+// compares them with llama_get_memory_breakdown. Pure: the selector and the settings panel use it.
+import { SLIDING_WINDOW_ARCHITECTURES } from './architectures.js';
+import { kvRowBytes, padToStep } from './kvBytes.js';
+import type { LayerProfile } from './layerTrim.js';
+import { ROLE_ORDER, type NativeFeature } from './press.js';
+import { parsePolicyPresses, type EvictionPolicy, type KvCacheType, type KvPolicy } from './spec.js';
+
+export { CONTEXT_STEP, kvRowBytes } from './kvBytes.js';
+
+/** What the planner needs to know of a loaded model. */
+export interface ModelKvShape {
+  architecture: string;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  /** The largest context the engine opens for it (the model's, at most the configured size). */
+  contextSize: number;
+}
+
+/** How the engine was started, and what its build can do. */
+export interface PlanOptions {
+  batchSize: number;
+  flashAttention: boolean;
+  swaFullCache: boolean;
+  features: ReadonlySet<NativeFeature>;
+}
+
+/** What a context is created with; a policy needing another shape gets a new context. */
+export interface ContextShape {
+  kvType: KvCacheType;
+  flashAttention: boolean;
+  contextSize: number;
+  /** Tokens evaluated at once (llama.cpp's batch and ubatch): a window cache's size includes it. */
+  batchSize: number;
+  /** SimLayerKV: layers whose cache holds only `sink` first and `window` recent tokens. */
+  lazyLayers: number[];
+  sink: number;
+  window: number;
+  /** Sliding-window layers keep every token's K/V (llama.cpp's swa_full). */
+  swaFull: boolean;
+}
+
+/** An evictor's turn: the budget its context is created with, and the room each round frees. */
+export interface EvictionPlan {
+  policy: EvictionPolicy;
+  /** Cells the context was created with: the budget. */
+  budgetTokens: number;
+  /** Cells an eviction round frees (the prefill chunk size, and decode steps between rounds). */
+  headroom: number;
+  layers: number;
+}
+
+/** SimLayerKV decided per prompt: after a full-size prefill, from observed attention. */
+export interface LayerRule {
+  rule: 'prefill' | 'decode';
+  delta: number;
+  sink: number;
+  window: number;
+  lastW: number;
+}
+
+export interface ContextPlan {
+  policy: KvPolicy;
+  /** The context the turn answers in: its KV is the turn's steady KV. */
+  shape: ContextShape;
+  /** A full-size context the prompt is prefilled in first (when=prompt, SimLayerKV per prompt); null: none. */
+  prefillShape: ContextShape | null;
+  eviction: EvictionPlan | null;
+  /** SimLayerKV per prompt: `shape` is untrimmed until the decision. */
+  layerRule: LayerRule | null;
+  /** Presses that run (a press whose requirement is missing is left out, with a notice). */
+  applied: string[];
+  notices: string[];
+}
+
+/** What a press's planContext sees and changes. */
+export interface PlanDraft extends Omit<ContextPlan, 'policy' | 'applied'> {
+  readonly model: ModelKvShape;
+  readonly promptTokens: number;
+  readonly profile: LayerProfile | null;
+  readonly options: PlanOptions;
+}
+
+const FEATURE_NEEDS = { kvBudgets: 'the patched build', lazyPrefill: 'the patched build', observation: 'the patched build' } as const;
+
+export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens: number, profile: LayerProfile | null, options: PlanOptions): ContextPlan {
+  const batchSize = Math.min(options.batchSize, model.contextSize);
+  const draft: PlanDraft = {
+    model,
+    promptTokens,
+    profile,
+    options,
+    shape: { kvType: 'f16', flashAttention: options.flashAttention, contextSize: model.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0, swaFull: options.swaFullCache },
+    prefillShape: null,
+    eviction: null,
+    layerRule: null,
+    notices: [],
+  };
+  const applied: string[] = [];
+  const presses = parsePolicyPresses(policy.spec).map((e) => e.press);
+  presses.sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
+  for (const press of presses) {
+    const { native, architectures } = press.requires;
+    if (native && !options.features.has(native)) {
+      draft.notices.push(`${press.title} needs ${FEATURE_NEEDS[native]}; this turn ${press.fallback}.`);
+      continue;
+    }
+    if (architectures && !architectures.includes(model.architecture)) {
+      draft.notices.push(`${press.title} does not support ${model.architecture} models yet; this turn ${press.fallback}.`);
+      continue;
+    }
+    press.planContext?.(policy, draft);
+    applied.push(press.name);
+  }
+  const { shape, prefillShape, eviction, layerRule, notices } = draft;
+  return { policy, shape, prefillShape, eviction, layerRule, applied, notices };
+}
+
+/** Cells of one layer's cache: a lazy layer's holds its sinks, window and one batch (native-patches 0007). */
+export function layerCells(shape: ContextShape, layer: number): number {
+  const full = padToStep(shape.contextSize);
+  if (!shape.lazyLayers.includes(layer)) return full;
+  return Math.min(full, padToStep(shape.window + shape.sink + shape.batchSize));
+}
+
+/** K and V bytes a context of this shape allocates, every layer (what llama_get_memory_breakdown reports as KV). */
+export function contextKvBytes(shape: ContextShape, model: ModelKvShape): number {
+  const row = kvRowBytes(model, shape.kvType);
+  let bytes = 0;
+  for (let layer = 0; layer < model.layers; layer++) bytes += 2 * row * layerCells(shape, layer);
+  return bytes;
+}
+
+export interface KvCost {
+  /** KV bytes of the context the turn answers in. */
+  steadyKvBytes: number;
+  /** The most KV allocated at once during the turn (a full-size prefill context first, if any). */
+  peakKvBytes: number;
+  /**
+   * False when steady depends on what the turn decides (SimLayerKV per prompt: then steady
+   * assumes `decidedLazyLayers`, the profile's layers, or none) or on a sliding window the
+   * model sets (counted as a full cache).
+   */
+  exact: boolean;
+}
+
+/** The plan's KV bytes; `decidedLazyLayers` are the layers SimLayerKV's per-prompt rule chose, when known. */
+export function predictKvCost(plan: ContextPlan, model: ModelKvShape, profile: LayerProfile | null, decidedLazyLayers?: number[]): KvCost {
+  let steadyShape = plan.shape;
+  if (plan.layerRule) {
+    const lazyLayers = decidedLazyLayers ?? profile?.lazyLayers ?? [];
+    if (lazyLayers.length > 0) steadyShape = { ...plan.shape, lazyLayers, sink: plan.layerRule.sink, window: plan.layerRule.window };
+  }
+  const steadyKvBytes = contextKvBytes(steadyShape, model);
+  const firstKvBytes = plan.prefillShape ? contextKvBytes(plan.prefillShape, model) : plan.layerRule ? contextKvBytes(plan.shape, model) : 0;
+  const exact = (plan.layerRule === null || decidedLazyLayers !== undefined) && !SLIDING_WINDOW_ARCHITECTURES.includes(model.architecture);
+  return { steadyKvBytes, peakKvBytes: Math.max(steadyKvBytes, firstKvBytes), exact };
+}

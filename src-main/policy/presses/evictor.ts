@@ -1,0 +1,153 @@
+// The evictor: token eviction under a KV budget, one press per scorer (../scorers). The context
+// is created with the budget's size, so the memory saved is memory never allocated; the scorer
+// decides which tokens the budget keeps beside the sinks and the recent window.
+import { BUDGET, COUNT, atLeastOne, oddPool } from '../knobPatterns.js';
+import { PolicySpecError } from '../policyError.js';
+import type { Knob, PressDeclaration } from '../press.js';
+import type { PlanDraft } from '../contextPlan.js';
+import { SCORERS } from '../scorers/index.js';
+import type { Scorer } from '../scorers/scorer.js';
+import { CONTEXT_STEP, kvRowBytes } from '../kvBytes.js';
+import type { EvictionPolicy, KvBudget } from '../spec.js';
+
+const BUDGET_KNOB: Knob = {
+  pattern: BUDGET,
+  default: null,
+  required: true,
+  description: 'tokens kept, as a count ("512"), a fraction of the prompt written with a dot ("0.2", "1.0"; "1" is the whole prompt) or KV bytes ("64mb", "512kb", "1gb", "1000b")',
+};
+
+const WHEN_KNOB: Knob = {
+  values: ['stream', 'prompt'],
+  default: 'stream',
+  description: 'evict while the prompt streams in (stream: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)',
+};
+
+/** Window of queries an unknobbed scorer would use; only read by window scoring. */
+const DEFAULT_QUERY_WINDOW = 32;
+
+function knobsFor(scorer: Scorer): Record<string, Knob> {
+  const sink: Knob = scorer.ranked
+    ? { pattern: COUNT, default: String(scorer.defaultSink), description: 'first tokens never evicted' }
+    : { pattern: COUNT, default: String(scorer.defaultSink), description: 'first tokens kept (attention sinks); the rest of the budget is the recent window' };
+  if (!scorer.ranked) return { budget: BUDGET_KNOB, sink, ...scorer.knobs };
+  return {
+    budget: BUDGET_KNOB,
+    sink,
+    recent: { pattern: COUNT, default: null, description: 'last tokens never evicted (default: half of the budget)' },
+    when: WHEN_KNOB,
+    ...scorer.knobs,
+  };
+}
+
+/** A budget in tokens: fractions of the prompt round up, bytes round down; never below 1. */
+export function resolveBudgetTokens(budget: KvBudget, promptTokens: number, bytesPerToken: number): number {
+  let tokens: number;
+  switch (budget.kind) {
+    case 'tokens':
+      tokens = budget.value;
+      break;
+    case 'fraction':
+      // The epsilon keeps float noise (0.07 * 100 = 7.000000000000001) from rounding up a whole token.
+      tokens = Math.ceil(budget.value * promptTokens - 1e-9);
+      break;
+    case 'bytes':
+      if (!(bytesPerToken > 0)) throw new RangeError(`bytesPerToken must be above 0, not ${bytesPerToken}`);
+      tokens = Math.floor(budget.value / bytesPerToken);
+      break;
+  }
+  return Math.max(1, tokens);
+}
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+export function parseBudget(method: string, raw: string): KvBudget {
+  const bytes = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)$/i.exec(raw);
+  if (bytes) {
+    const value = Math.floor(Number(bytes[1]) * BYTE_UNITS[bytes[2]!.toLowerCase()]!);
+    if (value < 1) throw new PolicySpecError(`${method}:budget=${raw} must be at least 1 byte`);
+    return { kind: 'bytes', value };
+  }
+  const value = Number(raw);
+  if (raw.includes('.')) {
+    if (value <= 0 || value > 1) {
+      throw new PolicySpecError(`${method}:budget=${raw} is a fraction of the prompt and must be above 0 and at most 1`);
+    }
+    return { kind: 'fraction', value };
+  }
+  if (value === 0) throw new PolicySpecError(`${method}:budget=0 keeps nothing; give at least 2 tokens, a fraction like 0.2 or bytes like 64mb`);
+  if (value === 1) return { kind: 'fraction', value: 1 };
+  return { kind: 'tokens', value };
+}
+
+function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>): EvictionPolicy {
+  const method = scorer.name;
+  const rawBudget = params['budget'];
+  if (rawBudget === undefined) {
+    throw new PolicySpecError(`${method} needs budget=: tokens ("512"), a fraction of the prompt ("0.2") or KV bytes ("64mb")`);
+  }
+  const budget = parseBudget(method, rawBudget);
+  const sink = Number(params['sink']);
+  const recent = params['recent'] !== undefined ? Number(params['recent']) : null;
+  if (budget.kind === 'tokens' && sink + (recent ?? 0) > budget.value) {
+    const kept = recent === null ? `sink=${sink}` : `sink=${sink} + recent=${recent}`;
+    throw new PolicySpecError(`${method}: ${kept} is more than budget=${budget.value} tokens`);
+  }
+  const window = params['window'] !== undefined ? atLeastOne(method, 'window', params['window']) : DEFAULT_QUERY_WINDOW;
+  const pool = params['pool'] !== undefined ? oddPool(method, params['pool']) : 1;
+  const score = scorer.attention === 'window' || (scorer.attention === 'choice' && params['score'] !== 'acc') ? 'window' : 'accumulate';
+  const when = params['when'] === 'prompt' ? 'prompt' : 'stream';
+  const reuse = params['reuse'] === 'disk' ? 'disk' : 'off';
+  if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
+  if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
+  return { method, budget, sink, recent, score, window, pool, when, reuse };
+}
+
+/**
+ * The budget is the context's size, so the memory saved is never allocated. llama.cpp allocates
+ * cells in steps of 256: a budget below the prompt goes to the nearest step; one that holds the
+ * prompt rounds up, so it stays a no-op.
+ */
+function planBudget(eviction: EvictionPolicy, draft: PlanDraft): void {
+  const { model, shape, promptTokens } = draft;
+  const fullLayers = model.layers - shape.lazyLayers.length;
+  const bytesPerToken = 2 * fullLayers * kvRowBytes(model, shape.kvType);
+  const budget = resolveBudgetTokens(eviction.budget, promptTokens, bytesPerToken);
+  const steps = budget >= promptTokens ? Math.ceil(budget / CONTEXT_STEP) : Math.round(budget / CONTEXT_STEP);
+  const budgetTokens = Math.min(model.contextSize, Math.max(1, steps) * CONTEXT_STEP);
+  // an eighth of the budget stays free after each round: the next prefill chunk, evaluated as one
+  // batch (a smaller batch also shrinks the lazy layers' window caches)
+  const headroom = Math.max(16, Math.min(shape.batchSize, Math.floor(budgetTokens / 8)));
+  // when=prompt prefills at full size first, with the question in view
+  if (eviction.when === 'prompt') draft.prefillShape = { ...shape };
+  shape.contextSize = budgetTokens;
+  shape.batchSize = headroom;
+  draft.eviction = { policy: eviction, budgetTokens, headroom, layers: model.layers };
+}
+
+export function evictorPress(scorer: Scorer): PressDeclaration {
+  return {
+    name: scorer.name,
+    title: scorer.title,
+    role: 'evictor',
+    summary: `${scorer.summary}, under a KV budget`,
+    knobs: knobsFor(scorer),
+    // StreamingLLM ranks nothing: node-llama-cpp's erase runs on any build
+    requires: { native: scorer.ranked ? 'kvBudgets' : null, architectures: null, flashAttention: 'any', profile: 'none' },
+    excludes: [],
+    fallback: 'kept every token',
+    hooks: ['context', 'perChunk', 'perDecodeStep', ...(scorer.ranked ? (['twoContext'] as const) : [])],
+    reports: 'eviction',
+    parse: (params) => ({ eviction: parseEviction(scorer, params) }),
+    planContext: (policy, draft) => planBudget(policy.eviction!, draft),
+    describeTurn(metrics) {
+      const e = metrics.eviction;
+      if (!e) return null;
+      const n = (v: number) => v.toLocaleString('en-US');
+      const reused = e.reuse?.reusedTokens ? `; ${n(e.reuse.reusedTokens)} prompt tokens restored from the stored document KV in ${Math.round(e.reuse.restoreMs)} ms` : '';
+      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} rounds, kept ${n(e.keptTokens)}${reused}`;
+    },
+  };
+}
+
+export const EVICTOR_PRESSES: readonly PressDeclaration[] = SCORERS.map(evictorPress);

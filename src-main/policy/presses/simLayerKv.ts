@@ -1,0 +1,84 @@
+// `simlayerkv`: SimLayerKV. Layers whose attention falls on the first few and the most recent
+// tokens ("lazy layers") keep only those tokens' K/V, in a small cache of their own.
+import { COUNT, LAYER_LIST, POSITIVE_NUMBER, atLeastOne, increasingLayers } from '../knobPatterns.js';
+import { PolicySpecError } from '../policyError.js';
+import { SIMLAYERKV_ARCHITECTURES } from '../architectures.js';
+import { resolveLazyLayers } from '../layerTrim.js';
+import type { PressDeclaration } from '../press.js';
+
+/** SimLayerKV's threshold when neither the policy nor a calibrated profile gives one (Llama-3's). */
+const DEFAULT_LAZY_DELTA = 0.9;
+
+const perPrompt = (params: Readonly<Record<string, string>>) => params['rule'] === 'prefill' || params['rule'] === 'decode';
+
+export const simLayerKvPress: PressDeclaration = {
+  name: 'simlayerkv',
+  title: 'SimLayerKV',
+  role: 'layers',
+  summary: 'SimLayerKV: layers that attend only to the first and the latest tokens keep only those',
+  knobs: {
+    delta: { pattern: POSITIVE_NUMBER, default: null, description: "laziness threshold above 0; above 1 no layer is lazy (default: the model's calibrated profile)" },
+    layers: { pattern: LAYER_LIST, default: null, description: 'explicit lazy layers, increasing, overriding delta and the profile (default: none, delta or the profile decide)' },
+    sink: { pattern: COUNT, default: '4', description: 'initial tokens kept in lazy layers' },
+    window: { pattern: COUNT, default: '1024', description: 'recent tokens kept in lazy layers, at least 1' },
+    lastw: { pattern: COUNT, default: '32', description: 'last prompt queries whose attention decides which layers are lazy, at least 1' },
+    rule: {
+      values: ['profile', 'prefill', 'decode'],
+      default: 'profile',
+      description:
+        "profile: layers= or the calibrated profile, small from the start; prefill / decode: decided per prompt after a full-size prefill, from the last lastw prompt queries or the first generated token, with delta (when not given: the profile's, else 0.9)",
+    },
+  },
+  requires: { native: 'kvBudgets', architectures: SIMLAYERKV_ARCHITECTURES, flashAttention: 'any', profile: 'uses' },
+  excludes: [
+    { role: 'evictor', when: perPrompt, reason: (p) => `simlayerkv:rule=${p['rule']} does not combine with eviction yet (rule=profile does)` },
+  ],
+  fallback: 'trimmed no layer',
+  hooks: ['context', 'afterPrefill', 'twoContext'],
+  reports: 'layerDecision',
+  parse(params) {
+    if (perPrompt(params) && params['layers']) {
+      throw new PolicySpecError(`simlayerkv:rule=${params['rule']} decides the layers itself; drop layers= (or use rule=profile)`);
+    }
+    let delta: number | null = null;
+    if (params['delta'] !== undefined) {
+      delta = Number(params['delta']);
+      if (!(delta > 0)) throw new PolicySpecError(`simlayerkv:delta must be a positive number, not ${params['delta']}`);
+    }
+    return {
+      layerTrim: {
+        delta,
+        layers: params['layers'] ? increasingLayers('simlayerkv', 'layers', params['layers']) : null,
+        sink: Number(params['sink']),
+        window: atLeastOne('simlayerkv', 'window', params['window']!),
+        lastW: atLeastOne('simlayerkv', 'lastw', params['lastw']!),
+        rule: params['rule'] as 'profile' | 'prefill' | 'decode',
+      },
+    };
+  },
+  describeTurn(metrics) {
+    const decision = metrics.layerDecision;
+    if (decision) return `${decision.rule} rule, delta ${decision.delta}: ${decision.lazyLayers.length} lazy layers (${decision.lazyLayers.join(', ') || 'none'}), moved in ${Math.round(decision.moveMs)} ms`;
+    const lazy = metrics.perLayer.filter((l) => l.lazy);
+    if (lazy.length === 0) return 'no layer trimmed';
+    return `${lazy.length} of ${metrics.perLayer.length} layers keep only ${lazy[0]!.sink ?? 0} first and ${lazy[0]!.window ?? 0} recent tokens (${lazy.map((l) => l.layer).join(', ')})`;
+  },
+  planContext(policy, draft) {
+    const trim = policy.layerTrim!;
+    const { rule, sink, window, lastW } = trim;
+    if (rule !== 'profile') {
+      // prefilled at full size, decided, then moved into the trimmed context (engine.ts)
+      draft.layerRule = { rule, delta: trim.delta ?? draft.profile?.delta ?? DEFAULT_LAZY_DELTA, sink, window, lastW };
+      draft.prefillShape = { ...draft.shape };
+      return;
+    }
+    let resolved;
+    try {
+      resolved = resolveLazyLayers(trim, draft.model.layers, draft.profile);
+    } catch (err) {
+      throw new PolicySpecError((err as Error).message);
+    }
+    if (resolved.notice) draft.notices.push(resolved.notice);
+    if (resolved.lazyLayers.length > 0) Object.assign(draft.shape, { lazyLayers: resolved.lazyLayers, sink, window });
+  },
+};

@@ -1,0 +1,90 @@
+// The presses' cost model on the real model: for every press and the combinations the grammar
+// accepts, the KV bytes the plan predicts (contextPlan.ts) equal what the backend allocated
+// (llama_get_memory_breakdown) within 2%, peak and steady. npm test runs 1k-token prompts;
+// `npm run test:cost` runs 1k, 4k and 8k (SIFT_COST_LENGTHS), as docs/POLICIES.md records.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineClient } from '../../src-main/engine/engineClient.js';
+import type { ModelInfo, TurnMetrics } from '../../src-main/engine/types.js';
+import { planContexts, predictKvCost } from '../../src-main/policy/contextPlan.js';
+import type { LayerProfile } from '../../src-main/policy/layerTrim.js';
+import type { NativeFeature } from '../../src-main/policy/press.js';
+import { parsePolicy } from '../../src-main/policy/spec.js';
+import { passkeyPrompt } from '../helpers/passkey.js';
+import { testModelPath } from '../helpers/testModel.js';
+
+const LENGTHS = (process.env['SIFT_COST_LENGTHS'] ?? '1024').split(',').map(Number);
+/** Room for the longest prompt; at least 2k, so a 1k prompt's budgets are fractions of a larger cache. */
+const CONTEXT = Math.max(2048, ...LENGTHS.map((n) => Math.ceil(n / 1024) * 1024));
+const LAYERS = 30;
+const PATCHED_FEATURES = new Set<NativeFeature>(['kvBudgets', 'lazyPrefill', 'observation']);
+
+/** A calibrated-looking profile, so `simlayerkv` alone trims layers as it does after sift calibrate. */
+const PROFILE: LayerProfile = {
+  scores: Array.from({ length: LAYERS }, (_, l) => (l % 3 === 1 ? 0.95 : 0.5)),
+  delta: 0.9,
+  lazyLayers: Array.from({ length: LAYERS }, (_, l) => l).filter((l) => l % 3 === 1),
+  sink: 4,
+  window: 256,
+};
+
+const POLICIES = [
+  'full',
+  'kv:type=q8_0',
+  'kv:type=q4_0',
+  'lazy',
+  'lazy+kv:type=q8_0',
+  'simlayerkv:window=256',
+  'simlayerkv:layers=2/5/8/11,window=64',
+  'simlayerkv:rule=prefill,window=256',
+  'vatp:budget=0.25,pool=7',
+  'vatp:budget=0.25,pool=7,when=prompt',
+  'h2o:budget=0.3',
+  'snapkv:budget=512',
+  'streaming:budget=0.2',
+  'vatp:budget=4mb',
+  'simlayerkv:window=256+vatp:budget=0.25,pool=7',
+  'simlayerkv:window=256+vatp:budget=0.25,pool=7+kv:type=q8_0',
+  'vatp:budget=0.25,when=prompt+kv:type=q8_0',
+];
+
+function within2Percent(measured: number | null, predicted: number): void {
+  expect(measured).not.toBeNull();
+  expect(Math.abs(measured! - predicted) / predicted).toBeLessThanOrEqual(0.02);
+}
+
+describe.each(LENGTHS)('the cost model at %i-token prompts', (length) => {
+  let engine: EngineClient;
+  let info: ModelInfo;
+  const task = passkeyPrompt(length - 120, 0.5, '42917');
+  const messages = [{ role: 'user' as const, content: `${task.document}\n\n${task.question}` }];
+
+  beforeAll(async () => {
+    engine = await EngineClient.start({ build: 'patched' });
+    info = await engine.loadModel({ path: testModelPath(), contextSize: CONTEXT });
+  }, 120_000);
+  afterAll(async () => engine?.close());
+
+  it.each(POLICIES)('%s: predicted peak and steady KV bytes are what the backend allocated', async (policy) => {
+    const { metrics } = await engine.runTurn({ messages, sampling: { temperature: 0, topP: 1, maxTokens: 2 }, policy, layerProfile: PROFILE }, () => {}).result;
+    expect(metrics.notice).toBeNull();
+    const predicted = metrics.kvPredicted!;
+    expect(predicted.exact).toBe(true);
+    within2Percent(metrics.kvBytesPeak, predicted.peakKvBytes);
+    within2Percent(metrics.kvBytesSteady, predicted.steadyKvBytes);
+    // the engine reports the plan a caller (the selector) computes from the model alone
+    const plan = planContexts(parsePolicy(policy), info, metrics.promptTokens, PROFILE, { batchSize: 512, flashAttention: false, swaFullCache: false, features: PATCHED_FEATURES });
+    expect(predictKvCost(plan, info, PROFILE, decidedLayers(metrics))).toEqual(predicted);
+    if (process.env['SIFT_COST_LENGTHS']) report(length, policy, metrics);
+  }, 300_000);
+});
+
+function decidedLayers(metrics: TurnMetrics): number[] | undefined {
+  return metrics.layerDecision ? metrics.layerDecision.lazyLayers : undefined;
+}
+
+/** One line per case for docs/POLICIES.md when the lengths are asked for explicitly. */
+function report(length: number, policy: string, metrics: TurnMetrics): void {
+  const mib = (b: number | null) => (b === null ? '—' : (b / 2 ** 20).toFixed(2));
+  const p = metrics.kvPredicted!;
+  console.log(`| ${length} | \`${policy}\` | ${metrics.promptTokens} | ${mib(p.peakKvBytes)} | ${mib(metrics.kvBytesPeak)} | ${mib(p.steadyKvBytes)} | ${mib(metrics.kvBytesSteady)} |`);
+}
