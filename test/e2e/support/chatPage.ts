@@ -2,7 +2,7 @@
 import type { Page } from 'playwright-core';
 
 export const ui = (page: Page) => ({
-  newChat: () => page.getByRole('button', { name: 'New chat' }),
+  newChat: () => page.getByRole('button', { name: 'New chat', exact: true }),
   modelButton: () => page.getByRole('button', { name: 'Open model manager' }),
   settings: () => page.getByRole('button', { name: 'Chat settings' }),
   message: () => page.getByRole('textbox', { name: 'Message' }),
