@@ -16,11 +16,14 @@ import { forcedLogits, probeLogits, type LogitsProbeRequest, type LogitsProbeRes
 import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
 import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
+import { lazyPrefillThenEvict } from './lazyEvictionStage.js';
+import { sampleToken } from './sampling.js';
 import { DocumentKvStore } from './documentKvStore.js';
 import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget } from './layerDecision.js';
 import { convertStateToLazyLayout } from './kvStateLayout.js';
 import { resolveLazySchedule } from '../policy/lazy.js';
-import { checkPromptFits, runTurn, type LazyTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
+import { checkPromptFits, runTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
+import type { LazyTurn } from './lazyPrefillRun.js';
 import { probeBudgetedLogits } from './budgetedLogitsProbe.js';
 import {
   EngineError,
@@ -160,7 +163,12 @@ export class Engine {
     const plan = this.plan(this.parseRequestPolicy(request.policy), renderChatTokens(loaded.model, request.messages).length, request.layerProfile ?? null);
     const { lazy, notice } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
     const notices = [...plan.notices, ...(notice ? [notice] : [])];
-    const compacted = plan.eviction?.policy.when === 'prompt' ? await this.prefillForCompaction(plan, request.messages, onEvent, signal) : null;
+    const compacted =
+      lazy && plan.eviction?.afterLazy
+        ? await this.lazyPrefillForCompaction(plan, lazy, request, onEvent, signal)
+        : plan.eviction?.policy.when === 'prompt'
+          ? await this.prefillForCompaction(plan, request.messages, onEvent, signal)
+          : null;
     const decided = plan.layerRule ? await this.prefillForLayerDecision(plan, plan.layerRule, request, onEvent, signal) : null;
     const turnPlan = decided ? trimmedPlan(plan, plan.layerRule!, decided.metrics.lazyLayers) : plan;
     return this.withPolicyContext(turnPlan, async (open, sequence) => {
@@ -178,7 +186,8 @@ export class Engine {
           sequence,
           build: this.build.kind,
           batchSize: open.context.batchSize,
-          lazy,
+          // lazy+evictor prefilled lazily in the full-size context already
+          lazy: plan.eviction?.afterLazy ? null : lazy,
           eviction: plan.eviction,
           resume: compacted ?? decided?.resume ?? null,
           layerDecision: decided?.metrics ?? null,
@@ -286,6 +295,50 @@ export class Engine {
   }
 
   /**
+   * lazy+evictor, first half: a lazy prefill of the whole prompt at full size, the first answer
+   * token sampled and shown, one eviction round (lazyEvictionStage.ts), and the kept tokens saved
+   * for the budget's context, where the turn goes on from that token.
+   */
+  private async lazyPrefillForCompaction(
+    plan: ContextPlan,
+    lazy: LazyTurn,
+    request: TurnRequest,
+    onEvent: (event: TurnEvent) => void,
+    signal: AbortSignal,
+  ): Promise<ResumedPrefill & { statePath: string | null }> {
+    const loaded = this.requireLoaded();
+    const prompt = renderChatTokens(loaded.model, request.messages);
+    checkPromptFits(prompt.length, loaded.info.contextSize);
+    const started = performance.now();
+    onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
+    const fullPlan: ContextPlan = { ...plan, shape: plan.prefillShape ?? plan.shape, prefillShape: null, eviction: null, layerRule: null };
+    let shownText = '';
+    const pick = (logits: Float32Array) => {
+      const first = sampleToken(logits, request.sampling) as Token;
+      const text = loaded.model.isEogToken(first) ? '' : loaded.model.detokenize([first]);
+      // shown now, before the eviction round and the move: the TTFT the person sees
+      if (text && !text.endsWith('\uFFFD')) onEvent({ type: 'token', text });
+      shownText = text.endsWith('\uFFFD') ? '' : text;
+      return first;
+    };
+    return this.withPolicyContext(fullPlan, async (open, sequence) => {
+      const stage = await lazyPrefillThenEvict(this.llama, sequence, plan.eviction!, lazy, prompt, onEvent, signal, {
+        pick,
+        endsAnswer: (first) => loaded.model.isEogToken(first) || signal.aborted,
+      });
+      const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
+      if (!stage) return { statePath: null, started, kvBytesPeak, stopReason: 'cancelled' };
+      const first = stage.first!;
+      const lazyPart = { lazy: stage.lazy, computed: stage.computed, keys: stage.keys, firstTokenAt: stage.firstAt, stats: stage.eviction };
+      if (loaded.model.isEogToken(first)) return { statePath: null, started, kvBytesPeak, ...lazyPart, generated: [], stopReason: 'eos' };
+      if (signal.aborted) return { statePath: null, started, kvBytesPeak, ...lazyPart, generated: [first], shownText, stopReason: 'cancelled' };
+      const statePath = path.join(os.tmpdir(), `sift-kv-${process.pid}-${Date.now()}.state`);
+      await sequence.saveStateToFile(statePath);
+      return { statePath, started, kvBytesPeak, ...lazyPart, generated: [first], shownText };
+    });
+  }
+
+  /**
    * SimLayerKV per prompt, first half: prefills at full size while observing the rule's queries,
    * decides the lazy layers, and saves the sequence rewritten for a context whose lazy layers keep
    * only sinks and the recent window (kvStateLayout.ts); the turn goes on there.
@@ -377,12 +430,13 @@ export class Engine {
     const plan = this.plan(this.parseRequestPolicy(request.policy ?? 'full'), promptTokens, request.layerProfile ?? null);
     if (plan.layerRule) return this.probeWithLayerDecision(plan, plan.layerRule, request);
     const { lazy } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
+    if (lazy && plan.eviction?.afterLazy) return this.probeLazyThenEvicted(plan, lazy, request);
     const compacting = plan.eviction?.policy.when === 'prompt';
     const compacted = compacting ? await this.prefillForCompaction(plan, request.messages, () => undefined, new AbortController().signal) : null;
     return this.withPolicyContext(plan, async (open, sequence) => {
       if (lazy) return probeLazyLogits(this.llama, loaded.model, sequence, lazy, request);
       if (compacted?.statePath) await this.loadAndDeleteState(sequence, compacted.statePath);
-      if (plan.eviction) return probeBudgetedLogits(this.llama, loaded.model, sequence, plan.eviction, request, compacted !== null);
+      if (plan.eviction) return probeBudgetedLogits(this.llama, loaded.model, sequence, plan.eviction, request, { holds: compacted ? 'promptButLast' : 'nothing' });
       if (!request.observe) return probeLogits(loaded.model, sequence, request);
       this.requireObservation();
       setObservation(this.llama, open.context, request.observe);
@@ -391,6 +445,27 @@ export class Engine {
       } finally {
         setObservation(this.llama, open.context, 0);
       }
+    });
+  }
+
+  /** Teacher-forced logits under lazy+evictor: the first row from the lazy prefill, the rest in the budget's context. */
+  private async probeLazyThenEvicted(plan: ContextPlan, lazy: LazyTurn, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+    const loaded = this.requireLoaded();
+    const prompt = renderChatTokens(loaded.model, request.messages);
+    checkPromptFits(prompt.length, loaded.info.contextSize);
+    const eviction = plan.eviction!;
+    const fullPlan: ContextPlan = { ...plan, shape: plan.prefillShape ?? plan.shape, prefillShape: null, eviction: null, layerRule: null };
+    const moved = await this.withPolicyContext(fullPlan, async (_open, sequence) => {
+      const stage = await lazyPrefillThenEvict(this.llama, sequence, eviction, lazy, prompt, () => undefined, new AbortController().signal);
+      if (!stage) throw new EngineError('INTERNAL', 'the lazy prefill stopped without being cancelled');
+      const statePath = path.join(os.tmpdir(), `sift-kv-${process.pid}-${Date.now()}.state`);
+      await sequence.saveStateToFile(statePath);
+      return { statePath, logits: stage.logits, stats: stage.eviction };
+    });
+    return this.withPolicyContext(plan, async (_open, sequence) => {
+      await this.loadAndDeleteState(sequence, moved.statePath);
+      // the prompt's last token is in: only the forced tokens are evaluated here
+      return probeBudgetedLogits(this.llama, loaded.model, sequence, eviction, request, { holds: 'wholePrompt', logits: moved.logits, stats: moved.stats });
     });
   }
 

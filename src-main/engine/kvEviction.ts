@@ -41,6 +41,8 @@ export class TokenEvictor {
   private readonly recent: number;
   /** Tokens left after an eviction round. */
   readonly keepTokens: number;
+  /** Tokens the budget's context holds with room for the next token and the one after it (node-llama-cpp keeps a cell free). */
+  private readonly budgetRoom: number;
   /** Queries the native side observes per evaluation now (0: off). */
   private observing = 0;
   private readonly scorer: Scorer;
@@ -57,6 +59,7 @@ export class TokenEvictor {
     this.scorer = scorerFor(policy.method);
     // node-llama-cpp keeps one cell of a context free
     this.keepTokens = Math.max(1, budget.budgetTokens - 1 - budget.headroom);
+    this.budgetRoom = Math.max(1, budget.budgetTokens - 1 - 2);
     const room = Math.max(0, this.keepTokens - policy.sink);
     this.recent = !this.scorer.ranked ? room : Math.min(room, policy.recent ?? Math.floor(this.keepTokens / 2));
   }
@@ -124,6 +127,52 @@ export class TokenEvictor {
 
   stop(): void {
     this.observe(0);
+  }
+
+  /**
+   * Before a lazy prefill: its last segment (the deepest layers) records the last `window`
+   * queries' attention for this evictor; earlier segments record the lazy prefill's own window.
+   */
+  observeLazyPrefill(): void {
+    this.observe(this.policy.window);
+  }
+
+  /**
+   * After a lazy prefill the sequence holds every prompt token: one eviction round on what the
+   * prefill observed. The `pruned` tokens it left pruned (0 when revived) have no K/V in the
+   * layers after their prune point (the native masks hide those cells), so none of them is kept:
+   * the cache left holds only whole tokens, and the masks can go. Returns the tokens dropped so.
+   */
+  async evictAfterLazyPrefill(pruned: number): Promise<number> {
+    this.absorb(this.observing);
+    const n = this.sequence.nextTokenIndex;
+    const dropped = pruned > 0 ? this.unattendedAtLastLayer(n) : new Set<number>();
+    // a masked cell's attention is exactly 0, so every pruned token is among them
+    if (dropped.size < pruned) throw new Error(`the lazy prefill pruned ${pruned} tokens but only ${dropped.size} read as pruned`);
+    // the rest stays whole when it fits the budget's context (a budget that holds the prompt is a no-op)
+    const fits = n - dropped.size <= this.budgetRoom;
+    if (fits && dropped.size === 0) return 0;
+    await this.evictToBudget(true, dropped, fits ? n : this.keepTokens);
+    return dropped.size;
+  }
+
+  /**
+   * Tokens no observed query attended to in the last layer: every token a lazy prefill pruned
+   * (masked there, so exactly 0), and the few whose attention underflows to 0 there anyway
+   * (measured: ~2% of a 1.2k pass-key prompt on SmolLM2), which the last layer ignores too.
+   */
+  private unattendedAtLastLayer(n: number): Set<number> {
+    const last = Math.max(...this.slots.map((s) => s.layer));
+    const attention = this.attention();
+    const total = new Float64Array(n);
+    this.slots.forEach((slot, i) => {
+      if (slot.layer !== last) return;
+      const scores = attention[i]!;
+      for (let t = 0; t < n; t++) total[t] = total[t]! + scores[t]!;
+    });
+    const unattended = new Set<number>();
+    for (let t = 0; t < n; t++) if (total[t] === 0) unattended.add(t);
+    return unattended;
   }
 
   /**
@@ -242,12 +291,12 @@ export class TokenEvictor {
     await this.evictToBudget(duringPrefill);
   }
 
-  /** One eviction round: keeps the budget's tokens, ranked by what has been observed so far. */
-  async evictToBudget(duringPrefill: boolean): Promise<void> {
+  /** One eviction round: keeps the budget's tokens, ranked by what has been observed so far; never one of `dropped`. */
+  async evictToBudget(duringPrefill: boolean, dropped: ReadonlySet<number> = new Set(), keepAtMost = this.keepTokens): Promise<void> {
     const n = this.sequence.nextTokenIndex;
-    if (n <= this.keepTokens) return;
+    if (n <= keepAtMost && dropped.size === 0) return;
     const started = performance.now();
-    const keep = this.selectKept(n);
+    const keep = this.selectKept(n, dropped, keepAtMost);
     const ranges = evictedRanges(keep, n);
     await this.sequence.eraseContextTokenRanges(ranges);
     this.compact(keep);
@@ -257,17 +306,22 @@ export class TokenEvictor {
     this.stats.evictMs += performance.now() - started;
   }
 
-  /** Token indices kept, increasing: sinks, the recent window, and the most important of the rest. */
-  private selectKept(n: number): number[] {
+  /**
+   * Token indices kept, increasing: sinks, the recent window, and the most important of the rest,
+   * none of `dropped` (the room they would have taken goes to the most important).
+   */
+  private selectKept(n: number, dropped: ReadonlySet<number>, keepAtMost: number): number[] {
     const sink = Math.min(this.policy.sink, n);
     const recentFrom = Math.max(sink, n - this.recent);
-    const heavy = Math.max(0, this.keepTokens - sink - (n - recentFrom));
+    let always = 0;
+    for (let i = 0; i < n; i++) if ((i < sink || i >= recentFrom) && !dropped.has(i)) always++;
+    const heavy = Math.max(0, keepAtMost - always);
     const importance = this.importance(n);
-    const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k);
+    const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k).filter((i) => !dropped.has(i));
     middle.sort((a, b) => importance[b]! - importance[a]! || b - a);
     const kept = new Set(middle.slice(0, heavy));
     const keep: number[] = [];
-    for (let i = 0; i < n; i++) if (i < sink || i >= recentFrom || kept.has(i)) keep.push(i);
+    for (let i = 0; i < n; i++) if (!dropped.has(i) && (i < sink || i >= recentFrom || kept.has(i))) keep.push(i);
     return keep;
   }
 

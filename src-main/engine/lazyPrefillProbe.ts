@@ -15,7 +15,8 @@ import {
   type LazySchedule,
 } from './siftNative.js';
 import { forcedLogits, type LogitsProbeResult } from './logitsProbe.js';
-import { checkPromptFits, type LazyTurn } from './turnRunner.js';
+import { checkPromptFits } from './turnRunner.js';
+import type { LazyTurn } from './lazyPrefillRun.js';
 import type { ChatMessage } from './types.js';
 
 export interface LazyPrefillRequest {

@@ -1,4 +1,4 @@
-// Runs one chat turn on a context sequence and measures it. Two prefills:
+// Runs one chat turn on a context sequence and measures it. Three prefills, or a resumed one:
 // - plain: node-llama-cpp evaluates the prompt in batch-sized chunks (progress and cancel between
 //   chunks), then generates;
 // - lazy (LazyLLM, native-patches 0003/0004): llama.cpp prefills segment by segment, pruning tokens;
@@ -12,21 +12,8 @@ import { renderChatTokens } from './chatPrompt.js';
 import { sampleToken } from './sampling.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPlan, KvCost } from '../policy/contextPlan.js';
-import {
-  adoptNativeTokens,
-  cancelPrefill,
-  clearNativeSequence,
-  isPrefillCancelled,
-  lazyPrefill,
-  readPrefillProgress,
-  readKvLayerStats,
-  readMemoryByBuffer,
-  readKvMemoryBytes,
-  readLastLogits,
-  revivePruned,
-  type LazyPrefillStats,
-  type LazySchedule,
-} from './siftNative.js';
+import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned } from './siftNative.js';
+import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
 import {
   EngineError,
   type BuildKind,
@@ -39,11 +26,6 @@ import {
   type TurnMetrics,
   type TurnRequest,
 } from './types.js';
-
-export interface LazyTurn {
-  schedule: LazySchedule;
-  revive: boolean;
-}
 
 /** An evictor's turn (contextPlan.ts). */
 export type EvictionTurn = EvictionPlan;
@@ -63,6 +45,12 @@ export interface ResumedPrefill {
   stopReason?: StopReason | null;
   /** reuse=disk: what came from the stored full KV. */
   reuse?: DocumentReuseMetrics | null;
+  /** The text of `generated` already streamed to the person (lazy+evictor shows its first token before evicting). */
+  shownText?: string;
+  /** lazy+evictor: the lazy prefill that ran there, and its tokens computed and keys per layer. */
+  lazy?: LazyTurnMetrics | null;
+  computed?: number[] | null;
+  keys?: number[];
 }
 
 export interface TurnTarget {
@@ -115,6 +103,17 @@ class AnswerStream {
     private readonly model: LlamaModel,
     private readonly onEvent: (event: TurnEvent) => void,
   ) {}
+
+  /** Tokens generated elsewhere, of which `shownText` was streamed already. */
+  adopt(tokens: readonly Token[], shownText: string): void {
+    this.tokens.push(...tokens);
+    this.text = shownText;
+    const text = this.model.detokenize(this.tokens);
+    if (!text.endsWith('\uFFFD') && text.length > this.text.length) {
+      this.onEvent({ type: 'token', text: text.slice(this.text.length) });
+      this.text = text;
+    }
+  }
 
   push(token: Token): void {
     this.tokens.push(token);
@@ -170,34 +169,6 @@ async function plainPrefill(
   return { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: null };
 }
 
-/** Polls the native prefill's progress (10 times a second) and forwards Stop to it. */
-async function watchedLazyPrefill(
-  target: TurnTarget,
-  lazy: LazyTurn,
-  prompt: Token[],
-  onEvent: (event: TurnEvent) => void,
-  signal: AbortSignal,
-): Promise<LazyPrefillStats | null> {
-  const { llama, sequence } = target;
-  const report = () =>
-    onEvent({ type: 'progress', phase: 'prefill', done: Math.floor(readPrefillProgress(llama, sequence.context) * prompt.length), total: prompt.length });
-  const timer = setInterval(report, 100);
-  const cancel = () => cancelPrefill(llama, sequence.context);
-  signal.addEventListener('abort', cancel);
-  try {
-    if (signal.aborted) return null;
-    return await lazyPrefill(llama, sequence, prompt, { ...lazy.schedule, keepMasked: !lazy.revive });
-  } catch (error) {
-    if (!isPrefillCancelled(error)) throw error;
-    // node-llama-cpp never learned of the cells the stopped prefill filled
-    clearNativeSequence(sequence);
-    return null;
-  } finally {
-    clearInterval(timer);
-    signal.removeEventListener('abort', cancel);
-  }
-}
-
 async function lazyPrefillTurn(
   target: TurnTarget,
   lazy: LazyTurn,
@@ -209,22 +180,11 @@ async function lazyPrefillTurn(
   signal: AbortSignal,
 ): Promise<Prefilled> {
   const { llama, model, sequence } = target;
-  const stats = await watchedLazyPrefill(target, lazy, prompt, onEvent, signal);
+  const stats = await runLazyPrefill(llama, sequence, lazy, prompt, onEvent, signal);
   if (!stats) return { next: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
   const first = sampleToken(readLastLogits(llama, sequence.context), request.sampling) as Token;
   const ttftMs = performance.now() - started;
-  const metrics: LazyTurnMetrics = {
-    pruneLayers: lazy.schedule.pruneLayers,
-    keep: lazy.schedule.keep,
-    pool: lazy.schedule.pool ?? 1,
-    scoreFrom: lazy.schedule.scoreFrom ?? -1,
-    obsWindow: lazy.schedule.obsWindow,
-    segments: stats.segments,
-    pruned: stats.pruned,
-    auxBytes: stats.auxBytes,
-    revived: 0,
-    reviveMs: 0,
-  };
+  const metrics = lazyTurnMetrics(lazy, stats);
   const done = { ttftMs, lazy: metrics, computed: stats.computed, keys: stats.keys };
   if (model.isEogToken(first)) return { ...done, next: [], stopReason: 'eos' };
   answer.push(first);
@@ -328,7 +288,7 @@ export async function runTurn(
       kvBytesSteady: kvMeter.last,
       kvPredicted: target.kvPredicted ?? null,
       memory: readMemoryByBuffer(target.llama, context),
-      eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null } : null,
+      eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null, afterLazy: evicting.afterLazy } : null,
       contextSize: context.contextSize,
       perLayer: (kv?.perLayer ?? []).map((layer) => ({
         ...layer,
@@ -355,9 +315,11 @@ function resumedPrefill(
   const generated = resume.generated ?? [];
   const ttftMs = resume.firstTokenAt ? resume.firstTokenAt - started : 0;
   if (ttftMs > 0) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
-  for (const token of generated) answer.push(token);
+  answer.adopt(generated, resume.shownText ?? '');
   const stopReason = resume.stopReason ?? (signal.aborted ? 'cancelled' : null);
-  return { next: generated.length > 0 ? generated.slice(-1) : prompt.slice(-1), ttftMs, lazy: null, computed: null, stopReason };
+  const next = generated.length > 0 ? generated.slice(-1) : prompt.slice(-1);
+  const lazy = { lazy: resume.lazy ?? null, computed: resume.computed ?? null, ...(resume.keys ? { keys: resume.keys } : {}) };
+  return { next, ttftMs, ...lazy, stopReason };
 }
 
 function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {

@@ -93,6 +93,8 @@ export interface EvictionTurnMetrics {
   evictMs: number;
   /** reuse=disk: how much of the prompt came from the stored full KV, and what storing it cost. */
   reuse?: DocumentReuseMetrics | null;
+  /** Evicted once after a lazy prefill, the tokens it pruned first. */
+  afterLazy?: boolean;
 }
 
 export interface DocumentReuseMetrics {

@@ -52,6 +52,11 @@ export interface EvictionPlan {
   /** Cells an eviction round frees (the prefill chunk size, and decode steps between rounds). */
   headroom: number;
   layers: number;
+  /**
+   * The prompt is lazily prefilled at full size first and evicted once after it (lazy+evictor):
+   * tokens the lazy prefill pruned have no K/V in the deeper layers, so they go first.
+   */
+  afterLazy: boolean;
 }
 
 /** SimLayerKV decided per prompt: after a full-size prefill, from observed attention. */
@@ -79,6 +84,8 @@ export interface ContextPlan {
 
 /** What a press's planContext sees and changes. */
 export interface PlanDraft extends Omit<ContextPlan, 'policy' | 'applied'> {
+  /** Every press that runs this turn, known before any plans (an evictor plans for the lazy prefill before it). */
+  readonly applied: readonly string[];
   readonly model: ModelKvShape;
   readonly promptTokens: number;
   readonly profile: LayerProfile | null;
@@ -88,35 +95,38 @@ export interface PlanDraft extends Omit<ContextPlan, 'policy' | 'applied'> {
 const FEATURE_NEEDS = { kvBudgets: 'the patched build', lazyPrefill: 'the patched build', observation: 'the patched build' } as const;
 
 export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens: number, profile: LayerProfile | null, options: PlanOptions): ContextPlan {
+  const presses = parsePolicyPresses(policy.spec).map((e) => e.press);
+  presses.sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
+  const notices: string[] = [];
+  // first which presses run (a missing requirement leaves one out, with a notice), then each plans
+  const running = presses.filter((press) => {
+    const { native, architectures } = press.requires;
+    if (native && !options.features.has(native)) {
+      notices.push(`${press.title} needs ${FEATURE_NEEDS[native]}; this turn ${press.fallback}.`);
+      return false;
+    }
+    if (architectures && !architectures.includes(model.architecture)) {
+      notices.push(`${press.title} does not support ${model.architecture} models yet; this turn ${press.fallback}.`);
+      return false;
+    }
+    return true;
+  });
+  const applied = running.map((press) => press.name);
   const batchSize = Math.min(options.batchSize, model.contextSize);
   const draft: PlanDraft = {
     model,
     promptTokens,
     profile,
     options,
+    applied,
     shape: { kvType: 'f16', flashAttention: options.flashAttention, contextSize: model.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0, swaFull: options.swaFullCache },
     prefillShape: null,
     eviction: null,
     layerRule: null,
-    notices: [],
+    notices,
   };
-  const applied: string[] = [];
-  const presses = parsePolicyPresses(policy.spec).map((e) => e.press);
-  presses.sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
-  for (const press of presses) {
-    const { native, architectures } = press.requires;
-    if (native && !options.features.has(native)) {
-      draft.notices.push(`${press.title} needs ${FEATURE_NEEDS[native]}; this turn ${press.fallback}.`);
-      continue;
-    }
-    if (architectures && !architectures.includes(model.architecture)) {
-      draft.notices.push(`${press.title} does not support ${model.architecture} models yet; this turn ${press.fallback}.`);
-      continue;
-    }
-    press.planContext?.(policy, draft);
-    applied.push(press.name);
-  }
-  const { shape, prefillShape, eviction, layerRule, notices } = draft;
+  for (const press of running) press.planContext?.(policy, draft);
+  const { shape, prefillShape, eviction, layerRule } = draft;
   return { policy, shape, prefillShape, eviction, layerRule, applied, notices };
 }
 

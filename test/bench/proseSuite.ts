@@ -25,7 +25,7 @@ export interface ProseSuite {
 export const PROSE_LAZY_SCHEDULES = [
   'lazy:at=8/20/24,keep=0.7/0.6/0.5,window=question',
   // the same schedule scored by the last 8 tokens: what the question's own tokens add
-  'lazy:at=8/20/24,keep=0.7/0.6/0.5',
+  'lazy:at=8/20/24,keep=0.7/0.6/0.5,window=8',
   'lazy:at=8/16/24,keep=0.6/0.4/0.25,from=last,window=question',
 ];
 
@@ -56,6 +56,10 @@ export const PROSE_ROWS: BenchRow[] = [
   row('patched', `${SIMLAYERKV}+vatp:budget=0.2,score=window`, false, false),
   row('patched', 'kv:type=q8_0', true, false),
   row('patched', 'kv:type=q4_0', true, false),
+  // lazy prefill, then one eviction round and the budget's context (issue 14's combinations)
+  row('patched', 'lazy+vatp:budget=0.2,pool=7', false, false),
+  row('patched', 'lazy+snapkv:budget=0.2', false, false),
+  row('patched', 'lazy+vatp:budget=0.2,pool=7+kv:type=q8_0', true, false),
 ];
 
 export const PROSE_LENGTHS: Record<BenchMode, number[]> = { full: [1024, 2048, 4096, 8192], quick: [1024, 2048] };

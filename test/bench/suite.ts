@@ -103,6 +103,11 @@ export const KV_ROWS: BenchRow[] = [
   kvRow(`${SIMLAYERKV}+vatp:budget=0.2,score=window`, false),
   kvRow(`${SIMLAYERKV}+vatp:budget=0.2,score=window+kv:type=q8_0`, true),
   kvRow(`${SIMLAYERKV}+vatp:budget=0.2,score=window,when=prompt+kv:type=q8_0`, true),
+  // lazy prefill, then one eviction round (the pruned tokens first) and the budget's context: a fast
+  // first token and a small steady cache (issue 14's combination targets, at 8k)
+  kvRow('lazy+vatp:budget=0.2,pool=7', false),
+  kvRow('lazy+snapkv:budget=0.2', false),
+  kvRow('lazy+vatp:budget=0.2,pool=7+kv:type=q8_0', true),
 ];
 
 // --quick keeps the flash-attention-off rows that issue 4 is about (stock, patched, two lazy

@@ -158,10 +158,14 @@ describe('Sift in a browser (serve mode)', () => {
     await page.getByRole('checkbox', { name: 'Use VATP' }).check();
     await page.getByRole('textbox', { name: 'vatp budget' }).fill('0.5');
     await expect.poll(() => page.getByTestId('built-policy').textContent()).toBe('vatp:budget=0.5');
+    await page.getByRole('combobox', { name: 'vatp score' }).selectOption('acc');
     await page.getByRole('checkbox', { name: 'Use Lazy prefill' }).check();
-    await expect.poll(() => page.getByTestId('policy-error').textContent()).toBe('lazy prefill does not combine with eviction yet');
+    await expect.poll(() => page.getByTestId('policy-error').textContent()).toBe(
+      "vatp:score=acc sums every query's attention, and a lazy prefill observes only the last ones; use score=window with lazy",
+    );
     expect(await page.getByRole('button', { name: 'Use this policy' }).isDisabled()).toBe(true);
     await page.getByRole('checkbox', { name: 'Use Lazy prefill' }).uncheck();
+    await page.getByRole('combobox', { name: 'vatp score' }).selectOption('');
     await page.getByRole('checkbox', { name: 'Use KV cache type' }).check();
     await page.getByRole('combobox', { name: 'kv type' }).selectOption('q8_0');
     await page.getByRole('button', { name: 'Use this policy' }).click();

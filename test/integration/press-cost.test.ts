@@ -45,6 +45,9 @@ const POLICIES = [
   'simlayerkv:window=256+vatp:budget=0.25,pool=7',
   'simlayerkv:window=256+vatp:budget=0.25,pool=7+kv:type=q8_0',
   'vatp:budget=0.25,when=prompt+kv:type=q8_0',
+  'lazy+vatp:budget=0.25,pool=7',
+  'lazy+snapkv:budget=0.25',
+  'lazy+vatp:budget=0.25,pool=7+kv:type=q8_0',
 ];
 
 function within2Percent(measured: number | null, predicted: number): void {

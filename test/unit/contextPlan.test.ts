@@ -36,6 +36,19 @@ describe('context plans and their KV cost', () => {
     expect(cost.peakKvBytes).toBe(cost.steadyKvBytes);
   });
 
+  it('lazy+evictor: the lazy prefill runs at full size, then one eviction round; peak full, steady the budget', () => {
+    const p = plan('lazy+vatp:budget=0.25+kv:type=q8_0', 4000);
+    expect(p.applied).toEqual(['kv', 'vatp', 'lazy']);
+    expect(p.eviction).toMatchObject({ afterLazy: true, budgetTokens: 1024, policy: { when: 'prompt' } });
+    expect(p.prefillShape).toMatchObject({ contextSize: 8192, batchSize: 512, kvType: 'q8_0' });
+    expect(predictKvCost(p, smol, null)).toEqual({ steadyKvBytes: 30 * 2 * 1024 * 6 * 34, peakKvBytes: 30 * 2 * 8192 * 6 * 34, exact: true });
+    // without the lazy prefill (a stock build) the evictor streams as it would alone
+    const fallback = plan('lazy+vatp:budget=0.25', 4000, { ...patched, features: new Set(['kvBudgets', 'observation']) });
+    expect(fallback.eviction).toMatchObject({ afterLazy: false, policy: { when: 'stream' } });
+    expect(fallback.prefillShape).toBeNull();
+    expect(fallback.notices).toEqual(['Lazy prefill needs the patched build; this turn ran a full prefill.']);
+  });
+
   it('when=prompt prefills at full size first: peak full, steady the budget', () => {
     const cost = predictKvCost(plan('vatp:budget=0.25,when=prompt', 4000), smol, null);
     expect(cost.peakKvBytes).toBe(30 * 2 * 8192 * F16_ROW);

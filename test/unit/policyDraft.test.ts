@@ -18,7 +18,10 @@ describe('the settings panel policy draft', () => {
     draft = setKnob(draft, 'vatp', 'pool', ' ');
     expect(specFromDraft(draft)).toEqual({ spec: 'vatp:budget=0.25', error: null });
     draft = togglePress(draft, press('lazy'), true);
-    expect(specFromDraft(draft).error).toBe('lazy prefill does not combine with eviction yet');
+    expect(specFromDraft(draft)).toEqual({ spec: 'lazy+vatp:budget=0.25', error: null });
+    draft = togglePress(togglePress(draft, press('vatp'), false), press('h2o'), true);
+    draft = setKnob(draft, 'h2o', 'budget', '0.25');
+    expect(specFromDraft(draft).error).toMatch(/^h2o ranks by attention summed over every query/);
   });
 
   it('lets one press of a kind in: picking an evictor replaces the other', () => {

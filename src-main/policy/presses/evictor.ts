@@ -3,7 +3,7 @@
 // decides which tokens the budget keeps beside the sinks and the recent window.
 import { BUDGET, COUNT, atLeastOne, oddPool } from '../knobPatterns.js';
 import { PolicySpecError } from '../policyError.js';
-import type { Knob, PressDeclaration } from '../press.js';
+import type { Exclusion, Knob, PressDeclaration } from '../press.js';
 import type { PlanDraft } from '../contextPlan.js';
 import { SCORERS } from '../scorers/index.js';
 import type { Scorer } from '../scorers/scorer.js';
@@ -19,8 +19,9 @@ const BUDGET_KNOB: Knob = {
 
 const WHEN_KNOB: Knob = {
   values: ['stream', 'prompt'],
-  default: 'stream',
-  description: 'evict while the prompt streams in (stream: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after)',
+  default: null,
+  description:
+    'evict while the prompt streams in (stream: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after); default stream, or prompt after a lazy prefill, which needs the whole prompt in one context',
 };
 
 /** Window of queries an unknobbed scorer would use; only read by window scoring. */
@@ -118,11 +119,38 @@ function planBudget(eviction: EvictionPolicy, draft: PlanDraft): void {
   // an eighth of the budget stays free after each round: the next prefill chunk, evaluated as one
   // batch (a smaller batch also shrinks the lazy layers' window caches)
   const headroom = Math.max(16, Math.min(shape.batchSize, Math.floor(budgetTokens / 8)));
+  // a lazy prefill needs the whole prompt in one context: the evictor then runs once after it
+  const afterLazy = draft.applied.includes('lazy');
+  const policy: EvictionPolicy = afterLazy ? { ...eviction, when: 'prompt' } : eviction;
   // when=prompt prefills at full size first, with the question in view
-  if (eviction.when === 'prompt') draft.prefillShape = { ...shape };
+  if (policy.when === 'prompt') draft.prefillShape = { ...shape };
   shape.contextSize = budgetTokens;
   shape.batchSize = headroom;
-  draft.eviction = { policy: eviction, budgetTokens, headroom, layers: model.layers };
+  draft.eviction = { policy, budgetTokens, headroom, layers: model.layers, afterLazy };
+}
+
+/**
+ * What refuses to follow a lazy prefill: eviction there runs once, on the attention of the last
+ * queries (the only ones a segmented prefill observes), and must drop the pruned tokens, which a
+ * positional window would keep.
+ */
+function lazyPrefillExclusions(scorer: Scorer): Exclusion[] {
+  if (!scorer.ranked) {
+    return [{ role: 'prefill', reason: `${scorer.name} keeps tokens by position, and lazy prefill leaves its pruned tokens without K/V in the deeper layers; use a ranked scorer (vatp, snapkv) with lazy` }];
+  }
+  if (scorer.attention === 'accumulate') {
+    return [{ role: 'prefill', reason: `${scorer.name} ranks by attention summed over every query, and a lazy prefill observes only the last ones; use vatp or snapkv with lazy` }];
+  }
+  const exclusions: Exclusion[] = [
+    { role: 'prefill', when: (p) => p['when'] === 'stream', reason: `${scorer.name}:when=stream does not combine with lazy: a lazy prefill needs the whole prompt in one context, so eviction runs once after it (drop when=)` },
+  ];
+  if (scorer.attention === 'choice') {
+    exclusions.push({ role: 'prefill', when: (p) => p['score'] === 'acc', reason: `${scorer.name}:score=acc sums every query's attention, and a lazy prefill observes only the last ones; use score=window with lazy` });
+  }
+  if (scorer.knobs['reuse']) {
+    exclusions.push({ role: 'prefill', when: (p) => p['reuse'] === 'disk', reason: `${scorer.name}:reuse=disk does not combine with lazy yet: the stored document KV would lack the pruned tokens' deeper layers` });
+  }
+  return exclusions;
 }
 
 export function evictorPress(scorer: Scorer): PressDeclaration {
@@ -134,7 +162,7 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
     knobs: knobsFor(scorer),
     // StreamingLLM ranks nothing: node-llama-cpp's erase runs on any build
     requires: { native: scorer.ranked ? 'kvBudgets' : null, architectures: null, flashAttention: 'any', profile: 'none' },
-    excludes: [],
+    excludes: lazyPrefillExclusions(scorer),
     fallback: 'kept every token',
     hooks: ['context', 'perChunk', 'perDecodeStep', ...(scorer.ranked ? (['twoContext'] as const) : [])],
     reports: 'eviction',
@@ -145,7 +173,8 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
       if (!e) return null;
       const n = (v: number) => v.toLocaleString('en-US');
       const reused = e.reuse?.reusedTokens ? `; ${n(e.reuse.reusedTokens)} prompt tokens restored from the stored document KV in ${Math.round(e.reuse.restoreMs)} ms` : '';
-      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} rounds, kept ${n(e.keptTokens)}${reused}`;
+      const afterLazy = e.afterLazy ? ' after the lazy prefill, its pruned tokens first' : '';
+      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} rounds${afterLazy}, kept ${n(e.keptTokens)}${reused}`;
     },
   };
 }

@@ -35,11 +35,8 @@ export const lazyPrefillPress: PressDeclaration = {
     revive: { values: ['on', 'off'], default: 'off', description: 'complete pruned tokens after the first answer token (off: at 8k reviving stalls the answer about as long as a full prefill)' },
   },
   requires: { native: 'lazyPrefill', architectures: LAZY_PREFILL_ARCHITECTURES, flashAttention: 'any', profile: 'none' },
-  // each stage prefills in its own context today; the one-pipeline issue (14) joins them
-  excludes: [
-    { role: 'layers', reason: 'lazy prefill does not combine with simlayerkv yet' },
-    { role: 'evictor', reason: 'lazy prefill does not combine with eviction yet' },
-  ],
+  // an evictor declares which of its settings follow a lazy prefill (presses/evictor.ts)
+  excludes: [{ role: 'layers', reason: 'lazy prefill does not combine with simlayerkv yet' }],
   fallback: 'ran a full prefill',
   hooks: ['beforePrefill', 'perChunk', 'afterPrefill'],
   reports: 'lazy',
@@ -69,6 +66,9 @@ export const lazyPrefillPress: PressDeclaration = {
   describeTurn: (metrics) => (metrics.lazy ? describeLazyPrefill(metrics.lazy, metrics.promptTokens) : null),
   planContext(_policy, draft) {
     // each segment re-enters every earlier token, so a sliding-window cache must keep them all
-    if (SLIDING_WINDOW_ARCHITECTURES.includes(draft.model.architecture)) draft.shape.swaFull = true;
+    // (in the full-size context an evictor prefills in first, too)
+    if (!SLIDING_WINDOW_ARCHITECTURES.includes(draft.model.architecture)) return;
+    draft.shape.swaFull = true;
+    if (draft.prefillShape) draft.prefillShape.swaFull = true;
   },
 };
