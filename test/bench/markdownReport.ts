@@ -105,16 +105,27 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   every answer and timing is measured in the run.
 `;
 
-/** The file with its generated header replaced by the current one; run sections are kept as written. */
-/** The header with the real-document frontier (proseFrontier.ts) above the method, when there is one. */
-export function benchmarksHeader(frontier = ''): string {
-  return frontier ? BENCHMARKS_HEADER.replace('## Method', `${frontier}\n## Method`) : BENCHMARKS_HEADER;
+/**
+ * The header with the generated blocks (the headline figures, the real-document frontier:
+ * headline.ts, proseFrontier.ts) above the method, in the order given; empty blocks are left out.
+ */
+export function benchmarksHeader(...blocks: string[]): string {
+  const shown = blocks.filter((b) => b !== '');
+  return shown.length ? BENCHMARKS_HEADER.replace('## Method', `${shown.join('\n')}\n## Method`) : BENCHMARKS_HEADER;
 }
 
-export function withCurrentHeader(existing: string, frontier = ''): string {
-  const firstRun = /^## \d{4}-\d{2}-\d{2}/m.exec(existing);
-  if (!firstRun) return benchmarksHeader(frontier);
-  return `${benchmarksHeader(frontier)}\n${existing.slice(firstRun.index)}`;
+const FIRST_RUN = /^## \d{4}-\d{2}-\d{2}/m;
+
+/** The run sections: the file from its first "## <date>" heading on ('' before any run). */
+export function runLog(existing: string): string {
+  const firstRun = FIRST_RUN.exec(existing);
+  return firstRun ? existing.slice(firstRun.index) : '';
+}
+
+/** The file with its generated header replaced by the current one; run sections are kept as written. */
+export function withCurrentHeader(existing: string, ...blocks: string[]): string {
+  const log = runLog(existing);
+  return log ? `${benchmarksHeader(...blocks)}\n${log}` : benchmarksHeader(...blocks);
 }
 
 function seconds(ms: number | null): string {

@@ -5,7 +5,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { renderFigure, type ChartSeries } from './charts.js';
-import { benchmarksHeader, withCurrentHeader } from './markdownReport.js';
+import { asMeasured, refreshHeadline } from './headline.js';
+import { benchmarksHeader, runLog, withCurrentHeader } from './markdownReport.js';
 import { paretoFrontier } from './plots.js';
 import type { ProseResults } from './proseReport.js';
 
@@ -32,19 +33,6 @@ export interface FrontierPoint {
 
 export const FRONTIER_PLOT = 'bench/prose-frontier.svg';
 
-/**
- * Runs made before the default `lazy` schedule changed (issue 13): their bare `lazy` row ran the
- * pass-key schedule, so it is shown under that schedule's spelled-out spec, not as today's `lazy`.
- */
-const PASSKEY_DEFAULT_LAZY_COMMITS = ['10d894cb48d4', 'e438a7c42673'];
-const PASSKEY_DEFAULT_LAZY = 'lazy:at=4/8/16,keep=0.35/0.2/0.1,from=3,window=8';
-
-function asRun(rowId: string, label: string, commit: string): { rowId: string; label: string } {
-  const bare = /^patched\/lazy\/(fa-on|fa-off)$/.exec(rowId);
-  if (!bare || !PASSKEY_DEFAULT_LAZY_COMMITS.some((c) => commit.startsWith(c))) return { rowId, label };
-  return { rowId: `patched/${PASSKEY_DEFAULT_LAZY}/${bare[1]}`, label: label.replace('· lazy ·', `· ${PASSKEY_DEFAULT_LAZY} (the default then) ·`) };
-}
-
 /** Full-mode runs only (20 depths): quick runs are smoke tests. Later runs replace earlier cells. */
 export function collectFrontier(runs: ReadonlyArray<{ file: string; results: ProseResults }>): FrontierPoint[] {
   const latest = new Map<string, FrontierPoint>();
@@ -52,7 +40,7 @@ export function collectFrontier(runs: ReadonlyArray<{ file: string; results: Pro
   for (const { file, results } of ordered) {
     for (const c of results.cells) {
       if (c.rowId.startsWith('stock/full/')) continue;
-      const { rowId, label } = asRun(c.rowId, c.label, results.source?.commit ?? '');
+      const { rowId, label } = asMeasured(c.rowId, c.label, results.source?.commit ?? '');
       latest.set(`${results.model.id}|${c.length}|${rowId}`, {
         model: results.model.id,
         length: c.length,
@@ -162,11 +150,19 @@ export function refreshFrontier(outputDir: string): string {
   return frontierSection(points, svg ? FRONTIER_PLOT : null);
 }
 
-/** BENCHMARKS.md with its header and frontier rebuilt from the runs in bench/ (the sections untouched). */
+/**
+ * The generated blocks atop BENCHMARKS.md, in order: the headline figures, then the real-document
+ * frontier. `log` is the file's run sections as they will be written (the headline links into them).
+ */
+export function headerBlocks(outputDir: string, log: string): string[] {
+  return [refreshHeadline(outputDir, log), refreshFrontier(outputDir)];
+}
+
+/** BENCHMARKS.md with its header, headline and frontier rebuilt from the runs in bench/ (the sections untouched). */
 export function rewriteHeader(outputDir: string): string {
   const markdown = path.join(outputDir, 'BENCHMARKS.md');
   const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
-  const frontier = refreshFrontier(outputDir);
-  writeFileSync(markdown, existing ? withCurrentHeader(existing, frontier) : benchmarksHeader(frontier));
+  const blocks = headerBlocks(outputDir, runLog(existing));
+  writeFileSync(markdown, existing ? withCurrentHeader(existing, ...blocks) : benchmarksHeader(...blocks));
   return markdown;
 }

@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MachineInfo } from './machine.js';
-import { benchmarksHeader, withCurrentHeader } from './markdownReport.js';
-import { refreshFrontier } from './proseFrontier.js';
+import { benchmarksHeader, runLog, withCurrentHeader } from './markdownReport.js';
+import { headerBlocks } from './proseFrontier.js';
 import type { ModelIdentity } from './modelIdentity.js';
 import { normalizeAnswer, PROSE_SOURCE_FILES } from './proseCases.js';
 import type { ProseRawRun, ProseTurn } from './proseRun.js';
@@ -270,7 +270,8 @@ export function writeProseOutputs(outputDir: string, results: ProseResults): { m
   writeFileSync(path.join(outputDir, json), `${JSON.stringify(results, null, 2)}\n`);
   const markdown = path.join(outputDir, 'BENCHMARKS.md');
   const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
-  const frontier = refreshFrontier(outputDir);
-  writeFileSync(markdown, `${existing ? withCurrentHeader(existing, frontier) : benchmarksHeader(frontier)}\n${proseSection(results, json)}`);
+  const section = proseSection(results, json);
+  const blocks = headerBlocks(outputDir, `${runLog(existing)}\n${section}`);
+  writeFileSync(markdown, `${existing ? withCurrentHeader(existing, ...blocks) : benchmarksHeader(...blocks)}\n${section}`);
   return { markdown, json: path.join(outputDir, json) };
 }

@@ -4,8 +4,8 @@
 // (everything before the first run's section) when the method changes.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { benchmarksHeader, runSection, withCurrentHeader } from './markdownReport.js';
-import { refreshFrontier } from './proseFrontier.js';
+import { benchmarksHeader, runLog, runSection, withCurrentHeader } from './markdownReport.js';
+import { headerBlocks } from './proseFrontier.js';
 import { accuracySpeedPlot, frontierPlot, ttftPlot } from './plots.js';
 import type { BenchResults } from './results.js';
 
@@ -44,8 +44,10 @@ export function writeOutputs(outputDir: string, results: BenchResults): WrittenF
 
   const markdown = path.join(outputDir, 'BENCHMARKS.md');
   const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
-  const proseFrontier = refreshFrontier(outputDir);
-  writeFileSync(markdown, `${existing ? withCurrentHeader(existing, proseFrontier) : benchmarksHeader(proseFrontier)}\n${runSection(results, relative)}`);
+  const section = runSection(results, relative);
+  // the headline links this run's section too: its anchors come from the run log as it will be written
+  const blocks = headerBlocks(outputDir, `${runLog(existing)}\n${section}`);
+  writeFileSync(markdown, `${existing ? withCurrentHeader(existing, ...blocks) : benchmarksHeader(...blocks)}\n${section}`);
   return {
     markdown,
     json: path.join(outputDir, relative.json),
