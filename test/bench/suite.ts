@@ -108,6 +108,8 @@ export const KV_ROWS: BenchRow[] = [
   kvRow('lazy+vatp:budget=0.2,pool=7', false),
   kvRow('lazy+snapkv:budget=0.2', false),
   kvRow('lazy+vatp:budget=0.2,pool=7+kv:type=q8_0', true),
+  // the pass-key suite's fastest lazy schedule before issue 13, with the same eviction: what TTFT the combination can reach
+  kvRow('lazy:at=4/8/16,keep=0.35/0.2/0.1+vatp:budget=0.2,pool=7', false),
 ];
 
 // --quick keeps the flash-attention-off rows that issue 4 is about (stock, patched, two lazy
