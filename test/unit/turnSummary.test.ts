@@ -56,6 +56,15 @@ describe('describeTurn: one description of a turn for the CLI and the app', () =
     expect(facts.at(-1)).toEqual({ key: 'notice', label: 'Notice', value: 'something the engine decided' });
     const lazyTurn = describeTurn({ ...base, policy: 'lazy', lazy });
     expect(lazyTurn.find((f) => f.key === 'press-lazy')?.value).toBe(describeLazyPrefill(lazy, 4050));
+    // lazy+evictor: both presses say what they did, the evictor that it ran after the lazy prefill
+    const combined = describeTurn({
+      ...base,
+      policy: 'lazy+vatp:budget=0.25',
+      lazy,
+      eviction: { method: 'vatp', budgetTokens: 1024, keptTokens: 880, evicted: 3170, rounds: 1, prefillRounds: 1, evictMs: 40, afterLazy: true },
+    });
+    expect(combined.find((f) => f.key === 'press-lazy')?.value).toBe(describeLazyPrefill(lazy, 4050));
+    expect(combined.find((f) => f.key === 'press-vatp')?.value).toBe('budget 1,024 tokens: evicted 3,170 in 1 rounds after the lazy prefill, its pruned tokens first, kept 880');
   });
 
   it('says why there are no bytes on the stock build, and survives a policy that no longer parses', () => {
