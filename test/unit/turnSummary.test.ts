@@ -64,7 +64,7 @@ describe('describeTurn: one description of a turn for the CLI and the app', () =
       eviction: { method: 'vatp', budgetTokens: 1024, keptTokens: 880, evicted: 3170, rounds: 1, prefillRounds: 1, evictMs: 40, afterLazy: true },
     });
     expect(combined.find((f) => f.key === 'press-lazy')?.value).toBe(describeLazyPrefill(lazy, 4050));
-    expect(combined.find((f) => f.key === 'press-vatp')?.value).toBe('budget 1,024 tokens: evicted 3,170 in 1 rounds after the lazy prefill, its pruned tokens first, kept 880');
+    expect(combined.find((f) => f.key === 'press-vatp')?.value).toBe('budget 1,024 tokens: evicted 3,170 in 1 round after the lazy prefill, its pruned tokens first, kept 880');
   });
 
   it('says why there are no bytes on the stock build, and survives a policy that no longer parses', () => {

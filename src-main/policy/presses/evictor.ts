@@ -174,7 +174,7 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
       const n = (v: number) => v.toLocaleString('en-US');
       const reused = e.reuse?.reusedTokens ? `; ${n(e.reuse.reusedTokens)} prompt tokens restored from the stored document KV in ${Math.round(e.reuse.restoreMs)} ms` : '';
       const afterLazy = e.afterLazy ? ' after the lazy prefill, its pruned tokens first' : '';
-      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} rounds${afterLazy}, kept ${n(e.keptTokens)}${reused}`;
+      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} round${e.rounds === 1 ? '' : 's'}${afterLazy}, kept ${n(e.keptTokens)}${reused}`;
     },
   };
 }
