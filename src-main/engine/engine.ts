@@ -17,7 +17,7 @@ import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPr
 import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
 import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
 import { lazyPrefillThenEvict } from './lazyEvictionStage.js';
-import { sampleToken } from './sampling.js';
+import { argmax, sampleToken } from './sampling.js';
 import { DocumentKvStore } from './documentKvStore.js';
 import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget } from './layerDecision.js';
 import { convertStateToLazyLayout } from './kvStateLayout.js';
@@ -456,7 +456,9 @@ export class Engine {
     const eviction = plan.eviction!;
     const fullPlan: ContextPlan = { ...plan, shape: plan.prefillShape ?? plan.shape, prefillShape: null, eviction: null, layerRule: null };
     const moved = await this.withPolicyContext(fullPlan, async (_open, sequence) => {
-      const stage = await lazyPrefillThenEvict(this.llama, sequence, eviction, lazy, prompt, () => undefined, new AbortController().signal);
+      // the turn's greedy first token is the forced one when the probe follows a greedy answer
+      const pick = (logits: Float32Array) => (request.follow?.[0] ?? argmax(logits)) as Token;
+      const stage = await lazyPrefillThenEvict(this.llama, sequence, eviction, lazy, prompt, () => undefined, new AbortController().signal, { pick });
       if (!stage) throw new EngineError('INTERNAL', 'the lazy prefill stopped without being cancelled');
       const statePath = path.join(os.tmpdir(), `sift-kv-${process.pid}-${Date.now()}.state`);
       await sequence.saveStateToFile(statePath);

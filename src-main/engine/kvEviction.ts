@@ -130,24 +130,19 @@ export class TokenEvictor {
   }
 
   /**
-   * Before a lazy prefill: its last segment (the deepest layers) records the last `window`
-   * queries' attention for this evictor; earlier segments record the lazy prefill's own window.
+   * After a lazy prefill (the sequence holds every prompt token): evaluates `scoringToken` (the
+   * first answer token) with its attention observed in every layer, and runs one eviction round
+   * on it. The prefill's own observations cannot rank: after a prune point they index the gathered
+   * cells of that segment, not the cache's. The `pruned` tokens left pruned (0 when revived) have
+   * no K/V after their prune point (the native masks hide those cells, so the token's attention
+   * there is exactly 0): none of them is kept, the cache left holds only whole tokens, and the
+   * masks can go. The scoring token stays in the cache. Returns the tokens dropped so.
    */
-  observeLazyPrefill(): void {
-    this.observe(this.policy.window);
-  }
-
-  /**
-   * After a lazy prefill the sequence holds every prompt token: one eviction round on what the
-   * prefill observed. The `pruned` tokens it left pruned (0 when revived) have no K/V in the
-   * layers after their prune point (the native masks hide those cells), so none of them is kept:
-   * the cache left holds only whole tokens, and the masks can go. Returns the tokens dropped so.
-   */
-  async evictAfterLazyPrefill(pruned: number): Promise<number> {
-    this.absorb(this.observing);
+  async evictAfterLazyPrefill(pruned: number, scoringToken: Token): Promise<number> {
+    await this.evaluateObserved(1, () => this.sequence.evaluateWithoutGeneratingNewTokens([scoringToken]));
+    this.observe(0);
     const n = this.sequence.nextTokenIndex;
     const dropped = pruned > 0 ? this.unattendedAtLastLayer(n) : new Set<number>();
-    // a masked cell's attention is exactly 0, so every pruned token is among them
     if (dropped.size < pruned) throw new Error(`the lazy prefill pruned ${pruned} tokens but only ${dropped.size} read as pruned`);
     // the rest stays whole when it fits the budget's context (a budget that holds the prompt is a no-op)
     const fits = n - dropped.size <= this.budgetRoom;

@@ -1,8 +1,9 @@
 // lazy+evictor, first stage: the whole prompt is prefilled lazily (LazyLLM) in a full-size
-// context while the evictor's queries are observed; the first answer token comes from that
-// prefill's logits (the TTFT is lazy prefill's), then one eviction round drops the pruned tokens
-// and keeps the budget's best of the rest. The caller saves the sequence and goes on in a context
-// of the budget's size, as when=prompt does (engine.ts), so the steady KV is the budget's.
+// context; the first answer token comes from that prefill's logits (the TTFT is lazy prefill's).
+// That token is then evaluated there with its attention observed, one eviction round drops the
+// pruned tokens and keeps the budget's best of the rest by it, and the token leaves the cache
+// again (the turn evaluates it next). The caller saves the sequence and goes on in a context of
+// the budget's size, as when=prompt does (engine.ts), so the steady KV is the budget's.
 import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { EvictionPlan } from '../policy/contextPlan.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
@@ -13,8 +14,8 @@ import type { LazyTurnMetrics, TurnEvent } from './types.js';
 export interface LazyEvictionStage {
   /** The prompt's last-token logits, from the lazy prefill. */
   logits: Float32Array;
-  /** What the caller picked from them (the first answer token), and when; null for a probe. */
-  first: Token | null;
+  /** What the caller picked from them (the first answer token), and when. */
+  first: Token;
   firstAt: number;
   lazy: LazyTurnMetrics;
   /** Tokens computed and keys gathered per layer, from the native statistics. */
@@ -26,8 +27,8 @@ export interface LazyEvictionStage {
 }
 
 export interface LazyEvictionOptions {
-  /** Picks the first answer token from the last logits (a turn samples); null: the stage evicts at once. */
-  pick?: (logits: Float32Array) => Token | null;
+  /** Picks the first answer token from the last logits (a turn samples; a probe takes its first forced token). */
+  pick: (logits: Float32Array) => Token;
   /** True: stop after picking (the first token ended the answer); nothing is evicted. */
   endsAnswer?: (first: Token) => boolean;
 }
@@ -41,29 +42,30 @@ export async function lazyPrefillThenEvict(
   prompt: readonly Token[],
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
-  options: LazyEvictionOptions = {},
+  options: LazyEvictionOptions,
 ): Promise<LazyEvictionStage | null> {
   await sequence.clearHistory();
   const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction, eviction.layers);
   try {
-    evictor.observeLazyPrefill();
     const stats = await runLazyPrefill(llama, sequence, lazy, prompt, onEvent, signal);
     if (!stats) return null;
     const logits = readLastLogits(llama, sequence.context);
-    const first = options.pick?.(logits) ?? null;
+    const first = options.pick(logits);
     const firstAt = performance.now();
     const metrics = lazyTurnMetrics(lazy, stats);
     const stage: LazyEvictionStage = { logits, first, firstAt, lazy: metrics, computed: stats.computed, keys: stats.keys, eviction: evictor.stats, prunedEvicted: 0 };
-    if (first !== null && options.endsAnswer?.(first)) return stage;
+    if (options.endsAnswer?.(first)) return stage;
     if (lazy.revive) {
       const revived = await revivePruned(llama, sequence);
       metrics.revived = revived.revived;
       metrics.reviveMs = Math.round(revived.ms * 100) / 100;
     }
     adoptNativeTokens(sequence, prompt);
-    stage.prunedEvicted = await evictor.evictAfterLazyPrefill(lazy.revive ? 0 : stats.pruned);
+    stage.prunedEvicted = await evictor.evictAfterLazyPrefill(lazy.revive ? 0 : stats.pruned, first);
     // no pruned token is left, so the masks over their cells must not outlive them
     resetLazyState(llama, sequence.context);
+    const last = sequence.nextTokenIndex - 1;
+    await sequence.eraseContextTokenRanges([{ start: last, end: last + 1 }]);
     return stage;
   } finally {
     evictor.stop();
