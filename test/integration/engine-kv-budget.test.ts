@@ -10,6 +10,7 @@ import type { LayerProfile } from '../../src-main/policy/layerTrim.js';
 import type { TurnRequest } from '../../src-main/engine/types.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
+import { differingLogits } from '../helpers/logits.js';
 
 const task = passkeyPrompt(400, 0.5, '42917');
 const messages = [{ role: 'user' as const, content: `${task.document}\n\n${task.question}` }];
@@ -21,11 +22,6 @@ function turn(policy: string, maxTokens = 8, layerProfile: LayerProfile | null =
   return { messages, sampling: { temperature: 0, topP: 1, maxTokens }, policy, layerProfile };
 }
 
-function differing(a: LogitsProbeResult, b: LogitsProbeResult): number {
-  let count = 0;
-  a.logits.forEach((row, i) => row.forEach((v, j) => (count += v === b.logits[i]![j] ? 0 : 1)));
-  return count;
-}
 
 describe('KV budgets and lazy layers on the patched build', () => {
   let engine: EngineClient;
@@ -43,21 +39,21 @@ describe('KV budgets and lazy layers on the patched build', () => {
     async (policy) => {
       const probed = await engine.probeLogits({ messages, follow, policy });
       expect(probed.logits).toHaveLength(follow.length + 1);
-      expect(differing(probed, full)).toBe(0);
+      expect(differingLogits(probed.logits, full.logits)).toBe(0);
     },
   );
 
   it('SimLayerKV: lazy layers whose window covers the sequence give identical logits', async () => {
     expect(full.promptTokens.length + follow.length).toBeLessThan(1024);
     const probed = await engine.probeLogits({ messages, follow, policy: 'simlayerkv:layers=1/2/3/20,window=1024' });
-    expect(differing(probed, full)).toBe(0);
+    expect(differingLogits(probed.logits, full.logits)).toBe(0);
   });
 
   it('SimLayerKV: delta above 1 trims no layer and gives identical logits', async () => {
     const profile: LayerProfile = { scores: Array.from({ length: LAYERS }, (_, l) => (l % 2 ? 0.99 : 0.5)), delta: 0.9, lazyLayers: [], sink: 4, window: 64 };
     profile.lazyLayers = profile.scores.flatMap((s, l) => (s > profile.delta ? [l] : []));
     const probed = await engine.probeLogits({ messages, follow, policy: 'simlayerkv:delta=1.5', layerProfile: profile });
-    expect(differing(probed, full)).toBe(0);
+    expect(differingLogits(probed.logits, full.logits)).toBe(0);
     const { metrics } = await engine.runTurn(turn('simlayerkv:delta=1.5', 2, profile), () => {}).result;
     expect(metrics.perLayer.some((l) => l.lazy)).toBe(false);
     expect(metrics.notice).toBeNull();
@@ -87,10 +83,10 @@ describe('KV budgets and lazy layers on the patched build', () => {
   it.each(['prefill', 'decode'])('SimLayerKV rule=%s: delta above 1, or a window covering the sequence, gives identical logits', async (rule) => {
     // no layer lazy: the sequence stays in the untrimmed context
     const none = await engine.probeLogits({ messages, follow, policy: `simlayerkv:rule=${rule},delta=1.5` });
-    expect(differing(none, full)).toBe(0);
+    expect(differingLogits(none.logits, full.logits)).toBe(0);
     // every layer lazy, but the window holds everything: the move into the trimmed context is exact
     const all = await engine.probeLogits({ messages, follow, policy: `simlayerkv:rule=${rule},delta=0.01,window=1024` });
-    expect(differing(all, full)).toBe(0);
+    expect(differingLogits(all.logits, full.logits)).toBe(0);
     const fullTurn = await engine.runTurn(turn('full', 8), () => {}).result;
     const { metrics, answer } = await engine.runTurn(turn(`simlayerkv:rule=${rule},delta=0.01,window=1024`, 8), () => {}).result;
     expect(answer).toBe(fullTurn.answer);
@@ -169,7 +165,7 @@ describe('KV budgets and lazy layers on the patched build', () => {
     // logits after it are those of prefilling the whole conversation again
     const restored = await engine.probeLogits({ messages: followUp, follow, policy });
     const fresh = await engine.probeLogits({ messages: followUp, follow, policy: 'vatp:budget=256,when=prompt' });
-    expect(differing(restored, fresh)).toBe(0);
+    expect(differingLogits(restored.logits, fresh.logits)).toBe(0);
   });
 
   it('generates past the budget without the cache growing (Sift evicts; node-llama-cpp never shifts)', async () => {

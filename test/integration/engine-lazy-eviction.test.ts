@@ -5,10 +5,10 @@
 // schedule and budget no pruned token survives the round and the steady KV is the budget's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { LogitsProbeResult } from '../../src-main/engine/logitsProbe.js';
 import type { TurnEvent, TurnRequest } from '../../src-main/engine/types.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
+import { differingLogits } from '../helpers/logits.js';
 
 const task = passkeyPrompt(1200, 0.4, '58203');
 const messages = [{ role: 'user' as const, content: `${task.document}\n\n${task.question}` }];
@@ -18,11 +18,6 @@ function turn(policy: string, maxTokens = 16): TurnRequest {
   return { messages, sampling: { temperature: 0, topP: 1, maxTokens }, policy };
 }
 
-function differing(a: LogitsProbeResult, b: LogitsProbeResult): number {
-  let count = 0;
-  a.logits.forEach((row, i) => row.forEach((v, j) => (count += v === b.logits[i]![j] ? 0 : 1)));
-  return count;
-}
 
 describe('lazy prefill followed by eviction on the patched build', () => {
   let engine: EngineClient;
@@ -39,7 +34,7 @@ describe('lazy prefill followed by eviction on the patched build', () => {
       const full = await engine.probeLogits({ messages, follow });
       const probed = await engine.probeLogits({ messages, follow, policy });
       expect(probed.logits).toHaveLength(follow.length + 1);
-      expect(differing(probed, full)).toBe(0);
+      expect(differingLogits(probed.logits, full.logits)).toBe(0);
     },
   );
 

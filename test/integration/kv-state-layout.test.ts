@@ -16,6 +16,7 @@ import { loadLlama } from '../../src-main/engine/loadLlama.js';
 import { hasKvBudgets, readKvLayerStats, setNextContextLayout } from '../../src-main/engine/siftNative.js';
 import { passkeyDocument } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
+import { differingLogits } from '../helpers/logits.js';
 
 const LAYERS = 30;
 const PROMPT_TOKENS = 300;
@@ -35,12 +36,6 @@ async function logitsAfter(sequence: LlamaContextSequence, tokens: Token[]): Pro
     for (const [token, value] of map) row[token] = value;
     return row;
   });
-}
-
-function differing(a: Float32Array[], b: Float32Array[]): number {
-  let count = 0;
-  a.forEach((row, i) => row.forEach((v, j) => (count += Object.is(v, b[i]![j]) ? 0 : 1)));
-  return count + Math.abs(a.length - b.length);
 }
 
 function argmax(row: Float32Array): Token {
@@ -124,7 +119,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     const expected = await logitsAfter(full, follow);
     const actual = await logitsAfter(lazy, follow);
     expect(actual.every((row) => row.every(Number.isFinite))).toBe(true);
-    expect(differing(actual, expected)).toBe(0);
+    expect(differingLogits(actual, expected)).toBe(0);
   });
 
   it('flash attention on (V not transposed): the same, bitwise', async () => {
@@ -137,7 +132,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     const lazy = await loadConverted(true, covering, converted);
     const expected = await logitsAfter(fullFa, follow);
     const actual = await logitsAfter(lazy, follow);
-    expect(differing(actual, expected)).toBe(0);
+    expect(differingLogits(actual, expected)).toBe(0);
   });
 
   it('a small window: lazy layers keep the sinks and the window, full layers every cell, and decoding goes on', async () => {
