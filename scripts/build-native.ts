@@ -1,7 +1,9 @@
 // Builds Sift's two llama.cpp binaries from the source bundled inside the pinned node-llama-cpp,
 // offline:
 //   stock   — that source with node-llama-cpp's own patches, nothing of Sift's;
-//   patched — the same, plus every patch in native-patches/ (llama.cpp/ then addon/).
+//   patched — the same, plus Sift's own source files (native-patches/sources/, copied into the tree
+//             at the same relative path: llama.cpp/src/llama-sift*.{h,cpp}, addon/AddonSift.{h,cpp})
+//             and the patches that hook them into upstream files (native-patches/llama.cpp/, addon/).
 // Both also get native-patches/toolchain/: fixes that let the bundled source build with the tools a
 // machine has (no behaviour of Sift's), so the two builds still differ by Sift's patches alone.
 // Both use identical compiler flags, so a speed ratio between them is never a flag difference.
@@ -43,7 +45,7 @@ import {
 } from './nativeOptions.js';
 
 /** Bump when this script changes how binaries are produced. */
-const RECIPE_VERSION = '2';
+const RECIPE_VERSION = '3';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -80,6 +82,26 @@ function listPatches(sub: 'llama.cpp' | 'addon' | 'toolchain'): string[] {
     .map((f) => path.join(dir, f));
 }
 
+/** Sift's own files, relative to native-patches/sources/ (the build's source dir), sorted. */
+function listSources(): string[] {
+  const root = path.join(patchesRoot, 'sources');
+  if (!existsSync(root)) return [];
+  return (readdirSync(root, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+/** Copies Sift's own files into the prepared source dir, where the hook patches expect them. */
+function copySources(sources: string[], srcDir: string): void {
+  for (const rel of sources) {
+    const to = path.join(srcDir, rel);
+    mkdirSync(path.dirname(to), { recursive: true });
+    cpSync(path.join(patchesRoot, 'sources', rel), to, { preserveTimestamps: true });
+  }
+  if (sources.length > 0) console.log(`[build-native] copied ${sources.length} source files from native-patches/sources`);
+}
+
 function bundleCommit(): string {
   const out = run('git', ['bundle', 'list-heads', bundlePath], { cwd: repoRoot, quiet: true });
   const sha = out.trim().split(/\s+/)[0];
@@ -114,11 +136,12 @@ function cmakeOptions(kind: BuildKind, key: string, target: Target): Record<stri
   return options;
 }
 
-function computeKey(kind: BuildKind, commit: string, patches: string[], target: Target): string {
+function computeKey(kind: BuildKind, commit: string, patches: string[], sources: string[], target: Target): string {
   const hash = createHash('sha256');
   hash.update(`${RECIPE_VERSION}\n${nlcVersion}\n${commit}\n${kind}\n${process.platform}-${process.arch}\n`);
   hash.update(JSON.stringify(cmakeOptions(kind, '', target)));
   for (const p of patches) hash.update(`${path.basename(p)}\n`).update(readFileSync(p));
+  for (const s of sources) hash.update(`${s}\n`).update(readFileSync(path.join(patchesRoot, 'sources', s)));
   return hash.digest('hex');
 }
 
@@ -188,7 +211,8 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target:
   const toolchainPatches = listPatches('toolchain');
   const llamaPatches = kind === 'patched' ? listPatches('llama.cpp') : [];
   const addonPatches = kind === 'patched' ? listPatches('addon') : [];
-  const key = computeKey(kind, commit, [...toolchainPatches, ...llamaPatches, ...addonPatches], opts.target);
+  const sources = kind === 'patched' ? listSources() : [];
+  const key = computeKey(kind, commit, [...toolchainPatches, ...llamaPatches, ...addonPatches], sources, opts.target);
 
   const existing = readBuildRecord(kind);
   if (!opts.force && existing?.key === key) {
@@ -202,6 +226,7 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target:
   const llamaDir = path.join(dirs.src, 'llama.cpp');
   const applied = applyNodeLlamaCppPatches(llamaDir);
   applySiftPatches(toolchainPatches, llamaDir);
+  copySources(sources, dirs.src);
   applySiftPatches(llamaPatches, llamaDir);
   applySiftPatches(addonPatches, dirs.src);
 
@@ -234,6 +259,7 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target:
     nodeLlamaCppVersion: nlcVersion,
     llamaCppCommit: commit,
     patches: [...applied, ...[...toolchainPatches, ...llamaPatches, ...addonPatches].map((p) => path.relative(repoRoot, p))],
+    sources: sources.map((s) => `native-patches/sources/${s}`),
     cmakeOptions: options,
     cpu: opts.target.cpu,
     gpu: opts.target.gpu,

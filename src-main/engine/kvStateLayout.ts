@@ -1,5 +1,5 @@
 // Moves a sequence's saved state from a unified-cache context into a lazy-layer-layout context
-// (patch 0007, setNextContextLayout). SimLayerKV picks its lazy layers only after the prompt was
+// (llama-sift-kv-budget.cpp, setNextContextLayout). SimLayerKV picks its lazy layers only after the prompt was
 // prefilled with full attention, so the state is saved from the full context, rewritten here, and
 // loaded into the lazy-layout context.
 //
@@ -199,7 +199,7 @@ async function parseState(src: ByteSource, options: ConvertOptions): Promise<Par
 /**
  * The cells llama_kv_cache::state_write of the iSWA context's SWA cache keeps for the sequence:
  * it skips cells llama_hparams::is_masked_swa(n_swa, STANDARD, pos, seq_pos_max) calls masked
- * (seq_pos_max - pos >= n_swa) unless pos < sift_n_sink (patch 0007). So the lazy layers keep
+ * (seq_pos_max - pos >= n_swa) unless pos < sift_n_sink (Sift's KV-cache hook). So the lazy layers keep
  * positions < sink and the last `window` positions up to and including the newest one.
  */
 export function lazyCellMask(positions: ArrayLike<number>, sink: number, window: number): boolean[] {

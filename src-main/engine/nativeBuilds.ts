@@ -17,6 +17,8 @@ export interface NativeBuildRecord {
   nodeLlamaCppVersion: string;
   llamaCppCommit: string;
   patches: string[];
+  /** Sift's own source files copied into the tree (absent in records from before they existed). */
+  sources?: string[];
   cmakeOptions: Record<string, string>;
   /** How the CPU code was compiled; records older than the option are native builds. */
   cpu?: 'variants' | 'native';

@@ -1,7 +1,7 @@
 // Runs one chat turn on a context sequence and measures it. Three prefills, or a resumed one:
 // - plain: node-llama-cpp evaluates the prompt in batch-sized chunks (progress and cancel between
 //   chunks), then generates;
-// - lazy (LazyLLM, native-patches 0003/0004): llama.cpp prefills segment by segment, pruning tokens;
+// - lazy (LazyLLM, llama-sift-prefill.cpp and -revive.cpp): llama.cpp prefills segment by segment, pruning tokens;
 //   Sift samples the first token from the last logits (that is the TTFT), optionally completes the
 //   pruned tokens from the aux cache, and hands the sequence back to node-llama-cpp to generate.
 // - budgeted (VATP and baselines, kvEviction.ts): node-llama-cpp evaluates chunks that fit a context

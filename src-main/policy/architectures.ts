@@ -2,10 +2,10 @@
 // requirements read (presses/*.ts). A new architecture is one word here once its graph builder
 // has the hook.
 
-/** Graph builders with Sift's segment hooks, for lazy prefill (native-patches 0003, 0010, 0011). */
+/** Graph builders with Sift's segment hooks, for lazy prefill (native-patches/llama.cpp/0005-sift-model-hooks.patch). */
 export const LAZY_PREFILL_ARCHITECTURES: readonly string[] = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'];
 
-/** Graph builders that give SimLayerKV's lazy layers a window cache (native-patches 0007). */
+/** Graph builders that give SimLayerKV's lazy layers a window cache (llama-sift-kv-budget.cpp). */
 export const SIMLAYERKV_ARCHITECTURES: readonly string[] = ['llama'];
 
 /**

@@ -130,7 +130,7 @@ export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens
   return { policy, shape, prefillShape, eviction, layerRule, applied, notices };
 }
 
-/** Cells of one layer's cache: a lazy layer's holds its sinks, window and one batch (native-patches 0007). */
+/** Cells of one layer's cache: a lazy layer's holds its sinks, window and one batch (llama-sift-kv-budget.cpp). */
 export function layerCells(shape: ContextShape, layer: number): number {
   const full = padToStep(shape.contextSize);
   if (!shape.lazyLayers.includes(layer)) return full;

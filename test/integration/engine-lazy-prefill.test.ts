@@ -1,4 +1,4 @@
-// LazyLLM inside llama.cpp (native-patches 0003): segmented, layer-major prefill that prunes
+// LazyLLM inside llama.cpp (llama-sift-prefill.cpp): segmented, layer-major prefill that prunes
 // tokens at prune points by the attention of the prompt's last tokens.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';

@@ -1,4 +1,4 @@
-// Attention observation (native-patches 0002): the scores every Sift KV policy ranks tokens by.
+// Attention observation (llama-sift-observe.cpp): the scores every Sift KV policy ranks tokens by.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttentionProbeResult } from '../../src-main/engine/attentionProbe.js';
 import { EngineClient } from '../../src-main/engine/engineClient.js';

@@ -197,7 +197,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
   it('a lazy layer whose ring wraps keeps its sinks', async () => {
     // ubatch 64: the ring is 4 + 64 + 64 cells, padded to 256, and wraps during the 300-token
     // prefill; with ubatch 512 it has 768 cells and never wraps. When a new token takes a cell that
-    // left the window, llama.cpp purges every older position of the sequence; patch 0007 starts
+    // left the window, llama.cpp purges every older position of the sequence; Sift's KV-cache hook starts
     // that purge after the sinks, so the ring stays full (without it, 4 cells short)
     const wrapping = (await createContext(false, small, 64)).getSequence();
     const roomy = (await createContext(false, small, 512)).getSequence();

@@ -1,4 +1,4 @@
-// Lazy prefill on the architectures after llama (native-patches 0010: qwen2, qwen3; 0011: phi3,
+// Lazy prefill on the architectures after llama (the segment hooks of native-patches/llama.cpp/0005 in qwen2, qwen3, phi3,
 // gemma2, gemma3). No small GGUF of them can be fetched here, so each runs as a synthetic model: that architecture's real graph
 // builder in llama.cpp, random weights, the test model's tokenizer (test/helpers/syntheticModel.ts).
 // What does not depend on the weights' meaning is checked: keep 1 equals the stock build bit for

@@ -1,4 +1,4 @@
-// Revival (native-patches 0004) completes pruned tokens from the aux cache after the first answer
+// Revival (llama-sift-revive.cpp) completes pruned tokens from the aux cache after the first answer
 // token. Issue 4's invariants, read from the KV cache itself (sequence states, kvStateLayout.ts):
 // - before the first prune point every token's K/V is the full prefill's, bit for bit;
 // - at the first layer after it, the revived tokens' K/V equal a full prefill's (their input there

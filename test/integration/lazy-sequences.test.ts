@@ -1,4 +1,4 @@
-// Lazy prefill in a context with several sequences (native-patches 0012). node-llama-cpp gives
+// Lazy prefill in a context with several sequences (llama-sift-segment-kv.cpp, per-sequence masks). node-llama-cpp gives
 // each sequence a KV stream of its own, so the prefill must read the cells of its sequence's
 // stream, and the cells it did not compute stay masked for that sequence alone. On the real model:
 // - keep 1.0 on the second sequence while the first holds another document: the last logits equal
