@@ -17,7 +17,7 @@ export default defineConfig({
       rolldownOptions: {
         input: {
           index: resolve(root, 'src-main/app/main.ts'),
-          engineProcess: resolve(root, 'src-main/engine/engineProcess.ts'),
+          engineProcess: resolve(root, 'src-engine/engineProcess.ts'),
         },
       },
     },

@@ -31,8 +31,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDirs, readBuildRecord, resolveNativeDir, type NativeBuildRecord } from '../src-main/engine/nativeBuilds.js';
-import type { BuildKind } from '../src-main/engine/types.js';
+import { buildDirs, readBuildRecord, resolveNativeDir, type NativeBuildRecord } from '../src-engine/nativeBuilds.js';
+import type { BuildKind } from '../src-common/engineTypes.js';
 import {
   chooseGpuBackend,
   cpuOptions,
@@ -86,7 +86,7 @@ function listPatches(sub: 'llama.cpp' | 'addon' | 'toolchain'): string[] {
 function listSources(): string[] {
   const root = path.join(patchesRoot, 'sources');
   if (!existsSync(root)) return [];
-  return (readdirSync(root, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+  return readdirSync(root, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
     .sort();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineClient, forkEngineHost } from '../src-main/engine/engineClient.js';
-import type { BuildKind } from '../src-main/engine/types.js';
+import type { BuildKind } from '../src-common/engineTypes.js';
 import { testModelPath } from '../test/helpers/testModel.js';
 
 const { values, positionals } = parseArgs({

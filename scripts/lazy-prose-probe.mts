@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../src-main/engine/engineClient.js';
-import type { ChatMessage } from '../src-main/engine/types.js';
+import type { ChatMessage } from '../src-common/engineTypes.js';
 import { composeUserMessage } from '../src-main/session/documentPrompt.js';
 import { DEFAULT_SESSION_SETTINGS } from '../src-main/store/sessionDefaults.js';
 import { argmax, klDivergence } from '../test/bench/divergence.js';

@@ -1,6 +1,6 @@
-// Rewrites docs/POLICIES.md's press tables from the declarations (src-main/policy/presses).
+// Rewrites docs/POLICIES.md's press tables from the declarations (src-common/policy/presses).
 import { readFile, writeFile } from 'node:fs/promises';
-import { withPressBlock } from '../src-main/policy/pressHelp.js';
+import { withPressBlock } from '../src-common/policy/pressHelp.js';
 
 const file = new URL('../docs/POLICIES.md', import.meta.url);
 const before = await readFile(file, 'utf8');

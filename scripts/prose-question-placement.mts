@@ -4,7 +4,7 @@
 // it, and lazy prefill's scores come from hidden states that have seen it.
 //   npx tsx scripts/prose-question-placement.mts <length> [depths] <policy> [<policy> ...]
 import { EngineClient } from '../src-main/engine/engineClient.js';
-import type { ChatMessage } from '../src-main/engine/types.js';
+import type { ChatMessage } from '../src-common/engineTypes.js';
 import { DEFAULT_SESSION_SETTINGS } from '../src-main/store/sessionDefaults.js';
 import { tokenize } from '../test/bench/fidelity.js';
 import { answerMatches, loadProseCorpus, type ProseCase } from '../test/bench/proseCases.js';

@@ -10,11 +10,12 @@
 // SIFT_SMOKE_FORCE_SIGNAL=SIGILL makes the engine die that way at its first token, on the first
 // SIFT_SMOKE_FORCE_ATTEMPTS attempts of each build (default: every attempt), for the tests of this
 // script: no CPU here lacks an instruction the build uses.
-import { describeCpuCode, describeGpu } from '../src-main/api/engineSummary.js';
-import { cpuVariantStatePath, variantToDisable } from '../src-main/engine/cpuVariants.js';
+import { describeCpuCode, describeGpu } from '../src-common/engineSummary.js';
+import { cpuVariantStatePath, variantToDisable } from '../src-engine/cpuVariants.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
-import { readBuildRecord } from '../src-main/engine/nativeBuilds.js';
-import { EngineError, type BuildKind, type CpuInfo } from '../src-main/engine/types.js';
+import { readBuildRecord } from '../src-engine/nativeBuilds.js';
+import { type BuildKind, type CpuInfo } from '../src-common/engineTypes.js';
+import { EngineError } from '../src-engine/engineError.js';
 import { testModelPath } from '../test/helpers/testModel.js';
 
 /** Exit code when a native build died of SIGILL: setup rebuilds with CPU variants. */

@@ -4,8 +4,8 @@
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readBuildRecord } from '../src-main/engine/nativeBuilds.js';
-import type { BuildKind } from '../src-main/engine/types.js';
+import { readBuildRecord } from '../src-engine/nativeBuilds.js';
+import type { BuildKind } from '../src-common/engineTypes.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const target = path.join(repoRoot, 'resources', 'native');

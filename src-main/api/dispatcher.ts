@@ -1,9 +1,9 @@
 // Turns (channel, untrusted payload) into a validated handler call. Both transports go through
 // here, so no payload reaches a handler without passing its schema.
 import type { z } from 'zod';
-import type { ApiChannel, ApiErrorShape, ApiOutput } from './contract.js';
+import type { ApiChannel, ApiErrorShape, ApiOutput } from '../../src-common/contract.js';
 import { ApiError, toApiError } from './errors.js';
-import { requestSchemas, type RequestSchemas } from './schemas.js';
+import { requestSchemas, type RequestSchemas } from '../../src-common/schemas.js';
 
 export type ApiHandlers = {
   [C in ApiChannel]: (input: z.output<RequestSchemas[C]>) => Promise<ApiOutput<C>> | ApiOutput<C>;

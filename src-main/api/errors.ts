@@ -1,9 +1,14 @@
-// One error shape crosses the transports. Errors from the store, the engine and validation are
-// translated here so the renderer can react to a code and show the message as is.
+// One error shape crosses the transports. Each domain throws its own error (store, engine, session,
+// models, documents, policy, validation); this is the one place they become codes the renderer
+// reacts to, with the message shown as is.
 import { z } from 'zod';
-import { EngineError } from '../engine/types.js';
+import { PolicySpecError } from '../../src-common/policy/policyError.js';
+import { EngineError } from '../../src-engine/engineError.js';
+import { DocumentError } from '../documents/errors.js';
+import { ModelError, type ModelErrorCode } from '../models/modelError.js';
+import { SessionError, type SessionErrorCode } from '../session/sessionError.js';
 import { StoreError } from '../store/errors.js';
-import type { ApiErrorCode, ApiErrorShape } from './contract.js';
+import type { ApiErrorCode, ApiErrorShape } from '../../src-common/contract.js';
 
 export class ApiError extends Error {
   constructor(
@@ -22,6 +27,21 @@ function describeZodError(error: z.ZodError): string {
   return `Invalid request — ${where}${issue.message}`;
 }
 
+const SESSION_CODES: Record<SessionErrorCode, ApiErrorCode> = {
+  BAD_POLICY: 'INVALID_REQUEST',
+  NOT_ALLOWED: 'INVALID_REQUEST',
+  BUSY: 'BUSY',
+};
+
+const MODEL_CODES: Record<ModelErrorCode, ApiErrorCode> = {
+  NOT_FOUND: 'NOT_FOUND',
+  INVALID: 'INVALID_REQUEST',
+  BUSY: 'BUSY',
+  NO_MODEL: 'NO_MODEL',
+  ENGINE_STOPPED: 'ENGINE',
+  NO_FILE_PICKER: 'UNSUPPORTED',
+};
+
 export function toApiError(error: unknown): ApiErrorShape {
   if (error instanceof ApiError) return { code: error.code, message: error.message };
   if (error instanceof z.ZodError) return { code: 'INVALID_REQUEST', message: describeZodError(error) };
@@ -29,6 +49,10 @@ export function toApiError(error: unknown): ApiErrorShape {
     const code: ApiErrorCode = error.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INVALID_REQUEST';
     return { code, message: error.message };
   }
+  if (error instanceof SessionError) return { code: SESSION_CODES[error.code], message: error.message };
+  if (error instanceof ModelError) return { code: MODEL_CODES[error.code], message: error.message };
+  if (error instanceof DocumentError) return { code: 'DOCUMENT', message: error.message };
+  if (error instanceof PolicySpecError) return { code: 'INVALID_REQUEST', message: error.message };
   if (error instanceof EngineError) {
     const code: ApiErrorCode =
       error.code === 'BUSY' ? 'BUSY' : error.code === 'NO_MODEL_LOADED' ? 'NO_MODEL' : 'ENGINE';

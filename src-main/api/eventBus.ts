@@ -1,6 +1,6 @@
 // Fan-out of back-end events to every connected renderer (one Electron window, or any number of
 // browser tabs in serve mode).
-import type { AppEvent } from './contract.js';
+import type { AppEvent } from '../../src-common/contract.js';
 
 export type EventListener = (event: AppEvent) => void;
 

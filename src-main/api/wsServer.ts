@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Dispatch } from './dispatcher.js';
 import type { EventBus } from './eventBus.js';
 import { serveCsp, serveStatic } from './staticFiles.js';
-import { WS_PATH, type ClientFrame, type ServerFrame } from './wsProtocol.js';
+import { WS_PATH, type ClientFrame, type ServerFrame } from '../../src-common/wsProtocol.js';
 
 export const LOOPBACK_HOST = '127.0.0.1';
 /** Room for the largest document the contract accepts (48 MiB as base64) and its JSON frame. */

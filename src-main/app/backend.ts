@@ -2,12 +2,12 @@
 // model manager, session service, and the validated dispatcher the transports call. No Electron
 // imports here, so serve mode and tests run it in plain Node.
 import path from 'node:path';
-import type { AppInfo } from '../api/contract.js';
+import type { AppInfo } from '../../src-common/contract.js';
 import { createDispatcher, type ApiHandlers, type Dispatch } from '../api/dispatcher.js';
-import { ApiError } from '../api/errors.js';
+import { ModelError } from '../models/modelError.js';
 import { EventBus } from '../api/eventBus.js';
 import type { EngineHostFactory } from '../engine/engineClient.js';
-import type { BuildKind } from '../engine/types.js';
+import type { BuildKind } from '../../src-common/engineTypes.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
@@ -123,7 +123,7 @@ function createHandlers({ options, store, sessions, models, events }: HandlerDep
     'models.load': ({ path: modelPath }) => models.load(modelPath),
     'models.reload': () => models.reload(),
     'models.pickFile': async () => {
-      if (!options.pickModelFile) throw new ApiError('UNSUPPORTED', 'Type or paste the model file path instead.');
+      if (!options.pickModelFile) throw new ModelError('NO_FILE_PICKER', 'Type or paste the model file path instead.');
       return { path: await options.pickModelFile() };
     },
     'models.download': ({ uri }) => models.downloads.start(uri),

@@ -1,7 +1,7 @@
 // Electron IPC transport: one invoke channel into the shared dispatcher (which validates every
 // payload with the contract's schemas) and one event channel out to the window.
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
-import { EVENT_CHANNEL, INVOKE_CHANNEL } from '../api/contract.js';
+import { EVENT_CHANNEL, INVOKE_CHANNEL } from '../../src-common/contract.js';
 import type { Dispatch, DispatchResult } from '../api/dispatcher.js';
 import type { EventBus } from '../api/eventBus.js';
 

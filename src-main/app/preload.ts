@@ -1,7 +1,7 @@
 // The sandboxed preload: exposes exactly one object, window.siftBridge, with no Electron or Node
 // handles in it. Built as a single CommonJS bundle (a sandboxed preload cannot load modules).
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { EVENT_CHANNEL, INVOKE_CHANNEL, type AppEvent, type SiftBridge } from '../api/contract.js';
+import { EVENT_CHANNEL, INVOKE_CHANNEL, type AppEvent, type SiftBridge } from '../../src-common/contract.js';
 
 const bridge: SiftBridge = {
   invoke: (channel, payload) => ipcRenderer.invoke(INVOKE_CHANNEL, channel, payload),

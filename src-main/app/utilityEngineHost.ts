@@ -2,7 +2,7 @@
 // (llama.cpp) then runs outside the main process, and a crash there only ends that process.
 import type { UtilityProcess } from 'electron';
 import type { EngineHostFactory } from '../engine/engineClient.js';
-import type { EngineMessage } from '../engine/protocol.js';
+import type { EngineMessage } from '../../src-engine/protocol.js';
 
 const STDERR_TAIL_BYTES = 4096;
 

@@ -2,17 +2,17 @@
 // service the app uses (so the answer and its metrics are saved like any chat), streamed to
 // stdout, then the metrics; or, with --json, one JSON object.
 import { parseArgs } from 'node:util';
-import { describeTurn } from '../api/turnSummary.js';
-import { describeCpuCode, describeGpu, describeMemory } from '../api/engineSummary.js';
+import { describeTurn } from '../../src-common/turnSummary.js';
+import { describeCpuCode, describeGpu, describeMemory } from '../../src-common/engineSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
-import { parsePolicy, PolicySpecError } from '../policy/spec.js';
-import { pressHelpText } from '../policy/pressHelp.js';
+import { parsePolicy, PolicySpecError } from '../../src-common/policy/spec.js';
+import { pressHelpText } from '../../src-common/policy/pressHelp.js';
 import { attachDocumentFile } from '../session/documentAttach.js';
 import { SessionService } from '../session/sessionService.js';
 import { openStore } from '../store/index.js';
-import type { MessageRow } from '../store/types.js';
-import type { BuildInfo, TurnMetrics } from '../engine/types.js';
+import type { MessageRow } from '../../src-common/storeTypes.js';
+import type { BuildInfo, TurnMetrics } from '../../src-common/engineTypes.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
 export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--json] [--policy <spec>] "<question>"

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { EngineClient } from '../engine/engineClient.js';
 import { calibrateLayers, DEFAULT_CALIBRATION, loadCalibrationDocuments, percent, type CalibrationOptions } from '../models/layerCalibration.js';
 import { modelFileHash } from '../models/modelHash.js';
-import { withLayerProfile } from '../policy/calibration.js';
+import { withLayerProfile } from '../../src-common/policy/calibration.js';
 import { openStore } from '../store/index.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startWsServer } from '../api/wsServer.js';
 import { createBackend } from '../app/backend.js';
-import type { BuildKind } from '../engine/types.js';
+import type { BuildKind } from '../../src-common/engineTypes.js';
 
 export interface ServeArgs {
   port: number;

@@ -1,6 +1,6 @@
 // Entry point: a file on disk to text ready for question answering, or a DocumentError that says
 // what went wrong in words a user can act on.
-import { formatBytes } from '../common/format.js';
+import { formatBytes } from '../../src-common/format.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -3,13 +3,15 @@
 // is something the app reports, never something that takes it down.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { LoadModelOptions } from './engine.js';
-import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
-import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
-import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
-import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from './protocol.js';
-import { disableCpuVariant, variantToDisable } from './cpuVariants.js';
-import { EngineError, type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from './types.js';
+import path from 'node:path';
+import type { LoadModelOptions } from '../../src-engine/engine.js';
+import type { AttentionProbeRequest, AttentionProbeResult } from '../../src-engine/attentionProbe.js';
+import type { LazyPrefillRequest, LazyPrefillResult } from '../../src-engine/lazyPrefillProbe.js';
+import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from '../../src-engine/protocol.js';
+import { disableCpuVariant, variantToDisable } from '../../src-engine/cpuVariants.js';
+import { type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
+import { EngineError } from '../../src-engine/engineError.js';
 
 export interface EngineExit {
   code: number | null;
@@ -32,11 +34,11 @@ export type EngineHostFactory = (build: BuildKind) => EngineHost;
 
 const STDERR_TAIL_BYTES = 4096;
 
-/** The engine entry next to this file: .ts when run through tsx, .js once built. */
+/** The engine entry: src-engine/engineProcess.ts when run through tsx, the bundle's .js once built. */
 function defaultEntry(): { entry: string; execArgv: string[] } {
   const self = fileURLToPath(import.meta.url);
   if (self.endsWith('.ts')) {
-    return { entry: self.replace(/engineClient\.ts$/, 'engineProcess.ts'), execArgv: ['--import', 'tsx'] };
+    return { entry: path.resolve(path.dirname(self), '../../src-engine/engineProcess.ts'), execArgv: ['--import', 'tsx'] };
   }
   return { entry: self.replace(/engineClient\.js$/, 'engineProcess.js'), execArgv: [] };
 }

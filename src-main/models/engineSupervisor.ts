@@ -2,9 +2,10 @@
 // dies so the app can say so and offer to reload the model in a fresh process.
 import path from 'node:path';
 import { EngineClient, exitReason, type EngineHostFactory } from '../engine/engineClient.js';
-import { EngineError, type BuildInfo, type BuildKind, type ModelInfo } from '../engine/types.js';
-import type { EngineStatus } from '../api/contract.js';
-import { ApiError } from '../api/errors.js';
+import { type BuildInfo, type BuildKind, type ModelInfo } from '../../src-common/engineTypes.js';
+import { EngineError } from '../../src-engine/engineError.js';
+import type { EngineStatus } from '../../src-common/contract.js';
+import { ModelError } from './modelError.js';
 
 export interface EngineSupervisorOptions {
   build?: BuildKind;
@@ -35,16 +36,16 @@ export class EngineSupervisor {
   /** The engine and its model, or an error a person can act on. */
   requireReady(): { client: EngineClient; model: ModelInfo } {
     if (this.status === 'crashed') {
-      throw new ApiError('ENGINE', this.error ?? 'The engine stopped. Reload the model to continue.');
+      throw new ModelError('ENGINE_STOPPED', this.error ?? 'The engine stopped. Reload the model to continue.');
     }
     if (!this.client || !this.model || this.status !== 'ready') {
-      throw new ApiError('NO_MODEL', 'No model is loaded. Open the model manager to choose one.');
+      throw new ModelError('NO_MODEL', 'No model is loaded. Open the model manager to choose one.');
     }
     return { client: this.client, model: this.model };
   }
 
   async load(modelPath: string): Promise<ModelInfo> {
-    if (this.status === 'loading') throw new ApiError('BUSY', 'A model is already loading.');
+    if (this.status === 'loading') throw new ModelError('BUSY', 'A model is already loading.');
     const client = await this.ensureStarted();
     const previous = this.model;
     this.setStatus('loading', null);

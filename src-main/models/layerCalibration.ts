@@ -1,11 +1,12 @@
 // SimLayerKV calibration on the real model (sift calibrate): score every layer's laziness on a few
 // built-in documents, then try growing sets of the laziest layers, teacher-forced against full KV,
 // and keep the largest set whose top-1 agreement holds. The choice itself is pure
-// (src-main/policy/calibration.ts); this module runs the probes.
+// (src-common/policy/calibration.ts); this module runs the probes.
 import { readFile } from 'node:fs/promises';
 import type { EngineClient } from '../engine/engineClient.js';
-import { EngineError, type ChatMessage } from '../engine/types.js';
-import type { AttentionProbeResult } from '../engine/attentionProbe.js';
+import { type ChatMessage } from '../../src-common/engineTypes.js';
+import { EngineError } from '../../src-engine/engineError.js';
+import type { AttentionProbeResult } from '../../src-engine/attentionProbe.js';
 import {
   argmax,
   averageScores,
@@ -13,8 +14,8 @@ import {
   chooseLazyLayers,
   topOneAgreement,
   type CalibratedLayerProfile,
-} from '../policy/calibration.js';
-import { layerLaziness } from '../policy/layerTrim.js';
+} from '../../src-common/policy/calibration.js';
+import { layerLaziness } from '../../src-common/policy/layerTrim.js';
 import { composeUserMessage } from '../session/documentPrompt.js';
 import { commonPrefix, commonSuffix } from './tokenSpans.js';
 

@@ -2,8 +2,8 @@
 // keeps its partial file, so starting the same URI again resumes where it stopped (HTTP Range).
 import { randomUUID } from 'node:crypto';
 import { createModelDownloader, type ModelDownloader } from 'node-llama-cpp';
-import type { DownloadState } from '../api/contract.js';
-import { ApiError } from '../api/errors.js';
+import type { DownloadState } from '../../src-common/contract.js';
+import { ModelError } from './modelError.js';
 
 const PROGRESS_INTERVAL_MS = 150;
 
@@ -36,7 +36,7 @@ export class ModelDownloads {
   start(uri: string): DownloadState {
     const trimmed = uri.trim();
     if (!isSupportedModelUri(trimmed)) {
-      throw new ApiError('INVALID_REQUEST', 'Use a Hugging Face URI such as hf:user/repo/file.gguf, or an https:// link to a .gguf file.');
+      throw new ModelError('INVALID', 'Use a Hugging Face URI such as hf:user/repo/file.gguf, or an https:// link to a .gguf file.');
     }
     const running = [...this.downloads.values()].find((d) => d.state.uri === trimmed && d.state.status === 'downloading');
     if (running) return { ...running.state };
@@ -52,7 +52,7 @@ export class ModelDownloads {
 
   async cancel(downloadId: string): Promise<DownloadState> {
     const active = this.downloads.get(downloadId);
-    if (!active) throw new ApiError('NOT_FOUND', 'No such download.');
+    if (!active) throw new ModelError('NOT_FOUND', 'No such download.');
     if (active.state.status === 'downloading') {
       active.cancelled = true;
       // keep the partial file: starting again resumes from it

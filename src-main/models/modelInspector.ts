@@ -4,10 +4,10 @@ import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GgufInsights, readGgufFileInfo } from 'node-llama-cpp';
-import type { ModelInsights } from '../api/contract.js';
-import { ApiError } from '../api/errors.js';
-import { checkModelFile } from '../engine/modelFile.js';
-import { EngineError } from '../engine/types.js';
+import type { ModelInsights } from '../../src-common/contract.js';
+import { ModelError } from './modelError.js';
+import { checkModelFile } from '../../src-engine/modelFile.js';
+import { EngineError } from '../../src-engine/engineError.js';
 
 /** The engine caps contexts at 16k tokens; estimate for what it will actually allocate. */
 const ENGINE_MAX_CONTEXT = 16_384;
@@ -17,20 +17,20 @@ const MEMORY_HEADROOM = 0.75;
 export async function inspectModel(modelPath: string): Promise<ModelInsights> {
   const absolute = path.resolve(modelPath);
   const file = await stat(absolute).catch(() => null);
-  if (!file?.isFile()) throw new ApiError('NOT_FOUND', `No model file at ${absolute}.`);
+  if (!file?.isFile()) throw new ModelError('NOT_FOUND', `No model file at ${absolute}.`);
   if (!absolute.toLowerCase().endsWith('.gguf')) {
-    throw new ApiError('INVALID_REQUEST', `${path.basename(absolute)} is not a .gguf file.`);
+    throw new ModelError('INVALID', `${path.basename(absolute)} is not a .gguf file.`);
   }
   // node-llama-cpp's reader runs in this (the app's) process and aborts on some broken headers
   await checkModelFile(absolute).catch((error: unknown) => {
-    throw error instanceof EngineError ? new ApiError('INVALID_REQUEST', error.message) : error;
+    throw error instanceof EngineError ? new ModelError('INVALID', error.message) : error;
   });
   let info;
   try {
     info = await readGgufFileInfo(absolute);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    throw new ApiError('INVALID_REQUEST', `${path.basename(absolute)} is not a readable GGUF model (${detail}).`);
+    throw new ModelError('INVALID', `${path.basename(absolute)} is not a readable GGUF model (${detail}).`);
   }
   const insights = await GgufInsights.from(info);
   const trainContextSize = insights.trainContextSize ?? null;

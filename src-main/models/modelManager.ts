@@ -2,7 +2,7 @@
 // engine, remembering it, and downloads. Every change is pushed as one ModelState event.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { DownloadState, KnownModel, ModelInsights, ModelState } from '../api/contract.js';
+import type { DownloadState, KnownModel, ModelInsights, ModelState } from '../../src-common/contract.js';
 import type { EngineSupervisor } from './engineSupervisor.js';
 import type { KnownModels } from './knownModels.js';
 import { inspectModel } from './modelInspector.js';

@@ -5,8 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DocumentError, extractDocument } from '../documents/index.js';
 import type { Store } from '../store/index.js';
-import type { DocumentSummary } from '../api/contract.js';
-import { ApiError } from '../api/errors.js';
+import type { DocumentSummary } from '../../src-common/contract.js';
 import { documentTooLongMessage, maxDocumentChars, maxDocumentTokens } from './documentLimits.js';
 
 export interface AttachInput {
@@ -40,11 +39,8 @@ export async function attachDocumentFile(store: Store, sessionId: string, filePa
   store.sessions.require(sessionId);
   const maxTokens = maxDocumentTokens();
   // extraction stops at the limit, so a runaway file costs one read, not a tokenization
-  const extracted = await extractDocument(filePath, { maxChars: maxDocumentChars(maxTokens) }).catch((error: unknown) => {
-    if (error instanceof DocumentError) throw new ApiError('DOCUMENT', error.message);
-    throw error;
-  });
-  if (extracted.truncated) throw new ApiError('DOCUMENT', documentTooLongMessage(extracted.name, maxTokens));
+  const extracted = await extractDocument(filePath, { maxChars: maxDocumentChars(maxTokens) });
+  if (extracted.truncated) throw new DocumentError('TOO_LARGE', documentTooLongMessage(extracted.name, maxTokens));
   const existing = store.documents.findByHash(sessionId, extracted.sha256);
   const row =
     existing ??

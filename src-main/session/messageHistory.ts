@@ -1,7 +1,7 @@
 // History edits the store's repositories do not offer (yet): dropping the tail of a conversation
 // for regenerate and edit-and-resend, and opening a new streaming answer after an existing question.
 import type { Store } from '../store/index.js';
-import type { MessageRow } from '../store/types.js';
+import type { MessageRow } from '../../src-common/storeTypes.js';
 
 /** Deletes the message and every later message of its session, in one transaction. */
 export function truncateFrom(store: Store, message: MessageRow): void {

@@ -1,16 +1,16 @@
 // Coordinates a conversation: the store keeps it, the engine answers, the event bus streams the
 // answer to the renderer. One answer is written at a time (the engine runs one turn at a time).
-import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnStarted } from '../api/contract.js';
-import { ApiError } from '../api/errors.js';
+import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnStarted } from '../../src-common/contract.js';
+import { SessionError } from './sessionError.js';
 import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
-import type { TurnEvent, TurnRequest } from '../engine/types.js';
+import type { TurnEvent, TurnRequest } from '../../src-common/engineTypes.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
-import { policyUsesLayerProfile } from '../policy/calibration.js';
-import type { LayerProfile } from '../policy/layerTrim.js';
-import { parsePolicy, PolicySpecError } from '../policy/spec.js';
+import { policyUsesLayerProfile } from '../../src-common/policy/calibration.js';
+import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import { parsePolicy, PolicySpecError } from '../../src-common/policy/spec.js';
 import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
-import type { MessageRow, SessionRow, SessionSettings } from '../store/types.js';
+import type { MessageRow, SessionRow, SessionSettings } from '../../src-common/storeTypes.js';
 import { attachDocument } from './documentAttach.js';
 import { appendStreamingAnswer, truncateFrom } from './messageHistory.js';
 import { titleFromQuestion } from './sessionTitle.js';
@@ -86,7 +86,7 @@ export class SessionService {
       try {
         settings = { ...settings, policy: parsePolicy(settings.policy).spec };
       } catch (error) {
-        if (error instanceof PolicySpecError) throw new ApiError('INVALID_REQUEST', error.message);
+        if (error instanceof PolicySpecError) throw new SessionError('BAD_POLICY', error.message);
         throw error;
       }
     }
@@ -114,7 +114,7 @@ export class SessionService {
     const client = this.readyToAnswer();
     const messages = this.store.messages.listBySession(sessionId);
     const last = messages.at(-1);
-    if (!last) throw new ApiError('INVALID_REQUEST', 'There is nothing to regenerate yet.');
+    if (!last) throw new SessionError('NOT_ALLOWED', 'There is nothing to regenerate yet.');
     if (last.role === 'assistant') truncateFrom(this.store, last);
     const assistantMessage = appendStreamingAnswer(this.store, sessionId);
     this.answer(client, assistantMessage);
@@ -126,7 +126,7 @@ export class SessionService {
     const client = this.readyToAnswer();
     const original = this.store.messages.require(messageId);
     if (original.sessionId !== sessionId || original.role !== 'user') {
-      throw new ApiError('INVALID_REQUEST', 'Only your own questions in this chat can be edited.');
+      throw new SessionError('NOT_ALLOWED', 'Only your own questions in this chat can be edited.');
     }
     truncateFrom(this.store, original);
     const turn = this.store.beginTurn({ sessionId, userContent: text, documentIds: original.documentIds });
@@ -149,7 +149,7 @@ export class SessionService {
   }
 
   private readyToAnswer(): EngineClient {
-    if (this.active) throw new ApiError('BUSY', 'An answer is still being written. Stop it or wait for it to finish.');
+    if (this.active) throw new SessionError('BUSY', 'An answer is still being written. Stop it or wait for it to finish.');
     return this.options.supervisor.requireReady().client;
   }
 

@@ -1,7 +1,7 @@
 // Turns a session's stored history into the engine's chat messages: the session's system prompt,
 // then each question (composed with the documents attached to it) and each answer that has text.
-import type { ChatMessage } from '../engine/types.js';
-import type { MessageRow } from '../store/types.js';
+import type { ChatMessage } from '../../src-common/engineTypes.js';
+import type { MessageRow } from '../../src-common/storeTypes.js';
 import { composeUserMessage, type AttachedDocument } from './documentPrompt.js';
 
 export function buildTurnMessages(

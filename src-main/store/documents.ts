@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { toDocumentRow, type RawDocument } from './rowMapping.js';
-import type { DocumentRow } from './types.js';
+import type { DocumentRow } from '../../src-common/storeTypes.js';
 
 export type AddDocumentInput = Omit<DocumentRow, 'id' | 'createdAt' | 'tokenCount'> & {
   tokenCount?: number | null;

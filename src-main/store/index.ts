@@ -24,4 +24,4 @@ export type { SearchOptions } from './search.js';
 export { sessionToMarkdown, sessionToJson, SESSION_EXPORT_FORMAT, SESSION_EXPORT_VERSION } from './sessionExport.js';
 export type { SessionSnapshot, ExportOptions, SessionExportJson } from './sessionExport.js';
 export { DEFAULT_SESSION_SETTINGS, DEFAULT_SESSION_TITLE } from './sessionDefaults.js';
-export type * from './types.js';
+export type * from '../../src-common/storeTypes.js';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { TurnMetrics } from '../engine/types.js';
+import type { TurnMetrics } from '../../src-common/engineTypes.js';
 import { StoreError } from './errors.js';
 import { MESSAGE_COLUMNS, toMessageRow, type RawMessage } from './rowMapping.js';
-import type { MessageRow, MessageStatus } from './types.js';
+import type { MessageRow, MessageStatus } from '../../src-common/storeTypes.js';
 
 export interface AppendMessageInput {
   sessionId: string;

@@ -2,7 +2,7 @@
 // renamed or moved file keeps its profile.
 import type Database from 'better-sqlite3';
 import { toModelProfileRow, type RawModelProfile } from './rowMapping.js';
-import type { ModelProfileRow } from './types.js';
+import type { ModelProfileRow } from '../../src-common/storeTypes.js';
 
 export type PutModelProfileInput = Omit<ModelProfileRow, 'createdAt'>;
 

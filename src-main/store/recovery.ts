@@ -3,7 +3,7 @@
 // whose writer (the app, serve or a CLI ask on the same database) is still running is left alone.
 import type Database from 'better-sqlite3';
 import { MessageRepository } from './messages.js';
-import type { MessageRow } from './types.js';
+import type { MessageRow } from '../../src-common/storeTypes.js';
 
 /** Whether a process with this id runs (EPERM: it runs, as another user). */
 export function isProcessAlive(pid: number): boolean {

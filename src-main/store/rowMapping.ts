@@ -1,5 +1,5 @@
 // Converts raw SQLite rows (snake_case, JSON as text) into the typed rows of types.ts.
-import type { TurnMetrics } from '../engine/types.js';
+import type { TurnMetrics } from '../../src-common/engineTypes.js';
 import { DEFAULT_SESSION_SETTINGS } from './sessionDefaults.js';
 import type {
   DocumentRow,
@@ -8,7 +8,7 @@ import type {
   ModelProfileRow,
   SessionRow,
   SessionSettings,
-} from './types.js';
+} from '../../src-common/storeTypes.js';
 
 export interface RawSession {
   id: string;

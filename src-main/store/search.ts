@@ -4,7 +4,7 @@
 // the session. Soft-deleted sessions never match. Results are most recently updated first.
 import type Database from 'better-sqlite3';
 import { SESSION_COLUMNS, toSessionRow, type RawSession } from './rowMapping.js';
-import type { SessionRow } from './types.js';
+import type { SessionRow } from '../../src-common/storeTypes.js';
 
 export interface SearchOptions {
   limit?: number;

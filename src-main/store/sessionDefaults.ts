@@ -1,4 +1,4 @@
-import type { SessionSettings } from './types.js';
+import type { SessionSettings } from '../../src-common/storeTypes.js';
 
 export const DEFAULT_SESSION_TITLE = 'New chat';
 

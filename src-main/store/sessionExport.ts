@@ -1,7 +1,7 @@
 // Session export as Markdown (for people) and JSON (for tools and re-import). Pure functions over
 // rows, so the app can export without a live store and tests need no database.
-import { formatBytes } from '../common/format.js';
-import type { DocumentRow, MessageRow, SessionRow } from './types.js';
+import { formatBytes } from '../../src-common/format.js';
+import type { DocumentRow, MessageRow, SessionRow } from '../../src-common/storeTypes.js';
 
 export interface SessionSnapshot {
   session: SessionRow;

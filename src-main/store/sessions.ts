@@ -4,7 +4,7 @@ import { StoreError } from './errors.js';
 import { hasFtsIndex, searchSessionsFts, searchSessionsLike, type SearchOptions } from './search.js';
 import { DEFAULT_SESSION_SETTINGS, DEFAULT_SESSION_TITLE } from './sessionDefaults.js';
 import { SESSION_COLUMNS, toSessionRow, type RawSession } from './rowMapping.js';
-import type { SessionRow, SessionSettings } from './types.js';
+import type { SessionRow, SessionSettings } from '../../src-common/storeTypes.js';
 
 export interface CreateSessionInput {
   title?: string;

@@ -15,7 +15,7 @@ import { SessionRepository } from './sessions.js';
 import { SettingsRepository } from './settings.js';
 import { StreamingMessageWriter, type StreamingWriterOptions } from './streamingWriter.js';
 import { beginTurn, type BeginTurnInput, type BegunTurn } from './turns.js';
-import type { MessageRow } from './types.js';
+import type { MessageRow } from '../../src-common/storeTypes.js';
 
 export const DEFAULT_DB_FILE_NAME = 'sift.db';
 

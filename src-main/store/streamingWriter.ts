@@ -2,10 +2,10 @@
 // flush interval, so a process killed mid-answer loses at most the last interval of text, without
 // a write per token.
 import type Database from 'better-sqlite3';
-import type { TurnMetrics } from '../engine/types.js';
+import type { TurnMetrics } from '../../src-common/engineTypes.js';
 import { StoreError } from './errors.js';
 import { MessageRepository } from './messages.js';
-import type { MessageRow, MessageStatus } from './types.js';
+import type { MessageRow, MessageStatus } from '../../src-common/storeTypes.js';
 
 export interface StreamingWriterOptions {
   /** Longest time appended text may wait in memory before it is written. Default 1000 ms. */

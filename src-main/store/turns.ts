@@ -3,7 +3,7 @@
 // slot (or the reverse).
 import type Database from 'better-sqlite3';
 import { MessageRepository } from './messages.js';
-import type { MessageRow } from './types.js';
+import type { MessageRow } from '../../src-common/storeTypes.js';
 
 export interface BeginTurnInput {
   sessionId: string;

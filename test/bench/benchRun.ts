@@ -2,7 +2,8 @@
 // supports, then per length: the stock reference continuation, the passkey rounds (every row once
 // per depth, builds interleaved), and the teacher-forced fidelity probes (a few prompts). Stock results come from
 // the cache when they can; everything else is measured now.
-import { EngineError, type ChatMessage } from '../../src-main/engine/types.js';
+import { type ChatMessage } from '../../src-common/engineTypes.js';
+import { EngineError } from '../../src-engine/engineError.js';
 import type { EnginePool } from './engines.js';
 import type { FidelityReference } from './fidelity.js';
 import { runFollowUp, type FollowUpSample } from './followUp.js';

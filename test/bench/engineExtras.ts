@@ -1,7 +1,7 @@
 // The turn metrics beyond timing that the report reads, in one place: lazy prefill (issue 4),
 // KV bytes, eviction and SimLayerKV's lazy layers (issue 5). Stored with each sample, so the
 // stock cache keeps them too.
-import type { EvictionTurnMetrics, TurnMetrics } from '../../src-main/engine/types.js';
+import type { EvictionTurnMetrics, TurnMetrics } from '../../src-common/engineTypes.js';
 import type { ReportedSchedule } from './lazyWork.js';
 
 export interface EngineExtras {

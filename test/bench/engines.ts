@@ -2,7 +2,7 @@
 // process, and flash attention is fixed when the model is loaded. Every row's turns go to its own
 // warm process for the whole run, so interleaved runs compare like with like.
 import { EngineClient, type EngineHostFactory } from '../../src-main/engine/engineClient.js';
-import type { BuildInfo, BuildKind, ModelInfo } from '../../src-main/engine/types.js';
+import type { BuildInfo, BuildKind, ModelInfo } from '../../src-common/engineTypes.js';
 
 export interface EngineSlot {
   build: BuildKind;

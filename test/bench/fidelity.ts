@@ -2,7 +2,7 @@
 // fidelity prompt; then every row evaluates the prompt followed by exactly those tokens, and its
 // next-token distributions are compared with the stock build's, position by position.
 import type { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { ChatMessage } from '../../src-main/engine/types.js';
+import type { ChatMessage } from '../../src-common/engineTypes.js';
 import type { PolicyProbeRequest } from './availability.js';
 import { argmax } from './divergence.js';
 import { commonPrefix, commonSuffix } from '../../src-main/models/tokenSpans.js';

@@ -3,7 +3,7 @@
 // about the door code. This engine re-prefills the whole conversation every turn, so an eviction
 // policy selects its tokens again for the second question; the measurement is of that.
 import type { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { ChatMessage, TurnMetrics } from '../../src-main/engine/types.js';
+import type { ChatMessage, TurnMetrics } from '../../src-common/engineTypes.js';
 import { engineExtras, type EngineExtras } from './engineExtras.js';
 import type { ActiveTurn } from './passkeyTurn.js';
 import { answerHasPasskey, FOLLOW_UP_QUESTION, type FollowUpCase } from './prompts.js';

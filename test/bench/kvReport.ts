@@ -1,7 +1,7 @@
 // The KV-memory part of a run's section (issue 5): bytes against full f16 with fidelity, passkey
 // and follow-up accuracy beside them; issue 5's targets checked against the measurements; and VATP
 // against H2O at equal budgets. Every figure comes from the results; nothing is estimated here.
-import { parsePolicyParts } from '../../src-main/policy/spec.js';
+import { parsePolicyParts } from '../../src-common/policy/spec.js';
 import type { BenchResults, CellResult, RowReport } from './results.js';
 
 /** A row label with SimLayerKV's layer list written as ranges (12/13/14/20 → 12–14/20), for tables and legends. */

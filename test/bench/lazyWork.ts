@@ -7,8 +7,8 @@ import {
   type LayerWork,
   type LazySchedule,
   type ModelShape,
-} from '../../src-main/policy/flops.js';
-import { parsePolicyParts } from '../../src-main/policy/spec.js';
+} from '../../src-common/policy/flops.js';
+import { parsePolicyParts } from '../../src-common/policy/spec.js';
 
 /** The schedule a lazy turn reports it ran (engine metrics `lazy`: the resolved default for a bare `lazy`). */
 export interface ReportedSchedule {

@@ -58,7 +58,7 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   tokens (teacher forcing). Per position: top-1 agreement with the stock distribution, and
   KL(stock ‖ row) of the softmax of the logits, in float64 with the log-sum-exp shift; the tables
   give the mean over every prompt's positions, and the spread of top-1 between prompts.
-- **FLOP-ratio limit** (src-main/policy/flops.ts): FLOPs(prefill) = Σ_l (q_l·C_lin + q_l·k_l·C_attn)
+- **FLOP-ratio limit** (src-common/policy/flops.ts): FLOPs(prefill) = Σ_l (q_l·C_lin + q_l·k_l·C_attn)
   with q_l the prompt rows computed at layer l, k_l = (q_l + 1)/2 the mean keys a row attends to
   (causal, among computed rows), C_lin = 2·n_embd·(n_embd + 2·n_kv·d_head + n_embd) + 3·2·n_embd·n_ff
   and C_attn = 2·2·n_head·d_head, from the GGUF header; limit = stock FLOPs / schedule FLOPs.

@@ -1,7 +1,7 @@
 // Each measurement of one row, through the stock cache where the row is cacheable: the reference
 // continuation, a passkey turn, and a teacher-forced probe compared with the reference.
 import os from 'node:os';
-import type { ChatMessage } from '../../src-main/engine/types.js';
+import type { ChatMessage } from '../../src-common/engineTypes.js';
 import type { BenchCache } from './cache.js';
 import { compareDistributions, type FidelityMeasure } from './divergence.js';
 import type { EngineSlot } from './engines.js';

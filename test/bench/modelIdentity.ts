@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
-import type { ModelShape } from '../../src-main/policy/flops.js';
+import type { ModelShape } from '../../src-common/policy/flops.js';
 
 export interface ModelIdentity {
   path: string;

@@ -2,7 +2,7 @@
 // turn gives the timing sample (TTFT, prefill tok/s) and the accuracy sample (is the key in the
 // answer), so every depth is also one timing run and rows are timed on identical prompts.
 import type { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { LayerKvStats } from '../../src-main/engine/types.js';
+import type { LayerKvStats } from '../../src-common/engineTypes.js';
 import { engineExtras, type EngineExtras } from './engineExtras.js';
 import { answerHasPasskey, type PasskeyCase } from './prompts.js';
 

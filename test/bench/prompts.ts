@@ -1,7 +1,7 @@
 // The benchmark's prompts: passkey documents sized to a token count on this model's own
 // tokenizer and chat template, one per (length, depth), and a few fidelity prompts per length.
 // Every row sees exactly the same messages.
-import type { ChatMessage } from '../../src-main/engine/types.js';
+import type { ChatMessage } from '../../src-common/engineTypes.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 
 // the wording SmolLM2-135M answers (test/helpers/passkey.ts): `${document}\n\n${question}`

@@ -6,8 +6,8 @@
 // function of a seed, the corpus and the sizes, so every row and every run sees the same cases.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ChatMessage } from '../../src-main/engine/types.js';
-import { seededRandom as seededRandomFromNumber } from '../../src-main/engine/sampling.js';
+import type { ChatMessage } from '../../src-common/engineTypes.js';
+import { seededRandom as seededRandomFromNumber } from '../../src-engine/sampling.js';
 import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
 import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
 

@@ -3,7 +3,7 @@
 // system prompt, composeUserMessage), rows interleaved and the order reversed every other case,
 // so the paired TTFT ratios compare turns on the same prompt run back to back.
 import { createHash } from 'node:crypto';
-import { EngineError } from '../../src-main/engine/types.js';
+import { EngineError } from '../../src-engine/engineError.js';
 import type { BenchCache } from './cache.js';
 import type { EnginePool } from './engines.js';
 import { compareDistributions } from './divergence.js';

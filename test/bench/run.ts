@@ -97,7 +97,7 @@ function assembleResults(
     builds,
     engine: {
       contextSizes: raw.lengths.map((l) => ({ length: l.length, contextSize: l.contextSize })),
-      // the engine's defaults (src-main/engine/engine.ts): one thread per available core, batch 512
+      // the engine's defaults (src-engine/engine.ts): one thread per available core, batch 512
       threads: os.availableParallelism(),
       ubatch: 'batch 512 (engine default)',
     },

@@ -2,8 +2,8 @@
 // attention). A new policy is one more entry in ROWS. Rows whose policy the engine does not know
 // yet are found at start-up (the engine answers BAD_POLICY) and reported as skipped, so the lazy
 // rows below light up by themselves once the engine grows `lazy`.
-import { parsePolicyParts } from '../../src-main/policy/spec.js';
-import type { BuildKind } from '../../src-main/engine/types.js';
+import { parsePolicyParts } from '../../src-common/policy/spec.js';
+import type { BuildKind } from '../../src-common/engineTypes.js';
 
 export type BenchMode = 'full' | 'quick';
 

@@ -6,9 +6,9 @@
 // on Mesa's software driver (lavapipe), which ggml skips unless asked for (GGML_VK_VISIBLE_DEVICES).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient, forkEngineHost } from '../../src-main/engine/engineClient.js';
-import type { LogitsProbeResult } from '../../src-main/engine/logitsProbe.js';
-import { readBuildRecord } from '../../src-main/engine/nativeBuilds.js';
-import type { LayerProfile } from '../../src-main/policy/layerTrim.js';
+import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
+import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 import { compareLogits, type LogitsDifference } from './logitsDifference.js';

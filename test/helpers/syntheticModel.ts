@@ -5,7 +5,7 @@
 // the format is a header, key/value metadata, tensor descriptions and aligned tensor data.
 import { writeFile } from 'node:fs/promises';
 import { readGgufFileInfo } from 'node-llama-cpp';
-import { seededRandom } from '../../src-main/engine/sampling.js';
+import { seededRandom } from '../../src-engine/sampling.js';
 
 export type SyntheticArchitecture = 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3';
 

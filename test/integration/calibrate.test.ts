@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelFileHash } from '../../src-main/models/modelHash.js';
-import { readLayerProfile } from '../../src-main/policy/calibration.js';
+import { readLayerProfile } from '../../src-common/policy/calibration.js';
 import { openStore } from '../../src-main/store/index.js';
 import { testModelPath } from '../helpers/testModel.js';
 

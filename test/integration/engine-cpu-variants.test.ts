@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppEvent } from '../../src-main/api/contract.js';
+import type { AppEvent } from '../../src-common/contract.js';
 import { createBackend, type Backend } from '../../src-main/app/backend.js';
-import { readDisabledCpuVariants } from '../../src-main/engine/cpuVariants.js';
-import { readBuildRecord } from '../../src-main/engine/nativeBuilds.js';
+import { readDisabledCpuVariants } from '../../src-engine/cpuVariants.js';
+import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
 import { testModelPath } from '../helpers/testModel.js';
 
 const variantsBuild = readBuildRecord('patched')?.cpu === 'variants';

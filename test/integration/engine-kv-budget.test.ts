@@ -5,9 +5,9 @@
 // the bytes the backend allocated match the per-layer statistics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { LogitsProbeResult } from '../../src-main/engine/logitsProbe.js';
-import type { LayerProfile } from '../../src-main/policy/layerTrim.js';
-import type { TurnRequest } from '../../src-main/engine/types.js';
+import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { TurnRequest } from '../../src-common/engineTypes.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 import { differingLogits } from '../helpers/logits.js';

@@ -5,7 +5,7 @@
 // schedule and budget no pruned token survives the round and the steady KV is the budget's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { TurnEvent, TurnRequest } from '../../src-main/engine/types.js';
+import type { TurnEvent, TurnRequest } from '../../src-common/engineTypes.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 import { differingLogits } from '../helpers/logits.js';

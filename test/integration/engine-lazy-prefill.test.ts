@@ -2,9 +2,9 @@
 // tokens at prune points by the attention of the prompt's last tokens.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { LazyPrefillResult } from '../../src-main/engine/lazyPrefillProbe.js';
-import type { LazySchedule } from '../../src-main/engine/siftNative.js';
-import type { ChatMessage } from '../../src-main/engine/types.js';
+import type { LazyPrefillResult } from '../../src-engine/lazyPrefillProbe.js';
+import type { LazySchedule } from '../../src-engine/siftNative.js';
+import type { ChatMessage } from '../../src-common/engineTypes.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 

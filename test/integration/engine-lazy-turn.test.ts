@@ -2,7 +2,7 @@
 // the pruned tokens from the aux cache, and node-llama-cpp generates the rest.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { TurnRequest } from '../../src-main/engine/types.js';
+import type { TurnRequest } from '../../src-common/engineTypes.js';
 import { tokenize } from '../bench/fidelity.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';

@@ -1,8 +1,8 @@
 // Attention observation (llama-sift-observe.cpp): the scores every Sift KV policy ranks tokens by.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttentionProbeResult } from '../../src-main/engine/attentionProbe.js';
+import type { AttentionProbeResult } from '../../src-engine/attentionProbe.js';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { ChatMessage } from '../../src-main/engine/types.js';
+import type { ChatMessage } from '../../src-common/engineTypes.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 

@@ -2,7 +2,7 @@
 // statistics agree with what was evaluated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import { readBuildRecord } from '../../src-main/engine/nativeBuilds.js';
+import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
 import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';

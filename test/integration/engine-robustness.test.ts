@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import { EngineError } from '../../src-main/engine/types.js';
+import { EngineError } from '../../src-engine/engineError.js';
 import { EngineSupervisor } from '../../src-main/models/engineSupervisor.js';
 import { testModelPath } from '../helpers/testModel.js';
 

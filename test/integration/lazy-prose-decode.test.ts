@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { ChatMessage, TurnRequest } from '../../src-main/engine/types.js';
+import type { ChatMessage, TurnRequest } from '../../src-common/engineTypes.js';
 import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
 import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
 import { testModelPath } from '../helpers/testModel.js';

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Llama, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSequenceStateRows, type SequenceStateRows } from '../../src-main/engine/kvStateLayout.js';
-import { loadLlama } from '../../src-main/engine/loadLlama.js';
-import { adoptNativeTokens, lazyPrefill, revivePruned, type LazySchedule } from '../../src-main/engine/siftNative.js';
+import { readSequenceStateRows, type SequenceStateRows } from '../../src-engine/kvStateLayout.js';
+import { loadLlama } from '../../src-engine/loadLlama.js';
+import { adoptNativeTokens, lazyPrefill, revivePruned, type LazySchedule } from '../../src-engine/siftNative.js';
 import { passkeyDocument } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 

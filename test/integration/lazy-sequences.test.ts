@@ -8,8 +8,8 @@
 //   next logits bit-identical, whether the first was prefilled fully or lazily itself.
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadLlama } from '../../src-main/engine/loadLlama.js';
-import { adoptNativeTokens, lazyPrefill, readLastLogits, resetLazyState, type LazySchedule } from '../../src-main/engine/siftNative.js';
+import { loadLlama } from '../../src-engine/loadLlama.js';
+import { adoptNativeTokens, lazyPrefill, readLastLogits, resetLazyState, type LazySchedule } from '../../src-engine/siftNative.js';
 import { passkeyDocument } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 

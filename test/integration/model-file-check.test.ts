@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import { checkModelFile } from '../../src-main/engine/modelFile.js';
+import { checkModelFile } from '../../src-engine/modelFile.js';
 import { inspectModel } from '../../src-main/models/modelInspector.js';
 import { testModelPath } from '../helpers/testModel.js';
 

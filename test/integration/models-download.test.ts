@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DownloadState } from '../../src-main/api/contract.js';
+import type { DownloadState } from '../../src-common/contract.js';
 import { createBackend, type Backend } from '../../src-main/app/backend.js';
 import { testModelPath } from '../helpers/testModel.js';
 

@@ -4,11 +4,11 @@
 // `npm run test:cost` runs 1k, 4k and 8k (SIFT_COST_LENGTHS), as docs/POLICIES.md records.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { ModelInfo, TurnMetrics } from '../../src-main/engine/types.js';
-import { planContexts, predictKvCost } from '../../src-main/policy/contextPlan.js';
-import type { LayerProfile } from '../../src-main/policy/layerTrim.js';
-import type { NativeFeature } from '../../src-main/policy/press.js';
-import { parsePolicy } from '../../src-main/policy/spec.js';
+import type { ModelInfo, TurnMetrics } from '../../src-common/engineTypes.js';
+import { planContexts, predictKvCost } from '../../src-common/policy/contextPlan.js';
+import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { NativeFeature } from '../../src-common/policy/press.js';
+import { parsePolicy } from '../../src-common/policy/spec.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 

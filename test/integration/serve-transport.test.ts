@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { AppEvent } from '../../src-main/api/contract.js';
+import type { AppEvent } from '../../src-common/contract.js';
 import { startWsServer, type RunningServer } from '../../src-main/api/wsServer.js';
-import type { ServerFrame } from '../../src-main/api/wsProtocol.js';
+import type { ServerFrame } from '../../src-common/wsProtocol.js';
 import { createBackend, type Backend } from '../../src-main/app/backend.js';
 import { startServe } from '../e2e/support/serveProcess.js';
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppEvent } from '../../src-main/api/contract.js';
+import type { AppEvent } from '../../src-common/contract.js';
 import { createBackend, type Backend } from '../../src-main/app/backend.js';
 import { testModelPath } from '../helpers/testModel.js';
 

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readDisabledCpuVariants } from '../../src-main/engine/cpuVariants.js';
-import { readBuildRecord } from '../../src-main/engine/nativeBuilds.js';
+import { readDisabledCpuVariants } from '../../src-engine/cpuVariants.js';
+import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
 
 const script = path.resolve('scripts/smoke-engine.ts');
 const run = (env: NodeJS.ProcessEnv = {}) =>

@@ -2,10 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { createDispatcher, type ApiHandlers } from '../../src-main/api/dispatcher.js';
 import { ApiError, toApiError } from '../../src-main/api/errors.js';
-import { requestSchemas } from '../../src-main/api/schemas.js';
+import { requestSchemas } from '../../src-common/schemas.js';
 import { isAllowedHost, isAllowedOrigin } from '../../src-main/api/wsServer.js';
-import { EngineError } from '../../src-main/engine/types.js';
+import { EngineError } from '../../src-engine/engineError.js';
 import { StoreError } from '../../src-main/store/errors.js';
+import { DocumentError } from '../../src-main/documents/errors.js';
+import { ModelError } from '../../src-main/models/modelError.js';
+import { SessionError } from '../../src-main/session/sessionError.js';
+import { PolicySpecError } from '../../src-common/policy/policyError.js';
 
 function handlersWith(overrides: Partial<ApiHandlers>): ApiHandlers {
   const unexpected = () => {
@@ -75,6 +79,17 @@ describe('error translation', () => {
     expect(toApiError(new EngineError('NO_MODEL_LOADED', 'none'))).toEqual({ code: 'NO_MODEL', message: 'none' });
     expect(toApiError(new EngineError('ENGINE_CRASHED', 'died'))).toEqual({ code: 'ENGINE', message: 'died' });
     expect(toApiError(new Error('boom'))).toEqual({ code: 'INTERNAL', message: 'boom' });
+  });
+
+  it("maps each domain's own error to the app's code, message unchanged", () => {
+    expect(toApiError(new SessionError('BUSY', 'writing'))).toEqual({ code: 'BUSY', message: 'writing' });
+    expect(toApiError(new SessionError('NOT_ALLOWED', 'no'))).toEqual({ code: 'INVALID_REQUEST', message: 'no' });
+    expect(toApiError(new ModelError('NO_MODEL', 'load one'))).toEqual({ code: 'NO_MODEL', message: 'load one' });
+    expect(toApiError(new ModelError('ENGINE_STOPPED', 'stopped'))).toEqual({ code: 'ENGINE', message: 'stopped' });
+    expect(toApiError(new ModelError('NO_FILE_PICKER', 'type it'))).toEqual({ code: 'UNSUPPORTED', message: 'type it' });
+    expect(toApiError(new ModelError('NOT_FOUND', 'gone'))).toEqual({ code: 'NOT_FOUND', message: 'gone' });
+    expect(toApiError(new DocumentError('EMPTY_DOCUMENT', 'no text'))).toEqual({ code: 'DOCUMENT', message: 'no text' });
+    expect(toApiError(new PolicySpecError('bad knob'))).toEqual({ code: 'INVALID_REQUEST', message: 'bad knob' });
   });
 });
 

@@ -91,7 +91,7 @@ const fake = vi.hoisted(() => {
 vi.mock('electron', () => ({ ...fake.electron, default: fake.electron }));
 
 const { runElectronApp } = await import('../../src-main/app/electronApp.js');
-const { INVOKE_CHANNEL, EVENT_CHANNEL } = await import('../../src-main/api/contract.js');
+const { INVOKE_CHANNEL, EVENT_CHANNEL } = await import('../../src-common/contract.js');
 
 describe('Electron main wiring', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-electron-unit-'));

@@ -14,9 +14,9 @@ import {
   topOneAgreement,
   withLayerProfile,
   type CalibratedLayerProfile,
-} from '../../src-main/policy/calibration.js';
-import { resolveLazyLayers } from '../../src-main/policy/layerTrim.js';
-import { parsePolicy } from '../../src-main/policy/spec.js';
+} from '../../src-common/policy/calibration.js';
+import { resolveLazyLayers } from '../../src-common/policy/layerTrim.js';
+import { parsePolicy } from '../../src-common/policy/spec.js';
 
 // ten layers; laziest first: 3 (0.95), 7 (0.9), 1 (0.85), 8 (0.8), 5 (0.7), 0 (0.6), 9 (0.5), 2 (0.4), 6 (0.3), 4 (0.2)
 const SCORES = [0.6, 0.85, 0.4, 0.95, 0.2, 0.7, 0.3, 0.9, 0.8, 0.5];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contextKvBytes, planContexts, predictKvCost, type ModelKvShape, type PlanOptions } from '../../src-main/policy/contextPlan.js';
-import { parsePolicy } from '../../src-main/policy/spec.js';
+import { contextKvBytes, planContexts, predictKvCost, type ModelKvShape, type PlanOptions } from '../../src-common/policy/contextPlan.js';
+import { parsePolicy } from '../../src-common/policy/spec.js';
 
 // SmolLM2-135M: 30 layers, 3 KV heads of 64
 const smol: ModelKvShape = { architecture: 'llama', layers: 30, kvHeads: 3, headDim: 64, contextSize: 8192 };

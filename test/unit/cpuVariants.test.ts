@@ -11,7 +11,7 @@ import {
   disableCpuVariant,
   readDisabledCpuVariants,
   variantToDisable,
-} from '../../src-main/engine/cpuVariants.js';
+} from '../../src-engine/cpuVariants.js';
 import { chooseGpuBackend, cpuOptions, gpuOptions, resolveCpuTarget, resolveGpuRequest, type GpuToolchain } from '../../scripts/nativeOptions.js';
 
 function fakeBuild(): string {

@@ -1,7 +1,7 @@
 // What engine code runs and where its memory lives, in the words the CLI and the app both show.
 import { describe, expect, it } from 'vitest';
-import { describeCpuCode, describeGpu, describeMemory, memoryByPlace } from '../../src-main/api/engineSummary.js';
-import type { BufferMemory } from '../../src-main/engine/types.js';
+import { describeCpuCode, describeGpu, describeMemory, memoryByPlace } from '../../src-common/engineSummary.js';
+import type { BufferMemory } from '../../src-common/engineTypes.js';
 
 const MiB = 1024 ** 2;
 

@@ -7,7 +7,7 @@ import {
   prefillFlops,
   stockLayerWork,
   type ModelShape,
-} from '../../src-main/policy/flops.js';
+} from '../../src-common/policy/flops.js';
 
 const smollm2: ModelShape = { layers: 30, embeddingLength: 576, heads: 9, kvHeads: 3, headDim: 64, feedForwardLength: 1536 };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { evictedRanges, maxPool } from '../../src-main/engine/kvEviction.js';
-import { layerLaziness, resolveLazyLayers, type LayerProfile } from '../../src-main/policy/layerTrim.js';
-import type { LayerTrimPolicy } from '../../src-main/policy/spec.js';
+import { evictedRanges, maxPool } from '../../src-engine/kvEviction.js';
+import { layerLaziness, resolveLazyLayers, type LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { LayerTrimPolicy } from '../../src-common/policy/spec.js';
 
 const trim = (over: Partial<LayerTrimPolicy> = {}): LayerTrimPolicy => ({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile', ...over });
 const profile: LayerProfile = { scores: [0.2, 0.95, 0.7, 0.99], delta: 0.9, lazyLayers: [1, 3], sink: 4, window: 512 };

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StoredLayerProfiles } from '../../src-main/models/layerProfiles.js';
 import { knownModelFileHash, modelFileHash } from '../../src-main/models/modelHash.js';
-import type { ModelProfileRow } from '../../src-main/store/types.js';
+import type { ModelProfileRow } from '../../src-common/storeTypes.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 

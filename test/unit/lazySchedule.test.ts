@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultLazySchedule, resolveLazySchedule } from '../../src-main/policy/lazy.js';
-import { parsePolicy } from '../../src-main/policy/spec.js';
+import { defaultLazySchedule, resolveLazySchedule } from '../../src-common/policy/lazy.js';
+import { parsePolicy } from '../../src-common/policy/spec.js';
 
 describe('lazy schedules', () => {
   it('gives SmolLM2 (30 layers) prune points 8/20/24 keeping 70/60/50%', () => {

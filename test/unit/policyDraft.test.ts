@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { draftFromSpec, setKnob, specFromDraft, togglePress } from '../../src-main/policy/policyDraft.js';
-import { pressNamed } from '../../src-main/policy/presses/index.js';
+import { draftFromSpec, setKnob, specFromDraft, togglePress } from '../../src-common/policy/policyDraft.js';
+import { pressNamed } from '../../src-common/policy/presses/index.js';
 
 const press = (name: string) => pressNamed(name)!;
 

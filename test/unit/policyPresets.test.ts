@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { POLICY_PRESETS, presetFor } from '../../src-main/policy/presets.js';
-import { parsePolicy } from '../../src-main/policy/spec.js';
+import { POLICY_PRESETS, presetFor } from '../../src-common/policy/presets.js';
+import { parsePolicy } from '../../src-common/policy/spec.js';
 
 describe('policy presets', () => {
   it('are valid policies, each once, each saying what it trades', () => {

@@ -5,8 +5,8 @@ import {
   PolicySpecError,
   resolveBudgetTokens,
   type EvictionPolicy,
-} from '../../src-main/policy/spec.js';
-import { PRESSES } from '../../src-main/policy/presses/index.js';
+} from '../../src-common/policy/spec.js';
+import { PRESSES } from '../../src-common/policy/presses/index.js';
 
 const none = { lazy: null, layerTrim: null, eviction: null };
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ASK_HELP } from '../../src-main/cli/ask.js';
-import { pressHelpText, withPressBlock } from '../../src-main/policy/pressHelp.js';
-import { PRESSES } from '../../src-main/policy/presses/index.js';
+import { pressHelpText, withPressBlock } from '../../src-common/policy/pressHelp.js';
+import { PRESSES } from '../../src-common/policy/presses/index.js';
 
 describe('press help and docs come from the declarations', () => {
   it('docs/POLICIES.md holds the current press tables (npm run docs:policies rewrites them)', () => {

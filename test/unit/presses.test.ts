@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PRESSES, pressNamed } from '../../src-main/policy/presses/index.js';
-import { SCORERS } from '../../src-main/policy/scorers/index.js';
-import { describeKnob, ROLE_ORDER } from '../../src-main/policy/press.js';
-import { parsePolicy, PolicySpecError } from '../../src-main/policy/spec.js';
+import { PRESSES, pressNamed } from '../../src-common/policy/presses/index.js';
+import { SCORERS } from '../../src-common/policy/scorers/index.js';
+import { describeKnob, ROLE_ORDER } from '../../src-common/policy/press.js';
+import { parsePolicy, PolicySpecError } from '../../src-common/policy/spec.js';
 
 describe('press declarations', () => {
   it('gives every knob a default its own pattern accepts, or says it is computed or required', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { argmax, sampleToken } from '../../src-main/engine/sampling.js';
+import { argmax, sampleToken } from '../../src-engine/sampling.js';
 
 describe('sampling the first token after a lazy prefill', () => {
   const logits = Float32Array.from([0.1, 3.0, 2.9, -1, 0]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeLazyPrefill, describeTurn } from '../../src-main/api/turnSummary.js';
-import type { LazyTurnMetrics, TurnMetrics } from '../../src-main/engine/types.js';
+import { describeLazyPrefill, describeTurn } from '../../src-common/turnSummary.js';
+import type { LazyTurnMetrics, TurnMetrics } from '../../src-common/engineTypes.js';
 
 const lazy: LazyTurnMetrics = {
   pruneLayers: [8, 20, 24],

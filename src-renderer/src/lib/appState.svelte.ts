@@ -10,7 +10,7 @@ import type {
   SessionRow,
   SessionSettings,
   SiftApi,
-} from '../../../src-main/api/contract.js';
+} from '../../../src-common/contract.js';
 import { saveTextFile, fileToBase64 } from './download.js';
 import { connectApi, type ConnectionState } from './transport.js';
 

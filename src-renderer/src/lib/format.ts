@@ -1,5 +1,5 @@
-// The app's number formats: bytes and durations as the CLI writes them (src-main/common/format.ts).
-export { formatBytes, formatMs } from '../../../src-main/common/format.js';
+// The app's number formats: bytes and durations as the CLI writes them (src-common/format.ts).
+export { formatBytes, formatMs } from '../../../src-common/format.js';
 
 export function formatRelative(timestamp: number, now = Date.now()): string {
   const minutes = Math.round((now - timestamp) / 60_000);

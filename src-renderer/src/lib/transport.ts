@@ -1,8 +1,8 @@
 // The renderer's one way to the back end. Under Electron the preload exposes window.siftBridge;
 // in a browser (serve mode) the same calls go over the loopback WebSocket. Components never know
 // which one they use.
-import type { ApiChannel, ApiErrorShape, ApiInput, ApiOutput, AppEvent, SiftApi, SiftBridge } from '../../../src-main/api/contract.js';
-import type { ClientFrame, ServerFrame } from '../../../src-main/api/wsProtocol.js';
+import type { ApiChannel, ApiErrorShape, ApiInput, ApiOutput, AppEvent, SiftApi, SiftBridge } from '../../../src-common/contract.js';
+import type { ClientFrame, ServerFrame } from '../../../src-common/wsProtocol.js';
 
 export class ApiCallError extends Error {
   constructor(readonly code: ApiErrorShape['code'], message: string) {

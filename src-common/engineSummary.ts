@@ -1,7 +1,7 @@
 // What engine code runs, in words, for the CLI, the setup smoke step and the app alike.
 // Pure: the renderer imports it.
-import type { BufferMemory, CpuInfo, GpuInfo } from '../engine/types.js';
-import { formatBytes } from '../common/format.js';
+import type { BufferMemory, CpuInfo, GpuInfo } from './engineTypes.js';
+import { formatBytes } from './format.js';
 
 /** e.g. "CPU variant zen4 (AVX2, AVX512, …); switched off here: sapphirerapids" */
 export function describeCpuCode(cpu: CpuInfo): string {

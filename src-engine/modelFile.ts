@@ -3,10 +3,10 @@
 // assertion, SIGABRT), absurd counts end in raw range errors, and llama.cpp writes out of bounds
 // past 512 layers (llama.cpp #25821). Every length and count here is held against the bytes the
 // file actually has, so such a file gets one sentence a person can act on instead.
-import { formatBytes } from '../common/format.js';
+import { formatBytes } from '../src-common/format.js';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError } from './types.js';
+import { EngineError } from './engineError.js';
 
 const GGUF_MAGIC = 'GGUF';
 /** llama.cpp's LLAMA_MAX_LAYERS: per-layer arrays are this long. */

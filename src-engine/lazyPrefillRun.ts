@@ -12,7 +12,7 @@ import {
   type LazyPrefillStats,
   type LazySchedule,
 } from './siftNative.js';
-import type { LazyTurnMetrics, TurnEvent } from './types.js';
+import type { LazyTurnMetrics, TurnEvent } from '../src-common/engineTypes.js';
 
 export interface LazyTurn {
   schedule: LazySchedule;

@@ -1,7 +1,7 @@
-// Sift's own engine vocabulary. Everything above src-main/engine speaks these types, never
+// Sift's own engine vocabulary. Everything above src-engine speaks these types, never
 // node-llama-cpp's, so the native layer can change without touching the app.
-import type { LayerProfile } from '../policy/layerTrim.js';
-import type { KvCost } from '../policy/contextPlan.js';
+import type { LayerProfile } from './policy/layerTrim.js';
+import type { KvCost } from './policy/contextPlan.js';
 
 /** Which native build runs a turn: Sift's patched llama.cpp, or the same source unpatched. */
 export type BuildKind = 'patched' | 'stock';
@@ -201,26 +201,4 @@ export interface ModelInfo {
   contextSize: number;
   /** Layers node-llama-cpp put on a GPU device (0 when everything runs on the CPU). */
   offloadedLayers: number;
-}
-
-/** Errors the engine reports with a stable code so the app can explain them. */
-export type EngineErrorCode =
-  | 'MODEL_NOT_FOUND'
-  | 'MODEL_INVALID'
-  | 'MODEL_TOO_LARGE'
-  | 'NO_MODEL_LOADED'
-  | 'PROMPT_TOO_LONG'
-  | 'BAD_POLICY'
-  | 'BUSY'
-  | 'ENGINE_CRASHED'
-  | 'INTERNAL';
-
-export class EngineError extends Error {
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'EngineError';
-  }
 }

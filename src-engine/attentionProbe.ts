@@ -5,7 +5,7 @@ import type { Llama, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import { readObservationWithPositions, setObservation, type LayerObservation } from './siftNative.js';
 import { checkPromptFits } from './turnRunner.js';
-import type { ChatMessage } from './types.js';
+import type { ChatMessage } from '../src-common/engineTypes.js';
 
 export interface AttentionProbeRequest {
   messages: ChatMessage[];

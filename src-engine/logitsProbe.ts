@@ -5,8 +5,8 @@
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import { checkPromptFits } from './turnRunner.js';
-import type { ChatMessage } from './types.js';
-import type { LayerProfile } from '../policy/layerTrim.js';
+import type { ChatMessage } from '../src-common/engineTypes.js';
+import type { LayerProfile } from '../src-common/policy/layerTrim.js';
 
 export interface LogitsProbeRequest {
   messages: ChatMessage[];

@@ -3,7 +3,8 @@
 // A native crash here ends this process only; the parent reports it and can start a new one.
 import { Engine } from './engine.js';
 import type { EngineMessage, EngineRequest, ParentChannel } from './protocol.js';
-import { EngineError, type BuildKind } from './types.js';
+import { type BuildKind } from '../src-common/engineTypes.js';
+import { EngineError } from './engineError.js';
 
 interface ElectronParentPort {
   on(event: 'message', listener: (event: { data: unknown }) => void): void;

@@ -15,7 +15,7 @@ export interface PolicyPart {
   params: Record<string, string>;
 }
 
-/** LazyLLM's schedule; `at` absent means the model's default schedule (src-main/policy/lazy.ts). */
+/** LazyLLM's schedule; `at` absent means the model's default schedule (src-common/policy/lazy.ts). */
 export interface LazyPolicy {
   at: number[] | null;
   keep: number[] | null;

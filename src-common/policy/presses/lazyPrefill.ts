@@ -3,7 +3,7 @@
 // The model's default schedule lives in ../lazy.ts (it depends on the depth).
 import { COUNT, COUNT_OR_QUESTION, FRACTION_LIST, LAYER_LIST, LAYER_OR_LAST, oddPool } from '../knobPatterns.js';
 import { PolicySpecError } from '../policyError.js';
-import type { LazyTurnMetrics } from '../../engine/types.js';
+import type { LazyTurnMetrics } from '../../engineTypes.js';
 import type { PressDeclaration } from '../press.js';
 import { LAZY_PREFILL_ARCHITECTURES, SLIDING_WINDOW_ARCHITECTURES } from '../architectures.js';
 

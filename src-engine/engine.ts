@@ -4,10 +4,10 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
-import { parsePolicy, PolicySpecError, type KvPolicy } from '../policy/spec.js';
-import type { LayerProfile } from '../policy/layerTrim.js';
-import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type LayerRule, type PlanOptions } from '../policy/contextPlan.js';
-import type { NativeFeature } from '../policy/press.js';
+import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
+import type { LayerProfile } from '../src-common/policy/layerTrim.js';
+import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type LayerRule, type PlanOptions } from '../src-common/policy/contextPlan.js';
+import type { NativeFeature } from '../src-common/policy/press.js';
 import { questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
 import { loadLlama } from './loadLlama.js';
@@ -21,21 +21,12 @@ import { argmax, sampleToken } from './sampling.js';
 import { DocumentKvStore } from './documentKvStore.js';
 import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget } from './layerDecision.js';
 import { convertStateToLazyLayout } from './kvStateLayout.js';
-import { resolveLazySchedule } from '../policy/lazy.js';
+import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { checkPromptFits, runTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
 import { probeBudgetedLogits } from './budgetedLogitsProbe.js';
-import {
-  EngineError,
-  type BuildInfo,
-  type BuildKind,
-  type ChatMessage,
-  type DocumentReuseMetrics,
-  type LayerDecisionMetrics,
-  type ModelInfo,
-  type TurnEvent,
-  type TurnRequest,
-} from './types.js';
+import { type BuildInfo, type BuildKind, type ChatMessage, type DocumentReuseMetrics, type LayerDecisionMetrics, type ModelInfo, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
+import { EngineError } from './engineError.js';
 
 export interface LoadModelOptions {
   path: string;

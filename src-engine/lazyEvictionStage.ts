@@ -5,11 +5,11 @@
 // again (the turn evaluates it next). The caller saves the sequence and goes on in a context of
 // the budget's size, as when=prompt does (engine.ts), so the steady KV is the budget's.
 import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
-import type { EvictionPlan } from '../policy/contextPlan.js';
+import type { EvictionPlan } from '../src-common/policy/contextPlan.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
 import { adoptNativeTokens, readLastLogits, resetLazyState, revivePruned } from './siftNative.js';
-import type { LazyTurnMetrics, TurnEvent } from './types.js';
+import type { LazyTurnMetrics, TurnEvent } from '../src-common/engineTypes.js';
 
 export interface LazyEvictionStage {
   /** The prompt's last-token logits, from the lazy prefill. */

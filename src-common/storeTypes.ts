@@ -1,5 +1,5 @@
 // Row shapes the store returns. Plain data: the api contract and the renderer reuse them.
-import type { TurnMetrics } from '../engine/types.js';
+import type { TurnMetrics } from './engineTypes.js';
 
 export interface SessionSettings {
   systemPrompt: string;

@@ -6,11 +6,11 @@
 // a context whose lazy layers keep only those tokens (kvStateLayout.ts), so the decision is made
 // once per prompt and stays.
 import type { Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import type { LayerRule } from '../policy/contextPlan.js';
-import { layerLaziness } from '../policy/layerTrim.js';
+import type { LayerRule } from '../src-common/policy/contextPlan.js';
+import { layerLaziness } from '../src-common/policy/layerTrim.js';
 import { forcedLogits } from './logitsProbe.js';
 import { readObservationWithPositions, setObservation } from './siftNative.js';
-import type { SamplingOptions, StopReason, TurnEvent } from './types.js';
+import type { SamplingOptions, StopReason, TurnEvent } from '../src-common/engineTypes.js';
 
 export type { LayerRule };
 

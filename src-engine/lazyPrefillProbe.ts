@@ -17,7 +17,7 @@ import {
 import { forcedLogits, type LogitsProbeResult } from './logitsProbe.js';
 import { checkPromptFits } from './turnRunner.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
-import type { ChatMessage } from './types.js';
+import type { ChatMessage } from '../src-common/engineTypes.js';
 
 export interface LazyPrefillRequest {
   messages: ChatMessage[];

@@ -2,8 +2,8 @@
 // back end pushes. Typed once here; both transports (Electron IPC, loopback WebSocket) carry it
 // unchanged, and the renderer imports only these types.
 import type { z } from 'zod';
-import type { BuildInfo, ModelInfo, TurnMetrics } from '../engine/types.js';
-import type { DocumentRow, MessageRow, SessionRow } from '../store/types.js';
+import type { BuildInfo, ModelInfo, TurnMetrics } from './engineTypes.js';
+import type { DocumentRow, MessageRow, SessionRow } from './storeTypes.js';
 import type { RequestSchemas } from './schemas.js';
 
 export type { BuildInfo, ModelInfo, TurnMetrics, MessageRow, SessionRow };

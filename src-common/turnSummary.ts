@@ -1,12 +1,12 @@
 // A turn's metrics as facts a person reads, one description for the CLI, the app's info panel and
 // its cache meter: the generic figures, then one line per press from its own declaration
 // (describeTurn). Pure: the renderer imports it.
-import type { TurnMetrics } from '../engine/types.js';
-import { formatBytes, formatMs } from '../common/format.js';
-import type { PressDeclaration } from '../policy/press.js';
-import { parsePolicy, parsePolicyPresses, type KvPolicy } from '../policy/spec.js';
+import type { TurnMetrics } from './engineTypes.js';
+import { formatBytes, formatMs } from './format.js';
+import type { PressDeclaration } from './policy/press.js';
+import { parsePolicy, parsePolicyPresses, type KvPolicy } from './policy/spec.js';
 
-export { describeLazyPrefill } from '../policy/presses/lazyPrefill.js';
+export { describeLazyPrefill } from './policy/presses/lazyPrefill.js';
 
 export interface TurnFact {
   /** Stable, for tests and styling. */

@@ -1,7 +1,7 @@
 // Turns Sift's chat messages into the model's own chat template, ending with the assistant's
 // turn header so the next token is the answer's first.
 import { resolveChatWrapper, type ChatHistoryItem, type LlamaModel, type Token } from 'node-llama-cpp';
-import type { ChatMessage } from './types.js';
+import type { ChatMessage } from '../src-common/engineTypes.js';
 
 function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = messages.map((m) => {

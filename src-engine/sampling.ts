@@ -1,7 +1,7 @@
 // Picks a token from raw logits, for the one token Sift samples itself: the first answer token
 // after a lazy prefill. Greedy at temperature 0; otherwise temperature then top-p, with a seeded
 // generator so a given seed repeats. node-llama-cpp samples every later token with the same knobs.
-import type { SamplingOptions } from './types.js';
+import type { SamplingOptions } from '../src-common/engineTypes.js';
 
 /** mulberry32: small, fast and good enough to draw one token (or a test model's weights). */
 export function seededRandom(seed: number): () => number {

@@ -11,21 +11,11 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } fro
 import { renderChatTokens } from './chatPrompt.js';
 import { sampleToken } from './sampling.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
-import type { EvictionPlan, KvCost } from '../policy/contextPlan.js';
+import type { EvictionPlan, KvCost } from '../src-common/policy/contextPlan.js';
 import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned } from './siftNative.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
-import {
-  EngineError,
-  type BuildKind,
-  type DocumentReuseMetrics,
-  type EvictionTurnMetrics,
-  type LayerDecisionMetrics,
-  type LazyTurnMetrics,
-  type StopReason,
-  type TurnEvent,
-  type TurnMetrics,
-  type TurnRequest,
-} from './types.js';
+import { type BuildKind, type DocumentReuseMetrics, type EvictionTurnMetrics, type LayerDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
+import { EngineError } from './engineError.js';
 
 /** An evictor's turn (contextPlan.ts). */
 export type EvictionTurn = EvictionPlan;

@@ -7,7 +7,8 @@ import { getLlama, Llama, LlamaLogLevel } from 'node-llama-cpp';
 import { backendLibraryDir, backendsDirFor, cpuVariantLibraries, loadedCpuVariant, readDisabledCpuVariants } from './cpuVariants.js';
 import { readBuildRecord, resolveNativeDir, type NativeBuildRecord } from './nativeBuilds.js';
 import { readSiftBuildId } from './siftNative.js';
-import { EngineError, type BuildInfo, type BuildKind, type CpuInfo, type GpuInfo } from './types.js';
+import { type BuildInfo, type BuildKind, type CpuInfo, type GpuInfo } from '../src-common/engineTypes.js';
+import { EngineError } from './engineError.js';
 
 const require = createRequire(import.meta.url);
 

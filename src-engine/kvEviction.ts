@@ -8,9 +8,9 @@
 // removes the cells and shifts later tokens down (llama.cpp's K-shift, as its own context shift
 // does), so positions stay contiguous and its sequence bookkeeping stays true.
 import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
-import type { EvictionPolicy } from '../policy/spec.js';
-import { scorerFor } from '../policy/scorers/index.js';
-import type { Scorer } from '../policy/scorers/scorer.js';
+import type { EvictionPolicy } from '../src-common/policy/spec.js';
+import { scorerFor } from '../src-common/policy/scorers/index.js';
+import type { Scorer } from '../src-common/policy/scorers/scorer.js';
 import { readObservationWithPositions, readValueNorms, sequenceIdOf, readCellPositions, setObservation } from './siftNative.js';
 
 export interface EvictionStats {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import type { BuildKind } from './types.js';
+import type { BuildKind } from '../src-common/engineTypes.js';
 
 export interface NativeBuildRecord {
   kind: BuildKind;

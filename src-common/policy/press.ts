@@ -3,7 +3,7 @@
 // knob tables all read these declarations, so a knob's default or a refused combination is
 // written once. Pure: the renderer imports it.
 import type { PlanDraft } from './contextPlan.js';
-import type { TurnMetrics } from '../engine/types.js';
+import type { TurnMetrics } from '../engineTypes.js';
 import type { KvPolicy } from './spec.js';
 
 /** One `key=value` a press takes. */

@@ -4,7 +4,8 @@ import type { LoadModelOptions } from './engine.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
-import type { BuildInfo, EngineErrorCode, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from './types.js';
+import type { BuildInfo, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
+import type { EngineErrorCode } from './engineError.js';
 
 export type EngineRequest =
   | { id: number; type: 'loadModel'; options: LoadModelOptions }

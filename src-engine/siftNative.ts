@@ -1,7 +1,7 @@
 // The one typed door to Sift's additions in the native addon (native-patches/sources/addon/AddonSift.cpp). Everything
 // that needs per-layer statistics (and later: lazy prefill, layer trim, eviction) goes through here.
 import type { Llama, LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
-import type { BufferMemory, LayerKvStats } from './types.js';
+import type { BufferMemory, LayerKvStats } from '../src-common/engineTypes.js';
 
 interface SiftAddon {
   siftBuildId?: () => string;
