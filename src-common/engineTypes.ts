@@ -1,6 +1,6 @@
 // Sift's own engine vocabulary. Everything above src-engine speaks these types, never
 // node-llama-cpp's, so the native layer can change without touching the app.
-import type { LayerProfile } from './policy/layerTrim.js';
+import type { LayerProfile } from './policy/simLayerKvLayers.js';
 import type { KvCost } from './policy/contextPlan.js';
 
 /** Which native build runs a turn: Sift's patched llama.cpp, or the same source unpatched. */
@@ -74,7 +74,7 @@ export interface LayerKvStats {
   /** Keys this layer's prefill attention spanned (fewer under lazy prefill: gathered). */
   keys?: number;
   /** SimLayerKV: the layer keeps only `sink` first and `window` recent tokens, in a cache of its own. */
-  lazy?: boolean;
+  trimmed?: boolean;
   sink?: number;
   window?: number;
 }
@@ -125,12 +125,12 @@ export interface LazyTurnMetrics {
   reviveMs: number;
 }
 
-export interface LayerDecisionMetrics {
+export interface SimLayerKvDecisionMetrics {
   rule: 'prefill' | 'decode';
   delta: number;
   /** Per layer: the observed queries' attention mass on the sinks and the recent window. */
   scores: number[];
-  lazyLayers: number[];
+  trimmedLayers: number[];
   /** Moving the sequence into the trimmed context: saving, rewriting and loading its state. */
   moveMs: number;
 }
@@ -163,8 +163,8 @@ export interface TurnMetrics {
   eviction: EvictionTurnMetrics | null;
   /** Present when the turn used lazy prefill. */
   lazy: LazyTurnMetrics | null;
-  /** Present when SimLayerKV chose this prompt's lazy layers itself (simlayerkv:rule=prefill|decode). */
-  layerDecision?: LayerDecisionMetrics | null;
+  /** Present when SimLayerKV chose this prompt's trimmed layers itself (simlayerkv:rule=prefill|decode). */
+  simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
   /** Why a requested policy did not (fully) apply, if it did not. */
   notice: string | null;
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
-import type { LayerProfile } from '../src-common/policy/layerTrim.js';
+import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type LayerRule, type PlanOptions } from '../src-common/policy/contextPlan.js';
 import type { NativeFeature } from '../src-common/policy/press.js';
 import { questionWindow, renderChatTokens } from './chatPrompt.js';
@@ -19,13 +19,13 @@ import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
 import { lazyPrefillThenEvict } from './lazyEvictionStage.js';
 import { argmax, sampleToken } from './sampling.js';
 import { DocumentKvStore } from './documentKvStore.js';
-import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget } from './layerDecision.js';
+import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget } from './simLayerKvDecision.js';
 import { convertStateToLazyLayout } from './kvStateLayout.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { checkPromptFits, runTurn, type ResumedPrefill, type TurnOutcome } from './turnRunner.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
 import { probeBudgetedLogits } from './budgetedLogitsProbe.js';
-import { type BuildInfo, type BuildKind, type ChatMessage, type DocumentReuseMetrics, type LayerDecisionMetrics, type ModelInfo, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
+import { type BuildInfo, type BuildKind, type ChatMessage, type DocumentReuseMetrics, type SimLayerKvDecisionMetrics, type ModelInfo, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 
 export interface LoadModelOptions {
@@ -54,10 +54,10 @@ interface OpenContext extends ContextShape {
   context: LlamaContext;
 }
 
-/** The plan a per-prompt SimLayerKV decision leads to: its lazy layers get their window cache. */
-function trimmedPlan(plan: ContextPlan, rule: LayerRule, lazyLayers: number[]): ContextPlan {
-  if (lazyLayers.length === 0) return { ...plan, layerRule: null, prefillShape: null };
-  return { ...plan, layerRule: null, prefillShape: null, shape: { ...plan.shape, lazyLayers, sink: rule.sink, window: rule.window } };
+/** The plan a per-prompt SimLayerKV decision leads to: its trimmed layers get their window cache. */
+function trimmedPlan(plan: ContextPlan, rule: LayerRule, trimmedLayers: number[]): ContextPlan {
+  if (trimmedLayers.length === 0) return { ...plan, layerRule: null, prefillShape: null };
+  return { ...plan, layerRule: null, prefillShape: null, shape: { ...plan.shape, trimmedLayers, sink: rule.sink, window: rule.window } };
 }
 
 function sameShape(a: ContextShape, b: ContextShape): boolean {
@@ -69,7 +69,7 @@ function sameShape(a: ContextShape, b: ContextShape): boolean {
     a.sink === b.sink &&
     a.window === b.window &&
     a.swaFull === b.swaFull &&
-    a.lazyLayers.join('/') === b.lazyLayers.join('/')
+    a.trimmedLayers.join('/') === b.trimmedLayers.join('/')
   );
 }
 
@@ -160,8 +160,8 @@ export class Engine {
         : plan.eviction?.policy.when === 'prompt'
           ? await this.prefillForCompaction(plan, request.messages, onEvent, signal)
           : null;
-    const decided = plan.layerRule ? await this.prefillForLayerDecision(plan, plan.layerRule, request, onEvent, signal) : null;
-    const turnPlan = decided ? trimmedPlan(plan, plan.layerRule!, decided.metrics.lazyLayers) : plan;
+    const decided = plan.layerRule ? await this.prefillForSimLayerKvDecision(plan, plan.layerRule, request, onEvent, signal) : null;
+    const turnPlan = decided ? trimmedPlan(plan, plan.layerRule!, decided.metrics.trimmedLayers) : plan;
     return this.withPolicyContext(turnPlan, async (open, sequence) => {
       if (compacted?.statePath) await this.loadAndDeleteState(sequence, compacted.statePath);
       if (decided?.statePath) {
@@ -181,9 +181,9 @@ export class Engine {
           lazy: plan.eviction?.afterLazy ? null : lazy,
           eviction: plan.eviction,
           resume: compacted ?? decided?.resume ?? null,
-          layerDecision: decided?.metrics ?? null,
+          simLayerKvDecision: decided?.metrics ?? null,
           notice: notices.length ? notices.join(' ') : null,
-          kvPredicted: predictKvCost(plan, loaded.info, request.layerProfile ?? null, decided?.metrics.lazyLayers),
+          kvPredicted: predictKvCost(plan, loaded.info, request.layerProfile ?? null, decided?.metrics.trimmedLayers),
         },
         { ...request, policy: plan.policy.spec },
         onEvent,
@@ -331,16 +331,16 @@ export class Engine {
 
   /**
    * SimLayerKV per prompt, first half: prefills at full size while observing the rule's queries,
-   * decides the lazy layers, and saves the sequence rewritten for a context whose lazy layers keep
+   * decides the trimmed layers, and saves the sequence rewritten for a context whose trimmed layers keep
    * only sinks and the recent window (kvStateLayout.ts); the turn goes on there.
    */
-  private async prefillForLayerDecision(
+  private async prefillForSimLayerKvDecision(
     plan: ContextPlan,
     rule: LayerRule,
     request: TurnRequest,
     onEvent: (event: TurnEvent) => void,
     signal: AbortSignal,
-  ): Promise<{ statePath: string | null; resume: ResumedPrefill; metrics: LayerDecisionMetrics }> {
+  ): Promise<{ statePath: string | null; resume: ResumedPrefill; metrics: SimLayerKvDecisionMetrics }> {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     checkPromptFits(prompt.length, loaded.info.contextSize);
@@ -350,28 +350,28 @@ export class Engine {
     return this.withPolicyContext(fullPlan, async (open, sequence) => {
       const decision = await prefillAndDecideLayers(this.decisionTarget(sequence, prompt, rule), request.sampling, onEvent, signal);
       const kvBytesPeak = readKvMemoryBytes(this.llama, open.context);
-      const metrics: LayerDecisionMetrics = { rule: rule.rule, delta: rule.delta, scores: decision?.scores ?? [], lazyLayers: decision?.lazyLayers ?? [], moveMs: 0 };
+      const metrics: SimLayerKvDecisionMetrics = { rule: rule.rule, delta: rule.delta, scores: decision?.scores ?? [], trimmedLayers: decision?.trimmedLayers ?? [], moveMs: 0 };
       if (!decision) return { statePath: null, resume: { started, kvBytesPeak, stopReason: 'cancelled' }, metrics };
       const resume: ResumedPrefill = { started, kvBytesPeak, generated: decision.generated, firstTokenAt: decision.firstTokenAt, stopReason: decision.stopReason };
       const moving = performance.now();
-      const statePath = await this.saveTrimmed(sequence, decision.lazyLayers, rule);
+      const statePath = await this.saveTrimmed(sequence, decision.trimmedLayers, rule);
       metrics.moveMs = round(performance.now() - moving);
       return { statePath, resume, metrics };
     });
   }
 
   /**
-   * Saves the sequence for a context whose `lazyLayers` keep only sinks and the recent window:
+   * Saves the sequence for a context whose `trimmedLayers` keep only sinks and the recent window:
    * rewritten to that layout (kvStateLayout.ts), or as is when no layer is lazy.
    */
-  private async saveTrimmed(sequence: ReturnType<LlamaContext['getSequence']>, lazyLayers: number[], rule: LayerRule): Promise<string> {
+  private async saveTrimmed(sequence: ReturnType<LlamaContext['getSequence']>, trimmedLayers: number[], rule: LayerRule): Promise<string> {
     const base = path.join(os.tmpdir(), `sift-layers-${process.pid}-${Date.now()}`);
     const full = `${base}.full.state`;
     await sequence.saveStateToFile(full);
-    if (lazyLayers.length === 0) return full;
+    if (trimmedLayers.length === 0) return full;
     const trimmed = `${base}.trimmed.state`;
     try {
-      await convertStateToLazyLayout(full, trimmed, { lazyLayers, sink: rule.sink, window: rule.window }, { expectedLayers: this.requireLoaded().info.layers });
+      await convertStateToLazyLayout(full, trimmed, { trimmedLayers, sink: rule.sink, window: rule.window }, { expectedLayers: this.requireLoaded().info.layers });
     } finally {
       await rm(full, { force: true });
     }
@@ -384,17 +384,17 @@ export class Engine {
     return { llama: this.llama, model: loaded.model, sequence, prompt, layers: loaded.info.layers, rule };
   }
 
-  /** Teacher-forced logits when SimLayerKV decides the prompt's lazy layers itself. */
-  private async probeWithLayerDecision(plan: ContextPlan, rule: LayerRule, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
+  /** Teacher-forced logits when SimLayerKV decides the prompt's trimmed layers itself. */
+  private async probeWithSimLayerKvDecision(plan: ContextPlan, rule: LayerRule, request: LogitsProbeRequest): Promise<LogitsProbeResult> {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     const follow = (request.follow ?? []) as Token[];
     checkPromptFits(prompt.length + follow.length, loaded.info.contextSize);
     const moved = await this.withPolicyContext({ ...plan, layerRule: null }, async (_open, sequence) => {
       const { decision, logits } = await decideLayersForced(this.decisionTarget(sequence, prompt, rule), follow);
-      return { lazyLayers: decision.lazyLayers, logits, statePath: await this.saveTrimmed(sequence, decision.lazyLayers, rule) };
+      return { trimmedLayers: decision.trimmedLayers, logits, statePath: await this.saveTrimmed(sequence, decision.trimmedLayers, rule) };
     });
-    return this.withPolicyContext(trimmedPlan(plan, rule, moved.lazyLayers), async (_open, sequence) => {
+    return this.withPolicyContext(trimmedPlan(plan, rule, moved.trimmedLayers), async (_open, sequence) => {
       await this.loadAndDeleteState(sequence, moved.statePath);
       // the decode rule evaluated the last prompt token and follow[0] at full size already
       const rest = moved.logits.length > 0 ? follow.slice(1) : [prompt[prompt.length - 1]!, ...follow];
@@ -419,7 +419,7 @@ export class Engine {
     const loaded = this.requireLoaded();
     const promptTokens = renderChatTokens(loaded.model, request.messages).length;
     const plan = this.plan(this.parseRequestPolicy(request.policy ?? 'full'), promptTokens, request.layerProfile ?? null);
-    if (plan.layerRule) return this.probeWithLayerDecision(plan, plan.layerRule, request);
+    if (plan.layerRule) return this.probeWithSimLayerKvDecision(plan, plan.layerRule, request);
     const { lazy } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
     if (lazy && plan.eviction?.afterLazy) return this.probeLazyThenEvicted(plan, lazy, request);
     const compacting = plan.eviction?.policy.when === 'prompt';
@@ -542,7 +542,7 @@ export class Engine {
     this.open = null;
     const kvType = shape.kvType.toUpperCase() as 'F16' | 'Q8_0' | 'Q4_0';
     try {
-      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, shape.lazyLayers, shape.sink, shape.window);
+      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, shape.trimmedLayers, shape.sink, shape.window);
       const context = await loaded.model.createContext({
         contextSize: shape.contextSize,
         batchSize: Math.min(shape.batchSize, shape.contextSize),

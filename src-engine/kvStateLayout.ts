@@ -1,11 +1,11 @@
-// Moves a sequence's saved state from a unified-cache context into a lazy-layer-layout context
-// (llama-sift-kv-budget.cpp, setNextContextLayout). SimLayerKV picks its lazy layers only after the prompt was
+// Moves a sequence's saved state from a unified-cache context into a trimmed-layer-layout context
+// (llama-sift-kv-budget.cpp, setNextContextLayout). SimLayerKV picks its trimmed layers only after the prompt was
 // prefilled with full attention, so the state is saved from the full context, rewritten here, and
 // loaded into the lazy-layout context.
 //
 // A unified cache (llama_kv_cache) writes one cache's state; the lazy-layout context's
 // llama_kv_cache_iswa reads two in a row (llama_kv_cache_iswa::state_read): the base cache (the
-// non-lazy layers, every cell), then the SWA cache (the lazy layers, only the cells its own
+// untrimmed layers, every cell), then the SWA cache (the trimmed layers, only the cells its own
 // llama_kv_cache::state_write would keep). The converter writes exactly what that iSWA cache would
 // have saved, so llama.cpp reads it with its ordinary checks.
 //
@@ -26,10 +26,10 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 
 export interface LazyLayout {
   /** Model layer indices (il) that get the sink + window cache. */
-  lazyLayers: readonly number[];
-  /** Positions 0..sink-1 stay in the lazy layers whatever the window (hparams.sift_n_sink). */
+  trimmedLayers: readonly number[];
+  /** Positions 0..sink-1 stay in the trimmed layers whatever the window (hparams.sift_n_sink). */
   sink: number;
-  /** The lazy layers' window (hparams.n_swa, LLAMA_SWA_TYPE_STANDARD). */
+  /** The trimmed layers' window (hparams.n_swa, LLAMA_SWA_TYPE_STANDARD). */
   window: number;
 }
 
@@ -38,7 +38,7 @@ export interface ConvertOptions {
   expectedLayers?: number;
   /**
    * llama_kv_cache::has_cell_ext() for this model (M-RoPE or PLE models). The file does not say;
-   * the llama architecture, the only one the lazy layout supports, has none.
+   * the llama architecture, the only one the trimmed-layer layout supports, has none.
    */
   cellExt?: boolean;
 }
@@ -46,9 +46,9 @@ export interface ConvertOptions {
 export interface ConversionStats {
   /** Tokens in the file's header (node-llama-cpp's contextTokens). */
   tokens: number;
-  /** Cells of the sequence: all of them stay in the non-lazy layers. */
+  /** Cells of the sequence: all of them stay in the untrimmed layers. */
   cells: number;
-  /** Cells the lazy layers keep. */
+  /** Cells the trimmed layers keep. */
   lazyCells: number;
   /** Layers in the file (the model's). */
   layers: number;
@@ -199,7 +199,7 @@ async function parseState(src: ByteSource, options: ConvertOptions): Promise<Par
 /**
  * The cells llama_kv_cache::state_write of the iSWA context's SWA cache keeps for the sequence:
  * it skips cells llama_hparams::is_masked_swa(n_swa, STANDARD, pos, seq_pos_max) calls masked
- * (seq_pos_max - pos >= n_swa) unless pos < sift_n_sink (Sift's KV-cache hook). So the lazy layers keep
+ * (seq_pos_max - pos >= n_swa) unless pos < sift_n_sink (Sift's KV-cache hook). So the trimmed layers keep
  * positions < sink and the last `window` positions up to and including the newest one.
  */
 export function lazyCellMask(positions: ArrayLike<number>, sink: number, window: number): boolean[] {
@@ -279,16 +279,16 @@ async function copyCells(src: ByteSource, out: ChunkWriter, block: LayerBlock, c
 
 function checkLayout(layout: LazyLayout, nLayer: number | null): number[] {
   const { sink, window } = layout;
-  if (!Number.isInteger(sink) || sink < 0) throw new KvStateFormatError(`lazy layout: sink ${sink} must be an integer >= 0`);
+  if (!Number.isInteger(sink) || sink < 0) throw new KvStateFormatError(`trimmed-layer layout: sink ${sink} must be an integer >= 0`);
   // llama_sift_set_next_context_layout clamps a window below 1 to 1; asking for it is a mistake
-  if (!Number.isInteger(window) || window < 1) throw new KvStateFormatError(`lazy layout: window ${window} must be an integer >= 1`);
-  const lazy = [...new Set(layout.lazyLayers)].sort((a, b) => a - b);
+  if (!Number.isInteger(window) || window < 1) throw new KvStateFormatError(`trimmed-layer layout: window ${window} must be an integer >= 1`);
+  const lazy = [...new Set(layout.trimmedLayers)].sort((a, b) => a - b);
   // an empty list makes setNextContextLayout create a unified context, which reads the file as it is
-  if (lazy.length === 0) throw new KvStateFormatError('lazy layout: no lazy layers (the context would be unified; load the state unconverted)');
+  if (lazy.length === 0) throw new KvStateFormatError('trimmed-layer layout: no trimmed layers (the context would be unified; load the state unconverted)');
   for (const il of lazy) {
     // llama_sift_take_layout ignores layers out of range; the file's split would then not match
     if (!Number.isInteger(il) || il < 0 || (nLayer !== null && il >= nLayer)) {
-      throw new KvStateFormatError(`lazy layout: layer ${il} is not a layer of this ${nLayer ?? '?'}-layer model`);
+      throw new KvStateFormatError(`trimmed-layer layout: layer ${il} is not a layer of this ${nLayer ?? '?'}-layer model`);
     }
   }
   return lazy;
@@ -316,7 +316,7 @@ async function convert(src: ByteSource, out: ChunkWriter, layout: LazyLayout, op
   // the SWA cache holds min(kv_size, (n_swa + sift_n_sink) + n_ubatch) cells, padded to 256
   // (llama_kv_cache_iswa's constructor); distinct positions keep at most sink + window cells
   if (lazyCells > layout.sink + layout.window) {
-    fail(`the lazy layers would keep ${lazyCells} cells, more than sink + window (positions repeat?)`);
+    fail(`the trimmed layers would keep ${lazyCells} cells, more than sink + window (positions repeat?)`);
   }
 
   // the iSWA constructor gives each sub-cache the layers its filter (hparams.is_swa(il)) accepts,
@@ -392,7 +392,7 @@ export async function convertStateBuffer(
 /**
  * Rewrites a sequence state file saved from a unified-cache context (sequence.saveStateToFile)
  * into the layout a context created with `layout` (setNextContextLayout) reads with
- * sequence.loadStateFromFile: non-lazy layers keep every cell, lazy layers only the sinks and the
+ * sequence.loadStateFromFile: untrimmed layers keep every cell, trimmed layers only the sinks and the
  * window. The target context must have the same KV types and flash-attention setting (V layout).
  * Throws KvStateFormatError on anything unexpected; the output file then does not exist.
  */

@@ -6,7 +6,7 @@ import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import { checkPromptFits } from './turnRunner.js';
 import type { ChatMessage } from '../src-common/engineTypes.js';
-import type { LayerProfile } from '../src-common/policy/layerTrim.js';
+import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 
 export interface LogitsProbeRequest {
   messages: ChatMessage[];

@@ -15,7 +15,7 @@ interface SiftAddon {
   siftReset?: (context: unknown) => void;
   siftGetProgress?: (context: unknown) => { done: number; total: number };
   siftCancel?: (context: unknown) => void;
-  siftSetNextContextLayout?: (lazyLayers: Int32Array, nSink: number, nWindow: number) => void;
+  siftSetNextContextLayout?: (trimmedLayers: Int32Array, nSink: number, nWindow: number) => void;
   siftGetValueNorms?: (context: unknown, layer: number) => { nCells: number; nHeadKv: number; norms: Float32Array } | null;
   siftMemoryBytes?: (context: unknown) => { kv: number; compute: number };
   siftMemoryByBuffer?: (
@@ -106,7 +106,7 @@ export function readKvLayerStats(llama: Llama, context: LlamaContext): KvLayerRe
     bytesAllocated += bytes;
     if (entry.cells > 0) bytesUsed += Math.round((bytes * entry.used) / entry.cells);
     const window = entry.window ?? 0;
-    return { layer: entry.layer, cells: entry.used, bytes, lazy: window > 0, ...(window > 0 ? { window, sink: entry.sink ?? 0 } : {}) };
+    return { layer: entry.layer, cells: entry.used, bytes, trimmed: window > 0, ...(window > 0 ? { window, sink: entry.sink ?? 0 } : {}) };
   });
   return { perLayer, bytesAllocated, bytesUsed };
 }
@@ -236,8 +236,8 @@ export function hasKvBudgets(llama: Llama): boolean {
  * `sink` and the last `window` positions (SimLayerKV), until an empty list clears it. Set it right
  * before createContext and clear it after: one layout per process, contexts are created one at a time.
  */
-export function setNextContextLayout(llama: Llama, lazyLayers: readonly number[], sink: number, window: number): void {
-  requireAddon(llama, 'siftSetNextContextLayout')(Int32Array.from(lazyLayers), sink, window);
+export function setNextContextLayout(llama: Llama, trimmedLayers: readonly number[], sink: number, window: number): void {
+  requireAddon(llama, 'siftSetNextContextLayout')(Int32Array.from(trimmedLayers), sink, window);
 }
 
 /** L1 norm of each cell's value vector in `layer`, per KV head: norms[h * nCells + cell]. */

@@ -14,7 +14,7 @@ import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPlan, KvCost } from '../src-common/policy/contextPlan.js';
 import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned } from './siftNative.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
-import { type BuildKind, type DocumentReuseMetrics, type EvictionTurnMetrics, type LayerDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
+import { type BuildKind, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 
 /** An evictor's turn (contextPlan.ts). */
@@ -60,7 +60,7 @@ export interface TurnTarget {
    */
   resume?: ResumedPrefill | null;
   /** SimLayerKV's per-prompt decision (rule=prefill|decode), when it made one. */
-  layerDecision?: LayerDecisionMetrics | null;
+  simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
   /** Said with the metrics, e.g. why a requested policy did not apply. */
   notice: string | null;
   /** The KV bytes the plan predicted, reported beside the measured ones. */
@@ -286,7 +286,7 @@ export async function runTurn(
         keys: prefilled.keys?.[layer.layer] ?? prompt.length,
       })),
       lazy: prefilled.lazy,
-      layerDecision: target.layerDecision ?? null,
+      simLayerKvDecision: target.simLayerKvDecision ?? null,
       notice: target.notice,
     };
     return { answer: answer.answer, stopReason, metrics };

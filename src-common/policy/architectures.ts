@@ -5,7 +5,7 @@
 /** Graph builders with Sift's segment hooks, for lazy prefill (native-patches/llama.cpp/0005-sift-model-hooks.patch). */
 export const LAZY_PREFILL_ARCHITECTURES: readonly string[] = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'];
 
-/** Graph builders that give SimLayerKV's lazy layers a window cache (llama-sift-kv-budget.cpp). */
+/** Graph builders that give SimLayerKV's trimmed layers a window cache (llama-sift-kv-budget.cpp). */
 export const SIMLAYERKV_ARCHITECTURES: readonly string[] = ['llama'];
 
 /**

@@ -3,13 +3,13 @@
 // agreement with full KV, and the threshold δ that selects exactly that set. Also how the result
 // sits inside a model's stored profile JSON next to other kinds of profile. The measuring itself
 // (probes on the real model) is src-main/models/layerCalibration.ts.
-import type { LayerProfile } from './layerTrim.js';
+import type { LayerProfile } from './simLayerKvLayers.js';
 import { parsePolicy } from './spec.js';
 
 /** The key of the SimLayerKV profile inside a model's stored profile JSON. */
 export const LAYER_PROFILE_KEY = 'simlayerkv';
 
-/** One tried set of lazy layers and the fidelity measured with it. */
+/** One tried set of trimmed layers and the fidelity measured with it. */
 export interface FidelityPoint {
   /** How many layers were lazy, and which (increasing). */
   count: number;
@@ -21,7 +21,7 @@ export interface FidelityPoint {
 
 /** What `sift calibrate` stores: the profile the engine uses plus how it was measured. */
 export interface CalibratedLayerProfile extends LayerProfile {
-  /** The agreement a set of lazy layers had to keep (--min-agreement). */
+  /** The agreement a set of trimmed layers had to keep (--min-agreement). */
   threshold: number;
   /** Agreement of the chosen set; null when no layer is lazy (nothing was trimmed). */
   agreement: number | null;
@@ -53,7 +53,7 @@ export function rankLayers(scores: readonly number[]): number[] {
 }
 
 /**
- * Counts of lazy layers to try, increasing: every `step` layers (default ~a tenth of the depth)
+ * Counts of trimmed layers to try, increasing: every `step` layers (default ~a tenth of the depth)
  * up to all of them. A count that would split layers of equal score is moved down to the last
  * boundary between different scores, so "score > δ" always selects exactly the tried set.
  */
@@ -96,7 +96,7 @@ export function thresholdFor(scores: readonly number[], count: number): number {
 
 export interface LayerChoice {
   count: number;
-  lazyLayers: number[];
+  trimmedLayers: number[];
   delta: number;
   /** Agreement of the chosen set, or null for none. */
   agreement: number | null;
@@ -114,9 +114,9 @@ export interface ChooseOptions {
 /**
  * Tries the candidate sets in increasing size and keeps the largest whose mean agreement reaches
  * `minAgreement`, stopping at the first that does not (a larger set only trims more). No passing
- * set: no lazy layer, and δ above every score.
+ * set: no trimmed layer, and δ above every score.
  */
-export async function chooseLazyLayers(
+export async function chooseTrimmedLayers(
   scores: readonly number[],
   measure: (layers: number[]) => Promise<number[]>,
   options: ChooseOptions,
@@ -137,7 +137,7 @@ export async function chooseLazyLayers(
   const count = chosen?.count ?? 0;
   return {
     count,
-    lazyLayers: chosen?.layers ?? [],
+    trimmedLayers: chosen?.layers ?? [],
     delta: thresholdFor(scores, count),
     agreement: chosen?.agreement ?? null,
     fidelity,
@@ -169,7 +169,7 @@ export function candidatePolicy(layers: readonly number[], sink: number, window:
 /** Whether a turn under this policy needs the model's calibrated profile (simlayerkv without layers=). */
 export function policyUsesLayerProfile(spec: string): boolean {
   try {
-    const trim = parsePolicy(spec).layerTrim;
+    const trim = parsePolicy(spec).simLayerKv;
     return trim !== null && trim.layers === null;
   } catch {
     return false;
@@ -185,11 +185,11 @@ export function readLayerProfile(stored: unknown): LayerProfile | null {
   if (!stored || typeof stored !== 'object') return null;
   const p = (stored as Record<string, unknown>)[LAYER_PROFILE_KEY] as Record<string, unknown> | undefined;
   if (!p || typeof p !== 'object') return null;
-  const { scores, delta, lazyLayers, sink, window } = p;
-  if (!isNumberArray(scores) || !isNumberArray(lazyLayers)) return null;
+  const { scores, delta, trimmedLayers, sink, window } = p;
+  if (!isNumberArray(scores) || !isNumberArray(trimmedLayers)) return null;
   if (typeof delta !== 'number' || typeof sink !== 'number' || typeof window !== 'number') return null;
-  if (lazyLayers.some((l) => !Number.isInteger(l) || l < 0 || l >= scores.length)) return null;
-  return { scores, delta, lazyLayers, sink, window };
+  if (trimmedLayers.some((l) => !Number.isInteger(l) || l < 0 || l >= scores.length)) return null;
+  return { scores, delta, trimmedLayers, sink, window };
 }
 
 /** A stored profile with the SimLayerKV part replaced and every other kind kept. */

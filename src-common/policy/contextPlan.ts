@@ -5,7 +5,7 @@
 // compares them with llama_get_memory_breakdown. Pure: the selector and the settings panel use it.
 import { SLIDING_WINDOW_ARCHITECTURES } from './architectures.js';
 import { kvRowBytes, padToStep } from './kvBytes.js';
-import type { LayerProfile } from './layerTrim.js';
+import type { LayerProfile } from './simLayerKvLayers.js';
 import { ROLE_ORDER, type NativeFeature } from './press.js';
 import { parsePolicyPresses, type EvictionPolicy, type KvCacheType, type KvPolicy } from './spec.js';
 
@@ -37,7 +37,7 @@ export interface ContextShape {
   /** Tokens evaluated at once (llama.cpp's batch and ubatch): a window cache's size includes it. */
   batchSize: number;
   /** SimLayerKV: layers whose cache holds only `sink` first and `window` recent tokens. */
-  lazyLayers: number[];
+  trimmedLayers: number[];
   sink: number;
   window: number;
   /** Sliding-window layers keep every token's K/V (llama.cpp's swa_full). */
@@ -119,7 +119,7 @@ export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens
     profile,
     options,
     applied,
-    shape: { kvType: 'f16', flashAttention: options.flashAttention, contextSize: model.contextSize, batchSize, lazyLayers: [], sink: 0, window: 0, swaFull: options.swaFullCache },
+    shape: { kvType: 'f16', flashAttention: options.flashAttention, contextSize: model.contextSize, batchSize, trimmedLayers: [], sink: 0, window: 0, swaFull: options.swaFullCache },
     prefillShape: null,
     eviction: null,
     layerRule: null,
@@ -130,10 +130,10 @@ export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens
   return { policy, shape, prefillShape, eviction, layerRule, applied, notices };
 }
 
-/** Cells of one layer's cache: a lazy layer's holds its sinks, window and one batch (llama-sift-kv-budget.cpp). */
+/** Cells of one layer's cache: a trimmed layer's holds its sinks, window and one batch (llama-sift-kv-budget.cpp). */
 export function layerCells(shape: ContextShape, layer: number): number {
   const full = padToStep(shape.contextSize);
-  if (!shape.lazyLayers.includes(layer)) return full;
+  if (!shape.trimmedLayers.includes(layer)) return full;
   return Math.min(full, padToStep(shape.window + shape.sink + shape.batchSize));
 }
 
@@ -152,21 +152,21 @@ export interface KvCost {
   peakKvBytes: number;
   /**
    * False when steady depends on what the turn decides (SimLayerKV per prompt: then steady
-   * assumes `decidedLazyLayers`, the profile's layers, or none) or on a sliding window the
+   * assumes `decidedTrimmedLayers`, the profile's layers, or none) or on a sliding window the
    * model sets (counted as a full cache).
    */
   exact: boolean;
 }
 
-/** The plan's KV bytes; `decidedLazyLayers` are the layers SimLayerKV's per-prompt rule chose, when known. */
-export function predictKvCost(plan: ContextPlan, model: ModelKvShape, profile: LayerProfile | null, decidedLazyLayers?: number[]): KvCost {
+/** The plan's KV bytes; `decidedTrimmedLayers` are the layers SimLayerKV's per-prompt rule chose, when known. */
+export function predictKvCost(plan: ContextPlan, model: ModelKvShape, profile: LayerProfile | null, decidedTrimmedLayers?: number[]): KvCost {
   let steadyShape = plan.shape;
   if (plan.layerRule) {
-    const lazyLayers = decidedLazyLayers ?? profile?.lazyLayers ?? [];
-    if (lazyLayers.length > 0) steadyShape = { ...plan.shape, lazyLayers, sink: plan.layerRule.sink, window: plan.layerRule.window };
+    const trimmedLayers = decidedTrimmedLayers ?? profile?.trimmedLayers ?? [];
+    if (trimmedLayers.length > 0) steadyShape = { ...plan.shape, trimmedLayers, sink: plan.layerRule.sink, window: plan.layerRule.window };
   }
   const steadyKvBytes = contextKvBytes(steadyShape, model);
   const firstKvBytes = plan.prefillShape ? contextKvBytes(plan.prefillShape, model) : plan.layerRule ? contextKvBytes(plan.shape, model) : 0;
-  const exact = (plan.layerRule === null || decidedLazyLayers !== undefined) && !SLIDING_WINDOW_ARCHITECTURES.includes(model.architecture);
+  const exact = (plan.layerRule === null || decidedTrimmedLayers !== undefined) && !SLIDING_WINDOW_ARCHITECTURES.includes(model.architecture);
   return { steadyKvBytes, peakKvBytes: Math.max(steadyKvBytes, firstKvBytes), exact };
 }

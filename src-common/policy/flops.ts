@@ -112,7 +112,7 @@ function checkSchedule(shape: ModelShape, schedule: LazySchedule): void {
  * (never fewer than alwaysKept, never more than the prompt); the layers before the first prune
  * point compute every token. With at=4/12/20 on 30 layers: layers 0-3, 4-11, 12-19 and 20-29.
  */
-export function lazyLayerWork(shape: ModelShape, promptTokens: number, schedule: LazySchedule): LayerWork[] {
+export function trimmedLayerWork(shape: ModelShape, promptTokens: number, schedule: LazySchedule): LayerWork[] {
   checkSchedule(shape, schedule);
   const floor = Math.min(promptTokens, Math.max(1, schedule.alwaysKept ?? 0));
   const keepFrom = new Map(schedule.points.map((p) => [p.layer, p.keep]));
@@ -128,5 +128,5 @@ export function lazyLayerWork(shape: ModelShape, promptTokens: number, schedule:
 
 /** Stock FLOPs / lazy FLOPs for one prompt length: the most a schedule can speed prefill up. */
 export function flopRatioLimit(shape: ModelShape, promptTokens: number, schedule: LazySchedule): number {
-  return prefillFlops(shape, stockLayerWork(shape, promptTokens)) / prefillFlops(shape, lazyLayerWork(shape, promptTokens, schedule));
+  return prefillFlops(shape, stockLayerWork(shape, promptTokens)) / prefillFlops(shape, trimmedLayerWork(shape, promptTokens, schedule));
 }

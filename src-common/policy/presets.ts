@@ -34,8 +34,8 @@ export const POLICY_PRESETS: readonly PolicyPreset[] = [
     trade: `Chooses what to keep after reading the question; follow-ups reuse the document from disk. Peak memory is a full cache. ${NOT_ON_PROSE}`,
   },
   { spec: 'snapkv:budget=0.25', label: 'SnapKV eviction (KV a quarter of the prompt)', trade: `KV a quarter of the prompt. On real documents of 1k tokens (${MEASURED_ON}, budget 0.2) it kept only 1 of the 9 answers full KV got right.` },
-  { spec: 'simlayerkv', label: 'Trim lazy layers (after sift calibrate)', trade: `Layers that only look at the first and latest tokens keep only those. ${NOT_ON_PROSE}` },
-  { spec: 'simlayerkv:rule=decode', label: 'Trim lazy layers, decided per prompt (full-size peak)', trade: `Decides per prompt which layers to trim; peak memory is a full cache. ${NOT_ON_PROSE}` },
+  { spec: 'simlayerkv', label: 'Trim lazy-looking layers (after sift calibrate)', trade: `Layers that only look at the first and latest tokens keep only those. ${NOT_ON_PROSE}` },
+  { spec: 'simlayerkv:rule=decode', label: 'Trim lazy-looking layers, decided per prompt (full-size peak)', trade: `Decides per prompt which layers to trim; peak memory is a full cache. ${NOT_ON_PROSE}` },
   { spec: 'simlayerkv+vatp:budget=0.25,pool=7+kv:type=q8_0', label: 'Trim + evict + 8-bit (smallest KV cache)', trade: `The smallest cache the presets offer. ${NOT_ON_PROSE}` },
 ];
 

@@ -66,7 +66,7 @@ export interface PressDeclaration {
   fallback: string;
   hooks: readonly PipelineHook[];
   /** The TurnMetrics field it fills (null: its effect shows in the KV bytes alone). */
-  reports: 'lazy' | 'eviction' | 'layerDecision' | null;
+  reports: 'lazy' | 'eviction' | 'simLayerKvDecision' | null;
   /**
    * Its part of the policy from validated knobs, every declared default filled in (a knob whose
    * default is null is absent when not given). Throws PolicySpecError on values the patterns

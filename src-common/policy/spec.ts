@@ -69,20 +69,20 @@ export interface EvictionPolicy {
   reuse: 'off' | 'disk';
 }
 
-/** SimLayerKV: lazy layers keep only sinks and a recent window. */
-export interface LayerTrimPolicy {
-  /** Laziness threshold; null = use the model's calibrated profile. Must be > 0; > 1 means no lazy layers. */
+/** SimLayerKV: trimmed layers keep only sinks and a recent window. */
+export interface SimLayerKvPolicy {
+  /** Laziness threshold; null = use the model's calibrated profile. Must be > 0; > 1 means no trimmed layers. */
   delta: number | null;
-  /** Explicit lazy layers (overrides delta and the profile), e.g. layers=3/5/9; null if not given. */
+  /** Explicit trimmed layers (overrides delta and the profile), e.g. layers=3/5/9; null if not given. */
   layers: number[] | null;
-  /** Initial tokens kept in lazy layers, default 4. */
+  /** Initial tokens kept in trimmed layers, default 4. */
   sink: number;
-  /** Recent window kept in lazy layers, default 1024. */
+  /** Recent window kept in trimmed layers, default 1024. */
   window: number;
   /** Scoring window (last prompt queries) for the prefill-time rule, default 32. */
   lastW: number;
   /**
-   * Where the lazy layers come from: 'profile' (default) uses layers= or the calibrated profile and
+   * Where the trimmed layers come from: 'profile' (default) uses layers= or the calibrated profile and
    * allocates them small from the start; 'prefill' and 'decode' decide per prompt, after a
    * full-size prefill, from the attention of the last `lastW` prompt queries (prefill) or of the
    * first generated token (decode, SimLayerKV's code), then move the sequence into a trimmed
@@ -97,7 +97,7 @@ export interface KvPolicy {
   spec: string;
   kvType: KvCacheType;
   lazy: LazyPolicy | null;
-  layerTrim: LayerTrimPolicy | null;
+  simLayerKv: SimLayerKvPolicy | null;
   eviction: EvictionPolicy | null;
 }
 
@@ -199,7 +199,7 @@ export function parsePolicyPresses(spec: string): Array<{ press: PressDeclaratio
 
 export function parsePolicy(spec: string): KvPolicy {
   const entries = parsePolicyPresses(spec);
-  const policy: KvPolicy = { spec: formatPolicyParts(entries.map((e) => e.part)), kvType: 'f16', lazy: null, layerTrim: null, eviction: null };
+  const policy: KvPolicy = { spec: formatPolicyParts(entries.map((e) => e.part)), kvType: 'f16', lazy: null, simLayerKv: null, eviction: null };
   for (const { press, part } of entries) Object.assign(policy, press.parse(withDefaults(press, part.params)));
   return policy;
 }

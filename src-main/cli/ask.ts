@@ -115,7 +115,7 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     perLayer: metrics.perLayer,
     lazy: metrics.lazy,
     eviction: metrics.eviction,
-    layerDecision: metrics.layerDecision ?? null,
+    simLayerKvDecision: metrics.simLayerKvDecision ?? null,
     sessionId: extra.sessionId,
     model: extra.model,
     notice: metrics.notice ?? extra.notice,

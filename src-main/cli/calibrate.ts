@@ -12,11 +12,11 @@ import { positiveWholeNumber, UsageError } from './usageError.js';
 
 export const CALIBRATE_USAGE = `sift calibrate [options] <model.gguf>
   --tokens <n>         longest calibration prompt in tokens (default ${DEFAULT_CALIBRATION.tokens})
-  --window <n>         recent tokens a lazy layer keeps while measuring (default ${DEFAULT_CALIBRATION.window})
+  --window <n>         recent tokens a trimmed layer keeps while measuring (default ${DEFAULT_CALIBRATION.window})
   --forced <n>         teacher-forced answer tokens compared per document (default ${DEFAULT_CALIBRATION.forced})
-  --min-agreement <f>  top-1 agreement with full KV the lazy layers must keep (default ${DEFAULT_CALIBRATION.minAgreement})
+  --min-agreement <f>  top-1 agreement with full KV the trimmed layers must keep (default ${DEFAULT_CALIBRATION.minAgreement})
   --documents <n>      how many built-in documents to use (default: all)
-  --step <n>           lazy layers added per tried set (default: a tenth of the depth)
+  --step <n>           trimmed layers added per tried set (default: a tenth of the depth)
   --json               print the stored profile as one JSON object`;
 
 interface CalibrateArgs {
@@ -107,8 +107,8 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
         const best = profile.agreement === null ? 'no layer kept it' : `top-1 agreement ${percent(profile.agreement)}`;
         process.stdout.write(
           [
-            `${info.name}: ${profile.lazyLayers.length} of ${info.layers} layers lazy (delta ${profile.delta.toFixed(4)})` +
-              (profile.lazyLayers.length ? `: ${profile.lazyLayers.join('/')}` : ''),
+            `${info.name}: ${profile.trimmedLayers.length} of ${info.layers} layers lazy (delta ${profile.delta.toFixed(4)})` +
+              (profile.trimmedLayers.length ? `: ${profile.trimmedLayers.join('/')}` : ''),
             `fidelity: ${best} with full KV over ${profile.forced} forced tokens x ${profile.documents.length} documents (needed ${percent(profile.threshold)})`,
             `saved in ${store.dataDir} for model ${modelHash.slice(0, 12)}… (${((Date.now() - started) / 1000).toFixed(0)} s)`,
           ].join('\n') + '\n',

@@ -11,11 +11,11 @@ import {
   argmax,
   averageScores,
   candidatePolicy,
-  chooseLazyLayers,
+  chooseTrimmedLayers,
   topOneAgreement,
   type CalibratedLayerProfile,
 } from '../../src-common/policy/calibration.js';
-import { layerLaziness } from '../../src-common/policy/layerTrim.js';
+import { layerLaziness } from '../../src-common/policy/simLayerKvLayers.js';
 import { composeUserMessage } from '../session/documentPrompt.js';
 import { commonPrefix, commonSuffix } from './tokenSpans.js';
 
@@ -31,7 +31,7 @@ export interface CalibrationDocument {
 export interface CalibrationOptions {
   /** Longest prompt, in tokens (chat template included); longer documents are cut. */
   tokens: number;
-  /** Recent tokens a lazy layer keeps, and the first ones (SimLayerKV's sinks). */
+  /** Recent tokens a trimmed layer keeps, and the first ones (SimLayerKV's sinks). */
   window: number;
   sink: number;
   /** Prompt queries whose attention is scored. */
@@ -39,7 +39,7 @@ export interface CalibrationOptions {
   /** Teacher-forced tokens of full KV's greedy answer compared per document. */
   forced: number;
   minAgreement: number;
-  /** Lazy layers added per tried set (default: a tenth of the depth). */
+  /** Trimmed layers added per tried set (default: a tenth of the depth). */
   step?: number;
 }
 
@@ -187,7 +187,7 @@ export async function calibrateLayers(
   }
 
   let tryStarted = Date.now();
-  const choice = await chooseLazyLayers(
+  const choice = await chooseTrimmedLayers(
     meanScores,
     async (layers) => {
       const agreement: number[] = [];
@@ -205,7 +205,7 @@ export async function calibrateLayers(
       },
       onResult: (point) => {
         const verdict = point.agreement >= options.minAgreement ? '' : `, below ${percent(options.minAgreement)}: stop`;
-        progress(`trying ${point.count} lazy layers: top-1 ${percent(point.agreement)} (${seconds(tryStarted)}${verdict})`);
+        progress(`trying ${point.count} trimmed layers: top-1 ${percent(point.agreement)} (${seconds(tryStarted)}${verdict})`);
       },
     },
   );
@@ -213,7 +213,7 @@ export async function calibrateLayers(
   return {
     scores: meanScores,
     delta: choice.delta,
-    lazyLayers: choice.lazyLayers,
+    trimmedLayers: choice.trimmedLayers,
     sink,
     window,
     threshold: options.minAgreement,

@@ -1,7 +1,7 @@
 // A loaded model's calibrated SimLayerKV profile (sift calibrate), for turns whose policy uses it:
 // looked up in the store by the model file's hash. Synchronous once the hash is known, so only the
 // first such turn after a model is loaded waits for the file to be hashed.
-import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { readLayerProfile } from '../../src-common/policy/calibration.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
 import { knownModelFileHash, modelFileHash } from './modelHash.js';

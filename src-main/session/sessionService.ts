@@ -7,7 +7,7 @@ import type { TurnEvent, TurnRequest } from '../../src-common/engineTypes.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
 import { policyUsesLayerProfile } from '../../src-common/policy/calibration.js';
-import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { parsePolicy, PolicySpecError } from '../../src-common/policy/spec.js';
 import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
 import type { MessageRow, SessionRow, SessionSettings } from '../../src-common/storeTypes.js';

@@ -1,6 +1,6 @@
-// Converts raw SQLite rows (snake_case, JSON as text) into the typed rows of types.ts.
-import type { TurnMetrics } from '../../src-common/engineTypes.js';
+// Converts raw SQLite rows (snake_case, JSON as text) into the typed rows of src-common/storeTypes.ts.
 import { DEFAULT_SESSION_SETTINGS } from './sessionDefaults.js';
+import { parseStoredMetrics } from './storedMetrics.js';
 import type {
   DocumentRow,
   MessageRow,
@@ -88,7 +88,7 @@ export function toMessageRow(raw: RawMessage): MessageRow {
     status: raw.status,
     createdAt: raw.created_at,
     updatedAt: raw.updated_at,
-    metrics: raw.metrics === null ? null : (JSON.parse(raw.metrics) as TurnMetrics),
+    metrics: raw.metrics === null ? null : parseStoredMetrics(raw.metrics),
     error: raw.error,
     documentIds: JSON.parse(raw.document_ids) as string[],
   };

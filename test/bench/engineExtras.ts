@@ -1,5 +1,5 @@
 // The turn metrics beyond timing that the report reads, in one place: lazy prefill (issue 4),
-// KV bytes, eviction and SimLayerKV's lazy layers (issue 5). Stored with each sample, so the
+// KV bytes, eviction and SimLayerKV's trimmed layers (issue 5). Stored with each sample, so the
 // stock cache keeps them too.
 import type { EvictionTurnMetrics, TurnMetrics } from '../../src-common/engineTypes.js';
 import type { ReportedSchedule } from './lazyWork.js';
@@ -17,7 +17,7 @@ export interface EngineExtras {
   /** The context the turn ran in (an eviction budget sizes it to the budget plus one prefill chunk). */
   contextSize: number;
   /** SimLayerKV: the layers that kept only sinks and a recent window. */
-  lazyLayers: number[];
+  trimmedLayers: number[];
 }
 
 export function engineExtras(metrics: TurnMetrics): EngineExtras {
@@ -29,6 +29,6 @@ export function engineExtras(metrics: TurnMetrics): EngineExtras {
     kvBytesSteady: metrics.kvBytesSteady,
     eviction: metrics.eviction ? { ...metrics.eviction } : null,
     contextSize: metrics.contextSize,
-    lazyLayers: metrics.perLayer.filter((layer) => layer.lazy === true).map((layer) => layer.layer),
+    trimmedLayers: metrics.perLayer.filter((layer) => layer.trimmed === true).map((layer) => layer.layer),
   };
 }

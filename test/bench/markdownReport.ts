@@ -94,7 +94,7 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   restores turn 1's full KV from disk instead of prefilling the document again; the column gives
   turn 2's median TTFT beside the accuracy, the figure that mode changes.
 - **SimLayerKV rows measured before 2026-11-22's fix to patch 0007** (the sections above the
-  first one that has \`simlayerkv:rule=\` rows) ran with a bug: once a lazy layer's ring wrapped,
+  first one that has \`simlayerkv:rule=\` rows) ran with a bug: once a trimmed layer's ring wrapped,
   llama.cpp's purge of older positions took its sinks too (docs/design/KV_BUDGETS.md).
 - **Cache**: stock results (passkey turns, the reference continuation, stock probes) are cached in
   ~/.cache/sift/bench-cache keyed by the model's sha256, the build id, engine settings and the

@@ -117,7 +117,7 @@ export interface KvCellResult {
   /** This row's median decode tok/s / the full-KV row's. */
   decodeVsFull: number | null;
   /** Layers the engine reports lazy (SimLayerKV), from the last passkey turn. */
-  lazyLayers: number[];
+  trimmedLayers: number[];
   /** Eviction per passkey turn (medians); null when no turn evicted under a budget. */
   eviction: {
     method: string;

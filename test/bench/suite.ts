@@ -42,7 +42,7 @@ export const LAZY_SCHEDULES: Array<{ policy: string; quick: boolean }> = [
 export const KV_LENGTHS = [2048, 4096, 8192];
 
 /**
- * SimLayerKV's lazy layers for SmolLM2-135M-Instruct (30 layers), fixed so runs compare, chosen by
+ * SimLayerKV's trimmed layers for SmolLM2-135M-Instruct (30 layers), fixed so runs compare, chosen by
  * fidelity on the calibration documents (resources/calibration: three ~1,000-token prose texts,
  * not the bench's prompts), window 256, patched build, flash attention off: each layer trimmed
  * alone, ranked by mean KL to full KV over 64 teacher-forced tokens (11, 1, 0, 2, 29, 28, 10, 4:
@@ -53,7 +53,7 @@ export const KV_LENGTHS = [2048, 4096, 8192];
  * SimLayerKV's own attention rule picks other layers and measured far worse here: layers whose
  * last 32 queries put > 0.9 of their attention on the first 4 and last 256 tokens at both 2k and
  * 8k (12–20 and 24–28) gave 54.7% top-1 (KL 1.20) on the 2k fidelity prompt, and trimming layer
- * 18 alone cost up to 42 points on a calibration document. The engine's lazy layers are windowed
+ * 18 alone cost up to 42 points on a calibration document. The engine's trimmed layers are windowed
  * from the prefill on (an iSWA cache), so every prompt token's attention matters in them, not
  * only the last queries'.
  */

@@ -147,7 +147,7 @@ function kvCell(run: RawRun, length: LengthRun, state: RowState, suite: BenchSui
     steadyRatio: ratioOf(own?.memory.kvBytesSteadyMedian ?? null, fullSteady),
     peakRatio: ratioOf(own?.memory.kvBytesPeakMax ?? null, fullSteady),
     decodeVsFull: ratioOf(own?.decodeTokensPerSecMedian ?? null, reference?.decodeTokensPerSecMedian ?? null),
-    lazyLayers: samples.at(-1)?.extras?.lazyLayers ?? [],
+    trimmedLayers: samples.at(-1)?.extras?.trimmedLayers ?? [],
     eviction: evictionStats(samples),
     followUp: followUpStats(length.followUps.get(state.id)),
   };

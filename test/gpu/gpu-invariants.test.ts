@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient, forkEngineHost } from '../../src-main/engine/engineClient.js';
 import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
 import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
-import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 import { compareLogits, type LogitsDifference } from './logitsDifference.js';
@@ -18,7 +18,7 @@ const task = passkeyPrompt(400, 0.5, '42917');
 const messages = [{ role: 'user' as const, content: `${task.document}\n\n${task.question}` }];
 const follow = [504, 1345, 1792, 314];
 const LAYERS = 30;
-const noLazyLayers: LayerProfile = { scores: Array.from({ length: LAYERS }, () => 0.5), delta: 0.9, lazyLayers: [], sink: 4, window: 64 };
+const noTrimmedLayers: LayerProfile = { scores: Array.from({ length: LAYERS }, () => 0.5), delta: 0.9, trimmedLayers: [], sink: 4, window: 64 };
 
 /** The same build on the GPU, or with every GPU hidden so it runs on the CPU. */
 function environment(onGpu: boolean): NodeJS.ProcessEnv {
@@ -104,7 +104,7 @@ describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
   );
 
   it('simlayerkv:delta=1.5: no layer trimmed, full\'s logits bit for bit on the GPU', async () => {
-    const probed = await patchedGpu.probeLogits({ messages, follow, policy: 'simlayerkv:delta=1.5', layerProfile: noLazyLayers });
+    const probed = await patchedGpu.probeLogits({ messages, follow, policy: 'simlayerkv:delta=1.5', layerProfile: noTrimmedLayers });
     expect(compareLogits(probed, full).differing).toBe(0);
   });
 

@@ -27,9 +27,9 @@ describe('sift calibrate', () => {
     const res = runCli(['calibrate', '--json', '--tokens', '400', '--window', '64', '--forced', '8', '--documents', '1', model], dataDir);
     expect(res.status, res.stderr).toBe(0);
     expect(res.stderr).toMatch(/scoring layers: document 1\/1 \(\d+ tokens/);
-    expect(res.stderr).toMatch(/trying \d+ lazy layers: top-1 \d+\.\d%/);
+    expect(res.stderr).toMatch(/trying \d+ trimmed layers: top-1 \d+\.\d%/);
 
-    const printed = JSON.parse(res.stdout.trim()) as { modelHash: string; scores: number[]; lazyLayers: number[]; delta: number; fidelity: unknown[] };
+    const printed = JSON.parse(res.stdout.trim()) as { modelHash: string; scores: number[]; trimmedLayers: number[]; delta: number; fidelity: unknown[] };
     const modelHash = await modelFileHash(model);
     expect(printed.modelHash).toBe(modelHash);
     expect(printed.fidelity.length).toBeGreaterThan(0);
@@ -51,15 +51,15 @@ describe('sift calibrate', () => {
     }
     expect(profile!.delta).toBeGreaterThan(0);
     // measured: a dozen of SmolLM2's 30 layers keep 100% agreement here; none would make the turn below vacuous
-    expect(profile!.lazyLayers.length).toBeGreaterThan(0);
-    expect(profile!.lazyLayers).toEqual(profile!.scores.flatMap((s, layer) => (s > profile!.delta ? [layer] : [])));
-    expect(profile).toMatchObject({ sink: 4, window: 64, lazyLayers: printed.lazyLayers });
+    expect(profile!.trimmedLayers.length).toBeGreaterThan(0);
+    expect(profile!.trimmedLayers).toEqual(profile!.scores.flatMap((s, layer) => (s > profile!.delta ? [layer] : [])));
+    expect(profile).toMatchObject({ sink: 4, window: 64, trimmedLayers: printed.trimmedLayers });
 
     const ask = runCli(['ask', '--json', '--policy', 'simlayerkv', '--max-tokens', '4', '--model', model, 'Name a colour.'], dataDir);
     expect(ask.status, ask.stderr).toBe(0);
-    const out = JSON.parse(ask.stdout.trim()) as { notice: string | null; perLayer: Array<{ layer: number; lazy?: boolean }> };
+    const out = JSON.parse(ask.stdout.trim()) as { notice: string | null; perLayer: Array<{ layer: number; trimmed?: boolean }> };
     expect(out.notice ?? '').not.toMatch(/calibrat/);
     expect(out.perLayer).toHaveLength(30);
-    expect(out.perLayer.filter((l) => l.lazy).map((l) => l.layer)).toEqual(profile!.lazyLayers);
+    expect(out.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(profile!.trimmedLayers);
   });
 });

@@ -43,13 +43,13 @@ describe('sift ask', () => {
       bytes: expect.any(Number),
       computed: out['promptTokens'],
       keys: out['promptTokens'],
-      lazy: false,
+      trimmed: false,
     });
     // the backend's allocation (memory breakdown) is the layers' K and V, and never changed
     expect(out['kvBytesSteady']).toBe(out['kvBytesAllocated']);
     expect(out['kvBytesPeak']).toBe(out['kvBytesSteady']);
     expect(out['eviction']).toBeNull();
-    expect(out['layerDecision']).toBeNull();
+    expect(out['simLayerKvDecision']).toBeNull();
 
     // the turn was saved like any chat, metrics included
     const store = openStore({ dataDir });

@@ -1,12 +1,12 @@
 // SimLayerKV and KV eviction on the real model. The invariants: at their no-op settings (a budget
-// that holds the whole sequence; lazy layers whose window covers it; delta above 1) the logits equal
+// that holds the whole sequence; trimmed layers whose window covers it; delta above 1) the logits equal
 // full KV's exactly; under a real budget the cache is allocated small, evicted tokens leave their
 // cells (so nothing attends them), generation runs past the budget without the cache growing, and
 // the bytes the backend allocated match the per-layer statistics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
-import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { TurnRequest } from '../../src-common/engineTypes.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
@@ -23,7 +23,7 @@ function turn(policy: string, maxTokens = 8, layerProfile: LayerProfile | null =
 }
 
 
-describe('KV budgets and lazy layers on the patched build', () => {
+describe('KV budgets and trimmed layers on the patched build', () => {
   let engine: EngineClient;
   let full: LogitsProbeResult;
 
@@ -43,27 +43,27 @@ describe('KV budgets and lazy layers on the patched build', () => {
     },
   );
 
-  it('SimLayerKV: lazy layers whose window covers the sequence give identical logits', async () => {
+  it('SimLayerKV: trimmed layers whose window covers the sequence give identical logits', async () => {
     expect(full.promptTokens.length + follow.length).toBeLessThan(1024);
     const probed = await engine.probeLogits({ messages, follow, policy: 'simlayerkv:layers=1/2/3/20,window=1024' });
     expect(differingLogits(probed.logits, full.logits)).toBe(0);
   });
 
   it('SimLayerKV: delta above 1 trims no layer and gives identical logits', async () => {
-    const profile: LayerProfile = { scores: Array.from({ length: LAYERS }, (_, l) => (l % 2 ? 0.99 : 0.5)), delta: 0.9, lazyLayers: [], sink: 4, window: 64 };
-    profile.lazyLayers = profile.scores.flatMap((s, l) => (s > profile.delta ? [l] : []));
+    const profile: LayerProfile = { scores: Array.from({ length: LAYERS }, (_, l) => (l % 2 ? 0.99 : 0.5)), delta: 0.9, trimmedLayers: [], sink: 4, window: 64 };
+    profile.trimmedLayers = profile.scores.flatMap((s, l) => (s > profile.delta ? [l] : []));
     const probed = await engine.probeLogits({ messages, follow, policy: 'simlayerkv:delta=1.5', layerProfile: profile });
     expect(differingLogits(probed.logits, full.logits)).toBe(0);
     const { metrics } = await engine.runTurn(turn('simlayerkv:delta=1.5', 2, profile), () => {}).result;
-    expect(metrics.perLayer.some((l) => l.lazy)).toBe(false);
+    expect(metrics.perLayer.some((l) => l.trimmed)).toBe(false);
     expect(metrics.notice).toBeNull();
   });
 
-  it('SimLayerKV: lazy layers hold a small ring, allocated small, and answers still come', async () => {
+  it('SimLayerKV: trimmed layers hold a small ring, allocated small, and answers still come', async () => {
     const fullTurn = await engine.runTurn(turn('full', 24), () => {}).result;
     const { metrics, answer } = await engine.runTurn(turn('simlayerkv:layers=2/5/8/11,window=64', 24), () => {}).result;
     expect(answer.length).toBeGreaterThan(0);
-    const lazy = metrics.perLayer.filter((l) => l.lazy);
+    const lazy = metrics.perLayer.filter((l) => l.trimmed);
     expect(lazy.map((l) => l.layer)).toEqual([2, 5, 8, 11]);
     const fullLayerBytes = fullTurn.metrics.perLayer[0]!.bytes;
     for (const layer of lazy) {
@@ -90,25 +90,25 @@ describe('KV budgets and lazy layers on the patched build', () => {
     const fullTurn = await engine.runTurn(turn('full', 8), () => {}).result;
     const { metrics, answer } = await engine.runTurn(turn(`simlayerkv:rule=${rule},delta=0.01,window=1024`, 8), () => {}).result;
     expect(answer).toBe(fullTurn.answer);
-    expect(metrics.layerDecision?.lazyLayers).toHaveLength(LAYERS);
+    expect(metrics.simLayerKvDecision?.trimmedLayers).toHaveLength(LAYERS);
   });
 
-  it.each(['prefill', 'decode'])('SimLayerKV rule=%s: decides per prompt, then keeps only sinks + window in lazy layers', async (rule) => {
+  it.each(['prefill', 'decode'])('SimLayerKV rule=%s: decides per prompt, then keeps only sinks + window in trimmed layers', async (rule) => {
     const { metrics, answer } = await engine.runTurn(turn(`simlayerkv:rule=${rule},delta=0.5,window=64`, 12), () => {}).result;
-    const decision = metrics.layerDecision!;
+    const decision = metrics.simLayerKvDecision!;
     expect(decision).toMatchObject({ rule, delta: 0.5 });
     expect(decision.scores).toHaveLength(LAYERS);
-    expect(decision.lazyLayers).toEqual(decision.scores.flatMap((score, layer) => (score > 0.5 ? [layer] : [])));
-    expect(decision.lazyLayers.length).toBeGreaterThan(0);
-    expect(decision.lazyLayers.length).toBeLessThan(LAYERS);
-    expect(metrics.perLayer.filter((l) => l.lazy).map((l) => l.layer)).toEqual(decision.lazyLayers);
+    expect(decision.trimmedLayers).toEqual(decision.scores.flatMap((score, layer) => (score > 0.5 ? [layer] : [])));
+    expect(decision.trimmedLayers.length).toBeGreaterThan(0);
+    expect(decision.trimmedLayers.length).toBeLessThan(LAYERS);
+    expect(metrics.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(decision.trimmedLayers);
     const evaluated = metrics.promptTokens + metrics.generatedTokens - 1;
     for (const layer of metrics.perLayer) {
-      if (!layer.lazy) {
+      if (!layer.trimmed) {
         expect(layer.cells).toBe(evaluated);
         continue;
       }
-      // lazy layers: moved with the 4 sinks and the last 64 positions only; tokens decoded after
+      // trimmed layers: moved with the 4 sinks and the last 64 positions only; tokens decoded after
       // the move take free cells of the ring (positions that left the window stay masked)
       expect(layer.cells).toBeGreaterThanOrEqual(4 + 64);
       expect(layer.cells).toBeLessThanOrEqual(4 + 64 + metrics.generatedTokens);

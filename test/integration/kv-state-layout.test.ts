@@ -3,7 +3,7 @@
 // is what the lazy-layout context itself saves after loading it (byte for byte, so it is exactly
 // llama_kv_cache_iswa's format); with a window that covers the sequence the next logits equal the
 // full context's bit for bit, with flash attention off (transposed V) and on; with a small window
-// the lazy layers hold only the sinks and the window while the others hold every cell, and decoding
+// the trimmed layers hold only the sinks and the window while the others hold every cell, and decoding
 // goes on; a file that is not a sequence state is refused and nothing is written.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,8 +21,8 @@ import { differingLogits } from '../helpers/logits.js';
 const LAYERS = 30;
 const PROMPT_TOKENS = 300;
 const LAZY = [3, 4, 10];
-const covering: LazyLayout = { lazyLayers: LAZY, sink: 4, window: 512 };
-const small: LazyLayout = { lazyLayers: LAZY, sink: 4, window: 64 };
+const covering: LazyLayout = { trimmedLayers: LAZY, sink: 4, window: 512 };
+const small: LazyLayout = { trimmedLayers: LAZY, sink: 4, window: 64 };
 
 const withLogits = { generateNext: { logits: true } } as const;
 
@@ -56,7 +56,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
   const opened: LlamaContext[] = [];
 
   async function createContext(flashAttention: boolean, layout?: LazyLayout, batchSize = 512): Promise<LlamaContext> {
-    if (layout) setNextContextLayout(llama, layout.lazyLayers, layout.sink, layout.window);
+    if (layout) setNextContextLayout(llama, layout.trimmedLayers, layout.sink, layout.window);
     try {
       const context = await model.createContext({ contextSize: 1024, batchSize, threads: 2, flashAttention });
       opened.push(context);
@@ -113,7 +113,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
 
     const lazy = await loadConverted(false, covering, converted);
     const reading = readKvLayerStats(llama, lazy.context)!;
-    expect(reading.perLayer.filter((l) => l.lazy).map((l) => l.layer)).toEqual(LAZY);
+    expect(reading.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(LAZY);
     expect(reading.perLayer.every((l) => l.cells === PROMPT_TOKENS)).toBe(true);
 
     const expected = await logitsAfter(full, follow);
@@ -135,7 +135,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     expect(differingLogits(actual, expected)).toBe(0);
   });
 
-  it('a small window: lazy layers keep the sinks and the window, full layers every cell, and decoding goes on', async () => {
+  it('a small window: trimmed layers keep the sinks and the window, full layers every cell, and decoding goes on', async () => {
     const converted = path.join(dir, 'small.state');
     const stats = await convertStateToLazyLayout(fullState, converted, small, { expectedLayers: LAYERS });
     // positions 0..3 and the last 64 (llama_kv_cache::state_write keeps pos_max - pos < n_swa)
@@ -146,7 +146,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     const loaded = readKvLayerStats(llama, lazy.context)!;
     for (const layer of loaded.perLayer) {
       expect(layer.cells).toBe(LAZY.includes(layer.layer) ? small.sink + small.window : PROMPT_TOKENS);
-      if (layer.lazy) expect(layer).toMatchObject({ sink: small.sink, window: small.window });
+      if (layer.trimmed) expect(layer).toMatchObject({ sink: small.sink, window: small.window });
     }
 
     // greedy decoding of a few tokens
@@ -182,8 +182,8 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     // a cell ext the model does not have shifts every field after it
     await expect(convertStateBuffer(bytes, small, { cellExt: true })).rejects.toThrow(KvStateFormatError);
     await refuse(Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) & 0xff)));
-    await refuse(bytes, { ...small, lazyLayers: [3, LAYERS] });
-    await refuse(bytes, { ...small, lazyLayers: [] });
+    await refuse(bytes, { ...small, trimmedLayers: [3, LAYERS] });
+    await refuse(bytes, { ...small, trimmedLayers: [] });
     await refuse(bytes, { ...small, window: 0 });
 
     const garbage = path.join(dir, 'garbage.state');
@@ -194,7 +194,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     expect(existsSync(`${out}.${process.pid}.tmp`)).toBe(false);
   });
 
-  it('a lazy layer whose ring wraps keeps its sinks', async () => {
+  it('a trimmed layer whose ring wraps keeps its sinks', async () => {
     // ubatch 64: the ring is 4 + 64 + 64 cells, padded to 256, and wraps during the 300-token
     // prefill; with ubatch 512 it has 768 cells and never wraps. When a new token takes a cell that
     // left the window, llama.cpp purges every older position of the sequence; Sift's KV-cache hook starts
@@ -204,10 +204,10 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     for (const sequence of [wrapping, roomy]) {
       for (let i = 0; i < prompt.length; i += 64) await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(i, i + 64));
     }
-    const lazyLayers = (sequence: LlamaContextSequence) => readKvLayerStats(llama, sequence.context)!.perLayer.filter((l) => l.lazy);
-    const ring = lazyLayers(wrapping);
+    const trimmedLayers = (sequence: LlamaContextSequence) => readKvLayerStats(llama, sequence.context)!.perLayer.filter((l) => l.trimmed);
+    const ring = trimmedLayers(wrapping);
     expect(ring.every((l) => l.cells === 256 && l.bytes === ring[0]!.bytes)).toBe(true);
-    expect(lazyLayers(roomy).every((l) => l.cells === PROMPT_TOKENS)).toBe(true);
+    expect(trimmedLayers(roomy).every((l) => l.cells === PROMPT_TOKENS)).toBe(true);
     // same window, same sinks: the same next tokens. The logits themselves are not compared: they
     // matched bit for bit in most configurations tried, but in one (this prompt, sink 4, window 64)
     // they differed by up to 0.6. The likeliest cause is the cells' order, hence the order of float
@@ -217,6 +217,6 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     const actual = await logitsAfter(wrapping, follow);
     expect(actual.map(argmax)).toEqual(expected.map(argmax));
     // still full after the forced tokens took more of the ring's cells
-    expect(lazyLayers(wrapping).every((l) => l.cells === 256)).toBe(true);
+    expect(trimmedLayers(wrapping).every((l) => l.cells === 256)).toBe(true);
   });
 });

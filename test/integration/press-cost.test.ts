@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { ModelInfo, TurnMetrics } from '../../src-common/engineTypes.js';
 import { planContexts, predictKvCost } from '../../src-common/policy/contextPlan.js';
-import type { LayerProfile } from '../../src-common/policy/layerTrim.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { NativeFeature } from '../../src-common/policy/press.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
@@ -22,7 +22,7 @@ const PATCHED_FEATURES = new Set<NativeFeature>(['kvBudgets', 'lazyPrefill', 'ob
 const PROFILE: LayerProfile = {
   scores: Array.from({ length: LAYERS }, (_, l) => (l % 3 === 1 ? 0.95 : 0.5)),
   delta: 0.9,
-  lazyLayers: Array.from({ length: LAYERS }, (_, l) => l).filter((l) => l % 3 === 1),
+  trimmedLayers: Array.from({ length: LAYERS }, (_, l) => l).filter((l) => l % 3 === 1),
   sink: 4,
   window: 256,
 };
@@ -82,7 +82,7 @@ describe.each(LENGTHS)('the cost model at %i-token prompts', (length) => {
 });
 
 function decidedLayers(metrics: TurnMetrics): number[] | undefined {
-  return metrics.layerDecision ? metrics.layerDecision.lazyLayers : undefined;
+  return metrics.simLayerKvDecision ? metrics.simLayerKvDecision.trimmedLayers : undefined;
 }
 
 /** One line per case for docs/POLICIES.md when the lengths are asked for explicitly. */

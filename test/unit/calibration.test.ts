@@ -5,7 +5,7 @@ import {
   averageScores,
   candidateCounts,
   candidatePolicy,
-  chooseLazyLayers,
+  chooseTrimmedLayers,
   laziestLayers,
   policyUsesLayerProfile,
   rankLayers,
@@ -15,13 +15,13 @@ import {
   withLayerProfile,
   type CalibratedLayerProfile,
 } from '../../src-common/policy/calibration.js';
-import { resolveLazyLayers } from '../../src-common/policy/layerTrim.js';
+import { resolveTrimmedLayers } from '../../src-common/policy/simLayerKvLayers.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 
 // ten layers; laziest first: 3 (0.95), 7 (0.9), 1 (0.85), 8 (0.8), 5 (0.7), 0 (0.6), 9 (0.5), 2 (0.4), 6 (0.3), 4 (0.2)
 const SCORES = [0.6, 0.85, 0.4, 0.95, 0.2, 0.7, 0.3, 0.9, 0.8, 0.5];
 
-/** A fidelity measure from a table: agreement by number of lazy layers, per document. */
+/** A fidelity measure from a table: agreement by number of trimmed layers, per document. */
 function fakeMeasure(byCount: Record<number, number[]>) {
   const calls: number[][] = [];
   const measure = async (layers: number[]) => {
@@ -72,7 +72,7 @@ describe('candidates', () => {
   it('names each set as an explicit simlayerkv policy', () => {
     const spec = candidatePolicy([1, 3, 7], 4, 512);
     expect(spec).toBe('simlayerkv:layers=1/3/7,sink=4,window=512');
-    expect(parsePolicy(spec).layerTrim).toMatchObject({ layers: [1, 3, 7], sink: 4, window: 512 });
+    expect(parsePolicy(spec).simLayerKv).toMatchObject({ layers: [1, 3, 7], sink: 4, window: 512 });
   });
 });
 
@@ -98,18 +98,18 @@ describe('thresholdFor', () => {
   });
 });
 
-describe('chooseLazyLayers', () => {
+describe('chooseTrimmedLayers', () => {
   it('keeps the largest set that holds the agreement, stopping at the first that does not', async () => {
     const { measure, calls } = fakeMeasure({ 3: [1, 1], 6: [0.95, 0.9], 9: [0.85, 0.9], 10: [1, 1] });
     const tried: number[][] = [];
-    const choice = await chooseLazyLayers(SCORES, measure, { minAgreement: 0.9, step: 3, onTry: (l) => tried.push(l) });
+    const choice = await chooseTrimmedLayers(SCORES, measure, { minAgreement: 0.9, step: 3, onTry: (l) => tried.push(l) });
     expect(calls.map((c) => c.length)).toEqual([3, 6, 9]); // 10 is never measured: 9 already failed
     expect(tried).toEqual(calls);
     expect(choice.count).toBe(6);
-    expect(choice.lazyLayers).toEqual([0, 1, 3, 5, 7, 8]);
+    expect(choice.trimmedLayers).toEqual([0, 1, 3, 5, 7, 8]);
     expect(choice.agreement).toBeCloseTo(0.925, 12);
     expect(choice.delta).toBeCloseTo((0.6 + 0.5) / 2, 12);
-    expect(lazyByDelta(SCORES, choice.delta)).toEqual(choice.lazyLayers);
+    expect(lazyByDelta(SCORES, choice.delta)).toEqual(choice.trimmedLayers);
     expect(choice.fidelity.map((p) => [p.count, p.agreement])).toEqual([
       [3, 1],
       [6, expect.closeTo(0.925, 12)],
@@ -120,25 +120,25 @@ describe('chooseLazyLayers', () => {
 
   it('counts the mean over documents, not the worst one', async () => {
     const { measure } = fakeMeasure({ 5: [0.8, 1], 10: [0.5, 0.5] });
-    const choice = await chooseLazyLayers(SCORES, measure, { minAgreement: 0.9, step: 5 });
+    const choice = await chooseTrimmedLayers(SCORES, measure, { minAgreement: 0.9, step: 5 });
     expect(choice.count).toBe(5);
   });
 
   it('makes no layer lazy when even the smallest set falls short', async () => {
     const { measure, calls } = fakeMeasure({ 3: [0.5] });
     const results: number[] = [];
-    const choice = await chooseLazyLayers(SCORES, measure, { minAgreement: 0.9, step: 3, onResult: (p) => results.push(p.agreement) });
+    const choice = await chooseTrimmedLayers(SCORES, measure, { minAgreement: 0.9, step: 3, onResult: (p) => results.push(p.agreement) });
     expect(calls).toHaveLength(1);
     expect(results).toEqual([0.5]);
-    expect(choice).toMatchObject({ count: 0, lazyLayers: [], agreement: null });
+    expect(choice).toMatchObject({ count: 0, trimmedLayers: [], agreement: null });
     expect(lazyByDelta(SCORES, choice.delta)).toEqual([]);
     expect(choice.fidelity).toHaveLength(1);
   });
 
   it('can make every layer lazy', async () => {
     const { measure } = fakeMeasure({ 5: [1], 10: [0.95] });
-    const choice = await chooseLazyLayers(SCORES, measure, { minAgreement: 0.9, step: 5 });
-    expect(choice.lazyLayers).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const choice = await chooseTrimmedLayers(SCORES, measure, { minAgreement: 0.9, step: 5 });
+    expect(choice.trimmedLayers).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(lazyByDelta(SCORES, choice.delta)).toHaveLength(10);
   });
 });
@@ -160,7 +160,7 @@ describe('the stored profile', () => {
   const calibrated: CalibratedLayerProfile = {
     scores: SCORES,
     delta: 0.825,
-    lazyLayers: [1, 3, 7],
+    trimmedLayers: [1, 3, 7],
     sink: 4,
     window: 512,
     threshold: 0.9,
@@ -181,15 +181,15 @@ describe('the stored profile', () => {
 
   it('reads back as the engine profile the policy resolves against', () => {
     const profile = readLayerProfile(JSON.parse(JSON.stringify(withLayerProfile({}, calibrated))));
-    expect(profile).toEqual({ scores: SCORES, delta: 0.825, lazyLayers: [1, 3, 7], sink: 4, window: 512 });
-    expect(resolveLazyLayers(parsePolicy('simlayerkv').layerTrim!, 10, profile)).toEqual({ lazyLayers: [1, 3, 7], notice: null });
+    expect(profile).toEqual({ scores: SCORES, delta: 0.825, trimmedLayers: [1, 3, 7], sink: 4, window: 512 });
+    expect(resolveTrimmedLayers(parsePolicy('simlayerkv').simLayerKv!, 10, profile)).toEqual({ trimmedLayers: [1, 3, 7], notice: null });
   });
 
   it('is null when absent or malformed', () => {
     expect(readLayerProfile(null)).toBeNull();
     expect(readLayerProfile({ speed: {} })).toBeNull();
     expect(readLayerProfile({ simlayerkv: { ...calibrated, scores: 'no' } })).toBeNull();
-    expect(readLayerProfile({ simlayerkv: { ...calibrated, lazyLayers: [12] } })).toBeNull();
+    expect(readLayerProfile({ simlayerkv: { ...calibrated, trimmedLayers: [12] } })).toBeNull();
   });
 
   it('is needed by simlayerkv without layers=, and by nothing else', () => {

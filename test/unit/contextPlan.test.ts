@@ -61,7 +61,7 @@ describe('context plans and their KV cost', () => {
     expect(p.eviction!.budgetTokens).toBe(256);
   });
 
-  it('SimLayerKV lazy layers hold sinks, window and one batch, in 256-cell steps', () => {
+  it('SimLayerKV trimmed layers hold sinks, window and one batch, in 256-cell steps', () => {
     const p = plan('simlayerkv:layers=2/5,window=64');
     // 64 + 4 + 512 = 580 cells, padded to 768
     expect(contextKvBytes(p.shape, smol)).toBe((28 * 8192 + 2 * 768) * 2 * F16_ROW);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   attentionFlopsPerPair,
   flopRatioLimit,
-  lazyLayerWork,
+  trimmedLayerWork,
   linearFlopsPerToken,
   prefillFlops,
   stockLayerWork,
@@ -45,7 +45,7 @@ describe('FLOP-ratio limit of a lazy schedule', () => {
 
   it('matches a hand count: half the tiny model\'s tokens computed from layer 1 on', () => {
     const schedule = { points: [{ layer: 1, keep: 0.5 }] };
-    expect(lazyLayerWork(tiny, 4, schedule)).toEqual([
+    expect(trimmedLayerWork(tiny, 4, schedule)).toEqual([
       { rows: 4, meanKeys: 2.5 },
       { rows: 2, meanKeys: 1.5 },
     ]);
@@ -54,7 +54,7 @@ describe('FLOP-ratio limit of a lazy schedule', () => {
   });
 
   it('computes kept tokens from each prune point\'s layer on (the engine\'s lazy:at=), rounded up', () => {
-    const work = lazyLayerWork(smollm2, 1001, { points: [{ layer: 4, keep: 0.5 }, { layer: 12, keep: 0.3 }, { layer: 20, keep: 0.2 }] });
+    const work = trimmedLayerWork(smollm2, 1001, { points: [{ layer: 4, keep: 0.5 }, { layer: 12, keep: 0.3 }, { layer: 20, keep: 0.2 }] });
     const rows = work.map((w) => w.rows);
     expect(rows.slice(0, 4)).toEqual([1001, 1001, 1001, 1001]);
     expect(rows.slice(4, 12)).toEqual(Array(8).fill(501));
@@ -64,7 +64,7 @@ describe('FLOP-ratio limit of a lazy schedule', () => {
   });
 
   it('never keeps fewer than the always-kept tokens (sinks and the last tokens)', () => {
-    const work = lazyLayerWork(smollm2, 1000, { points: [{ layer: 4, keep: 0.5 }, { layer: 12, keep: 0.001 }], alwaysKept: 20 });
+    const work = trimmedLayerWork(smollm2, 1000, { points: [{ layer: 4, keep: 0.5 }, { layer: 12, keep: 0.001 }], alwaysKept: 20 });
     expect(work[11]?.rows).toBe(500);
     expect(work[12]?.rows).toBe(20);
     expect(work[29]?.rows).toBe(20);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { evictedRanges, maxPool } from '../../src-engine/kvEviction.js';
-import { layerLaziness, resolveLazyLayers, type LayerProfile } from '../../src-common/policy/layerTrim.js';
-import type { LayerTrimPolicy } from '../../src-common/policy/spec.js';
+import { layerLaziness, resolveTrimmedLayers, type LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
+import type { SimLayerKvPolicy } from '../../src-common/policy/spec.js';
 
-const trim = (over: Partial<LayerTrimPolicy> = {}): LayerTrimPolicy => ({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile', ...over });
-const profile: LayerProfile = { scores: [0.2, 0.95, 0.7, 0.99], delta: 0.9, lazyLayers: [1, 3], sink: 4, window: 512 };
+const trim = (over: Partial<SimLayerKvPolicy> = {}): SimLayerKvPolicy => ({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile', ...over });
+const profile: LayerProfile = { scores: [0.2, 0.95, 0.7, 0.99], delta: 0.9, trimmedLayers: [1, 3], sink: 4, window: 512 };
 
 describe('eviction helpers', () => {
   it('turns kept indices into the runs of evicted ones', () => {
@@ -24,16 +24,16 @@ describe('eviction helpers', () => {
 
 describe('SimLayerKV layer choice', () => {
   it('takes explicit layers first, then delta over the profile, then the profile itself', () => {
-    expect(resolveLazyLayers(trim({ layers: [0, 2] }), 4, null)).toEqual({ lazyLayers: [0, 2], notice: null });
-    expect(resolveLazyLayers(trim({ delta: 0.6 }), 4, profile).lazyLayers).toEqual([1, 2, 3]);
-    expect(resolveLazyLayers(trim({ delta: 1.5 }), 4, profile).lazyLayers).toEqual([]);
-    expect(resolveLazyLayers(trim(), 4, profile).lazyLayers).toEqual([1, 3]);
+    expect(resolveTrimmedLayers(trim({ layers: [0, 2] }), 4, null)).toEqual({ trimmedLayers: [0, 2], notice: null });
+    expect(resolveTrimmedLayers(trim({ delta: 0.6 }), 4, profile).trimmedLayers).toEqual([1, 2, 3]);
+    expect(resolveTrimmedLayers(trim({ delta: 1.5 }), 4, profile).trimmedLayers).toEqual([]);
+    expect(resolveTrimmedLayers(trim(), 4, profile).trimmedLayers).toEqual([1, 3]);
   });
 
   it('trims nothing, and says why, without a profile for this model', () => {
-    expect(resolveLazyLayers(trim(), 4, null).notice).toMatch(/sift calibrate/);
-    expect(resolveLazyLayers(trim({ delta: 0.5 }), 30, profile).lazyLayers).toEqual([]);
-    expect(() => resolveLazyLayers(trim({ layers: [7] }), 4, null)).toThrow(/past this model's last layer/);
+    expect(resolveTrimmedLayers(trim(), 4, null).notice).toMatch(/sift calibrate/);
+    expect(resolveTrimmedLayers(trim({ delta: 0.5 }), 30, profile).trimmedLayers).toEqual([]);
+    expect(() => resolveTrimmedLayers(trim({ layers: [7] }), 4, null)).toThrow(/past this model's last layer/);
   });
 
   it('scores a layer by the attention mass on the first tokens and the recent window', () => {

@@ -17,7 +17,7 @@ function tempFile(content: string): string {
   return file;
 }
 
-const PROFILE = { scores: [0.2, 0.9, 0.95], delta: 0.5, lazyLayers: [1, 2], sink: 4, window: 512 };
+const PROFILE = { scores: [0.2, 0.9, 0.95], delta: 0.5, trimmedLayers: [1, 2], sink: 4, window: 512 };
 
 function repository(rows: Record<string, unknown>) {
   const asked: string[] = [];

@@ -8,7 +8,7 @@ import {
 } from '../../src-common/policy/spec.js';
 import { PRESSES } from '../../src-common/policy/presses/index.js';
 
-const none = { lazy: null, layerTrim: null, eviction: null };
+const none = { lazy: null, simLayerKv: null, eviction: null };
 
 describe('policy spec grammar', () => {
   it('parses parts joined by + with key=value knobs', () => {
@@ -35,7 +35,7 @@ describe('policy spec grammar', () => {
     expect(parsePolicy('lazy:window=question').lazy).toMatchObject({ window: 'question' });
     expect(parsePolicy('lazy:window=24').lazy).toMatchObject({ window: 24 });
     expect(() => parsePolicy('lazy:window=questions')).toThrow(/window/);
-    expect(policy.layerTrim).toBeNull();
+    expect(policy.simLayerKv).toBeNull();
     expect(policy.eviction).toBeNull();
   });
 
@@ -44,10 +44,10 @@ describe('policy spec grammar', () => {
       spec: 'simlayerkv',
       kvType: 'f16',
       lazy: null,
-      layerTrim: { delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile' },
+      simLayerKv: { delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile' },
       eviction: null,
     });
-    expect(parsePolicy('simlayerkv:delta=0.9,layers=0/3/5/9,sink=8,window=512,lastw=16').layerTrim).toEqual({
+    expect(parsePolicy('simlayerkv:delta=0.9,layers=0/3/5/9,sink=8,window=512,lastw=16').simLayerKv).toEqual({
       delta: 0.9,
       layers: [0, 3, 5, 9],
       sink: 8,
@@ -55,8 +55,8 @@ describe('policy spec grammar', () => {
       lastW: 16,
       rule: 'profile',
     });
-    expect(parsePolicy('simlayerkv:delta=1.5').layerTrim?.delta).toBe(1.5);
-    expect(parsePolicy('simlayerkv:rule=decode,delta=0.8').layerTrim).toMatchObject({ rule: 'decode', delta: 0.8 });
+    expect(parsePolicy('simlayerkv:delta=1.5').simLayerKv?.delta).toBe(1.5);
+    expect(parsePolicy('simlayerkv:rule=decode,delta=0.8').simLayerKv).toMatchObject({ rule: 'decode', delta: 0.8 });
   });
 
   it('parses each eviction method with its defaults', () => {
@@ -132,7 +132,7 @@ describe('policy spec grammar', () => {
     expect(policy.spec).toBe('simlayerkv+vatp:budget=0.2+kv:type=q8_0');
     expect(policy.kvType).toBe('q8_0');
     expect(policy.lazy).toBeNull();
-    expect(policy.layerTrim).toEqual({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile' });
+    expect(policy.simLayerKv).toEqual({ delta: null, layers: null, sink: 4, window: 1024, lastW: 32, rule: 'profile' });
     expect(policy.eviction).toMatchObject({ method: 'vatp', budget: { kind: 'fraction', value: 0.2 } });
   });
 

@@ -111,13 +111,13 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
  */
 function planBudget(eviction: EvictionPolicy, draft: PlanDraft): void {
   const { model, shape, promptTokens } = draft;
-  const fullLayers = model.layers - shape.lazyLayers.length;
+  const fullLayers = model.layers - shape.trimmedLayers.length;
   const bytesPerToken = 2 * fullLayers * kvRowBytes(model, shape.kvType);
   const budget = resolveBudgetTokens(eviction.budget, promptTokens, bytesPerToken);
   const steps = budget >= promptTokens ? Math.ceil(budget / CONTEXT_STEP) : Math.round(budget / CONTEXT_STEP);
   const budgetTokens = Math.min(model.contextSize, Math.max(1, steps) * CONTEXT_STEP);
   // an eighth of the budget stays free after each round: the next prefill chunk, evaluated as one
-  // batch (a smaller batch also shrinks the lazy layers' window caches)
+  // batch (a smaller batch also shrinks the trimmed layers' window caches)
   const headroom = Math.max(16, Math.min(shape.batchSize, Math.floor(budgetTokens / 8)));
   // a lazy prefill needs the whole prompt in one context: the evictor then runs once after it
   const afterLazy = draft.applied.includes('lazy');

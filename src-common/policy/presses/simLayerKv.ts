@@ -1,9 +1,9 @@
 // `simlayerkv`: SimLayerKV. Layers whose attention falls on the first few and the most recent
-// tokens ("lazy layers") keep only those tokens' K/V, in a small cache of their own.
+// tokens (the paper's "lazy layers"; trimmed layers here) keep only those tokens' K/V, in a small cache of their own.
 import { COUNT, LAYER_LIST, POSITIVE_NUMBER, atLeastOne, increasingLayers } from '../knobPatterns.js';
 import { PolicySpecError } from '../policyError.js';
 import { SIMLAYERKV_ARCHITECTURES } from '../architectures.js';
-import { resolveLazyLayers } from '../layerTrim.js';
+import { resolveTrimmedLayers } from '../simLayerKvLayers.js';
 import type { PressDeclaration } from '../press.js';
 
 /** SimLayerKV's threshold when neither the policy nor a calibrated profile gives one (Llama-3's). */
@@ -18,9 +18,9 @@ export const simLayerKvPress: PressDeclaration = {
   summary: 'SimLayerKV: layers that attend only to the first and the latest tokens keep only those',
   knobs: {
     delta: { pattern: POSITIVE_NUMBER, default: null, description: "laziness threshold above 0; above 1 no layer is lazy (default: the model's calibrated profile)" },
-    layers: { pattern: LAYER_LIST, default: null, description: 'explicit lazy layers, increasing, overriding delta and the profile (default: none, delta or the profile decide)' },
-    sink: { pattern: COUNT, default: '4', description: 'initial tokens kept in lazy layers' },
-    window: { pattern: COUNT, default: '1024', description: 'recent tokens kept in lazy layers, at least 1' },
+    layers: { pattern: LAYER_LIST, default: null, description: 'explicit trimmed layers, increasing, overriding delta and the profile (default: none, delta or the profile decide)' },
+    sink: { pattern: COUNT, default: '4', description: 'initial tokens kept in trimmed layers' },
+    window: { pattern: COUNT, default: '1024', description: 'recent tokens kept in trimmed layers, at least 1' },
     lastw: { pattern: COUNT, default: '32', description: 'last prompt queries whose attention decides which layers are lazy, at least 1' },
     rule: {
       values: ['profile', 'prefill', 'decode'],
@@ -35,7 +35,7 @@ export const simLayerKvPress: PressDeclaration = {
   ],
   fallback: 'trimmed no layer',
   hooks: ['context', 'afterPrefill', 'twoContext'],
-  reports: 'layerDecision',
+  reports: 'simLayerKvDecision',
   parse(params) {
     if (perPrompt(params) && params['layers']) {
       throw new PolicySpecError(`simlayerkv:rule=${params['rule']} decides the layers itself; drop layers= (or use rule=profile)`);
@@ -46,7 +46,7 @@ export const simLayerKvPress: PressDeclaration = {
       if (!(delta > 0)) throw new PolicySpecError(`simlayerkv:delta must be a positive number, not ${params['delta']}`);
     }
     return {
-      layerTrim: {
+      simLayerKv: {
         delta,
         layers: params['layers'] ? increasingLayers('simlayerkv', 'layers', params['layers']) : null,
         sink: Number(params['sink']),
@@ -57,14 +57,14 @@ export const simLayerKvPress: PressDeclaration = {
     };
   },
   describeTurn(metrics) {
-    const decision = metrics.layerDecision;
-    if (decision) return `${decision.rule} rule, delta ${decision.delta}: ${decision.lazyLayers.length} lazy layers (${decision.lazyLayers.join(', ') || 'none'}), moved in ${Math.round(decision.moveMs)} ms`;
-    const lazy = metrics.perLayer.filter((l) => l.lazy);
+    const decision = metrics.simLayerKvDecision;
+    if (decision) return `${decision.rule} rule, delta ${decision.delta}: ${decision.trimmedLayers.length} trimmed layers (${decision.trimmedLayers.join(', ') || 'none'}), moved in ${Math.round(decision.moveMs)} ms`;
+    const lazy = metrics.perLayer.filter((l) => l.trimmed);
     if (lazy.length === 0) return 'no layer trimmed';
     return `${lazy.length} of ${metrics.perLayer.length} layers keep only ${lazy[0]!.sink ?? 0} first and ${lazy[0]!.window ?? 0} recent tokens (${lazy.map((l) => l.layer).join(', ')})`;
   },
   planContext(policy, draft) {
-    const trim = policy.layerTrim!;
+    const trim = policy.simLayerKv!;
     const { rule, sink, window, lastW } = trim;
     if (rule !== 'profile') {
       // prefilled at full size, decided, then moved into the trimmed context (engine.ts)
@@ -74,11 +74,11 @@ export const simLayerKvPress: PressDeclaration = {
     }
     let resolved;
     try {
-      resolved = resolveLazyLayers(trim, draft.model.layers, draft.profile);
+      resolved = resolveTrimmedLayers(trim, draft.model.layers, draft.profile);
     } catch (err) {
       throw new PolicySpecError((err as Error).message);
     }
     if (resolved.notice) draft.notices.push(resolved.notice);
-    if (resolved.lazyLayers.length > 0) Object.assign(draft.shape, { lazyLayers: resolved.lazyLayers, sink, window });
+    if (resolved.trimmedLayers.length > 0) Object.assign(draft.shape, { trimmedLayers: resolved.trimmedLayers, sink, window });
   },
 };

@@ -3,11 +3,11 @@
 // variant) or the first generated token (the reference code's decode variant, which also makes
 // that one decoding step at full size). A layer is lazy when the observed attention mass on the
 // first `sink` and the last `window` tokens is above delta. The engine then moves the sequence into
-// a context whose lazy layers keep only those tokens (kvStateLayout.ts), so the decision is made
+// a context whose trimmed layers keep only those tokens (kvStateLayout.ts), so the decision is made
 // once per prompt and stays.
 import type { Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import type { LayerRule } from '../src-common/policy/contextPlan.js';
-import { layerLaziness } from '../src-common/policy/layerTrim.js';
+import { layerLaziness } from '../src-common/policy/simLayerKvLayers.js';
 import { forcedLogits } from './logitsProbe.js';
 import { readObservationWithPositions, setObservation } from './siftNative.js';
 import type { SamplingOptions, StopReason, TurnEvent } from '../src-common/engineTypes.js';
@@ -25,10 +25,10 @@ export interface DecisionTarget {
   rule: LayerRule;
 }
 
-export interface LayerDecision {
+export interface SimLayerKvDecision {
   /** Per layer: the observed queries' attention mass on the sinks and the recent window. */
   scores: number[];
-  lazyLayers: number[];
+  trimmedLayers: number[];
   /** decode rule: answer tokens sampled at full size (the first, and the one after the observed step). */
   generated: Token[];
   /** decode rule: the answer ended among those tokens (end of generation, or the token limit). */
@@ -73,7 +73,7 @@ async function prefillObserved(
 }
 
 /**
- * Prefills the prompt on `sequence` (a context of the full size) and decides the lazy layers.
+ * Prefills the prompt on `sequence` (a context of the full size) and decides the trimmed layers.
  * The prefill rule leaves the last prompt token unevaluated, as a turn's prefill does; the decode
  * rule evaluates it and the first answer token. Returns null if cancelled.
  */
@@ -82,7 +82,7 @@ export async function prefillAndDecideLayers(
   sampling: SamplingOptions,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
-): Promise<LayerDecision | null> {
+): Promise<SimLayerKvDecision | null> {
   const { llama, sequence, prompt, rule } = target;
   try {
     if (!(await prefillObserved(target, onEvent, signal))) return null;
@@ -101,7 +101,7 @@ export async function prefillAndDecideLayers(
 export async function decideLayersForced(
   target: DecisionTarget,
   follow: readonly Token[],
-): Promise<{ decision: LayerDecision; logits: Float32Array[] }> {
+): Promise<{ decision: SimLayerKvDecision; logits: Float32Array[] }> {
   const { llama, sequence, prompt, layers, rule } = target;
   const never = new AbortController().signal;
   try {
@@ -119,7 +119,7 @@ export async function decideLayersForced(
 }
 
 /** The decode rule: the first answer token's query, observed while it is evaluated. */
-async function decideAtFirstToken(target: DecisionTarget, sampling: SamplingOptions, signal: AbortSignal): Promise<LayerDecision> {
+async function decideAtFirstToken(target: DecisionTarget, sampling: SamplingOptions, signal: AbortSignal): Promise<SimLayerKvDecision> {
   const { llama, model, sequence, prompt, layers, rule } = target;
   const options =
     sampling.temperature > 0
@@ -151,7 +151,7 @@ async function decideAtFirstToken(target: DecisionTarget, sampling: SamplingOpti
   }
   // an answer that ended before the observed step needs no trimming
   const measured = scores ?? new Array<number>(layers).fill(0);
-  return { scores: measured, lazyLayers: scores ? lazyOf(scores, rule.delta) : [], generated, stopReason, firstTokenAt: firstTokenAt ?? null };
+  return { scores: measured, trimmedLayers: scores ? lazyOf(scores, rule.delta) : [], generated, stopReason, firstTokenAt: firstTokenAt ?? null };
 }
 
 function lazyOf(scores: readonly number[], delta: number): number[] {
@@ -159,6 +159,6 @@ function lazyOf(scores: readonly number[], delta: number): number[] {
 }
 
 /** A decision from scores alone (no answer tokens sampled while deciding). */
-function decidedBy(scores: number[], delta: number): LayerDecision {
-  return { scores, lazyLayers: lazyOf(scores, delta), generated: [], stopReason: null, firstTokenAt: null };
+function decidedBy(scores: number[], delta: number): SimLayerKvDecision {
+  return { scores, trimmedLayers: lazyOf(scores, delta), generated: [], stopReason: null, firstTokenAt: null };
 }

@@ -1,6 +1,6 @@
 // SimLayerKV's layer choice: which layers are "lazy" (keep only sinks and a recent window).
 // Pure: the measured laziness comes from a calibrated model profile (sift calibrate).
-import type { LayerTrimPolicy } from './spec.js';
+import type { SimLayerKvPolicy } from './spec.js';
 
 /** What calibration measured for one model file, stored in SQLite keyed by the file's hash. */
 export interface LayerProfile {
@@ -8,33 +8,33 @@ export interface LayerProfile {
   scores: number[];
   /** The threshold calibration chose, and the layers it makes lazy (score > delta). */
   delta: number;
-  lazyLayers: number[];
+  trimmedLayers: number[];
   /** Sinks and window the scores were measured with. */
   sink: number;
   window: number;
 }
 
-export interface ResolvedLayerTrim {
-  lazyLayers: number[];
+export interface ResolvedSimLayerKv {
+  trimmedLayers: number[];
   /** Why no layer is trimmed, when the policy asked for trimming but none applies. */
   notice: string | null;
 }
 
-export function resolveLazyLayers(trim: LayerTrimPolicy, layers: number, profile: LayerProfile | null): ResolvedLayerTrim {
+export function resolveTrimmedLayers(trim: SimLayerKvPolicy, layers: number, profile: LayerProfile | null): ResolvedSimLayerKv {
   if (trim.layers) {
     const beyond = trim.layers.find((l) => l >= layers);
     if (beyond !== undefined) throw new Error(`simlayerkv:layers=${beyond} is past this model's last layer (${layers - 1})`);
-    return { lazyLayers: trim.layers, notice: null };
+    return { trimmedLayers: trim.layers, notice: null };
   }
   if (!profile || profile.scores.length !== layers) {
     return {
-      lazyLayers: [],
+      trimmedLayers: [],
       notice: 'SimLayerKV needs this model calibrated (sift calibrate) or layers= in the policy; no layer was trimmed.',
     };
   }
-  if (trim.delta === null) return { lazyLayers: profile.lazyLayers, notice: null };
+  if (trim.delta === null) return { trimmedLayers: profile.trimmedLayers, notice: null };
   const delta = trim.delta;
-  return { lazyLayers: profile.scores.flatMap((score, layer) => (score > delta ? [layer] : [])), notice: null };
+  return { trimmedLayers: profile.scores.flatMap((score, layer) => (score > delta ? [layer] : [])), notice: null };
 }
 
 /**
