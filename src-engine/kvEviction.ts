@@ -10,8 +10,8 @@
 import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { EvictionPolicy } from '../src-common/policy/spec.js';
 import { scorerFor } from '../src-common/policy/scorers/index.js';
-import type { Scorer } from '../src-common/policy/scorers/scorer.js';
-import { readObservationWithPositions, readValueNorms, sequenceIdOf, readCellPositions, setObservation } from './siftNative.js';
+import type { CacheReading, Scorer, SlotInputs } from '../src-common/policy/scorers/scorer.js';
+import { readCellPositions, readKeySimilarity, readObservationWithPositions, readValueNorms, sequenceIdOf, setObservation } from './siftNative.js';
 
 export interface EvictionStats {
   evicted: number;
@@ -233,46 +233,77 @@ export class TokenEvictor {
     });
   }
 
-  /** VATP's value term: each slot's value L1 norm per token index, relative to that slot's mean. */
-  private valueWeights(n: number): Float64Array[] {
+  /**
+   * One cache reading per slot, by token index: value norms relative to the slot's mean (VATP's
+   * value term), or key similarities as read. Slots without a reading get none.
+   */
+  private readings(kind: CacheReading, slots: readonly ScoreSlot[], n: number): Array<Float64Array | undefined> {
     const context = this.sequence.context;
     const positions = readCellPositions(this.llama, context, sequenceIdOf(this.sequence), this.capacity);
-    const byLayer = new Map<number, { nCells: number; norms: Float32Array }>();
-    return this.slots.map(({ layer, head }) => {
-      let read = byLayer.get(layer);
-      if (!read) {
-        read = readValueNorms(this.llama, context, layer) ?? { nCells: 0, norms: new Float32Array() };
-        byLayer.set(layer, read);
-      }
-      const weights = new Float64Array(this.capacity);
+    const byLayer = new Map<number, { nCells: number; values: Float32Array } | null>();
+    return slots.map(({ layer, head }) => {
+      if (!byLayer.has(layer)) byLayer.set(layer, this.readLayer(kind, layer));
+      const read = byLayer.get(layer);
+      if (!read) return undefined;
+      const values = new Float64Array(this.capacity);
       let sum = 0;
       for (let cell = 0; cell < read.nCells && cell < positions.length; cell++) {
         const index = positions[cell]!;
         if (index < 0 || index >= n) continue;
-        const norm = read.norms[head * read.nCells + cell]!;
-        weights[index] = norm;
-        sum += norm;
+        const value = read.values[head * read.nCells + cell]!;
+        values[index] = value;
+        sum += value;
       }
       const mean = sum / Math.max(1, n);
-      if (mean > 0) for (let i = 0; i < n; i++) weights[i] = weights[i]! / mean;
-      return weights;
+      if (kind === 'valueNorm' && mean > 0) for (let i = 0; i < n; i++) values[i] = values[i]! / mean;
+      return values;
     });
   }
 
+  private readLayer(kind: CacheReading, layer: number): { nCells: number; nHeadKv: number; values: Float32Array } | null {
+    const context = this.sequence.context;
+    if (kind === 'valueNorm') {
+      const read = readValueNorms(this.llama, context, layer);
+      return read && { nCells: read.nCells, nHeadKv: read.nHeadKv, values: read.norms };
+    }
+    const read = readKeySimilarity(this.llama, context, layer);
+    return read && { nCells: read.nCells, nHeadKv: read.nHeadKv, values: read.similarity };
+  }
+
   /**
-   * Importance of each token index: the scorer's score per slot (attention, times the value norm
-   * for VATP), pooled over positions
-   * per slot when the policy pools (a needle is a span: pooling keeps its neighbours with it),
-   * summed over slots.
+   * The slots a scorer ranks with: the observed (layer, KV head) pairs, or, for one that reads no
+   * attention, every KV head of each layer its first reading covers (the full layers).
+   */
+  private scoredSlots(): ScoreSlot[] {
+    if (this.needsScores) return this.slots;
+    const first = this.scorer.reads[0];
+    if (!first) return [];
+    const slots: ScoreSlot[] = [];
+    for (let layer = 0; layer < this.layers; layer++) {
+      const read = this.readLayer(first, layer);
+      for (let head = 0; read && head < read.nHeadKv; head++) slots.push({ layer, head });
+    }
+    return slots;
+  }
+
+  /**
+   * Importance of each token index: the scorer's score per slot (from attention and the readings
+   * it declares), pooled over positions per slot when the policy pools (a needle is a span:
+   * pooling keeps its neighbours with it), summed over slots.
    */
   private importance(n: number): Float64Array {
     const total = new Float64Array(n);
-    if (!this.needsScores) return total;
-    const attention = this.attention();
-    const values = this.scorer.valueNorms ? this.valueWeights(n) : null;
-    attention.forEach((scores, slot) => {
-      const weight = values?.[slot]?.subarray(0, n) ?? null;
-      let slotImportance = this.scorer.score(scores.subarray(0, n), weight);
+    const slots = this.scoredSlots();
+    if (slots.length === 0) return total;
+    const attention = this.needsScores ? this.attention() : null;
+    const readings = new Map(this.scorer.reads.map((kind) => [kind, this.readings(kind, slots, n)] as const));
+    slots.forEach((_, slot) => {
+      const inputs: SlotInputs = { attention: attention?.[slot]?.subarray(0, n) ?? null };
+      for (const [kind, perSlot] of readings) {
+        const values = perSlot[slot];
+        if (values) inputs[kind] = values.subarray(0, n);
+      }
+      let slotImportance = this.scorer.score(inputs);
       if (this.policy.pool > 1) slotImportance = maxPool(slotImportance, this.policy.pool);
       for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
     });

@@ -17,6 +17,7 @@ interface SiftAddon {
   siftCancel?: (context: unknown) => void;
   siftSetNextContextLayout?: (trimmedLayers: Int32Array, nSink: number, nWindow: number) => void;
   siftGetValueNorms?: (context: unknown, layer: number) => { nCells: number; nHeadKv: number; norms: Float32Array } | null;
+  siftGetKeySimilarity?: (context: unknown, layer: number) => { nCells: number; nHeadKv: number; similarity: Float32Array } | null;
   siftMemoryBytes?: (context: unknown) => { kv: number; compute: number };
   siftMemoryByBuffer?: (
     context: unknown,
@@ -243,6 +244,14 @@ export function setNextContextLayout(llama: Llama, trimmedLayers: readonly numbe
 /** L1 norm of each cell's value vector in `layer`, per KV head: norms[h * nCells + cell]. */
 export function readValueNorms(llama: Llama, context: LlamaContext, layer: number): { nCells: number; nHeadKv: number; norms: Float32Array } | null {
   return requireAddon(llama, 'siftGetValueNorms')(nativeContextOf(context), layer);
+}
+
+/**
+ * Cosine of each cell's key in `layer` to the mean unit key of the used cells, per KV head:
+ * similarity[h * nCells + cell]; null for a layer outside the full layers' cache.
+ */
+export function readKeySimilarity(llama: Llama, context: LlamaContext, layer: number): { nCells: number; nHeadKv: number; similarity: Float32Array } | null {
+  return requireAddon(llama, 'siftGetKeySimilarity')(nativeContextOf(context), layer);
 }
 
 /** Bytes the backends allocated for the context's KV cache (llama_get_memory_breakdown). */

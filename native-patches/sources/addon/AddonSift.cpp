@@ -410,6 +410,33 @@ Napi::Value siftGetValueNorms(const Napi::CallbackInfo& info) {
     return result;
 }
 
+Napi::Value siftGetKeySimilarity(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+
+    AddonContext* context = loadedContextArg(info, "siftGetKeySimilarity");
+    if (context == nullptr) {
+        return env.Undefined();
+    }
+
+    const int32_t il = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
+
+    int32_t n_cells = 0;
+    int32_t n_head_kv = 0;
+    const int32_t n = llama_sift_get_key_similarity(context->ctx, il, nullptr, 0, &n_cells, &n_head_kv);
+    if (n <= 0) {
+        return env.Null();
+    }
+
+    Napi::Float32Array similarity = Napi::Float32Array::New(env, n);
+    llama_sift_get_key_similarity(context->ctx, il, similarity.Data(), n, &n_cells, &n_head_kv);
+
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("nCells", Napi::Number::New(env, n_cells));
+    result.Set("nHeadKv", Napi::Number::New(env, n_head_kv));
+    result.Set("similarity", similarity);
+    return result;
+}
+
 Napi::Value siftMemoryBytes(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
 

@@ -46,6 +46,10 @@ Napi::Value siftSetNextContextLayout(const Napi::CallbackInfo& info);
 // siftGetValueNorms(context, layer): {nCells, nHeadKv, norms: Float32Array [nHeadKv * nCells]} or null
 Napi::Value siftGetValueNorms(const Napi::CallbackInfo& info);
 
+// siftGetKeySimilarity(context, layer): {nCells, nHeadKv, similarity: Float32Array [nHeadKv * nCells]}
+// or null: each cell's key cosine to the mean unit key of the used cells, in the full layers' cache
+Napi::Value siftGetKeySimilarity(const Napi::CallbackInfo& info);
+
 // siftMemoryBytes(context): {kv, compute} bytes from llama_get_memory_breakdown
 Napi::Value siftMemoryBytes(const Napi::CallbackInfo& info);
 

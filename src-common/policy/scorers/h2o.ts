@@ -6,9 +6,12 @@ export const h2oScorer: Scorer = {
   title: 'H2O',
   summary: 'H2O: keeps the tokens with the most attention accumulated over every query so far',
   attention: 'accumulate',
-  valueNorms: false,
+  reads: [],
   ranked: true,
   defaultSink: 20,
   knobs: {},
-  score: (attention) => attention,
+  score: ({ attention }) => {
+    if (!attention) throw new Error('h2o scores attention');
+    return attention;
+  },
 };

@@ -9,7 +9,7 @@ export const snapkvScorer: Scorer = {
   title: 'SnapKV',
   summary: 'SnapKV: keeps the tokens the last window of queries attends to most, max-pooled over positions',
   attention: 'window',
-  valueNorms: false,
+  reads: [],
   ranked: true,
   defaultSink: 20,
   knobs: {
@@ -17,5 +17,8 @@ export const snapkvScorer: Scorer = {
     pool: { pattern: COUNT, default: '7', description: 'max-pooling kernel over positions, odd; 1 = none' },
     reuse: REUSE_KNOB,
   },
-  score: (attention) => attention,
+  score: ({ attention }) => {
+    if (!attention) throw new Error('snapkv scores attention');
+    return attention;
+  },
 };

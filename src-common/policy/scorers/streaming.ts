@@ -6,10 +6,10 @@ export const streamingScorer: Scorer = {
   title: 'StreamingLLM',
   summary: 'StreamingLLM: keeps the first sink tokens and the most recent ones that fit the budget',
   attention: 'none',
-  valueNorms: false,
+  reads: [],
   ranked: false,
   defaultSink: 4,
   knobs: {},
   // never called: an unranked scorer keeps by position (the evictor's recent window is the rest of the budget)
-  score: (attention) => new Float64Array(attention.length),
+  score: () => new Float64Array(0),
 };

@@ -9,7 +9,7 @@ export const vatpScorer: Scorer = {
   title: 'VATP',
   summary: "VATP: keeps the tokens of highest attention × ‖v‖₁ (value-aware token pruning)",
   attention: 'choice',
-  valueNorms: true,
+  reads: ['valueNorm'],
   ranked: true,
   defaultSink: 20,
   knobs: {
@@ -18,8 +18,9 @@ export const vatpScorer: Scorer = {
     reuse: REUSE_KNOB,
     pool: { pattern: COUNT, default: '1', description: "max-pooling kernel over positions of each KV head's attention × value norm, odd; 1 = none, 7 keeps spans whole as SnapKV does" },
   },
-  score(attention, valueWeights) {
-    if (!valueWeights) return attention;
-    return attention.map((a, i) => a * valueWeights[i]!);
+  score({ attention, valueNorm }) {
+    if (!attention) throw new Error('VATP scores attention');
+    if (!valueNorm) return attention;
+    return attention.map((a, i) => a * valueNorm[i]!);
   },
 };

@@ -7,6 +7,9 @@
 //   builder picks the iSWA attention input when its hparams say so; other architectures ignore it.
 // - llama_sift_get_value_norms: the L1 norm of each cell's value vector per KV head (VATP's value
 //   term), read from the cache (f32/f16/bf16/quantized, either V layout).
+// - llama_sift_get_key_similarity: the cosine of each cell's key to the mean unit key of the
+//   layer's used cells, per KV head (KeyDiff's score: the least similar keys are the most
+//   distinct); read from the cache, so it needs no attention and works with flash attention.
 //
 // Hooks (native-patches/llama.cpp): llama-context (takes the layout when it creates its memory),
 // llama-hparams (sift_n_sink), llama-kv-cache (sinks are never masked or purged), the iSWA cache's
@@ -175,4 +178,114 @@ bool llama_kv_cache::sift_value_norms(int32_t il, std::vector<float> & out, int3
     }
 
     return true;
+}
+
+bool llama_kv_cache::sift_key_similarity(int32_t il, std::vector<float> & out, int32_t & n_head_kv) const {
+    const auto it = map_layer_ids.find(il);
+    if (it == map_layer_ids.end() || layers[it->second].k == nullptr) {
+        return false;
+    }
+
+    const ggml_tensor * k = layers[it->second].k;
+
+    const int64_t kv_size  = get_size();
+    const int64_t n_embd_k = k->ne[0];
+    const int64_t n_head   = hparams.n_head_kv(il);
+    const int64_t d_head   = hparams.n_embd_head_k(il);
+    if (n_head <= 0 || n_head*d_head > n_embd_k) {
+        return false;
+    }
+
+    // stream 0 holds kv_size rows of n_embd_k values, one row per cell
+    const size_t nbytes = ggml_row_size(k->type, n_embd_k)*kv_size;
+    std::vector<uint8_t> raw(nbytes);
+    ggml_backend_tensor_get(k, raw.data(), 0, nbytes);
+
+    std::vector<float> vals(n_embd_k*kv_size);
+    const auto * traits = ggml_get_type_traits(k->type);
+    if (k->type == GGML_TYPE_F32) {
+        memcpy(vals.data(), raw.data(), nbytes);
+    } else if (traits->to_float) {
+        traits->to_float(raw.data(), vals.data(), (int64_t) vals.size());
+    } else {
+        return false;
+    }
+
+    const llama_kv_cells & cells = v_cells[0];
+
+    n_head_kv = (int32_t) n_head;
+    out.assign(n_head*kv_size, 0.0f);
+    std::vector<double> anchor(d_head);
+    std::vector<float>  norm(kv_size);
+    for (int64_t h = 0; h < n_head; ++h) {
+        // the anchor: the mean of the used cells' unit keys
+        std::fill(anchor.begin(), anchor.end(), 0.0);
+        for (int64_t j = 0; j < kv_size; ++j) {
+            if (cells.is_empty((uint32_t) j)) {
+                continue;
+            }
+            const float * key = vals.data() + j*n_embd_k + h*d_head;
+            double sq = 0.0;
+            for (int64_t d = 0; d < d_head; ++d) {
+                sq += (double) key[d]*key[d];
+            }
+            norm[j] = (float) std::sqrt(sq);
+            if (norm[j] > 0.0f) {
+                for (int64_t d = 0; d < d_head; ++d) {
+                    anchor[d] += key[d]/norm[j];
+                }
+            }
+        }
+        double anchor_sq = 0.0;
+        for (const double a : anchor) {
+            anchor_sq += a*a;
+        }
+        const double anchor_norm = std::sqrt(anchor_sq);
+        if (anchor_norm == 0.0) {
+            continue;
+        }
+        for (int64_t j = 0; j < kv_size; ++j) {
+            if (cells.is_empty((uint32_t) j) || norm[j] == 0.0f) {
+                continue;
+            }
+            const float * key = vals.data() + j*n_embd_k + h*d_head;
+            double dot = 0.0;
+            for (int64_t d = 0; d < d_head; ++d) {
+                dot += key[d]*anchor[d];
+            }
+            out[h*kv_size + j] = (float) (dot/(norm[j]*anchor_norm));
+        }
+    }
+
+    return true;
+}
+
+int32_t llama_sift_get_key_similarity(
+        llama_context * ctx,
+        int32_t il,
+        float * out,
+        int32_t n_max,
+        int32_t * n_cells,
+        int32_t * n_head_kv) {
+    // the full layers' cache only: a trimmed layer's window cache has cells of its own
+    const llama_memory_i * mem = ctx->get_memory();
+    const llama_kv_cache * kv = dynamic_cast<const llama_kv_cache *>(mem);
+    if (kv == nullptr) {
+        if (const auto * iswa = dynamic_cast<const llama_kv_cache_iswa *>(mem)) {
+            kv = iswa->get_base();
+        }
+    }
+
+    std::vector<float> sims;
+    int32_t n_head = 0;
+    if (kv == nullptr || !kv->sift_key_similarity(il, sims, n_head)) {
+        return -1;
+    }
+
+    *n_head_kv = n_head;
+    *n_cells   = (int32_t) (sims.size()/std::max(n_head, 1));
+    if (out != nullptr) {
+        std::copy(sims.begin(), sims.begin() + std::min<size_t>(sims.size(), std::max(n_max, 0)), out);
+    }
+    return (int32_t) sims.size();
 }

@@ -9,7 +9,7 @@
 //   llama-sift-prune-score.cpp which tokens a lazy prefill keeps at a prune point
 //   llama-sift-segment-kv.cpp  the KV cache's side of it: re-entry, gathered keys, holes
 //   llama-sift-revive.cpp      revival of pruned tokens from the aux cache
-//   llama-sift-kv-budget.cpp   SimLayerKV's small caches for lazy layers, value norms for VATP
+//   llama-sift-kv-budget.cpp   SimLayerKV's small caches, value norms (VATP), key similarity (KeyDiff)
 // native-patches/llama.cpp/*.patch hold only the hooks into llama.cpp's own files.
 
 #include "llama.h"
@@ -150,6 +150,17 @@ extern "C" {
     // L1 norm of the value vector of each cell of layer il (stream 0), per KV head:
     // out[h*n_cells + j]; returns the number of values, or -1 if the layer has no cache
     LLAMA_API int32_t llama_sift_get_value_norms(
+            struct llama_context * ctx,
+                         int32_t   il,
+                           float * out,
+                         int32_t   n_max,
+                         int32_t * n_cells,
+                         int32_t * n_head_kv);
+
+    // cosine of each cell's key to the mean unit key of the layer's used cells, per KV head:
+    // out[h*n_cells + j] (0 for empty cells), in the cache of the full layers (stream 0); returns
+    // the number of values, or -1 if that cache has no such layer
+    LLAMA_API int32_t llama_sift_get_key_similarity(
             struct llama_context * ctx,
                          int32_t   il,
                            float * out,
