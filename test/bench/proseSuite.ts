@@ -50,6 +50,7 @@ export const PROSE_ROWS: BenchRow[] = [
   row('patched', 'vatp:budget=0.2,score=window', false, false),
   row('patched', 'vatp:budget=0.1,pool=7', false, false),
   row('patched', 'snapkv:budget=0.2', false, false),
+  row('patched', 'keydiff:budget=0.2', false, false),
   row('patched', 'h2o:budget=0.2', false, false),
   row('patched', 'streaming:budget=0.2', false, false),
   row('patched', SIMLAYERKV, false, false),

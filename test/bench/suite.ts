@@ -78,6 +78,7 @@ export const KV_ROWS: BenchRow[] = [
   kvRow('streaming:budget=0.2', false),
   kvRow('h2o:budget=0.2', false),
   kvRow('snapkv:budget=0.2', false),
+  kvRow('keydiff:budget=0.2', false),
   kvRow('vatp:budget=0.2,score=acc', false),
   kvRow('vatp:budget=0.2,score=window', false, true),
   kvRow('h2o:budget=0.1', false),

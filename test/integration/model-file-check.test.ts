@@ -102,7 +102,7 @@ describe('GGUF header check', () => {
       writeFileSync(file, bytes);
       await expect(checkModelFile(file)).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringMatching(says) });
       // the app's model inspector runs node-llama-cpp's reader in the app process: it must not get there
-      await expect(inspectModel(file)).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringMatching(/damaged or incomplete|GGUF/) });
+      await expect(inspectModel(file)).rejects.toMatchObject({ name: 'ModelError', code: 'INVALID', message: expect.stringMatching(/damaged or incomplete|GGUF/) });
     });
   }
 

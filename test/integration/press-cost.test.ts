@@ -8,6 +8,7 @@ import type { ModelInfo, TurnMetrics } from '../../src-common/engineTypes.js';
 import { planContexts, predictKvCost } from '../../src-common/policy/contextPlan.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { NativeFeature } from '../../src-common/policy/press.js';
+import { PRESSES } from '../../src-common/policy/presses/index.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
@@ -41,6 +42,7 @@ const POLICIES = [
   'h2o:budget=0.3',
   'snapkv:budget=512',
   'streaming:budget=0.2',
+  'keydiff:budget=0.25',
   'vatp:budget=4mb',
   'simlayerkv:window=256+vatp:budget=0.25,pool=7',
   'simlayerkv:window=256+vatp:budget=0.25,pool=7+kv:type=q8_0',
@@ -49,6 +51,11 @@ const POLICIES = [
   'lazy+snapkv:budget=0.25',
   'lazy+vatp:budget=0.25,pool=7+kv:type=q8_0',
 ];
+
+it('every press has a row here, so a new one cannot skip the cost check', () => {
+  const named = new Set(POLICIES.flatMap((p) => p.split('+').map((part) => part.split(':')[0]!)));
+  expect(PRESSES.map((press) => press.name).filter((name) => !named.has(name))).toEqual([]);
+});
 
 function within2Percent(measured: number | null, predicted: number): void {
   expect(measured).not.toBeNull();
