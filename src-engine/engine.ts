@@ -10,11 +10,12 @@ import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type 
 import type { NativeFeature } from '../src-common/policy/press.js';
 import { questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
+import { ContextPool, type OpenContext } from './contextPool.js';
 import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import { forcedLogits, probeLogits, type LogitsProbeRequest, type LogitsProbeResult } from './logitsProbe.js';
 import { probeLazyLogits, probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
-import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setNextContextLayout, setObservation } from './siftNative.js';
+import { hasKvBudgets, hasLazyPrefill, hasObservation, readKvMemoryBytes, resetLazyState, setObservation } from './siftNative.js';
 import { prefillThenEvict, type EvictionStats } from './kvEviction.js';
 import { lazyPrefillThenEvict } from './lazyEvictionStage.js';
 import { argmax, sampleToken } from './sampling.js';
@@ -50,27 +51,10 @@ interface LoadedModel {
   options: LoadModelOptions;
 }
 
-interface OpenContext extends ContextShape {
-  context: LlamaContext;
-}
-
 /** The plan a per-prompt SimLayerKV decision leads to: its trimmed layers get their window cache. */
 function trimmedPlan(plan: ContextPlan, rule: LayerRule, trimmedLayers: number[]): ContextPlan {
   if (trimmedLayers.length === 0) return { ...plan, layerRule: null, prefillShape: null };
   return { ...plan, layerRule: null, prefillShape: null, shape: { ...plan.shape, trimmedLayers, sink: rule.sink, window: rule.window } };
-}
-
-function sameShape(a: ContextShape, b: ContextShape): boolean {
-  return (
-    a.kvType === b.kvType &&
-    a.flashAttention === b.flashAttention &&
-    a.contextSize === b.contextSize &&
-    a.batchSize === b.batchSize &&
-    a.sink === b.sink &&
-    a.window === b.window &&
-    a.swaFull === b.swaFull &&
-    a.trimmedLayers.join('/') === b.trimmedLayers.join('/')
-  );
 }
 
 function metadataNumber(metadata: unknown, arch: string, key: string): number | undefined {
@@ -104,16 +88,18 @@ function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, 
 
 export class Engine {
   private loaded: LoadedModel | null = null;
-  private open: OpenContext | null = null;
   private busy = false;
   /** reuse=disk: the full KV of the last prompts, for follow-up turns on the same document. */
   private readonly documentKv = new DocumentKvStore();
+  private readonly contexts: ContextPool;
 
   private constructor(
     private readonly llama: Llama,
     readonly build: BuildInfo,
     readonly notice: string | null,
-  ) {}
+  ) {
+    this.contexts = new ContextPool(llama);
+  }
 
   static async create(requested: BuildKind): Promise<Engine> {
     const { llama, build, notice } = await loadLlama(requested);
@@ -142,8 +128,7 @@ export class Engine {
 
   async unloadModel(): Promise<void> {
     await this.documentKv.clear();
-    await this.open?.context.dispose();
-    this.open = null;
+    await this.contexts.close();
     await this.loaded?.model.dispose();
     this.loaded = null;
   }
@@ -514,11 +499,7 @@ export class Engine {
     try {
       const open = await this.ensureContext(plan.shape);
       resetLazyState(this.llama, open.context);
-      // under a budget Sift evicts before the context fills; node-llama-cpp's own shift (erasing
-      // the oldest tokens) must never run silently instead
-      const sequence = plan.eviction
-        ? open.context.getSequence({ contextShift: { strategy: refuseContextShift } })
-        : open.context.getSequence();
+      const sequence = this.contexts.sequenceOf(open, plan.eviction !== null);
       try {
         return await work(open, sequence);
       } finally {
@@ -535,37 +516,9 @@ export class Engine {
   }
 
   /** A context of the given shape; recreated only when the shape changes. */
-  private async ensureContext(shape: ContextShape): Promise<OpenContext> {
+  private ensureContext(shape: ContextShape): Promise<OpenContext> {
     const loaded = this.requireLoaded();
-    if (this.open && sameShape(this.open, shape)) return this.open;
-    await this.open?.context.dispose();
-    this.open = null;
-    const kvType = shape.kvType.toUpperCase() as 'F16' | 'Q8_0' | 'Q4_0';
-    try {
-      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, shape.trimmedLayers, shape.sink, shape.window);
-      const context = await loaded.model.createContext({
-        contextSize: shape.contextSize,
-        batchSize: Math.min(shape.batchSize, shape.contextSize),
-        threads: loaded.options.threads ?? Math.max(1, os.availableParallelism()),
-        flashAttention: shape.flashAttention,
-        experimentalKvCacheKeyType: kvType,
-        experimentalKvCacheValueType: kvType,
-        swaFullCache: shape.swaFull,
-      });
-      this.open = { ...shape, context };
-      return this.open;
-    } catch (err) {
-      if (err instanceof InsufficientMemoryError) {
-        throw new EngineError(
-          'MODEL_TOO_LARGE',
-          `A ${shape.contextSize}-token context for ${loaded.info.name} does not fit in free memory. ` +
-            'Try a smaller context size or a smaller model.',
-        );
-      }
-      throw err;
-    } finally {
-      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, [], 0, 0);
-    }
+    return this.contexts.ensure(loaded.model, loaded.info.name, shape, loaded.options.threads);
   }
 
   private assertIdle(): void {
@@ -575,10 +528,6 @@ export class Engine {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
-}
-
-function refuseContextShift(): never {
-  throw new EngineError('INTERNAL', 'The KV budget was exceeded without an eviction (node-llama-cpp tried to shift the context).');
 }
 
 function translateLoadError(err: unknown, modelPath: string): EngineError {

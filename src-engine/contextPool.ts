@@ -1,0 +1,81 @@
+// The engine's one open llama.cpp context, kept while turns ask for the same shape (size, batch,
+// KV type, flash attention, SimLayerKV's trimmed layers) and recreated when a turn needs another.
+// Creating a context is the expensive, memory-bound step, so a mismatch here costs a full
+// allocation; a failed allocation is the person's "does not fit", said so.
+import os from 'node:os';
+import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
+import type { ContextShape } from '../src-common/policy/contextPlan.js';
+import { EngineError } from './engineError.js';
+import { hasKvBudgets, setNextContextLayout } from './siftNative.js';
+
+export interface OpenContext extends ContextShape {
+  context: LlamaContext;
+}
+
+export function sameShape(a: ContextShape, b: ContextShape): boolean {
+  return (
+    a.kvType === b.kvType &&
+    a.flashAttention === b.flashAttention &&
+    a.contextSize === b.contextSize &&
+    a.batchSize === b.batchSize &&
+    a.sink === b.sink &&
+    a.window === b.window &&
+    a.swaFull === b.swaFull &&
+    a.trimmedLayers.join('/') === b.trimmedLayers.join('/')
+  );
+}
+
+function refuseContextShift(): never {
+  throw new EngineError('INTERNAL', 'The KV budget was exceeded without an eviction (node-llama-cpp tried to shift the context).');
+}
+
+export class ContextPool {
+  private open: OpenContext | null = null;
+
+  constructor(private readonly llama: Llama) {}
+
+  /** A context of the given shape for `model`; the open one when it already has that shape. */
+  async ensure(model: LlamaModel, modelName: string, shape: ContextShape, threads?: number): Promise<OpenContext> {
+    if (this.open && sameShape(this.open, shape)) return this.open;
+    await this.close();
+    const kvType = shape.kvType.toUpperCase() as 'F16' | 'Q8_0' | 'Q4_0';
+    try {
+      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, shape.trimmedLayers, shape.sink, shape.window);
+      const context = await model.createContext({
+        contextSize: shape.contextSize,
+        batchSize: Math.min(shape.batchSize, shape.contextSize),
+        threads: threads ?? Math.max(1, os.availableParallelism()),
+        flashAttention: shape.flashAttention,
+        experimentalKvCacheKeyType: kvType,
+        experimentalKvCacheValueType: kvType,
+        swaFullCache: shape.swaFull,
+      });
+      this.open = { ...shape, context };
+      return this.open;
+    } catch (err) {
+      if (err instanceof InsufficientMemoryError) {
+        throw new EngineError(
+          'MODEL_TOO_LARGE',
+          `A ${shape.contextSize}-token context for ${modelName} does not fit in free memory. ` +
+            'Try a smaller context size or a smaller model.',
+        );
+      }
+      throw err;
+    } finally {
+      if (hasKvBudgets(this.llama)) setNextContextLayout(this.llama, [], 0, 0);
+    }
+  }
+
+  /**
+   * A fresh sequence of `open`. Under a KV budget Sift evicts before the context fills, so
+   * node-llama-cpp's own shift (erasing the oldest tokens) must never run silently instead.
+   */
+  sequenceOf(open: OpenContext, budgeted: boolean): LlamaContextSequence {
+    return budgeted ? open.context.getSequence({ contextShift: { strategy: refuseContextShift } }) : open.context.getSequence();
+  }
+
+  async close(): Promise<void> {
+    await this.open?.context.dispose();
+    this.open = null;
+  }
+}
