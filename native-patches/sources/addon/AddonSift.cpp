@@ -383,10 +383,14 @@ Napi::Value siftSetNextContextLayout(const Napi::CallbackInfo& info) {
     return env.Undefined();
 }
 
-Napi::Value siftGetValueNorms(const Napi::CallbackInfo& info) {
+// a per-cell reading of one layer ({ nCells, nHeadKv, <key>: Float32Array }), or null when the
+// layer has none; the first call only sizes the array, so the cache is read once
+using SiftCellReading = int32_t (*)(llama_context *, int32_t, float *, int32_t, int32_t *, int32_t *);
+
+static Napi::Value siftReadCells(const Napi::CallbackInfo& info, const char* name, const char* key, SiftCellReading read) {
     Napi::Env env = info.Env();
 
-    AddonContext* context = loadedContextArg(info, "siftGetValueNorms");
+    AddonContext* context = loadedContextArg(info, name);
     if (context == nullptr) {
         return env.Undefined();
     }
@@ -395,46 +399,29 @@ Napi::Value siftGetValueNorms(const Napi::CallbackInfo& info) {
 
     int32_t n_cells = 0;
     int32_t n_head_kv = 0;
-    const int32_t n = llama_sift_get_value_norms(context->ctx, il, nullptr, 0, &n_cells, &n_head_kv);
+    const int32_t n = read(context->ctx, il, nullptr, 0, &n_cells, &n_head_kv);
     if (n <= 0) {
         return env.Null();
     }
 
-    Napi::Float32Array norms = Napi::Float32Array::New(env, n);
-    llama_sift_get_value_norms(context->ctx, il, norms.Data(), n, &n_cells, &n_head_kv);
+    Napi::Float32Array values = Napi::Float32Array::New(env, n);
+    if (read(context->ctx, il, values.Data(), n, &n_cells, &n_head_kv) != n) {
+        return env.Null();
+    }
 
     Napi::Object result = Napi::Object::New(env);
     result.Set("nCells", Napi::Number::New(env, n_cells));
     result.Set("nHeadKv", Napi::Number::New(env, n_head_kv));
-    result.Set("norms", norms);
+    result.Set(key, values);
     return result;
 }
 
+Napi::Value siftGetValueNorms(const Napi::CallbackInfo& info) {
+    return siftReadCells(info, "siftGetValueNorms", "norms", llama_sift_get_value_norms);
+}
+
 Napi::Value siftGetKeySimilarity(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-
-    AddonContext* context = loadedContextArg(info, "siftGetKeySimilarity");
-    if (context == nullptr) {
-        return env.Undefined();
-    }
-
-    const int32_t il = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
-
-    int32_t n_cells = 0;
-    int32_t n_head_kv = 0;
-    const int32_t n = llama_sift_get_key_similarity(context->ctx, il, nullptr, 0, &n_cells, &n_head_kv);
-    if (n <= 0) {
-        return env.Null();
-    }
-
-    Napi::Float32Array similarity = Napi::Float32Array::New(env, n);
-    llama_sift_get_key_similarity(context->ctx, il, similarity.Data(), n, &n_cells, &n_head_kv);
-
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("nCells", Napi::Number::New(env, n_cells));
-    result.Set("nHeadKv", Napi::Number::New(env, n_head_kv));
-    result.Set("similarity", similarity);
-    return result;
+    return siftReadCells(info, "siftGetKeySimilarity", "similarity", llama_sift_get_key_similarity);
 }
 
 Napi::Value siftMemoryBytes(const Napi::CallbackInfo& info) {

@@ -104,6 +104,67 @@ llama_memory_i * llama_sift_create_memory(
             nullptr);
 }
 
+namespace {
+
+// the first n_rows rows of a cache tensor as f32, converted from its type; empty when ggml has no
+// conversion for it
+std::vector<float> sift_rows_as_f32(const ggml_tensor * t, int64_t n_rows) {
+    const int64_t n_values = t->ne[0]*n_rows;
+    const size_t  nbytes   = ggml_row_size(t->type, t->ne[0])*n_rows;
+    std::vector<float> vals(n_values);
+    if (t->type == GGML_TYPE_F32) {
+        ggml_backend_tensor_get(t, vals.data(), 0, nbytes);
+        return vals;
+    }
+    const auto * traits = ggml_get_type_traits(t->type);
+    if (traits->to_float == nullptr) {
+        return {};
+    }
+    std::vector<uint8_t> raw(nbytes);
+    ggml_backend_tensor_get(t, raw.data(), 0, nbytes);
+    traits->to_float(raw.data(), vals.data(), n_values);
+    return vals;
+}
+
+// the caches a reading may find layer il in: the plain cache, or an iSWA cache's full layers and,
+// when with_window, its windowed (trimmed) layers
+std::vector<const llama_kv_cache *> sift_caches(const llama_memory_i * mem, bool with_window) {
+    if (const auto * kv = dynamic_cast<const llama_kv_cache *>(mem)) {
+        return { kv };
+    }
+    if (const auto * iswa = dynamic_cast<const llama_kv_cache_iswa *>(mem)) {
+        if (with_window) {
+            return { iswa->get_base(), iswa->get_swa() };
+        }
+        return { iswa->get_base() };
+    }
+    return {};
+}
+
+// the C API's contract for a per-cell reading: the shape always, the values only into a buffer
+// large enough for them, so a caller sizes its buffer first without the cache being read twice
+template <typename Read>
+int32_t sift_read_cells(const llama_memory_i * mem, bool with_window, float * out, int32_t n_max,
+        int32_t * n_cells, int32_t * n_head_kv, Read read) {
+    for (const llama_kv_cache * kv : sift_caches(mem, with_window)) {
+        int32_t cells = 0;
+        int32_t heads = 0;
+        if (!read(kv, nullptr, cells, heads)) {
+            continue;
+        }
+        *n_cells   = cells;
+        *n_head_kv = heads;
+        const int32_t n = cells*heads;
+        if (out != nullptr && n_max >= n && !read(kv, out, cells, heads)) {
+            return -1;
+        }
+        return n;
+    }
+    return -1;
+}
+
+} // namespace
+
 int32_t llama_sift_get_value_norms(
         llama_context * ctx,
         int32_t il,
@@ -111,32 +172,28 @@ int32_t llama_sift_get_value_norms(
         int32_t n_max,
         int32_t * n_cells,
         int32_t * n_head_kv) {
-    const llama_memory_i * mem = ctx->get_memory();
-
-    std::vector<const llama_kv_cache *> caches;
-    if (const auto * kv = dynamic_cast<const llama_kv_cache *>(mem)) {
-        caches = { kv };
-    } else if (const auto * iswa = dynamic_cast<const llama_kv_cache_iswa *>(mem)) {
-        caches = { iswa->get_base(), iswa->get_swa() };
-    }
-
-    std::vector<float> norms;
-    int32_t n_head = 0;
-    for (const auto * kv : caches) {
-        if (kv->sift_value_norms(il, norms, n_head)) {
-            *n_head_kv = n_head;
-            *n_cells   = (int32_t) (norms.size()/std::max(n_head, 1));
-            if (out != nullptr) {
-                std::copy(norms.begin(), norms.begin() + std::min<size_t>(norms.size(), std::max(n_max, 0)), out);
-            }
-            return (int32_t) norms.size();
-        }
-    }
-
-    return -1;
+    // a trimmed layer keeps its values in the window cache: both caches are searched
+    return sift_read_cells(ctx->get_memory(), true, out, n_max, n_cells, n_head_kv,
+            [il](const llama_kv_cache * kv, float * dst, int32_t & cells, int32_t & heads) {
+                return kv->sift_value_norms(il, dst, cells, heads);
+            });
 }
 
-bool llama_kv_cache::sift_value_norms(int32_t il, std::vector<float> & out, int32_t & n_head_kv) const {
+int32_t llama_sift_get_key_similarity(
+        llama_context * ctx,
+        int32_t il,
+        float * out,
+        int32_t n_max,
+        int32_t * n_cells,
+        int32_t * n_head_kv) {
+    // the full layers' cache only: a trimmed layer's window cache has cells of its own
+    return sift_read_cells(ctx->get_memory(), false, out, n_max, n_cells, n_head_kv,
+            [il](const llama_kv_cache * kv, float * dst, int32_t & cells, int32_t & heads) {
+                return kv->sift_key_similarity(il, dst, cells, heads);
+            });
+}
+
+bool llama_kv_cache::sift_value_norms(int32_t il, float * out, int32_t & n_cells, int32_t & n_head_kv) const {
     const auto it = map_layer_ids.find(il);
     if (it == map_layer_ids.end() || layers[it->second].v == nullptr) {
         return false;
@@ -149,23 +206,18 @@ bool llama_kv_cache::sift_value_norms(int32_t il, std::vector<float> & out, int3
     const int64_t n_head   = hparams.n_head_kv(il);
     const int64_t d_head   = hparams.n_embd_head_v(il);
 
-    // stream 0 holds kv_size rows of n_embd_v values; transposed, kv_size columns
-    const size_t nbytes = ggml_row_size(v->type, n_embd_v)*kv_size;
-    std::vector<uint8_t> raw(nbytes);
-    ggml_backend_tensor_get(v, raw.data(), 0, nbytes);
+    n_cells   = (int32_t) kv_size;
+    n_head_kv = (int32_t) n_head;
+    if (out == nullptr) {
+        return true;
+    }
 
-    std::vector<float> vals(n_embd_v*kv_size);
-    const auto * traits = ggml_get_type_traits(v->type);
-    if (v->type == GGML_TYPE_F32) {
-        memcpy(vals.data(), raw.data(), nbytes);
-    } else if (traits->to_float) {
-        traits->to_float(raw.data(), vals.data(), (int64_t) vals.size());
-    } else {
+    // stream 0 holds kv_size rows of n_embd_v values; transposed, kv_size columns
+    const std::vector<float> vals = sift_rows_as_f32(v, kv_size);
+    if (vals.empty()) {
         return false;
     }
 
-    n_head_kv = (int32_t) n_head;
-    out.assign(n_head*kv_size, 0.0f);
     for (int64_t j = 0; j < kv_size; ++j) {
         for (int64_t h = 0; h < n_head; ++h) {
             float sum = 0.0f;
@@ -180,7 +232,7 @@ bool llama_kv_cache::sift_value_norms(int32_t il, std::vector<float> & out, int3
     return true;
 }
 
-bool llama_kv_cache::sift_key_similarity(int32_t il, std::vector<float> & out, int32_t & n_head_kv) const {
+bool llama_kv_cache::sift_key_similarity(int32_t il, float * out, int32_t & n_cells, int32_t & n_head_kv) const {
     const auto it = map_layer_ids.find(il);
     if (it == map_layer_ids.end() || layers[it->second].k == nullptr) {
         return false;
@@ -196,25 +248,21 @@ bool llama_kv_cache::sift_key_similarity(int32_t il, std::vector<float> & out, i
         return false;
     }
 
-    // stream 0 holds kv_size rows of n_embd_k values, one row per cell
-    const size_t nbytes = ggml_row_size(k->type, n_embd_k)*kv_size;
-    std::vector<uint8_t> raw(nbytes);
-    ggml_backend_tensor_get(k, raw.data(), 0, nbytes);
+    n_cells   = (int32_t) kv_size;
+    n_head_kv = (int32_t) n_head;
+    if (out == nullptr) {
+        return true;
+    }
 
-    std::vector<float> vals(n_embd_k*kv_size);
-    const auto * traits = ggml_get_type_traits(k->type);
-    if (k->type == GGML_TYPE_F32) {
-        memcpy(vals.data(), raw.data(), nbytes);
-    } else if (traits->to_float) {
-        traits->to_float(raw.data(), vals.data(), (int64_t) vals.size());
-    } else {
+    // stream 0 holds kv_size rows of n_embd_k values, one row per cell
+    const std::vector<float> vals = sift_rows_as_f32(k, kv_size);
+    if (vals.empty()) {
         return false;
     }
 
     const llama_kv_cells & cells = v_cells[0];
 
-    n_head_kv = (int32_t) n_head;
-    out.assign(n_head*kv_size, 0.0f);
+    std::fill(out, out + n_head*kv_size, 0.0f);
     std::vector<double> anchor(d_head);
     std::vector<float>  norm(kv_size);
     for (int64_t h = 0; h < n_head; ++h) {
@@ -258,34 +306,4 @@ bool llama_kv_cache::sift_key_similarity(int32_t il, std::vector<float> & out, i
     }
 
     return true;
-}
-
-int32_t llama_sift_get_key_similarity(
-        llama_context * ctx,
-        int32_t il,
-        float * out,
-        int32_t n_max,
-        int32_t * n_cells,
-        int32_t * n_head_kv) {
-    // the full layers' cache only: a trimmed layer's window cache has cells of its own
-    const llama_memory_i * mem = ctx->get_memory();
-    const llama_kv_cache * kv = dynamic_cast<const llama_kv_cache *>(mem);
-    if (kv == nullptr) {
-        if (const auto * iswa = dynamic_cast<const llama_kv_cache_iswa *>(mem)) {
-            kv = iswa->get_base();
-        }
-    }
-
-    std::vector<float> sims;
-    int32_t n_head = 0;
-    if (kv == nullptr || !kv->sift_key_similarity(il, sims, n_head)) {
-        return -1;
-    }
-
-    *n_head_kv = n_head;
-    *n_cells   = (int32_t) (sims.size()/std::max(n_head, 1));
-    if (out != nullptr) {
-        std::copy(sims.begin(), sims.begin() + std::min<size_t>(sims.size(), std::max(n_max, 0)), out);
-    }
-    return (int32_t) sims.size();
 }

@@ -147,8 +147,12 @@ extern "C" {
                     int32_t   n_sink,
                     int32_t   n_window);
 
-    // L1 norm of the value vector of each cell of layer il (stream 0), per KV head:
-    // out[h*n_cells + j]; returns the number of values, or -1 if the layer has no cache
+    // Per-cell readings of layer il's cache (stream 0), per KV head: out[h*n_cells + j]. Each sets
+    // *n_cells and *n_head_kv and returns the number of values (-1 if the layer has no such cache);
+    // it reads the cache only when out holds n_max >= that many, so a caller sizes its buffer first
+    // at no cost.
+
+    // the L1 norm of each cell's value vector (VATP's value term)
     LLAMA_API int32_t llama_sift_get_value_norms(
             struct llama_context * ctx,
                          int32_t   il,
@@ -157,9 +161,8 @@ extern "C" {
                          int32_t * n_cells,
                          int32_t * n_head_kv);
 
-    // cosine of each cell's key to the mean unit key of the layer's used cells, per KV head:
-    // out[h*n_cells + j] (0 for empty cells), in the cache of the full layers (stream 0); returns
-    // the number of values, or -1 if that cache has no such layer
+    // the cosine of each cell's key to the mean unit key of the layer's used cells (0 for empty
+    // cells; KeyDiff), in the cache of the full layers only
     LLAMA_API int32_t llama_sift_get_key_similarity(
             struct llama_context * ctx,
                          int32_t   il,
