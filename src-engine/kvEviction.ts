@@ -11,6 +11,7 @@ import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { EvictionPolicy } from '../src-common/policy/spec.js';
 import { scorerFor } from '../src-common/policy/scorers/index.js';
 import type { CacheReading, Scorer, SlotInputs } from '../src-common/policy/scorers/scorer.js';
+import { logitsRow } from './forcedLogits.js';
 import { readCellPositions, readKeySimilarity, readObservationWithPositions, readValueNorms, sequenceIdOf, setObservation } from './siftNative.js';
 
 export interface EvictionStats {
@@ -24,6 +25,18 @@ export interface EvictionStats {
 interface ScoreSlot {
   layer: number;
   head: number;
+}
+
+/** One layer's cache reading: [head][cell] values, as the native side returns them. */
+interface LayerReading {
+  nCells: number;
+  nHeadKv: number;
+  values: Float32Array;
+}
+
+/** What one eviction round has read from the cache; each (kind, layer) at most once. */
+interface RoundReads {
+  read(kind: CacheReading, layer: number): LayerReading | null;
 }
 
 /** A window-mode snapshot: mean attention of `weight` queries, per slot and token index. */
@@ -103,9 +116,24 @@ export class TokenEvictor {
     if (this.observing > 0) this.absorb(this.observing);
   }
 
-  /** Evicts first if `incoming` more tokens would not fit. */
-  async reserve(incoming: number): Promise<void> {
-    await this.makeRoom(incoming, false);
+  /**
+   * Teacher forcing under the budget: evaluates `tokens` after what the sequence holds, in as few
+   * evaluations as fit (one when nothing must be evicted, exactly as an unbudgeted turn forces
+   * them), evicting between evaluations when the context is full; the logits after each token.
+   */
+  async forceLogits(tokens: readonly Token[]): Promise<Float32Array[]> {
+    const withLogits = { generateNext: { logits: true } } as const;
+    const logits: Float32Array[] = [];
+    while (logits.length < tokens.length) {
+      await this.makeRoom(1, false);
+      const room = Math.max(1, this.sequence.contextSize - 1 - this.sequence.nextTokenIndex);
+      const group = tokens.slice(logits.length, logits.length + room);
+      await this.evaluateObserved(group.length, async () => {
+        const outputs = await this.sequence.controlledEvaluate(group.map((token) => [token, withLogits] as [Token, typeof withLogits]));
+        group.forEach((_, i) => logits.push(logitsRow(outputs[i]?.next?.logits, logits.length)));
+      });
+    }
+    return logits;
   }
 
   /** After the prefill: room for the last prompt token and the first answer token. */
@@ -237,13 +265,11 @@ export class TokenEvictor {
    * One cache reading per slot, by token index: value norms relative to the slot's mean (VATP's
    * value term), or key similarities as read. Slots without a reading get none.
    */
-  private readings(kind: CacheReading, slots: readonly ScoreSlot[], n: number): Array<Float64Array | undefined> {
+  private readings(kind: CacheReading, slots: readonly ScoreSlot[], n: number, round: RoundReads): Array<Float64Array | undefined> {
     const context = this.sequence.context;
     const positions = readCellPositions(this.llama, context, sequenceIdOf(this.sequence), this.capacity);
-    const byLayer = new Map<number, { nCells: number; values: Float32Array } | null>();
     return slots.map(({ layer, head }) => {
-      if (!byLayer.has(layer)) byLayer.set(layer, this.readLayer(kind, layer));
-      const read = byLayer.get(layer);
+      const read = round.read(kind, layer);
       if (!read) return undefined;
       const values = new Float64Array(this.capacity);
       let sum = 0;
@@ -260,27 +286,38 @@ export class TokenEvictor {
     });
   }
 
-  private readLayer(kind: CacheReading, layer: number): { nCells: number; nHeadKv: number; values: Float32Array } | null {
+  /** The cache readings of one eviction round: each (kind, layer) read from the cache once. */
+  private roundReads(): RoundReads {
     const context = this.sequence.context;
-    if (kind === 'valueNorm') {
-      const read = readValueNorms(this.llama, context, layer);
-      return read && { nCells: read.nCells, nHeadKv: read.nHeadKv, values: read.norms };
-    }
-    const read = readKeySimilarity(this.llama, context, layer);
-    return read && { nCells: read.nCells, nHeadKv: read.nHeadKv, values: read.similarity };
+    const cache = new Map<string, LayerReading | null>();
+    const readLayer = (kind: CacheReading, layer: number): LayerReading | null => {
+      if (kind === 'valueNorm') {
+        const read = readValueNorms(this.llama, context, layer);
+        return read && { nCells: read.nCells, nHeadKv: read.nHeadKv, values: read.norms };
+      }
+      const read = readKeySimilarity(this.llama, context, layer);
+      return read && { nCells: read.nCells, nHeadKv: read.nHeadKv, values: read.similarity };
+    };
+    return {
+      read(kind, layer) {
+        const key = `${kind}:${layer}`;
+        if (!cache.has(key)) cache.set(key, readLayer(kind, layer));
+        return cache.get(key) ?? null;
+      },
+    };
   }
 
   /**
    * The slots a scorer ranks with: the observed (layer, KV head) pairs, or, for one that reads no
    * attention, every KV head of each layer its first reading covers (the full layers).
    */
-  private scoredSlots(): ScoreSlot[] {
+  private scoredSlots(round: RoundReads): ScoreSlot[] {
     if (this.needsScores) return this.slots;
     const first = this.scorer.reads[0];
     if (!first) return [];
     const slots: ScoreSlot[] = [];
     for (let layer = 0; layer < this.layers; layer++) {
-      const read = this.readLayer(first, layer);
+      const read = round.read(first, layer);
       for (let head = 0; read && head < read.nHeadKv; head++) slots.push({ layer, head });
     }
     return slots;
@@ -293,10 +330,11 @@ export class TokenEvictor {
    */
   private importance(n: number): Float64Array {
     const total = new Float64Array(n);
-    const slots = this.scoredSlots();
+    const round = this.roundReads();
+    const slots = this.scoredSlots(round);
     if (slots.length === 0) return total;
     const attention = this.needsScores ? this.attention() : null;
-    const readings = new Map(this.scorer.reads.map((kind) => [kind, this.readings(kind, slots, n)] as const));
+    const readings = new Map(this.scorer.reads.map((kind) => [kind, this.readings(kind, slots, n, round)] as const));
     slots.forEach((_, slot) => {
       const inputs: SlotInputs = { attention: attention?.[slot]?.subarray(0, n) ?? null };
       for (const [kind, perSlot] of readings) {

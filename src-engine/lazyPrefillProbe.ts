@@ -1,22 +1,19 @@
-// A lazy (segmented) prefill of a prompt, measured: the prompt's last-token logits, the native
-// statistics, and the wall time to those logits. The building block of lazy turns and of the
-// benchmark's TTFT and fidelity rows; with keep = 1 everywhere it must equal a plain prefill.
+// A lazy (segmented) prefill of a prompt with a schedule given outright, measured: the prompt's
+// last-token logits, the native statistics, each layer's last observation, and the wall time to
+// those logits. A diagnostic of the native prefill (tests, scripts/lazy-needle-ranks.ts); turns
+// and fidelity probes run lazy prefill through the turn pipeline (turnRunner.ts).
 import type { Llama, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { renderChatTokens } from './chatPrompt.js';
 import {
-  adoptNativeTokens,
   clearNativeSequence,
   lazyPrefill,
-  revivePruned,
   readLastLogits,
   readObservationWithPositions,
   type LayerObservation,
   type LazyPrefillStats,
   type LazySchedule,
 } from './siftNative.js';
-import { forcedLogits, type LogitsProbeResult } from './logitsProbe.js';
 import { checkPromptFits } from './turnRunner.js';
-import type { LazyTurn } from './lazyPrefillRun.js';
 import type { ChatMessage } from '../src-common/engineTypes.js';
 
 export interface LazyPrefillRequest {
@@ -60,27 +57,4 @@ export async function probeLazyPrefill(
   } finally {
     clearNativeSequence(sequence);
   }
-}
-
-/**
- * Teacher-forced logits under lazy prefill, as a lazy turn would see them: the first row comes
- * from the pruned prefill, the pruned tokens are then revived (or stay absent), and the forced
- * tokens are evaluated after the prompt.
- */
-export async function probeLazyLogits(
-  llama: Llama,
-  model: LlamaModel,
-  sequence: LlamaContextSequence,
-  lazy: LazyTurn,
-  request: { messages: ChatMessage[]; follow?: number[] },
-): Promise<LogitsProbeResult> {
-  const prompt = renderChatTokens(model, request.messages);
-  const follow = request.follow ?? [];
-  checkPromptFits(prompt.length + follow.length, sequence.contextSize);
-  await sequence.clearHistory();
-  await lazyPrefill(llama, sequence, prompt, { ...lazy.schedule, keepMasked: !lazy.revive });
-  const first = readLastLogits(llama, sequence.context);
-  if (lazy.revive) await revivePruned(llama, sequence);
-  adoptNativeTokens(sequence, prompt);
-  return { promptTokens: prompt, logits: [first, ...(await forcedLogits(sequence, follow))] };
 }

@@ -3,7 +3,7 @@
 import type { LoadModelOptions } from './engine.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
-import type { LogitsProbeRequest, LogitsProbeResult } from './logitsProbe.js';
+import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import type { BuildInfo, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
 import type { EngineErrorCode } from './engineError.js';
 

@@ -8,7 +8,7 @@
 import type { Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import type { LayerRule } from '../src-common/policy/contextPlan.js';
 import { layerLaziness } from '../src-common/policy/simLayerKvLayers.js';
-import { forcedLogits } from './logitsProbe.js';
+import { forcedLogits } from './forcedLogits.js';
 import { readObservationWithPositions, setObservation } from './siftNative.js';
 import type { SamplingOptions, StopReason, TurnEvent } from '../src-common/engineTypes.js';
 

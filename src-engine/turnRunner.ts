@@ -1,4 +1,7 @@
-// Runs one chat turn on a context sequence and measures it. Three prefills, or a resumed one:
+// Runs one chat turn on a context sequence and measures it: the one pipeline every turn, fidelity
+// probe and calibration runs through. A prefill, then a continuation: answer tokens generated, or
+// given tokens teacher-forced with the logits after each (forcedLogits.ts). Three prefills, or a
+// resumed one:
 // - plain: node-llama-cpp evaluates the prompt in batch-sized chunks (progress and cancel between
 //   chunks), then generates;
 // - lazy (LazyLLM, llama-sift-prefill.cpp and -revive.cpp): llama.cpp prefills segment by segment, pruning tokens;
@@ -6,19 +9,27 @@
 //   pruned tokens from the aux cache, and hands the sequence back to node-llama-cpp to generate.
 // - budgeted (VATP and baselines, kvEviction.ts): node-llama-cpp evaluates chunks that fit a context
 //   sized to the budget, evicting the lowest-ranked tokens before each, and while generating.
+// - resumed: the prompt went through a two-context stage first (turnStages.ts) and the sequence
+//   holds what it kept.
 // Every metric is a measurement of this run.
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { renderChatTokens } from './chatPrompt.js';
 import { sampleToken } from './sampling.js';
+import { forcedLogits } from './forcedLogits.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPlan, KvCost } from '../src-common/policy/contextPlan.js';
-import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned } from './siftNative.js';
+import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned, setObservation } from './siftNative.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
 import { type BuildKind, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 
 /** An evictor's turn (contextPlan.ts). */
 export type EvictionTurn = EvictionPlan;
+
+/**
+ * What follows the prefill: answer tokens sampled as the request's sampling says, or `follow`
+ * teacher-forced (the logits after the prompt and after each forced token are the outcome).
+ */
+export type Continuation = { kind: 'generate' } | { kind: 'force'; follow: readonly Token[] };
 
 export interface ResumedPrefill {
   /** When the turn started (performance.now()), for TTFT. */
@@ -41,6 +52,8 @@ export interface ResumedPrefill {
   lazy?: LazyTurnMetrics | null;
   computed?: number[] | null;
   keys?: number[];
+  /** A forced continuation: the logits rows already computed there (after the prompt, and after follow[0] for SimLayerKV's decode rule). */
+  logits?: Float32Array[];
 }
 
 export interface TurnTarget {
@@ -48,6 +61,11 @@ export interface TurnTarget {
   model: LlamaModel;
   context: LlamaContext;
   sequence: LlamaContextSequence;
+  /** The request's messages rendered and tokenized (once per turn, by the engine). */
+  prompt: Token[];
+  continuation: Continuation;
+  /** Attention observation of that many query rows, on for the whole turn (to show it changes no logits). */
+  observe?: number;
   build: BuildKind;
   batchSize: number;
   /** Set when the policy asks for lazy prefill and this build and model support it. */
@@ -71,6 +89,8 @@ export interface TurnOutcome {
   answer: string;
   stopReason: StopReason;
   metrics: TurnMetrics;
+  /** A forced continuation's logits: after the prompt, then after each forced token. */
+  logits: Float32Array[] | null;
 }
 
 /** Throws PROMPT_TOO_LONG before any work when the prompt and one answer token cannot fit. */
@@ -122,6 +142,13 @@ class AnswerStream {
 interface Prefilled {
   /** The tokens to feed node-llama-cpp's generator next. */
   next: Token[];
+  /** A forced continuation's logits rows known after the prefill (a lazy prefill's last-token row). */
+  known: Float32Array[];
+  /**
+   * Forced: how many tokens of prompt + follow the sequence holds (or stands for, after an
+   * eviction); by default the prompt but its last token, and one more per known row.
+   */
+  held?: number;
   ttftMs: number;
   lazy: LazyTurnMetrics | null;
   computed: number[] | null;
@@ -132,15 +159,17 @@ interface Prefilled {
 async function budgetedPrefill(
   evictor: TokenEvictor,
   prompt: Token[],
+  continuation: Continuation,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<Prefilled> {
   const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
   const finished = await evictor.prefill(prompt.slice(0, -1), report, signal);
-  if (!finished) return { next: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
-  // the last prompt token is evaluated with generation: make room for it and the first answer token
-  await evictor.afterPrefill();
-  return { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: null };
+  if (!finished) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
+  // the last prompt token is evaluated with generation: make room for it and the first answer
+  // token (forcing makes its own room, evaluation by evaluation)
+  if (continuation.kind === 'generate') await evictor.afterPrefill();
+  return { next: prompt.slice(-1), known: [], ttftMs: 0, lazy: null, computed: null, stopReason: null };
 }
 
 async function plainPrefill(
@@ -152,11 +181,11 @@ async function plainPrefill(
   // all but the last prompt token; the last one is evaluated with generation
   const prefill = prompt.slice(0, -1);
   for (let i = 0; i < prefill.length; i += target.batchSize) {
-    if (signal.aborted) return { next: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
+    if (signal.aborted) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
     await target.sequence.evaluateWithoutGeneratingNewTokens(prefill.slice(i, i + target.batchSize));
     onEvent({ type: 'progress', phase: 'prefill', done: Math.min(i + target.batchSize, prefill.length), total: prompt.length });
   }
-  return { next: prompt.slice(-1), ttftMs: 0, lazy: null, computed: null, stopReason: null };
+  return { next: prompt.slice(-1), known: [], ttftMs: 0, lazy: null, computed: null, stopReason: null };
 }
 
 async function lazyPrefillTurn(
@@ -171,21 +200,25 @@ async function lazyPrefillTurn(
 ): Promise<Prefilled> {
   const { llama, model, sequence } = target;
   const stats = await runLazyPrefill(llama, sequence, lazy, prompt, onEvent, signal);
-  if (!stats) return { next: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
-  const first = sampleToken(readLastLogits(llama, sequence.context), request.sampling) as Token;
+  if (!stats) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
+  const lastLogits = readLastLogits(llama, sequence.context);
+  const forcing = target.continuation.kind === 'force';
+  const first = forcing ? null : (sampleToken(lastLogits, request.sampling) as Token);
   const ttftMs = performance.now() - started;
   const metrics = lazyTurnMetrics(lazy, stats);
-  const done = { ttftMs, lazy: metrics, computed: stats.computed, keys: stats.keys };
-  if (model.isEogToken(first)) return { ...done, next: [], stopReason: 'eos' };
-  answer.push(first);
-  if (signal.aborted) return { ...done, next: [], stopReason: 'cancelled' };
+  const done = { ttftMs, lazy: metrics, computed: stats.computed, keys: stats.keys, known: forcing ? [lastLogits] : [] };
+  if (first !== null) {
+    if (model.isEogToken(first)) return { ...done, next: [], stopReason: 'eos' };
+    answer.push(first);
+    if (signal.aborted) return { ...done, next: [], stopReason: 'cancelled' };
+  }
   if (lazy.revive) {
     const revived = await revivePruned(llama, sequence);
     metrics.revived = revived.revived;
     metrics.reviveMs = round(revived.ms);
   }
   adoptNativeTokens(sequence, prompt);
-  return { ...done, next: [first], stopReason: null };
+  return { ...done, next: first === null ? [] : [first], stopReason: null };
 }
 
 export async function runTurn(
@@ -194,12 +227,12 @@ export async function runTurn(
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<TurnOutcome> {
-  const { model, sequence, context } = target;
-  const prompt = renderChatTokens(model, request.messages);
+  const { model, sequence, context, prompt, continuation } = target;
   const evicting = target.eviction ?? null;
   const resume = target.resume ?? null;
+  const forced = continuation.kind === 'force' ? continuation.follow.length : 0;
   // under a budget the prompt may be longer than the context: eviction makes room
-  if (!evicting) checkPromptFits(prompt.length, context.contextSize);
+  if (!evicting) checkPromptFits(prompt.length + forced, context.contextSize);
   const maxTokens = evicting
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
@@ -211,10 +244,21 @@ export async function runTurn(
 
   const answer = new AnswerStream(model, onEvent);
   const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats) : null;
+  const observing = !evictor && (target.observe ?? 0) > 0;
+  if (observing) setObservation(target.llama, context, target.observe!);
   try {
     return await generate();
   } finally {
     evictor?.stop();
+    if (observing) setObservation(target.llama, context, 0);
+  }
+
+  /** Teacher forcing: the prompt and follow tokens not evaluated yet, with the logits from the prompt's last token on. */
+  async function force(follow: readonly Token[], prefilled: Prefilled): Promise<Float32Array[]> {
+    const held = prefilled.held ?? prompt.length - 1 + prefilled.known.length;
+    const tail = [...prompt, ...follow].slice(held);
+    const rows = evictor ? await evictor.forceLogits(tail) : await forcedLogits(sequence, tail, Math.max(0, prompt.length - 1 - held));
+    return [...prefilled.known, ...rows];
   }
 
   async function generate(): Promise<TurnOutcome> {
@@ -223,15 +267,24 @@ export async function runTurn(
       : target.lazy
       ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, onEvent, signal)
       : evictor
-        ? await budgetedPrefill(evictor, prompt, onEvent, signal)
-        : await plainPrefill(target, prompt, onEvent, signal);
+        ? await budgetedPrefill(evictor, prompt, continuation, onEvent, signal)
+        : continuation.kind === 'force'
+          ? // the whole prompt goes in with the forced tokens: one evaluation, the batches a native prefill uses
+            { next: [], known: [], held: 0, ttftMs: 0, lazy: null, computed: null, stopReason: null }
+          : await plainPrefill(target, prompt, onEvent, signal);
     kvMeter.sample();
-    evictor?.startDecode();
     if (target.lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
 
     let ttftMs = prefilled.ttftMs;
     let stopReason: StopReason = prefilled.stopReason ?? 'maxTokens';
-    if (prefilled.stopReason === null && answer.tokens.length < maxTokens) {
+    let logits: Float32Array[] | null = null;
+    if (continuation.kind === 'force') {
+      if (prefilled.stopReason === 'cancelled') throw new EngineError('INTERNAL', 'a forced continuation was cancelled');
+      logits = await force(continuation.follow, prefilled);
+      ttftMs ||= performance.now() - started;
+      stopReason = 'maxTokens';
+    } else if (prefilled.stopReason === null && answer.tokens.length < maxTokens) {
+      evictor?.startDecode();
       // yieldEogToken: node-llama-cpp otherwise ends quietly at end-of-generation, and the stop
       // reason would read as the length limit
       const options =
@@ -289,7 +342,7 @@ export async function runTurn(
       simLayerKvDecision: target.simLayerKvDecision ?? null,
       notice: target.notice,
     };
-    return { answer: answer.answer, stopReason, metrics };
+    return { answer: answer.answer, stopReason, metrics, logits };
   }
 }
 
@@ -309,7 +362,7 @@ function resumedPrefill(
   const stopReason = resume.stopReason ?? (signal.aborted ? 'cancelled' : null);
   const next = generated.length > 0 ? generated.slice(-1) : prompt.slice(-1);
   const lazy = { lazy: resume.lazy ?? null, computed: resume.computed ?? null, ...(resume.keys ? { keys: resume.keys } : {}) };
-  return { next, ttftMs, ...lazy, stopReason };
+  return { next, known: resume.logits ?? [], ttftMs, ...lazy, stopReason };
 }
 
 function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {

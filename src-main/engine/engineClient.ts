@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { LoadModelOptions } from '../../src-engine/engine.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from '../../src-engine/attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from '../../src-engine/lazyPrefillProbe.js';
-import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from '../../src-engine/protocol.js';
 import { disableCpuVariant, variantToDisable } from '../../src-engine/cpuVariants.js';
 import { type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';

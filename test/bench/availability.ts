@@ -1,7 +1,7 @@
 // What each engine can do, found by asking it rather than assumed: whether a row's policy is
 // accepted (a policy the engine does not know yet is answered with BAD_POLICY), and whether
 // probeLogits applies the policy it is given (today it always probes the full KV cache).
-import type { LogitsProbeRequest } from '../../src-engine/logitsProbe.js';
+import type { LogitsProbeRequest } from '../../src-engine/forcedLogits.js';
 import { EngineError } from '../../src-engine/engineError.js';
 import type { EngineSlot } from './engines.js';
 import type { BenchRow } from './suite.js';

@@ -6,7 +6,7 @@
 // on Mesa's software driver (lavapipe), which ggml skips unless asked for (GGML_VK_VISIBLE_DEVICES).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient, forkEngineHost } from '../../src-main/engine/engineClient.js';
-import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { passkeyPrompt } from '../helpers/passkey.js';

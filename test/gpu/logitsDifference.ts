@@ -1,6 +1,6 @@
 // How far two probes' logits are apart: rows are the positions a probe returns (after the prompt
 // and after each forced token).
-import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 
 export interface LogitsDifference {
   /** Logit values that are not bit-identical, over every row. */

@@ -5,7 +5,7 @@
 // the bytes the backend allocated match the per-layer statistics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { TurnRequest } from '../../src-common/engineTypes.js';
 import { passkeyPrompt } from '../helpers/passkey.js';

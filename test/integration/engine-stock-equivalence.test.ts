@@ -3,7 +3,7 @@
 // file names, so one process can hold only one) and confirms which build it loaded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
-import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 

@@ -6,7 +6,7 @@ import { keydiffScorer } from '../../src-common/policy/scorers/keydiff.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import type { TurnRequest } from '../../src-common/engineTypes.js';
 import { loadLlama } from '../../src-engine/loadLlama.js';
-import type { LogitsProbeResult } from '../../src-engine/logitsProbe.js';
+import type { LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import { readCellPositions, readKeySimilarity, sequenceIdOf } from '../../src-engine/siftNative.js';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import { differingLogits } from '../helpers/logits.js';

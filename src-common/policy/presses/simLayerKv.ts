@@ -67,7 +67,7 @@ export const simLayerKvPress: PressDeclaration = {
     const trim = policy.simLayerKv!;
     const { rule, sink, window, lastW } = trim;
     if (rule !== 'profile') {
-      // prefilled at full size, decided, then moved into the trimmed context (engine.ts)
+      // prefilled at full size, decided, then moved into the trimmed context (turnStages.ts)
       draft.layerRule = { rule, delta: trim.delta ?? draft.profile?.delta ?? DEFAULT_LAZY_DELTA, sink, window, lastW };
       draft.prefillShape = { ...draft.shape };
       return;
