@@ -2,6 +2,7 @@
 // node-llama-cpp's, so the native layer can change without touching the app.
 import type { LayerProfile } from './policy/simLayerKvLayers.js';
 import type { KvCost } from './policy/contextPlan.js';
+import type { ModelShapeFacts } from './modelShape.js';
 
 /** Which native build runs a turn: Sift's patched llama.cpp, or the same source unpatched. */
 export type BuildKind = 'patched' | 'stock';
@@ -60,6 +61,11 @@ export interface TurnRequest {
   policy: string;
   /** The model's calibrated SimLayerKV profile (sift calibrate), for policies that use it. */
   layerProfile?: LayerProfile | null;
+  /**
+   * For policy auto: free memory (where the KV lives) and the margin kept beside the turn, as the
+   * caller states them (tests, `sift ask --free-ram`); by default the OS's or the GPU's figure.
+   */
+  memory?: { freeBytes?: number; marginBytes?: number } | null;
 }
 
 /** Per-layer KV statistics read from the native library after a turn. */
@@ -135,7 +141,23 @@ export interface SimLayerKvDecisionMetrics {
   moveMs: number;
 }
 
-/** Every figure is measured during the turn; none is estimated. */
+/** What policy auto decided before a turn (src-common/policy/select.ts). */
+export interface AutoSelectionMetrics {
+  /** As asked: "auto" or "auto:prefer=fast". */
+  requested: string;
+  preference: 'exact' | 'balanced' | 'fast';
+  policy: string;
+  lossy: boolean;
+  /** Predicted before the turn: weights still to load, KV, compute, and the peak and steady sums. */
+  predictedBytes: { model: number; kv: number; compute: number; peak: number; steady: number };
+  /** Free memory where the KV lives, and what auto kept aside of it. */
+  freeBytes: number;
+  marginBytes: number;
+  memoryName: string;
+  explanation: string;
+}
+
+/** Every figure is measured during the turn, but kvPredicted and selection, which say so. */
 export interface TurnMetrics {
   build: BuildKind;
   policy: string;
@@ -165,6 +187,8 @@ export interface TurnMetrics {
   lazy: LazyTurnMetrics | null;
   /** Present when SimLayerKV chose this prompt's trimmed layers itself (simlayerkv:rule=prefill|decode). */
   simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
+  /** Present when policy auto chose the turn's policy: what it chose, from what memory, and why. */
+  selection?: AutoSelectionMetrics | null;
   /** Why a requested policy did not (fully) apply, if it did not. */
   notice: string | null;
 }
@@ -189,15 +213,12 @@ export type TurnEvent =
   | { type: 'token'; text: string }
   | { type: 'done'; answer: string; stopReason: StopReason; metrics: TurnMetrics };
 
-export interface ModelInfo {
+/** A loaded model: its file, its shape as the GGUF header states it, and how it was loaded. */
+export interface ModelInfo extends Omit<ModelShapeFacts, 'name'> {
   path: string;
   name: string;
-  architecture: string;
   sizeBytes: number;
-  trainContextSize: number;
-  layers: number;
-  kvHeads: number;
-  headDim: number;
+  /** The context the engine opens (the model's trained one, at most the configured size). */
   contextSize: number;
   /** Layers node-llama-cpp put on a GPU device (0 when everything runs on the CPU). */
   offloadedLayers: number;

@@ -21,6 +21,15 @@ export function formatBytes(bytes: number | null | undefined, options: { unit?: 
   return `${value.toFixed(1)} ${BINARY_UNITS[unit]}`;
 }
 
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+
+/** "64mb", "1.5gb", "4096b" (binary units, any case) as bytes, rounded down; null for anything else. */
+export function parseByteSize(raw: string): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)\s*$/i.exec(raw);
+  if (!match) return null;
+  return Math.floor(Number(match[1]) * BYTE_UNITS[match[2]!.toLowerCase()]!);
+}
+
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }

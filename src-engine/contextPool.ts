@@ -6,7 +6,7 @@ import os from 'node:os';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 import type { ContextShape } from '../src-common/policy/contextPlan.js';
 import { EngineError } from './engineError.js';
-import { hasKvBudgets, setNextContextLayout } from './siftNative.js';
+import { hasKvBudgets, readMemoryByBuffer, setNextContextLayout } from './siftNative.js';
 
 export interface OpenContext extends ContextShape {
   context: LlamaContext;
@@ -72,6 +72,13 @@ export class ContextPool {
    */
   sequenceOf(open: OpenContext, budgeted: boolean): LlamaContextSequence {
     return budgeted ? open.context.getSequence({ contextShift: { strategy: refuseContextShift } }) : open.context.getSequence();
+  }
+
+  /** Bytes the open context's KV cache and compute buffers take (0 when none is open, or without the patch). */
+  heldBytes(): number {
+    if (!this.open) return 0;
+    const memory = readMemoryByBuffer(this.llama, this.open.context) ?? [];
+    return memory.reduce((sum, entry) => sum + entry.kvBytes + entry.computeBytes, 0);
   }
 
   async close(): Promise<void> {

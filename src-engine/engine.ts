@@ -1,5 +1,6 @@
 // The engine inside its own process: one native build, at most one model and one context, one
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
+import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
@@ -16,10 +17,13 @@ import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } fro
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
 import { DocumentKvStore } from './documentKvStore.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
+import { defaultMarginBytes, parseAutoPolicy, selectPolicy, type AutoPolicy, type Selection } from '../src-common/policy/select.js';
+import { computeBytesEstimate } from '../src-common/policy/computeBytes.js';
+import { modelShapeFromMetadata } from '../src-common/modelShape.js';
 import { runTurn, type Continuation, type TurnOutcome } from './turnRunner.js';
 import { compactPrompt, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
-import { type BuildInfo, type BuildKind, type ChatMessage, type ModelInfo, type SamplingOptions, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
+import { type AutoSelectionMetrics, type BuildInfo, type BuildKind, type ChatMessage, type ModelInfo, type SamplingOptions, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 
 export interface LoadModelOptions {
@@ -47,30 +51,21 @@ interface LoadedModel {
   options: LoadModelOptions;
 }
 
-function metadataNumber(metadata: unknown, arch: string, key: string): number | undefined {
-  const section = (metadata as Record<string, Record<string, unknown> | undefined>)[arch];
-  const value = key.split('.').reduce<unknown>((node, k) => (node as Record<string, unknown> | undefined)?.[k], section);
-  if (typeof value === 'number') return value;
-  if (Array.isArray(value) && typeof value[0] === 'number') return value[0];
-  return undefined;
-}
-
 function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, contextSize: number): ModelInfo {
-  const metadata = model.fileInfo.metadata;
-  const architecture = String(metadata.general.architecture);
-  const heads = metadataNumber(metadata, architecture, 'attention.head_count') ?? 0;
-  const kvHeads = metadataNumber(metadata, architecture, 'attention.head_count_kv') ?? heads;
-  const embd = metadataNumber(metadata, architecture, 'embedding_length') ?? 0;
-  const headDim = metadataNumber(metadata, architecture, 'attention.key_length') ?? (heads > 0 ? embd / heads : 0);
+  const shape = modelShapeFromMetadata(model.fileInfo.metadata);
   return {
     path: modelPath,
-    name: metadata.general.name ?? path.basename(modelPath, '.gguf'),
-    architecture,
+    name: shape.name ?? path.basename(modelPath, '.gguf'),
+    architecture: shape.architecture,
     sizeBytes,
     trainContextSize: model.trainContextSize,
     layers: model.fileInsights.totalLayers - 1,
-    kvHeads,
-    headDim,
+    kvHeads: shape.kvHeads,
+    headDim: shape.headDim,
+    heads: shape.heads,
+    embeddingLength: shape.embeddingLength,
+    feedForwardLength: shape.feedForwardLength,
+    vocabSize: shape.vocabSize,
     contextSize,
     offloadedLayers: model.gpuLayers,
   };
@@ -155,9 +150,13 @@ export class Engine {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     const profile = request.layerProfile ?? null;
-    const plan = this.plan(this.parseRequestPolicy(request.policy), prompt.length, profile);
+    const auto = this.parseAuto(request.policy);
+    const selection = auto ? await this.selectPolicy(auto, prompt.length, request) : null;
+    // never start a turn predicted not to fit: the explanation names the smallest change that would
+    if (selection && !selection.fits) throw new EngineError('WONT_FIT', selection.explanation);
+    const plan = this.plan(this.parseRequestPolicy(selection?.policy ?? request.policy), prompt.length, profile);
     const { lazy, notice } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
-    const notices = [...plan.notices, ...(notice ? [notice] : [])];
+    const notices = [...(selection?.notices ?? []), ...plan.notices, ...(notice ? [notice] : [])];
     const host = this.stageHost();
     const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal };
     const compacted =
@@ -191,6 +190,7 @@ export class Engine {
           eviction: plan.eviction,
           resume: compacted?.resume ?? decided?.resume ?? null,
           simLayerKvDecision: decided?.metrics ?? null,
+          selection: selection ? selectionMetrics(auto!, selection) : null,
           notice: notices.length ? notices.join(' ') : null,
           kvPredicted: predictKvCost(plan, loaded.info, profile, decided?.metrics.trimmedLayers),
         },
@@ -200,6 +200,49 @@ export class Engine {
       );
     });
     return { outcome, prompt };
+  }
+
+  private parseAuto(spec: string): AutoPolicy | null {
+    try {
+      return parseAutoPolicy(spec);
+    } catch (err) {
+      if (err instanceof PolicySpecError) throw new EngineError('BAD_POLICY', err.message);
+      throw err;
+    }
+  }
+
+  /** Policy auto for this prompt: the presses' cost model against the memory that is free (select.ts). */
+  private async selectPolicy(auto: AutoPolicy, promptTokens: number, request: TurnRequest): Promise<Selection & { freeBytes: number; marginBytes: number }> {
+    const info = this.requireLoaded().info;
+    const memory = await this.freeMemory(request.memory?.freeBytes);
+    const marginBytes = request.memory?.marginBytes ?? defaultMarginBytes(memory.freeBytes);
+    const selection = selectPolicy({
+      model: { ...info, weightsBytes: info.sizeBytes },
+      promptTokens,
+      answerTokens: request.sampling.maxTokens,
+      freeBytes: memory.freeBytes,
+      memoryName: memory.name,
+      weightsLoaded: true,
+      marginBytes,
+      computeBytes: (shape) => computeBytesEstimate(info, shape),
+      options: this.planOptions(),
+      profile: request.layerProfile ?? null,
+      preference: auto.preference,
+    });
+    return { ...selection, freeBytes: memory.freeBytes, marginBytes };
+  }
+
+  /**
+   * Free bytes where the KV lives: the GPU's when layers are offloaded, else RAM; the context open
+   * now is replaced by the turn's, so what it holds counts as free. A stated figure wins.
+   */
+  private async freeMemory(stated: number | undefined): Promise<{ freeBytes: number; name: string }> {
+    const info = this.requireLoaded().info;
+    const name = info.offloadedLayers > 0 ? 'VRAM' : 'RAM';
+    if (stated !== undefined) return { freeBytes: stated, name };
+    const held = this.contexts.heldBytes();
+    if (info.offloadedLayers > 0) return { freeBytes: (await this.llama.getVramState()).free + held, name };
+    return { freeBytes: os.freemem() + held, name };
   }
 
   /** What the two-context stages run on: this model, and its contexts lent one at a time. */
@@ -336,6 +379,20 @@ export class Engine {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+function selectionMetrics(auto: AutoPolicy, selection: Selection & { freeBytes: number; marginBytes: number }): AutoSelectionMetrics {
+  return {
+    requested: auto.spec,
+    preference: auto.preference,
+    policy: selection.policy,
+    lossy: selection.lossy,
+    predictedBytes: selection.predictedBytes,
+    freeBytes: selection.freeBytes,
+    marginBytes: selection.marginBytes,
+    memoryName: selection.memoryName,
+    explanation: selection.explanation,
+  };
 }
 
 function translateLoadError(err: unknown, modelPath: string): EngineError {

@@ -6,6 +6,8 @@ export type EngineErrorCode =
   | 'MODEL_TOO_LARGE'
   | 'NO_MODEL_LOADED'
   | 'PROMPT_TOO_LONG'
+  /** Policy auto predicts that no policy fits the free memory (the message says what would). */
+  | 'WONT_FIT'
   | 'BAD_POLICY'
   | 'BUSY'
   | 'ENGINE_CRASHED'

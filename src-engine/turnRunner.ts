@@ -19,7 +19,7 @@ import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPlan, KvCost } from '../src-common/policy/contextPlan.js';
 import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned, setObservation } from './siftNative.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
-import { type BuildKind, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
+import { type AutoSelectionMetrics, type BuildKind, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 
 /** An evictor's turn (contextPlan.ts). */
@@ -79,6 +79,8 @@ export interface TurnTarget {
   resume?: ResumedPrefill | null;
   /** SimLayerKV's per-prompt decision (rule=prefill|decode), when it made one. */
   simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
+  /** What policy auto chose, when it did. */
+  selection?: AutoSelectionMetrics | null;
   /** Said with the metrics, e.g. why a requested policy did not apply. */
   notice: string | null;
   /** The KV bytes the plan predicted, reported beside the measured ones. */
@@ -340,6 +342,7 @@ export async function runTurn(
       })),
       lazy: prefilled.lazy,
       simLayerKvDecision: target.simLayerKvDecision ?? null,
+      selection: target.selection ?? null,
       notice: target.notice,
     };
     return { answer: answer.answer, stopReason, metrics, logits };

@@ -17,7 +17,18 @@ const PROSE_LAZY_TRADE =
   `About 1.3–1.4× faster first token on real documents of 2k–4k tokens (${MEASURED_ON}); at 2k it kept the 4 answers full KV got right and ` +
   "agreed with full on 95% of its answer tokens. Faster schedules lost answers; the 4× pass-key schedule kept none.";
 
+const AUTO_TRADE =
+  'Chosen before each answer from the free memory, the model and the prompt: the full cache when it fits, else a cache sized to the prompt or an 8-bit one (both near-exact); ' +
+  'only when none fits, eviction of the least important tokens, with a warning. The info panel says what it chose and why.';
+
 export const POLICY_PRESETS: readonly PolicyPreset[] = [
+  { spec: 'auto', label: 'Automatic (recommended): fits the cache to the memory', trade: AUTO_TRADE },
+  { spec: 'auto:prefer=exact', label: 'Automatic, exact answers only (refuses what does not fit)', trade: 'As Automatic, but never evicts or prunes: a document too large for the memory is refused with what would fit.' },
+  {
+    spec: 'auto:prefer=fast',
+    label: 'Automatic, faster first token on long documents',
+    trade: `As Automatic, and lazy prefill on prompts from 2,048 tokens where the model supports it. ${PROSE_LAZY_TRADE}`,
+  },
   { spec: 'full', label: 'Full KV cache (exact)', trade: 'Exact: every other setting is measured against it. Reads the whole document at full cost.' },
   { spec: 'kv:type=q8_0', label: '8-bit KV cache (half the memory)', trade: `Half the KV memory. ${NOT_ON_PROSE}` },
   { spec: 'kv:type=q4_0', label: '4-bit KV cache (quarter memory)', trade: `A quarter of the KV memory. ${NOT_ON_PROSE}` },

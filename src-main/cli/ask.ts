@@ -6,7 +6,9 @@ import { describeTurn } from '../../src-common/turnSummary.js';
 import { describeCpuCode, describeGpu, describeMemory } from '../../src-common/engineSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
-import { parsePolicy, PolicySpecError } from '../../src-common/policy/spec.js';
+import { PolicySpecError } from '../../src-common/policy/policyError.js';
+import { canonicalPolicySetting } from '../../src-common/policy/select.js';
+import { parseByteSize } from '../../src-common/format.js';
 import { pressHelpText } from '../../src-common/policy/pressHelp.js';
 import { attachDocumentFile } from '../session/documentAttach.js';
 import { SessionService } from '../session/sessionService.js';
@@ -19,8 +21,11 @@ export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--js
   --model <path>       GGUF model file (or SIFT_MODEL)
   --file <path>        a document to ask about (pdf, docx, html, md, txt, code)
   --json               print one JSON object with the answer and the metrics
-  --policy <spec>      KV policy: presses joined by +, e.g. full, lazy, simlayerkv+vatp:budget=0.25
-                       (sift ask --help lists every press and knob; docs/POLICIES.md)
+  --policy <spec>      KV policy: auto (default: chosen per turn from free memory, model and prompt;
+                       auto:prefer=exact|balanced|fast), or presses joined by +, e.g. full, lazy,
+                       simlayerkv+vatp:budget=0.25 (sift ask --help lists every press and knob)
+  --free-memory <size> auto: the free memory to plan with (e.g. 2gb), instead of the measured one
+  --margin <size>      auto: memory kept free beside the turn (default 10% of free, at least 256mb)
   --build <kind>       patched (default) or stock llama.cpp
   --context <tokens>   context size (default: the model's, at most 16384)
   --max-tokens <n>     answer length limit (default 256)
@@ -38,6 +43,8 @@ interface AskOptions {
   temperature: number;
   system: string | null;
   question: string;
+  /** auto's memory, when stated. */
+  memory: { freeBytes?: number; marginBytes?: number } | null;
 }
 
 export function parseAskArgs(argv: string[]): AskOptions {
@@ -50,7 +57,9 @@ export function parseAskArgs(argv: string[]): AskOptions {
         model: { type: 'string' },
         file: { type: 'string' },
         json: { type: 'boolean', default: false },
-        policy: { type: 'string', default: 'full' },
+        policy: { type: 'string', default: 'auto' },
+        'free-memory': { type: 'string' },
+        margin: { type: 'string' },
         build: { type: 'string', default: 'patched' },
         context: { type: 'string' },
         'max-tokens': { type: 'string' },
@@ -69,14 +78,18 @@ export function parseAskArgs(argv: string[]): AskOptions {
   if (values.build !== 'patched' && values.build !== 'stock') throw new UsageError('--build must be "patched" or "stock"');
   let policy: string;
   try {
-    policy = parsePolicy(values.policy).spec;
+    policy = canonicalPolicySetting(values.policy);
   } catch (error) {
     if (error instanceof PolicySpecError) throw new UsageError(`--policy: ${error.message}`);
     throw error;
   }
   const temperature = values.temperature === undefined ? 0 : Number(values.temperature);
   if (!Number.isFinite(temperature) || temperature < 0 || temperature > 2) throw new UsageError('--temperature must be between 0 and 2');
+  const freeBytes = byteSize(values['free-memory'], '--free-memory');
+  const marginBytes = byteSize(values.margin, '--margin');
+  const memory = freeBytes !== undefined || marginBytes !== undefined ? { ...(freeBytes !== undefined ? { freeBytes } : {}), ...(marginBytes !== undefined ? { marginBytes } : {}) } : null;
   return {
+    memory,
     model,
     file: values.file ?? null,
     json: values.json,
@@ -88,6 +101,13 @@ export function parseAskArgs(argv: string[]): AskOptions {
     system: values.system ?? null,
     question,
   };
+}
+
+function byteSize(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const bytes = parseByteSize(raw);
+  if (bytes === null) throw new UsageError(`${flag} takes a size such as 512mb or 2gb, not "${raw}"`);
+  return bytes;
 }
 
 /** The JSON `sift ask --json` prints: stable field names, documented in docs/CLI.md. */
@@ -116,6 +136,7 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     lazy: metrics.lazy,
     eviction: metrics.eviction,
     simLayerKvDecision: metrics.simLayerKvDecision ?? null,
+    selection: metrics.selection ?? null,
     sessionId: extra.sessionId,
     model: extra.model,
     notice: metrics.notice ?? extra.notice,
@@ -154,6 +175,7 @@ export async function askCommand(argv: string[]): Promise<number> {
     store,
     supervisor,
     layerProfiles: new StoredLayerProfiles(store.modelProfiles),
+    ...(options.memory ? { memory: options.memory } : {}),
     emit: (event) => {
       if (event.type === 'turn.token' && !options.json) process.stdout.write(event.text);
       if (event.type === 'turn.finished') finished = event.message;

@@ -2,6 +2,7 @@
 // exit code; usage errors exit 2, failures 1, with a message on stderr a person can act on.
 import { askCommand, ASK_USAGE } from './ask.js';
 import { calibrateCommand, CALIBRATE_USAGE } from './calibrate.js';
+import { PLAN_USAGE } from './plan.js';
 import { UsageError } from './usageError.js';
 
 const USAGE = `Usage: sift <command> [options]
@@ -9,11 +10,14 @@ const USAGE = `Usage: sift <command> [options]
 Commands:
   ask        answer a question, optionally about a document, and print metrics
   calibrate  measure which layers SimLayerKV can trim on a model, and store the profile
+  plan       say which KV policy auto would choose for a prompt length, without running it
   serve      serve the app on 127.0.0.1 for a browser
 
 ${ASK_USAGE}
 
 ${CALIBRATE_USAGE}
+
+${PLAN_USAGE}
 
 Run \`sift serve --help\` for serve's options.`;
 
@@ -22,6 +26,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   ask: async () => askCommand,
   calibrate: async () => calibrateCommand,
+  plan: async () => (await import('./plan.js')).planCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
 };
 

@@ -8,7 +8,8 @@ import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
 import { policyUsesLayerProfile } from '../../src-common/policy/calibration.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
-import { parsePolicy, PolicySpecError } from '../../src-common/policy/spec.js';
+import { PolicySpecError } from '../../src-common/policy/policyError.js';
+import { canonicalPolicySetting } from '../../src-common/policy/select.js';
 import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
 import type { MessageRow, SessionRow, SessionSettings } from '../../src-common/storeTypes.js';
 import { attachDocument } from './documentAttach.js';
@@ -32,6 +33,8 @@ export interface SessionServiceOptions {
   emit(event: AppEvent): void;
   /** Calibrated SimLayerKV profiles (sift calibrate), for turns whose policy uses one. */
   layerProfiles?: LayerProfileSource;
+  /** Free memory and margin for policy auto, as stated (sift ask --free-memory, tests); else measured per turn. */
+  memory?: { freeBytes?: number; marginBytes?: number };
 }
 
 export class SessionService {
@@ -84,7 +87,7 @@ export class SessionService {
   updateSettings(sessionId: string, settings: Partial<SessionSettings>): SessionRow {
     if (settings.policy !== undefined) {
       try {
-        settings = { ...settings, policy: parsePolicy(settings.policy).spec };
+        settings = { ...settings, policy: canonicalPolicySetting(settings.policy) };
       } catch (error) {
         if (error instanceof PolicySpecError) throw new SessionError('BAD_POLICY', error.message);
         throw error;
@@ -162,6 +165,7 @@ export class SessionService {
       messages: buildTurnMessages(systemPrompt, history, documentsById),
       sampling: { temperature, topP, maxTokens },
       policy,
+      ...(this.options.memory ? { memory: this.options.memory } : {}),
     };
   }
 

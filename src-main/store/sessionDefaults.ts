@@ -9,5 +9,6 @@ export const DEFAULT_SESSION_SETTINGS: Readonly<SessionSettings> = Object.freeze
   temperature: 0.2,
   topP: 0.9,
   maxTokens: 1024,
-  policy: 'full',
+  // chosen per turn from free memory, model and prompt (src-common/policy/select.ts)
+  policy: 'auto',
 });

@@ -24,7 +24,7 @@ describe('sift ask', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-cli-'));
     const doc = path.join(dataDir, 'report.txt');
     writeFileSync(doc, passkeyDocument(3900, 0.3, '58216'));
-    const res = runCli(['ask', '--json', '--model', testModelPath(), '--file', doc, '--max-tokens', '24', 'What is the pass key number?'], dataDir);
+    const res = runCli(['ask', '--json', '--policy', 'full', '--model', testModelPath(), '--file', doc, '--max-tokens', '24', 'What is the pass key number?'], dataDir);
     expect(res.status, res.stderr).toBe(0);
     const lines = res.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -151,5 +151,37 @@ describe('sift ask', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('sift plan', () => {
+  it('says what auto would choose from the GGUF header alone, as text or JSON, and exits 1 when nothing fits', () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-plan-'));
+    const ample = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '4000', '--free-memory', '8gb', '--json'], dataDir);
+    expect(ample.status, ample.stderr).toBe(0);
+    const plan = JSON.parse(ample.stdout) as Record<string, unknown> & { predictedBytes: Record<string, number> };
+    expect(plan).toMatchObject({ policy: 'full', fits: true, lossy: false, contextSize: 8192, expectedTtftMs: null });
+    // SmolLM2's 8k-token f16 cache: 30 layers × 2 × 3 KV heads × 64 × 2 bytes a token
+    expect(plan.predictedBytes['kv']).toBe(8192 * 30 * 2 * 3 * 64 * 2);
+    expect(plan.predictedBytes['peak']).toBe(plan.predictedBytes['model']! + plan.predictedBytes['kv']! + plan.predictedBytes['compute']!);
+
+    const tight = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-memory', '230mb', '--margin', '16mb'], dataDir);
+    expect(tight.status, tight.stderr).toBe(0);
+    expect(tight.stdout).toMatch(/^Policy: vatp:budget=\d+,pool=7\+kv:type=q8_0$/m);
+    expect(tight.stdout).toContain('Notice: Eviction keeps part of the document');
+
+    const none = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-memory', '50mb', '--margin', '0b'], dataDir);
+    expect(none.status).toBe(1);
+    expect(none.stdout).toContain('does not fit');
+    expect(none.stdout).toMatch(/weights alone need/);
+
+    const usage = runCli(['plan', '--model', testModelPath()], dataDir);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('--prompt-tokens <n> is needed');
+    const corrupt = path.join(dataDir, 'broken.gguf');
+    writeFileSync(corrupt, Buffer.from('GGUF not really a model'));
+    const bad = runCli(['plan', '--model', corrupt, '--prompt-tokens', '10'], dataDir);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.length).toBeGreaterThan(10);
   });
 });

@@ -3,6 +3,7 @@
 // decides which tokens the budget keeps beside the sinks and the recent window.
 import { BUDGET, COUNT, atLeastOne, oddPool } from '../knobPatterns.js';
 import { PolicySpecError } from '../policyError.js';
+import { parseByteSize } from '../../format.js';
 import type { Exclusion, Knob, PressDeclaration } from '../press.js';
 import type { PlanDraft } from '../contextPlan.js';
 import { SCORERS } from '../scorers/index.js';
@@ -60,14 +61,11 @@ export function resolveBudgetTokens(budget: KvBudget, promptTokens: number, byte
   return Math.max(1, tokens);
 }
 
-const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
 export function parseBudget(method: string, raw: string): KvBudget {
-  const bytes = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)$/i.exec(raw);
-  if (bytes) {
-    const value = Math.floor(Number(bytes[1]) * BYTE_UNITS[bytes[2]!.toLowerCase()]!);
-    if (value < 1) throw new PolicySpecError(`${method}:budget=${raw} must be at least 1 byte`);
-    return { kind: 'bytes', value };
+  const bytes = /[a-z]$/i.test(raw) ? parseByteSize(raw) : null;
+  if (bytes !== null) {
+    if (bytes < 1) throw new PolicySpecError(`${method}:budget=${raw} must be at least 1 byte`);
+    return { kind: 'bytes', value: bytes };
   }
   const value = Number(raw);
   if (raw.includes('.')) {

@@ -1,0 +1,287 @@
+// Policy `auto`: picks the KV policy for one turn from the memory that is free, the model's shape
+// and the prompt's length, and says why in one sentence. It asks the presses' own cost model
+// (contextPlan.ts: the contexts a policy opens and their KV bytes, as llama.cpp allocates them)
+// for every candidate, so what it predicts is what the engine then creates.
+//
+// The order it tries, least lossy first:
+// 1. exact and near-exact: `full`; a cache sized to this prompt and its answer instead of the
+//    whole context (`streaming:budget=N` with N above both: nothing is ever evicted, so the
+//    logits are full KV's); an 8-bit KV cache (`kv:type=q8_0`, half the KV), whole or sized;
+//    with preference `fast` and a long prompt, lazy prefill first (a faster first token, lossy);
+// 2. lossy, only when nothing above fits (never under preference `exact`): value-aware eviction
+//    (VATP, pooled) over an 8-bit cache, with the largest token budget that fits the memory;
+// 3. nothing: "does not fit", with the smallest change that would.
+// A prompt longer than the context the model reads at once can only be answered by evicting
+// (positions stay inside the context: Sift evicts, llama.cpp never shifts silently), so it goes to 2.
+// Pure: the engine, `sift plan`, the settings panel and the table tests call it.
+import { formatBytes } from '../format.js';
+import { planContexts, predictKvCost, type ContextShape, type ModelKvShape, type PlanOptions } from './contextPlan.js';
+import { LAZY_PREFILL_ARCHITECTURES } from './architectures.js';
+import { CONTEXT_STEP, padToStep } from './kvBytes.js';
+import type { LayerProfile } from './simLayerKvLayers.js';
+import { parsePolicy } from './spec.js';
+import { PolicySpecError } from './policyError.js';
+
+export type Preference = 'exact' | 'balanced' | 'fast';
+export const PREFERENCES: readonly Preference[] = ['exact', 'balanced', 'fast'];
+export const DEFAULT_PREFERENCE: Preference = 'balanced';
+
+/** `auto` as the --policy grammar writes it: "auto", or "auto:prefer=exact|balanced|fast". */
+export interface AutoPolicy {
+  spec: string;
+  preference: Preference;
+}
+
+/** The auto policy a spec asks for, or null when it names presses. */
+export function parseAutoPolicy(spec: string): AutoPolicy | null {
+  const match = /^\s*auto(?::(.*))?\s*$/.exec(spec);
+  if (!match) return null;
+  let preference = DEFAULT_PREFERENCE;
+  for (const part of (match[1] ?? '').split(',').filter((p) => p.trim() !== '')) {
+    const [key, value] = part.split('=').map((t) => t.trim());
+    if (key !== 'prefer') throw new PolicySpecError(`auto has one knob, prefer= (${PREFERENCES.join(', ')}); "${key}" is not one`);
+    if (!PREFERENCES.includes(value as Preference)) throw new PolicySpecError(`auto:prefer=${value ?? ''} must be one of ${PREFERENCES.join(', ')}`);
+    preference = value as Preference;
+  }
+  return { spec: preference === DEFAULT_PREFERENCE ? 'auto' : `auto:prefer=${preference}`, preference };
+}
+
+/** A policy setting in its canonical form: auto's, or the presses' (throws PolicySpecError). */
+export function canonicalPolicySetting(spec: string): string {
+  return parseAutoPolicy(spec)?.spec ?? parsePolicy(spec).spec;
+}
+
+/**
+ * Memory kept free beside a turn's predicted peak: the OS, the app and other programs move while
+ * a turn runs, and a predicted byte count has no slack of its own. 10% of what is free, at least
+ * 256 MiB (the renderer and Node alone take about that).
+ */
+export function defaultMarginBytes(freeBytes: number): number {
+  return Math.max(256 * 2 ** 20, Math.round(freeBytes * 0.1));
+}
+
+/** Prompts from this long on get lazy prefill under `fast`: below it the measured gain is noise (docs/BENCHMARKS.md, 1k rows). */
+export const LAZY_MIN_PROMPT_TOKENS = 2048;
+/** The smallest eviction budget auto offers: fewer tokens keep too little of a document to answer from. */
+export const MIN_BUDGET_TOKENS = 256;
+/** Cells beyond prompt and answer a sized cache keeps, so that its evictor never has to run. */
+const SIZED_SLACK = 8;
+/** Pooling that keeps a needle's neighbours with it (the bench's best VATP row). */
+const VATP_POOL = 7;
+
+export interface SelectionModel extends ModelKvShape {
+  name: string;
+  /** Bytes of the weights (the GGUF file's size). */
+  weightsBytes: number;
+  trainContextSize: number;
+}
+
+export interface SelectionInput {
+  model: SelectionModel;
+  promptTokens: number;
+  /** Answer tokens the turn may generate: the context must hold them after the prompt. */
+  answerTokens: number;
+  /** Free bytes where the KV cache lives (RAM for the CPU, the device's VRAM when offloaded). */
+  freeBytes: number;
+  /** 'RAM' or a device name, for the explanation. */
+  memoryName: string;
+  /** The weights already take memory that freeBytes leaves out (the model is loaded). */
+  weightsLoaded: boolean;
+  marginBytes: number;
+  /** Compute-buffer bytes a context of this shape allocates beside its KV. */
+  computeBytes: (shape: ContextShape) => number;
+  options: PlanOptions;
+  profile: LayerProfile | null;
+  preference: Preference;
+}
+
+export interface PredictedBytes {
+  /** Weights still to be loaded (0 when they already are). */
+  model: number;
+  /** KV of the context the turn answers in. */
+  kv: number;
+  compute: number;
+  /** The most the turn holds at once: weights to load, the largest KV and compute. */
+  peak: number;
+  /** What stays while it generates. */
+  steady: number;
+}
+
+export interface Selection {
+  /** The policy to run (the --policy grammar); for a turn that does not fit, the least that came closest. */
+  policy: string;
+  fits: boolean;
+  /** Loses information compared with full KV (eviction, lazy prefill). */
+  lossy: boolean;
+  predictedBytes: PredictedBytes;
+  /** Bytes the turn may use: free minus the margin. */
+  availableBytes: number;
+  /** Where they are: 'RAM' or the device's memory. */
+  memoryName: string;
+  /** One sentence a person understands. */
+  explanation: string;
+  notices: string[];
+}
+
+interface Candidate {
+  policy: string;
+  lossy: boolean;
+  bytes: PredictedBytes;
+}
+
+export function selectPolicy(input: SelectionInput): Selection {
+  const available = Math.max(0, input.freeBytes - input.marginBytes);
+  const notices: string[] = [];
+  const { model, promptTokens } = input;
+  const needed = promptTokens + Math.max(1, input.answerTokens);
+  const tooLong = needed > model.contextSize;
+  if (tooLong) {
+    notices.push(
+      `The prompt is ${promptTokens} tokens; with room for the answer that is more than the ${model.contextSize} tokens this model reads at once${
+        model.contextSize < model.trainContextSize ? '' : ' (its trained context)'
+      }, so only an evicting policy can answer it, from the part of the document it keeps.`,
+    );
+  }
+  const cost = (policy: string, lossy: boolean): Candidate => ({ policy, lossy, bytes: predict(input, policy) });
+  const fits = (c: Candidate) => c.bytes.peak <= available;
+
+  const exactLadder: Candidate[] = [];
+  if (!tooLong) {
+    if (input.preference === 'fast' && lazyPays(input)) exactLadder.push(cost('lazy', true), cost('lazy+kv:type=q8_0', true));
+    const sized = sizedCacheTokens(input);
+    const canSize = sized !== null && input.options.features.has('kvBudgets');
+    exactLadder.push(cost('full', false));
+    if (canSize) exactLadder.push(cost(sizedPolicy(sized, 'f16'), false));
+    exactLadder.push(cost('kv:type=q8_0', false));
+    if (canSize) exactLadder.push(cost(sizedPolicy(sized, 'q8_0'), false));
+  }
+  const chosen = exactLadder.find(fits);
+  const full = cost('full', false);
+  if (chosen) {
+    if (chosen.policy.startsWith('lazy') && !input.profile) notices.push('Lazy prefill is not calibrated on this model yet: it was measured on SmolLM2 only, and may lose a buried fact.');
+    return done(input, chosen, true, explainExact(input, chosen, full, available), notices, available);
+  }
+
+  if (input.preference === 'exact') {
+    const closest = exactLadder.at(-1) ?? full;
+    const why = tooLong
+      ? `An exact answer needs the whole prompt in the context, and it is ${promptTokens} tokens where the model reads ${model.contextSize}: ask about a part of the document, or allow a balanced choice.`
+      : `${exactNeeds(input, closest, available)} Free ${formatBytes(closest.bytes.peak - available)} more, use a smaller model, or allow a balanced choice (evicting part of the document).`;
+    return done(input, closest, false, why, notices, available);
+  }
+
+  const evicting = largestFittingBudget(input, available);
+  if (evicting) {
+    notices.push('Eviction keeps part of the document: answers about what it drops can be wrong. It is not calibrated on this model yet.');
+    return done(input, evicting, true, explainEviction(input, evicting, full, available, tooLong), notices, available);
+  }
+
+  const smallest = cost(evictionPolicy(MIN_BUDGET_TOKENS), true);
+  return done(input, smallest, false, explainNothingFits(input, smallest, available), notices, available);
+}
+
+/** Bytes a policy's contexts take for this prompt, from the presses' plan. */
+function predict(input: SelectionInput, policy: string): PredictedBytes {
+  const plan = planContexts(parsePolicy(policy), input.model, input.promptTokens, input.profile, input.options);
+  const kv = predictKvCost(plan, input.model, input.profile);
+  const compute = Math.max(input.computeBytes(plan.shape), plan.prefillShape ? input.computeBytes(plan.prefillShape) : 0);
+  const weights = input.weightsLoaded ? 0 : input.model.weightsBytes;
+  return { model: weights, kv: kv.steadyKvBytes, compute, peak: weights + kv.peakKvBytes + compute, steady: weights + kv.steadyKvBytes + compute };
+}
+
+/** Cells that hold this prompt and its answer with room to spare, when fewer than the context's. */
+function sizedCacheTokens(input: SelectionInput): number | null {
+  // the evictor makes room two tokens ahead and node-llama-cpp keeps one cell free
+  const tokens = padToStep(input.promptTokens + Math.max(1, input.answerTokens) + SIZED_SLACK);
+  return tokens < input.model.contextSize ? tokens : null;
+}
+
+/** A cache of `tokens` cells that never evicts: StreamingLLM ranks nothing, so it costs no observation. */
+function sizedPolicy(tokens: number, kvType: 'f16' | 'q8_0'): string {
+  return `streaming:budget=${tokens}${kvType === 'q8_0' ? '+kv:type=q8_0' : ''}`;
+}
+
+function lazyPays(input: SelectionInput): boolean {
+  return input.promptTokens >= LAZY_MIN_PROMPT_TOKENS && input.options.features.has('lazyPrefill') && LAZY_PREFILL_ARCHITECTURES.includes(input.model.architecture);
+}
+
+function evictionPolicy(budgetTokens: number): string {
+  return `vatp:budget=${budgetTokens},pool=${VATP_POOL}+kv:type=q8_0`;
+}
+
+/**
+ * The eviction candidate with the most cells that fits (at most the prompt and the context), or
+ * null. Budgets are whole steps of 256 cells, as llama.cpp allocates them, so the budget named
+ * is the cache's size.
+ */
+function largestFittingBudget(input: SelectionInput, available: number): Candidate | null {
+  if (!input.options.features.has('kvBudgets') || !input.options.features.has('observation')) return null;
+  const candidate = (steps: number): Candidate => {
+    const policy = evictionPolicy(steps * CONTEXT_STEP);
+    return { policy, lossy: true, bytes: predict(input, policy) };
+  };
+  const most = Math.floor(Math.min(input.promptTokens + Math.max(1, input.answerTokens), input.model.contextSize) / CONTEXT_STEP);
+  const least = MIN_BUDGET_TOKENS / CONTEXT_STEP;
+  if (most < least || candidate(least).bytes.peak > available) return null;
+  if (candidate(most).bytes.peak <= available) return candidate(most);
+  // the KV grows with the budget: the largest number of steps that fits
+  let low = least;
+  let high = most;
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    if (candidate(mid).bytes.peak <= available) low = mid;
+    else high = mid;
+  }
+  return candidate(low);
+}
+
+function done(input: SelectionInput, candidate: Candidate, fits: boolean, explanation: string, notices: string[], availableBytes: number): Selection {
+  return { policy: candidate.policy, fits, lossy: candidate.lossy, predictedBytes: candidate.bytes, availableBytes, memoryName: input.memoryName, explanation, notices };
+}
+
+function prompt(input: SelectionInput): string {
+  return `The prompt is ${input.promptTokens.toLocaleString('en-US')} tokens`;
+}
+
+function free(input: SelectionInput, available: number): string {
+  return `${formatBytes(available)} of ${input.memoryName} is free beside a ${formatBytes(input.marginBytes)} margin`;
+}
+
+function explainExact(input: SelectionInput, chosen: Candidate, full: Candidate, available: number): string {
+  const needs = `${formatBytes(chosen.bytes.peak)}`;
+  switch (chosen.policy) {
+    case 'full':
+      return `${prompt(input)}; a full KV cache (${formatBytes(full.bytes.kv)}) fits: the turn needs ${needs} and ${free(input, available)}.`;
+    case 'kv:type=q8_0':
+      return `${prompt(input)}; a full cache would need ${formatBytes(full.bytes.peak)} and ${free(input, available)}: an 8-bit KV cache (${formatBytes(chosen.bytes.kv)}, near-exact) fits in ${needs}.`;
+    default:
+      if (chosen.policy.startsWith('streaming:')) {
+        const cells = Number(/budget=(\d+)/.exec(chosen.policy)?.[1] ?? 0);
+        const eightBit = chosen.policy.includes('q8_0') ? ' 8-bit (near-exact)' : '';
+        return `${prompt(input)}; a cache for the whole ${input.model.contextSize.toLocaleString('en-US')}-token context would need ${formatBytes(full.bytes.peak)} and ${free(input, available)}: a${eightBit} cache of ${cells.toLocaleString('en-US')} tokens holds this prompt and its answer (${formatBytes(chosen.bytes.kv)}), nothing is evicted.`;
+      }
+      return `${prompt(input)}, long enough for lazy prefill to give a faster first token (preference fast): it skips unimportant tokens in deeper layers; the turn needs ${needs} and ${free(input, available)}.`;
+  }
+}
+
+function exactNeeds(input: SelectionInput, closest: Candidate, available: number): string {
+  return `${prompt(input)}; even an 8-bit KV cache needs ${formatBytes(closest.bytes.peak)} and ${free(input, available)}.`;
+}
+
+function explainEviction(input: SelectionInput, chosen: Candidate, full: Candidate, available: number, tooLong: boolean): string {
+  const budget = Number(/budget=(\d+)/.exec(chosen.policy)?.[1] ?? 0);
+  const kept = `keeping the most important tokens (value-aware eviction) in an 8-bit cache of ${budget.toLocaleString('en-US')} tokens (${formatBytes(chosen.bytes.kv)} KV, ${formatBytes(chosen.bytes.peak)} in all)`;
+  if (tooLong) return `${prompt(input)}, more than the model reads at once (${input.model.contextSize.toLocaleString('en-US')}): ${kept}; ${free(input, available)}.`;
+  return `${prompt(input)}; a full cache needs ${formatBytes(full.bytes.peak)} and ${free(input, available)}: ${kept}.`;
+}
+
+function explainNothingFits(input: SelectionInput, smallest: Candidate, available: number): string {
+  const weights = input.weightsLoaded ? 0 : input.model.weightsBytes;
+  if (weights > available) {
+    return `The model's weights alone need ${formatBytes(weights)} and ${free(input, available)}: choose a smaller model (or a smaller quantization of it), or free memory.`;
+  }
+  if (!input.options.features.has('kvBudgets')) {
+    return `${prompt(input)}; the smallest exact cache needs more than the ${formatBytes(available)} free, and this build cannot evict (run npm run setup for the patched build), or shorten the document.`;
+  }
+  return `${prompt(input)}; even keeping only ${MIN_BUDGET_TOKENS} tokens needs ${formatBytes(smallest.bytes.peak)} and ${free(input, available)}: free ${formatBytes(smallest.bytes.peak - available)}, use a smaller model, or offload fewer layers to the GPU.`;
+}
