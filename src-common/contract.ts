@@ -86,6 +86,22 @@ export interface ExportedSession {
   content: string;
 }
 
+/** What sending a draft would do, said before it is sent: its length and the policy's fit. */
+export interface TurnPreview {
+  /** The whole prompt as the model would read it (history, documents, template, the draft). */
+  promptTokens: number;
+  contextSize: number;
+  /** The policy the turn would run: auto's choice, or the chat's own. */
+  policy: string;
+  /** The chat's policy is auto (then `explanation` is why it chose `policy`). */
+  auto: boolean;
+  fits: boolean;
+  /** Predicted for the turn: the most it holds at once (KV and compute buffers). */
+  predictedPeakBytes: number;
+  /** auto's sentence, or the warning for a chosen policy that is predicted not to fit; null when there is nothing to say. */
+  explanation: string | null;
+}
+
 export interface TurnStarted {
   userMessage: MessageRow | null;
   assistantMessage: MessageRow;
@@ -106,6 +122,7 @@ export interface ApiResults {
   'chat.stop': { stopped: boolean };
   'chat.regenerate': TurnStarted;
   'chat.editAndResend': TurnStarted;
+  'chat.preview': TurnPreview;
   'documents.attach': DocumentSummary;
   'models.state': ModelState;
   'models.inspect': ModelInsights;

@@ -37,6 +37,7 @@ export const requestSchemas = {
   'chat.stop': z.object({ sessionId: Id }).strict(),
   'chat.regenerate': z.object({ sessionId: Id }).strict(),
   'chat.editAndResend': z.object({ sessionId: Id, messageId: Id, text: z.string().trim().min(1).max(200_000) }).strict(),
+  'chat.preview': z.object({ sessionId: Id, text: z.string().max(200_000), documentIds: z.array(Id).max(20).optional() }).strict(),
   'documents.attach': z
     .object({
       sessionId: Id,

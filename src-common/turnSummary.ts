@@ -46,9 +46,9 @@ export function describeTurn(m: TurnMetrics): TurnFact[] {
     { key: 'total', label: 'Total', value: formatMs(m.totalMs) },
     { key: 'kv', label: 'KV cache', value: describeKvCache(m) },
     { key: 'context', label: 'Context', value: `${count(m.contextSize)} tokens` },
-    { key: 'policy', label: 'Policy', value: m.selection ? `${m.policy} (chosen by ${m.selection.requested})` : m.policy },
+    { key: 'policy', label: 'Policy', value: m.policy },
   ];
-  if (m.selection) facts.push({ key: 'auto', label: 'Why this policy', value: m.selection.explanation });
+  if (m.selection) facts.push({ key: 'auto', label: `Chosen by ${m.selection.requested}`, value: m.selection.explanation });
   const { presses, policy } = pressesOf(m.policy);
   for (const press of presses) {
     const said = policy ? press.describeTurn?.(m, policy) : null;

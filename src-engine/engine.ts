@@ -1,6 +1,5 @@
 // The engine inside its own process: one native build, at most one model and one context, one
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
-import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
@@ -17,14 +16,14 @@ import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } fro
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
 import { DocumentKvStore } from './documentKvStore.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
-import { defaultMarginBytes, parseAutoPolicy, selectPolicy, type AutoPolicy, type Selection } from '../src-common/policy/select.js';
-import { computeBytesEstimate } from '../src-common/policy/computeBytes.js';
+import { chooseAuto, fitWarning, previewTurn, requestedAuto, selectionMetrics, type ChoiceHost } from './policyChoice.js';
 import { modelShapeFromMetadata } from '../src-common/modelShape.js';
 import { runTurn, type Continuation, type TurnOutcome } from './turnRunner.js';
 import { compactPrompt, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
-import { type AutoSelectionMetrics, type BuildInfo, type BuildKind, type ChatMessage, type ModelInfo, type SamplingOptions, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
+import { type BuildInfo, type BuildKind, type ChatMessage, type ModelInfo, type SamplingOptions, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
+import type { TurnPreview } from '../src-common/contract.js';
 
 export interface LoadModelOptions {
   path: string;
@@ -123,6 +122,18 @@ export class Engine {
   }
 
   /**
+   * What a turn would run for this request, and whether it is predicted to fit: the prompt
+   * tokenized and auto's cost model asked, nothing evaluated, no context touched (so it may run
+   * while a turn does: the composer asks as the person types).
+   */
+  async planTurn(request: TurnRequest): Promise<TurnPreview> {
+    const loaded = this.requireLoaded();
+    const promptTokens = renderChatTokens(loaded.model, request.messages).length;
+    const policy = requestedAuto(request.policy) ? request.policy : this.parseRequestPolicy(request.policy).spec;
+    return previewTurn(this.choiceHost(), request, promptTokens, policy);
+  }
+
+  /**
    * Teacher-forced logits under a policy: a turn whose continuation is `follow`, forced (the same
    * pipeline, stages and contexts an answer runs through). `observe` turns attention observation
    * on meanwhile, to check it leaves the logits untouched.
@@ -150,13 +161,15 @@ export class Engine {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     const profile = request.layerProfile ?? null;
-    const auto = this.parseAuto(request.policy);
-    const selection = auto ? await this.selectPolicy(auto, prompt.length, request) : null;
+    const auto = requestedAuto(request.policy);
+    const selection = auto ? await chooseAuto(this.choiceHost(), auto, prompt.length, request) : null;
     // never start a turn predicted not to fit: the explanation names the smallest change that would
     if (selection && !selection.fits) throw new EngineError('WONT_FIT', selection.explanation);
     const plan = this.plan(this.parseRequestPolicy(selection?.policy ?? request.policy), prompt.length, profile);
     const { lazy, notice } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
-    const notices = [...(selection?.notices ?? []), ...plan.notices, ...(notice ? [notice] : [])];
+    // a policy the person chose runs as chosen, with a warning when it is predicted not to fit
+    const warning = auto || continuation.kind === 'force' ? null : await fitWarning(this.choiceHost(), plan.policy.spec, prompt.length, request);
+    const notices = [...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
     const host = this.stageHost();
     const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal };
     const compacted =
@@ -190,7 +203,7 @@ export class Engine {
           eviction: plan.eviction,
           resume: compacted?.resume ?? decided?.resume ?? null,
           simLayerKvDecision: decided?.metrics ?? null,
-          selection: selection ? selectionMetrics(auto!, selection) : null,
+          selection: selection ? selectionMetrics(selection) : null,
           notice: notices.length ? notices.join(' ') : null,
           kvPredicted: predictKvCost(plan, loaded.info, profile, decided?.metrics.trimmedLayers),
         },
@@ -202,47 +215,9 @@ export class Engine {
     return { outcome, prompt };
   }
 
-  private parseAuto(spec: string): AutoPolicy | null {
-    try {
-      return parseAutoPolicy(spec);
-    } catch (err) {
-      if (err instanceof PolicySpecError) throw new EngineError('BAD_POLICY', err.message);
-      throw err;
-    }
-  }
-
-  /** Policy auto for this prompt: the presses' cost model against the memory that is free (select.ts). */
-  private async selectPolicy(auto: AutoPolicy, promptTokens: number, request: TurnRequest): Promise<Selection & { freeBytes: number; marginBytes: number }> {
-    const info = this.requireLoaded().info;
-    const memory = await this.freeMemory(request.memory?.freeBytes);
-    const marginBytes = request.memory?.marginBytes ?? defaultMarginBytes(memory.freeBytes);
-    const selection = selectPolicy({
-      model: { ...info, weightsBytes: info.sizeBytes },
-      promptTokens,
-      answerTokens: request.sampling.maxTokens,
-      freeBytes: memory.freeBytes,
-      memoryName: memory.name,
-      weightsLoaded: true,
-      marginBytes,
-      computeBytes: (shape) => computeBytesEstimate(info, shape),
-      options: this.planOptions(),
-      profile: request.layerProfile ?? null,
-      preference: auto.preference,
-    });
-    return { ...selection, freeBytes: memory.freeBytes, marginBytes };
-  }
-
-  /**
-   * Free bytes where the KV lives: the GPU's when layers are offloaded, else RAM; the context open
-   * now is replaced by the turn's, so what it holds counts as free. A stated figure wins.
-   */
-  private async freeMemory(stated: number | undefined): Promise<{ freeBytes: number; name: string }> {
-    const info = this.requireLoaded().info;
-    const name = info.offloadedLayers > 0 ? 'VRAM' : 'RAM';
-    if (stated !== undefined) return { freeBytes: stated, name };
-    const held = this.contexts.heldBytes();
-    if (info.offloadedLayers > 0) return { freeBytes: (await this.llama.getVramState()).free + held, name };
-    return { freeBytes: os.freemem() + held, name };
+  /** What policy auto's choice runs on: this build, the loaded model and the context held now. */
+  private choiceHost(): ChoiceHost {
+    return { llama: this.llama, info: this.requireLoaded().info, planOptions: this.planOptions(), heldBytes: this.contexts.heldBytes() };
   }
 
   /** What the two-context stages run on: this model, and its contexts lent one at a time. */
@@ -379,20 +354,6 @@ export class Engine {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
-}
-
-function selectionMetrics(auto: AutoPolicy, selection: Selection & { freeBytes: number; marginBytes: number }): AutoSelectionMetrics {
-  return {
-    requested: auto.spec,
-    preference: auto.preference,
-    policy: selection.policy,
-    lossy: selection.lossy,
-    predictedBytes: selection.predictedBytes,
-    freeBytes: selection.freeBytes,
-    marginBytes: selection.marginBytes,
-    memoryName: selection.memoryName,
-    explanation: selection.explanation,
-  };
 }
 
 function translateLoadError(err: unknown, modelPath: string): EngineError {

@@ -79,6 +79,9 @@ async function main(): Promise<void> {
             }
             break;
           }
+          case 'planTurn':
+            reply({ id: request.id, type: 'result', value: await engine.planTurn(request.request) });
+            break;
           case 'probeLogits':
             reply({ id: request.id, type: 'result', value: await engine.probeLogits(request.request) });
             break;

@@ -6,11 +6,13 @@ import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.j
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import type { BuildInfo, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
 import type { EngineErrorCode } from './engineError.js';
+import type { TurnPreview } from '../src-common/contract.js';
 
 export type EngineRequest =
   | { id: number; type: 'loadModel'; options: LoadModelOptions }
   | { id: number; type: 'unloadModel' }
   | { id: number; type: 'runTurn'; request: TurnRequest }
+  | { id: number; type: 'planTurn'; request: TurnRequest }
   | { id: number; type: 'cancel'; turnId: number }
   | { id: number; type: 'probeLogits'; request: LogitsProbeRequest & { observe?: number } }
   | { id: number; type: 'probeAttention'; request: AttentionProbeRequest }
@@ -27,6 +29,7 @@ export type EngineResultMap = {
   loadModel: ModelInfo;
   unloadModel: null;
   runTurn: TurnResult;
+  planTurn: TurnPreview;
   cancel: null;
   probeLogits: LogitsProbeResult;
   probeAttention: AttentionProbeResult;

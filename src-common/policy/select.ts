@@ -137,12 +137,12 @@ export function selectPolicy(input: SelectionInput): Selection {
   const tooLong = needed > model.contextSize;
   if (tooLong) {
     notices.push(
-      `The prompt is ${promptTokens} tokens; with room for the answer that is more than the ${model.contextSize} tokens this model reads at once${
+      `The prompt is ${promptTokens.toLocaleString('en-US')} tokens; with room for the answer that is more than the ${model.contextSize.toLocaleString('en-US')} tokens this model reads at once${
         model.contextSize < model.trainContextSize ? '' : ' (its trained context)'
       }, so only an evicting policy can answer it, from the part of the document it keeps.`,
     );
   }
-  const cost = (policy: string, lossy: boolean): Candidate => ({ policy, lossy, bytes: predict(input, policy) });
+  const cost = (policy: string, lossy: boolean): Candidate => ({ policy, lossy, bytes: predictPolicyBytes(input, policy) });
   const fits = (c: Candidate) => c.bytes.peak <= available;
 
   const exactLadder: Candidate[] = [];
@@ -165,7 +165,7 @@ export function selectPolicy(input: SelectionInput): Selection {
   if (input.preference === 'exact') {
     const closest = exactLadder.at(-1) ?? full;
     const why = tooLong
-      ? `An exact answer needs the whole prompt in the context, and it is ${promptTokens} tokens where the model reads ${model.contextSize}: ask about a part of the document, or allow a balanced choice.`
+      ? `An exact answer needs the whole prompt in the context, and it is ${promptTokens.toLocaleString('en-US')} tokens where the model reads ${model.contextSize.toLocaleString('en-US')}: ask about a part of the document, or allow a balanced choice.`
       : `${exactNeeds(input, closest, available)} Free ${formatBytes(closest.bytes.peak - available)} more, use a smaller model, or allow a balanced choice (evicting part of the document).`;
     return done(input, closest, false, why, notices, available);
   }
@@ -180,8 +180,21 @@ export function selectPolicy(input: SelectionInput): Selection {
   return done(input, smallest, false, explainNothingFits(input, smallest, available), notices, available);
 }
 
+/**
+ * A policy the person chose, against the same memory: null when it is predicted to fit, else the
+ * warning to show (an explicit policy always runs; auto's choice is named beside it).
+ */
+export function explicitPolicyWarning(input: SelectionInput, policy: string): string | null {
+  const available = Math.max(0, input.freeBytes - input.marginBytes);
+  const bytes = predictPolicyBytes(input, policy);
+  if (bytes.peak <= available) return null;
+  const auto = selectPolicy(input);
+  const instead = auto.fits ? ` auto would choose ${auto.policy}.` : '';
+  return `${policy} is predicted to need ${formatBytes(bytes.peak)} at its peak and ${free(input, available)}: it may not fit.${instead}`;
+}
+
 /** Bytes a policy's contexts take for this prompt, from the presses' plan. */
-function predict(input: SelectionInput, policy: string): PredictedBytes {
+export function predictPolicyBytes(input: SelectionInput, policy: string): PredictedBytes {
   const plan = planContexts(parsePolicy(policy), input.model, input.promptTokens, input.profile, input.options);
   const kv = predictKvCost(plan, input.model, input.profile);
   const compute = Math.max(input.computeBytes(plan.shape), plan.prefillShape ? input.computeBytes(plan.prefillShape) : 0);
@@ -218,7 +231,7 @@ function largestFittingBudget(input: SelectionInput, available: number): Candida
   if (!input.options.features.has('kvBudgets') || !input.options.features.has('observation')) return null;
   const candidate = (steps: number): Candidate => {
     const policy = evictionPolicy(steps * CONTEXT_STEP);
-    return { policy, lossy: true, bytes: predict(input, policy) };
+    return { policy, lossy: true, bytes: predictPolicyBytes(input, policy) };
   };
   const most = Math.floor(Math.min(input.promptTokens + Math.max(1, input.answerTokens), input.model.contextSize) / CONTEXT_STEP);
   const least = MIN_BUDGET_TOKENS / CONTEXT_STEP;

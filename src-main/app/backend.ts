@@ -114,6 +114,7 @@ function createHandlers({ options, store, sessions, models, events }: HandlerDep
     'chat.stop': async ({ sessionId }) => ({ stopped: await sessions.stop(sessionId) }),
     'chat.regenerate': ({ sessionId }) => sessions.regenerate(sessionId),
     'chat.editAndResend': ({ sessionId, messageId, text }) => sessions.editAndResend(sessionId, messageId, text),
+    'chat.preview': ({ sessionId, text, documentIds }) => sessions.preview(sessionId, text, documentIds),
     'documents.attach': ({ sessionId, name, dataBase64 }) =>
       sessions.attach(sessionId, name, Buffer.from(dataBase64, 'base64')),
     'models.state': () => models.state(),

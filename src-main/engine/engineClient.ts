@@ -10,6 +10,7 @@ import type { LazyPrefillRequest, LazyPrefillResult } from '../../src-engine/laz
 import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from '../../src-engine/protocol.js';
 import { disableCpuVariant, variantToDisable } from '../../src-engine/cpuVariants.js';
+import type { TurnPreview } from '../../src-common/contract.js';
 import { type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
 import { EngineError } from '../../src-engine/engineError.js';
 
@@ -198,6 +199,11 @@ export class EngineClient {
   /** `observe` turns attention observation on during the probe (patched build). */
   probeLogits(request: LogitsProbeRequest & { observe?: number }): Promise<LogitsProbeResult> {
     return this.call('probeLogits', { type: 'probeLogits', request });
+  }
+
+  /** What the turn would run and whether it fits (tokenizing only; allowed while a turn runs). */
+  planTurn(request: TurnRequest): Promise<TurnPreview> {
+    return this.call('planTurn', { type: 'planTurn', request });
   }
 
   probeAttention(request: AttentionProbeRequest): Promise<AttentionProbeResult> {

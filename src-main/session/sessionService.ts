@@ -1,6 +1,6 @@
 // Coordinates a conversation: the store keeps it, the engine answers, the event bus streams the
 // answer to the renderer. One answer is written at a time (the engine runs one turn at a time).
-import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnStarted } from '../../src-common/contract.js';
+import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnPreview, TurnStarted } from '../../src-common/contract.js';
 import { SessionError } from './sessionError.js';
 import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
 import type { TurnEvent, TurnRequest } from '../../src-common/engineTypes.js';
@@ -16,6 +16,7 @@ import { attachDocument } from './documentAttach.js';
 import { appendStreamingAnswer, truncateFrom } from './messageHistory.js';
 import { titleFromQuestion } from './sessionTitle.js';
 import { buildTurnMessages } from './turnPlan.js';
+import { composeUserMessage } from './documentPrompt.js';
 
 interface ActiveTurn {
   sessionId: string;
@@ -154,6 +155,29 @@ export class SessionService {
   private readyToAnswer(): EngineClient {
     if (this.active) throw new SessionError('BUSY', 'An answer is still being written. Stop it or wait for it to finish.');
     return this.options.supervisor.requireReady().client;
+  }
+
+  /**
+   * What sending `text` (with these documents) would do: the prompt's length and the policy's fit,
+   * from the engine's tokenizer and auto's cost model; nothing runs. Allowed while answering.
+   */
+  async preview(sessionId: string, text: string, documentIds: string[] = []): Promise<TurnPreview> {
+    const { client } = this.options.supervisor.requireReady();
+    const { session, messages, documents } = this.store.snapshot(sessionId);
+    const documentsById = new Map(documents.map((d) => [d.id, { name: d.name, text: d.text }]));
+    const { systemPrompt, temperature, topP, maxTokens, policy } = session.settings;
+    const draft = documentIds.flatMap((id) => {
+      const document = documentsById.get(id);
+      return document ? [document] : [];
+    });
+    const settled = messages.filter((m) => m.status !== 'streaming');
+    const request: TurnRequest = {
+      messages: [...buildTurnMessages(systemPrompt, settled, documentsById), { role: 'user', content: composeUserMessage(text, draft) }],
+      sampling: { temperature, topP, maxTokens },
+      policy,
+      ...(this.options.memory ? { memory: this.options.memory } : {}),
+    };
+    return client.planTurn(request);
   }
 
   private buildRequest(sessionId: string, answerId: string): TurnRequest {

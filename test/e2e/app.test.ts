@@ -44,6 +44,8 @@ describe('Sift in a browser (serve mode)', () => {
     await watchAnswerLengths(page);
 
     await ui(page).message().fill(QUESTION);
+    // before sending, the composer says how long the prompt is and what auto would do with it
+    await expect.poll(() => page.getByTestId('turn-preview').textContent()).toMatch(/^[\d,]+ of [\d,]+ tokens · auto: full · [\d.]+ MiB predicted$/);
     await ui(page).message().press('Enter');
 
     await expect.poll(() => ui(page).questions().first().textContent()).toContain(QUESTION);
@@ -57,6 +59,12 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => answer.getByText(/^TTFT /).count()).toBe(1);
     // the chat is named after its first question
     await expect.poll(() => ui(page).heading().textContent()).toBe(QUESTION);
+    // a new chat's policy is auto: the info panel says what it chose and why
+    await page.getByRole('button', { name: 'Cache and speed details' }).click();
+    const info = page.getByRole('complementary', { name: 'Cache and speed' });
+    await expect.poll(() => info.getByTestId('turn-policy').textContent()).toBe('full');
+    await expect.poll(() => info.getByTestId('turn-auto').textContent()).toMatch(/^The prompt is [\d,]+ tokens; a full KV cache \([\d.]+ MiB\) fits/);
+    await page.getByRole('button', { name: 'Close cache and speed' }).click();
   });
 
   it('says in the model manager which CPU code and GPU backend the engine runs', async () => {

@@ -69,6 +69,25 @@ describe('policy auto on SmolLM2', () => {
     expect(measuredBytes(metrics)).toBeLessThanOrEqual(limit);
   });
 
+  it('runs a policy the person chose as chosen, with a warning when it is predicted not to fit', async () => {
+    const { metrics } = await engine.runTurn({ messages, sampling, policy: 'full', memory: { freeBytes: 100 * MiB, marginBytes: 0 } }, () => {}).result;
+    expect(metrics.policy).toBe('full');
+    expect(metrics.selection).toBeNull();
+    expect(metrics.notice).toMatch(/^full is predicted to need [\d.]+ MiB at its peak and 100\.0 MiB of RAM is free .*: it may not fit\. auto would choose streaming:budget=\d+\.$/);
+  });
+
+  it('previews what a turn would run, without running it (the composer asks as the person types)', async () => {
+    const stated = { freeBytes: 100 * MiB, marginBytes: 0 };
+    const preview = await engine.planTurn({ messages, sampling, policy: 'auto', memory: stated });
+    const { metrics } = await turn(100 * MiB);
+    expect(preview).toMatchObject({ auto: true, fits: true, policy: metrics.policy, promptTokens: metrics.promptTokens, contextSize: CONTEXT });
+    expect(preview.predictedPeakBytes).toBe(metrics.selection!.predictedBytes.peak);
+    expect(preview.explanation).toBe(metrics.selection!.explanation);
+    const chosen = await engine.planTurn({ messages, sampling, policy: 'full', memory: stated });
+    expect(chosen).toMatchObject({ auto: false, fits: false, policy: 'full' });
+    expect(chosen.explanation).toMatch(/may not fit/);
+  });
+
   it('with too little for anything, refuses before running and says what would fit', async () => {
     await expect(turn(8 * MiB)).rejects.toMatchObject({ code: 'WONT_FIT', message: expect.stringMatching(/even keeping only 256 tokens needs/) });
     // nothing ran: the engine answers the next turn

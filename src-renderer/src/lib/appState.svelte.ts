@@ -10,6 +10,7 @@ import type {
   SessionRow,
   SessionSettings,
   SiftApi,
+  TurnPreview,
 } from '../../../src-common/contract.js';
 import { saveTextFile, fileToBase64 } from './download.js';
 import { connectApi, type ConnectionState } from './transport.js';
@@ -193,6 +194,20 @@ export class AppState {
       this.beginAnswer(started.assistantMessage, started.userMessage);
       void this.refreshSessions();
     });
+  }
+
+  /**
+   * What sending `text` would do (prompt length, the policy and its fit), or null without an open
+   * chat and a ready model, or when the engine cannot say; never a toast: it runs as the person types.
+   */
+  async previewTurn(text: string): Promise<TurnPreview | null> {
+    const sessionId = this.currentId;
+    if (!sessionId || !this.modelReady) return null;
+    try {
+      return await this.api.call('chat.preview', { sessionId, text, documentIds: this.pendingDocuments.map((d) => d.id) });
+    } catch {
+      return null;
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,109 @@
+// Policy auto in the engine: what select.ts weighs for one prompt (the loaded model, the memory
+// free now where the KV lives, this build's features), auto's choice for a turn, the warning for
+// a policy the person chose that is predicted not to fit, and the composer's preview of both.
+import os from 'node:os';
+import type { Llama } from 'node-llama-cpp';
+import type { TurnPreview } from '../src-common/contract.js';
+import type { AutoSelectionMetrics, ModelInfo, TurnRequest } from '../src-common/engineTypes.js';
+import { computeBytesEstimate } from '../src-common/policy/computeBytes.js';
+import type { PlanOptions } from '../src-common/policy/contextPlan.js';
+import { PolicySpecError } from '../src-common/policy/policyError.js';
+import {
+  DEFAULT_PREFERENCE,
+  defaultMarginBytes,
+  explicitPolicyWarning,
+  parseAutoPolicy,
+  predictPolicyBytes,
+  selectPolicy,
+  type AutoPolicy,
+  type Preference,
+  type Selection,
+  type SelectionInput,
+} from '../src-common/policy/select.js';
+import { EngineError } from './engineError.js';
+
+/** What the choice runs on: the build, the loaded model, its planning options and the context held now. */
+export interface ChoiceHost {
+  llama: Llama;
+  info: ModelInfo;
+  planOptions: PlanOptions;
+  /** KV and compute bytes of the context open now: the turn's replaces it, so they count as free. */
+  heldBytes: number;
+}
+
+export type AutoChoice = Selection & { auto: AutoPolicy; freeBytes: number; marginBytes: number };
+
+/** The auto policy a request asks for, or null when it names presses (BAD_POLICY for a bad knob). */
+export function requestedAuto(spec: string): AutoPolicy | null {
+  try {
+    return parseAutoPolicy(spec);
+  } catch (err) {
+    if (err instanceof PolicySpecError) throw new EngineError('BAD_POLICY', err.message);
+    throw err;
+  }
+}
+
+/** auto's choice for a prompt of `promptTokens`, from the memory free now or as the request states it. */
+export async function chooseAuto(host: ChoiceHost, auto: AutoPolicy, promptTokens: number, request: TurnRequest): Promise<AutoChoice> {
+  const input = await selectionInput(host, promptTokens, request, auto.preference);
+  return { ...selectPolicy(input), auto, freeBytes: input.freeBytes, marginBytes: input.marginBytes };
+}
+
+/** A chosen policy's warning when it is predicted not to fit (it runs anyway), else null. */
+export async function fitWarning(host: ChoiceHost, policy: string, promptTokens: number, request: TurnRequest): Promise<string | null> {
+  return explicitPolicyWarning(await selectionInput(host, promptTokens, request, DEFAULT_PREFERENCE), policy);
+}
+
+/** What sending would do: auto's choice, or the chat's own policy and whether it fits. */
+export async function previewTurn(host: ChoiceHost, request: TurnRequest, promptTokens: number, policy: string): Promise<TurnPreview> {
+  const base = { promptTokens, contextSize: host.info.contextSize };
+  const auto = requestedAuto(request.policy);
+  if (auto) {
+    const choice = await chooseAuto(host, auto, promptTokens, request);
+    return { ...base, policy: choice.policy, auto: true, fits: choice.fits, predictedPeakBytes: choice.predictedBytes.peak, explanation: choice.explanation };
+  }
+  const input = await selectionInput(host, promptTokens, request, DEFAULT_PREFERENCE);
+  const warning = explicitPolicyWarning(input, policy);
+  return { ...base, policy, auto: false, fits: warning === null, predictedPeakBytes: predictPolicyBytes(input, policy).peak, explanation: warning };
+}
+
+/** What the turn's metrics keep of the choice. */
+export function selectionMetrics(choice: AutoChoice): AutoSelectionMetrics {
+  return {
+    requested: choice.auto.spec,
+    preference: choice.auto.preference,
+    policy: choice.policy,
+    lossy: choice.lossy,
+    predictedBytes: choice.predictedBytes,
+    freeBytes: choice.freeBytes,
+    marginBytes: choice.marginBytes,
+    memoryName: choice.memoryName,
+    explanation: choice.explanation,
+  };
+}
+
+async function selectionInput(host: ChoiceHost, promptTokens: number, request: TurnRequest, preference: Preference): Promise<SelectionInput> {
+  const { info } = host;
+  const memory = await freeMemory(host, request.memory?.freeBytes);
+  return {
+    model: { ...info, weightsBytes: info.sizeBytes },
+    promptTokens,
+    answerTokens: request.sampling.maxTokens,
+    freeBytes: memory.freeBytes,
+    memoryName: memory.name,
+    weightsLoaded: true,
+    marginBytes: request.memory?.marginBytes ?? defaultMarginBytes(memory.freeBytes),
+    computeBytes: (shape) => computeBytesEstimate(info, shape),
+    options: host.planOptions,
+    profile: request.layerProfile ?? null,
+    preference,
+  };
+}
+
+/** Free bytes where the KV lives: the GPU's when layers are offloaded, else RAM; a stated figure wins. */
+async function freeMemory(host: ChoiceHost, stated: number | undefined): Promise<{ freeBytes: number; name: string }> {
+  const name = host.info.offloadedLayers > 0 ? 'VRAM' : 'RAM';
+  if (stated !== undefined) return { freeBytes: stated, name };
+  if (host.info.offloadedLayers > 0) return { freeBytes: (await host.llama.getVramState()).free + host.heldBytes, name };
+  return { freeBytes: os.freemem() + host.heldBytes, name };
+}
