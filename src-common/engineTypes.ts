@@ -62,10 +62,11 @@ export interface TurnRequest {
   /** The model's calibrated SimLayerKV profile (sift calibrate), for policies that use it. */
   layerProfile?: LayerProfile | null;
   /**
-   * For policy auto: free memory (where the KV lives) and the margin kept beside the turn, as the
-   * caller states them (tests, `sift ask --free-ram`); by default the OS's or the GPU's figure.
+   * For policy auto: free RAM and free VRAM (the one where the KV lives is used) and the margin
+   * kept beside the turn, as the caller states them (tests, `sift ask --free-ram/--free-vram`); by
+   * default the OS's or the GPU's figure.
    */
-  memory?: { freeBytes?: number; marginBytes?: number } | null;
+  memory?: StatedMemory | null;
 }
 
 /** Per-layer KV statistics read from the native library after a turn. */
@@ -139,6 +140,13 @@ export interface SimLayerKvDecisionMetrics {
   trimmedLayers: number[];
   /** Moving the sequence into the trimmed context: saving, rewriting and loading its state. */
   moveMs: number;
+}
+
+/** Free memory as a caller states it for policy auto, instead of measuring it. */
+export interface StatedMemory {
+  freeRamBytes?: number;
+  freeVramBytes?: number;
+  marginBytes?: number;
 }
 
 /** What policy auto decided before a turn (src-common/policy/select.ts). */

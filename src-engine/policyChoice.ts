@@ -4,7 +4,7 @@
 import os from 'node:os';
 import type { Llama } from 'node-llama-cpp';
 import type { TurnPreview } from '../src-common/contract.js';
-import type { AutoSelectionMetrics, ModelInfo, TurnRequest } from '../src-common/engineTypes.js';
+import type { AutoSelectionMetrics, ModelInfo, StatedMemory, TurnRequest } from '../src-common/engineTypes.js';
 import { computeBytesEstimate } from '../src-common/policy/computeBytes.js';
 import type { PlanOptions } from '../src-common/policy/contextPlan.js';
 import { PolicySpecError } from '../src-common/policy/policyError.js';
@@ -84,7 +84,7 @@ export function selectionMetrics(choice: AutoChoice): AutoSelectionMetrics {
 
 async function selectionInput(host: ChoiceHost, promptTokens: number, request: TurnRequest, preference: Preference): Promise<SelectionInput> {
   const { info } = host;
-  const memory = await freeMemory(host, request.memory?.freeBytes);
+  const memory = await freeMemory(host, request.memory ?? {});
   return {
     model: { ...info, weightsBytes: info.sizeBytes },
     promptTokens,
@@ -101,9 +101,10 @@ async function selectionInput(host: ChoiceHost, promptTokens: number, request: T
 }
 
 /** Free bytes where the KV lives: the GPU's when layers are offloaded, else RAM; a stated figure wins. */
-async function freeMemory(host: ChoiceHost, stated: number | undefined): Promise<{ freeBytes: number; name: string }> {
-  const name = host.info.offloadedLayers > 0 ? 'VRAM' : 'RAM';
-  if (stated !== undefined) return { freeBytes: stated, name };
-  if (host.info.offloadedLayers > 0) return { freeBytes: (await host.llama.getVramState()).free + host.heldBytes, name };
-  return { freeBytes: os.freemem() + host.heldBytes, name };
+async function freeMemory(host: ChoiceHost, stated: StatedMemory): Promise<{ freeBytes: number; name: string }> {
+  if (host.info.offloadedLayers > 0) {
+    const freeBytes = stated.freeVramBytes ?? (await host.llama.getVramState()).free + host.heldBytes;
+    return { freeBytes, name: 'VRAM' };
+  }
+  return { freeBytes: stated.freeRamBytes ?? os.freemem() + host.heldBytes, name: 'RAM' };
 }

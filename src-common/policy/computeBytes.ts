@@ -4,7 +4,7 @@
 // - without flash attention, the attention scores of a full ubatch over every cell (a row per
 //   query head, and the mask's), beside the feed-forward block's two ff-wide rows.
 // A quantized V cache needs flash attention, which llama.cpp turns on for it, so only an f16
-// cache without flash attention materializes the scores. Measured on SmolLM2-135M (CPU, batch
+// cache without flash attention materializes the scores. Measured on SmolLM2-135M (2-core Intel Xeon, batch
 // 256 and 512, 1k-8k cells, 2026-12-03): without flash attention 0-1.2% under the allocation,
 // with it up to 4.3% under (its own scratch rows, which the allocator packs unevenly); the
 // selector's margin (select.ts) is far larger. An estimate until llama.cpp's own dry run

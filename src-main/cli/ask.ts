@@ -14,7 +14,7 @@ import { attachDocumentFile } from '../session/documentAttach.js';
 import { SessionService } from '../session/sessionService.js';
 import { openStore } from '../store/index.js';
 import type { MessageRow } from '../../src-common/storeTypes.js';
-import type { BuildInfo, TurnMetrics } from '../../src-common/engineTypes.js';
+import type { BuildInfo, StatedMemory, TurnMetrics } from '../../src-common/engineTypes.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
 export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--json] [--policy <spec>] "<question>"
@@ -24,8 +24,10 @@ export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--js
   --policy <spec>      KV policy: auto (default: chosen per turn from free memory, model and prompt;
                        auto:prefer=exact|balanced|fast), or presses joined by +, e.g. full, lazy,
                        simlayerkv+vatp:budget=0.25 (sift ask --help lists every press and knob)
-  --free-memory <size> auto: the free memory to plan with (e.g. 2gb), instead of the measured one
+  --free-ram <size>    auto: free RAM to plan with (e.g. 8gb), instead of the OS's figure
+  --free-vram <size>   auto: free VRAM to plan with, when layers are offloaded to a GPU
   --margin <size>      auto: memory kept free beside the turn (default 10% of free, at least 256mb)
+  --explain            print what the policy will do, and why, before the answer (stderr)
   --build <kind>       patched (default) or stock llama.cpp
   --context <tokens>   context size (default: the model's, at most 16384)
   --max-tokens <n>     answer length limit (default 256)
@@ -44,7 +46,9 @@ interface AskOptions {
   system: string | null;
   question: string;
   /** auto's memory, when stated. */
-  memory: { freeBytes?: number; marginBytes?: number } | null;
+  memory: StatedMemory | null;
+  /** Print auto's decision (or the chosen policy's fit) before the answer. */
+  explain: boolean;
 }
 
 export function parseAskArgs(argv: string[]): AskOptions {
@@ -58,7 +62,9 @@ export function parseAskArgs(argv: string[]): AskOptions {
         file: { type: 'string' },
         json: { type: 'boolean', default: false },
         policy: { type: 'string', default: 'auto' },
-        'free-memory': { type: 'string' },
+        'free-ram': { type: 'string' },
+        'free-vram': { type: 'string' },
+        explain: { type: 'boolean', default: false },
         margin: { type: 'string' },
         build: { type: 'string', default: 'patched' },
         context: { type: 'string' },
@@ -85,11 +91,16 @@ export function parseAskArgs(argv: string[]): AskOptions {
   }
   const temperature = values.temperature === undefined ? 0 : Number(values.temperature);
   if (!Number.isFinite(temperature) || temperature < 0 || temperature > 2) throw new UsageError('--temperature must be between 0 and 2');
-  const freeBytes = byteSize(values['free-memory'], '--free-memory');
+  const stated: StatedMemory = {};
+  const freeRamBytes = byteSize(values['free-ram'], '--free-ram');
+  const freeVramBytes = byteSize(values['free-vram'], '--free-vram');
   const marginBytes = byteSize(values.margin, '--margin');
-  const memory = freeBytes !== undefined || marginBytes !== undefined ? { ...(freeBytes !== undefined ? { freeBytes } : {}), ...(marginBytes !== undefined ? { marginBytes } : {}) } : null;
+  if (freeRamBytes !== undefined) stated.freeRamBytes = freeRamBytes;
+  if (freeVramBytes !== undefined) stated.freeVramBytes = freeVramBytes;
+  if (marginBytes !== undefined) stated.marginBytes = marginBytes;
   return {
-    memory,
+    memory: Object.keys(stated).length ? stated : null,
+    explain: values.explain,
     model,
     file: values.file ?? null,
     json: values.json,
@@ -194,6 +205,11 @@ export async function askCommand(argv: string[]): Promise<number> {
     const documentIds = options.file ? [(await attachDocumentFile(store, session.id, options.file)).id] : [];
     await supervisor.load(options.model);
     if (supervisor.notice) process.stderr.write(`sift: ${supervisor.notice}\n`);
+    if (options.explain) {
+      const preview = await service.preview(session.id, options.question, documentIds);
+      const said = preview.auto ? `auto chose ${preview.policy}` : `policy ${preview.policy}`;
+      process.stderr.write(`sift: ${said} for ${preview.promptTokens} prompt tokens: ${preview.explanation ?? 'predicted to fit'}\n`);
+    }
     service.send(session.id, options.question, documentIds);
     await service.whenIdle();
 

@@ -1,6 +1,6 @@
 // `sift plan`: what policy auto would choose for a model and a prompt length, without running it
 // and without loading the weights: the shape comes from the GGUF header, the free memory from the
-// OS (or --free-memory), the costs from the presses' cost model (src-common/policy/select.ts).
+// OS (or --free-ram / --free-vram), the costs from the presses' cost model (src-common/policy/select.ts).
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
@@ -18,7 +18,8 @@ export const PLAN_USAGE = `sift plan --model <file.gguf> --prompt-tokens <n> [--
   --prompt-tokens <n>    the prompt's length in tokens
   --max-tokens <n>       answer length to leave room for (default 256)
   --context <tokens>     context size (default: the model's, at most 16384)
-  --free-memory <size>   free memory to plan with (e.g. 8gb; default: the OS's free RAM)
+  --free-ram <size>      free RAM to plan with (e.g. 8gb; default: the OS's figure)
+  --free-vram <size>     plan for a GPU with this much free VRAM instead (weights and KV on it)
   --margin <size>        memory kept free beside the turn (default 10% of free, at least 256mb)
   --prefer <p>           exact, balanced (default) or fast
   --json                 print one JSON object`;
@@ -30,7 +31,8 @@ interface PlanArgs {
   promptTokens: number;
   maxTokens: number;
   contextSize: number | undefined;
-  freeBytes: number | undefined;
+  freeRamBytes: number | undefined;
+  freeVramBytes: number | undefined;
   marginBytes: number | undefined;
   preference: Preference;
   json: boolean;
@@ -53,7 +55,8 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
         'prompt-tokens': { type: 'string' },
         'max-tokens': { type: 'string' },
         context: { type: 'string' },
-        'free-memory': { type: 'string' },
+        'free-ram': { type: 'string' },
+        'free-vram': { type: 'string' },
         margin: { type: 'string' },
         prefer: { type: 'string', default: 'balanced' },
         json: { type: 'boolean', default: false },
@@ -73,7 +76,8 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
     promptTokens,
     maxTokens: positiveWholeNumber(values['max-tokens'], '--max-tokens') ?? 256,
     contextSize: positiveWholeNumber(values.context, '--context'),
-    freeBytes: byteSize(values['free-memory'], '--free-memory'),
+    freeRamBytes: byteSize(values['free-ram'], '--free-ram'),
+    freeVramBytes: byteSize(values['free-vram'], '--free-vram'),
     marginBytes: byteSize(values.margin, '--margin'),
     preference: values.prefer as Preference,
     json: values.json,
@@ -91,7 +95,9 @@ export async function planSelection(args: PlanArgs): Promise<{ selection: Select
   const info = await readGgufFileInfo(args.model, { readTensorInfo: false });
   const shape = modelShapeFromMetadata(info.metadata);
   const contextSize = Math.min(args.contextSize ?? DEFAULT_MAX_CONTEXT, shape.trainContextSize || DEFAULT_MAX_CONTEXT);
-  const freeBytes = args.freeBytes ?? os.freemem();
+  // a GPU when one is stated (the weights and the KV on it), else this machine's RAM
+  const onGpu = args.freeVramBytes !== undefined;
+  const freeBytes = args.freeVramBytes ?? args.freeRamBytes ?? os.freemem();
   const marginBytes = args.marginBytes ?? defaultMarginBytes(freeBytes);
   const model = { ...shape, name: shape.name ?? args.model, weightsBytes: sizeBytes, contextSize };
   const selection = selectPolicy({
@@ -99,7 +105,7 @@ export async function planSelection(args: PlanArgs): Promise<{ selection: Select
     promptTokens: args.promptTokens,
     answerTokens: args.maxTokens,
     freeBytes,
-    memoryName: 'RAM',
+    memoryName: onGpu ? 'VRAM' : 'RAM',
     weightsLoaded: false,
     marginBytes,
     computeBytes: (ctx) => computeBytesEstimate(shape, ctx),

@@ -3,7 +3,7 @@
 import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnPreview, TurnStarted } from '../../src-common/contract.js';
 import { SessionError } from './sessionError.js';
 import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
-import type { TurnEvent, TurnRequest } from '../../src-common/engineTypes.js';
+import type { StatedMemory, TurnEvent, TurnRequest } from '../../src-common/engineTypes.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
 import { policyUsesLayerProfile } from '../../src-common/policy/calibration.js';
@@ -34,8 +34,8 @@ export interface SessionServiceOptions {
   emit(event: AppEvent): void;
   /** Calibrated SimLayerKV profiles (sift calibrate), for turns whose policy uses one. */
   layerProfiles?: LayerProfileSource;
-  /** Free memory and margin for policy auto, as stated (sift ask --free-memory, tests); else measured per turn. */
-  memory?: { freeBytes?: number; marginBytes?: number };
+  /** Free memory and margin for policy auto, as stated (sift ask --free-ram/--free-vram, tests); else measured per turn. */
+  memory?: StatedMemory;
 }
 
 export class SessionService {

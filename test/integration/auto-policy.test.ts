@@ -29,7 +29,7 @@ describe('policy auto on SmolLM2', () => {
   }, 120_000);
   afterAll(async () => engine?.close());
 
-  const turn = (freeBytes: number) => engine.runTurn({ messages, sampling, policy: 'auto', memory: { freeBytes, marginBytes: 0 } }, () => {}).result;
+  const turn = (freeBytes: number) => engine.runTurn({ messages, sampling, policy: 'auto', memory: { freeRamBytes: freeBytes, marginBytes: 0 } }, () => {}).result;
 
   it('with memory to spare, keeps the full cache and says it fits', async () => {
     const { answer, metrics } = await turn(8 * 1024 * MiB);
@@ -70,14 +70,14 @@ describe('policy auto on SmolLM2', () => {
   });
 
   it('runs a policy the person chose as chosen, with a warning when it is predicted not to fit', async () => {
-    const { metrics } = await engine.runTurn({ messages, sampling, policy: 'full', memory: { freeBytes: 100 * MiB, marginBytes: 0 } }, () => {}).result;
+    const { metrics } = await engine.runTurn({ messages, sampling, policy: 'full', memory: { freeRamBytes: 100 * MiB, marginBytes: 0 } }, () => {}).result;
     expect(metrics.policy).toBe('full');
     expect(metrics.selection).toBeNull();
     expect(metrics.notice).toMatch(/^full is predicted to need [\d.]+ MiB at its peak and 100\.0 MiB of RAM is free .*: it may not fit\. auto would choose streaming:budget=\d+\.$/);
   });
 
   it('previews what a turn would run, without running it (the composer asks as the person types)', async () => {
-    const stated = { freeBytes: 100 * MiB, marginBytes: 0 };
+    const stated = { freeRamBytes: 100 * MiB, marginBytes: 0 };
     const preview = await engine.planTurn({ messages, sampling, policy: 'auto', memory: stated });
     const { metrics } = await turn(100 * MiB);
     expect(preview).toMatchObject({ auto: true, fits: true, policy: metrics.policy, promptTokens: metrics.promptTokens, contextSize: CONTEXT });

@@ -157,7 +157,7 @@ describe('sift ask', () => {
 describe('sift plan', () => {
   it('says what auto would choose from the GGUF header alone, as text or JSON, and exits 1 when nothing fits', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-plan-'));
-    const ample = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '4000', '--free-memory', '8gb', '--json'], dataDir);
+    const ample = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '4000', '--free-ram', '8gb', '--json'], dataDir);
     expect(ample.status, ample.stderr).toBe(0);
     const plan = JSON.parse(ample.stdout) as Record<string, unknown> & { predictedBytes: Record<string, number> };
     expect(plan).toMatchObject({ policy: 'full', fits: true, lossy: false, contextSize: 8192, expectedTtftMs: null });
@@ -165,15 +165,24 @@ describe('sift plan', () => {
     expect(plan.predictedBytes['kv']).toBe(8192 * 30 * 2 * 3 * 64 * 2);
     expect(plan.predictedBytes['peak']).toBe(plan.predictedBytes['model']! + plan.predictedBytes['kv']! + plan.predictedBytes['compute']!);
 
-    const tight = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-memory', '230mb', '--margin', '16mb'], dataDir);
+    const tight = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-ram', '230mb', '--margin', '16mb'], dataDir);
     expect(tight.status, tight.stderr).toBe(0);
     expect(tight.stdout).toMatch(/^Policy: vatp:budget=\d+,pool=7\+kv:type=q8_0$/m);
     expect(tight.stdout).toContain('Notice: Eviction keeps part of the document');
 
-    const none = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-memory', '50mb', '--margin', '0b'], dataDir);
+    const none = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-ram', '50mb', '--margin', '0b'], dataDir);
     expect(none.status).toBe(1);
     expect(none.stdout).toContain('does not fit');
     expect(none.stdout).toMatch(/weights alone need/);
+
+    const gpu = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '4000', '--free-vram', '4gb', '--json'], dataDir);
+    expect(gpu.status, gpu.stderr).toBe(0);
+    expect((JSON.parse(gpu.stdout) as { explanation: string }).explanation).toContain('of VRAM is free');
+
+    // sift ask --explain says the decision before the answer
+    const explained = runCli(['ask', '--explain', '--free-ram', '100mb', '--margin', '0b', '--max-tokens', '4', '--model', testModelPath(), 'Name a color.'], dataDir);
+    expect(explained.status, explained.stderr).toBe(0);
+    expect(explained.stderr).toMatch(/sift: auto chose streaming:budget=\d+ for \d+ prompt tokens: .*nothing is evicted/);
 
     const usage = runCli(['plan', '--model', testModelPath()], dataDir);
     expect(usage.status).toBe(2);
