@@ -100,6 +100,8 @@ export interface TurnPreview {
   predictedPeakBytes: number;
   /** auto's sentence, or the warning for a chosen policy that is predicted not to fit; null when there is nothing to say. */
   explanation: string | null;
+  /** Leading prompt tokens the engine's cache holds from the last turn: a follow-up reads only the rest. */
+  cachedTokens: number;
 }
 
 export interface TurnStarted {

@@ -67,6 +67,12 @@ export interface TurnRequest {
    * default the OS's or the GPU's figure.
    */
   memory?: StatedMemory | null;
+  /**
+   * Evaluate only what follows the leading tokens the engine's cache already holds from the last
+   * turn (default true); false reads the whole prompt again (the bench's reference, as
+   * llama-server's cache_prompt=false).
+   */
+  cachePrompt?: boolean;
 }
 
 /** Per-layer KV statistics read from the native library after a turn. */
@@ -142,6 +148,24 @@ export interface SimLayerKvDecisionMetrics {
   moveMs: number;
 }
 
+/** How a turn used the cache the previous turn left, and what it leaves for the next one. */
+export interface ConversationCacheMetrics {
+  /** Leading prompt tokens already in the cache from the previous turn, not evaluated again. */
+  reusedTokens: number;
+  /**
+   * The previous lazy turn's pruned tokens, completed while the engine was idle: how many, how
+   * long that took, and how long this turn waited for it to finish.
+   */
+  revived: { tokens: number; ms: number; waitedMs: number } | null;
+  /**
+   * What stays for the next question: the conversation whole ('whole'), whole once the pruned
+   * tokens are revived while idle ('reviving'), or nothing ('none', see `nextReason`).
+   */
+  next: 'whole' | 'reviving' | 'none';
+  /** Why the next question reads the conversation again, when `next` is 'none'. */
+  nextReason: string | null;
+}
+
 /** Free memory as a caller states it for policy auto, instead of measuring it. */
 export interface StatedMemory {
   freeRamBytes?: number;
@@ -197,6 +221,8 @@ export interface TurnMetrics {
   simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
   /** Present when policy auto chose the turn's policy: what it chose, from what memory, and why. */
   selection?: AutoSelectionMetrics | null;
+  /** How the turn used the previous turn's cache, and what it keeps for the next (absent in chats saved before Sift kept it). */
+  conversation?: ConversationCacheMetrics | null;
   /** Why a requested policy did not (fully) apply, if it did not. */
   notice: string | null;
 }

@@ -1,7 +1,7 @@
 // A turn's metrics as facts a person reads, one description for the CLI, the app's info panel and
 // its cache meter: the generic figures, then one line per press from its own declaration
 // (describeTurn). Pure: the renderer imports it.
-import type { TurnMetrics } from './engineTypes.js';
+import type { ConversationCacheMetrics, TurnMetrics } from './engineTypes.js';
 import { formatBytes, formatMs } from './format.js';
 import type { PressDeclaration } from './policy/press.js';
 import { parsePolicy, parsePolicyPresses, type KvPolicy } from './policy/spec.js';
@@ -54,6 +54,27 @@ export function describeTurn(m: TurnMetrics): TurnFact[] {
     const said = policy ? press.describeTurn?.(m, policy) : null;
     if (said) facts.push({ key: `press-${press.name}`, label: press.title, value: said });
   }
+  if (m.conversation) facts.push({ key: 'conversation', label: 'Conversation cache', value: describeConversationCache(m.conversation) });
   if (m.notice) facts.push({ key: 'notice', label: 'Notice', value: m.notice });
   return facts;
+}
+
+/**
+ * e.g. "reused 8,012 prompt tokens the last turn left (the last answer's pruned tokens revived
+ * while idle in 1.2 s, waited 0 ms); kept whole for the next question"
+ */
+export function describeConversationCache(c: ConversationCacheMetrics): string {
+  const revived = c.revived
+    ? ` (the last answer's ${count(c.revived.tokens)} pruned tokens revived while idle in ${formatMs(c.revived.ms)}, waited ${formatMs(c.revived.waitedMs)})`
+    : '';
+  const now = c.reusedTokens > 0 ? `reused ${count(c.reusedTokens)} prompt tokens the last turn left${revived}` : `read the whole prompt${revived}`;
+  const next =
+    c.next === 'whole'
+      ? 'kept whole for the next question'
+      : c.next === 'reviving'
+        ? 'kept for the next question, its pruned tokens revived while idle'
+        : c.nextReason
+          ? `the next question reads it again: ${c.nextReason}`
+          : 'not kept for the next question';
+  return `${now}; ${next}`;
 }

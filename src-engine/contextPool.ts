@@ -31,6 +31,11 @@ function refuseContextShift(): never {
 
 export class ContextPool {
   private open: OpenContext | null = null;
+  /**
+   * The sequence the last turn left in the open context, kept for a follow-up (never a budgeted
+   * one), and the policy whose cache it holds: another policy reads the conversation again.
+   */
+  private live: { sequence: LlamaContextSequence; policy: string } | null = null;
 
   constructor(private readonly llama: Llama) {}
 
@@ -67,11 +72,40 @@ export class ContextPool {
   }
 
   /**
-   * A fresh sequence of `open`. Under a KV budget Sift evicts before the context fills, so
-   * node-llama-cpp's own shift (erasing the oldest tokens) must never run silently instead.
+   * A sequence of `open`: the one the last turn kept, with what it holds, when `resumePolicy` is
+   * the policy it was kept for; else a fresh one (the kept one dropped). Under a KV budget Sift
+   * evicts before the context fills, so node-llama-cpp's own shift (erasing the oldest tokens)
+   * must never run silently instead.
    */
-  sequenceOf(open: OpenContext, budgeted: boolean): LlamaContextSequence {
+  sequenceOf(open: OpenContext, budgeted: boolean, resumePolicy: string | null = null): LlamaContextSequence {
+    const live = this.live;
+    this.live = null;
+    const resumable = live && !budgeted && live.policy === resumePolicy && !live.sequence.disposed && live.sequence.context === open.context;
+    if (resumable) return live.sequence;
+    live?.sequence.dispose();
     return budgeted ? open.context.getSequence({ contextShift: { strategy: refuseContextShift } }) : open.context.getSequence();
+  }
+
+  /** Keeps `sequence` with what it holds, for the next turn under `policy` in the same context. */
+  keep(sequence: LlamaContextSequence, policy: string): void {
+    if (this.live && this.live.sequence !== sequence) this.live.sequence.dispose();
+    this.live = { sequence, policy };
+  }
+
+  /** The sequence kept for the next turn under `policy`, if any. */
+  liveFor(policy: string): LlamaContextSequence | null {
+    return this.live?.policy === policy ? this.liveSequence : null;
+  }
+
+  /** The sequence kept for the next turn, if any (background work on it: revival). */
+  get liveSequence(): LlamaContextSequence | null {
+    return this.live && !this.live.sequence.disposed ? this.live.sequence : null;
+  }
+
+  /** Forgets the kept sequence (its cache no longer stands for the conversation). */
+  dropLive(): void {
+    this.live?.sequence.dispose();
+    this.live = null;
   }
 
   /** Bytes the open context's KV cache and compute buffers take (0 when none is open, or without the patch). */
@@ -82,6 +116,7 @@ export class ContextPool {
   }
 
   async close(): Promise<void> {
+    this.dropLive();
     await this.open?.context.dispose();
     this.open = null;
   }

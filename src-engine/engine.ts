@@ -14,6 +14,7 @@ import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult }
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
+import { ConversationRevival, conversationAfterTurn, historyFor, reusablePrefix } from './conversationCache.js';
 import { DocumentKvStore } from './documentKvStore.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { chooseAuto, fitWarning, previewTurn, requestedAuto, selectionMetrics, type ChoiceHost } from './policyChoice.js';
@@ -21,7 +22,7 @@ import { modelShapeFromMetadata } from '../src-common/modelShape.js';
 import { runTurn, type Continuation, type TurnOutcome } from './turnRunner.js';
 import { compactPrompt, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
-import { type BuildInfo, type BuildKind, type ChatMessage, type ModelInfo, type SamplingOptions, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
+import { type BuildInfo, type BuildKind, type ChatMessage, type ConversationCacheMetrics, type ModelInfo, type SamplingOptions, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 import type { TurnPreview } from '../src-common/contract.js';
 
@@ -40,6 +41,8 @@ export interface LoadModelOptions {
 }
 
 const DEFAULT_MAX_CONTEXT = 16_384;
+
+type ConversationRevived = ConversationCacheMetrics['revived'];
 
 /** A probe's sampling: greedy, so the stages that pick a first token take the forced one or the argmax. */
 const GREEDY: SamplingOptions = { temperature: 0, topP: 1, maxTokens: 1 };
@@ -76,6 +79,8 @@ export class Engine {
   /** reuse=disk: the full KV of the last prompts, for follow-up turns on the same document. */
   private readonly documentKv = new DocumentKvStore();
   private readonly contexts: ContextPool;
+  /** A lazy turn's pruned tokens being completed while the person reads the answer. */
+  private readonly revival = new ConversationRevival();
 
   private constructor(
     private readonly llama: Llama,
@@ -111,6 +116,7 @@ export class Engine {
   }
 
   async unloadModel(): Promise<void> {
+    await this.revival.settle(this.contexts);
     await this.documentKv.clear();
     await this.contexts.close();
     await this.loaded?.model.dispose();
@@ -128,9 +134,20 @@ export class Engine {
    */
   async planTurn(request: TurnRequest): Promise<TurnPreview> {
     const loaded = this.requireLoaded();
-    const promptTokens = renderChatTokens(loaded.model, request.messages).length;
+    const prompt = renderChatTokens(loaded.model, request.messages);
     const policy = requestedAuto(request.policy) ? request.policy : this.parseRequestPolicy(request.policy).spec;
-    return previewTurn(this.choiceHost(), request, promptTokens, policy);
+    const preview = await previewTurn(this.choiceHost(), request, prompt.length, policy);
+    return { ...preview, cachedTokens: request.cachePrompt === false ? 0 : this.cachedTokens(preview.policy, prompt) };
+  }
+
+  /** Leading tokens of `prompt` a turn under `spec` would reuse from the sequence the last turn kept. */
+  private cachedTokens(spec: string, prompt: Token[]): number {
+    const live = this.contexts.liveFor(spec);
+    if (!live) return 0;
+    const plan = this.plan(this.parseRequestPolicy(spec), prompt.length, null);
+    const lazy = plan.applied.includes('lazy');
+    const shared = live.compareContextTokens(prompt).firstDifferentIndex;
+    return reusablePrefix(live.nextTokenIndex, shared, prompt.length, historyFor(plan, this.requireLoaded().info, prompt.length, lazy));
   }
 
   /**
@@ -140,7 +157,13 @@ export class Engine {
    */
   async probeLogits(request: LogitsProbeRequest & { observe?: number }): Promise<LogitsProbeResult> {
     if (request.observe) this.requireObservation();
-    const turn: TurnRequest = { messages: request.messages, sampling: GREEDY, policy: request.policy ?? 'full', layerProfile: request.layerProfile ?? null };
+    const turn: TurnRequest = {
+      messages: request.messages,
+      sampling: GREEDY,
+      policy: request.policy ?? 'full',
+      layerProfile: request.layerProfile ?? null,
+      cachePrompt: request.cachePrompt === true,
+    };
     const follow = (request.follow ?? []) as Token[];
     const { outcome, prompt } = await this.turn(turn, { kind: 'force', follow }, () => undefined, new AbortController().signal, request.observe);
     return { promptTokens: prompt, logits: outcome.logits ?? [] };
@@ -180,7 +203,13 @@ export class Engine {
           : null;
     const decided = plan.layerRule ? await decideSimLayerKvLayers(host, plan, plan.layerRule, stageTurn) : null;
     const turnPlan = decided ? trimmedPlan(plan, plan.layerRule!, decided.metrics.trimmedLayers) : plan;
-    const outcome = await this.withPolicyContext(turnPlan, async (open, sequence) => {
+    // a follow-up evaluates only what the previous turn's cache lacks, when this policy's cache is
+    // whole; a probe only when it asks to (it checks invariants on a prompt read whole)
+    const probing = continuation.kind === 'force' && request.cachePrompt !== true;
+    const follows = !probing && !observe && !compacted && !decided && plan.afterTurn.cache !== 'partial';
+    const history = follows && request.cachePrompt !== false ? historyFor(turnPlan, loaded.info, prompt.length, lazy !== null) : null;
+    const resumePolicy = follows ? plan.policy.spec : null;
+    const outcome = await this.withPolicyContext(turnPlan, async (open, sequence, revived) => {
       if (compacted?.statePath) await loadAndDeleteState(sequence, compacted.statePath);
       if (decided?.statePath) {
         const loading = performance.now();
@@ -202,6 +231,8 @@ export class Engine {
           lazy: plan.eviction?.afterLazy ? null : lazy,
           eviction: plan.eviction,
           resume: compacted?.resume ?? decided?.resume ?? null,
+          history,
+          revived,
           simLayerKvDecision: decided?.metrics ?? null,
           selection: selection ? selectionMetrics(selection) : null,
           notice: notices.length ? notices.join(' ') : null,
@@ -211,7 +242,11 @@ export class Engine {
         onEvent,
         signal,
       );
-    });
+    }, resumePolicy);
+    const kept = this.contexts.liveSequence;
+    const after = conversationAfterTurn(plan.afterTurn, follows && kept !== null, outcome.metrics.lazy);
+    if (outcome.metrics.conversation) Object.assign(outcome.metrics.conversation, after);
+    if (after.next === 'reviving' && kept) this.revival.start(this.llama, kept, prompt.length);
     return { outcome, prompt };
   }
 
@@ -314,22 +349,33 @@ export class Engine {
     return this.withPolicyContext(this.plan(parsePolicy('full'), 0, null), work);
   }
 
-  /** Runs `work` on a fresh sequence of a context shaped for the plan, one call at a time. */
+  /**
+   * Runs `work` on a sequence of a context shaped for the plan, one call at a time: a fresh one, or
+   * with `resumePolicy` the one the last turn under that policy kept, which this one keeps in turn
+   * when it succeeds (turnRunner.ts evaluates only what the prompt adds to it). `work` learns what
+   * the revival of the last lazy turn did, having waited for it.
+   */
   private async withPolicyContext<T>(
     plan: ContextPlan,
-    work: (open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>) => Promise<T>,
+    work: (open: OpenContext, sequence: ReturnType<LlamaContext['getSequence']>, revived: ConversationRevived) => Promise<T>,
+    resumePolicy: string | null = null,
   ): Promise<T> {
     this.assertIdle();
     this.requireLoaded();
     this.busy = true;
     try {
+      const revived = await this.revival.settle(this.contexts);
       const open = await this.ensureContext(plan.shape);
       resetLazyState(this.llama, open.context);
-      const sequence = this.contexts.sequenceOf(open, plan.eviction !== null);
+      const sequence = this.contexts.sequenceOf(open, plan.eviction !== null, resumePolicy);
+      let keep = false;
       try {
-        return await work(open, sequence);
+        const result = await work(open, sequence, revived);
+        keep = resumePolicy !== null;
+        return result;
       } finally {
-        sequence.dispose();
+        if (keep) this.contexts.keep(sequence, resumePolicy!);
+        else sequence.dispose();
       }
     } finally {
       this.busy = false;

@@ -14,6 +14,11 @@ export interface LogitsProbeRequest {
   policy?: string;
   /** The model's calibrated SimLayerKV profile, for policies that use it. */
   layerProfile?: LayerProfile | null;
+  /**
+   * Force after what the last turn left in the cache, as a follow-up turn would (true), instead of
+   * reading the whole prompt (the default: probes check bit-identical invariants).
+   */
+  cachePrompt?: boolean;
 }
 
 export interface LogitsProbeResult {

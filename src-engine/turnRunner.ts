@@ -11,6 +11,8 @@
 //   sized to the budget, evicting the lowest-ranked tokens before each, and while generating.
 // - resumed: the prompt went through a two-context stage first (turnStages.ts) and the sequence
 //   holds what it kept.
+// A follow-up on a sequence the previous turn left (history) keeps the leading tokens it shares
+// with the prompt and evaluates only the rest, plainly: the cache it extends is whole.
 // Every metric is a measurement of this run.
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { sampleToken } from './sampling.js';
@@ -19,8 +21,9 @@ import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPlan, KvCost } from '../src-common/policy/contextPlan.js';
 import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned, setObservation } from './siftNative.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
-import { type AutoSelectionMetrics, type BuildKind, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
+import { type AutoSelectionMetrics, type BuildKind, type ConversationCacheMetrics, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
+import { reusablePrefix } from './conversationCache.js';
 
 /** An evictor's turn (contextPlan.ts). */
 export type EvictionTurn = EvictionPlan;
@@ -77,6 +80,15 @@ export interface TurnTarget {
    * the sequence already holds the kept tokens: the turn goes on from there.
    */
   resume?: ResumedPrefill | null;
+  /**
+   * The sequence may hold the previous turn's conversation: keep what the prompt shares with it
+   * (at least `minShared` tokens, else read from the start). `allowErase`: the tail after the
+   * shared prefix may be erased; a cache with windowed layers cannot, since their window has
+   * already dropped what the erased tokens' replacements would attend to. Null: read from the start.
+   */
+  history?: { minShared: number; allowErase: boolean } | null;
+  /** The previous lazy turn's revival, done while idle, for this turn's metrics. */
+  revived?: ConversationCacheMetrics['revived'];
   /** SimLayerKV's per-prompt decision (rule=prefill|decode), when it made one. */
   simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
   /** What policy auto chose, when it did. */
@@ -177,12 +189,13 @@ async function budgetedPrefill(
 async function plainPrefill(
   target: TurnTarget,
   prompt: Token[],
+  held: number,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<Prefilled> {
-  // all but the last prompt token; the last one is evaluated with generation
+  // all but the last prompt token, after what the sequence holds; the last one is evaluated with generation
   const prefill = prompt.slice(0, -1);
-  for (let i = 0; i < prefill.length; i += target.batchSize) {
+  for (let i = held; i < prefill.length; i += target.batchSize) {
     if (signal.aborted) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
     await target.sequence.evaluateWithoutGeneratingNewTokens(prefill.slice(i, i + target.batchSize));
     onEvent({ type: 'progress', phase: 'prefill', done: Math.min(i + target.batchSize, prefill.length), total: prompt.length });
@@ -203,6 +216,9 @@ async function lazyPrefillTurn(
   const { llama, model, sequence } = target;
   const stats = await runLazyPrefill(llama, sequence, lazy, prompt, onEvent, signal);
   if (!stats) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
+  // node-llama-cpp learns what the native prefill filled at once: a turn ending at its first token
+  // leaves a sequence a follow-up may extend
+  adoptNativeTokens(sequence, prompt);
   const lastLogits = readLastLogits(llama, sequence.context);
   const forcing = target.continuation.kind === 'force';
   const first = forcing ? null : (sampleToken(lastLogits, request.sampling) as Token);
@@ -219,7 +235,6 @@ async function lazyPrefillTurn(
     metrics.revived = revived.revived;
     metrics.reviveMs = round(revived.ms);
   }
-  adoptNativeTokens(sequence, prompt);
   return { ...done, next: first === null ? [] : [first], stopReason: null };
 }
 
@@ -239,10 +254,12 @@ export async function runTurn(
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
 
-  if (!resume) await sequence.clearHistory();
-  const kvMeter = new KvMeter(target, resume?.kvBytesPeak ?? null);
   const started = resume?.started ?? performance.now();
-  if (!resume) onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
+  const reused = resume ? 0 : await keepSharedHistory(sequence, prompt, target.history ?? null);
+  // a lazy prefill starts from position 0; after a reused (whole) prefix the rest is read plainly
+  const lazy = reused > 0 ? null : target.lazy;
+  const kvMeter = new KvMeter(target, resume?.kvBytesPeak ?? null);
+  if (!resume) onEvent({ type: 'progress', phase: 'prefill', done: reused, total: prompt.length });
 
   const answer = new AnswerStream(model, onEvent);
   const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats) : null;
@@ -266,16 +283,17 @@ export async function runTurn(
   async function generate(): Promise<TurnOutcome> {
     const prefilled: Prefilled = resume
       ? resumedPrefill(resume, prompt, answer, started, onEvent, signal)
-      : target.lazy
-      ? await lazyPrefillTurn(target, target.lazy, prompt, request, answer, started, onEvent, signal)
+      : lazy
+      ? await lazyPrefillTurn(target, lazy, prompt, request, answer, started, onEvent, signal)
       : evictor
         ? await budgetedPrefill(evictor, prompt, continuation, onEvent, signal)
         : continuation.kind === 'force'
-          ? // the whole prompt goes in with the forced tokens: one evaluation, the batches a native prefill uses
-            { next: [], known: [], held: 0, ttftMs: 0, lazy: null, computed: null, stopReason: null }
-          : await plainPrefill(target, prompt, onEvent, signal);
+          ? // the prompt after what the cache holds goes in with the forced tokens: one evaluation,
+            // the batches a native prefill uses
+            { next: [], known: [], held: reused, ttftMs: 0, lazy: null, computed: null, stopReason: null }
+          : await plainPrefill(target, prompt, reused, onEvent, signal);
     kvMeter.sample();
-    if (target.lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
+    if (lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
 
     let ttftMs = prefilled.ttftMs;
     let stopReason: StopReason = prefilled.stopReason ?? 'maxTokens';
@@ -321,11 +339,11 @@ export async function runTurn(
       build: target.build,
       policy: request.policy,
       promptTokens: prompt.length,
-      prefillTokens: prompt.length - (resume?.reuse?.reusedTokens ?? 0),
+      prefillTokens: prompt.length - reused - (resume?.reuse?.reusedTokens ?? 0),
       generatedTokens: generated,
       ttftMs: round(ttftMs),
       totalMs: round(totalMs),
-      prefillTokensPerSec: ttftMs > 0 ? round((prompt.length / ttftMs) * 1000) : 0,
+      prefillTokensPerSec: ttftMs > 0 ? round(((prompt.length - reused) / ttftMs) * 1000) : 0,
       decodeTokensPerSec: generated > 1 && decodeMs > 0 ? round(((generated - 1) / decodeMs) * 1000) : 0,
       kvBytesAllocated: kv?.bytesAllocated ?? null,
       kvBytesUsed: kv?.bytesUsed ?? null,
@@ -343,10 +361,21 @@ export async function runTurn(
       lazy: prefilled.lazy,
       simLayerKvDecision: target.simLayerKvDecision ?? null,
       selection: target.selection ?? null,
+      // what stays for the next question is the engine's to say, after the turn
+      conversation: { reusedTokens: reused, revived: target.revived ?? null, next: 'none', nextReason: null },
       notice: target.notice,
     };
     return { answer: answer.answer, stopReason, metrics, logits };
   }
+}
+
+/** Keeps the leading tokens of the sequence the prompt may reuse (conversationCache.ts) and erases the rest; returns how many. */
+async function keepSharedHistory(sequence: LlamaContextSequence, prompt: Token[], history: TurnTarget['history']): Promise<number> {
+  const held = sequence.nextTokenIndex;
+  const kept = history ? reusablePrefix(held, sequence.compareContextTokens(prompt).firstDifferentIndex, prompt.length, history) : 0;
+  if (kept === 0) await sequence.clearHistory();
+  else if (kept < held) await sequence.eraseContextTokenRanges([{ start: kept, end: held }]);
+  return sequence.nextTokenIndex;
 }
 
 /** A turn whose prompt (and maybe first answer tokens) went through another context first. */

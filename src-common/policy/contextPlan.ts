@@ -6,7 +6,7 @@
 import { SLIDING_WINDOW_ARCHITECTURES } from './architectures.js';
 import { kvRowBytes, padToStep } from './kvBytes.js';
 import type { LayerProfile } from './simLayerKvLayers.js';
-import { ROLE_ORDER, type NativeFeature } from './press.js';
+import { ROLE_ORDER, type AfterTurn, type NativeFeature, type PressDeclaration } from './press.js';
 import { parsePolicyPresses, type EvictionPolicy, type KvCacheType, type KvPolicy } from './spec.js';
 
 export { CONTEXT_STEP, kvRowBytes } from './kvBytes.js';
@@ -80,10 +80,12 @@ export interface ContextPlan {
   /** Presses that run (a press whose requirement is missing is left out, with a notice). */
   applied: string[];
   notices: string[];
+  /** What the cache holds after the turn, for a follow-up: the most partial of the running presses' declarations. */
+  afterTurn: AfterTurn;
 }
 
 /** What a press's planContext sees and changes. */
-export interface PlanDraft extends Omit<ContextPlan, 'policy' | 'applied'> {
+export interface PlanDraft extends Omit<ContextPlan, 'policy' | 'applied' | 'afterTurn'> {
   /** Every press that runs this turn, known before any plans (an evictor plans for the lazy prefill before it). */
   readonly applied: readonly string[];
   readonly model: ModelKvShape;
@@ -127,7 +129,13 @@ export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens
   };
   for (const press of running) press.planContext?.(policy, draft);
   const { shape, prefillShape, eviction, layerRule } = draft;
-  return { policy, shape, prefillShape, eviction, layerRule, applied, notices };
+  return { policy, shape, prefillShape, eviction, layerRule, applied, notices, afterTurn: afterTurnOf(running, policy) };
+}
+
+/** A partial cache from any press makes the turn's cache partial; a revivable one, revivable. */
+function afterTurnOf(running: readonly PressDeclaration[], policy: KvPolicy): AfterTurn {
+  const declared = running.map((press) => press.afterTurn?.(policy) ?? { cache: 'whole' as const });
+  return declared.find((a) => a.cache === 'partial') ?? declared.find((a) => a.cache === 'revivable') ?? { cache: 'whole' };
 }
 
 /** Cells of one layer's cache: a trimmed layer's holds its sinks, window and one batch (llama-sift-kv-budget.cpp). */

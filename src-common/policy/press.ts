@@ -43,6 +43,14 @@ export interface PressRequirements {
   profile: 'none' | 'uses';
 }
 
+/**
+ * What the cache holds after a turn, for the next question: the conversation whole, as reading it
+ * again under the same policy would leave it (the next turn evaluates only what is new);
+ * 'revivable': whole once the engine completes what the turn skipped, which it does while idle;
+ * 'partial': the next turn reads the conversation again, for `reason`.
+ */
+export type AfterTurn = { cache: 'whole' } | { cache: 'revivable' } | { cache: 'partial'; reason: string };
+
 /** A press it does not run with, and why; `when` narrows the refusal to some of its own settings. */
 export interface Exclusion {
   role: PressRole;
@@ -80,6 +88,8 @@ export interface PressDeclaration {
    * model (a layer past its depth).
    */
   planContext?(policy: KvPolicy, draft: PlanDraft): void;
+  /** What the cache holds after a turn (absent: the conversation whole). */
+  afterTurn?(policy: KvPolicy): AfterTurn;
   /** What it did in a turn, in one line from its metrics (the CLI, the app and exports show it); null: nothing to say. */
   describeTurn?(metrics: TurnMetrics, policy: KvPolicy): string | null;
 }

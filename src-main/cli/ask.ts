@@ -157,7 +157,10 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
 function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
   return [
     `build ${build.kind} (${build.id}); engine ${describeCpuCode(build.cpu)}; ${describeGpu(build.gpu)}`,
-    ...describeTurn(m).map((fact) => `${fact.label}: ${fact.value}`),
+    // `ask` is one turn in a process of its own: nothing it keeps reaches a next question
+    ...describeTurn(m)
+      .filter((fact) => fact.key !== 'conversation')
+      .map((fact) => `${fact.label}: ${fact.value}`),
     ...(m.memory?.length ? [`Memory: ${describeMemory(m.memory)}`] : []),
   ].join('\n');
 }

@@ -69,7 +69,7 @@ export async function probeRow(client: EngineClient, messages: ChatMessage[], fo
 }
 
 export async function buildReference(client: EngineClient, messages: ChatMessage[], tokens: number): Promise<FidelityReference> {
-  const { result } = client.runTurn({ messages, sampling: { temperature: 0, topP: 1, maxTokens: tokens }, policy: 'full' }, () => {});
+  const { result } = client.runTurn({ messages, sampling: { temperature: 0, topP: 1, maxTokens: tokens }, policy: 'full', cachePrompt: false }, () => {});
   const { answer, metrics, stopReason } = await result;
   if (stopReason === 'cancelled') throw new Error('the reference turn was cancelled');
   // a continuation that ended early (end of turn) is shorter; the report gives the count

@@ -1,7 +1,8 @@
 // Follow-up accuracy: two greedy turns on one document with two needles. Turn 1 asks for the pass
 // key; turn 2 is the conversation so far (the question and the row's own answer) plus a question
-// about the door code. This engine re-prefills the whole conversation every turn, so an eviction
-// policy selects its tokens again for the second question; the measurement is of that.
+// about the door code. Turn 2 runs as in the app: a policy whose cache is whole reuses what turn 1
+// left; an eviction policy's cache is partial, so it reads the conversation again and selects its
+// tokens anew for the second question (or restores them from disk with reuse=disk).
 import type { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { ChatMessage, TurnMetrics } from '../../src-common/engineTypes.js';
 import { engineExtras, type EngineExtras } from './engineExtras.js';
@@ -30,8 +31,9 @@ async function greedyTurn(
   messages: ChatMessage[],
   maxTokens: number,
   onStart: (turn: ActiveTurn | null) => void,
+  cachePrompt: boolean,
 ): Promise<{ answer: string; metrics: TurnMetrics }> {
-  const running = client.runTurn({ messages, sampling: { temperature: 0, topP: 1, maxTokens }, policy }, () => {});
+  const running = client.runTurn({ messages, sampling: { temperature: 0, topP: 1, maxTokens }, policy, cachePrompt }, () => {});
   onStart({ client, turnId: running.turnId });
   try {
     const { answer, metrics, stopReason } = await running.result;
@@ -49,13 +51,14 @@ export async function runFollowUp(
   maxTokens: number,
   onStart: (turn: ActiveTurn | null) => void,
 ): Promise<FollowUpSample> {
-  const first = await greedyTurn(client, policy, task.messages, maxTokens, onStart);
+  // turn 1 reads its document cold (nothing of an earlier case reused); turn 2 runs as the app's would
+  const first = await greedyTurn(client, policy, task.messages, maxTokens, onStart, false);
   const conversation: ChatMessage[] = [
     ...task.messages,
     { role: 'assistant', content: first.answer },
     { role: 'user', content: FOLLOW_UP_QUESTION },
   ];
-  const second = await greedyTurn(client, policy, conversation, maxTokens, onStart);
+  const second = await greedyTurn(client, policy, conversation, maxTokens, onStart, true);
   return {
     index: task.index,
     passkeyDepth: task.passkeyDepth,

@@ -89,10 +89,17 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
 - **Follow-up accuracy**: a document with two needles (a pass key and a door code, half a document
   apart); turn 1 asks for the pass key, turn 2 (turn 1's question and the row's own answer, then a
   new question) asks for the door code; the figure is the share of second answers that name the
-  code. The engine re-prefills the whole conversation every turn, so an eviction policy selects
-  its tokens again for the second question; that is what is measured. With \`reuse=disk\` turn 2
-  restores turn 1's full KV from disk instead of prefilling the document again; the column gives
-  turn 2's median TTFT beside the accuracy, the figure that mode changes.
+  code. An eviction policy's cache is partial, so turn 2 reads the whole conversation again and
+  selects its tokens anew for the second question; that is what is measured. With \`reuse=disk\`
+  turn 2 restores turn 1's full KV from disk instead of prefilling the document again; the column
+  gives turn 2's median TTFT beside the accuracy, the figure that mode changes. (Runs before
+  2026-12-03 re-prefilled every turn for every policy; since then a policy whose cache is whole
+  reuses it, see the next item.)
+- **Follow-up questions** (\`npm run bench -- --conversation\`, sections so titled; real prose):
+  one document per length, one question cold, then two follow-ups in the same conversation, as
+  the app asks them; each follow-up is asked again with \`cachePrompt=false\` (the conversation
+  read whole again under the same policy) for its TTFT and answer. Every other task's turns (and
+  turn 1 of a follow-up-accuracy case) run with \`cachePrompt=false\`, so none reuses another's cache.
 - **SimLayerKV rows measured before 2026-11-22's fix to patch 0007** (the sections above the
   first one that has \`simlayerkv:rule=\` rows) ran with a bug: once a trimmed layer's ring wrapped,
   llama.cpp's purge of older positions took its sinks too (docs/design/KV_BUDGETS.md).

@@ -26,6 +26,8 @@ export interface BenchOptions {
   outputDir: string;
   /** The real-document QA task (issue 13) instead of the synthetic pass-key suite. */
   prose: boolean;
+  /** Follow-up questions on one document (issue 16): the conversation's cache reused against a re-read. */
+  conversation: boolean;
   /** Only rewrite BENCHMARKS.md's header and real-document frontier from the runs in bench/. */
   refreshFrontier: boolean;
   /** Seed of the prose documents, facts and questions. */
@@ -42,6 +44,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                      at 20 depths per length (1k/2k/4k/8k), paraphrased and two-passage questions in the
                      app's chat format, scored against the ground truth and against full KV's answers;
                      without it the synthetic pass-key suite runs
+  --conversation     follow-up questions (issue 16): per policy and length (2k/4k/8k; --quick 1k/2k) a
+                     real-prose document asked one question cold and two follow-ups, each follow-up's TTFT
+                     and answer with the conversation's cache reused against the conversation read again
   --refresh-frontier rewrite docs/BENCHMARKS.md's header and real-document frontier from docs/bench/*.json
                      (nothing is measured)
   --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
@@ -82,6 +87,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     fidelityPrompts: null,
     kvOnly: false,
     prose: false,
+    conversation: false,
     refreshFrontier: false,
     seed: null,
     model: 'smollm2',
@@ -100,6 +106,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--no-cache') options.useCache = false;
     else if (arg === '--kv') options.kvOnly = true;
     else if (arg === '--prose') options.prose = true;
+    else if (arg === '--conversation') options.conversation = true;
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--seed') options.seed = value();
     else if (arg === '--model') {

@@ -41,7 +41,7 @@ export async function runPasskeyTurn(
   maxTokens: number,
   onStart: (turn: ActiveTurn | null) => void,
 ): Promise<TurnSample> {
-  const running = client.runTurn({ messages: task.messages, sampling: { temperature: 0, topP: 1, maxTokens }, policy }, () => {});
+  const running = client.runTurn({ messages: task.messages, sampling: { temperature: 0, topP: 1, maxTokens }, policy, cachePrompt: false }, () => {});
   onStart({ client, turnId: running.turnId });
   try {
     const { answer, metrics, stopReason } = await running.result;

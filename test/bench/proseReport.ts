@@ -2,11 +2,8 @@
 // truth), answers kept (of those the same build's full KV got right), answers identical to full's,
 // TTFT ratio against stock full KV in the same run and KV bytes against patched full KV. Written
 // as docs/bench/<date>-prose[-quick].json and a section of docs/BENCHMARKS.md.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { appendRunSection } from './appendRun.js';
 import type { MachineInfo } from './machine.js';
-import { benchmarksHeader, runLog, withCurrentHeader } from './markdownReport.js';
-import { headerBlocks } from './proseFrontier.js';
 import type { ModelIdentity } from './modelIdentity.js';
 import { normalizeAnswer, PROSE_SOURCE_FILES } from './proseCases.js';
 import type { ProseRawRun, ProseTurn } from './proseRun.js';
@@ -259,19 +256,8 @@ export function assembleProseResults(input: {
   };
 }
 
-/** docs/bench/<date>-prose[-quick][-model].json and a section appended to docs/BENCHMARKS.md. */
+/** docs/bench/<date>-prose[-quick]-<model>.json and a section appended to docs/BENCHMARKS.md. */
 export function writeProseOutputs(outputDir: string, results: ProseResults): { markdown: string; json: string } {
-  const benchDir = path.join(outputDir, 'bench');
-  mkdirSync(benchDir, { recursive: true });
   const base = `${results.startedAt.slice(0, 10)}-prose${results.mode === 'quick' ? '-quick' : ''}-${results.model.id}`;
-  let name = base;
-  for (let n = 2; existsSync(path.join(benchDir, `${name}.json`)); n++) name = `${base}-${n}`;
-  const json = `bench/${name}.json`;
-  writeFileSync(path.join(outputDir, json), `${JSON.stringify(results, null, 2)}\n`);
-  const markdown = path.join(outputDir, 'BENCHMARKS.md');
-  const existing = existsSync(markdown) ? readFileSync(markdown, 'utf8') : '';
-  const section = proseSection(results, json);
-  const blocks = headerBlocks(outputDir, `${runLog(existing)}\n${section}`);
-  writeFileSync(markdown, `${existing ? withCurrentHeader(existing, ...blocks) : benchmarksHeader(...blocks)}\n${section}`);
-  return { markdown, json: path.join(outputDir, json) };
+  return appendRunSection(outputDir, base, results, (json) => proseSection(results, json));
 }

@@ -77,7 +77,7 @@ function tag(length: number): string {
 async function runTurn(ctx: ProseContext, state: RowState, task: ProseCase): Promise<ProseTurn> {
   const { client } = state.slot;
   const running = client.runTurn(
-    { messages: task.messages, sampling: { temperature: 0, topP: 1, maxTokens: ctx.suite.answerTokens }, policy: state.row.policy },
+    { messages: task.messages, sampling: { temperature: 0, topP: 1, maxTokens: ctx.suite.answerTokens }, policy: state.row.policy, cachePrompt: false },
     () => {},
   );
   ctx.setActiveTurn({ client, turnId: running.turnId });

@@ -169,6 +169,13 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
     reports: 'eviction',
     parse: (params) => ({ eviction: parseEviction(scorer, params) }),
     planContext: (policy, draft) => planBudget(policy.eviction!, draft),
+    afterTurn: (policy) => ({
+      cache: 'partial',
+      reason:
+        policy.eviction?.reuse === 'disk'
+          ? `${scorer.title} kept only the budget's tokens; the next question restores the full KV stored on disk and selects again`
+          : `${scorer.title} kept only the budget's tokens, chosen for this question; the next question reads the conversation again (reuse=disk keeps the full KV for it)`,
+    }),
     describeTurn(metrics) {
       const e = metrics.eviction;
       if (!e) return null;

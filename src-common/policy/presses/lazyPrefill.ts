@@ -63,6 +63,9 @@ export const lazyPrefillPress: PressDeclaration = {
       },
     };
   },
+  // revive=off leaves pruned tokens without K/V in the deeper layers: the engine completes them
+  // while the person reads the answer, so a follow-up finds the conversation whole
+  afterTurn: (policy) => (policy.lazy?.revive ? { cache: 'whole' } : { cache: 'revivable' }),
   describeTurn: (metrics) => (metrics.lazy ? describeLazyPrefill(metrics.lazy, metrics.promptTokens) : null),
   planContext(_policy, draft) {
     // each segment re-enters every earlier token, so a sliding-window cache must keep them all

@@ -56,6 +56,10 @@ export const simLayerKvPress: PressDeclaration = {
       },
     };
   },
+  afterTurn: (policy) =>
+    policy.simLayerKv?.rule === 'profile'
+      ? { cache: 'whole' }
+      : { cache: 'partial', reason: `SimLayerKV's ${policy.simLayerKv?.rule} rule decides the trimmed layers for each prompt anew` },
   describeTurn(metrics) {
     const decision = metrics.simLayerKvDecision;
     if (decision) return `${decision.rule} rule, delta ${decision.delta}: ${decision.trimmedLayers.length} trimmed layers (${decision.trimmedLayers.join(', ') || 'none'}), moved in ${Math.round(decision.moveMs)} ms`;

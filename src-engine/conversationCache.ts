@@ -1,0 +1,97 @@
+// Follow-up questions without reading the document again. After a turn whose cache is whole (the
+// presses' afterTurn declarations), the engine keeps its sequence; the next turn under the same
+// policy keeps the leading tokens its prompt shares with it and evaluates only the rest
+// (turnRunner.ts). A lazy prefill leaves its pruned tokens without K/V in the deeper layers: the
+// engine completes them (LazyLLM's revival, from the aux cache) while the person reads the
+// answer, so the follow-up finds the conversation whole; one that comes sooner waits for the rest.
+import type { Llama, LlamaContextSequence } from 'node-llama-cpp';
+import type { ContextPlan } from '../src-common/policy/contextPlan.js';
+import type { AfterTurn } from '../src-common/policy/press.js';
+import { SLIDING_WINDOW_ARCHITECTURES } from '../src-common/policy/architectures.js';
+import type { ConversationCacheMetrics, LazyTurnMetrics, ModelInfo } from '../src-common/engineTypes.js';
+import type { TurnTarget } from './turnRunner.js';
+import type { ContextPool } from './contextPool.js';
+import { revivePruned } from './siftNative.js';
+
+/**
+ * How a turn may use what the kept sequence holds. A lazy prefill cannot start mid-sequence, so a
+ * lazy turn reuses a prefix only when it is most of the prompt (a follow-up), and prefills lazily
+ * otherwise (a new document). Windowed layers (SimLayerKV's trimmed ones, a model's sliding
+ * window) have dropped what tokens replacing an erased tail would attend to: only extension then.
+ */
+export function historyFor(plan: ContextPlan, info: ModelInfo, promptTokens: number, lazy: boolean): HistoryUse {
+  const windowed = plan.shape.trimmedLayers.length > 0 || (SLIDING_WINDOW_ARCHITECTURES.includes(info.architecture) && !plan.shape.swaFull);
+  return { minShared: lazy ? Math.ceil(promptTokens / 2) : 1, allowErase: !windowed };
+}
+
+export type HistoryUse = NonNullable<TurnTarget['history']>;
+
+/**
+ * Leading prompt tokens a turn keeps of a sequence holding `held` tokens, `shared` of them the
+ * prompt's own: never the prompt's last token (generation evaluates it), none when fewer than
+ * `minShared` are shared or the tail after them cannot be erased.
+ */
+export function reusablePrefix(held: number, shared: number, promptTokens: number, history: HistoryUse | null): number {
+  const kept = Math.min(shared, promptTokens - 1);
+  if (!history || kept < Math.max(1, history.minShared) || (kept < held && !history.allowErase)) return 0;
+  return kept;
+}
+
+/** What a finished turn leaves for the next question, for its metrics. */
+export function conversationAfterTurn(
+  afterTurn: AfterTurn,
+  kept: boolean,
+  lazy: LazyTurnMetrics | null,
+): Pick<ConversationCacheMetrics, 'next' | 'nextReason'> {
+  if (afterTurn.cache === 'partial') return { next: 'none', nextReason: afterTurn.reason };
+  if (!kept) return { next: 'none', nextReason: null };
+  const holes = lazy !== null && lazy.pruned > lazy.revived;
+  return { next: holes ? 'reviving' : 'whole', nextReason: null };
+}
+
+interface RunningRevival {
+  done: Promise<{ tokens: number; ms: number }>;
+}
+
+/** The revival of the last lazy turn's pruned tokens, run while the engine is otherwise idle. */
+export class ConversationRevival {
+  private running: RunningRevival | null = null;
+
+  /**
+   * Starts completing `sequence`'s pruned prompt tokens. The answer's tokens were computed with
+   * them hidden, so they are erased first: the follow-up evaluates them again over the whole cache.
+   */
+  start(llama: Llama, sequence: LlamaContextSequence, promptTokens: number): void {
+    const done = (async () => {
+      const held = sequence.nextTokenIndex;
+      if (held > promptTokens) await sequence.eraseContextTokenRanges([{ start: promptTokens, end: held }]);
+      const { revived, ms } = await revivePruned(llama, sequence);
+      return { tokens: revived, ms };
+    })();
+    // settled by the next turn; never an unhandled rejection meanwhile
+    done.catch(() => undefined);
+    this.running = { done };
+  }
+
+  /**
+   * Waits for a running revival: what it did and how long the caller waited, or null when none
+   * ran. A failed one leaves holes in the cache, so the kept sequence is dropped.
+   */
+  async settle(contexts: ContextPool): Promise<ConversationCacheMetrics['revived']> {
+    const running = this.running;
+    if (!running) return null;
+    this.running = null;
+    const waiting = performance.now();
+    try {
+      const { tokens, ms } = await running.done;
+      return { tokens, ms: round(ms), waitedMs: round(performance.now() - waiting) };
+    } catch {
+      contexts.dropLive();
+      return null;
+    }
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,107 @@
+// What a turn's cache holds for the next question: declared by each press, merged by the plan,
+// told to the person in one line; and how much of the kept sequence a follow-up may reuse.
+import { describe, expect, it } from 'vitest';
+import { planContexts, type ModelKvShape, type PlanOptions } from '../../src-common/policy/contextPlan.js';
+import { parsePolicy } from '../../src-common/policy/spec.js';
+import { describeConversationCache } from '../../src-common/turnSummary.js';
+import { conversationAfterTurn, historyFor } from '../../src-engine/conversationCache.js';
+import type { LazyTurnMetrics, ModelInfo } from '../../src-common/engineTypes.js';
+
+const smol: ModelKvShape = { architecture: 'llama', layers: 30, kvHeads: 3, headDim: 64, contextSize: 8192 };
+const gemma: ModelKvShape = { ...smol, architecture: 'gemma3' };
+const patched: PlanOptions = { batchSize: 512, flashAttention: false, swaFullCache: false, features: new Set(['kvBudgets', 'lazyPrefill', 'observation']) };
+const stock: PlanOptions = { ...patched, features: new Set() };
+
+function plan(spec: string, options = patched, model = smol) {
+  return planContexts(parsePolicy(spec), model, 2000, null, options);
+}
+
+function info(model: ModelKvShape): ModelInfo {
+  return { ...model, path: 'm.gguf', name: 'm', sizeBytes: 1, trainContextSize: 8192, heads: 9, embeddingLength: 576, feedForwardLength: 1536, vocabSize: 49152, offloadedLayers: 0 } as ModelInfo;
+}
+
+const lazy = (pruned: number, revived: number): LazyTurnMetrics => ({
+  pruneLayers: [8],
+  keep: [0.7],
+  pool: 15,
+  scoreFrom: 3,
+  obsWindow: 18,
+  segments: [],
+  pruned,
+  auxBytes: 0,
+  revived,
+  reviveMs: 0,
+});
+
+describe('what a turn leaves for the next question', () => {
+  it('the exact caches are whole: full, a KV type, SimLayerKV from a profile or layers=', () => {
+    for (const spec of ['full', 'kv:type=q8_0', 'simlayerkv:layers=2/4', 'simlayerkv:layers=2/4+kv:type=q8_0']) {
+      expect(plan(spec).afterTurn, spec).toEqual({ cache: 'whole' });
+    }
+  });
+
+  it('lazy prefill is revivable (revive=off) or whole (revive=on)', () => {
+    expect(plan('lazy').afterTurn).toEqual({ cache: 'revivable' });
+    expect(plan('lazy:revive=on').afterTurn).toEqual({ cache: 'whole' });
+  });
+
+  it('an evictor makes the cache partial, alone or after a lazy prefill, and says why', () => {
+    for (const spec of ['vatp:budget=0.2', 'streaming:budget=512', 'lazy+vatp:budget=0.2,pool=7', 'simlayerkv:layers=2/4+snapkv:budget=0.2']) {
+      const after = plan(spec).afterTurn;
+      expect(after.cache, spec).toBe('partial');
+    }
+    const after = plan('vatp:budget=0.2,when=prompt,reuse=disk').afterTurn;
+    expect(after).toEqual({ cache: 'partial', reason: expect.stringMatching(/restores the full KV stored on disk/) });
+  });
+
+  it("SimLayerKV's per-prompt rules decide anew, so the next question reads again", () => {
+    expect(plan('simlayerkv:rule=prefill').afterTurn).toMatchObject({ cache: 'partial', reason: expect.stringMatching(/prefill rule decides the trimmed layers/) });
+  });
+
+  it('a press the build cannot run declares nothing: lazy on the stock build runs a full prefill, whole', () => {
+    expect(plan('lazy', stock).afterTurn).toEqual({ cache: 'whole' });
+  });
+
+  it("a turn's metrics say what stays: whole, reviving while idle, or nothing and why", () => {
+    expect(conversationAfterTurn({ cache: 'whole' }, true, null)).toEqual({ next: 'whole', nextReason: null });
+    expect(conversationAfterTurn({ cache: 'revivable' }, true, lazy(900, 0))).toEqual({ next: 'reviving', nextReason: null });
+    // nothing pruned, or revived already: whole
+    expect(conversationAfterTurn({ cache: 'revivable' }, true, lazy(0, 0))).toEqual({ next: 'whole', nextReason: null });
+    expect(conversationAfterTurn({ cache: 'partial', reason: 'VATP kept 512' }, false, null)).toEqual({ next: 'none', nextReason: 'VATP kept 512' });
+    // a probe or a failed turn keeps nothing
+    expect(conversationAfterTurn({ cache: 'whole' }, false, null)).toEqual({ next: 'none', nextReason: null });
+  });
+});
+
+describe('how much of the kept sequence a follow-up reuses', () => {
+  it('any shared prefix, its tail erased, on a plain cache', () => {
+    expect(historyFor(plan('full'), info(smol), 3000, false)).toEqual({ minShared: 1, allowErase: true });
+  });
+
+  it('a lazy turn reuses only a prefix of most of its prompt (a follow-up), else prefills lazily', () => {
+    expect(historyFor(plan('lazy'), info(smol), 3001, true).minShared).toBe(1501);
+  });
+
+  it('windowed layers only extend: SimLayerKV trimmed layers, a sliding-window model without swa_full', () => {
+    expect(historyFor(plan('simlayerkv:layers=2/4'), info(smol), 3000, false).allowErase).toBe(false);
+    expect(historyFor(plan('full', patched, gemma), info(gemma), 3000, false).allowErase).toBe(false);
+    // lazy prefill keeps every sliding-window token (swa_full), so its tail can be erased
+    expect(historyFor(plan('lazy', patched, gemma), info(gemma), 3000, true).allowErase).toBe(true);
+  });
+});
+
+describe('describeConversationCache', () => {
+  it('says what was reused and what stays', () => {
+    expect(describeConversationCache({ reusedTokens: 8012, revived: null, next: 'whole', nextReason: null })).toBe(
+      'reused 8,012 prompt tokens the last turn left; kept whole for the next question',
+    );
+    expect(describeConversationCache({ reusedTokens: 0, revived: null, next: 'reviving', nextReason: null })).toBe(
+      'read the whole prompt; kept for the next question, its pruned tokens revived while idle',
+    );
+  });
+
+  it('names the revival and the wait, and why the next question reads again', () => {
+    const text = describeConversationCache({ reusedTokens: 4000, revived: { tokens: 1800, ms: 1234, waitedMs: 0 }, next: 'none', nextReason: 'VATP kept only the budget' });
+    expect(text).toMatch(/^reused 4,000 prompt tokens the last turn left \(the last answer's 1,800 pruned tokens revived while idle in .+, waited .+\); the next question reads it again: VATP kept only the budget$/);
+  });
+});
