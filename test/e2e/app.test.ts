@@ -195,4 +195,33 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => info.getByTestId('turn-press-vatp').textContent()).toMatch(/^budget [\d,]+ tokens: evicted \d+ in \d+ rounds?, kept [\d,]+$/);
     await expect.poll(() => info.getByTestId('turn-kv').textContent()).toMatch(/allocated \(predicted /);
   });
+
+  it('shows the prompt being read live, then reads only what a follow-up adds', async () => {
+    await ui(page).newChat().click();
+    await setSampling(page, { temperature: 0, maxTokens: 12 });
+    // ~1,500 tokens of real prose: long enough to watch being read on two cores
+    const text = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/lazy-prose/idle-help.txt'), 'utf8').slice(0, 6000);
+    await page.getByLabel('Choose documents to attach').setInputFiles({ name: 'idle-help.txt', mimeType: 'text/plain', buffer: Buffer.from(text) });
+    await page.getByRole('list', { name: 'Documents to send' }).getByText('idle-help.txt').waitFor();
+    await ui(page).message().fill("What was the harbour master of Lindqvist's name?");
+    await ui(page).message().press('Enter');
+    // while it reads: tokens read of the prompt, the rate, the time left, and a counting TTFT
+    await expect.poll(() => page.getByTestId('prefill-detail').textContent(), { timeout: 60_000 }).toMatch(/^[\d,]+ \/ [\d,]+ tokens · [\d,]+ tok\/s · about .+ left$/);
+    await expect.poll(() => page.getByTestId('ttft-counter').textContent()).toMatch(/\d/);
+    const first = ui(page).answers().last();
+    await expect.poll(() => first.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
+    await expect.poll(() => page.getByTestId('prefill-detail').count()).toBe(0);
+
+    await ui(page).message().fill('What does the Zoom/Restore Height toggle do?');
+    await expect.poll(() => page.getByTestId('turn-preview').textContent()).toMatch(/\(1,[\d]{3} cached, \d{1,2} to read\)/);
+    await ui(page).message().press('Enter');
+    const followUp = ui(page).answers().last();
+    await expect.poll(() => followUp.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
+    // the document was not read again: the badge counts what the cache held
+    await expect.poll(() => followUp.getByText(/^TTFT .* · 1,[\d]{3} cached$/).count()).toBe(1);
+    await page.getByRole('button', { name: 'Cache and speed details' }).click();
+    const info = page.getByRole('complementary', { name: 'Cache and speed' });
+    await expect.poll(() => info.getByTestId('turn-conversation').textContent()).toMatch(/^reused 1,\d{3} prompt tokens the last turn left; kept whole for the next question$/);
+    await page.getByRole('button', { name: 'Close cache and speed' }).click();
+  });
 });

@@ -13,6 +13,8 @@ function request(policy: string, maxTokens = 16): TurnRequest {
     messages: [{ role: 'user', content: `${task.document}\n\n${task.question}` }],
     sampling: { temperature: 0, topP: 1, maxTokens },
     policy,
+    // every turn prefills its prompt lazily: none reuses the last one's cache
+    cachePrompt: false,
   };
 }
 

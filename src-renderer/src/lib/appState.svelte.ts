@@ -29,6 +29,8 @@ export interface PrefillState {
   done: number;
   total: number;
   startedAt: number;
+  /** Tokens already read when the first progress came: the cache the last turn left (a follow-up). */
+  cached: number | null;
 }
 
 const UNDO_MS = 8000;
@@ -300,7 +302,7 @@ export class AppState {
       if (!messages.some((m) => m.id === answer.id)) messages.push(answer);
     }
     this.answeringId = answer.id;
-    this.prefill = { messageId: answer.id, done: 0, total: 0, startedAt: performance.now() };
+    this.prefill = { messageId: answer.id, done: 0, total: 0, startedAt: performance.now(), cached: null };
   }
 
   private findMessage(sessionId: string, messageId: string): MessageRow | undefined {
@@ -319,10 +321,11 @@ export class AppState {
       }
       case 'turn.progress':
         if (this.prefill?.messageId === event.messageId) {
+          this.prefill.cached ??= event.done;
           this.prefill.done = event.done;
           this.prefill.total = event.total;
         } else {
-          this.prefill = { messageId: event.messageId, done: event.done, total: event.total, startedAt: performance.now() };
+          this.prefill = { messageId: event.messageId, done: event.done, total: event.total, startedAt: performance.now(), cached: event.done };
         }
         break;
       case 'turn.finished': {
