@@ -79,8 +79,6 @@ describe('Sift in a browser (serve mode)', () => {
   it('stops a long answer and keeps what was written', async () => {
     await setSampling(page, { temperature: 0, maxTokens: 400 });
     await ui(page).message().fill('Write a long story about a lighthouse keeper.');
-    // a follow-up: the engine kept the first turn's cache, so only the new part is to be read
-    await expect.poll(() => page.getByTestId('turn-preview').textContent()).toMatch(/^[\d,]+ of [\d,]+ tokens \([\d,]+ cached, [\d,]+ to read\) · auto: full · /);
     await ui(page).message().press('Enter');
     const answer = ui(page).answers().nth(1);
     await expect.poll(async () => ((await answer.locator('.body').textContent()) ?? '').replace('Reading…', '').trim().length, { timeout: 60_000 }).toBeGreaterThan(5);
