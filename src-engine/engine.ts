@@ -194,7 +194,7 @@ export class Engine {
     const warning = auto || continuation.kind === 'force' ? null : await fitWarning(this.choiceHost(), plan.policy.spec, prompt.length, request);
     const notices = [...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
     const host = this.stageHost();
-    const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal };
+    const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal, cachePrompt: request.cachePrompt !== false };
     const compacted =
       lazy && plan.eviction?.afterLazy
         ? await lazyPrefillAndCompact(host, plan, lazy, stageTurn)

@@ -254,7 +254,8 @@ export async function runTurn(
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
 
-  const started = resume?.started ?? performance.now();
+  // a follow-up that waited for the last lazy turn's revival counts the wait in its TTFT
+  const started = resume?.started ?? performance.now() - (target.revived?.waitedMs ?? 0);
   const reused = resume ? 0 : await keepSharedHistory(sequence, prompt, target.history ?? null);
   // a lazy prefill starts from position 0; after a reused (whole) prefix the rest is read plainly
   const lazy = reused > 0 ? null : target.lazy;

@@ -50,6 +50,8 @@ export interface StageTurn {
   sampling: SamplingOptions;
   onEvent: (event: TurnEvent) => void;
   signal: AbortSignal;
+  /** false: read the whole prompt, restoring nothing stored (reuse=disk) either. */
+  cachePrompt: boolean;
 }
 
 /** The plan of a stage's full-size context: the prefill's shape, and no stage of its own. */
@@ -80,7 +82,7 @@ export async function compactPrompt(host: StageHost, plan: ContextPlan, turn: St
   const reusing = eviction.policy.reuse === 'disk';
   // the last `window` prompt tokens are always evaluated again: their attention is what ranks
   // the tokens, so a follow-up is ranked on the same footing as a fresh prefill
-  const match = reusing ? host.documentKv.find(prompt, Math.ceil(prompt.length / 2)) : null;
+  const match = reusing && turn.cachePrompt ? host.documentKv.find(prompt, Math.ceil(prompt.length / 2)) : null;
   const heldTokens = match ? Math.max(0, Math.min(match.sharedTokens, prompt.length - 1 - eviction.policy.window)) : 0;
   const reuse: DocumentReuseMetrics | null = reusing ? { reusedTokens: 0, restoreMs: 0, storeMs: 0, storedBytes: 0 } : null;
   return host.withContext(fullSizePlan(plan), async (open, sequence) => {

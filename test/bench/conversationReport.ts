@@ -70,7 +70,8 @@ export function conversationSection(results: ConversationResults, jsonFile: stri
     '',
   ];
   const partial = results.cells.filter((c) => c.first.next?.startsWith('none'));
-  if (partial.length) lines.push(...partial.map((c) => `- \`${c.policy}\` after its first turn: ${c.first.next!.replace(/^none: /, '')}`), '');
+  const said = new Set(partial.map((c) => `- \`${c.policy}\` after its first turn: ${c.first.next!.replace(/^none: /, '')}`));
+  if (said.size) lines.push(...said, '');
   return lines.join('\n');
 }
 

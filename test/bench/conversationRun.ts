@@ -95,7 +95,8 @@ function describe(question: ProseQuestion, answer: string, m: TurnMetrics): Conv
     correct: answerMatches(answer, question.accept),
     promptTokens: m.promptTokens,
     prefillTokens: m.prefillTokens,
-    reusedTokens: c?.reusedTokens ?? 0,
+    // from the last turn's cache, or (reuse=disk) from the full KV stored on disk
+    reusedTokens: (c?.reusedTokens ?? 0) + (m.eviction?.reuse?.reusedTokens ?? 0),
     ttftMs: m.ttftMs,
     revived: c?.revived ?? null,
     next: c ? (c.next === 'none' ? `none: ${c.nextReason ?? ''}` : c.next) : null,

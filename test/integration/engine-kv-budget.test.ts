@@ -163,7 +163,7 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     expect(second.metrics.contextSize).toBe(256);
     // the restored tokens' K/V are the ones a fresh prefill computes: the selection and the
     // logits after it are those of prefilling the whole conversation again
-    const restored = await engine.probeLogits({ messages: followUp, follow, policy });
+    const restored = await engine.probeLogits({ messages: followUp, follow, policy, cachePrompt: true });
     const fresh = await engine.probeLogits({ messages: followUp, follow, policy: 'vatp:budget=256,when=prompt' });
     expect(differingLogits(restored.logits, fresh.logits)).toBe(0);
   });
