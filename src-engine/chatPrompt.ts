@@ -1,6 +1,6 @@
 // Turns Sift's chat messages into the model's own chat template, ending with the assistant's
 // turn header so the next token is the answer's first.
-import { resolveChatWrapper, type ChatHistoryItem, type LlamaModel, type Token } from 'node-llama-cpp';
+import { resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { ChatMessage } from '../src-common/engineTypes.js';
 
 function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
@@ -14,8 +14,21 @@ function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   return history;
 }
 
+// resolving compares the model's Jinja template against every known wrapper: ~0.7 s on two
+// cores, paid on each turn and each composer preview until kept per model
+const wrappers = new WeakMap<LlamaModel, ChatWrapper>();
+
+function chatWrapperOf(model: LlamaModel): ChatWrapper {
+  let wrapper = wrappers.get(model);
+  if (!wrapper) {
+    wrapper = resolveChatWrapper(model);
+    wrappers.set(model, wrapper);
+  }
+  return wrapper;
+}
+
 export function renderChatTokens(model: LlamaModel, messages: ChatMessage[]): Token[] {
-  const wrapper = resolveChatWrapper(model);
+  const wrapper = chatWrapperOf(model);
   const { contextText } = wrapper.generateContextState({ chatHistory: toHistory(messages) });
   return contextText.tokenize(model.tokenizer);
 }

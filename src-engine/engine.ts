@@ -181,6 +181,8 @@ export class Engine {
     observe?: number,
   ): Promise<{ outcome: TurnOutcome; prompt: Token[] }> {
     this.assertIdle();
+    // TTFT counts from here: tokenizing, auto's choice, stages and a revival wait are the person's wait too
+    const receivedAt = performance.now();
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     const profile = request.layerProfile ?? null;
@@ -194,7 +196,7 @@ export class Engine {
     const warning = auto || continuation.kind === 'force' ? null : await fitWarning(this.choiceHost(), plan.policy.spec, prompt.length, request);
     const notices = [...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
     const host = this.stageHost();
-    const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal, cachePrompt: request.cachePrompt !== false };
+    const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal, cachePrompt: request.cachePrompt !== false, receivedAt };
     const compacted =
       lazy && plan.eviction?.afterLazy
         ? await lazyPrefillAndCompact(host, plan, lazy, stageTurn)
@@ -223,6 +225,7 @@ export class Engine {
           context: open.context,
           sequence,
           prompt,
+          receivedAt,
           continuation,
           ...(observe ? { observe } : {}),
           build: this.build.kind,

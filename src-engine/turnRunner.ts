@@ -66,6 +66,8 @@ export interface TurnTarget {
   sequence: LlamaContextSequence;
   /** The request's messages rendered and tokenized (once per turn, by the engine). */
   prompt: Token[];
+  /** When the engine got the request (performance.now()): TTFT counts from it, a revival wait included. */
+  receivedAt: number;
   continuation: Continuation;
   /** Attention observation of that many query rows, on for the whole turn (to show it changes no logits). */
   observe?: number;
@@ -254,8 +256,7 @@ export async function runTurn(
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
 
-  // a follow-up that waited for the last lazy turn's revival counts the wait in its TTFT
-  const started = resume?.started ?? performance.now() - (target.revived?.waitedMs ?? 0);
+  const started = resume?.started ?? target.receivedAt;
   const reused = resume ? 0 : await keepSharedHistory(sequence, prompt, target.history ?? null);
   // a lazy prefill starts from position 0; after a reused (whole) prefix the rest is read plainly
   const lazy = reused > 0 ? null : target.lazy;

@@ -52,6 +52,8 @@ export interface StageTurn {
   signal: AbortSignal;
   /** false: read the whole prompt, restoring nothing stored (reuse=disk) either. */
   cachePrompt: boolean;
+  /** When the engine got the request (performance.now()): TTFT counts from it. */
+  receivedAt: number;
 }
 
 /** The plan of a stage's full-size context: the prefill's shape, and no stage of its own. */
@@ -76,7 +78,7 @@ export async function compactPrompt(host: StageHost, plan: ContextPlan, turn: St
   const eviction = plan.eviction!;
   const { prompt, onEvent, signal } = turn;
   checkPromptFits(prompt.length, host.info.contextSize);
-  const started = performance.now();
+  const started = turn.receivedAt;
   const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
   report(0);
   const reusing = eviction.policy.reuse === 'disk';
@@ -121,7 +123,7 @@ export async function lazyPrefillAndCompact(host: StageHost, plan: ContextPlan, 
   const { model } = host;
   const { prompt, continuation, onEvent, signal } = turn;
   checkPromptFits(prompt.length, host.info.contextSize);
-  const started = performance.now();
+  const started = turn.receivedAt;
   onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
   const forcing = continuation.kind === 'force';
   let shownText = '';
@@ -168,7 +170,7 @@ export async function lazyPrefillAndCompact(host: StageHost, plan: ContextPlan, 
 export async function decideSimLayerKvLayers(host: StageHost, plan: ContextPlan, rule: LayerRule, turn: StageTurn): Promise<SimLayerKvStageResult> {
   const { prompt, continuation, onEvent, signal } = turn;
   checkPromptFits(prompt.length + forcedCount(continuation), host.info.contextSize);
-  const started = performance.now();
+  const started = turn.receivedAt;
   onEvent({ type: 'progress', phase: 'prefill', done: 0, total: prompt.length });
   return host.withContext(fullSizePlan(plan, true), async (open, sequence) => {
     const target: DecisionTarget = { llama: host.llama, model: host.model, sequence, prompt, layers: host.info.layers, rule };

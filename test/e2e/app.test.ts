@@ -211,12 +211,13 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => page.getByTestId('prefill-detail').count()).toBe(0);
 
     await ui(page).message().fill('What does the Zoom/Restore Height toggle do?');
-    await expect.poll(() => page.getByTestId('turn-preview').textContent()).toMatch(/\(1,[\d]{3} cached, \d{1,2} to read\)/);
+    // the preview is asked of the engine after a pause in typing: give it the time a busy machine takes
+    await expect.poll(() => page.getByTestId('turn-preview').textContent(), { timeout: 30_000 }).toMatch(/\(1,[\d]{3} cached, \d{1,2} to read\)/);
     await ui(page).message().press('Enter');
     const followUp = ui(page).answers().last();
     await expect.poll(() => followUp.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
     // the document was not read again: the badge counts what the cache held
-    await expect.poll(() => followUp.getByText(/^TTFT .* · 1,[\d]{3} cached$/).count()).toBe(1);
+    await expect.poll(() => followUp.getByText(/^TTFT /).textContent()).toMatch(/^TTFT .* · 1,[\d]{3} cached$/);
     await page.getByRole('button', { name: 'Cache and speed details' }).click();
     const info = page.getByRole('complementary', { name: 'Cache and speed' });
     await expect.poll(() => info.getByTestId('turn-conversation').textContent()).toMatch(/^reused 1,\d{3} prompt tokens the last turn left; kept whole for the next question$/);
