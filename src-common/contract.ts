@@ -2,11 +2,11 @@
 // back end pushes. Typed once here; both transports (Electron IPC, loopback WebSocket) carry it
 // unchanged, and the renderer imports only these types.
 import type { z } from 'zod';
-import type { BuildInfo, ModelInfo, TurnMetrics } from './engineTypes.js';
+import type { BuildInfo, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics } from './engineTypes.js';
 import type { DocumentRow, MessageRow, SessionRow } from './storeTypes.js';
 import type { RequestSchemas } from './schemas.js';
 
-export type { BuildInfo, ModelInfo, TurnMetrics, MessageRow, SessionRow };
+export type { BuildInfo, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics, MessageRow, SessionRow };
 export type SessionSettings = SessionRow['settings'];
 
 /** A document as the renderer sees it: everything but the (possibly huge) text. */
@@ -100,8 +100,10 @@ export interface TurnPreview {
   predictedPeakBytes: number;
   /** auto's sentence, or the warning for a chosen policy that is predicted not to fit; null when there is nothing to say. */
   explanation: string | null;
-  /** Leading prompt tokens the engine's cache holds from the last turn: a follow-up reads only the rest. */
+  /** Leading prompt tokens the engine's cache holds: a follow-up (or a reopened document) reads only the rest. */
   cachedTokens: number;
+  /** Where they are: the last turn's cache in memory, or a cache saved on disk (loaded first). */
+  cacheSource: 'conversation' | 'disk' | null;
 }
 
 export interface TurnStarted {
@@ -135,6 +137,9 @@ export interface ApiResults {
   'models.pickFile': { path: string | null };
   'models.download': DownloadState;
   'models.cancelDownload': DownloadState;
+  'savedKv.list': SavedKvState;
+  'savedKv.remove': SavedKvState;
+  'savedKv.setBudget': SavedKvState;
 }
 
 export type ApiChannel = keyof RequestSchemas & keyof ApiResults;

@@ -73,6 +73,8 @@ export interface TurnRequest {
    * llama-server's cache_prompt=false).
    */
   cachePrompt?: boolean;
+  /** What a cache this turn saves on disk is listed as (the documents' names); the engine's own otherwise. */
+  cacheLabel?: string;
 }
 
 /** Per-layer KV statistics read from the native library after a turn. */
@@ -116,7 +118,7 @@ export interface DocumentReuseMetrics {
   /** Milliseconds to load the stored state, and to save this prompt's full KV for the next turn. */
   restoreMs: number;
   storeMs: number;
-  /** Bytes on disk of the stored full KV, all prompts kept. */
+  /** Bytes on disk of the full KV this turn stored. */
   storedBytes: number;
 }
 
@@ -164,6 +166,36 @@ export interface ConversationCacheMetrics {
   next: 'whole' | 'reviving' | 'none';
   /** Why the next question reads the conversation again, when `next` is 'none'. */
   nextReason: string | null;
+  /**
+   * The cache saved on disk by an earlier turn (another chat on the same document, or before a
+   * restart), loaded instead of reading its tokens: how many, its size, and how long loading took.
+   */
+  restored?: { tokens: number; bytes: number; ms: number; savedAt: number } | null;
+}
+
+/** A conversation's KV cache saved on disk (src-engine/savedKvStore.ts). */
+export interface SavedKvEntry {
+  id: string;
+  /** Model fingerprint, build and what the cache holds: a turn restores only from its own scope. */
+  scope: string;
+  /** What the person knows it by: the documents' names, or the chat's first words. */
+  label: string;
+  policy: string;
+  /** The model's name, and the build's id, it was saved with. */
+  model: string;
+  build: string;
+  tokens: number;
+  bytes: number;
+  savedAt: number;
+  usedAt: number;
+}
+
+/** The saved caches, their folder (null: a temporary one, deleted on exit) and its disk budget. */
+export interface SavedKvState {
+  folder: string | null;
+  budgetBytes: number;
+  totalBytes: number;
+  entries: SavedKvEntry[];
 }
 
 /** Free memory as a caller states it for policy auto, instead of measuring it. */

@@ -55,6 +55,10 @@ export const requestSchemas = {
   'models.pickFile': z.object({}).strict(),
   'models.download': z.object({ uri: z.string().min(3).max(2048) }).strict(),
   'models.cancelDownload': z.object({ downloadId: Id }).strict(),
+  'savedKv.list': z.object({}).strict(),
+  'savedKv.remove': z.object({ id: z.string().uuid().optional() }).strict(),
+  // 0 keeps nothing on disk; at most 1 TiB
+  'savedKv.setBudget': z.object({ budgetBytes: z.number().int().min(0).max(1024 ** 4) }).strict(),
 } as const;
 
 export type RequestSchemas = typeof requestSchemas;

@@ -61,13 +61,18 @@ export function describeTurn(m: TurnMetrics): TurnFact[] {
 
 /**
  * e.g. "reused 8,012 prompt tokens the last turn left (the last answer's pruned tokens revived
- * while idle in 1.2 s, waited 0 ms); kept whole for the next question"
+ * while idle in 1.2 s, waited 0 ms); kept whole for the next question", or "restored 8,012
+ * prompt tokens saved on disk (180.2 MiB in 310 ms); …" for a document opened again.
  */
 export function describeConversationCache(c: ConversationCacheMetrics): string {
   const revived = c.revived
     ? ` (the last answer's ${count(c.revived.tokens)} pruned tokens revived while idle in ${formatMs(c.revived.ms)}, waited ${formatMs(c.revived.waitedMs)})`
     : '';
-  const now = c.reusedTokens > 0 ? `reused ${count(c.reusedTokens)} prompt tokens the last turn left${revived}` : `read the whole prompt${revived}`;
+  const now = c.restored
+    ? `restored ${count(c.restored.tokens)} prompt tokens saved on disk (${formatBytes(c.restored.bytes)} in ${formatMs(c.restored.ms)})`
+    : c.reusedTokens > 0
+      ? `reused ${count(c.reusedTokens)} prompt tokens the last turn left${revived}`
+      : `read the whole prompt${revived}`;
   const next =
     c.next === 'whole'
       ? 'kept whole for the next question'

@@ -73,6 +73,11 @@ export class ConversationRevival {
     this.running = { done };
   }
 
+  /** Resolves when no revival runs (whether it succeeded is for `settle` to say). */
+  async finished(): Promise<void> {
+    await this.running?.done.catch(() => undefined);
+  }
+
   /**
    * Waits for a running revival: what it did and how long the caller waited, or null when none
    * ran. A failed one leaves holes in the cache, so the kept sequence is dropped.

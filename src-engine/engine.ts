@@ -1,10 +1,11 @@
 // The engine inside its own process: one native build, at most one model and one context, one
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
 import path from 'node:path';
-import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
+import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
 import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type PlanOptions } from '../src-common/policy/contextPlan.js';
+import type { HistoryUse } from './conversationCache.js';
 import type { NativeFeature } from '../src-common/policy/press.js';
 import { questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
@@ -15,14 +16,25 @@ import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
 import { ConversationRevival, conversationAfterTurn, historyFor, reusablePrefix } from './conversationCache.js';
-import { DocumentKvStore } from './documentKvStore.js';
+import { SavedKvStore, type SavedKvMatch } from './savedKvStore.js';
+import { modelFingerprint } from './modelFingerprint.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { chooseAuto, fitWarning, previewTurn, requestedAuto, selectionMetrics, type ChoiceHost } from './policyChoice.js';
 import { modelShapeFromMetadata } from '../src-common/modelShape.js';
 import { runTurn, type Continuation, type TurnOutcome } from './turnRunner.js';
 import { compactPrompt, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
-import { type BuildInfo, type BuildKind, type ChatMessage, type ConversationCacheMetrics, type ModelInfo, type SamplingOptions, type TurnEvent, type TurnRequest } from '../src-common/engineTypes.js';
+import {
+  type BuildInfo,
+  type BuildKind,
+  type ChatMessage,
+  type ConversationCacheMetrics,
+  type ModelInfo,
+  type SamplingOptions,
+  type SavedKvState,
+  type TurnEvent,
+  type TurnRequest,
+} from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 import type { TurnPreview } from '../src-common/contract.js';
 
@@ -51,7 +63,21 @@ interface LoadedModel {
   model: LlamaModel;
   info: ModelInfo;
   options: LoadModelOptions;
+  /** What saved caches are keyed by for this model (modelFingerprint.ts). */
+  fingerprint: string;
 }
+
+/** What the saved caches are asked: list them, delete one or all, or where and how much to keep. */
+export type SavedKvAction =
+  | { kind: 'list' }
+  | { kind: 'remove'; id?: string }
+  | { kind: 'configure'; folder: string; budgetBytes: number }
+  | { kind: 'budget'; budgetBytes: number };
+
+/** A turn that read fewer prompt tokens than this is not worth saving: reading them again is quick. */
+const SAVE_MIN_READ_TOKENS = 512;
+/** A saved cache is loaded only for at least this many shared tokens (loading costs its whole file). */
+const RESTORE_MIN_SHARED_TOKENS = 256;
 
 function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, contextSize: number): ModelInfo {
   const shape = modelShapeFromMetadata(model.fileInfo.metadata);
@@ -76,8 +102,10 @@ function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, 
 export class Engine {
   private loaded: LoadedModel | null = null;
   private busy = false;
-  /** reuse=disk: the full KV of the last prompts, for follow-up turns on the same document. */
-  private readonly documentKv = new DocumentKvStore();
+  /** Caches saved on disk: a document opened again is restored (and reuse=disk's full KV). */
+  private readonly savedKv = new SavedKvStore();
+  /** The last turn's cache being saved while the person reads the answer. */
+  private saving: Promise<void> | null = null;
   private readonly contexts: ContextPool;
   /** A lazy turn's pruned tokens being completed while the person reads the answer. */
   private readonly revival = new ConversationRevival();
@@ -110,14 +138,16 @@ export class Engine {
       throw translateLoadError(err, options.path);
     }
     const contextSize = Math.min(options.contextSize ?? DEFAULT_MAX_CONTEXT, model.trainContextSize);
-    this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize), options };
+    const fingerprint = await modelFingerprint(options.path);
+    this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize), options, fingerprint };
     await this.ensureContext(this.plan(parsePolicy('full'), 0, null).shape);
     return this.loaded.info;
   }
 
   async unloadModel(): Promise<void> {
     await this.revival.settle(this.contexts);
-    await this.documentKv.clear();
+    await this.settleSaving();
+    await this.savedKv.close();
     await this.contexts.close();
     await this.loaded?.model.dispose();
     this.loaded = null;
@@ -137,7 +167,13 @@ export class Engine {
     const prompt = renderChatTokens(loaded.model, request.messages);
     const policy = requestedAuto(request.policy) ? request.policy : this.parseRequestPolicy(request.policy).spec;
     const preview = await previewTurn(this.choiceHost(), request, prompt.length, policy);
-    return { ...preview, cachedTokens: request.cachePrompt === false ? 0 : this.cachedTokens(preview.policy, prompt) };
+    if (request.cachePrompt === false) return { ...preview, cachedTokens: 0, cacheSource: null };
+    const live = this.cachedTokens(preview.policy, prompt);
+    if (live > 0) return { ...preview, cachedTokens: live, cacheSource: 'conversation' };
+    const plan = this.plan(this.parseRequestPolicy(preview.policy), prompt.length, request.layerProfile ?? null);
+    const history = plan.afterTurn.cache === 'partial' ? null : historyFor(plan, loaded.info, prompt.length, plan.applied.includes('lazy'));
+    const saved = history && this.savedKv.folder ? await this.findSaved(plan, prompt, history) : null;
+    return { ...preview, cachedTokens: saved?.sharedTokens ?? 0, cacheSource: saved ? 'disk' : null };
   }
 
   /** Leading tokens of `prompt` a turn under `spec` would reuse from the sequence the last turn kept. */
@@ -195,7 +231,7 @@ export class Engine {
     // a policy the person chose runs as chosen, with a warning when it is predicted not to fit
     const warning = auto || continuation.kind === 'force' ? null : await fitWarning(this.choiceHost(), plan.policy.spec, prompt.length, request);
     const notices = [...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
-    const host = this.stageHost();
+    const host = this.stageHost(request.cacheLabel);
     const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal, cachePrompt: request.cachePrompt !== false, receivedAt };
     const compacted =
       lazy && plan.eviction?.afterLazy
@@ -212,6 +248,9 @@ export class Engine {
     const history = follows && request.cachePrompt !== false ? historyFor(turnPlan, loaded.info, prompt.length, lazy !== null) : null;
     const resumePolicy = follows ? plan.policy.spec : null;
     const outcome = await this.withPolicyContext(turnPlan, async (open, sequence, revived) => {
+      // a chat new to this engine (another chat on the document, or after a restart): a saved cache
+      const saved = history && this.savedKv.folder && sequence.nextTokenIndex === 0 ? await this.restoreSaved(turnPlan, sequence, prompt, history) : null;
+      if (saved?.failure) notices.push(saved.failure);
       if (compacted?.statePath) await loadAndDeleteState(sequence, compacted.statePath);
       if (decided?.statePath) {
         const loading = performance.now();
@@ -236,6 +275,7 @@ export class Engine {
           resume: compacted?.resume ?? decided?.resume ?? null,
           history,
           revived,
+          restored: saved?.restored ?? null,
           simLayerKvDecision: decided?.metrics ?? null,
           selection: selection ? selectionMetrics(selection) : null,
           notice: notices.length ? notices.join(' ') : null,
@@ -250,7 +290,79 @@ export class Engine {
     const after = conversationAfterTurn(plan.afterTurn, follows && kept !== null, outcome.metrics.lazy);
     if (outcome.metrics.conversation) Object.assign(outcome.metrics.conversation, after);
     if (after.next === 'reviving' && kept) this.revival.start(this.llama, kept, prompt.length);
+    // only into a folder the app chose (the CLI's one question and tests leave none)
+    const worthSaving = this.savedKv.folder !== null && outcome.metrics.prefillTokens >= SAVE_MIN_READ_TOKENS && continuation.kind === 'generate' && request.cachePrompt !== false;
+    if (after.next !== 'none' && kept && worthSaving) this.startSaving(turnPlan, kept, request.cacheLabel);
     return { outcome, prompt };
+  }
+
+  /** The scope a cache is saved under: this model and build, what it holds, and its context's shape. */
+  private savedKvScope(holds: string, shape: ContextShape): string {
+    return [this.requireLoaded().fingerprint, this.build.id, holds, JSON.stringify(shape)].join('|');
+  }
+
+  private savedKvDescription(policy: string, label?: string): { label: string; policy: string; model: string; build: string } {
+    const info = this.requireLoaded().info;
+    return { label: label?.trim() || 'Conversation', policy, model: info.name, build: this.build.id };
+  }
+
+  private findSaved(plan: ContextPlan, prompt: Token[], history: HistoryUse): Promise<SavedKvMatch | null> {
+    const minShared = Math.max(history.minShared, RESTORE_MIN_SHARED_TOKENS);
+    return this.savedKv.find(this.savedKvScope(plan.policy.spec, plan.shape), prompt.slice(0, -1), { minShared, wholeOnly: !history.allowErase });
+  }
+
+  /**
+   * Loads the saved cache sharing the most with `prompt` into the (empty) sequence: what it
+   * restored, or why one could not be (then the prompt is read, and the entry forgotten).
+   */
+  private async restoreSaved(
+    plan: ContextPlan,
+    sequence: LlamaContextSequence,
+    prompt: Token[],
+    history: HistoryUse,
+  ): Promise<{ restored: ConversationCacheMetrics['restored']; failure: string | null } | null> {
+    const match = await this.findSaved(plan, prompt, history);
+    if (!match) return null;
+    const loading = performance.now();
+    try {
+      await this.savedKv.restore(sequence, match);
+    } catch (err) {
+      // damaged, or refused by llama.cpp (it checks the shapes)
+      await sequence.clearHistory();
+      await this.savedKv.remove(match.entry.id);
+      const failure = `The cache saved for ${match.entry.label} could not be loaded (${err instanceof Error ? err.message : String(err)}); it was deleted and the prompt read again.`;
+      return { restored: null, failure };
+    }
+    const restored = { tokens: match.sharedTokens, bytes: match.entry.bytes, ms: Math.round(performance.now() - loading), savedAt: match.entry.savedAt };
+    return { restored, failure: null };
+  }
+
+  /** Saves the kept sequence while idle (after a lazy turn's revival): the next turn waits for it. */
+  private startSaving(plan: ContextPlan, sequence: LlamaContextSequence, label: string | undefined): void {
+    const scope = this.savedKvScope(plan.policy.spec, plan.shape);
+    const description = this.savedKvDescription(plan.policy.spec, label);
+    const saving = (async () => {
+      await this.revival.finished();
+      if (sequence.disposed || this.contexts.liveSequence !== sequence) return;
+      await this.savedKv.save(scope, sequence, description);
+    })();
+    // a failed save (disk full, folder gone) costs only the reopen; the turn already succeeded
+    this.saving = saving.catch((err: unknown) => console.error(`sift: could not save the conversation's cache: ${String(err)}`));
+  }
+
+  private async settleSaving(): Promise<void> {
+    const saving = this.saving;
+    this.saving = null;
+    await saving;
+  }
+
+  /** The saved caches: listed, deleted, or moved to a folder with a budget (the app's data folder). */
+  async savedKvRequest(action: SavedKvAction): Promise<SavedKvState> {
+    await this.settleSaving();
+    if (action.kind === 'configure') await this.savedKv.configure(action.folder, action.budgetBytes);
+    if (action.kind === 'budget') await this.savedKv.setBudget(action.budgetBytes);
+    if (action.kind === 'remove') await this.savedKv.remove(action.id);
+    return { folder: this.savedKv.folder, budgetBytes: this.savedKv.budget, totalBytes: this.savedKv.storedBytes, entries: this.savedKv.list() };
   }
 
   /** What policy auto's choice runs on: this build, the loaded model and the context held now. */
@@ -259,13 +371,15 @@ export class Engine {
   }
 
   /** What the two-context stages run on: this model, and its contexts lent one at a time. */
-  private stageHost(): StageHost {
+  private stageHost(label?: string): StageHost {
     const loaded = this.requireLoaded();
     return {
       llama: this.llama,
       model: loaded.model,
       info: loaded.info,
-      documentKv: this.documentKv,
+      savedKv: this.savedKv,
+      savedKvScope: (holds, shape) => this.savedKvScope(holds, shape),
+      savedKvDescription: (policy) => this.savedKvDescription(policy, label),
       withContext: (plan, work) => this.withPolicyContext(plan, work),
     };
   }
@@ -368,6 +482,7 @@ export class Engine {
     this.busy = true;
     try {
       const revived = await this.revival.settle(this.contexts);
+      await this.settleSaving();
       const open = await this.ensureContext(plan.shape);
       resetLazyState(this.llama, open.context);
       const sequence = this.contexts.sequenceOf(open, plan.eviction !== null, resumePolicy);

@@ -91,6 +91,9 @@ async function main(): Promise<void> {
           case 'probeLazyPrefill':
             reply({ id: request.id, type: 'result', value: await engine.probeLazyPrefill(request.request) });
             break;
+          case 'savedKv':
+            reply({ id: request.id, type: 'result', value: await engine.savedKvRequest(request.action) });
+            break;
           case 'cancel':
             turns.get(request.turnId)?.abort();
             reply({ id: request.id, type: 'result', value: null });

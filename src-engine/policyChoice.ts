@@ -55,7 +55,7 @@ export async function fitWarning(host: ChoiceHost, policy: string, promptTokens:
 }
 
 /** What sending would do: auto's choice, or the chat's own policy and whether it fits. */
-export async function previewTurn(host: ChoiceHost, request: TurnRequest, promptTokens: number, policy: string): Promise<Omit<TurnPreview, 'cachedTokens'>> {
+export async function previewTurn(host: ChoiceHost, request: TurnRequest, promptTokens: number, policy: string): Promise<Omit<TurnPreview, 'cachedTokens' | 'cacheSource'>> {
   const base = { promptTokens, contextSize: host.info.contextSize };
   const auto = requestedAuto(request.policy);
   if (auto) {

@@ -1,10 +1,10 @@
 // Messages between an app process and its engine process. One request id per call; a turn's
 // streaming events carry the id of the runTurn request they belong to.
-import type { LoadModelOptions } from './engine.js';
+import type { LoadModelOptions, SavedKvAction } from './engine.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
-import type { BuildInfo, ModelInfo, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
+import type { BuildInfo, ModelInfo, SavedKvState, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
 import type { EngineErrorCode } from './engineError.js';
 import type { TurnPreview } from '../src-common/contract.js';
 
@@ -17,6 +17,7 @@ export type EngineRequest =
   | { id: number; type: 'probeLogits'; request: LogitsProbeRequest & { observe?: number } }
   | { id: number; type: 'probeAttention'; request: AttentionProbeRequest }
   | { id: number; type: 'probeLazyPrefill'; request: LazyPrefillRequest }
+  | { id: number; type: 'savedKv'; action: SavedKvAction }
   | { id: number; type: 'shutdown' };
 
 export interface TurnResult {
@@ -34,6 +35,7 @@ export type EngineResultMap = {
   probeLogits: LogitsProbeResult;
   probeAttention: AttentionProbeResult;
   probeLazyPrefill: LazyPrefillResult;
+  savedKv: SavedKvState;
   shutdown: null;
 };
 

@@ -91,6 +91,8 @@ export interface TurnTarget {
   history?: { minShared: number; allowErase: boolean } | null;
   /** The previous lazy turn's revival, done while idle, for this turn's metrics. */
   revived?: ConversationCacheMetrics['revived'];
+  /** The saved cache loaded into the sequence before the turn, for this turn's metrics. */
+  restored?: ConversationCacheMetrics['restored'];
   /** SimLayerKV's per-prompt decision (rule=prefill|decode), when it made one. */
   simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
   /** What policy auto chose, when it did. */
@@ -364,7 +366,7 @@ export async function runTurn(
       simLayerKvDecision: target.simLayerKvDecision ?? null,
       selection: target.selection ?? null,
       // what stays for the next question is the engine's to say, after the turn
-      conversation: { reusedTokens: reused, revived: target.revived ?? null, next: 'none', nextReason: null },
+      conversation: { reusedTokens: reused, revived: target.revived ?? null, restored: reused > 0 ? (target.restored ?? null) : null, next: 'none', nextReason: null },
       notice: target.notice,
     };
     return { answer: answer.answer, stopReason, metrics, logits };

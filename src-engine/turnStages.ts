@@ -13,7 +13,8 @@ import type { Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-
 import type { ContextPlan, LayerRule } from '../src-common/policy/contextPlan.js';
 import type { DocumentReuseMetrics, ModelInfo, SamplingOptions, SimLayerKvDecisionMetrics, TurnEvent } from '../src-common/engineTypes.js';
 import type { OpenContext } from './contextPool.js';
-import type { DocumentKvStore } from './documentKvStore.js';
+import type { SavedKvStore } from './savedKvStore.js';
+import type { ContextShape } from '../src-common/policy/contextPlan.js';
 import { prefillThenEvict } from './kvEviction.js';
 import { lazyPrefillThenEvict } from './lazyEvictionStage.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
@@ -29,7 +30,10 @@ export interface StageHost {
   llama: Llama;
   model: LlamaModel;
   info: ModelInfo;
-  documentKv: DocumentKvStore;
+  /** Saved caches (reuse=disk keeps the document's full KV there), and the scope a context's shape saves under. */
+  savedKv: SavedKvStore;
+  savedKvScope(holds: string, shape: ContextShape): string;
+  savedKvDescription(policy: string): { label: string; policy: string; model: string; build: string };
   withContext<T>(plan: ContextPlan, work: (open: OpenContext, sequence: LlamaContextSequence) => Promise<T>): Promise<T>;
 }
 
@@ -84,22 +88,24 @@ export async function compactPrompt(host: StageHost, plan: ContextPlan, turn: St
   const reusing = eviction.policy.reuse === 'disk';
   // the last `window` prompt tokens are always evaluated again: their attention is what ranks
   // the tokens, so a follow-up is ranked on the same footing as a fresh prefill
-  const match = reusing && turn.cachePrompt ? host.documentKv.find(prompt, Math.ceil(prompt.length / 2)) : null;
+  // the full KV before eviction, in the full-size context: any budget of the same shape can use it
+  const scope = host.savedKvScope('full-prefix', fullSizePlan(plan).shape);
+  const match = reusing && turn.cachePrompt ? await host.savedKv.find(scope, prompt, { minShared: Math.ceil(prompt.length / 2), wholeOnly: false }) : null;
   const heldTokens = match ? Math.max(0, Math.min(match.sharedTokens, prompt.length - 1 - eviction.policy.window)) : 0;
   const reuse: DocumentReuseMetrics | null = reusing ? { reusedTokens: 0, restoreMs: 0, storeMs: 0, storedBytes: 0 } : null;
   return host.withContext(fullSizePlan(plan), async (open, sequence) => {
     if (match && reuse && heldTokens > 0) {
       const restoring = performance.now();
-      await host.documentKv.restore(sequence, { ...match, sharedTokens: heldTokens });
+      await host.savedKv.restore(sequence, { ...match, sharedTokens: heldTokens });
       reuse.restoreMs = round(performance.now() - restoring);
       reuse.reusedTokens = heldTokens;
     }
     const storeFullKv = async () => {
       if (!reuse) return;
       const storing = performance.now();
-      await host.documentKv.save(sequence);
+      const saved = await host.savedKv.save(scope, sequence, host.savedKvDescription(plan.policy.spec));
       reuse.storeMs = round(performance.now() - storing);
-      reuse.storedBytes = host.documentKv.storedBytes;
+      reuse.storedBytes = saved.bytes;
     };
     const stats = await prefillThenEvict(host.llama, sequence, eviction, prompt, report, signal, {
       heldTokens: reuse?.reusedTokens ?? 0,

@@ -13,6 +13,7 @@ import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { ModelManager } from '../models/modelManager.js';
 import { SessionService } from '../session/sessionService.js';
+import { SavedCaches } from '../engine/savedCaches.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Soft-deleted chats stay restorable this long, then are purged at the next start. */
@@ -44,12 +45,15 @@ export function createBackend(options: BackendOptions): Backend {
   store.sessions.purgeDeleted(DELETED_RETENTION_MS);
   const events = new EventBus();
   let models: ModelManager | null = null;
+  let savedCaches: SavedCaches | null = null;
   const supervisor = new EngineSupervisor({
+    prepare: (client) => savedCaches!.configure(client),
     ...(options.build ? { build: options.build } : {}),
     ...(options.hostFactory ? { hostFactory: options.hostFactory } : {}),
     ...(options.contextSize ? { contextSize: options.contextSize } : {}),
     onChange: () => models?.publish(),
   });
+  savedCaches = new SavedCaches(store.settings, store.dataDir, () => supervisor.engine());
   models = new ModelManager({
     supervisor,
     known: new KnownModels(store.settings),
@@ -63,7 +67,7 @@ export function createBackend(options: BackendOptions): Backend {
     layerProfiles: new StoredLayerProfiles(store.modelProfiles),
     emit: (event) => events.emit(event),
   });
-  const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, events }));
+  const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, savedCaches, events }));
 
   return {
     store,
@@ -86,10 +90,11 @@ interface HandlerDeps {
   store: Store;
   sessions: SessionService;
   models: ModelManager;
+  savedCaches: SavedCaches;
   events: EventBus;
 }
 
-function createHandlers({ options, store, sessions, models, events }: HandlerDeps): ApiHandlers {
+function createHandlers({ options, store, sessions, models, savedCaches, events }: HandlerDeps): ApiHandlers {
   const changed = <T>(value: T): T => {
     events.emit({ type: 'sessions.changed' });
     return value;
@@ -129,5 +134,8 @@ function createHandlers({ options, store, sessions, models, events }: HandlerDep
     },
     'models.download': ({ uri }) => models.downloads.start(uri),
     'models.cancelDownload': ({ downloadId }) => models.downloads.cancel(downloadId),
+    'savedKv.list': () => savedCaches.list(),
+    'savedKv.remove': ({ id }) => savedCaches.remove(id),
+    'savedKv.setBudget': ({ budgetBytes }) => savedCaches.setBudget(budgetBytes),
   };
 }

@@ -4,14 +4,14 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { LoadModelOptions } from '../../src-engine/engine.js';
+import type { LoadModelOptions, SavedKvAction } from '../../src-engine/engine.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from '../../src-engine/attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from '../../src-engine/lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from '../../src-engine/protocol.js';
 import { disableCpuVariant, variantToDisable } from '../../src-engine/cpuVariants.js';
 import type { TurnPreview } from '../../src-common/contract.js';
-import { type BuildInfo, type BuildKind, type ModelInfo, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
+import { type BuildInfo, type BuildKind, type ModelInfo, type SavedKvState, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
 import { EngineError } from '../../src-engine/engineError.js';
 
 export interface EngineExit {
@@ -212,6 +212,11 @@ export class EngineClient {
 
   probeLazyPrefill(request: LazyPrefillRequest): Promise<LazyPrefillResult> {
     return this.call('probeLazyPrefill', { type: 'probeLazyPrefill', request });
+  }
+
+  /** The caches saved on disk: list, delete, or set their folder and budget (allowed while a turn runs). */
+  savedKv(action: SavedKvAction): Promise<SavedKvState> {
+    return this.call('savedKv', { type: 'savedKv', action });
   }
 
   async cancel(turnId: number): Promise<void> {

@@ -12,6 +12,8 @@ export interface EngineSupervisorOptions {
   /** Electron passes a utilityProcess host; serve and tests use the default Node fork. */
   hostFactory?: EngineHostFactory;
   contextSize?: number;
+  /** Run on each new engine process before it is used (where it saves caches); a failure is logged, not fatal. */
+  prepare?(client: EngineClient): Promise<unknown>;
   onChange(): void;
 }
 
@@ -95,6 +97,11 @@ export class EngineSupervisor {
     await client?.close();
   }
 
+  /** The engine process, started if it is not running (a crashed one is started afresh). */
+  async engine(): Promise<EngineClient> {
+    return this.ensureStarted();
+  }
+
   private async ensureStarted(): Promise<EngineClient> {
     if (this.client?.alive) return this.client;
     if (this.starting) return this.starting;
@@ -105,6 +112,8 @@ export class EngineSupervisor {
     });
     try {
       const client = await this.starting;
+      // an optional step: the engine works without it (e.g. caches then stay in a temporary folder)
+      await this.options.prepare?.(client).catch((err: unknown) => console.error(`sift: preparing the engine: ${String(err)}`));
       this.client = client;
       this.build = client.build;
       this.notice = client.notice;

@@ -190,6 +190,8 @@ export class SessionService {
       sampling: { temperature, topP, maxTokens },
       policy,
       ...(this.options.memory ? { memory: this.options.memory } : {}),
+      // a cache saved on disk is listed by the documents it holds, else by the chat
+      cacheLabel: documents.length > 0 ? documents.map((d) => d.name).join(', ') : session.title,
     };
   }
 

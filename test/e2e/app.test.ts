@@ -223,4 +223,36 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => info.getByTestId('turn-conversation').textContent()).toMatch(/^reused 1,\d{3} prompt tokens the last turn left; kept whole for the next question$/);
     await page.getByRole('button', { name: 'Close cache and speed' }).click();
   });
+
+  it('after a restart, a new chat on the same document loads its saved cache instead of reading it', async () => {
+    // the last test's document was read whole: its cache was saved in the data folder meanwhile
+    await serve.stop();
+    serve = await startServe({ dataDir });
+    await page.goto(serve.url);
+    await ui(page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 120_000 });
+    await ui(page).newChat().click();
+    await setSampling(page, { temperature: 0, maxTokens: 8 });
+    const text = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/lazy-prose/idle-help.txt'), 'utf8').slice(0, 6000);
+    await page.getByLabel('Choose documents to attach').setInputFiles({ name: 'idle-help.txt', mimeType: 'text/plain', buffer: Buffer.from(text) });
+    await page.getByRole('list', { name: 'Documents to send' }).getByText('idle-help.txt').waitFor();
+    await ui(page).message().fill('Which menu holds the Zoom/Restore Height toggle?');
+    await expect.poll(() => page.getByTestId('turn-preview').textContent(), { timeout: 30_000 }).toMatch(/\(1,[\d]{3} saved on disk, \d{1,2} to read\)/);
+    await ui(page).message().press('Enter');
+    const answer = ui(page).answers().last();
+    await expect.poll(() => answer.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
+    await expect.poll(() => answer.getByText(/^TTFT /).textContent()).toMatch(/^TTFT .* · 1,[\d]{3} from disk$/);
+    await page.getByRole('button', { name: 'Cache and speed details' }).click();
+    const info = page.getByRole('complementary', { name: 'Cache and speed' });
+    await expect.poll(() => info.getByTestId('turn-conversation').textContent()).toMatch(/^restored 1,\d{3} prompt tokens saved on disk \([\d.]+ MiB in .+\); kept whole for the next question$/);
+    await page.getByRole('button', { name: 'Close cache and speed' }).click();
+
+    // the settings list it with its size, and delete it
+    await ui(page).settings().click();
+    const saved = page.getByRole('region', { name: 'Saved document caches' });
+    await expect.poll(() => saved.getByTestId('saved-kv-entry').first().textContent()).toMatch(/idle-help\.txt.*1,\d{3} tokens · [\d.]+ MiB · full/);
+    await expect.poll(() => saved.getByTestId('saved-kv-total').textContent()).toMatch(/^[\d.]+ MiB of 4\.0 GiB in .*saved-kv$/);
+    await saved.getByRole('button', { name: 'Delete all saved caches' }).click();
+    await expect.poll(() => saved.getByTestId('saved-kv-empty').count()).toBe(1);
+    await page.getByRole('button', { name: 'Close chat settings' }).click();
+  });
 });

@@ -100,6 +100,17 @@ describe('describeConversationCache', () => {
     );
   });
 
+  it('says when the prefix was restored from a cache saved on disk', () => {
+    const text = describeConversationCache({
+      reusedTokens: 8012,
+      revived: null,
+      restored: { tokens: 8012, bytes: 180 * 1024 ** 2, ms: 310, savedAt: 0 },
+      next: 'whole',
+      nextReason: null,
+    });
+    expect(text).toMatch(/^restored 8,012 prompt tokens saved on disk \(180\.0 MiB in .+\); kept whole for the next question$/);
+  });
+
   it('names the revival and the wait, and why the next question reads again', () => {
     const text = describeConversationCache({ reusedTokens: 4000, revived: { tokens: 1800, ms: 1234, waitedMs: 0 }, next: 'none', nextReason: 'VATP kept only the budget' });
     expect(text).toMatch(/^reused 4,000 prompt tokens the last turn left \(the last answer's 1,800 pruned tokens revived while idle in .+, waited .+\); the next question reads it again: VATP kept only the budget$/);

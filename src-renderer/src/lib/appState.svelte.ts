@@ -6,6 +6,7 @@ import type {
   DocumentSummary,
   MessageRow,
   ModelState,
+  SavedKvState,
   SessionDetail,
   SessionRow,
   SessionSettings,
@@ -50,6 +51,8 @@ export class AppState {
   attaching = $state(0);
   panel = $state<Panel>('none');
   toasts = $state<Toast[]>([]);
+  /** The caches saved on disk (read when the settings open, and after each answer while they are). */
+  savedKv = $state<SavedKvState | null>(null);
   loaded = $state(false);
   private toastId = 0;
 
@@ -271,6 +274,26 @@ export class AppState {
   async reloadModel(): Promise<void> {
     await this.guard(async () => {
       this.models = await this.api.call('models.reload', {});
+    });
+  }
+
+  async refreshSavedKv(): Promise<void> {
+    if (!this.modelReady) return;
+    await this.guard(async () => {
+      this.savedKv = await this.api.call('savedKv.list', {});
+    });
+  }
+
+  /** Deletes one saved cache, or all of them without `id`. */
+  async removeSavedKv(id?: string): Promise<void> {
+    await this.guard(async () => {
+      this.savedKv = await this.api.call('savedKv.remove', id === undefined ? {} : { id });
+    });
+  }
+
+  async setSavedKvBudget(budgetBytes: number): Promise<void> {
+    await this.guard(async () => {
+      this.savedKv = await this.api.call('savedKv.setBudget', { budgetBytes });
     });
   }
 

@@ -1,0 +1,126 @@
+// A document opened again, on the real model: after a turn the engine saves the conversation's
+// cache in the folder the app configured; a new engine process (a restart) asking another question
+// about the same document loads it instead of reading the document, and its logits are exactly
+// those of reading the whole prompt. A different policy never restores it; a damaged file is
+// read around and forgotten; entries can be listed and deleted.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { EngineClient } from '../../src-main/engine/engineClient.js';
+import type { ChatMessage, TurnRequest } from '../../src-common/engineTypes.js';
+import { testModelPath } from '../helpers/testModel.js';
+import { differingLogits } from '../helpers/logits.js';
+import { tokenize } from '../bench/fidelity.js';
+
+// ~1,000 tokens of CPython's IDLE help with one inserted fact (test/fixtures/lazy-prose/README.md)
+const DOCUMENT = readFileSync(path.join(import.meta.dirname, '../fixtures/lazy-prose/idle-help.txt'), 'utf8').slice(0, 4400);
+const ask = (question: string): ChatMessage[] => [{ role: 'user', content: `${DOCUMENT}\n\n${question}` }];
+const FIRST = ask("What was the harbour master of Lindqvist's name?");
+const SECOND = ask('What does the Zoom/Restore Height toggle do?');
+const GIB = 1024 ** 3;
+
+describe('a document opened again is restored from the cache saved on disk', () => {
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'sift-saved-kv-test-'));
+  const engines: EngineClient[] = [];
+  afterEach(async () => {
+    await Promise.all(engines.splice(0).map((e) => e.close()));
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  /** A new engine process on the same folder: what the app is after a restart. */
+  async function restart(): Promise<EngineClient> {
+    await Promise.all(engines.splice(0).map((e) => e.close()));
+    const engine = await EngineClient.start({ build: 'patched' });
+    engines.push(engine);
+    await engine.savedKv({ kind: 'configure', folder, budgetBytes: GIB });
+    await engine.loadModel({ path: testModelPath(), contextSize: 4096 });
+    return engine;
+  }
+
+  async function turn(engine: EngineClient, policy: string, messages: ChatMessage[], extra: Partial<TurnRequest> = {}) {
+    const request: TurnRequest = { messages, sampling: { temperature: 0, topP: 1, maxTokens: 8 }, policy, cacheLabel: 'idle-help.txt', ...extra };
+    const { metrics } = await engine.runTurn(request, () => {}).result;
+    return metrics;
+  }
+
+  it('full: another question after a restart loads the document instead of reading it; the logits equal a whole read exactly', async () => {
+    let engine = await restart();
+    await engine.savedKv({ kind: 'remove' });
+    const first = await turn(engine, 'full', FIRST);
+    // listing waits for the save the turn started while idle
+    const saved = await engine.savedKv({ kind: 'list' });
+    expect(saved.entries).toHaveLength(1);
+    expect(saved.entries[0]).toMatchObject({ label: 'idle-help.txt', policy: 'full', build: engine.build.id });
+    expect(saved.entries[0]!.tokens).toBeGreaterThan(first.promptTokens);
+    expect(saved.totalBytes).toBe(saved.entries[0]!.bytes);
+    expect(saved.folder).toBe(folder);
+
+    engine = await restart();
+    expect((await engine.savedKv({ kind: 'list' })).entries.map((e) => e.id)).toEqual([saved.entries[0]!.id]);
+    const preview = await engine.planTurn({ messages: SECOND, sampling: { temperature: 0, topP: 1, maxTokens: 8 }, policy: 'full' });
+    expect(preview.cacheSource).toBe('disk');
+    const second = await turn(engine, 'full', SECOND);
+    const restored = second.conversation!.restored!;
+    // the document and the template's head came from disk: only the new question was read
+    expect(restored.tokens).toBe(preview.cachedTokens);
+    expect(restored.tokens).toBeGreaterThan(first.promptTokens - 30);
+    expect(second.conversation!.reusedTokens).toBe(restored.tokens);
+    expect(second.prefillTokens).toBe(second.promptTokens - restored.tokens);
+    expect(second.prefillTokens).toBeLessThan(30);
+
+    // a fresh engine again, forced through a continuation: restored, then read whole
+    engine = await restart();
+    const follow = (await tokenize(engine, 'The toggle switches the window between normal size and full height.')).slice(0, 8);
+    const fromDisk = await engine.probeLogits({ messages: SECOND, follow, policy: 'full', cachePrompt: true });
+    const whole = await engine.probeLogits({ messages: SECOND, follow, policy: 'full' });
+    expect(fromDisk.logits.length).toBe(follow.length + 1);
+    // both read in batches (ggml's batched results do not depend on how tokens are grouped)
+    expect(differingLogits(fromDisk.logits, whole.logits)).toBe(0);
+  });
+
+  it('another policy never restores it; deleting empties the folder', async () => {
+    const engine = await restart();
+    expect((await engine.savedKv({ kind: 'list' })).entries.length).toBeGreaterThan(0);
+    const other = await turn(engine, 'kv:type=q8_0', SECOND);
+    expect(other.conversation!.restored ?? null).toBeNull();
+    expect(other.conversation!.reusedTokens).toBe(0);
+    const listed = await engine.savedKv({ kind: 'list' });
+    // the q8_0 cache is saved beside the full one, each in its own scope
+    expect(listed.entries.map((e) => e.policy).sort()).toEqual(['full', 'kv:type=q8_0']);
+    const emptied = await engine.savedKv({ kind: 'remove' });
+    expect(emptied).toMatchObject({ entries: [], totalBytes: 0 });
+    expect(readdirSync(folder).filter((f) => f !== 'index.json')).toEqual([]);
+  });
+
+  it('a damaged saved file is read around, and forgotten', async () => {
+    let engine = await restart();
+    await turn(engine, 'full', FIRST);
+    const [entry] = (await engine.savedKv({ kind: 'list' })).entries;
+    writeFileSync(path.join(folder, `${entry!.id}.state`), 'not a llama.cpp state file');
+    engine = await restart();
+    const second = await turn(engine, 'full', SECOND);
+    expect(second.conversation!.restored ?? null).toBeNull();
+    expect(second.prefillTokens).toBe(second.promptTokens);
+    // said, not silent
+    expect(second.notice).toMatch(/^The cache saved for idle-help\.txt could not be loaded \(.+\); it was deleted and the prompt read again\.$/);
+    expect((await engine.savedKv({ kind: 'list' })).entries.map((e) => e.id)).not.toContain(entry!.id);
+  });
+
+  it('lazy: saved once the pruned tokens are revived while idle; the next engine restores it', async () => {
+    let engine = await restart();
+    await engine.savedKv({ kind: 'remove' });
+    const first = await turn(engine, 'lazy', FIRST);
+    expect(first.lazy!.pruned).toBeGreaterThan(0);
+    expect(first.conversation!.next).toBe('reviving');
+    const [entry] = (await engine.savedKv({ kind: 'list' })).entries;
+    // revival erased the answer (decoded with pruned tokens hidden): the prompt alone is saved
+    expect(entry).toMatchObject({ policy: 'lazy', tokens: first.promptTokens });
+    engine = await restart();
+    const second = await turn(engine, 'lazy', SECOND);
+    expect(second.conversation!.restored!.tokens).toBeGreaterThan(first.promptTokens - 30);
+    // read plainly after the restored prefix: no lazy prefill of a few tokens
+    expect(second.lazy).toBeNull();
+  });
+});
