@@ -171,6 +171,11 @@ export interface ConversationCacheMetrics {
    * restart), loaded instead of reading its tokens: how many, its size, and how long loading took.
    */
   restored?: { tokens: number; bytes: number; ms: number; savedAt: number } | null;
+  /**
+   * The document (the prompt's tokens before the question) saved on disk mid-prefill, for a cache
+   * with windowed layers (it cannot be cut back to the document after the turn); its time is in the TTFT.
+   */
+  saved?: { tokens: number; ms: number } | null;
 }
 
 /** A conversation's KV cache saved on disk (src-engine/savedKvStore.ts). */

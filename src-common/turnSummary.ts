@@ -81,5 +81,6 @@ export function describeConversationCache(c: ConversationCacheMetrics): string {
         : c.nextReason
           ? `the next question reads it again: ${c.nextReason}`
           : 'not kept for the next question';
-  return `${now}; ${next}`;
+  const saved = c.saved ? `; the document's ${count(c.saved.tokens)} tokens saved on disk for another chat (${formatMs(c.saved.ms)})` : '';
+  return `${now}; ${next}${saved}`;
 }

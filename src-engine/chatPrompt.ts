@@ -27,6 +27,11 @@ function chatWrapperOf(model: LlamaModel): ChatWrapper {
   return wrapper;
 }
 
+/** Resolves the model's chat wrapper now (at load), so the first turn does not wait for it. */
+export function prepareChatWrapper(model: LlamaModel): void {
+  chatWrapperOf(model);
+}
+
 export function renderChatTokens(model: LlamaModel, messages: ChatMessage[]): Token[] {
   const wrapper = chatWrapperOf(model);
   const { contextText } = wrapper.generateContextState({ chatHistory: toHistory(messages) });
@@ -37,19 +42,28 @@ export function renderChatTokens(model: LlamaModel, messages: ChatMessage[]): To
 const MAX_QUESTION_WINDOW = 128;
 
 /**
- * How many of the prompt's last tokens are the question and the template's tail: the last user
- * message ends with the question after a blank line (composeUserMessage), so rendering the chat
- * without it and comparing token by token finds where it starts. Lazy prefill's question-aware
- * scoring observes these tokens' attention.
+ * Where the question starts in the rendered prompt: the last user message ends with the question
+ * after a blank line (composeUserMessage), so rendering the chat without it and comparing token by
+ * token finds the first token that differs. Null when the last message is not a user's.
  */
-export function questionWindow(model: LlamaModel, messages: ChatMessage[]): number {
-  const full = renderChatTokens(model, messages);
+export function questionStart(model: LlamaModel, messages: ChatMessage[], full = renderChatTokens(model, messages)): number | null {
   const last = messages.length - 1;
   const message = messages[last];
-  if (!message || message.role !== 'user') return Math.min(MAX_QUESTION_WINDOW, full.length);
+  if (!message || message.role !== 'user') return null;
   const cut = message.content.lastIndexOf('\n\n');
   const without = renderChatTokens(model, [...messages.slice(0, last), { ...message, content: cut > 0 ? message.content.slice(0, cut) : '' }]);
   let shared = 0;
   while (shared < full.length && shared < without.length && full[shared] === without[shared]) shared++;
-  return Math.max(1, Math.min(MAX_QUESTION_WINDOW, full.length - shared));
+  return shared;
+}
+
+/**
+ * How many of the prompt's last tokens are the question and the template's tail (at most
+ * MAX_QUESTION_WINDOW). Lazy prefill's question-aware scoring observes these tokens' attention.
+ */
+export function questionWindow(model: LlamaModel, messages: ChatMessage[]): number {
+  const full = renderChatTokens(model, messages);
+  const start = questionStart(model, messages, full);
+  if (start === null) return Math.min(MAX_QUESTION_WINDOW, full.length);
+  return Math.max(1, Math.min(MAX_QUESTION_WINDOW, full.length - start));
 }

@@ -7,7 +7,7 @@ import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type PlanOptions } from '../src-common/policy/contextPlan.js';
 import type { HistoryUse } from './conversationCache.js';
 import type { NativeFeature } from '../src-common/policy/press.js';
-import { questionWindow, renderChatTokens } from './chatPrompt.js';
+import { prepareChatWrapper, questionStart, questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
 import { ContextPool, type OpenContext } from './contextPool.js';
 import { loadLlama } from './loadLlama.js';
@@ -21,7 +21,7 @@ import { modelFingerprint } from './modelFingerprint.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { chooseAuto, fitWarning, previewTurn, requestedAuto, selectionMetrics, type ChoiceHost } from './policyChoice.js';
 import { modelShapeFromMetadata } from '../src-common/modelShape.js';
-import { runTurn, type Continuation, type TurnOutcome } from './turnRunner.js';
+import { runTurn, type Continuation, type TurnOutcome, type TurnTarget } from './turnRunner.js';
 import { compactPrompt, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
 import {
@@ -139,6 +139,7 @@ export class Engine {
     }
     const contextSize = Math.min(options.contextSize ?? DEFAULT_MAX_CONTEXT, model.trainContextSize);
     const fingerprint = await modelFingerprint(options.path);
+    prepareChatWrapper(model);
     this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize), options, fingerprint };
     await this.ensureContext(this.plan(parsePolicy('full'), 0, null).shape);
     return this.loaded.info;
@@ -247,6 +248,7 @@ export class Engine {
     const follows = !probing && !observe && !compacted && !decided && plan.afterTurn.cache !== 'partial';
     const history = follows && request.cachePrompt !== false ? historyFor(turnPlan, loaded.info, prompt.length, lazy !== null) : null;
     const resumePolicy = follows ? plan.policy.spec : null;
+    const saveDocument = history && !history.allowErase ? this.documentSave(turnPlan, request, prompt, continuation) : null;
     const outcome = await this.withPolicyContext(turnPlan, async (open, sequence, revived) => {
       // a chat new to this engine (another chat on the document, or after a restart): a saved cache
       const saved = history && this.savedKv.folder && sequence.nextTokenIndex === 0 ? await this.restoreSaved(turnPlan, sequence, prompt, history) : null;
@@ -276,6 +278,7 @@ export class Engine {
           history,
           revived,
           restored: saved?.restored ?? null,
+          saveDocument,
           simLayerKvDecision: decided?.metrics ?? null,
           selection: selection ? selectionMetrics(selection) : null,
           notice: notices.length ? notices.join(' ') : null,
@@ -292,7 +295,8 @@ export class Engine {
     if (after.next === 'reviving' && kept) this.revival.start(this.llama, kept, prompt.length);
     // only into a folder the app chose (the CLI's one question and tests leave none)
     const worthSaving = this.savedKv.folder !== null && outcome.metrics.prefillTokens >= SAVE_MIN_READ_TOKENS && continuation.kind === 'generate' && request.cachePrompt !== false;
-    if (after.next !== 'none' && kept && worthSaving) this.startSaving(turnPlan, kept, request.cacheLabel);
+    // a windowed cache was saved at the document's end instead: it cannot be cut back to it now
+    if (after.next !== 'none' && kept && worthSaving && history?.allowErase) this.startSaving(turnPlan, kept, request.cacheLabel);
     return { outcome, prompt };
   }
 
@@ -335,6 +339,19 @@ export class Engine {
     }
     const restored = { tokens: match.sharedTokens, bytes: match.entry.bytes, ms: Math.round(performance.now() - loading), savedAt: match.entry.savedAt };
     return { restored, failure: null };
+  }
+
+  /**
+   * For a cache with windowed layers: where its document ends (the question starts) and how to
+   * save it there, when the turn reads that much of it; else null.
+   */
+  private documentSave(plan: ContextPlan, request: TurnRequest, prompt: Token[], continuation: Continuation): TurnTarget['saveDocument'] {
+    if (!this.savedKv.folder || continuation.kind !== 'generate' || request.cachePrompt === false) return null;
+    const at = questionStart(this.requireLoaded().model, request.messages, prompt);
+    if (at === null || at < SAVE_MIN_READ_TOKENS) return null;
+    const scope = this.savedKvScope(plan.policy.spec, plan.shape);
+    const description = this.savedKvDescription(plan.policy.spec, request.cacheLabel);
+    return { at, save: async (sequence) => void (await this.savedKv.save(scope, sequence, description)) };
   }
 
   /** Saves the kept sequence while idle (after a lazy turn's revival): the next turn waits for it. */

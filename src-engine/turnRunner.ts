@@ -93,6 +93,11 @@ export interface TurnTarget {
   revived?: ConversationCacheMetrics['revived'];
   /** The saved cache loaded into the sequence before the turn, for this turn's metrics. */
   restored?: ConversationCacheMetrics['restored'];
+  /**
+   * A cache with windowed layers cannot be cut back to the document after the turn: its tokens
+   * before the question (`at`) are saved on disk when a plain prefill reaches them.
+   */
+  saveDocument?: { at: number; save(sequence: LlamaContextSequence): Promise<void> } | null;
   /** SimLayerKV's per-prompt decision (rule=prefill|decode), when it made one. */
   simLayerKvDecision?: SimLayerKvDecisionMetrics | null;
   /** What policy auto chose, when it did. */
@@ -172,6 +177,8 @@ interface Prefilled {
   computed: number[] | null;
   keys?: number[];
   stopReason: StopReason | null;
+  /** The document saved on disk mid-prefill (saveDocument). */
+  saved?: ConversationCacheMetrics['saved'];
 }
 
 async function budgetedPrefill(
@@ -199,12 +206,30 @@ async function plainPrefill(
 ): Promise<Prefilled> {
   // all but the last prompt token, after what the sequence holds; the last one is evaluated with generation
   const prefill = prompt.slice(0, -1);
-  for (let i = held; i < prefill.length; i += target.batchSize) {
+  const saveAt = target.saveDocument && target.saveDocument.at > held && target.saveDocument.at < prefill.length ? target.saveDocument : null;
+  let saved: ConversationCacheMetrics['saved'] = null;
+  for (let i = held; i < prefill.length; ) {
     if (signal.aborted) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
-    await target.sequence.evaluateWithoutGeneratingNewTokens(prefill.slice(i, i + target.batchSize));
-    onEvent({ type: 'progress', phase: 'prefill', done: Math.min(i + target.batchSize, prefill.length), total: prompt.length });
+    // a batch ends at the document's end when it is saved there (batched results do not depend on the split)
+    const end = saveAt && i < saveAt.at && saveAt.at < i + target.batchSize ? saveAt.at : Math.min(i + target.batchSize, prefill.length);
+    await target.sequence.evaluateWithoutGeneratingNewTokens(prefill.slice(i, end));
+    onEvent({ type: 'progress', phase: 'prefill', done: end, total: prompt.length });
+    if (saveAt && end === saveAt.at) saved = await saveDocumentAt(saveAt, target.sequence);
+    i = end;
   }
-  return { next: prompt.slice(-1), known: [], ttftMs: 0, lazy: null, computed: null, stopReason: null };
+  return { next: prompt.slice(-1), known: [], ttftMs: 0, lazy: null, computed: null, stopReason: null, saved };
+}
+
+/** Saves the sequence as it stands (the document read); a failure costs only the reopen, never the turn. */
+async function saveDocumentAt(saveAt: NonNullable<TurnTarget['saveDocument']>, sequence: LlamaContextSequence): Promise<ConversationCacheMetrics['saved']> {
+  const saving = performance.now();
+  try {
+    await saveAt.save(sequence);
+    return { tokens: saveAt.at, ms: Math.round(performance.now() - saving) };
+  } catch (err) {
+    console.error(`sift: could not save the document's cache: ${String(err)}`);
+    return null;
+  }
 }
 
 async function lazyPrefillTurn(
@@ -366,7 +391,14 @@ export async function runTurn(
       simLayerKvDecision: target.simLayerKvDecision ?? null,
       selection: target.selection ?? null,
       // what stays for the next question is the engine's to say, after the turn
-      conversation: { reusedTokens: reused, revived: target.revived ?? null, restored: reused > 0 ? (target.restored ?? null) : null, next: 'none', nextReason: null },
+      conversation: {
+        reusedTokens: reused,
+        revived: target.revived ?? null,
+        restored: reused > 0 ? (target.restored ?? null) : null,
+        saved: prefilled.saved ?? null,
+        next: 'none',
+        nextReason: null,
+      },
       notice: target.notice,
     };
     return { answer: answer.answer, stopReason, metrics, logits };

@@ -67,20 +67,29 @@ function normalize(text: string): string {
   return text.toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
-function documentMessage(document: ProseDocument, question: string): ChatMessage[] {
+export function documentMessage(document: ProseDocument, question: string): ChatMessage[] {
   return [
     { role: 'system', content: DEFAULT_SESSION_SETTINGS.systemPrompt },
     { role: 'user', content: composeUserMessage(question, [{ name: `${document.sourceId}.txt`, text: document.text }]) },
   ];
 }
 
-async function ask(ctx: ConversationContext, client: EngineClient, policy: string, messages: ChatMessage[], question: ProseQuestion, cachePrompt: boolean): Promise<ConversationTurn> {
+export async function ask(
+  ctx: ConversationContext,
+  client: EngineClient,
+  policy: string,
+  messages: ChatMessage[],
+  question: ProseQuestion,
+  cachePrompt: boolean,
+  onMetrics?: (metrics: TurnMetrics) => void,
+): Promise<ConversationTurn> {
   const request: TurnRequest = { messages, sampling: { temperature: 0, topP: 1, maxTokens: ANSWER_TOKENS }, policy, cachePrompt };
   const running = client.runTurn(request, () => {});
   ctx.setActiveTurn({ client, turnId: running.turnId });
   try {
     const { answer, metrics, stopReason } = await running.result;
     if (stopReason === 'cancelled') throw new Error('the turn was cancelled');
+    onMetrics?.(metrics);
     return describe(question, answer, metrics);
   } finally {
     ctx.setActiveTurn(null);
@@ -104,7 +113,7 @@ function describe(question: ProseQuestion, answer: string, m: TurnMetrics): Conv
 }
 
 /** The document of a length, cut so the whole conversation fits the context (counted on the engine). */
-async function sizedDocument(client: EngineClient, length: number): Promise<ProseDocument> {
+export async function sizedDocument(client: EngineClient, length: number): Promise<ProseDocument> {
   const sources = loadProseCorpus();
   const target = length - CONVERSATION_RESERVE;
   let chars = target * 4;

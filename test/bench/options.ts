@@ -28,6 +28,8 @@ export interface BenchOptions {
   prose: boolean;
   /** Follow-up questions on one document (issue 16): the conversation's cache reused against a re-read. */
   conversation: boolean;
+  /** A document opened again (issue 16): the saved cache restored in a new engine against a cold read. */
+  reopen: boolean;
   /** Only rewrite BENCHMARKS.md's header and real-document frontier from the runs in bench/. */
   refreshFrontier: boolean;
   /** Seed of the prose documents, facts and questions. */
@@ -47,6 +49,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --conversation     follow-up questions (issue 16): per policy and length (2k/4k/8k; --quick 1k/2k) a
                      real-prose document asked one question cold and two follow-ups, each follow-up's TTFT
                      and answer with the conversation's cache reused against the conversation read again
+  --reopen           a document opened again (issue 16): per policy (8k; --quick 2k) a real-prose document
+                     read cold in a fresh engine, then another question in a new engine process restoring
+                     the saved cache, against the same prompt read whole
   --refresh-frontier rewrite docs/BENCHMARKS.md's header and real-document frontier from docs/bench/*.json
                      (nothing is measured)
   --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
@@ -88,6 +93,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     kvOnly: false,
     prose: false,
     conversation: false,
+    reopen: false,
     refreshFrontier: false,
     seed: null,
     model: 'smollm2',
@@ -107,6 +113,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--kv') options.kvOnly = true;
     else if (arg === '--prose') options.prose = true;
     else if (arg === '--conversation') options.conversation = true;
+    else if (arg === '--reopen') options.reopen = true;
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--seed') options.seed = value();
     else if (arg === '--model') {

@@ -4,7 +4,8 @@
 // JSON and SVG plots (the KV frontier among them) in docs/bench/. Progress goes to stderr. Ctrl-C
 // cancels the turn in flight and closes every engine process; an interrupted run writes nothing.
 // With --prose it runs the real-document QA benchmark instead (issue 13; test/bench/proseRun.ts),
-// with --conversation follow-up questions on one document (issue 16; test/bench/conversationRun.ts).
+// with --conversation follow-up questions on one document (issue 16; test/bench/conversationRun.ts),
+// with --reopen a document opened again from its saved cache (test/bench/reopenRun.ts).
 import os from 'node:os';
 import { testModelPath } from '../helpers/testModel.js';
 import { runBench, type RawRun } from './benchRun.js';
@@ -22,6 +23,8 @@ import { rewriteHeader } from './proseFrontier.js';
 import { runProseBench } from './proseRun.js';
 import { CONVERSATION_LENGTHS, CONVERSATION_POLICIES, runConversationBench } from './conversationRun.js';
 import { writeConversationOutputs } from './conversationReport.js';
+import { REOPEN_LENGTHS, REOPEN_POLICIES, runReopenBench } from './reopenRun.js';
+import { writeReopenOutputs } from './reopenReport.js';
 import { assembleProseResults, writeProseOutputs } from './proseReport.js';
 import { buildSuite, contextSizeFor, isKvRow, rowLabel, runsAtLength, type BenchSuite } from './suite.js';
 import { referenceReports, rowReports, summarizeCells } from './summarize.js';
@@ -186,6 +189,35 @@ async function conversationMain(options: BenchOptions): Promise<void> {
   progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}`);
 }
 
+async function reopenMain(options: BenchOptions): Promise<void> {
+  const lengths = options.lengths ?? REOPEN_LENGTHS[options.mode];
+  const policies = options.rows ? REOPEN_POLICIES.filter((p) => options.rows!.some((r) => p.includes(r))) : REOPEN_POLICIES;
+  if (policies.length === 0) throw new UsageError(`--rows matches none of ${REOPEN_POLICIES.join(', ')}`);
+  const { startedAt, machine, source, progress } = startRun();
+  progress.note(`a document opened again: lengths ${lengths.join(', ')}; policies ${policies.join(', ')}; model ${options.model}`);
+  const model = await identifyModel(testModelPath(options.model));
+  let activeTurn: ActiveTurn | null = null;
+  process.on('SIGINT', () => {
+    stopping = true;
+    const turn = activeTurn;
+    if (turn) void turn.client.cancel(turn.turnId).catch(() => undefined);
+  });
+  const raw = await runReopenBench({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping });
+  const files = writeReopenOutputs(options.outputDir, {
+    task: 'reopen',
+    format: 1,
+    source,
+    mode: options.mode,
+    startedAt: startedAt.toISOString(),
+    durationSec: (Date.now() - startedAt.getTime()) / 1000,
+    command: options.command,
+    machine,
+    model: { fileName: model.fileName, name: model.name, sha256: model.sha256 },
+    ...raw,
+  });
+  progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}`);
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options === 'help') {
@@ -198,6 +230,7 @@ async function main(): Promise<void> {
   }
   if (options.prose) return proseMain(options);
   if (options.conversation) return conversationMain(options);
+  if (options.reopen) return reopenMain(options);
   const suite: BenchSuite = suiteOrUsageError(() =>
     buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, fidelityPrompts: options.fidelityPrompts, kvOnly: options.kvOnly }),
   );

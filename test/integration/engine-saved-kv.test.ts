@@ -108,6 +108,29 @@ describe('a document opened again is restored from the cache saved on disk', () 
     expect((await engine.savedKv({ kind: 'list' })).entries.map((e) => e.id)).not.toContain(entry!.id);
   });
 
+  it('SimLayerKV (windowed layers): the document is saved when the prefill reaches it; another question restores it, logits equal a whole read exactly', async () => {
+    const policy = 'simlayerkv:layers=12/16/20,window=256';
+    let engine = await restart();
+    await engine.savedKv({ kind: 'remove' });
+    const first = await turn(engine, policy, FIRST);
+    const saved = first.conversation!.saved!;
+    // the prompt's tokens before the question: the chat template's head and the document
+    expect(saved.tokens).toBeGreaterThan(first.promptTokens - 40);
+    expect(saved.tokens).toBeLessThan(first.promptTokens - 5);
+    const [entry] = (await engine.savedKv({ kind: 'list' })).entries;
+    expect(entry).toMatchObject({ policy, tokens: saved.tokens });
+
+    engine = await restart();
+    const second = await turn(engine, policy, SECOND);
+    expect(second.conversation!.restored!.tokens).toBe(saved.tokens);
+    expect(second.prefillTokens).toBe(second.promptTokens - saved.tokens);
+    engine = await restart();
+    const follow = (await tokenize(engine, 'The toggle switches the window between normal size and full height.')).slice(0, 8);
+    const fromDisk = await engine.probeLogits({ messages: SECOND, follow, policy, cachePrompt: true });
+    const whole = await engine.probeLogits({ messages: SECOND, follow, policy });
+    expect(differingLogits(fromDisk.logits, whole.logits)).toBe(0);
+  });
+
   it('lazy: saved once the pruned tokens are revived while idle; the next engine restores it', async () => {
     let engine = await restart();
     await engine.savedKv({ kind: 'remove' });
