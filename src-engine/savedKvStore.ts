@@ -105,8 +105,11 @@ export class SavedKvStore {
   /**
    * Saves the sequence's whole state under `scope`; replaces the entries of that scope it extends
    * (a conversation saved again after a follow-up), then keeps the folder within its budget.
+   * Nothing is saved under a budget of 0.
    */
-  async save(scope: string, sequence: LlamaContextSequence, describe: Pick<SavedKvEntry, 'label' | 'policy' | 'model' | 'build'>): Promise<SavedKvEntry> {
+  async save(scope: string, sequence: LlamaContextSequence, describe: Pick<SavedKvEntry, 'label' | 'policy' | 'model' | 'build'>): Promise<SavedKvEntry | null> {
+    // a budget of 0: the person keeps nothing on disk
+    if (this.budgetBytes === 0) return null;
     await mkdir(this.dir, { recursive: true });
     const tokens = Uint32Array.from(sequence.contextTokens);
     const id = randomUUID();

@@ -105,7 +105,7 @@ export async function compactPrompt(host: StageHost, plan: ContextPlan, turn: St
       const storing = performance.now();
       const saved = await host.savedKv.save(scope, sequence, host.savedKvDescription(plan.policy.spec));
       reuse.storeMs = round(performance.now() - storing);
-      reuse.storedBytes = saved.bytes;
+      reuse.storedBytes = saved?.bytes ?? 0;
     };
     const stats = await prefillThenEvict(host.llama, sequence, eviction, prompt, report, signal, {
       heldTokens: reuse?.reusedTokens ?? 0,

@@ -13,6 +13,7 @@ import { pressHelpText } from '../../src-common/policy/pressHelp.js';
 import { attachDocumentFile } from '../session/documentAttach.js';
 import { SessionService } from '../session/sessionService.js';
 import { openStore } from '../store/index.js';
+import { SavedCaches } from '../engine/savedCaches.js';
 import type { MessageRow } from '../../src-common/storeTypes.js';
 import type { BuildInfo, StatedMemory, TurnMetrics } from '../../src-common/engineTypes.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
@@ -127,6 +128,9 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     answer: message.content,
     status: message.status,
     promptTokens: metrics.promptTokens,
+    prefillTokens: metrics.prefillTokens,
+    // a cache saved on disk by an earlier question on the document (here or in the app)
+    restored: metrics.conversation?.restored ?? null,
     generatedTokens: metrics.generatedTokens,
     ttftMs: metrics.ttftMs,
     totalMs: metrics.totalMs,
@@ -157,9 +161,9 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
 function metricsSummary(m: TurnMetrics, build: BuildInfo): string {
   return [
     `build ${build.kind} (${build.id}); engine ${describeCpuCode(build.cpu)}; ${describeGpu(build.gpu)}`,
-    // `ask` is one turn in a process of its own: nothing it keeps reaches a next question
+    // `ask` is one turn in a process of its own: only a cache saved on disk reaches a next question
     ...describeTurn(m)
-      .filter((fact) => fact.key !== 'conversation')
+      .filter((fact) => fact.key !== 'conversation' || Boolean(m.conversation?.restored ?? m.conversation?.saved))
       .map((fact) => `${fact.label}: ${fact.value}`),
     ...(m.memory?.length ? [`Memory: ${describeMemory(m.memory)}`] : []),
   ].join('\n');
@@ -179,11 +183,15 @@ export async function askCommand(argv: string[]): Promise<number> {
   const options = parseAskArgs(argv);
   // answers a killed CLI or app left streaming become 'interrupted'; a live app's are left alone
   const store = openStore();
+  // the app's saved caches: a document asked about again (here or in the app) is restored
+  let savedCaches: SavedCaches | null = null;
   const supervisor = new EngineSupervisor({
+    prepare: (client) => savedCaches!.configure(client),
     build: options.build,
     ...(options.contextSize ? { contextSize: options.contextSize } : {}),
     onChange: () => {},
   });
+  savedCaches = new SavedCaches(store.settings, store.dataDir, () => supervisor.engine());
   let finished: MessageRow | null = null;
   const service = new SessionService({
     store,

@@ -100,6 +100,11 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   the app asks them; each follow-up is asked again with \`cachePrompt=false\` (the conversation
   read whole again under the same policy) for its TTFT and answer. Every other task's turns (and
   turn 1 of a follow-up-accuracy case) run with \`cachePrompt=false\`, so none reuses another's cache.
+- **A document opened again** (\`npm run bench -- --reopen\`, sections so titled; real prose): a
+  fresh engine process with an empty saved-cache folder reads the document for one question (cold)
+  and saves its cache; a second engine process on the same folder (a restart, or a new chat) asks
+  another question, restoring it; the same prompt is then read whole to pair the answers. The
+  folder is in the OS's temp dir, so loading reads from the page cache as a reopen soon after does.
 - **SimLayerKV rows measured before 2026-11-22's fix to patch 0007** (the sections above the
   first one that has \`simlayerkv:rule=\` rows) ran with a bug: once a trimmed layer's ring wrapped,
   llama.cpp's purge of older positions took its sinks too (docs/design/KV_BUDGETS.md).

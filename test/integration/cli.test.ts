@@ -1,6 +1,6 @@
 // `sift ask` as a person runs it: a real process, the real model, a real SQLite file.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -62,6 +62,24 @@ describe('sift ask', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('asked again about the same file, restores the cache the last question saved instead of reading it', () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-cli-reopen-'));
+    const doc = path.join(dataDir, 'report.txt');
+    writeFileSync(doc, passkeyDocument(1500, 0.3, '58216'));
+    const ask = (question: string) => {
+      const res = runCli(['ask', '--json', '--policy', 'full', '--model', testModelPath(), '--file', doc, '--max-tokens', '8', question], dataDir);
+      expect(res.status, res.stderr).toBe(0);
+      return JSON.parse(res.stdout.trim()) as { promptTokens: number; prefillTokens: number; restored: { tokens: number } | null };
+    };
+    const first = ask('What is the pass key number?');
+    expect(first.restored).toBeNull();
+    expect(first.prefillTokens).toBe(first.promptTokens);
+    const second = ask('Which number is the pass key?');
+    expect(second.restored!.tokens).toBeGreaterThan(first.promptTokens - 30);
+    expect(second.prefillTokens).toBe(second.promptTokens - second.restored!.tokens);
+    expect(readdirSync(path.join(dataDir, 'saved-kv')).filter((f) => f.endsWith('.state')).length).toBeGreaterThan(0);
   });
 
   it('keeps the partial answer when killed mid-answer, and the database stays intact', async () => {

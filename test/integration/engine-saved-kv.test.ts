@@ -7,10 +7,11 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { ChatMessage, TurnRequest } from '../../src-common/engineTypes.js';
 import { testModelPath } from '../helpers/testModel.js';
+import { writeSyntheticModel } from '../helpers/syntheticModel.js';
 import { differingLogits } from '../helpers/logits.js';
 import { tokenize } from '../bench/fidelity.js';
 
@@ -147,3 +148,44 @@ describe('a document opened again is restored from the cache saved on disk', () 
     expect(second.lazy).toBeNull();
   });
 });
+
+describe('a sliding-window model (gemma3 graph on SmolLM2 weights, a 128-token window)', () => {
+  let folder: string;
+  let modelPath: string;
+  const engines: EngineClient[] = [];
+  beforeAll(async () => {
+    folder = mkdtempSync(path.join(os.tmpdir(), 'sift-saved-kv-swa-'));
+    modelPath = path.join(folder, 'gemma3.gguf');
+    await writeSyntheticModel(modelPath, 'gemma3', testModelPath());
+  });
+  afterEach(async () => {
+    await Promise.all(engines.splice(0).map((e) => e.close()));
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  async function restart(): Promise<EngineClient> {
+    await Promise.all(engines.splice(0).map((e) => e.close()));
+    const engine = await EngineClient.start({ build: 'patched' });
+    engines.push(engine);
+    await engine.savedKv({ kind: 'configure', folder: path.join(folder, 'saved-kv'), budgetBytes: GIB });
+    await engine.loadModel({ path: modelPath, contextSize: 4096 });
+    return engine;
+  }
+
+  it('saves the document where the question starts (the window cannot be cut back later), and another question restores it', async () => {
+    let engine = await restart();
+    const request = (messages: ChatMessage[]): TurnRequest => ({ messages, sampling: { temperature: 0, topP: 1, maxTokens: 4 }, policy: 'full', cacheLabel: 'idle-help.txt' });
+    const first = (await engine.runTurn(request(FIRST), () => {}).result).metrics;
+    expect(first.conversation!.saved!.tokens).toBeGreaterThan(first.promptTokens - 40);
+    engine = await restart();
+    const second = (await engine.runTurn(request(SECOND), () => {}).result).metrics;
+    expect(second.conversation!.restored!.tokens).toBe(first.conversation!.saved!.tokens);
+    expect(second.prefillTokens).toBe(second.promptTokens - second.conversation!.restored!.tokens);
+    engine = await restart();
+    const follow = (await tokenize(engine, 'The toggle switches the window between normal size and full height.')).slice(0, 8);
+    const fromDisk = await engine.probeLogits({ messages: SECOND, follow, policy: 'full', cachePrompt: true });
+    const whole = await engine.probeLogits({ messages: SECOND, follow, policy: 'full' });
+    expect(differingLogits(fromDisk.logits, whole.logits)).toBe(0);
+  });
+});
+

@@ -55,21 +55,21 @@ describe('SavedKvStore', () => {
 
   it('replaces an entry the new save extends (a conversation saved again)', async () => {
     const store = await configured();
-    const first = await store.save('A', sequenceHolding(range(0, 100)), about);
-    const longer = await store.save('A', sequenceHolding(range(0, 150)), about);
+    const first = (await store.save('A', sequenceHolding(range(0, 100)), about))!;
+    const longer = (await store.save('A', sequenceHolding(range(0, 150)), about))!;
     expect(store.list().map((e) => e.id)).toEqual([longer.id]);
     expect(existsSync(path.join(folder, `${first.id}.state`))).toBe(false);
   });
 
   it('keeps the folder within its budget, least recently used first', async () => {
     const store = await configured(2_500);
-    const a = await store.save('A', sequenceHolding(range(0, 10), 1000), about);
-    const b = await store.save('A', sequenceHolding(range(100, 110), 1000), about);
+    const a = (await store.save('A', sequenceHolding(range(0, 10), 1000), about))!;
+    const b = (await store.save('A', sequenceHolding(range(100, 110), 1000), about))!;
     // bytes count the state and the token list (4 bytes a token)
     expect(a.bytes).toBe(1040);
     await new Promise((resolve) => setTimeout(resolve, 5));
     await store.restore({ loadStateFromFile: async () => undefined, nextTokenIndex: 10, eraseContextTokenRanges: async () => undefined } as unknown as LlamaContextSequence, { entry: store.list().find((e) => e.id === a.id)!, sharedTokens: 10 });
-    const c = await store.save('A', sequenceHolding(range(200, 210), 1000), about);
+    const c = (await store.save('A', sequenceHolding(range(200, 210), 1000), about))!;
     // b was used least recently
     expect(store.list().map((e) => e.id).sort()).toEqual([a.id, c.id].sort());
     expect(existsSync(path.join(folder, `${b.id}.state`))).toBe(false);
@@ -77,12 +77,15 @@ describe('SavedKvStore', () => {
     await store.setBudget(0);
     expect(store.list()).toEqual([]);
     expect(readdirSync(folder).filter((f) => f !== 'index.json')).toEqual([]);
+    // and nothing more is written
+    expect(await store.save('A', sequenceHolding(range(300, 310), 10), about)).toBeNull();
+    expect(readdirSync(folder).filter((f) => f !== 'index.json')).toEqual([]);
   });
 
   it('reads what an earlier run saved, and forgets entries whose files are gone', async () => {
     const store = await configured();
-    const kept = await store.save('A', sequenceHolding(range(0, 100)), about);
-    const lost = await store.save('B', sequenceHolding(range(0, 100)), about);
+    const kept = (await store.save('A', sequenceHolding(range(0, 100)), about))!;
+    const lost = (await store.save('B', sequenceHolding(range(0, 100)), about))!;
     rmSync(path.join(folder, `${lost.id}.state`));
     const reopened = await configured();
     expect(reopened.list().map((e) => e.id)).toEqual([kept.id]);
@@ -99,8 +102,8 @@ describe('SavedKvStore', () => {
 
   it('deletes one entry, or all', async () => {
     const store = await configured();
-    const a = await store.save('A', sequenceHolding(range(0, 10)), about);
-    const b = await store.save('B', sequenceHolding(range(0, 10)), about);
+    const a = (await store.save('A', sequenceHolding(range(0, 10)), about))!;
+    const b = (await store.save('B', sequenceHolding(range(0, 10)), about))!;
     await store.remove(a.id);
     expect(store.list().map((e) => e.id)).toEqual([b.id]);
     await store.remove();
