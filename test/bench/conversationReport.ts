@@ -8,8 +8,9 @@ import type { SourceState } from './sourceState.js';
 import { median } from './stats.js';
 import type { ConversationCell } from './conversationRun.js';
 
-export interface ConversationResults {
-  task: 'conversation';
+/** What a run over one real-prose document per length records (this one, and reopenReport.ts). */
+export interface DocumentRunResults<Task extends string, Cell> {
+  task: Task;
   format: 1;
   source: SourceState;
   mode: 'full' | 'quick';
@@ -20,8 +21,10 @@ export interface ConversationResults {
   model: { fileName: string; name: string; sha256: string };
   buildId: string;
   documents: Array<{ length: number; sourceId: string; promptTokens: number }>;
-  cells: ConversationCell[];
+  cells: Cell[];
 }
+
+export type ConversationResults = DocumentRunResults<'conversation', ConversationCell>;
 
 const seconds = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
 const percent = (value: number | null) => (value === null ? '—' : `${(value * 100).toFixed(1)}%`);

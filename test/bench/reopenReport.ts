@@ -3,25 +3,11 @@
 // whole, and whether the answers agree. Written as docs/bench/<date>-reopen[-quick].json and a
 // section of docs/BENCHMARKS.md.
 import { appendRunSection } from './appendRun.js';
-import type { MachineInfo } from './machine.js';
-import type { SourceState } from './sourceState.js';
+import type { DocumentRunResults } from './conversationReport.js';
 import type { ReopenCell } from './reopenRun.js';
 import { formatBytes } from '../../src-common/format.js';
 
-export interface ReopenResults {
-  task: 'reopen';
-  format: 1;
-  source: SourceState;
-  mode: 'full' | 'quick';
-  startedAt: string;
-  durationSec: number;
-  command: string;
-  machine: MachineInfo;
-  model: { fileName: string; name: string; sha256: string };
-  buildId: string;
-  documents: Array<{ length: number; sourceId: string; promptTokens: number }>;
-  cells: ReopenCell[];
-}
+export type ReopenResults = DocumentRunResults<'reopen', ReopenCell>;
 
 const seconds = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
 

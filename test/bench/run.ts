@@ -21,8 +21,8 @@ import type { BenchResults } from './results.js';
 import { buildProseSuite, type ProseSuite } from './proseSuite.js';
 import { rewriteHeader } from './proseFrontier.js';
 import { runProseBench } from './proseRun.js';
-import { CONVERSATION_LENGTHS, CONVERSATION_POLICIES, runConversationBench } from './conversationRun.js';
-import { writeConversationOutputs } from './conversationReport.js';
+import { CONVERSATION_LENGTHS, CONVERSATION_POLICIES, runConversationBench, type ConversationContext } from './conversationRun.js';
+import { writeConversationOutputs, type DocumentRunResults } from './conversationReport.js';
 import { REOPEN_LENGTHS, REOPEN_POLICIES, runReopenBench } from './reopenRun.js';
 import { writeReopenOutputs } from './reopenReport.js';
 import { assembleProseResults, writeProseOutputs } from './proseReport.js';
@@ -160,12 +160,23 @@ async function proseMain(options: BenchOptions): Promise<void> {
   }
 }
 
-async function conversationMain(options: BenchOptions): Promise<void> {
-  const lengths = options.lengths ?? CONVERSATION_LENGTHS[options.mode];
-  const policies = options.rows ? CONVERSATION_POLICIES.filter((p) => options.rows!.some((r) => p.includes(r))) : CONVERSATION_POLICIES;
-  if (policies.length === 0) throw new UsageError(`--rows matches none of ${CONVERSATION_POLICIES.join(', ')}`);
+/** A run over one real-prose document per length (--conversation, --reopen): what differs between them. */
+interface DocumentRun<Raw> {
+  title: string;
+  lengths: Record<BenchOptions['mode'], number[]>;
+  policies: string[];
+  run(ctx: ConversationContext): Promise<Raw & { buildId: string }>;
+  write(outputDir: string, results: RunHeader & Raw & { buildId: string }): { markdown: string; json: string };
+}
+
+type RunHeader = Omit<DocumentRunResults<string, unknown>, 'task' | 'buildId' | 'documents' | 'cells'>;
+
+async function documentRunMain<Raw>(options: BenchOptions, spec: DocumentRun<Raw>): Promise<void> {
+  const lengths = options.lengths ?? spec.lengths[options.mode];
+  const policies = options.rows ? spec.policies.filter((p) => options.rows!.some((r) => p.includes(r))) : spec.policies;
+  if (policies.length === 0) throw new UsageError(`--rows matches none of ${spec.policies.join(', ')}`);
   const { startedAt, machine, source, progress } = startRun();
-  progress.note(`follow-up questions: lengths ${lengths.join(', ')}; policies ${policies.join(', ')}; model ${options.model}`);
+  progress.note(`${spec.title}: lengths ${lengths.join(', ')}; policies ${policies.join(', ')}; model ${options.model}`);
   const model = await identifyModel(testModelPath(options.model));
   let activeTurn: ActiveTurn | null = null;
   process.on('SIGINT', () => {
@@ -173,9 +184,8 @@ async function conversationMain(options: BenchOptions): Promise<void> {
     const turn = activeTurn;
     if (turn) void turn.client.cancel(turn.turnId).catch(() => undefined);
   });
-  const raw = await runConversationBench({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping });
-  const files = writeConversationOutputs(options.outputDir, {
-    task: 'conversation',
+  const raw = await spec.run({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping });
+  const files = spec.write(options.outputDir, {
     format: 1,
     source,
     mode: options.mode,
@@ -189,34 +199,21 @@ async function conversationMain(options: BenchOptions): Promise<void> {
   progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}`);
 }
 
-async function reopenMain(options: BenchOptions): Promise<void> {
-  const lengths = options.lengths ?? REOPEN_LENGTHS[options.mode];
-  const policies = options.rows ? REOPEN_POLICIES.filter((p) => options.rows!.some((r) => p.includes(r))) : REOPEN_POLICIES;
-  if (policies.length === 0) throw new UsageError(`--rows matches none of ${REOPEN_POLICIES.join(', ')}`);
-  const { startedAt, machine, source, progress } = startRun();
-  progress.note(`a document opened again: lengths ${lengths.join(', ')}; policies ${policies.join(', ')}; model ${options.model}`);
-  const model = await identifyModel(testModelPath(options.model));
-  let activeTurn: ActiveTurn | null = null;
-  process.on('SIGINT', () => {
-    stopping = true;
-    const turn = activeTurn;
-    if (turn) void turn.client.cancel(turn.turnId).catch(() => undefined);
-  });
-  const raw = await runReopenBench({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping });
-  const files = writeReopenOutputs(options.outputDir, {
-    task: 'reopen',
-    format: 1,
-    source,
-    mode: options.mode,
-    startedAt: startedAt.toISOString(),
-    durationSec: (Date.now() - startedAt.getTime()) / 1000,
-    command: options.command,
-    machine,
-    model: { fileName: model.fileName, name: model.name, sha256: model.sha256 },
-    ...raw,
-  });
-  progress.note(`done in ${progress.elapsed}: ${files.markdown}, ${files.json}`);
-}
+const conversationRun: DocumentRun<Awaited<ReturnType<typeof runConversationBench>>> = {
+  title: 'follow-up questions',
+  lengths: CONVERSATION_LENGTHS,
+  policies: CONVERSATION_POLICIES,
+  run: runConversationBench,
+  write: (dir, results) => writeConversationOutputs(dir, { task: 'conversation', ...results }),
+};
+
+const reopenRun: DocumentRun<Awaited<ReturnType<typeof runReopenBench>>> = {
+  title: 'a document opened again',
+  lengths: REOPEN_LENGTHS,
+  policies: REOPEN_POLICIES,
+  run: runReopenBench,
+  write: (dir, results) => writeReopenOutputs(dir, { task: 'reopen', ...results }),
+};
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -229,8 +226,8 @@ async function main(): Promise<void> {
     return;
   }
   if (options.prose) return proseMain(options);
-  if (options.conversation) return conversationMain(options);
-  if (options.reopen) return reopenMain(options);
+  if (options.conversation) return documentRunMain(options, conversationRun);
+  if (options.reopen) return documentRunMain(options, reopenRun);
   const suite: BenchSuite = suiteOrUsageError(() =>
     buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, fidelityPrompts: options.fidelityPrompts, kvOnly: options.kvOnly }),
   );

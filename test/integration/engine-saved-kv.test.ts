@@ -22,6 +22,16 @@ const FIRST = ask("What was the harbour master of Lindqvist's name?");
 const SECOND = ask('What does the Zoom/Restore Height toggle do?');
 const GIB = 1024 ** 3;
 
+/** A new engine process on `folder` (what the app is after a restart), the running ones closed first. */
+async function restartOn(engines: EngineClient[], folder: string, modelPath: string): Promise<EngineClient> {
+  await Promise.all(engines.splice(0).map((e) => e.close()));
+  const engine = await EngineClient.start({ build: 'patched' });
+  engines.push(engine);
+  await engine.savedKv({ kind: 'configure', folder, budgetBytes: GIB });
+  await engine.loadModel({ path: modelPath, contextSize: 4096 });
+  return engine;
+}
+
 describe('a document opened again is restored from the cache saved on disk', () => {
   const folder = mkdtempSync(path.join(os.tmpdir(), 'sift-saved-kv-test-'));
   const engines: EngineClient[] = [];
@@ -30,15 +40,7 @@ describe('a document opened again is restored from the cache saved on disk', () 
   });
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-  /** A new engine process on the same folder: what the app is after a restart. */
-  async function restart(): Promise<EngineClient> {
-    await Promise.all(engines.splice(0).map((e) => e.close()));
-    const engine = await EngineClient.start({ build: 'patched' });
-    engines.push(engine);
-    await engine.savedKv({ kind: 'configure', folder, budgetBytes: GIB });
-    await engine.loadModel({ path: testModelPath(), contextSize: 4096 });
-    return engine;
-  }
+  const restart = () => restartOn(engines, folder, testModelPath());
 
   async function turn(engine: EngineClient, policy: string, messages: ChatMessage[], extra: Partial<TurnRequest> = {}) {
     const request: TurnRequest = { messages, sampling: { temperature: 0, topP: 1, maxTokens: 8 }, policy, cacheLabel: 'idle-help.txt', ...extra };
@@ -163,14 +165,7 @@ describe('a sliding-window model (gemma3 graph on SmolLM2 weights, a 128-token w
   });
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-  async function restart(): Promise<EngineClient> {
-    await Promise.all(engines.splice(0).map((e) => e.close()));
-    const engine = await EngineClient.start({ build: 'patched' });
-    engines.push(engine);
-    await engine.savedKv({ kind: 'configure', folder: path.join(folder, 'saved-kv'), budgetBytes: GIB });
-    await engine.loadModel({ path: modelPath, contextSize: 4096 });
-    return engine;
-  }
+  const restart = () => restartOn(engines, path.join(folder, 'saved-kv'), modelPath);
 
   it('saves the document where the question starts (the window cannot be cut back later), and another question restores it', async () => {
     let engine = await restart();
