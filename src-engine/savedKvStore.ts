@@ -9,7 +9,7 @@
 // question, tests) the store keeps reuse=disk's full KV of the last prompts in a temporary folder
 // deleted when the engine closes.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
@@ -37,6 +37,8 @@ const INDEX = 'index.json';
 /** Without a configured folder: the last few prompts (a person switching between two chats keeps both). */
 const TEMPORARY_ENTRIES = 2;
 export const DEFAULT_SAVED_KV_BUDGET_BYTES = 4 * 1024 ** 3;
+/** Unindexed files older than this are deleted when the folder is opened. */
+const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
 function sharedPrefix(a: ArrayLike<number>, b: readonly Token[]): number {
   const n = Math.min(a.length, b.length);
@@ -69,6 +71,7 @@ export class SavedKvStore {
     this.tokens.clear();
     await mkdir(dir, { recursive: true });
     this.entries = await this.readIndex();
+    await this.deleteOrphans();
     await this.trimToBudget();
   }
 
@@ -185,6 +188,23 @@ export class SavedKvStore {
       await rm(this.tokensFile(entry.id), { force: true });
     }
     await this.writeIndex();
+  }
+
+  /**
+   * Files no entry names: a save cut short, or one another process (the app and the CLI share the
+   * folder; each writes the index it knows) indexed and this one's index then replaced. Only old
+   * ones go: a save in flight elsewhere is younger.
+   */
+  private async deleteOrphans(): Promise<void> {
+    const known = new Set(this.entries.map((e) => e.id));
+    const cutoff = Date.now() - ORPHAN_AGE_MS;
+    for (const name of await readdir(this.dir)) {
+      const id = /^([0-9a-f-]{36})\.(state|tokens)$/.exec(name)?.[1];
+      if (!id || known.has(id)) continue;
+      const file = path.join(this.dir, name);
+      const info = await stat(file).catch(() => null);
+      if (info && info.mtimeMs < cutoff) await rm(file, { force: true });
+    }
   }
 
   private async tokensOf(entry: SavedKvEntry): Promise<Uint32Array | null> {

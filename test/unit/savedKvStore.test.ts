@@ -2,7 +2,7 @@
 // budget (least recently used first), an index that survives a restart and one that is damaged.
 // The sequence here only writes a file of a given size: restoring real states into the model is
 // engine-saved-kv.test.ts's job.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,6 +98,21 @@ describe('SavedKvStore', () => {
     writeFileSync(path.join(folder, 'evil.state'), 'x');
     writeFileSync(path.join(folder, 'index.json'), JSON.stringify({ version: 1, entries: [{ id: '../evil', scope: 'A', bytes: 1, usedAt: 0 }] }));
     expect((await configured()).list()).toEqual([]);
+  });
+
+  it('deletes old files no entry names (another process replaced the index), never recent ones', async () => {
+    const store = await configured();
+    const kept = (await store.save('A', sequenceHolding(range(0, 10)), about))!;
+    const old = path.join(folder, '00000000-0000-4000-8000-000000000000.state');
+    const recent = path.join(folder, '11111111-1111-4111-8111-111111111111.state');
+    writeFileSync(old, 'x');
+    writeFileSync(recent, 'x');
+    const hoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(old, hoursAgo, hoursAgo);
+    await configured();
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(existsSync(path.join(folder, `${kept.id}.state`))).toBe(true);
   });
 
   it('deletes one entry, or all', async () => {
