@@ -1,13 +1,12 @@
 // The engine inside its own process: one native build, at most one model and one context, one
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
 import path from 'node:path';
-import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
 import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type PlanOptions } from '../src-common/policy/contextPlan.js';
-import type { HistoryUse } from './conversationCache.js';
 import type { NativeFeature } from '../src-common/policy/press.js';
-import { prepareChatWrapper, questionStart, questionWindow, renderChatTokens } from './chatPrompt.js';
+import { prepareChatWrapper, questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
 import { ContextPool, type OpenContext } from './contextPool.js';
 import { loadLlama } from './loadLlama.js';
@@ -16,12 +15,12 @@ import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
 import { ConversationRevival, conversationAfterTurn, historyFor, reusablePrefix } from './conversationCache.js';
-import { SavedKvStore, type SavedKvMatch } from './savedKvStore.js';
+import { SavedConversations, SAVE_MIN_READ_TOKENS, type SavedKvAction } from './savedConversations.js';
 import { modelFingerprint } from './modelFingerprint.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { chooseAuto, fitWarning, previewTurn, requestedAuto, selectionMetrics, type ChoiceHost } from './policyChoice.js';
 import { modelShapeFromMetadata } from '../src-common/modelShape.js';
-import { runTurn, type Continuation, type TurnOutcome, type TurnTarget } from './turnRunner.js';
+import { runTurn, type Continuation, type TurnOutcome } from './turnRunner.js';
 import { compactPrompt, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
 import {
@@ -67,18 +66,6 @@ interface LoadedModel {
   fingerprint: string;
 }
 
-/** What the saved caches are asked: list them, delete one or all, or where and how much to keep. */
-export type SavedKvAction =
-  | { kind: 'list' }
-  | { kind: 'remove'; id?: string }
-  | { kind: 'configure'; folder: string; budgetBytes: number }
-  | { kind: 'budget'; budgetBytes: number };
-
-/** A turn that read fewer prompt tokens than this is not worth saving: reading them again is quick. */
-const SAVE_MIN_READ_TOKENS = 512;
-/** A saved cache is loaded only for at least this many shared tokens (loading costs its whole file). */
-const RESTORE_MIN_SHARED_TOKENS = 256;
-
 function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, contextSize: number): ModelInfo {
   const shape = modelShapeFromMetadata(model.fileInfo.metadata);
   return {
@@ -103,9 +90,10 @@ export class Engine {
   private loaded: LoadedModel | null = null;
   private busy = false;
   /** Caches saved on disk: a document opened again is restored (and reuse=disk's full KV). */
-  private readonly savedKv = new SavedKvStore();
-  /** The last turn's cache being saved while the person reads the answer. */
-  private saving: Promise<void> | null = null;
+  private readonly saved = new SavedConversations(() => {
+    const { fingerprint, info } = this.requireLoaded();
+    return { fingerprint, modelName: info.name, buildId: this.build.id };
+  });
   private readonly contexts: ContextPool;
   /** A lazy turn's pruned tokens being completed while the person reads the answer. */
   private readonly revival = new ConversationRevival();
@@ -147,8 +135,7 @@ export class Engine {
 
   async unloadModel(): Promise<void> {
     await this.revival.settle(this.contexts);
-    await this.settleSaving();
-    await this.savedKv.close();
+    await this.saved.close();
     await this.contexts.close();
     await this.loaded?.model.dispose();
     this.loaded = null;
@@ -173,7 +160,7 @@ export class Engine {
     if (live > 0) return { ...preview, cachedTokens: live, cacheSource: 'conversation' };
     const plan = this.plan(this.parseRequestPolicy(preview.policy), prompt.length, request.layerProfile ?? null);
     const history = plan.afterTurn.cache === 'partial' ? null : historyFor(plan, loaded.info, prompt.length, plan.applied.includes('lazy'));
-    const saved = history && this.savedKv.folder ? await this.findSaved(plan, prompt, history) : null;
+    const saved = history ? await this.saved.find(plan, prompt, history) : null;
     return { ...preview, cachedTokens: saved?.sharedTokens ?? 0, cacheSource: saved ? 'disk' : null };
   }
 
@@ -248,10 +235,10 @@ export class Engine {
     const follows = !probing && !observe && !compacted && !decided && plan.afterTurn.cache !== 'partial';
     const history = follows && request.cachePrompt !== false ? historyFor(turnPlan, loaded.info, prompt.length, lazy !== null) : null;
     const resumePolicy = follows ? plan.policy.spec : null;
-    const saveDocument = history && !history.allowErase ? this.documentSave(turnPlan, request, prompt, continuation) : null;
+    const saveDocument = history && !history.allowErase ? this.saved.documentSave(loaded.model, turnPlan, request, prompt, continuation) : null;
     const outcome = await this.withPolicyContext(turnPlan, async (open, sequence, revived) => {
       // a chat new to this engine (another chat on the document, or after a restart): a saved cache
-      const saved = history && this.savedKv.folder && sequence.nextTokenIndex === 0 ? await this.restoreSaved(turnPlan, sequence, prompt, history) : null;
+      const saved = history && sequence.nextTokenIndex === 0 ? await this.saved.restore(turnPlan, sequence, prompt, history) : null;
       if (saved?.failure) notices.push(saved.failure);
       if (compacted?.statePath) await loadAndDeleteState(sequence, compacted.statePath);
       if (decided?.statePath) {
@@ -293,93 +280,17 @@ export class Engine {
     const after = conversationAfterTurn(plan.afterTurn, follows && kept !== null, outcome.metrics.lazy);
     if (outcome.metrics.conversation) Object.assign(outcome.metrics.conversation, after);
     if (after.next === 'reviving' && kept) this.revival.start(this.llama, kept, prompt.length);
-    // only into a folder the app chose (the CLI's one question and tests leave none)
-    const worthSaving = this.savedKv.folder !== null && outcome.metrics.prefillTokens >= SAVE_MIN_READ_TOKENS && continuation.kind === 'generate' && request.cachePrompt !== false;
+    const worthSaving = this.saved.enabled && outcome.metrics.prefillTokens >= SAVE_MIN_READ_TOKENS && continuation.kind === 'generate' && request.cachePrompt !== false;
     // a windowed cache was saved at the document's end instead: it cannot be cut back to it now
-    if (after.next !== 'none' && kept && worthSaving && history?.allowErase) this.startSaving(turnPlan, kept, request.cacheLabel);
+    if (after.next !== 'none' && kept && worthSaving && history?.allowErase) {
+      this.saved.startSaving(turnPlan, kept, request.cacheLabel, this.revival.finished(), () => this.contexts.liveSequence === kept);
+    }
     return { outcome, prompt };
   }
 
-  /** The scope a cache is saved under: this model and build, what it holds, and its context's shape. */
-  private savedKvScope(holds: string, shape: ContextShape): string {
-    return [this.requireLoaded().fingerprint, this.build.id, holds, JSON.stringify(shape)].join('|');
-  }
-
-  private savedKvDescription(policy: string, label?: string): { label: string; policy: string; model: string; build: string } {
-    const info = this.requireLoaded().info;
-    return { label: label?.trim() || 'Conversation', policy, model: info.name, build: this.build.id };
-  }
-
-  private findSaved(plan: ContextPlan, prompt: Token[], history: HistoryUse): Promise<SavedKvMatch | null> {
-    const minShared = Math.max(history.minShared, RESTORE_MIN_SHARED_TOKENS);
-    return this.savedKv.find(this.savedKvScope(plan.policy.spec, plan.shape), prompt.slice(0, -1), { minShared, wholeOnly: !history.allowErase });
-  }
-
-  /**
-   * Loads the saved cache sharing the most with `prompt` into the (empty) sequence: what it
-   * restored, or why one could not be (then the prompt is read, and the entry forgotten).
-   */
-  private async restoreSaved(
-    plan: ContextPlan,
-    sequence: LlamaContextSequence,
-    prompt: Token[],
-    history: HistoryUse,
-  ): Promise<{ restored: ConversationCacheMetrics['restored']; failure: string | null } | null> {
-    const match = await this.findSaved(plan, prompt, history);
-    if (!match) return null;
-    const loading = performance.now();
-    try {
-      await this.savedKv.restore(sequence, match);
-    } catch (err) {
-      // damaged, or refused by llama.cpp (it checks the shapes)
-      await sequence.clearHistory();
-      await this.savedKv.remove(match.entry.id);
-      const failure = `The cache saved for ${match.entry.label} could not be loaded (${err instanceof Error ? err.message : String(err)}); it was deleted and the prompt read again.`;
-      return { restored: null, failure };
-    }
-    const restored = { tokens: match.sharedTokens, bytes: match.entry.bytes, ms: Math.round(performance.now() - loading), savedAt: match.entry.savedAt };
-    return { restored, failure: null };
-  }
-
-  /**
-   * For a cache with windowed layers: where its document ends (the question starts) and how to
-   * save it there, when the turn reads that much of it; else null.
-   */
-  private documentSave(plan: ContextPlan, request: TurnRequest, prompt: Token[], continuation: Continuation): TurnTarget['saveDocument'] {
-    if (!this.savedKv.folder || continuation.kind !== 'generate' || request.cachePrompt === false) return null;
-    const at = questionStart(this.requireLoaded().model, request.messages, prompt);
-    if (at === null || at < SAVE_MIN_READ_TOKENS) return null;
-    const scope = this.savedKvScope(plan.policy.spec, plan.shape);
-    const description = this.savedKvDescription(plan.policy.spec, request.cacheLabel);
-    return { at, save: async (sequence) => void (await this.savedKv.save(scope, sequence, description)) };
-  }
-
-  /** Saves the kept sequence while idle (after a lazy turn's revival): the next turn waits for it. */
-  private startSaving(plan: ContextPlan, sequence: LlamaContextSequence, label: string | undefined): void {
-    const scope = this.savedKvScope(plan.policy.spec, plan.shape);
-    const description = this.savedKvDescription(plan.policy.spec, label);
-    const saving = (async () => {
-      await this.revival.finished();
-      if (sequence.disposed || this.contexts.liveSequence !== sequence) return;
-      await this.savedKv.save(scope, sequence, description);
-    })();
-    // a failed save (disk full, folder gone) costs only the reopen; the turn already succeeded
-    this.saving = saving.catch((err: unknown) => console.error(`sift: could not save the conversation's cache: ${String(err)}`));
-  }
-
-  private async settleSaving(): Promise<void> {
-    const saving = this.saving;
-    this.saving = null;
-    await saving;
-  }
-
   /** The saved caches: listed, deleted, or moved to a folder with a budget (the app's data folder). */
-  async savedKvRequest(action: SavedKvAction): Promise<SavedKvState> {
-    await this.settleSaving();
-    if (action.kind === 'configure') await this.savedKv.configure(action.folder, action.budgetBytes);
-    if (action.kind === 'budget') await this.savedKv.setBudget(action.budgetBytes);
-    if (action.kind === 'remove') await this.savedKv.remove(action.id);
-    return { folder: this.savedKv.folder, budgetBytes: this.savedKv.budget, totalBytes: this.savedKv.storedBytes, entries: this.savedKv.list() };
+  savedKvRequest(action: SavedKvAction): Promise<SavedKvState> {
+    return this.saved.request(action);
   }
 
   /** What policy auto's choice runs on: this build, the loaded model and the context held now. */
@@ -394,9 +305,9 @@ export class Engine {
       llama: this.llama,
       model: loaded.model,
       info: loaded.info,
-      savedKv: this.savedKv,
-      savedKvScope: (holds, shape) => this.savedKvScope(holds, shape),
-      savedKvDescription: (policy) => this.savedKvDescription(policy, label),
+      savedKv: this.saved.store,
+      savedKvScope: (holds, shape) => this.saved.scope(holds, shape),
+      savedKvDescription: (policy) => this.saved.description(policy, label),
       withContext: (plan, work) => this.withPolicyContext(plan, work),
     };
   }
@@ -499,7 +410,7 @@ export class Engine {
     this.busy = true;
     try {
       const revived = await this.revival.settle(this.contexts);
-      await this.settleSaving();
+      await this.saved.settle();
       const open = await this.ensureContext(plan.shape);
       resetLazyState(this.llama, open.context);
       const sequence = this.contexts.sequenceOf(open, plan.eviction !== null, resumePolicy);

@@ -1,6 +1,7 @@
 // Messages between an app process and its engine process. One request id per call; a turn's
 // streaming events carry the id of the runTurn request they belong to.
-import type { LoadModelOptions, SavedKvAction } from './engine.js';
+import type { LoadModelOptions } from './engine.js';
+import type { SavedKvAction } from './savedConversations.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';

@@ -4,7 +4,8 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { LoadModelOptions, SavedKvAction } from '../../src-engine/engine.js';
+import type { LoadModelOptions } from '../../src-engine/engine.js';
+import type { SavedKvAction } from '../../src-engine/savedConversations.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from '../../src-engine/attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from '../../src-engine/lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/forcedLogits.js';
