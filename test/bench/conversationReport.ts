@@ -50,18 +50,27 @@ function row(cell: ConversationCell): string {
   );
 }
 
-export function conversationSection(results: ConversationResults, jsonFile: string): string {
-  const date = results.startedAt.slice(0, 10);
+/** A document run's section head: title, command, model, build, machine, and the documents it read. */
+export function documentRunHead<Task extends string>(results: DocumentRunResults<Task, unknown>, title: string, flag: string, jsonFile: string): string[] {
   const m = results.machine;
-  const lines = [
-    `## ${date} — follow-up questions (\`--conversation${results.mode === 'quick' ? ' --quick' : ''}\`, real prose)`,
+  return [
+    `## ${results.startedAt.slice(0, 10)} — ${title} (\`${flag}${results.mode === 'quick' ? ' --quick' : ''}\`, real prose)`,
     '',
     `Command: \`${results.command}\`; ${results.model.name} (${results.model.fileName}), patched build ${results.buildId}; ` +
       `${m.cpuModel}, ${m.availableParallelism} threads, load ${m.loadAverageAtStart.toFixed(2)} at start; ${Math.round(results.durationSec / 60)} min. Results: [${jsonFile}](${jsonFile}).`,
     '',
-    'One real-prose document per length (' +
-      results.documents.map((d) => `${d.length}: ${d.sourceId}, ${d.promptTokens} prompt tokens`).join('; ') +
-      '), asked one question cold and then two follow-ups in the same conversation (greedy, 32 tokens). ' +
+    `One real-prose document per length (${results.documents.map((d) => `${d.length}: ${d.sourceId}, ${d.promptTokens} prompt tokens`).join('; ')})`,
+  ];
+}
+
+export function conversationSection(results: ConversationResults, jsonFile: string): string {
+  const [title = '', ...head] = documentRunHead(results, 'follow-up questions', '--conversation', jsonFile);
+  const documents = head.pop() ?? '';
+  const lines = [
+    title,
+    ...head,
+    documents +
+      ', asked one question cold and then two follow-ups in the same conversation (greedy, 32 tokens). ' +
       '**Follow-up** is the median TTFT of the follow-ups with the cache the last turn left (issue 16 target: ≤ 10% of the first question), ' +
       '**re-read** the same prompts read whole again under the same policy (cachePrompt=false); **same answer** compares the two normalised answers, ' +
       '**correct** counts answers with the fact (reused/re-read). For lazy prefill, **after a pause** asks the first follow-up after waiting as long as the first turn took, ' +

@@ -3,7 +3,7 @@
 // whole, and whether the answers agree. Written as docs/bench/<date>-reopen[-quick].json and a
 // section of docs/BENCHMARKS.md.
 import { appendRunSection } from './appendRun.js';
-import type { DocumentRunResults } from './conversationReport.js';
+import { documentRunHead, type DocumentRunResults } from './conversationReport.js';
 import type { ReopenCell } from './reopenRun.js';
 import { formatBytes } from '../../src-common/format.js';
 
@@ -27,17 +27,12 @@ function row(cell: ReopenCell): string {
 }
 
 export function reopenSection(results: ReopenResults, jsonFile: string): string {
-  const date = results.startedAt.slice(0, 10);
-  const m = results.machine;
+  const head = documentRunHead(results, 'a document opened again', '--reopen', jsonFile);
+  const documents = head.pop() ?? '';
   return [
-    `## ${date} — a document opened again (\`--reopen${results.mode === 'quick' ? ' --quick' : ''}\`, real prose)`,
-    '',
-    `Command: \`${results.command}\`; ${results.model.name} (${results.model.fileName}), patched build ${results.buildId}; ` +
-      `${m.cpuModel}, ${m.availableParallelism} threads, load ${m.loadAverageAtStart.toFixed(2)} at start; ${Math.round(results.durationSec / 60)} min. Results: [${jsonFile}](${jsonFile}).`,
-    '',
-    'One real-prose document per length (' +
-      results.documents.map((d) => `${d.length}: ${d.sourceId}, ${d.promptTokens} prompt tokens`).join('; ') +
-      '). **Cold**: a fresh engine process with an empty saved-cache folder answers the first question (greedy, 32 tokens); the cache is saved while idle ' +
+    ...head,
+    documents +
+      '. **Cold**: a fresh engine process with an empty saved-cache folder answers the first question (greedy, 32 tokens); the cache is saved while idle ' +
       '(**save wait**: how long listing the folder then waited for it). **Reopened**: a new engine process on the same folder (a restart, or a new chat) asks the second question about the document, ' +
       'loading the saved cache (**restored** tokens, **load**) and reading the rest; issue 16 target: ≤ 10% of cold. **Re-read**: the same prompt read whole (cachePrompt=false); ' +
       '**same answer** compares the normalised answers, **correct** counts answers with the fact (reopened/re-read).',
