@@ -1,5 +1,5 @@
-// electron-vite builds three bundles into out/: main (the app entry plus the engine process entry
-// that utilityProcess forks), a sandboxed preload as ONE CommonJS file, and the Svelte renderer.
+// electron-vite builds three bundles into out/: main (the app entry, the engine process entry
+// that utilityProcess forks, and the document reader's worker-thread entry), a sandboxed preload as ONE CommonJS file, and the Svelte renderer.
 // Native modules stay external in main: node-llama-cpp and better-sqlite3 load their .node
 // binaries from node_modules (asar-unpacked by electron-builder.yml).
 import { svelte } from '@sveltejs/vite-plugin-svelte';
@@ -18,6 +18,7 @@ export default defineConfig({
         input: {
           index: resolve(root, 'src-main/app/main.ts'),
           engineProcess: resolve(root, 'src-engine/engineProcess.ts'),
+          documentWorker: resolve(root, 'src-main/documents/extractWorker.ts'),
         },
       },
     },

@@ -5,18 +5,16 @@
 // Fixed seed and fixed counts: the same command gives the same inputs.
 //
 //   npm run fuzz [-- --gguf N] [--documents N] [--seed S] [--json]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { extractDocument } from '../src-main/documents/index.js';
+import { fuzzDocuments } from './fuzzDocuments.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { checkGgufFile } from '../src-engine/modelFile.js';
 import { seededRandom } from '../src-engine/sampling.js';
 import { EngineError } from '../src-engine/engineError.js';
 import { inspectModel } from '../src-main/models/modelInspector.js';
-import { buildDocx } from '../test/fixtures/documents/docxBuilder.js';
-import { buildPdf } from '../test/fixtures/documents/pdfBuilder.js';
 import { writeSyntheticModel } from '../test/helpers/syntheticModel.js';
 import { testModelPath } from '../test/helpers/testModel.js';
 
@@ -28,7 +26,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { gguf: 2000, documents: 1000, seed: 1, json: false };
+  const options: Options = { gguf: 2000, documents: 5000, seed: 1, json: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = Number(argv[i + 1]);
@@ -144,51 +142,13 @@ async function fuzzGguf(options: Options, dir: string): Promise<GgufResult> {
   return result;
 }
 
-interface DocumentResult {
-  cases: number;
-  readable: number;
-  refused: number;
-  /** Errors that are not a DocumentError: the parser failed without saying why to the person. */
-  unexplained: Array<{ format: string; message: string }>;
-}
-
-async function fuzzDocuments(options: Options, dir: string): Promise<DocumentResult> {
-  const random = seededRandom(options.seed + 1);
-  const prose = 'The harbour master of Lindqvist was a woman named Elsbeth Marrow. ';
-  const seeds: Array<{ name: string; bytes: Buffer }> = [
-    { name: 'doc.pdf', bytes: buildPdf([[prose.repeat(4)], [prose]]) },
-    { name: 'doc.docx', bytes: buildDocx([prose, prose.repeat(3)]) },
-    { name: 'doc.html', bytes: Buffer.from(`<!doctype html><html><body><h1>T</h1><p>${prose}</p><ul><li>${prose}</li></ul></body></html>`) },
-    { name: 'doc.txt', bytes: Buffer.from(prose.repeat(20)) },
-  ];
-  const result: DocumentResult = { cases: 0, readable: 0, refused: 0, unexplained: [] };
-  for (let i = 0; i < options.documents; i++) {
-    const seed = seeds[i % seeds.length]!;
-    const bytes = Buffer.from(seed.bytes);
-    const edits = 1 + Math.floor(random() * 16);
-    for (let e = 0; e < edits; e++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
-    const cut = random() < 0.2 ? Math.floor(random() * bytes.length) : bytes.length;
-    const file = path.join(dir, seed.name);
-    writeFileSync(file, bytes.subarray(0, cut));
-    result.cases++;
-    try {
-      await extractDocument(file);
-      result.readable++;
-    } catch (error) {
-      if ((error as Error).name === 'DocumentError') result.refused++;
-      else result.unexplained.push({ format: seed.name, message: String((error as Error).message).slice(0, 200) });
-    }
-  }
-  return result;
-}
-
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sift-fuzz-'));
   const started = performance.now();
   try {
     const gguf = await fuzzGguf(options, dir);
-    const documents = await fuzzDocuments(options, dir);
+    const documents = await fuzzDocuments(options.documents, seededRandom(options.seed + 1), dir);
     const seconds = Math.round((performance.now() - started) / 1000);
     const summary = { seed: options.seed, seconds, gguf, documents };
     if (options.json) console.log(JSON.stringify(summary));
@@ -196,7 +156,13 @@ async function main(): Promise<number> {
       console.log(`GGUF headers: ${gguf.cases} mutated (seed ${options.seed}); refused by Sift's check ${gguf.refusedByCheck}, by llama.cpp ${gguf.refusedByLoader}, loaded ${gguf.loaded}`);
       console.log(`  app-process crashes: 0 (this process ran the check and the inspector on every file); engine-process crashes: ${gguf.engineCrashes.length}`);
       for (const crash of gguf.engineCrashes) console.log(`    ${crash.kind}: ${crash.signal}`);
-      console.log(`Documents: ${documents.cases} mutated PDF/DOCX/HTML/text files; read ${documents.readable}, refused with a reason ${documents.refused}, other errors ${documents.unexplained.length}`);
+      console.log(`Documents: ${documents.cases} mutated PDF/DOCX/HTML/text/CJK files; read ${documents.readable}, refused with a reason ${documents.refused}, other errors ${documents.unexplained.length}`);
+      console.log(`  slowest case ${documents.slowestMs} ms (${documents.slowestFormat}); peak RSS of this process ${documents.peakRssMiB} MiB`);
+      console.log(
+        `  parser rejections no caller could catch: ${documents.unhandled.length} ` +
+          '(this process reads in-process and survives them; the app reads in a worker thread, which they end instead)',
+      );
+      for (const rejection of documents.unhandled.slice(0, 10)) console.log(`    after case ${rejection.caseIndex}: ${rejection.message}`);
       for (const failure of documents.unexplained.slice(0, 10)) console.log(`    ${failure.format}: ${failure.message}`);
       console.log(`${seconds} s`);
     }

@@ -1,4 +1,7 @@
 // Word documents via mammoth's raw-text mode: paragraphs become blank-line separated text.
+// A document may name files and URLs outside itself (linked images, subdocuments); none is ever
+// read or fetched (mammoth refuses external files unless externalFileAccess is set, which its
+// raw-text path never does; documents.test.ts checks it), so a .docx reaches no disk or network.
 import mammoth from 'mammoth';
 import { DocumentError } from './errors.js';
 import { normalizeExtractedText } from './textCleanup.js';
@@ -11,6 +14,14 @@ export async function extractDocx(bytes: Buffer, fileName: string): Promise<Form
   try {
     result = await mammoth.extractRawText({ buffer: bytes });
   } catch (error) {
+    // mammoth walks the XML tree recursively: a hostile nesting depth ends in a stack overflow
+    if (error instanceof RangeError) {
+      throw new DocumentError(
+        'CORRUPT',
+        `"${fileName}" could not be read: its structure is nested too deeply to read safely. Save it again from Word, or export it as PDF.`,
+        { cause: error },
+      );
+    }
     throw new DocumentError(
       'CORRUPT',
       `"${fileName}" could not be read as a Word document: the file is damaged or not really a .docx.`,

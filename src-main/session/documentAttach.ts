@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DocumentError, extractDocument } from '../documents/index.js';
+import { DocumentError, readDocument } from '../documents/index.js';
 import type { Store } from '../store/index.js';
 import type { DocumentSummary } from '../../src-common/contract.js';
 import { documentTooLongMessage, maxDocumentChars, maxDocumentTokens } from './documentLimits.js';
@@ -38,8 +38,9 @@ export async function attachDocument(store: Store, input: AttachInput): Promise<
 export async function attachDocumentFile(store: Store, sessionId: string, filePath: string): Promise<DocumentSummary> {
   store.sessions.require(sessionId);
   const maxTokens = maxDocumentTokens();
-  // extraction stops at the limit, so a runaway file costs one read, not a tokenization
-  const extracted = await extractDocument(filePath, { maxChars: maxDocumentChars(maxTokens) });
+  // extraction stops at the limit, so a runaway file costs one read, not a tokenization; it runs
+  // in a worker thread, so a parser's failure or appetite cannot take the app down
+  const extracted = await readDocument(filePath, { maxChars: maxDocumentChars(maxTokens) });
   if (extracted.truncated) throw new DocumentError('TOO_LARGE', documentTooLongMessage(extracted.name, maxTokens));
   const existing = store.documents.findByHash(sessionId, extracted.sha256);
   const row =

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +12,7 @@ import {
   type DocumentErrorCode,
   type ExtractedDocument,
 } from '../../src-main/documents/index.js';
-import { buildDocx } from '../fixtures/documents/docxBuilder.js';
+import { buildDocx, buildDocxBody, linkedPictureXml, paragraphXml } from '../fixtures/documents/docxBuilder.js';
 import { buildPdf } from '../fixtures/documents/pdfBuilder.js';
 import { buildZip } from '../fixtures/documents/zipWriter.js';
 
@@ -149,9 +151,64 @@ describe('DOCX', () => {
   it('reports an empty .docx as empty', async () => {
     await expectDocumentError(extractDocument(writeFixture('blank.docx', buildDocx(['  ', '']))), 'EMPTY_DOCUMENT');
   });
+
+  it('never fetches or reads what a .docx links to outside itself', async () => {
+    const requests: string[] = [];
+    const server = http.createServer((request, response) => {
+      requests.push(request.url ?? '');
+      response.end('FETCHED-FROM-THE-NETWORK');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const web = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const secret = writeFixture('secret.txt', 'SECRET-FROM-THE-DISK');
+    const external = (id: string, type: string, target: string) =>
+      `<Relationship Id="${id}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/${type}" Target="${target}" TargetMode="External"/>`;
+    const relationships = [
+      external('rId5', 'image', `${web}/picture.png`),
+      external('rId6', 'image', `file://${secret}`),
+      external('rId7', 'subDocument', `file://${secret}`),
+      external('rId8', 'hyperlink', `${web}/link`),
+      external('rId9', 'image', secret),
+    ].join('');
+    const body = [
+      paragraphXml('Visible paragraph.'),
+      linkedPictureXml('rId5'),
+      linkedPictureXml('rId6'),
+      linkedPictureXml('rId9'),
+      '<w:subDoc r:id="rId7"/>',
+      '<w:p><w:hyperlink r:id="rId8"><w:r><w:t>a link</w:t></w:r></w:hyperlink></w:p>',
+      `<w:p><w:fldSimple w:instr="INCLUDETEXT &quot;${secret}&quot;"><w:r><w:t>field result</w:t></w:r></w:fldSimple></w:p>`,
+      `<w:p><w:fldSimple w:instr="INCLUDEPICTURE &quot;${web}/field.png&quot;"><w:r><w:t>picture field</w:t></w:r></w:fldSimple></w:p>`,
+    ].join('');
+    try {
+      const document = await extractDocument(writeFixture('linked.docx', buildDocxBody(body, relationships)));
+      expect(document.text).toContain('Visible paragraph.');
+      expect(document.text).toContain('a link');
+      expect(document.text).not.toContain('SECRET-FROM-THE-DISK');
+      expect(document.text).not.toContain('FETCHED-FROM-THE-NETWORK');
+    } finally {
+      server.close();
+    }
+    expect(requests).toEqual([]);
+  });
+
+  it('refuses a .docx nested 100,000 levels deep with a reason, not a crash', async () => {
+    const depth = 100_000;
+    const body =
+      paragraphXml('top') + '<w:sdt><w:sdtContent>'.repeat(depth) + paragraphXml('deep') + '</w:sdtContent></w:sdt>'.repeat(depth);
+    await expectDocumentError(extractDocument(writeFixture('nested.docx', buildDocxBody(body))), 'CORRUPT', /nested too deeply/);
+  });
 });
 
 describe('HTML', () => {
+  it('reads HTML nested 100,000 levels deep, closed or not, in linear time', async () => {
+    const depth = 100_000;
+    const closed = '<div>'.repeat(depth) + 'deep text' + '</div>'.repeat(depth);
+    expect((await extractDocument(writeFixture('nested.html', closed))).text).toBe('deep text');
+    const unclosed = '<html><body>' + '<b><i><span><pre>'.repeat(depth / 4) + 'never closed';
+    expect((await extractDocument(writeFixture('unclosed.html', unclosed))).text).toBe('never closed');
+  });
+
   it('extracts the readable text of the committed sample page', async () => {
     const document = await extractDocument(path.join(fixturesDir, 'sample.html'));
     expect(document.mime).toBe('text/html');
