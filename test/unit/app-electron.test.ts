@@ -23,6 +23,7 @@ const fake = vi.hoisted(() => {
     opened: [] as string[],
     menu: null as unknown,
     permissionHandler: null as Listener | null,
+    headersHandler: null as Listener | null,
   };
   interface FakeContents {
     listeners: Map<string, Listener[]>;
@@ -46,7 +47,7 @@ const fake = vi.hoisted(() => {
       isDestroyed: () => false,
       session: {
         setPermissionRequestHandler: (handler: Listener) => (state.permissionHandler = handler),
-        webRequest: { onHeadersReceived: () => undefined },
+        webRequest: { onHeadersReceived: (handler: Listener) => (state.headersHandler = handler) },
       },
     };
     return contents;
@@ -92,6 +93,7 @@ vi.mock('electron', () => ({ ...fake.electron, default: fake.electron }));
 
 const { runElectronApp } = await import('../../src-main/app/electronApp.js');
 const { INVOKE_CHANNEL, EVENT_CHANNEL } = await import('../../src-common/contract.js');
+const { ELECTRON_CSP } = await import('../../src-main/app/windowOptions.js');
 
 describe('Electron main wiring', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-electron-unit-'));
@@ -168,6 +170,33 @@ describe('Electron main wiring', () => {
     expect(contents.openHandler?.({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
     expect(contents.openHandler?.({ url: 'javascript:alert(1)' })).toEqual({ action: 'deny' });
     expect(fake.state.opened).toEqual(['https://example.com/page', 'https://example.com/doc']);
+  });
+
+  it('follows the Electron security checklist in its window and web contents', () => {
+    const preferences = (fake.state.windows[0]!.options as { webPreferences: Record<string, unknown> }).webPreferences;
+    expect(preferences).toMatchObject({ nodeIntegrationInSubFrames: false, navigateOnDragDrop: false });
+    // experimental web platform features and Blink flags stay off; no remote module exists
+    expect(preferences.experimentalFeatures).not.toBe(true);
+    expect(preferences).not.toHaveProperty('enableBlinkFeatures');
+    expect(preferences).not.toHaveProperty('additionalArguments');
+    // a <webview> could be attached with its own preferences: every attach is refused
+    const contents = fake.state.windows[0]!.contents;
+    let refused = 0;
+    for (const listener of contents.listeners.get('will-attach-webview') ?? []) listener({ preventDefault: () => refused++ }, {}, {});
+    expect(refused).toBe(1);
+    // only web and mail links leave the app, never file: or custom protocols
+    expect(contents.openHandler?.({ url: 'smb://host/share' })).toEqual({ action: 'deny' });
+    expect(fake.state.opened).not.toContain('smb://host/share');
+  });
+
+  it('adds the strict Content-Security-Policy to every response', () => {
+    let headers: Record<string, string[]> | undefined;
+    fake.state.headersHandler?.(
+      { responseHeaders: { 'Content-Type': ['text/html'] } },
+      (response: { responseHeaders: Record<string, string[]> }) => (headers = response.responseHeaders),
+    );
+    expect(headers?.['Content-Type']).toEqual(['text/html']);
+    expect(headers?.['Content-Security-Policy']).toEqual([ELECTRON_CSP]);
   });
 
   it('grants no permission except writing to the clipboard', () => {
