@@ -115,7 +115,7 @@ function createHandlers({ options, store, sessions, models, savedCaches, events 
     'sessions.restore': ({ sessionId }) => changed(sessions.restore(sessionId)),
     'sessions.export': ({ sessionId, format }) => sessions.export(sessionId, format),
     'sessions.updateSettings': ({ sessionId, settings }) => sessions.updateSettings(sessionId, settings),
-    'chat.send': ({ sessionId, text, documentIds }) => changed(sessions.send(sessionId, text, documentIds)),
+    'chat.send': async ({ sessionId, text, documentIds }) => changed(await sessions.send(sessionId, text, documentIds)),
     'chat.stop': async ({ sessionId }) => ({ stopped: await sessions.stop(sessionId) }),
     'chat.regenerate': ({ sessionId }) => sessions.regenerate(sessionId),
     'chat.editAndResend': ({ sessionId, messageId, text }) => sessions.editAndResend(sessionId, messageId, text),

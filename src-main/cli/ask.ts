@@ -221,7 +221,7 @@ export async function askCommand(argv: string[]): Promise<number> {
       const said = preview.auto ? `auto chose ${preview.policy}` : `policy ${preview.policy}`;
       process.stderr.write(`sift: ${said} for ${preview.promptTokens} prompt tokens: ${preview.explanation ?? 'predicted to fit'}\n`);
     }
-    service.send(session.id, options.question, documentIds);
+    await service.send(session.id, options.question, documentIds);
     await service.whenIdle();
 
     const message = finished as MessageRow | null;

@@ -95,7 +95,7 @@ export function exitReason(exit: EngineExit): string {
  * (`switchedOff`) and a reload runs the next best one; a native build would crash again.
  */
 export function describeExit(exit: EngineExit, switchedOff: string | null = null): string {
-  let advice = 'Your conversation is saved; reload the model to continue.';
+  let advice = 'Your conversation is saved; the next question starts the engine again (or reload the model).';
   if (switchedOff) {
     advice =
       `Its ${switchedOff} CPU code uses an instruction this processor does not run, so Sift has switched that variant off: ` +
@@ -170,6 +170,9 @@ export class EngineClient {
   }
 
   /** How the process ended, once it has. */
+  /** True when starting the engine again would end the same way (see handleExit). */
+  restartWouldRepeat = false;
+
   get exit(): EngineExit | null {
     return this.exited;
   }
@@ -274,7 +277,10 @@ export class EngineClient {
 
   private handleExit(exit: EngineExit): void {
     this.exited = exit;
-    this.exitText = describeExit(exit, switchOffCrashedVariant(exit, this.build));
+    const switchedOff = switchOffCrashedVariant(exit, this.build);
+    // an illegal instruction in a build without another variant to fall back on would come back
+    this.restartWouldRepeat = exit.signal === 'SIGILL' && switchedOff === null;
+    this.exitText = describeExit(exit, switchedOff);
     const error = new EngineError('ENGINE_CRASHED', this.exitText);
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();

@@ -17,6 +17,10 @@ export interface EngineSupervisorOptions {
   onChange(): void;
 }
 
+/** Automatic restarts allowed within the window before the person is asked to act. */
+const AUTO_RESTART_LIMIT = 2;
+const AUTO_RESTART_WINDOW_MS = 5 * 60_000;
+
 export class EngineSupervisor {
   status: EngineStatus = 'stopped';
   model: ModelInfo | null = null;
@@ -27,6 +31,12 @@ export class EngineSupervisor {
   lastLoadedPath: string | null = null;
   private client: EngineClient | null = null;
   private starting: Promise<EngineClient> | null = null;
+  /** Set when the engine died with a model loaded (not while loading one): a restart may help. */
+  private crashedWhileReady = false;
+  /** When automatic restarts happened, to stop restarting an engine that keeps dying. */
+  private automaticRestarts: number[] = [];
+  /** How the last engine ended ("was killed by SIGKILL"), for the restart notice. */
+  private lastExit: string | null = null;
 
   constructor(private readonly options: EngineSupervisorOptions) {}
 
@@ -85,8 +95,37 @@ export class EngineSupervisor {
   async reload(): Promise<ModelInfo | null> {
     if (this.client?.alive) await this.client.close();
     this.client = null;
+    this.crashedWhileReady = false;
     this.setStatus('stopped', null);
     return this.lastLoadedPath ? this.load(this.lastLoadedPath) : null;
+  }
+
+  /**
+   * Before a turn: an engine that died under an earlier answer is started again with the same
+   * model, at most AUTO_RESTART_LIMIT times per AUTO_RESTART_WINDOW_MS so a file or a CPU that
+   * crashes it every time ends in a message, not a loop. Returns what to tell the person, or null
+   * when nothing had to be done.
+   */
+  async restartAfterCrash(now = Date.now()): Promise<string | null> {
+    if (this.status !== 'crashed' || !this.crashedWhileReady || !this.lastLoadedPath) return null;
+    this.automaticRestarts = this.automaticRestarts.filter((at) => now - at < AUTO_RESTART_WINDOW_MS);
+    if (this.automaticRestarts.length >= AUTO_RESTART_LIMIT) {
+      this.crashedWhileReady = false;
+      this.setStatus(
+        'crashed',
+        `The engine stopped again${this.lastExit ? ` (it ${this.lastExit})` : ''}: ${AUTO_RESTART_LIMIT + 1} times within ` +
+          `${AUTO_RESTART_WINDOW_MS / 60_000} minutes, so Sift does not restart it by itself. Reload the model, or choose another ` +
+          'model or policy. Your conversation is saved.',
+      );
+      return null;
+    }
+    this.automaticRestarts.push(now);
+    const reason = this.lastExit;
+    const model = await this.reload();
+    return (
+      `The engine stopped during an earlier answer${reason ? ` (it ${reason})` : ''}; ` +
+      `Sift started it again with ${model?.name ?? path.basename(this.lastLoadedPath)} before this answer.`
+    );
   }
 
   async close(): Promise<void> {
@@ -131,6 +170,8 @@ export class EngineSupervisor {
   private handleCrash(client: EngineClient): void {
     if (this.client !== client) return; // a deliberate close or an old process
     this.client = null;
+    this.crashedWhileReady = this.model !== null && !client.restartWouldRepeat;
+    this.lastExit = client.exit ? exitReason(client.exit) : null;
     this.model = null;
     this.setStatus('crashed', client.exitMessage ?? 'The engine process stopped unexpectedly. Your conversation is saved; reload the model to continue.');
   }

@@ -40,6 +40,8 @@ export interface SessionServiceOptions {
 
 export class SessionService {
   private active: ActiveTurn | null = null;
+  /** An automatic engine restart in progress (a second send meanwhile is BUSY, not a second restart). */
+  private restarting: Promise<string | null> | null = null;
   private readonly store: Store;
 
   constructor(private readonly options: SessionServiceOptions) {
@@ -101,40 +103,40 @@ export class SessionService {
     return attachDocument(this.store, { sessionId, name, bytes });
   }
 
-  send(sessionId: string, text: string, documentIds: string[] = []): TurnStarted {
-    const client = this.readyToAnswer();
+  async send(sessionId: string, text: string, documentIds: string[] = []): Promise<TurnStarted> {
+    const { client, restartNote } = await this.readyToAnswer();
     const session = this.store.sessions.require(sessionId);
     const isFirst = this.store.messages.listBySession(sessionId).length === 0;
     const turn = this.store.beginTurn({ sessionId, userContent: text, documentIds });
     if (isFirst && session.title === DEFAULT_SESSION_TITLE) {
       this.store.sessions.rename(sessionId, titleFromQuestion(text));
     }
-    this.answer(client, turn.assistantMessage);
+    this.answer(client, turn.assistantMessage, restartNote);
     return { userMessage: turn.userMessage, assistantMessage: turn.assistantMessage };
   }
 
   /** Replaces the last answer with a new one. */
-  regenerate(sessionId: string): TurnStarted {
-    const client = this.readyToAnswer();
+  async regenerate(sessionId: string): Promise<TurnStarted> {
+    const { client, restartNote } = await this.readyToAnswer();
     const messages = this.store.messages.listBySession(sessionId);
     const last = messages.at(-1);
     if (!last) throw new SessionError('NOT_ALLOWED', 'There is nothing to regenerate yet.');
     if (last.role === 'assistant') truncateFrom(this.store, last);
     const assistantMessage = appendStreamingAnswer(this.store, sessionId);
-    this.answer(client, assistantMessage);
+    this.answer(client, assistantMessage, restartNote);
     return { userMessage: null, assistantMessage };
   }
 
   /** Replaces a question (and everything after it) with an edited one, and answers it. */
-  editAndResend(sessionId: string, messageId: string, text: string): TurnStarted {
-    const client = this.readyToAnswer();
+  async editAndResend(sessionId: string, messageId: string, text: string): Promise<TurnStarted> {
+    const { client, restartNote } = await this.readyToAnswer();
     const original = this.store.messages.require(messageId);
     if (original.sessionId !== sessionId || original.role !== 'user') {
       throw new SessionError('NOT_ALLOWED', 'Only your own questions in this chat can be edited.');
     }
     truncateFrom(this.store, original);
     const turn = this.store.beginTurn({ sessionId, userContent: text, documentIds: original.documentIds });
-    this.answer(client, turn.assistantMessage);
+    this.answer(client, turn.assistantMessage, restartNote);
     return { userMessage: turn.userMessage, assistantMessage: turn.assistantMessage };
   }
 
@@ -152,9 +154,24 @@ export class SessionService {
     while (this.active) await this.active.done;
   }
 
-  private readyToAnswer(): EngineClient {
-    if (this.active) throw new SessionError('BUSY', 'An answer is still being written. Stop it or wait for it to finish.');
-    return this.options.supervisor.requireReady().client;
+  /**
+   * The engine to answer with. One that died under an earlier answer is restarted first (the
+   * supervisor limits how often), and the answer says so.
+   */
+  private async readyToAnswer(): Promise<{ client: EngineClient; restartNote: string | null }> {
+    const busy = () => new SessionError('BUSY', 'An answer is still being written. Stop it or wait for it to finish.');
+    if (this.active || this.restarting) throw busy();
+    let restartNote: string | null = null;
+    if (this.options.supervisor.status === 'crashed') {
+      this.restarting = this.options.supervisor.restartAfterCrash();
+      try {
+        restartNote = await this.restarting;
+      } finally {
+        this.restarting = null;
+      }
+      if (this.active) throw busy();
+    }
+    return { client: this.options.supervisor.requireReady().client, restartNote };
   }
 
   /**
@@ -204,7 +221,7 @@ export class SessionService {
   }
 
   /** Starts the engine on an answer already stored as 'streaming'; returns without waiting. */
-  private answer(client: EngineClient, answer: MessageRow): void {
+  private answer(client: EngineClient, answer: MessageRow, restartNote: string | null = null): void {
     const { sessionId, id: messageId } = answer;
     const writer = this.store.createStreamingWriter(messageId, { flushIntervalMs: 250 });
     const onEvent = (event: TurnEvent) => {
@@ -238,7 +255,10 @@ export class SessionService {
     }
     const done = outcome.then(
       (result) => {
-        this.finishWith(sessionId, () => writer.finish(result.metrics, result.stopReason === 'cancelled' ? 'cancelled' : 'complete'));
+        const metrics = restartNote
+          ? { ...result.metrics, notice: [restartNote, result.metrics.notice].filter(Boolean).join(' ') }
+          : result.metrics;
+        this.finishWith(sessionId, () => writer.finish(metrics, result.stopReason === 'cancelled' ? 'cancelled' : 'complete'));
       },
       (error: unknown) => {
         this.finishWith(sessionId, () => writer.fail(error));

@@ -47,7 +47,7 @@ describe.skipIf(!variantsBuild)('CPU variants in the app', () => {
 
     const session = backend.sessions.create();
     backend.sessions.updateSettings(session.id, { temperature: 0, maxTokens: 400 });
-    const started = backend.sessions.send(session.id, 'Write a very long story about the sea.');
+    const started = await backend.sessions.send(session.id, 'Write a very long story about the sea.');
     while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -68,7 +68,7 @@ describe.skipIf(!variantsBuild)('CPU variants in the app', () => {
     expect(reloaded.build?.cpu.variant).not.toBe(before!.variant);
     expect(reloaded.build?.cpu.disabledVariants).toEqual([...offHere, before!.variant]);
     backend.sessions.updateSettings(session.id, { maxTokens: 8 });
-    const retry = backend.sessions.regenerate(session.id);
+    const retry = await backend.sessions.regenerate(session.id);
     await backend.sessions.whenIdle();
     expect(backend.store.messages.require(retry.assistantMessage.id).status).toBe('complete');
   });

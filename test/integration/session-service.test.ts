@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppEvent } from '../../src-common/contract.js';
 import { createBackend, type Backend } from '../../src-main/app/backend.js';
 import { testModelPath } from '../helpers/testModel.js';
@@ -38,7 +38,7 @@ describe('session service with the real engine', () => {
 
   it('streams an answer, stores it with metrics, and names the chat after the question', async () => {
     const session = newSession();
-    const started = backend.sessions.send(session.id, 'What is the capital of France?');
+    const started = await backend.sessions.send(session.id, 'What is the capital of France?');
     expect(started.assistantMessage.status).toBe('streaming');
     const answer = await finished(started.assistantMessage.id);
 
@@ -56,8 +56,8 @@ describe('session service with the real engine', () => {
 
   it('refuses a second question while answering, and stops the running answer', async () => {
     const session = newSession(300);
-    const started = backend.sessions.send(session.id, 'Write a long story about a dragon.');
-    expect(() => backend.sessions.send(session.id, 'again')).toThrow(/still being written/);
+    const started = await backend.sessions.send(session.id, 'Write a long story about a dragon.');
+    await expect(backend.sessions.send(session.id, 'again')).rejects.toThrow(/still being written/);
     // wait for the first tokens, then stop
     while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -70,21 +70,21 @@ describe('session service with the real engine', () => {
 
   it('keeps the loaded model when a model load is refused during an answer', async () => {
     const session = newSession(300);
-    const started = backend.sessions.send(session.id, 'Write a long story about a dragon.');
+    const started = await backend.sessions.send(session.id, 'Write a long story about a dragon.');
     while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await expect(backend.models.load(testModelPath())).rejects.toMatchObject({ code: 'BUSY' });
     await backend.sessions.stop(session.id);
     expect(backend.models.state()).toMatchObject({ engine: 'ready', current: { path: testModelPath() } });
-    const next = await finished(backend.sessions.send(session.id, 'Name a color.').assistantMessage.id);
+    const next = await finished((await backend.sessions.send(session.id, 'Name a color.')).assistantMessage.id);
     expect(next.status).toBe('complete');
   });
 
   it('regenerates the last answer in place (greedy gives the same text)', async () => {
     const session = newSession();
-    const first = await finished(backend.sessions.send(session.id, 'Name a color.').assistantMessage.id);
-    const again = backend.sessions.regenerate(session.id);
+    const first = await finished((await backend.sessions.send(session.id, 'Name a color.')).assistantMessage.id);
+    const again = await backend.sessions.regenerate(session.id);
     const second = await finished(again.assistantMessage.id);
     const messages = backend.store.messages.listBySession(session.id);
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
@@ -95,10 +95,10 @@ describe('session service with the real engine', () => {
 
   it('edits a question and drops everything after it', async () => {
     const session = newSession(8);
-    const one = backend.sessions.send(session.id, 'Say one.');
+    const one = await backend.sessions.send(session.id, 'Say one.');
     await finished(one.assistantMessage.id);
-    await finished(backend.sessions.send(session.id, 'Say two.').assistantMessage.id);
-    const edited = backend.sessions.editAndResend(session.id, one.userMessage!.id, 'Say three.');
+    await finished((await backend.sessions.send(session.id, 'Say two.')).assistantMessage.id);
+    const edited = await backend.sessions.editAndResend(session.id, one.userMessage!.id, 'Say three.');
     await finished(edited.assistantMessage.id);
     const messages = backend.store.messages.listBySession(session.id);
     expect(messages.map((m) => [m.role, m.role === 'user' ? m.content : m.status])).toEqual([
@@ -113,7 +113,7 @@ describe('session service with the real engine', () => {
     const document = await backend.sessions.attach(session.id, 'log.md', Buffer.from(text));
     expect(document).toMatchObject({ name: 'log.md', sizeBytes: Buffer.byteLength(text) });
     expect('text' in document).toBe(false);
-    const started = backend.sessions.send(session.id, 'How often does the fog signal sound?', [document.id]);
+    const started = await backend.sessions.send(session.id, 'How often does the fog signal sound?', [document.id]);
     const answer = await finished(started.assistantMessage.id);
     expect(answer.status).toBe('complete');
     // the document was part of the prompt: far more prompt tokens than the question alone
@@ -122,9 +122,9 @@ describe('session service with the real engine', () => {
     await expect(backend.sessions.attach(session.id, 'empty.txt', Buffer.alloc(0))).rejects.toThrow();
   });
 
-  it('marks the answer as an error when the engine dies, and reloads the model', async () => {
+  it('marks the answer as an error when the engine dies, restarts it for the next answer, and says so', async () => {
     const session = newSession(400);
-    const started = backend.sessions.send(session.id, 'Write a very long story about the sea.');
+    const started = await backend.sessions.send(session.id, 'Write a very long story about the sea.');
     while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -136,12 +136,30 @@ describe('session service with the real engine', () => {
     expect(answer.error).toMatch(/engine process/i);
     expect(answer.content.length).toBeGreaterThan(0);
     expect(backend.models.state().engine).toBe('crashed');
-    expect(() => backend.sessions.send(session.id, 'hello?')).toThrow();
+
+    // the next question starts a fresh engine with the same model, and its answer says so
+    backend.sessions.updateSettings(session.id, { maxTokens: 8 });
+    const next = await finished((await backend.sessions.send(session.id, 'Name a color.')).assistantMessage.id);
+    expect(next.status).toBe('complete');
+    expect(next.metrics?.notice).toMatch(/^The engine stopped during an earlier answer \(.+\); Sift started it again with .+ before this answer\./);
+    expect(backend.models.state()).toMatchObject({ engine: 'ready', current: { path: testModelPath() } });
+    expect(backend.supervisor.enginePid).not.toBe(pid);
+  });
+
+  it('stops restarting an engine that keeps dying, and asks the person to act', async () => {
+    const session = newSession(8);
+    // the test above used one automatic restart of two in five minutes: one more is allowed
+    process.kill(backend.supervisor.enginePid!, 'SIGKILL');
+    await vi.waitFor(() => expect(backend.models.state().engine).toBe('crashed'));
+    expect((await finished((await backend.sessions.send(session.id, 'Say one.')).assistantMessage.id)).status).toBe('complete');
+    process.kill(backend.supervisor.enginePid!, 'SIGKILL');
+    await vi.waitFor(() => expect(backend.models.state().engine).toBe('crashed'));
+    await expect(backend.sessions.send(session.id, 'Say two.')).rejects.toThrow(/reload/i);
 
     const state = await backend.models.reload();
     expect(state.engine).toBe('ready');
     expect(state.current?.path).toBe(testModelPath());
-    const retry = await finished(backend.sessions.regenerate(session.id).assistantMessage.id);
+    const retry = await finished((await backend.sessions.regenerate(session.id)).assistantMessage.id);
     expect(retry.status).toBe('complete');
   });
 });
