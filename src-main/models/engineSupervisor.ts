@@ -100,10 +100,15 @@ export class EngineSupervisor {
     return this.lastLoadedPath ? this.load(this.lastLoadedPath) : null;
   }
 
+  /** An answer completed: the engine works, so earlier automatic restarts no longer count. */
+  noteAnswerCompleted(): void {
+    this.automaticRestarts = [];
+  }
+
   /**
    * Before a turn: an engine that died under an earlier answer is started again with the same
-   * model, at most AUTO_RESTART_LIMIT times per AUTO_RESTART_WINDOW_MS so a file or a CPU that
-   * crashes it every time ends in a message, not a loop. Returns what to tell the person, or null
+   * model, at most AUTO_RESTART_LIMIT times in AUTO_RESTART_WINDOW_MS without an answer completing
+   * in between, so a file or a CPU that crashes it every time ends in a message, not a loop. Returns what to tell the person, or null
    * when nothing had to be done.
    */
   async restartAfterCrash(now = Date.now()): Promise<string | null> {

@@ -258,6 +258,7 @@ export class SessionService {
         const metrics = restartNote
           ? { ...result.metrics, notice: [restartNote, result.metrics.notice].filter(Boolean).join(' ') }
           : result.metrics;
+        if (result.stopReason !== 'cancelled') this.options.supervisor.noteAnswerCompleted();
         this.finishWith(sessionId, () => writer.finish(metrics, result.stopReason === 'cancelled' ? 'cancelled' : 'complete'));
       },
       (error: unknown) => {

@@ -146,19 +146,27 @@ describe('session service with the real engine', () => {
     expect(backend.supervisor.enginePid).not.toBe(pid);
   });
 
-  it('stops restarting an engine that keeps dying, and asks the person to act', async () => {
-    const session = newSession(8);
-    // the test above used one automatic restart of two in five minutes: one more is allowed
+  it('stops restarting an engine that keeps dying before any answer completes, and asks the person to act', async () => {
+    const session = newSession(400);
+    const killMidAnswer = async () => {
+      const started = await backend.sessions.send(session.id, 'Write a very long story about the sea.');
+      while (!events.some((e) => e.type === 'turn.token' && e.messageId === started.assistantMessage.id)) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      process.kill(backend.supervisor.enginePid!, 'SIGKILL');
+      expect((await finished(started.assistantMessage.id)).status).toBe('error');
+    };
+    // the test above completed an answer after its restart, so two restarts are allowed again
     process.kill(backend.supervisor.enginePid!, 'SIGKILL');
     await vi.waitFor(() => expect(backend.models.state().engine).toBe('crashed'));
-    expect((await finished((await backend.sessions.send(session.id, 'Say one.')).assistantMessage.id)).status).toBe('complete');
-    process.kill(backend.supervisor.enginePid!, 'SIGKILL');
-    await vi.waitFor(() => expect(backend.models.state().engine).toBe('crashed'));
-    await expect(backend.sessions.send(session.id, 'Say two.')).rejects.toThrow(/reload/i);
+    await killMidAnswer(); // restart 1, its answer killed
+    await killMidAnswer(); // restart 2, its answer killed
+    await expect(backend.sessions.send(session.id, 'Say two.')).rejects.toThrow(/3 times within 5 minutes.*Reload the model/);
 
     const state = await backend.models.reload();
     expect(state.engine).toBe('ready');
     expect(state.current?.path).toBe(testModelPath());
+    backend.sessions.updateSettings(session.id, { maxTokens: 8 });
     const retry = await finished((await backend.sessions.regenerate(session.id)).assistantMessage.id);
     expect(retry.status).toBe('complete');
   });
