@@ -127,6 +127,21 @@ export function checkPromptFits(promptTokens: number, contextSize: number): void
   }
 }
 
+/**
+ * Under a budget the prompt may outgrow the context (eviction makes room), but not the positions
+ * the model was trained on: past them its answers are noise, and reading that far takes long. So
+ * such a prompt is refused before any work, whatever the policy.
+ */
+export function checkPromptWithinTraining(promptTokens: number, trainContextSize: number): void {
+  if (promptTokens + 1 > trainContextSize) {
+    throw new EngineError(
+      'PROMPT_TOO_LONG',
+      `The prompt is ${promptTokens} tokens but this model was trained on at most ${trainContextSize}, and no cache policy ` +
+        'can read past that. Attach less text or ask about a part of the document, or use a model trained on a longer context.',
+    );
+  }
+}
+
 /** Streams the answer as text: a multi-byte character can span tokens, so emit only whole ones. */
 class AnswerStream {
   readonly tokens: Token[] = [];
@@ -279,6 +294,7 @@ export async function runTurn(
   const forced = continuation.kind === 'force' ? continuation.follow.length : 0;
   // under a budget the prompt may be longer than the context: eviction makes room
   if (!evicting) checkPromptFits(prompt.length + forced, context.contextSize);
+  else checkPromptWithinTraining(prompt.length + forced, model.trainContextSize);
   const maxTokens = evicting
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));

@@ -83,6 +83,23 @@ describe('engine errors a person can act on', () => {
     await expect(result).rejects.toMatchObject({ code: 'PROMPT_TOO_LONG', message: expect.stringMatching(/\d+ tokens but the context holds 256/) });
   });
 
+  it('rejects a prompt longer than the model was trained on under every evicting policy, before any work', async () => {
+    // a budget lets the prompt outgrow the context, never the trained positions (8,192 here)
+    await engine.loadModel({ path: testModelPath() });
+    const content = 'word '.repeat(8300);
+    for (const policy of ['vatp:budget=0.2', 'streaming:budget=1024', 'h2o:budget=0.3', 'snapkv:budget=0.2,when=prompt']) {
+      const progress: number[] = [];
+      const { result } = engine.runTurn(
+        { messages: [{ role: 'user', content }], sampling: { temperature: 0, topP: 1, maxTokens: 4 }, policy },
+        (event) => {
+          if (event.type === 'progress') progress.push(event.done);
+        },
+      );
+      await expect(result, policy).rejects.toMatchObject({ code: 'PROMPT_TOO_LONG', message: expect.stringMatching(/\d+ tokens but .*8192/) });
+      expect(progress.filter((done) => done > 0), policy).toEqual([]);
+    }
+  });
+
   it('rejects a malformed policy with the reason', async () => {
     const { result } = engine.runTurn(
       { messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, topP: 1, maxTokens: 4 }, policy: 'kv:type=q3' },
