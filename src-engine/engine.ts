@@ -35,6 +35,7 @@ import {
   type TurnRequest,
 } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
+import { runFirstDecode } from './firstDecode.js';
 import type { TurnPreview } from '../src-common/contract.js';
 
 export interface LoadModelOptions {
@@ -49,6 +50,8 @@ export interface LoadModelOptions {
    * swa_full): more memory, and the same cell order a lazy turn has, which tests compare with.
    */
   swaFullCache?: boolean;
+  /** Decode a few tokens right after loading, so a build this CPU cannot run fails now (firstDecode.ts). */
+  firstDecode?: boolean;
 }
 
 const DEFAULT_MAX_CONTEXT = 16_384;
@@ -126,6 +129,14 @@ export class Engine {
       throw translateLoadError(err, options.path);
     }
     const contextSize = Math.min(options.contextSize ?? DEFAULT_MAX_CONTEXT, model.trainContextSize);
+    if (options.firstDecode) {
+      try {
+        await runFirstDecode(model, options.threads);
+      } catch (err) {
+        await model.dispose();
+        throw new EngineError('MODEL_INVALID', `${path.basename(options.path)} loaded but could not decode: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     const fingerprint = await modelFingerprint(options.path);
     prepareChatWrapper(model);
     this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize), options, fingerprint };

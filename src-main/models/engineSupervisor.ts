@@ -56,14 +56,15 @@ export class EngineSupervisor {
     return { client: this.client, model: this.model };
   }
 
-  async load(modelPath: string): Promise<ModelInfo> {
+  async load(modelPath: string, afterSwitchingVariant = false): Promise<ModelInfo> {
     if (this.status === 'loading') throw new ModelError('BUSY', 'A model is already loading.');
     const client = await this.ensureStarted();
     const previous = this.model;
     this.setStatus('loading', null);
     try {
       const contextSize = this.options.contextSize;
-      this.model = await client.loadModel(contextSize ? { path: modelPath, contextSize } : { path: modelPath });
+      // the first decode runs at load, so a build this CPU cannot run is found here (firstDecode.ts)
+      this.model = await client.loadModel({ path: modelPath, firstDecode: true, ...(contextSize ? { contextSize } : {}) });
       this.lastLoadedPath = modelPath;
       this.setStatus('ready', null);
       return this.model;
@@ -79,6 +80,24 @@ export class EngineSupervisor {
       if (client.alive) {
         this.setStatus('ready', message);
         throw error;
+      }
+      // An illegal instruction is the build, not the file: the variant that ran it is switched off
+      // (engineClient.ts) and the load is tried once more on the next best one.
+      if (client.exit?.signal === 'SIGILL') {
+        if (!client.restartWouldRepeat && !afterSwitchingVariant) {
+          const crashedVariant = client.build.cpu.variant;
+          const model = await this.load(modelPath, true);
+          this.notice = [
+            `The ${crashedVariant ?? 'first'} CPU code ran an instruction this processor does not run (the engine ${exitReason(client.exit)} ` +
+              `at its first decode), so Sift switched it off and runs ${this.build?.cpu.variant ?? 'the next best one'}.`,
+            this.notice,
+          ].filter(Boolean).join(' ');
+          this.options.onChange();
+          return model;
+        }
+        const message = client.exitMessage ?? `The engine ${exitReason(client.exit)}.`;
+        this.setStatus('crashed', message);
+        throw new EngineError('ENGINE_CRASHED', message);
       }
       // Reloading this file would crash the engine again: say it is the file, not "reload".
       const crashed = new EngineError(

@@ -72,4 +72,24 @@ describe.skipIf(!variantsBuild)('CPU variants in the app', () => {
     await backend.sessions.whenIdle();
     expect(backend.store.messages.require(retry.assistantMessage.id).status).toBe('complete');
   });
+
+  it('a SIGILL at the first decode, while loading, switches the variant off and loads on the next best one', async () => {
+    const before = backend.models.state().build?.cpu;
+    const signalFile = path.join(dataDir, 'first-decode-signal');
+    fs.writeFileSync(signalFile, 'SIGILL');
+    process.env['SIFT_TEST_FIRST_DECODE_SIGNAL_FILE'] = signalFile;
+    try {
+      // a fresh engine process inherits the variable: the first decode of its load dies
+      await backend.supervisor.close();
+      const state = await backend.models.load(testModelPath());
+      expect(state.engine).toBe('ready');
+      expect(state.current?.path).toBe(testModelPath());
+      expect(state.build?.cpu.variant).not.toBe(before!.variant);
+      expect(state.notice).toContain(`The ${before!.variant} CPU code ran an instruction this processor does not run`);
+      expect(state.notice).toContain(`so Sift switched it off and runs ${state.build!.cpu.variant}`);
+      expect(fs.existsSync(signalFile)).toBe(false);
+    } finally {
+      delete process.env['SIFT_TEST_FIRST_DECODE_SIGNAL_FILE'];
+    }
+  });
 });
