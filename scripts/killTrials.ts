@@ -106,7 +106,11 @@ class ServeUnderTest {
   async start(): Promise<ServeClient> {
     this.serve = await startServe({ dataDir: this.dataDir, args: ['--model', testModelPath()] });
     this.client = await connectServe(this.serve.origin, this.serve.token, 120_000);
-    await waitFor(async () => (await this.client!.call('models.state', {})).engine === 'ready', 120_000, 'the model to load');
+    await waitFor(async () => {
+      const state = await this.client!.call('models.state', {});
+      if (state.engine === 'ready' && state.current === null && state.error) throw new Error(`the model did not load: ${state.error}`);
+      return state.engine === 'ready' && state.current !== null;
+    }, 120_000, 'the model to load');
     return this.client;
   }
 
