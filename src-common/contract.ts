@@ -14,6 +14,11 @@ export type DocumentSummary = Omit<DocumentRow, 'text'>;
 
 export interface SessionDetail {
   session: SessionRow;
+  /**
+   * Per-layer statistics come with the latest answer only (the one the cache panel shows); earlier
+   * answers' `perLayer` is empty here, kept in the store and in exports. They are most of a long
+   * chat's bytes, and opening a chat serializes every message.
+   */
   messages: MessageRow[];
   documents: DocumentSummary[];
   /** True while an answer for this session is being generated. */

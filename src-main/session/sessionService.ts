@@ -13,6 +13,7 @@ import { canonicalPolicySetting } from '../../src-common/policy/select.js';
 import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
 import type { MessageRow, SessionRow, SessionSettings } from '../../src-common/storeTypes.js';
 import { attachDocument } from './documentAttach.js';
+import { withLatestLayerStatsOnly } from './sessionDetail.js';
 import { appendStreamingAnswer, truncateFrom } from './messageHistory.js';
 import { titleFromQuestion } from './sessionTitle.js';
 import { buildTurnMessages } from './turnPlan.js';
@@ -60,7 +61,7 @@ export class SessionService {
     const { session, messages, documents } = this.store.snapshot(sessionId);
     return {
       session,
-      messages,
+      messages: withLatestLayerStatsOnly(messages),
       documents: documents.map(({ text: _text, ...summary }) => summary),
       answering: this.active?.sessionId === sessionId,
     };
@@ -285,3 +286,4 @@ export class SessionService {
     this.options.emit({ type: 'turn.finished', sessionId, message });
   }
 }
+

@@ -1,0 +1,11 @@
+// What opening a chat sends the renderer: the stored messages, lightened where the UI never looks.
+import type { MessageRow } from '../../src-common/contract.js';
+
+/** Drops per-layer statistics from every answer but the latest that has metrics (see SessionDetail). */
+export function withLatestLayerStatsOnly(messages: MessageRow[]): MessageRow[] {
+  let latest = -1;
+  for (let i = messages.length - 1; i >= 0 && latest < 0; i--) if (messages[i]!.metrics) latest = i;
+  return messages.map((message, i) =>
+    i === latest || !message.metrics?.perLayer.length ? message : { ...message, metrics: { ...message.metrics, perLayer: [] } },
+  );
+}
