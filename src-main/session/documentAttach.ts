@@ -14,12 +14,32 @@ export interface AttachInput {
   bytes: Buffer;
 }
 
-function safeFileName(name: string): string {
+/** File names are at most 255 bytes on common file systems; this leaves room for the temp folder. */
+const MAX_NAME_BYTES = 200;
+/** Invisible characters that reorder or hide text: "\u202Egnp.txt" would show as "txt.png". */
+const BIDI_CONTROLS = /[\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** A name that is one plain file inside the temp folder, readable as shown, its extension kept. */
+export function safeFileName(name: string): string {
   // control characters and path separators cannot be part of a file name on every platform
-  const base = Array.from(path.basename(name), (ch) => (ch.charCodeAt(0) < 32 || '\\/:*?"<>|'.includes(ch) ? '_' : ch))
+  const cleaned = Array.from(path.basename(name.replaceAll('\\', '/')).replace(BIDI_CONTROLS, ''), (ch) => {
+    const code = ch.charCodeAt(0);
+    return code < 32 || (code >= 0x7f && code < 0xa0) || ':*?"<>|'.includes(ch) ? '_' : ch;
+  })
     .join('')
-    .trim();
-  return base || 'document.txt';
+    .trim()
+    .replace(/[. ]+$/, ''); // Windows drops trailing dots and spaces; '.' and '..' name folders
+  if (!cleaned || /^\.+$/.test(cleaned)) return 'document.txt';
+  return fitBytes(cleaned, MAX_NAME_BYTES);
+}
+
+/** Shortens the stem, never the extension, until the UTF-8 name fits. */
+function fitBytes(name: string, maxBytes: number): string {
+  if (Buffer.byteLength(name) <= maxBytes) return name;
+  const extension = path.extname(name).slice(0, 16);
+  let stem = Array.from(name.slice(0, name.length - path.extname(name).length));
+  while (stem.length > 1 && Buffer.byteLength(stem.join('') + '…' + extension) > maxBytes) stem = stem.slice(0, -1);
+  return `${stem.join('')}…${extension}`;
 }
 
 export async function attachDocument(store: Store, input: AttachInput): Promise<DocumentSummary> {
