@@ -26,7 +26,8 @@ export async function extractDocument(filePath: string, options: ExtractOptions 
   if (sizeBytes > maxBytes) {
     throw new DocumentError(
       'TOO_LARGE',
-      `"${name}" is ${formatBytes(sizeBytes)}; the largest file Sift reads is ${formatBytes(maxBytes)}.`,
+      `"${name}" is ${formatBytes(sizeBytes)}; the largest file Sift reads is ${formatBytes(maxBytes)} ` +
+        '(SIFT_MAX_DOCUMENT_MB raises it).',
     );
   }
   if (sizeBytes === 0) throw new DocumentError('EMPTY_DOCUMENT', `"${name}" is empty.`);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DocumentError, readDocument } from '../documents/index.js';
 import type { Store } from '../store/index.js';
 import type { DocumentSummary } from '../../src-common/contract.js';
-import { documentTooLongMessage, maxDocumentChars, maxDocumentTokens } from './documentLimits.js';
+import { documentTooLongMessage, maxDocumentBytes, maxDocumentChars, maxDocumentTokens } from './documentLimits.js';
 
 export interface AttachInput {
   sessionId: string;
@@ -60,7 +60,7 @@ export async function attachDocumentFile(store: Store, sessionId: string, filePa
   const maxTokens = maxDocumentTokens();
   // extraction stops at the limit, so a runaway file costs one read, not a tokenization; it runs
   // in a worker thread, so a parser's failure or appetite cannot take the app down
-  const extracted = await readDocument(filePath, { maxChars: maxDocumentChars(maxTokens) });
+  const extracted = await readDocument(filePath, { maxChars: maxDocumentChars(maxTokens), maxBytes: maxDocumentBytes() });
   if (extracted.truncated) throw new DocumentError('TOO_LARGE', documentTooLongMessage(extracted.name, maxTokens));
   const existing = store.documents.findByHash(sessionId, extracted.sha256);
   const row =

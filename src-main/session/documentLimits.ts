@@ -17,6 +17,13 @@ export function maxDocumentTokens(env: NodeJS.ProcessEnv = process.env): number 
   return Number.isInteger(value) && value > 0 ? value : DEFAULT_MAX_DOCUMENT_TOKENS;
 }
 
+/** Largest file read, checked by size before reading: SIFT_MAX_DOCUMENT_MB when a positive integer, else 64 MiB. */
+export function maxDocumentBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['SIFT_MAX_DOCUMENT_MB'];
+  const value = raw === undefined ? NaN : Number(raw);
+  return (Number.isInteger(value) && value > 0 ? value : 64) * 1024 * 1024;
+}
+
 /** Characters to extract at most: past this the document is refused, not cut. */
 export function maxDocumentChars(maxTokens: number): number {
   return maxTokens * CHARS_PER_TOKEN_ESTIMATE;

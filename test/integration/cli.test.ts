@@ -161,6 +161,13 @@ describe('sift ask', () => {
     expect(tooLong.stderr).toContain('SIFT_MAX_DOCUMENT_TOKENS');
     expect(Date.now() - started).toBeLessThan(60_000);
 
+    // past the size limit: refused by its size before it is read, with the limit and its setting named
+    const bigFile = path.join(dataDir, 'big.txt');
+    writeFileSync(bigFile, Buffer.alloc(2 * 1024 * 1024, 'a'));
+    const sized = runCli(['ask', '--model', testModelPath(), '--file', bigFile, 'hi'], dataDir, { SIFT_MAX_DOCUMENT_MB: '1' });
+    expect(sized.status).toBe(1);
+    expect(sized.stderr).toMatch(/is 2\.0 MiB; the largest file Sift reads is 1\.0 MiB \(SIFT_MAX_DOCUMENT_MB raises it\)/);
+
     // no failed ask above left a chat or a document behind
     const store = openStore({ dataDir });
     try {
