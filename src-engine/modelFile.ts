@@ -207,6 +207,7 @@ export async function checkGgufFile(modelPath: string): Promise<{ sizeBytes: num
   let size: number;
   try {
     const info = await stat(modelPath);
+    if (info.isDirectory()) throw new EngineError('MODEL_NOT_FOUND', `${modelPath} is a folder, not a model file: choose the .gguf file inside it.`);
     if (!info.isFile()) throw new EngineError('MODEL_NOT_FOUND', `${modelPath} is not a file`);
     size = info.size;
   } catch (err) {
@@ -217,6 +218,7 @@ export async function checkGgufFile(modelPath: string): Promise<{ sizeBytes: num
     throw new EngineError('MODEL_NOT_FOUND', `Model file is not readable: ${modelPath}`);
   });
   try {
+    if (size === 0) throw new EngineError('MODEL_INVALID', `${name} is empty (0 bytes): the download or copy did not finish. Download it again.`);
     const magic = Buffer.alloc(4);
     const { bytesRead } = await handle.read(magic, 0, 4, 0);
     if (bytesRead < 4 || magic.toString('latin1') !== GGUF_MAGIC) {
