@@ -93,6 +93,8 @@ export interface SelectionInput {
   options: PlanOptions;
   profile: LayerProfile | null;
   preference: Preference;
+  /** The most the KV cache may take (a cache budget the person set), beside what memory allows; null: no cap. */
+  kvBudgetBytes?: number | null;
 }
 
 export interface PredictedBytes {
@@ -143,7 +145,7 @@ export function selectPolicy(input: SelectionInput): Selection {
     );
   }
   const cost = (policy: string, lossy: boolean): Candidate => ({ policy, lossy, bytes: predictPolicyBytes(input, policy) });
-  const fits = (c: Candidate) => c.bytes.peak <= available;
+  const fits = (c: Candidate) => fitsIn(input, c.bytes, available);
 
   const exactLadder: Candidate[] = [];
   if (!tooLong) {
@@ -157,6 +159,8 @@ export function selectPolicy(input: SelectionInput): Selection {
   }
   const chosen = exactLadder.find(fits);
   const full = cost('full', false);
+  const budgetNotice = kvBudgetNotice(input, full, available);
+  if (budgetNotice) notices.push(budgetNotice);
   if (chosen) {
     if (chosen.policy.startsWith('lazy') && !input.profile) notices.push('Lazy prefill is not calibrated on this model yet: it was measured on SmolLM2 only, and may lose a buried fact.');
     return done(input, chosen, true, explainExact(input, chosen, full, available), notices, available);
@@ -166,7 +170,9 @@ export function selectPolicy(input: SelectionInput): Selection {
     const closest = exactLadder.at(-1) ?? full;
     const why = tooLong
       ? `An exact answer needs the whole prompt in the context, and it is ${promptTokens.toLocaleString('en-US')} tokens where the model reads ${model.contextSize.toLocaleString('en-US')}: ask about a part of the document, or allow a balanced choice.`
-      : `${exactNeeds(input, closest, available)} Free ${formatBytes(closest.bytes.peak - available)} more, use a smaller model, or allow a balanced choice (evicting part of the document).`;
+      : overBudgetOnly(input, closest.bytes, available)
+        ? `${prompt(input)}; the smallest exact cache takes ${formatBytes(closest.bytes.kv)} of KV, over the KV budget of ${formatBytes(input.kvBudgetBytes ?? 0)}: raise the budget, or allow a balanced choice (evicting part of the document).`
+        : `${exactNeeds(input, closest, available)} Free ${formatBytes(closest.bytes.peak - available)} more, use a smaller model, or allow a balanced choice (evicting part of the document).`;
     return done(input, closest, false, why, notices, available);
   }
 
@@ -177,7 +183,10 @@ export function selectPolicy(input: SelectionInput): Selection {
   }
 
   const smallest = cost(evictionPolicy(MIN_BUDGET_TOKENS), true);
-  return done(input, smallest, false, explainNothingFits(input, smallest, available), notices, available);
+  const why = overBudgetOnly(input, smallest.bytes, available)
+    ? `${prompt(input)}; even keeping only ${MIN_BUDGET_TOKENS} tokens takes ${formatBytes(smallest.bytes.kv)} of KV, over the KV budget of ${formatBytes(input.kvBudgetBytes ?? 0)}: raise the budget.`
+    : explainNothingFits(input, smallest, available);
+  return done(input, smallest, false, why, notices, available);
 }
 
 /**
@@ -235,17 +244,35 @@ function largestFittingBudget(input: SelectionInput, available: number): Candida
   };
   const most = Math.floor(Math.min(input.promptTokens + Math.max(1, input.answerTokens), input.model.contextSize) / CONTEXT_STEP);
   const least = MIN_BUDGET_TOKENS / CONTEXT_STEP;
-  if (most < least || candidate(least).bytes.peak > available) return null;
-  if (candidate(most).bytes.peak <= available) return candidate(most);
+  const fitsAt = (steps: number) => fitsIn(input, candidate(steps).bytes, available);
+  if (most < least || !fitsAt(least)) return null;
+  if (fitsAt(most)) return candidate(most);
   // the KV grows with the budget: the largest number of steps that fits
   let low = least;
   let high = most;
   while (high - low > 1) {
     const mid = Math.floor((low + high) / 2);
-    if (candidate(mid).bytes.peak <= available) low = mid;
+    if (fitsAt(mid)) low = mid;
     else high = mid;
   }
   return candidate(low);
+}
+
+/** Within the memory and, when one is set, within the KV budget. */
+function fitsIn(input: SelectionInput, bytes: PredictedBytes, available: number): boolean {
+  return bytes.peak <= available && (input.kvBudgetBytes == null || bytes.kv <= input.kvBudgetBytes);
+}
+
+/** Memory would hold it; only the KV budget does not. */
+function overBudgetOnly(input: SelectionInput, bytes: PredictedBytes, available: number): boolean {
+  return bytes.peak <= available && input.kvBudgetBytes != null && bytes.kv > input.kvBudgetBytes;
+}
+
+/** Said whenever the budget, not the memory, is what rules the full cache out. */
+function kvBudgetNotice(input: SelectionInput, full: Candidate, available: number): string | null {
+  const budget = input.kvBudgetBytes;
+  if (budget == null || full.bytes.kv <= budget || full.bytes.peak > available) return null;
+  return `The KV cache is held to the budget of ${formatBytes(budget)}: a full cache would take ${formatBytes(full.bytes.kv)}, which memory alone would allow.`;
 }
 
 function done(input: SelectionInput, candidate: Candidate, fits: boolean, explanation: string, notices: string[], availableBytes: number): Selection {

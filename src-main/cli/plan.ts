@@ -1,6 +1,7 @@
-// `sift plan`: what policy auto would choose for a model and a prompt length, without running it
-// and without loading the weights: the shape comes from the GGUF header, the free memory from the
-// OS (or --free-ram / --free-vram), the costs from the presses' cost model (src-common/policy/select.ts).
+// `sift plan`: what policy auto would choose for a model and a prompt (a length, or a document read
+// and counted as a turn would be), without running it and without loading the weights: the shape
+// comes from the GGUF header, the free memory from the OS (or --free-ram / --free-vram), the costs
+// from the presses' cost model (src-common/policy/select.ts).
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
@@ -11,11 +12,19 @@ import type { NativeFeature } from '../../src-common/policy/press.js';
 import { defaultMarginBytes, PREFERENCES, selectPolicy, type Preference, type Selection } from '../../src-common/policy/select.js';
 import { checkModelFile } from '../../src-engine/modelFile.js';
 import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
+import { DEFAULT_SESSION_SETTINGS } from '../store/sessionDefaults.js';
+import { countPlannedPrompt, QUESTION_ALLOWANCE_TOKENS, type PlannedPrompt } from './planPrompt.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
-export const PLAN_USAGE = `sift plan --model <file.gguf> --prompt-tokens <n> [--json]
-  --model <path>         GGUF model file (or SIFT_MODEL); only its header is read
+export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | --file <document> ["<question>"]) [--json]
+  --model <path>         GGUF model file (or SIFT_MODEL); only its header (and, with --file, its
+                         vocabulary) is read
   --prompt-tokens <n>    the prompt's length in tokens
+  --file <path>          a document (pdf, docx, html, md, txt, code): read as the app reads it and
+                         counted with the question, system prompt and chat template as a turn is;
+                         without a question, ${QUESTION_ALLOWANCE_TOKENS} tokens are left for one
+  --system <text>        system prompt to count with --file (default: the app's)
+  --budget <size>        the most the KV cache may take (e.g. 512mb), beside what memory allows
   --max-tokens <n>       answer length to leave room for (default 256)
   --context <tokens>     context size (default: the model's, at most 16384)
   --free-ram <size>      free RAM to plan with (e.g. 8gb; default: the OS's figure)
@@ -28,7 +37,12 @@ const DEFAULT_MAX_CONTEXT = 16_384;
 
 interface PlanArgs {
   model: string;
-  promptTokens: number;
+  /** A length given as such, or null when a document is counted. */
+  promptTokens: number | null;
+  file: string | null;
+  question: string;
+  systemPrompt: string;
+  kvBudgetBytes: number | undefined;
   maxTokens: number;
   contextSize: number | undefined;
   freeRamBytes: number | undefined;
@@ -53,6 +67,9 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
       options: {
         model: { type: 'string' },
         'prompt-tokens': { type: 'string' },
+        file: { type: 'string' },
+        system: { type: 'string' },
+        budget: { type: 'string' },
         'max-tokens': { type: 'string' },
         context: { type: 'string' },
         'free-ram': { type: 'string' },
@@ -61,19 +78,28 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
         prefer: { type: 'string', default: 'balanced' },
         json: { type: 'boolean', default: false },
       },
+      allowPositionals: true,
     });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${PLAN_USAGE}`);
   }
-  const { values } = parsed;
+  const { values, positionals } = parsed;
   const model = values.model ?? process.env['SIFT_MODEL'];
   if (!model) throw new UsageError(`--model <file.gguf> is needed (or set SIFT_MODEL)\n${PLAN_USAGE}`);
   const promptTokens = positiveWholeNumber(values['prompt-tokens'], '--prompt-tokens');
-  if (promptTokens === undefined) throw new UsageError(`--prompt-tokens <n> is needed\n${PLAN_USAGE}`);
+  const file = values.file ?? null;
+  if (promptTokens === undefined && file === null) throw new UsageError(`--prompt-tokens <n> or --file <document> is needed\n${PLAN_USAGE}`);
+  if (promptTokens !== undefined && file !== null) throw new UsageError('give --prompt-tokens or --file, not both: a document is counted with the model\'s tokenizer');
+  const question = positionals.join(' ').trim();
+  if (question && file === null) throw new UsageError(`a question is counted only with --file\n${PLAN_USAGE}`);
   if (!PREFERENCES.includes(values.prefer as Preference)) throw new UsageError(`--prefer must be one of ${PREFERENCES.join(', ')}`);
   return {
     model,
-    promptTokens,
+    promptTokens: promptTokens ?? null,
+    file,
+    question,
+    systemPrompt: values.system ?? DEFAULT_SESSION_SETTINGS.systemPrompt,
+    kvBudgetBytes: byteSize(values.budget, '--budget'),
     maxTokens: positiveWholeNumber(values['max-tokens'], '--max-tokens') ?? 256,
     contextSize: positiveWholeNumber(values.context, '--context'),
     freeRamBytes: byteSize(values['free-ram'], '--free-ram'),
@@ -89,9 +115,23 @@ function buildFeatures(): Set<NativeFeature> {
   return readBuildRecord('patched') ? new Set<NativeFeature>(['kvBudgets', 'lazyPrefill', 'observation']) : new Set();
 }
 
-export async function planSelection(args: PlanArgs): Promise<{ selection: Selection; freeBytes: number; marginBytes: number; contextSize: number; model: string }> {
+export interface PlanResult {
+  selection: Selection;
+  freeBytes: number;
+  marginBytes: number;
+  contextSize: number;
+  model: string;
+  promptTokens: number;
+  /** The counted document, with --file. */
+  prompt: PlannedPrompt | null;
+}
+
+export async function planSelection(args: PlanArgs): Promise<PlanResult> {
   // a missing, truncated or corrupt file gets the engine's own sentence before any reader sees it
   const sizeBytes = await checkModelFile(args.model);
+  const prompt =
+    args.file === null ? null : await countPlannedPrompt({ modelPath: args.model, filePath: args.file, question: args.question, systemPrompt: args.systemPrompt });
+  const promptTokens = prompt?.promptTokens ?? args.promptTokens ?? 0;
   const info = await readGgufFileInfo(args.model, { readTensorInfo: false });
   const shape = modelShapeFromMetadata(info.metadata);
   const contextSize = Math.min(args.contextSize ?? DEFAULT_MAX_CONTEXT, shape.trainContextSize || DEFAULT_MAX_CONTEXT);
@@ -102,7 +142,7 @@ export async function planSelection(args: PlanArgs): Promise<{ selection: Select
   const model = { ...shape, name: shape.name ?? args.model, weightsBytes: sizeBytes, contextSize };
   const selection = selectPolicy({
     model,
-    promptTokens: args.promptTokens,
+    promptTokens,
     answerTokens: args.maxTokens,
     freeBytes,
     memoryName: onGpu ? 'VRAM' : 'RAM',
@@ -112,15 +152,18 @@ export async function planSelection(args: PlanArgs): Promise<{ selection: Select
     options: { batchSize: 512, flashAttention: false, swaFullCache: false, features: buildFeatures() },
     profile: null,
     preference: args.preference,
+    kvBudgetBytes: args.kvBudgetBytes ?? null,
   });
-  return { selection, freeBytes, marginBytes, contextSize, model: model.name };
+  return { selection, freeBytes, marginBytes, contextSize, model: model.name, promptTokens, prompt };
 }
 
 /** The JSON `sift plan --json` prints (docs/CLI.md). */
-export function planJson(result: Awaited<ReturnType<typeof planSelection>>) {
+export function planJson(result: PlanResult) {
   const { selection } = result;
   return {
     policy: selection.policy,
+    promptTokens: result.promptTokens,
+    document: result.prompt ? { ...result.prompt.document, questionAllowanceTokens: result.prompt.questionAllowance ? QUESTION_ALLOWANCE_TOKENS : 0 } : null,
     fits: selection.fits,
     lossy: selection.lossy,
     predictedBytes: selection.predictedBytes,
@@ -132,6 +175,12 @@ export function planJson(result: Awaited<ReturnType<typeof planSelection>>) {
     explanation: selection.explanation,
     notices: selection.notices,
   };
+}
+
+function documentLine(result: PlanResult): string {
+  const { document, questionAllowance } = result.prompt!;
+  const question = questionAllowance ? ` (no question given: ${QUESTION_ALLOWANCE_TOKENS} tokens left for one)` : ' with the question';
+  return `Document: ${document.name}, ${document.characters.toLocaleString('en-US')} characters; the prompt is ${result.promptTokens.toLocaleString('en-US')} tokens${question}`;
 }
 
 export async function planCommand(argv: string[]): Promise<number> {
@@ -148,6 +197,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     const bytes = selection.predictedBytes;
     process.stdout.write(
       [
+        ...(result.prompt ? [documentLine(result)] : []),
         `Policy: ${selection.policy}${selection.fits ? '' : ' (does not fit)'}`,
         selection.explanation,
         `Predicted: weights ${formatBytes(bytes.model)}, KV ${formatBytes(bytes.kv)}, compute ${formatBytes(bytes.compute)}; peak ${formatBytes(bytes.peak)}, steady ${formatBytes(bytes.steady)}`,

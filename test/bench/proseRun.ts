@@ -137,7 +137,8 @@ export async function sizeLength(
   }
   plan = proseLength(length, ctx.suite.depths, sources, charsFor, ctx.suite.seed);
   let documentTokens: number[] = [];
-  for (let attempt = 0; attempt < 4; attempt++) {
+  // prose is cut at sentence ends, so a small cut may change nothing: each retry cuts twice as far
+  for (let attempt = 0; attempt < 6; attempt++) {
     documentTokens = [];
     let over = false;
     for (const document of plan.documents) {
@@ -148,7 +149,7 @@ export async function sizeLength(
       const proseChars = charsFor(sources[document.index % sources.length] as ProseSource, document.index);
       if (tokens > target) {
         over = true;
-        chars.set(document.index, Math.floor(proseChars * (1 - (tokens - target + 8) / tokens)));
+        chars.set(document.index, Math.floor(proseChars * (1 - (tokens - target + 8 * 2 ** attempt) / tokens)));
       } else if (attempt === 0 && tokens < target - 24) {
         // grow towards the target, aiming a little under it
         over = true;

@@ -211,11 +211,47 @@ describe('sift plan', () => {
 
     const usage = runCli(['plan', '--model', testModelPath()], dataDir);
     expect(usage.status).toBe(2);
-    expect(usage.stderr).toContain('--prompt-tokens <n> is needed');
+    expect(usage.stderr).toContain('--prompt-tokens <n> or --file <document> is needed');
     const corrupt = path.join(dataDir, 'broken.gguf');
     writeFileSync(corrupt, Buffer.from('GGUF not really a model'));
     const bad = runCli(['plan', '--model', corrupt, '--prompt-tokens', '10'], dataDir);
     expect(bad.status).toBe(1);
     expect(bad.stderr.length).toBeGreaterThan(10);
+  });
+
+  it('counts a document with --file exactly as the turn that asks about it counts its prompt', () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-plan-file-'));
+    const document = path.join(dataDir, 'notes.md');
+    writeFileSync(document, `# Harbour notes\n\n${'The tide came in twice a day and the boats went out with it. '.repeat(40)}\n\nThe harbour master was Elsbeth Marrow.\n`);
+    const question = 'Who was the harbour master?';
+    const planned = runCli(['plan', '--model', testModelPath(), '--file', document, '--free-ram', '8gb', '--json', question], dataDir);
+    expect(planned.status, planned.stderr).toBe(0);
+    const plan = JSON.parse(planned.stdout) as { policy: string; promptTokens: number; document: { name: string; characters: number; questionAllowanceTokens: number } };
+    expect(plan.document).toMatchObject({ name: 'notes.md', questionAllowanceTokens: 0 });
+    expect(plan.policy).toBe('full');
+    const asked = runCli(['ask', '--json', '--policy', 'full', '--max-tokens', '2', '--model', testModelPath(), '--file', document, question], dataDir);
+    expect(asked.status, asked.stderr).toBe(0);
+    expect(plan.promptTokens).toBe((JSON.parse(asked.stdout) as { promptTokens: number }).promptTokens);
+
+    // without a question, room is left for one; the text output names the document
+    const noQuestion = runCli(['plan', '--model', testModelPath(), '--file', document, '--free-ram', '8gb'], dataDir);
+    expect(noQuestion.status, noQuestion.stderr).toBe(0);
+    expect(noQuestion.stdout).toMatch(/^Document: notes\.md, [\d,]+ characters; the prompt is [\d,]+ tokens \(no question given: 64 tokens left for one\)$/m);
+
+    // a KV budget below the full cache: auto keeps to it and says why
+    const budgeted = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-ram', '8gb', '--budget', '64mb', '--json'], dataDir);
+    expect(budgeted.status, budgeted.stderr).toBe(0);
+    const withBudget = JSON.parse(budgeted.stdout) as { policy: string; predictedBytes: { kv: number }; notices: string[] };
+    expect(withBudget.predictedBytes.kv).toBeLessThanOrEqual(64 * 2 ** 20);
+    expect(withBudget.notices.join(' ')).toContain('held to the budget of 64.0 MiB');
+
+    const both = runCli(['plan', '--model', testModelPath(), '--file', document, '--prompt-tokens', '10'], dataDir);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toContain('not both');
+    const empty = path.join(dataDir, 'empty.pdf');
+    writeFileSync(empty, Buffer.alloc(0));
+    const unreadable = runCli(['plan', '--model', testModelPath(), '--file', empty], dataDir);
+    expect(unreadable.status).not.toBe(0);
+    expect(unreadable.stderr).toMatch(/empty\.pdf/);
   });
 });

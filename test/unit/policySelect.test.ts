@@ -218,3 +218,39 @@ describe('the auto setting', () => {
     expect(canonicalPolicySetting('kv:type=q8_0')).toBe('kv:type=q8_0');
   });
 });
+
+describe('a KV budget beside the memory', () => {
+  // SmolLM2 at its 8k context: full f16 KV 180 MiB; an 8-bit cache is 17/32 of that (95.6 MiB)
+  const ample: Scenario = { model: SMOL, prompt: 6000, free: 8 * GiB, expected: 'full' };
+
+  it('keeps the KV within the budget when memory alone would allow a full cache, and says so', () => {
+    const selection = selectPolicy({ ...input(ample), kvBudgetBytes: 100 * MiB });
+    expect(selection.fits).toBe(true);
+    expect(selection.predictedBytes.kv).toBeLessThanOrEqual(100 * MiB);
+    expect(selection.policy).toBe('kv:type=q8_0');
+    expect(selection.notices.join(' ')).toMatch(/held to the budget of 100\.0 MiB: a full cache would take 180\.0 MiB/);
+  });
+
+  it('evicts to the largest budgeted cache when no exact one is small enough', () => {
+    const selection = selectPolicy({ ...input(ample), kvBudgetBytes: 40 * MiB });
+    expect(kindOf(selection)).toBe('evict');
+    expect(selection.predictedBytes.kv).toBeLessThanOrEqual(40 * MiB);
+    // one step (256 cells) more would pass the budget
+    const cells = Number(/budget=(\d+)/.exec(selection.policy)?.[1]);
+    expect(peakOf(ample, `vatp:budget=${cells},pool=7+kv:type=q8_0`)).toBeLessThanOrEqual(selection.availableBytes);
+    const next = selectPolicy({ ...input(ample), kvBudgetBytes: 40 * MiB + (17 / 32) * 256 * 30 * 2 * 3 * 64 * 2 });
+    expect(Number(/budget=(\d+)/.exec(next.policy)?.[1])).toBe(cells + 256);
+  });
+
+  it('under prefer=exact, names the budget (not the memory) as what rules an exact cache out', () => {
+    const selection = selectPolicy({ ...input({ ...ample, preference: 'exact' }), kvBudgetBytes: 40 * MiB });
+    expect(selection.fits).toBe(false);
+    expect(selection.explanation).toMatch(/over the KV budget of 40\.0 MiB: raise the budget/);
+  });
+
+  it('changes nothing when the budget is above what the choice needs', () => {
+    const free = selectPolicy(input(ample));
+    const budgeted = selectPolicy({ ...input(ample), kvBudgetBytes: 1 * GiB });
+    expect(budgeted).toEqual(free);
+  });
+});
