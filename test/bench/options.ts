@@ -1,5 +1,6 @@
 // Command-line options of `npm run bench`. Everything has a default; --help lists them.
 import path from 'node:path';
+import { parsePolicy } from '../../src-common/policy/spec.js';
 import type { BenchMode } from './suite.js';
 
 /** Test models the bench can run on (scripts/testModels.ts). */
@@ -34,6 +35,8 @@ export interface BenchOptions {
   refreshFrontier: boolean;
   /** Seed of the prose documents, facts and questions. */
   seed: string | null;
+  /** --policy: patched rows to add to the prose suite, as written (the policy grammar). */
+  policies: string[];
   /** Which test model to run on. */
   model: BenchModelId;
   /** The command as typed, for the report. */
@@ -71,6 +74,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --follow-ups N     two-turn follow-up cases per length for the KV-memory rows (default 5; --quick 0)
   --fidelity-prompts N
                      teacher-forced fidelity prompts per length, needles at different depths (default 4; --quick 1)
+  --policy SPEC      with --prose: a patched row running this policy (the --policy grammar), beside
+                     the full-KV rows it is compared with; may be repeated (e.g. a lazy schedule
+                     for a model of another depth)
   --output DIR       where BENCHMARKS.md and bench/ go (default: docs)
   --help             this text`;
 
@@ -97,6 +103,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     reopen: false,
     refreshFrontier: false,
     seed: null,
+    policies: [],
     model: 'smollm2',
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
@@ -117,6 +124,15 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--reopen') options.reopen = true;
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--seed') options.seed = value();
+    else if (arg === '--policy') {
+      const spec = value();
+      try {
+        parsePolicy(spec);
+      } catch (error) {
+        throw new UsageError(`--policy ${spec}: ${(error as Error).message}`);
+      }
+      options.policies.push(spec);
+    }
     else if (arg === '--model') {
       const id = value();
       if (!(BENCH_MODELS as readonly string[]).includes(id)) throw new UsageError(`--model must be one of ${BENCH_MODELS.join(', ')}`);

@@ -86,11 +86,19 @@ export function patchedFull(r: BenchRow, rows: readonly BenchRow[]): BenchRow | 
 
 export function buildProseSuite(
   mode: BenchMode,
-  overrides: { lengths?: number[] | null; depths?: number | null; rows?: string[] | null; seed?: string } = {},
+  overrides: { lengths?: number[] | null; depths?: number | null; rows?: string[] | null; seed?: string; policies?: string[] } = {},
 ): ProseSuite {
+  // --policy: patched rows the suite does not declare (a schedule for another depth of model), run
+  // whatever the filters say
+  const extra = (overrides.policies ?? []).filter((p) => !PROSE_ROWS.some((r) => r.build === 'patched' && !r.flashAttention && r.policy === p)).map((p) => row('patched', p, false, false));
+  const all = [...PROSE_ROWS, ...extra];
   const declared = PROSE_ROWS.filter((r) => mode === 'full' || r.quick);
   const filters = overrides.rows ?? null;
-  const chosen = new Set(filters ? declared.filter((r) => filters.some((f) => rowId(r).includes(f))) : declared);
+  const named = (r: BenchRow) => r.build === 'patched' && !r.flashAttention && (overrides.policies ?? []).includes(r.policy);
+  const chosen = new Set([
+    ...(filters || overrides.policies?.length ? declared.filter((r) => filters?.some((f) => rowId(r).includes(f))) : declared),
+    ...all.filter(named),
+  ]);
   if (chosen.size === 0) throw new Error(`no prose row matches ${(filters ?? []).join(', ')}; rows: ${declared.map(rowId).join(', ')}`);
   for (const r of [...chosen]) {
     for (const partner of [sameBuildFull(r, PROSE_ROWS), stockFull(r, PROSE_ROWS), patchedFull(r, PROSE_ROWS)]) if (partner) chosen.add(partner);
@@ -102,7 +110,7 @@ export function buildProseSuite(
     mode,
     lengths,
     depths: evenDepths(overrides.depths ?? PROSE_DEPTHS[mode]),
-    rows: PROSE_ROWS.filter((r) => chosen.has(r)),
+    rows: all.filter((r) => chosen.has(r)),
     answerTokens: 32,
     forcedFidelity: mode === 'full',
     seed: overrides.seed ?? 'sift-prose-1',

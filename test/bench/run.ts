@@ -139,7 +139,7 @@ function startRun() {
 
 async function proseMain(options: BenchOptions): Promise<void> {
   const suite: ProseSuite = suiteOrUsageError(() =>
-    buildProseSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, ...(options.seed ? { seed: options.seed } : {}) }),
+    buildProseSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, policies: options.policies, ...(options.seed ? { seed: options.seed } : {}) }),
   );
   const { startedAt, machine, source, progress } = startRun();
   progress.note(
