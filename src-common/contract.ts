@@ -92,7 +92,8 @@ export interface ExportedSession {
 }
 
 /** What sending a draft would do, said before it is sent: its length and the policy's fit. */
-export interface TurnPreview {
+/** What the engine says of a turn before it runs (the prompt counted, the policy's fit). */
+export interface EnginePreview {
   /** The whole prompt as the model would read it (history, documents, template, the draft). */
   promptTokens: number;
   contextSize: number;
@@ -109,6 +110,14 @@ export interface TurnPreview {
   cachedTokens: number;
   /** Where they are: the last turn's cache in memory, or a cache saved on disk (loaded first). */
   cacheSource: 'conversation' | 'disk' | null;
+}
+
+/** The engine's preview, and the time to first token this machine's earlier turns predict. */
+export interface TurnPreview extends EnginePreview {
+  /** Null until this model has had a plain prefill of at least 256 tokens on this machine and build. */
+  expectedTtftMs: number | null;
+  /** Where the figure comes from, in one line. */
+  expectedTtftBasis: string | null;
 }
 
 export interface TurnStarted {

@@ -36,7 +36,7 @@ import {
 } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 import { runFirstDecode } from './firstDecode.js';
-import type { TurnPreview } from '../src-common/contract.js';
+import type { EnginePreview } from '../src-common/contract.js';
 
 export interface LoadModelOptions {
   path: string;
@@ -161,7 +161,7 @@ export class Engine {
    * tokenized and auto's cost model asked, nothing evaluated, no context touched (so it may run
    * while a turn does: the composer asks as the person types).
    */
-  async planTurn(request: TurnRequest): Promise<TurnPreview> {
+  async planTurn(request: TurnRequest): Promise<EnginePreview> {
     const loaded = this.requireLoaded();
     const prompt = renderChatTokens(loaded.model, request.messages);
     const policy = requestedAuto(request.policy) ? request.policy : this.parseRequestPolicy(request.policy).spec;

@@ -3,7 +3,7 @@
 // a policy the person chose that is predicted not to fit, and the composer's preview of both.
 import os from 'node:os';
 import type { Llama } from 'node-llama-cpp';
-import type { TurnPreview } from '../src-common/contract.js';
+import type { EnginePreview } from '../src-common/contract.js';
 import type { AutoSelectionMetrics, ModelInfo, StatedMemory, TurnRequest } from '../src-common/engineTypes.js';
 import { computeBytesEstimate } from '../src-common/policy/computeBytes.js';
 import type { PlanOptions } from '../src-common/policy/contextPlan.js';
@@ -55,7 +55,7 @@ export async function fitWarning(host: ChoiceHost, policy: string, promptTokens:
 }
 
 /** What sending would do: auto's choice, or the chat's own policy and whether it fits. */
-export async function previewTurn(host: ChoiceHost, request: TurnRequest, promptTokens: number, policy: string): Promise<Omit<TurnPreview, 'cachedTokens' | 'cacheSource'>> {
+export async function previewTurn(host: ChoiceHost, request: TurnRequest, promptTokens: number, policy: string): Promise<Omit<EnginePreview, 'cachedTokens' | 'cacheSource'>> {
   const base = { promptTokens, contextSize: host.info.contextSize };
   const auto = requestedAuto(request.policy);
   if (auto) {

@@ -7,7 +7,7 @@ import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.j
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import type { BuildInfo, ModelInfo, SavedKvState, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
 import type { EngineErrorCode } from './engineError.js';
-import type { TurnPreview } from '../src-common/contract.js';
+import type { EnginePreview } from '../src-common/contract.js';
 
 export type EngineRequest =
   | { id: number; type: 'loadModel'; options: LoadModelOptions }
@@ -31,7 +31,7 @@ export type EngineResultMap = {
   loadModel: ModelInfo;
   unloadModel: null;
   runTurn: TurnResult;
-  planTurn: TurnPreview;
+  planTurn: EnginePreview;
   cancel: null;
   probeLogits: LogitsProbeResult;
   probeAttention: AttentionProbeResult;

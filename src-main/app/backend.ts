@@ -11,6 +11,7 @@ import type { BuildKind } from '../../src-common/engineTypes.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
+import { PrefillTiming } from '../models/prefillTiming.js';
 import { ModelManager } from '../models/modelManager.js';
 import { SessionService } from '../session/sessionService.js';
 import { SavedCaches } from '../engine/savedCaches.js';
@@ -65,6 +66,7 @@ export function createBackend(options: BackendOptions): Backend {
     store,
     supervisor,
     layerProfiles: new StoredLayerProfiles(store.modelProfiles),
+    prefillTiming: new PrefillTiming(store.prefillSamples),
     emit: (event) => events.emit(event),
   });
   const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, savedCaches, events }));

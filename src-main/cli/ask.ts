@@ -6,9 +6,10 @@ import { describeTurn } from '../../src-common/turnSummary.js';
 import { describeCpuCode, describeGpu, describeMemory } from '../../src-common/engineSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
+import { PrefillTiming } from '../models/prefillTiming.js';
 import { PolicySpecError } from '../../src-common/policy/policyError.js';
 import { canonicalPolicySetting } from '../../src-common/policy/select.js';
-import { parseByteSize } from '../../src-common/format.js';
+import { formatMs, parseByteSize } from '../../src-common/format.js';
 import { pressHelpText } from '../../src-common/policy/pressHelp.js';
 import { attachDocumentFile } from '../session/documentAttach.js';
 import { SessionService } from '../session/sessionService.js';
@@ -197,6 +198,7 @@ export async function askCommand(argv: string[]): Promise<number> {
     store,
     supervisor,
     layerProfiles: new StoredLayerProfiles(store.modelProfiles),
+    prefillTiming: new PrefillTiming(store.prefillSamples),
     ...(options.memory ? { memory: options.memory } : {}),
     emit: (event) => {
       if (event.type === 'turn.token' && !options.json) process.stdout.write(event.text);
@@ -219,7 +221,8 @@ export async function askCommand(argv: string[]): Promise<number> {
     if (options.explain) {
       const preview = await service.preview(session.id, options.question, documentIds);
       const said = preview.auto ? `auto chose ${preview.policy}` : `policy ${preview.policy}`;
-      process.stderr.write(`sift: ${said} for ${preview.promptTokens} prompt tokens: ${preview.explanation ?? 'predicted to fit'}\n`);
+      const ttft = preview.expectedTtftMs !== null ? ` First token expected in about ${formatMs(preview.expectedTtftMs)} (${preview.expectedTtftBasis}).` : '';
+      process.stderr.write(`sift: ${said} for ${preview.promptTokens} prompt tokens: ${preview.explanation ?? 'predicted to fit'}${ttft}\n`);
     }
     await service.send(session.id, options.question, documentIds);
     await service.whenIdle();

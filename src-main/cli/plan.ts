@@ -5,14 +5,17 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
-import { formatBytes, parseByteSize } from '../../src-common/format.js';
-import { modelShapeFromMetadata } from '../../src-common/modelShape.js';
+import { formatBytes, formatMs, parseByteSize } from '../../src-common/format.js';
+import { modelShapeFromMetadata, type ModelShapeFacts } from '../../src-common/modelShape.js';
 import { computeBytesEstimate } from '../../src-common/policy/computeBytes.js';
 import type { NativeFeature } from '../../src-common/policy/press.js';
 import { defaultMarginBytes, PREFERENCES, selectPolicy, type Preference, type Selection } from '../../src-common/policy/select.js';
 import { checkModelFile } from '../../src-engine/modelFile.js';
 import { readBuildRecord } from '../../src-engine/nativeBuilds.js';
 import { DEFAULT_SESSION_SETTINGS } from '../store/sessionDefaults.js';
+import { openStore } from '../store/index.js';
+import { PrefillTiming } from '../models/prefillTiming.js';
+import type { ExpectedTtft } from '../../src-common/policy/expectedTtft.js';
 import { countPlannedPrompt, QUESTION_ALLOWANCE_TOKENS, type PlannedPrompt } from './planPrompt.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
@@ -124,6 +127,27 @@ export interface PlanResult {
   promptTokens: number;
   /** The counted document, with --file. */
   prompt: PlannedPrompt | null;
+  /** From the plain prefills of this model measured on this machine (the app's and sift ask's), when there are any. */
+  expectedTtft: ExpectedTtft | null;
+}
+
+/** The id the engine reports for the build it would run (loadLlama.ts), from the build record alone. */
+function plannedBuildId(): string | null {
+  const patched = readBuildRecord('patched');
+  if (patched) return `sift-patched:${patched.key.slice(0, 16)}`;
+  const stock = readBuildRecord('stock');
+  return stock ? `stock:${stock.key.slice(0, 16)}` : null;
+}
+
+async function expectedTtftOf(modelPath: string, shape: ModelShapeFacts, promptTokens: number, policy: string): Promise<ExpectedTtft | null> {
+  const buildId = plannedBuildId();
+  if (!buildId) return null;
+  const store = openStore({ recoverInterrupted: false });
+  try {
+    return await new PrefillTiming(store.prefillSamples).expected({ path: modelPath, shape }, buildId, promptTokens, 0, policy);
+  } finally {
+    store.close();
+  }
 }
 
 export async function planSelection(args: PlanArgs): Promise<PlanResult> {
@@ -154,7 +178,8 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     preference: args.preference,
     kvBudgetBytes: args.kvBudgetBytes ?? null,
   });
-  return { selection, freeBytes, marginBytes, contextSize, model: model.name, promptTokens, prompt };
+  const expectedTtft = selection.fits ? await expectedTtftOf(args.model, shape, promptTokens, selection.policy) : null;
+  return { selection, freeBytes, marginBytes, contextSize, model: model.name, promptTokens, prompt, expectedTtft };
 }
 
 /** The JSON `sift plan --json` prints (docs/CLI.md). */
@@ -170,8 +195,8 @@ export function planJson(result: PlanResult) {
     freeBytes: result.freeBytes,
     marginBytes: result.marginBytes,
     contextSize: result.contextSize,
-    // needs this machine's measured prefill rate, which Sift does not record yet
-    expectedTtftMs: null,
+    expectedTtftMs: result.expectedTtft?.ms ?? null,
+    expectedTtftBasis: result.expectedTtft?.basis ?? null,
     explanation: selection.explanation,
     notices: selection.notices,
   };
@@ -200,6 +225,7 @@ export async function planCommand(argv: string[]): Promise<number> {
         ...(result.prompt ? [documentLine(result)] : []),
         `Policy: ${selection.policy}${selection.fits ? '' : ' (does not fit)'}`,
         selection.explanation,
+        ...(result.expectedTtft ? [`Expected first token: ${formatMs(result.expectedTtft.ms)} (${result.expectedTtft.basis})`] : []),
         `Predicted: weights ${formatBytes(bytes.model)}, KV ${formatBytes(bytes.kv)}, compute ${formatBytes(bytes.compute)}; peak ${formatBytes(bytes.peak)}, steady ${formatBytes(bytes.steady)}`,
         ...selection.notices.map((n) => `Notice: ${n}`),
       ].join('\n') + '\n',

@@ -11,7 +11,7 @@ import type { LazyPrefillRequest, LazyPrefillResult } from '../../src-engine/laz
 import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/forcedLogits.js';
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from '../../src-engine/protocol.js';
 import { disableCpuVariant, variantToDisable } from '../../src-engine/cpuVariants.js';
-import type { TurnPreview } from '../../src-common/contract.js';
+import type { EnginePreview } from '../../src-common/contract.js';
 import { type BuildInfo, type BuildKind, type ModelInfo, type SavedKvState, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
 import { EngineError } from '../../src-engine/engineError.js';
 
@@ -206,7 +206,7 @@ export class EngineClient {
   }
 
   /** What the turn would run and whether it fits (tokenizing only; allowed while a turn runs). */
-  planTurn(request: TurnRequest): Promise<TurnPreview> {
+  planTurn(request: TurnRequest): Promise<EnginePreview> {
     return this.call('planTurn', { type: 'planTurn', request });
   }
 

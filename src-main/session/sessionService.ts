@@ -1,11 +1,12 @@
 // Coordinates a conversation: the store keeps it, the engine answers, the event bus streams the
 // answer to the renderer. One answer is written at a time (the engine runs one turn at a time).
-import type { AppEvent, DocumentSummary, ExportedSession, SessionDetail, TurnPreview, TurnStarted } from '../../src-common/contract.js';
+import type { AppEvent, DocumentSummary, EnginePreview, ExportedSession, SessionDetail, TurnPreview, TurnStarted } from '../../src-common/contract.js';
 import { SessionError } from './sessionError.js';
 import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
-import type { StatedMemory, TurnEvent, TurnRequest } from '../../src-common/engineTypes.js';
+import type { StatedMemory, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
+import type { PrefillTiming } from '../models/prefillTiming.js';
 import { policyUsesLayerProfile } from '../../src-common/policy/calibration.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { PolicySpecError } from '../../src-common/policy/policyError.js';
@@ -37,6 +38,8 @@ export interface SessionServiceOptions {
   layerProfiles?: LayerProfileSource;
   /** Free memory and margin for policy auto, as stated (sift ask --free-ram/--free-vram, tests); else measured per turn. */
   memory?: StatedMemory;
+  /** Learns this machine's prefill rate from plain turns, and predicts the next turn's TTFT from it. */
+  prefillTiming?: PrefillTiming;
 }
 
 export class SessionService {
@@ -195,7 +198,23 @@ export class SessionService {
       policy,
       ...(this.options.memory ? { memory: this.options.memory } : {}),
     };
-    return client.planTurn(request);
+    const preview = await client.planTurn(request);
+    return { ...preview, ...(await this.expectedTtft(preview)) };
+  }
+
+  /** The preview's TTFT at this machine's measured rate, or nulls (no plain turn measured yet, or no model). */
+  private async expectedTtft(preview: EnginePreview): Promise<Pick<TurnPreview, 'expectedTtftMs' | 'expectedTtftBasis'>> {
+    const { supervisor, prefillTiming } = this.options;
+    const model = supervisor.model;
+    const build = supervisor.build;
+    if (!prefillTiming || !model || !build || !preview.fits) return { expectedTtftMs: null, expectedTtftBasis: null };
+    try {
+      const expected = await prefillTiming.expected({ path: model.path, shape: model }, build.id, preview.promptTokens, preview.cachedTokens, preview.policy);
+      return { expectedTtftMs: expected?.ms ?? null, expectedTtftBasis: expected?.basis ?? null };
+    } catch {
+      // a model file moved away since it was loaded: the preview stands without a time
+      return { expectedTtftMs: null, expectedTtftBasis: null };
+    }
   }
 
   private buildRequest(sessionId: string, answerId: string): TurnRequest {
@@ -260,7 +279,10 @@ export class SessionService {
           ? { ...result.metrics, notice: [restartNote, result.metrics.notice].filter(Boolean).join(' ') }
           : result.metrics;
         if (result.stopReason !== 'cancelled') this.options.supervisor.noteAnswerCompleted();
+        const noted = this.notePrefill(result.metrics, result.stopReason);
         this.finishWith(sessionId, () => writer.finish(metrics, result.stopReason === 'cancelled' ? 'cancelled' : 'complete'));
+        // whenIdle() waits for it too: `sift ask` closes the store right after
+        return noted;
       },
       (error: unknown) => {
         this.finishWith(sessionId, () => writer.fail(error));
@@ -271,6 +293,15 @@ export class SessionService {
     void done.finally(() => {
       if (this.active?.messageId === messageId) this.active = null;
     });
+  }
+
+  /** A plain prefill's rate, for the next previews; a failure to record it costs the answer nothing. */
+  private async notePrefill(metrics: TurnMetrics, stopReason: StopReason): Promise<void> {
+    const { supervisor, prefillTiming } = this.options;
+    const model = supervisor.model;
+    const build = supervisor.build;
+    if (!prefillTiming || !model || !build) return;
+    await prefillTiming.record(model.path, build, metrics, stopReason).catch(() => undefined);
   }
 
   private finishWith(sessionId: string, close: () => MessageRow): void {

@@ -147,7 +147,30 @@ const streamingWriterProcess: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [coreSchema, searchIndex, streamingWriterProcess];
+const prefillSamples: Migration = {
+  version: 4,
+  name: 'prefill timings per model and build',
+  up(db) {
+    // Plain prefills measured on this machine: the expected time to first token of a next turn
+    // is its arithmetic at their rate (src-common/policy/expectedTtft.ts). Keyed by the model's
+    // fingerprint (size and first and last MiB: cheap for the CLI to compute) and the engine build.
+    db.exec(`
+      CREATE TABLE prefill_samples (
+        seq INTEGER PRIMARY KEY,
+        model_fingerprint TEXT NOT NULL,
+        build_id TEXT NOT NULL,
+        cpu_variant TEXT,
+        tokens INTEGER NOT NULL CHECK (tokens > 0),
+        cached_tokens INTEGER NOT NULL CHECK (cached_tokens >= 0 AND cached_tokens < tokens),
+        ttft_ms REAL NOT NULL CHECK (ttft_ms > 0),
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX prefill_samples_by_model ON prefill_samples (model_fingerprint, build_id, seq);
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [coreSchema, searchIndex, streamingWriterProcess, prefillSamples];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 

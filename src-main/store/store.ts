@@ -9,6 +9,7 @@ import { StoreError } from './errors.js';
 import { MessageRepository } from './messages.js';
 import type { MigrationResult } from './migrations.js';
 import { ModelProfileRepository } from './modelProfiles.js';
+import { PrefillSampleRepository } from './prefillSamples.js';
 import { recoverInterruptedMessages } from './recovery.js';
 import { sessionToJson, sessionToMarkdown, type ExportOptions, type SessionSnapshot } from './sessionExport.js';
 import { SessionRepository } from './sessions.js';
@@ -49,6 +50,7 @@ export interface Store {
   readonly documents: DocumentRepository;
   readonly settings: SettingsRepository;
   readonly modelProfiles: ModelProfileRepository;
+  readonly prefillSamples: PrefillSampleRepository;
   /** Writes the user message and a 'streaming' assistant placeholder atomically. */
   beginTurn(input: BeginTurnInput, writerOptions?: StreamingWriterOptions): StreamingTurn;
   /** A writer for an existing assistant message in 'streaming' status (e.g. a regeneration). */
@@ -88,6 +90,7 @@ export function openStore(options: OpenStoreOptions = {}): Store {
     documents,
     settings: new SettingsRepository(db),
     modelProfiles: new ModelProfileRepository(db),
+    prefillSamples: new PrefillSampleRepository(db),
     beginTurn(input, writerOptions) {
       const turn = beginTurn(db, input);
       return { ...turn, writer: new StreamingMessageWriter(db, turn.assistantMessage.id, writerOptions) };

@@ -213,6 +213,9 @@ describe('Sift in a browser (serve mode)', () => {
     await ui(page).message().fill('What does the Zoom/Restore Height toggle do?');
     // the preview is asked of the engine after a pause in typing: give it the time a busy machine takes
     await expect.poll(() => page.getByTestId('turn-preview').textContent(), { timeout: 30_000 }).toMatch(/\(1,[\d]{3} cached, \d{1,2} to read\)/);
+    // the document's plain read taught this machine's prefill rate: the follow-up's wait is predicted
+    await expect.poll(() => page.getByTestId('turn-preview').textContent()).toMatch(/ · first token in about [\d.]+ (ms|s)$/);
+    expect(await page.getByTestId('turn-preview').getAttribute('title')).toMatch(/First token: the arithmetic of the tokens still to read at the rate of the last \d+ plain prefills? of this model on this machine\./);
     await ui(page).message().press('Enter');
     const followUp = ui(page).answers().last();
     await expect.poll(() => followUp.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');

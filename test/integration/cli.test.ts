@@ -219,6 +219,32 @@ describe('sift plan', () => {
     expect(bad.stderr.length).toBeGreaterThan(10);
   });
 
+  it('expects a first-token time once this model has answered a plain prefill here, from that turn\'s rate', () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-plan-ttft-'));
+    const before = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '600', '--free-ram', '8gb', '--json'], dataDir);
+    expect(before.status, before.stderr).toBe(0);
+    expect(JSON.parse(before.stdout)).toMatchObject({ expectedTtftMs: null, expectedTtftBasis: null });
+
+    const document = path.join(dataDir, 'notes.txt');
+    writeFileSync(document, 'The boats went out with the tide and came back with it. '.repeat(45));
+    const asked = runCli(['ask', '--json', '--policy', 'full', '--max-tokens', '2', '--model', testModelPath(), '--file', document, 'What came back?'], dataDir);
+    expect(asked.status, asked.stderr).toBe(0);
+    const turn = JSON.parse(asked.stdout) as { promptTokens: number; ttftMs: number };
+    expect(turn.promptTokens).toBeGreaterThanOrEqual(256);
+
+    // one sample: the same length gives back its TTFT; twice the length more than twice the time
+    const same = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', String(turn.promptTokens), '--free-ram', '8gb', '--json'], dataDir);
+    expect(same.status, same.stderr).toBe(0);
+    const planned = JSON.parse(same.stdout) as { policy: string; expectedTtftMs: number; expectedTtftBasis: string };
+    expect(planned.policy).toBe('full');
+    expect(Math.abs(planned.expectedTtftMs - turn.ttftMs)).toBeLessThanOrEqual(1);
+    expect(planned.expectedTtftBasis).toMatch(/rate of the last 1 plain prefill of this model on this machine/);
+    const longer = JSON.parse(runCli(['plan', '--model', testModelPath(), '--prompt-tokens', String(2 * turn.promptTokens), '--free-ram', '8gb', '--json'], dataDir).stdout) as { expectedTtftMs: number };
+    expect(longer.expectedTtftMs).toBeGreaterThan(2 * planned.expectedTtftMs - 2);
+    const text = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '3000', '--free-ram', '8gb'], dataDir);
+    expect(text.stdout).toMatch(/^Expected first token: [\d.]+ (ms|s) \(the prefill's arithmetic at the rate of the last 1 plain prefill/m);
+  });
+
   it('counts a document with --file exactly as the turn that asks about it counts its prompt', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-plan-file-'));
     const document = path.join(dataDir, 'notes.md');

@@ -1,0 +1,39 @@
+// Plain prefills measured on this machine, per model fingerprint and engine build: the rate that
+// turns a next turn's arithmetic into its expected time to first token. Only the latest few are
+// kept: a rate is of this machine as it is now.
+import type Database from 'better-sqlite3';
+import type { PrefillSample } from '../../src-common/policy/expectedTtft.js';
+
+/** Samples kept per model and build; the rate is their median. */
+export const KEPT_PREFILL_SAMPLES = 16;
+
+export interface PrefillSampleKey {
+  modelFingerprint: string;
+  buildId: string;
+}
+
+export class PrefillSampleRepository {
+  constructor(private readonly db: Database.Database) {}
+
+  add(key: PrefillSampleKey, sample: PrefillSample, cpuVariant: string | null): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO prefill_samples (model_fingerprint, build_id, cpu_variant, tokens, cached_tokens, ttft_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(key.modelFingerprint, key.buildId, cpuVariant, sample.tokens, sample.cachedTokens, sample.ttftMs, Date.now());
+      this.db
+        .prepare(
+          `DELETE FROM prefill_samples WHERE model_fingerprint = ? AND build_id = ? AND seq NOT IN (
+             SELECT seq FROM prefill_samples WHERE model_fingerprint = ? AND build_id = ? ORDER BY seq DESC LIMIT ?)`,
+        )
+        .run(key.modelFingerprint, key.buildId, key.modelFingerprint, key.buildId, KEPT_PREFILL_SAMPLES);
+    })();
+  }
+
+  /** Newest first. */
+  recent(key: PrefillSampleKey): PrefillSample[] {
+    const rows = this.db
+      .prepare('SELECT tokens, cached_tokens, ttft_ms FROM prefill_samples WHERE model_fingerprint = ? AND build_id = ? ORDER BY seq DESC LIMIT ?')
+      .all(key.modelFingerprint, key.buildId, KEPT_PREFILL_SAMPLES) as Array<{ tokens: number; cached_tokens: number; ttft_ms: number }>;
+    return rows.map((r) => ({ tokens: r.tokens, cachedTokens: r.cached_tokens, ttftMs: r.ttft_ms }));
+  }
+}
