@@ -106,6 +106,8 @@ export interface EvictionTurnMetrics {
   /** Rounds that ran before the whole prompt was seen (the budget was below the prompt length). */
   prefillRounds: number;
   evictMs: number;
+  /** Question tokens evaluated ahead to rank the prefill's rounds (lookahead=question), summed over rounds. */
+  lookaheadTokens?: number;
   /** reuse=disk: how much of the prompt came from the stored full KV, and what storing it cost. */
   reuse?: DocumentReuseMetrics | null;
   /** Evicted once after a lazy prefill, the tokens it pruned first. */

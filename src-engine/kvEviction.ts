@@ -19,6 +19,8 @@ export interface EvictionStats {
   rounds: number;
   prefillRounds: number;
   evictMs: number;
+  /** Question tokens evaluated ahead (and erased) to rank rounds during the prefill. */
+  lookaheadTokens: number;
 }
 
 /** One observed (layer, KV head) pair: its attention scores per token index. */
@@ -46,7 +48,7 @@ interface Snapshot {
 }
 
 export class TokenEvictor {
-  readonly stats: EvictionStats = { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0 };
+  readonly stats: EvictionStats = { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0 };
   private slots: ScoreSlot[] = [];
   /** accumulate mode: summed attention per slot, indexed by token index */
   private accumulated: Float64Array[] = [];
@@ -96,17 +98,49 @@ export class TokenEvictor {
     return this.policy.score === 'accumulate' ? rows : Math.min(this.policy.window, rows);
   }
 
-  /** Evaluates tokens (without sampling) in chunks that fit, evicting before each as needed. */
-  async prefill(tokens: readonly Token[], onChunk: (done: number) => void, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Evaluates tokens (without sampling) in chunks that fit, evicting before each as needed. With
+   * `lookahead` (the prompt's last tokens: the question), each round during the prefill ranks by
+   * their attention, evaluated after what the cache holds and erased again, so a prompt longer
+   * than the budget keeps what the question asks about before the question arrives.
+   */
+  async prefill(tokens: readonly Token[], onChunk: (done: number) => void, signal: AbortSignal, lookahead: readonly Token[] = []): Promise<boolean> {
+    // a prompt that fits never evicts while it streams in: nothing to look ahead for, and its chunks stay the plain ones
+    const ahead = tokens.length + 2 <= this.capacity ? [] : lookahead.slice(-Math.floor(this.keepTokens / 4));
+    // each round keeps that many fewer tokens, so the look-ahead fits beside a whole chunk
+    const keep = this.keepTokens - ahead.length;
     const chunkSize = Math.max(1, Math.min(this.sequence.context.batchSize, this.capacity - this.keepTokens));
     for (let i = 0; i < tokens.length; i += chunkSize) {
       if (signal.aborted) return false;
       const chunk = tokens.slice(i, i + chunkSize);
-      await this.makeRoom(chunk.length, true);
+      if (this.sequence.nextTokenIndex + chunk.length + ahead.length > this.capacity) {
+        if (ahead.length > 0) await this.lookAhead(ahead);
+        await this.evictToBudget(true, new Set(), keep);
+      }
       await this.evaluateObserved(chunk.length, () => this.sequence.evaluateWithoutGeneratingNewTokens(chunk));
       onChunk(i + chunk.length);
     }
     return true;
+  }
+
+  /**
+   * Evaluates `ahead` after the cache's tokens with its attention observed, keeps that attention
+   * (over the cache's tokens only) as the newest window, and erases the tokens again: positions
+   * and the sequence are as before.
+   */
+  private async lookAhead(ahead: readonly Token[]): Promise<void> {
+    const n = this.sequence.nextTokenIndex;
+    await this.evaluateObserved(ahead.length, () => this.sequence.evaluateWithoutGeneratingNewTokens([...ahead]));
+    await this.sequence.eraseContextTokenRanges([{ start: n, end: n + ahead.length }]);
+    // the window's own tokens are gone; their cells' indices are the next chunk's
+    const newest = this.snapshots.at(-1);
+    if (newest) for (const scores of newest.scores) scores.fill(0, n);
+    this.stats.lookaheadTokens += ahead.length;
+  }
+
+  /** The prompt's tokens a streaming prefill looks ahead to (policy lookahead=question): its last window. */
+  lookaheadTokensOf(prompt: readonly Token[]): readonly Token[] {
+    return this.policy.lookahead === 'question' && this.policy.when === 'stream' ? prompt.slice(-this.policy.window) : [];
   }
 
   /** Turns observation on for an evaluation of `rows` tokens (off for StreamingLLM, which needs none). */

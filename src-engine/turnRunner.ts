@@ -122,22 +122,23 @@ export function checkPromptFits(promptTokens: number, contextSize: number): void
     throw new EngineError(
       'PROMPT_TOO_LONG',
       `The prompt is ${promptTokens} tokens but the context holds ${contextSize}. ` +
-        'Attach less text, ask about a part of the document, or load the model with a larger context.',
+        'Choose auto or an evicting policy (such as vatp:budget=0.25,pool=7), which reads it whole through a cache of the context\'s size and keeps what the question needs; ' +
+        'or attach less text, or load the model with a larger context.',
     );
   }
 }
 
 /**
- * Under a budget the prompt may outgrow the context (eviction makes room), but not the positions
- * the model was trained on: past them its answers are noise, and reading that far takes long. So
- * such a prompt is refused before any work, whatever the policy.
+ * Under a budget evicting once the prompt is in (when=prompt), the whole prompt is first read in
+ * one context, so it must fit the positions the model was trained on: past them its answers are
+ * noise. Such a prompt is refused before any work; evicting while it streams in reads it whole.
  */
 export function checkPromptWithinTraining(promptTokens: number, trainContextSize: number): void {
   if (promptTokens + 1 > trainContextSize) {
     throw new EngineError(
       'PROMPT_TOO_LONG',
-      `The prompt is ${promptTokens} tokens but this model was trained on at most ${trainContextSize}, and no cache policy ` +
-        'can read past that. Attach less text or ask about a part of the document, or use a model trained on a longer context.',
+      `The prompt is ${promptTokens} tokens but this model was trained on at most ${trainContextSize}, and this policy reads the whole prompt in one context first. ` +
+        'Drop when=prompt (eviction then runs while the document streams in, within the context), choose auto, or attach less text.',
     );
   }
 }
@@ -204,7 +205,7 @@ async function budgetedPrefill(
   signal: AbortSignal,
 ): Promise<Prefilled> {
   const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
-  const finished = await evictor.prefill(prompt.slice(0, -1), report, signal);
+  const finished = await evictor.prefill(prompt.slice(0, -1), report, signal, evictor.lookaheadTokensOf(prompt));
   if (!finished) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
   // the last prompt token is evaluated with generation: make room for it and the first answer
   // token (forcing makes its own room, evaluation by evaluation)
@@ -292,9 +293,11 @@ export async function runTurn(
   const evicting = target.eviction ?? null;
   const resume = target.resume ?? null;
   const forced = continuation.kind === 'force' ? continuation.follow.length : 0;
-  // under a budget the prompt may be longer than the context: eviction makes room
+  // under a budget the prompt may be longer than the context: eviction makes room. Evicting while
+  // it streams in keeps positions within the budget's context (erasing shifts later tokens down),
+  // so a document longer than the trained context is read whole; other turns must fit.
   if (!evicting) checkPromptFits(prompt.length + forced, context.contextSize);
-  else checkPromptWithinTraining(prompt.length + forced, model.trainContextSize);
+  else if (evicting.policy.when !== 'stream' || resume) checkPromptWithinTraining(prompt.length + forced, model.trainContextSize);
   const maxTokens = evicting
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
@@ -450,8 +453,8 @@ function resumedPrefill(
 }
 
 function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {
-  const { evicted, rounds, prefillRounds, evictMs } = evictor.stats;
-  return { method: evicting.policy.method, budgetTokens: evictor.capacityTokens, keptTokens: evictor.keepTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs) };
+  const { evicted, rounds, prefillRounds, evictMs, lookaheadTokens } = evictor.stats;
+  return { method: evicting.policy.method, budgetTokens: evictor.capacityTokens, keptTokens: evictor.keepTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs), lookaheadTokens };
 }
 
 /** KV bytes the backend reports, sampled at the turn's start, after the prefill and at its end. */

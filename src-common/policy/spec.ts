@@ -67,6 +67,14 @@ export interface EvictionPolicy {
    * scores of the stored tokens are not kept.
    */
   reuse: 'off' | 'disk';
+  /**
+   * With when=stream and window scoring: what ranks each round while a prompt longer than the
+   * budget streams in. 'question' evaluates the prompt's last `window` tokens (the question and the
+   * answer's header) ahead of time after the chunks read so far, ranks by their attention, and
+   * erases them again, so the question steers what is kept before it arrives; 'none' ranks by the
+   * last chunk's own queries.
+   */
+  lookahead: 'question' | 'none';
 }
 
 /** SimLayerKV: trimmed layers keep only sinks and a recent window. */

@@ -61,6 +61,9 @@ export interface ConversationContext {
   progress: Progress;
   setActiveTurn: (turn: ActiveTurn | null) => void;
   isStopping: () => boolean;
+  /** --depths and the mode, for runs that read them (--long). */
+  depths?: number | null;
+  mode?: 'full' | 'quick';
 }
 
 function normalize(text: string): string {

@@ -31,6 +31,8 @@ export interface BenchOptions {
   conversation: boolean;
   /** A document opened again (issue 16): the saved cache restored in a new engine against a cold read. */
   reopen: boolean;
+  /** Documents longer than the context (issue 16): read whole through an evicting cache, against truncation. */
+  long: boolean;
   /** Only rewrite BENCHMARKS.md's header and real-document frontier from the runs in bench/. */
   refreshFrontier: boolean;
   /** Seed of the prose documents, facts and questions. */
@@ -55,6 +57,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --reopen           a document opened again (issue 16): per policy (8k; --quick 2k) a real-prose document
                      read cold in a fresh engine, then another question in a new engine process restoring
                      the saved cache, against the same prompt read whole
+  --long             documents longer than the context (issue 16): real prose of 32k and 64k tokens
+                     (--quick 12k) with facts at 10 depths (--quick 3) read whole on SmolLM2 (8k) through
+                     an 8k evicting cache, against the first and last context-full read with full KV
   --refresh-frontier rewrite docs/BENCHMARKS.md's header and real-document frontier from docs/bench/*.json
                      (nothing is measured)
   --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
@@ -101,6 +106,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     prose: false,
     conversation: false,
     reopen: false,
+    long: false,
     refreshFrontier: false,
     seed: null,
     policies: [],
@@ -122,6 +128,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--prose') options.prose = true;
     else if (arg === '--conversation') options.conversation = true;
     else if (arg === '--reopen') options.reopen = true;
+    else if (arg === '--long') options.long = true;
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--seed') options.seed = value();
     else if (arg === '--policy') {

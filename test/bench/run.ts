@@ -25,6 +25,8 @@ import { CONVERSATION_LENGTHS, CONVERSATION_POLICIES, runConversationBench, type
 import { writeConversationOutputs, type DocumentRunResults } from './conversationReport.js';
 import { REOPEN_LENGTHS, REOPEN_POLICIES, runReopenBench } from './reopenRun.js';
 import { writeReopenOutputs } from './reopenReport.js';
+import { LONG_LENGTHS, LONG_POLICIES, runLongBench } from './longRun.js';
+import { writeLongOutputs } from './longReport.js';
 import { assembleProseResults, writeProseOutputs } from './proseReport.js';
 import { buildSuite, contextSizeFor, isKvRow, rowLabel, runsAtLength, type BenchSuite } from './suite.js';
 import { referenceReports, rowReports, summarizeCells } from './summarize.js';
@@ -184,7 +186,7 @@ async function documentRunMain<Raw>(options: BenchOptions, spec: DocumentRun<Raw
     const turn = activeTurn;
     if (turn) void turn.client.cancel(turn.turnId).catch(() => undefined);
   });
-  const raw = await spec.run({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping });
+  const raw = await spec.run({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping, depths: options.depths, mode: options.mode });
   const files = spec.write(options.outputDir, {
     format: 1,
     source,
@@ -215,6 +217,14 @@ const reopenRun: DocumentRun<Awaited<ReturnType<typeof runReopenBench>>> = {
   write: (dir, results) => writeReopenOutputs(dir, { task: 'reopen', ...results }),
 };
 
+const longRun: DocumentRun<Awaited<ReturnType<typeof runLongBench>>> = {
+  title: 'documents longer than the context',
+  lengths: LONG_LENGTHS,
+  policies: LONG_POLICIES,
+  run: runLongBench,
+  write: (dir, results) => writeLongOutputs(dir, { task: 'long', ...results }),
+};
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options === 'help') {
@@ -228,6 +238,7 @@ async function main(): Promise<void> {
   if (options.prose) return proseMain(options);
   if (options.conversation) return documentRunMain(options, conversationRun);
   if (options.reopen) return documentRunMain(options, reopenRun);
+  if (options.long) return documentRunMain(options, longRun);
   const suite: BenchSuite = suiteOrUsageError(() =>
     buildSuite(options.mode, { lengths: options.lengths, depths: options.depths, rows: options.rows, followUps: options.followUps, fidelityPrompts: options.fidelityPrompts, kvOnly: options.kvOnly }),
   );

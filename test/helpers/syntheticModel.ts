@@ -21,6 +21,8 @@ export interface SyntheticShape {
   heads: number;
   headsKv: number;
   ff: number;
+  /** The trained context written in the metadata (default 4,096). */
+  contextLength?: number;
 }
 
 export const SMALL_SHAPE: SyntheticShape = { layers: 6, embd: 128, heads: 4, headsKv: 2, ff: 256 };
@@ -198,7 +200,7 @@ export async function writeSyntheticModel(
     ['general.name', { kind: 'str', value: 'sift synthetic model' }],
     ['general.alignment', { kind: 'u32', value: ALIGNMENT }],
     [`${arch}.block_count`, { kind: 'u32', value: shape.layers }],
-    [`${arch}.context_length`, { kind: 'u32', value: 4096 }],
+    [`${arch}.context_length`, { kind: 'u32', value: shape.contextLength ?? 4096 }],
     [`${arch}.embedding_length`, { kind: 'u32', value: shape.embd }],
     [`${arch}.feed_forward_length`, { kind: 'u32', value: shape.ff }],
     [`${arch}.attention.head_count`, { kind: 'u32', value: shape.heads }],

@@ -67,6 +67,7 @@ describe('policy spec grammar', () => {
       sink: 20,
       score: 'window',
       ...base,
+      lookahead: 'question',
     });
     expect(parsePolicy('h2o:budget=0.2').eviction).toEqual<EvictionPolicy>({
       method: 'h2o',
@@ -74,6 +75,7 @@ describe('policy spec grammar', () => {
       sink: 20,
       score: 'accumulate',
       ...base,
+      lookahead: 'none',
     });
     expect(parsePolicy('snapkv:budget=64mb').eviction).toEqual<EvictionPolicy>({
       method: 'snapkv',
@@ -82,6 +84,7 @@ describe('policy spec grammar', () => {
       score: 'window',
       ...base,
       pool: 7,
+      lookahead: 'question',
     });
     expect(parsePolicy('streaming:budget=256').eviction).toEqual<EvictionPolicy>({
       method: 'streaming',
@@ -89,6 +92,7 @@ describe('policy spec grammar', () => {
       sink: 4,
       score: 'accumulate',
       ...base,
+      lookahead: 'none',
     });
   });
 
@@ -103,7 +107,10 @@ describe('policy spec grammar', () => {
       pool: 1,
       when: 'stream',
       reuse: 'off',
+      lookahead: 'question',
     });
+    expect(parsePolicy('vatp:budget=1000,lookahead=none').eviction?.lookahead).toBe('none');
+    expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.lookahead).toBe('none');
     expect(parsePolicy('snapkv:budget=0.2,when=prompt').eviction?.when).toBe('prompt');
     expect(parsePolicy('vatp:budget=0.2,when=prompt,reuse=disk').eviction?.reuse).toBe('disk');
     expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.score).toBe('accumulate');

@@ -25,6 +25,13 @@ const WHEN_KNOB: Knob = {
     'evict while the prompt streams in (stream: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after); default stream, or prompt after a lazy prefill, which needs the whole prompt in one context',
 };
 
+const LOOKAHEAD_KNOB: Knob = {
+  values: ['question', 'none'],
+  default: 'question',
+  description:
+    "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the prompt's last window tokens (the question) ahead of time, ranks by their attention and erases them again; none ranks by the last chunk's own queries",
+};
+
 /** Window of queries an unknobbed scorer would use; only read by window scoring. */
 const DEFAULT_QUERY_WINDOW = 32;
 
@@ -38,6 +45,8 @@ function knobsFor(scorer: Scorer): Record<string, Knob> {
     sink,
     recent: { pattern: COUNT, default: null, description: 'last tokens never evicted (default: half of the budget)' },
     when: WHEN_KNOB,
+    // only a window of queries can be evaluated ahead: accumulated and attention-free scores have none
+    ...(scorer.attention === 'window' || scorer.attention === 'choice' ? { lookahead: LOOKAHEAD_KNOB } : {}),
     ...scorer.knobs,
   };
 }
@@ -99,7 +108,9 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const reuse = params['reuse'] === 'disk' ? 'disk' : 'off';
   if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
   if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
-  return { method, budget, sink, recent, score, window, pool, when, reuse };
+  // accumulated scores (score=acc) have no window to evaluate ahead
+  const lookahead = score === 'window' && params['lookahead'] !== 'none' ? 'question' : 'none';
+  return { method, budget, sink, recent, score, window, pool, when, reuse, lookahead };
 }
 
 /**
@@ -182,7 +193,9 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
       const n = (v: number) => v.toLocaleString('en-US');
       const reused = e.reuse?.reusedTokens ? `; ${n(e.reuse.reusedTokens)} prompt tokens restored from the stored document KV in ${Math.round(e.reuse.restoreMs)} ms` : '';
       const afterLazy = e.afterLazy ? ' after the lazy prefill, its pruned tokens first' : '';
-      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} round${e.rounds === 1 ? '' : 's'}${afterLazy}, kept ${n(e.keptTokens)}${reused}`;
+      const ahead = e.lookaheadTokens ? `; the ${n(e.prefillRounds)} round${e.prefillRounds === 1 ? '' : 's'} while the prompt streamed in ranked by the question, read ahead` : '';
+      const longer = metrics.promptTokens > metrics.contextSize ? `; the ${n(metrics.promptTokens)}-token prompt was read whole through a ${n(metrics.contextSize)}-token cache` : '';
+      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} round${e.rounds === 1 ? '' : 's'}${afterLazy}, kept ${n(e.keptTokens)}${reused}${ahead}${longer}`;
     },
   };
 }

@@ -1,0 +1,81 @@
+// The long-document run's results (longRun.ts): per length and row, how many needles were found,
+// TTFT, prefill tokens/s and the KV peak; the truncating baselines beside the evicting rows.
+// Written as docs/bench/<date>-long[-quick].json and a section of docs/BENCHMARKS.md.
+import { appendRunSection } from './appendRun.js';
+import { documentRunHead, type DocumentRunResults } from './conversationReport.js';
+import { LONG_CONTEXT, type LongCell, type LongResults } from './longRun.js';
+import { median } from './stats.js';
+import { formatBytes } from '../../src-common/format.js';
+
+export type LongRunResults = DocumentRunResults<'long', LongCell> & Pick<LongResults, 'buildId'>;
+
+export interface LongSummary {
+  length: number;
+  policy: string;
+  found: number;
+  asked: number;
+  /** Truncating rows: needles the cut left in the prompt. */
+  inPrompt: number;
+  medianTtftMs: number | null;
+  medianTokensPerSec: number | null;
+  maxKvBytesPeak: number | null;
+  maxContextSize: number;
+  depthsFound: number[];
+}
+
+export function summarizeLong(cells: readonly LongCell[]): LongSummary[] {
+  const keys = [...new Set(cells.map((c) => `${c.length}\u0000${c.policy}`))];
+  return keys.map((key) => {
+    const [length, policy] = key.split('\u0000') as [string, string];
+    const group = cells.filter((c) => c.length === Number(length) && c.policy === policy);
+    const peaks = group.map((c) => c.kvBytesPeak).filter((b): b is number => b !== null);
+    return {
+      length: Number(length),
+      policy,
+      found: group.filter((c) => c.found).length,
+      asked: group.length,
+      inPrompt: group.filter((c) => c.needleInPrompt).length,
+      medianTtftMs: median(group.map((c) => c.ttftMs)),
+      medianTokensPerSec: median(group.map((c) => c.prefillTokensPerSec)),
+      maxKvBytesPeak: peaks.length ? Math.max(...peaks) : null,
+      maxContextSize: Math.max(...group.map((c) => c.contextSize)),
+      depthsFound: group.filter((c) => c.found).map((c) => c.depth),
+    };
+  });
+}
+
+function row(s: LongSummary): string {
+  const truncating = s.policy.startsWith('truncate:');
+  const share = `${s.found}/${s.asked} (${Math.round((s.found / Math.max(1, s.asked)) * 100)}%)`;
+  return (
+    `| ${s.length} | \`${s.policy}\` | **${share}** | ${truncating ? `${s.inPrompt}/${s.asked}` : 'all'} | ${s.depthsFound.join(', ') || '—'} | ` +
+    `${s.medianTtftMs === null ? '—' : `${(s.medianTtftMs / 1000).toFixed(1)} s`} | ${s.medianTokensPerSec === null ? '—' : Math.round(s.medianTokensPerSec)} | ` +
+    `${s.maxKvBytesPeak === null ? '—' : formatBytes(s.maxKvBytesPeak)} | ${s.maxContextSize} |`
+  );
+}
+
+export function longSection(results: LongRunResults, jsonFile: string): string {
+  const head = documentRunHead(results, 'documents longer than the context', '--long', jsonFile);
+  const documents = head.pop() ?? '';
+  return [
+    ...head,
+    documents.replace('One real-prose document per length', 'Real prose per length (the three corpus sources one after another, as a binder; repeated past about 35k tokens)') +
+      `, a needle ("The pass key is N. Remember it. N is the pass key.", its own paragraph, a different N per depth) at evenly spread depths, asked "What is the pass key number?" after the document, as the app composes it. ` +
+      `SmolLM2 was trained on ${LONG_CONTEXT} tokens and is loaded with that context; each document is read whole through an evicting cache of that size ` +
+      '(positions stay within it: erasing shifts later tokens down), or cut to the first or last context-full and read with full KV (**truncate**, what peers effectively do). ' +
+      '`question-first/` puts the question before the document as well as after it. Greedy, 16 tokens; **found**: the answer contains the key; **in prompt**: needles the cut left in (a truncated prompt cannot find the rest). ' +
+      '**tok/s**: prompt tokens per second of TTFT (issue 16: flat as the document grows). **KV peak**: the backend\'s KV bytes, largest over the turns; **context**: cells allocated. ' +
+      'Issue 16 target: found at ≥ 80% of the depths at 32k and 64k, the cache never above the 8k budget.',
+    '',
+    '| length | row | found | in prompt | depths found | median TTFT | tok/s | KV peak | context |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...summarizeLong(results.cells).map(row),
+    '',
+  ].join('\n');
+}
+
+/** docs/bench/<date>-long[-quick].json and a section appended to docs/BENCHMARKS.md. */
+export function writeLongOutputs(outputDir: string, results: LongRunResults): { markdown: string; json: string } {
+  const base = `${results.startedAt.slice(0, 10)}-long${results.mode === 'quick' ? '-quick' : ''}`;
+  return appendRunSection(outputDir, base, results, (json) => longSection(results, json));
+}

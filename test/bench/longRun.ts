@@ -1,0 +1,199 @@
+// Documents longer than the context (issue 16, item 1): `npm run bench -- --long`. A needle (a
+// pass key) in real prose (the corpus sources one after another, as a binder of documents) of 32k
+// or 64k tokens (--quick: 12k), at evenly spread depths, read whole on SmolLM2 (trained on 8k)
+// through an evicting cache of the context's size; compared in the same run with what peers
+// effectively do: answer from the first or the last context-full of the document (cut to fit and
+// read with full KV). Rows: the evictor with the question read ahead (the default), without it,
+// and without it but with the question also before the document (the other way to let the
+// question steer what is kept while the document streams in).
+import type { ChatMessage, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
+import { EngineClient } from '../../src-main/engine/engineClient.js';
+import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
+import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
+import { loadProseCorpus } from './proseCases.js';
+import type { ConversationContext } from './conversationRun.js';
+import { prefillCost } from './progress.js';
+
+/** The context the model is loaded with: SmolLM2's trained one, and the cache budget. */
+export const LONG_CONTEXT = 8192;
+export const LONG_LENGTHS = { full: [32768, 65536], quick: [12288] };
+export const LONG_DEPTHS = { full: 10, quick: 3 };
+const EVICTOR = `vatp:budget=${LONG_CONTEXT},pool=7`;
+/** Row ids: a policy, or a placement/policy pair, or a truncating baseline (the document cut, then read with full KV). */
+export const LONG_POLICIES = [EVICTOR, `${EVICTOR},lookahead=none`, `question-first/${EVICTOR},lookahead=none`, 'truncate:first', 'truncate:last'];
+const QUESTION = 'What is the pass key number?';
+const ANSWER_TOKENS = 16;
+/** Prompt tokens left free in a truncated prompt: the answer, and the count's slack. */
+const TRUNCATE_RESERVE = 96;
+const DOCUMENT_NAME = 'binder.txt';
+
+export interface LongCell {
+  policy: string;
+  length: number;
+  /** Depth of the needle (0 = start of the document). */
+  depth: number;
+  passkey: string;
+  answer: string;
+  found: boolean;
+  /** Truncating rows: whether the needle survived the cut (it cannot be found otherwise). */
+  needleInPrompt: boolean;
+  promptTokens: number;
+  ttftMs: number;
+  prefillTokensPerSec: number;
+  kvBytesPeak: number | null;
+  contextSize: number;
+  evicted: number | null;
+  evictionRounds: number | null;
+  lookaheadTokens: number | null;
+  notice: string | null;
+}
+
+export interface LongResults {
+  cells: LongCell[];
+  documents: Array<{ length: number; sourceId: string; promptTokens: number }>;
+  buildId: string;
+}
+
+/** The corpus sources one after another; repeated when a length needs more (64k tokens is about 1.8 passes). */
+function binderText(chars: number): { id: string; text: string } {
+  const sources = loadProseCorpus();
+  const all = sources.map((s) => s.text).join('\n\n');
+  const text = all.repeat(Math.ceil(chars / all.length)).slice(0, chars);
+  return { id: sources.map((s) => s.id).join('+'), text: text.slice(0, Math.max(text.lastIndexOf('\n\n'), chars - 2000)) };
+}
+
+function needle(passkey: string): string {
+  return `The pass key is ${passkey}. Remember it. ${passkey} is the pass key.`;
+}
+
+/** The needle as its own paragraph at the paragraph break nearest `depth`. */
+function withNeedle(text: string, depth: number, passkey: string): string {
+  const target = Math.floor(depth * text.length);
+  const after = text.indexOf('\n\n', target);
+  const before = text.lastIndexOf('\n\n', target);
+  const at = after < 0 ? before : before < 0 || after - target < target - before ? after : before;
+  return at < 0 ? `${needle(passkey)}\n\n${text}` : `${text.slice(0, at)}\n\n${needle(passkey)}${text.slice(at)}`;
+}
+
+function messages(document: string, questionFirst = false): ChatMessage[] {
+  const question = questionFirst ? `${QUESTION}\n\n` : '';
+  return [
+    { role: 'system', content: DEFAULT_SESSION_SETTINGS.systemPrompt },
+    { role: 'user', content: question + composeUserMessage(QUESTION, [{ name: DOCUMENT_NAME, text: document }]) },
+  ];
+}
+
+async function countPrompt(client: EngineClient, prompt: ChatMessage[]): Promise<number> {
+  const request: TurnRequest = { messages: prompt, sampling: { temperature: 0, topP: 1, maxTokens: 1 }, policy: EVICTOR };
+  return (await client.planTurn(request)).promptTokens;
+}
+
+/** Prose of `length` prompt tokens (within 2%), counted on the engine's tokenizer. */
+async function sizedProse(client: EngineClient, length: number): Promise<{ id: string; text: string }> {
+  let chars = length * 4;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const prose = binderText(chars);
+    const tokens = await countPrompt(client, messages(withNeedle(prose.text, 0.5, '12345')));
+    if (Math.abs(tokens - length) <= length * 0.02) return prose;
+    chars = Math.floor(chars * (length / tokens));
+  }
+  throw new Error(`${length}: could not size the prose to ${length} tokens`);
+}
+
+/** The document cut to its first or last characters so the prompt fits the context (bisection on the engine's count). */
+async function truncated(client: EngineClient, document: string, end: 'first' | 'last'): Promise<string> {
+  const limit = LONG_CONTEXT - TRUNCATE_RESERVE;
+  const cut = (chars: number) => (end === 'first' ? document.slice(0, chars) : document.slice(document.length - chars));
+  let low = 0;
+  let high = document.length;
+  while (high - low > 200) {
+    const mid = Math.floor((low + high) / 2);
+    if ((await countPrompt(client, messages(cut(mid)))) <= limit) low = mid;
+    else high = mid;
+  }
+  return cut(low);
+}
+
+async function run(ctx: ConversationContext, client: EngineClient, policy: string, prompt: ChatMessage[]): Promise<{ answer: string; metrics: TurnMetrics }> {
+  const running = client.runTurn({ messages: prompt, sampling: { temperature: 0, topP: 1, maxTokens: ANSWER_TOKENS }, policy, cachePrompt: false }, () => {});
+  ctx.setActiveTurn({ client, turnId: running.turnId });
+  try {
+    const { answer, metrics, stopReason } = await running.result;
+    if (stopReason === 'cancelled') throw new Error('the turn was cancelled');
+    return { answer, metrics };
+  } finally {
+    ctx.setActiveTurn(null);
+  }
+}
+
+async function longCell(ctx: ConversationContext, client: EngineClient, row: string, document: string, length: number, depth: number, passkey: string): Promise<LongCell> {
+  let prompt: ChatMessage[];
+  let policy = row;
+  let needleInPrompt = true;
+  if (row.startsWith('truncate:')) {
+    const text = await truncated(client, document, row === 'truncate:first' ? 'first' : 'last');
+    needleInPrompt = text.includes(needle(passkey));
+    prompt = messages(text);
+    policy = 'full';
+  } else if (row.startsWith('question-first/')) {
+    prompt = messages(document, true);
+    policy = row.slice('question-first/'.length);
+  } else {
+    prompt = messages(document);
+  }
+  const { answer, metrics } = await run(ctx, client, policy, prompt);
+  const e = metrics.eviction;
+  return {
+    policy: row,
+    length,
+    depth,
+    passkey,
+    answer,
+    found: answer.includes(passkey),
+    needleInPrompt,
+    promptTokens: metrics.promptTokens,
+    ttftMs: metrics.ttftMs,
+    prefillTokensPerSec: metrics.prefillTokensPerSec,
+    kvBytesPeak: metrics.kvBytesPeak,
+    contextSize: metrics.contextSize,
+    evicted: e?.evicted ?? null,
+    evictionRounds: e?.rounds ?? null,
+    lookaheadTokens: e?.lookaheadTokens ?? null,
+    notice: metrics.notice,
+  };
+}
+
+/** A turn's prefill cost: a context-full for a truncated document; streaming through the cache, about that per context-full read. */
+function turnCost(policy: string, length: number): number {
+  return prefillCost(LONG_CONTEXT) * (policy.startsWith('truncate:') ? 1 : length / LONG_CONTEXT);
+}
+
+export async function runLongBench(ctx: ConversationContext): Promise<LongResults> {
+  const depthCount = ctx.depths ?? LONG_DEPTHS[ctx.mode ?? 'full'];
+  const depths = Array.from({ length: depthCount }, (_, i) => Math.round(((i + 0.5) / depthCount) * 1000) / 1000);
+  const client = await EngineClient.start({ build: 'patched' });
+  const cells: LongCell[] = [];
+  const documents: LongResults['documents'] = [];
+  try {
+    await client.loadModel({ path: ctx.modelPath, contextSize: LONG_CONTEXT });
+    for (const length of ctx.lengths) for (const row of ctx.policies) ctx.progress.plan(depthCount * turnCost(row, length));
+    for (const length of ctx.lengths) {
+      const prose = await sizedProse(client, length);
+      for (const [index, depth] of depths.entries()) {
+        // a different key per depth, so no answer can be carried over
+        const passkey = String(10_000 + ((index * 7919 + length) % 89_999));
+        const document = withNeedle(prose.text, depth, passkey);
+        for (const row of ctx.policies) {
+          if (ctx.isStopping()) throw new Error('stopped');
+          const cell = await longCell(ctx, client, row, document, length, depth, passkey);
+          if (!row.startsWith('truncate:') && !documents.some((d) => d.length === length)) documents.push({ length, sourceId: prose.id, promptTokens: cell.promptTokens });
+          cells.push(cell);
+          ctx.progress.step(turnCost(row, length), cell.ttftMs, `${length} depth ${depth} ${row}: ${cell.found ? 'found' : 'lost'}, TTFT ${(cell.ttftMs / 1000).toFixed(1)} s, ${Math.round(cell.prefillTokensPerSec)} tok/s`);
+        }
+      }
+    }
+    return { cells, documents, buildId: client.build.id };
+  } finally {
+    await client.close(3000).catch(() => client.kill());
+  }
+}
