@@ -5,7 +5,8 @@
 // cancels the turn in flight and closes every engine process; an interrupted run writes nothing.
 // With --prose it runs the real-document QA benchmark instead (issue 13; test/bench/proseRun.ts),
 // with --conversation follow-up questions on one document (issue 16; test/bench/conversationRun.ts),
-// with --reopen a document opened again from its saved cache (test/bench/reopenRun.ts).
+// with --reopen a document opened again from its saved cache (test/bench/reopenRun.ts), with --long
+// documents longer than the context read through an evicting cache (test/bench/longRun.ts).
 import os from 'node:os';
 import { testModelPath } from '../helpers/testModel.js';
 import { runBench, type RawRun } from './benchRun.js';
