@@ -105,6 +105,10 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   and saves its cache; a second engine process on the same folder (a restart, or a new chat) asks
   another question, restoring it; the same prompt is then read whole to pair the answers. The
   folder is in the OS's temp dir, so loading reads from the page cache as a reopen soon after does.
+- **Documents longer than the context** (\`npm run bench -- --long\`, sections so titled; a pass key
+  in real prose): the corpus sources one after another, 8k/32k/64k tokens (quick: 12k), a needle
+  per depth, read whole on SmolLM2 (trained on 8k) through an 8k evicting cache, against the
+  document cut to its first or last context-full and read with full KV (what peers effectively do).
 - **SimLayerKV rows measured before 2026-11-22's fix to patch 0007** (the sections above the
   first one that has \`simlayerkv:rule=\` rows) ran with a bug: once a trimmed layer's ring wrapped,
   llama.cpp's purge of older positions took its sinks too (docs/design/KV_BUDGETS.md).

@@ -57,9 +57,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --reopen           a document opened again (issue 16): per policy (8k; --quick 2k) a real-prose document
                      read cold in a fresh engine, then another question in a new engine process restoring
                      the saved cache, against the same prompt read whole
-  --long             documents longer than the context (issue 16): real prose of 32k and 64k tokens
-                     (--quick 12k) with facts at 10 depths (--quick 3) read whole on SmolLM2 (8k) through
-                     an 8k evicting cache, against the first and last context-full read with full KV
+  --long             documents longer than the context (issue 16): a pass key in real prose of 8k, 32k
+                     and 64k tokens (--quick 12k) at 10 depths (--quick 3) read whole on SmolLM2 (8k)
+                     through an 8k evicting cache, against the first and last context-full read with full KV
   --refresh-frontier rewrite docs/BENCHMARKS.md's header and real-document frontier from docs/bench/*.json
                      (nothing is measured)
   --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
@@ -73,7 +73,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rows a,b         only rows whose id (build/policy/fa-on|fa-off) contains a or b, plus their stock baselines
                      (and, for KV-memory rows, the patched full-KV row their bytes are compared with)
   --row ID           like --rows with one filter taken as written, commas included
-                     (e.g. --row 'vatp:budget=0.2,score=acc/'); may be repeated
+                     (e.g. --row 'vatp:budget=0.2,score=acc/'); may be repeated; with --conversation,
+                     --reopen and --long, a filter ending in $ matches one row's policy whole
   --kv               only the KV-memory rows (issue 5) and the rows they are compared with, at 2k/4k/8k
                      unless --lengths says otherwise (--rows then filters among them)
   --follow-ups N     two-turn follow-up cases per length for the KV-memory rows (default 5; --quick 0)

@@ -176,7 +176,9 @@ type RunHeader = Omit<DocumentRunResults<string, unknown>, 'task' | 'buildId' | 
 
 async function documentRunMain<Raw>(options: BenchOptions, spec: DocumentRun<Raw>): Promise<void> {
   const lengths = options.lengths ?? spec.lengths[options.mode];
-  const policies = options.rows ? spec.policies.filter((p) => options.rows!.some((r) => p.includes(r))) : spec.policies;
+  // a filter ending in $ names one row whole (the long run's rows contain each other)
+  const matches = (row: string, filter: string) => (filter.endsWith('$') ? row === filter.slice(0, -1) : row.includes(filter));
+  const policies = options.rows ? spec.policies.filter((p) => options.rows!.some((r) => matches(p, r))) : spec.policies;
   if (policies.length === 0) throw new UsageError(`--rows matches none of ${spec.policies.join(', ')}`);
   const { startedAt, machine, source, progress } = startRun();
   progress.note(`${spec.title}: lengths ${lengths.join(', ')}; policies ${policies.join(', ')}; model ${options.model}`);
