@@ -162,7 +162,7 @@ export type ApiOutput<C extends ApiChannel> = ApiResults[C];
 
 /** Events pushed to every connected renderer. */
 export type AppEvent =
-  | { type: 'turn.progress'; sessionId: string; messageId: string; done: number; total: number }
+  | { type: 'turn.progress'; sessionId: string; messageId: string; done: number; total: number; cache?: { held: number; evicted: number; capacity: number } }
   | { type: 'turn.token'; sessionId: string; messageId: string; text: string }
   | { type: 'turn.finished'; sessionId: string; message: MessageRow }
   | { type: 'model.state'; state: ModelState }

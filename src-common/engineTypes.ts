@@ -282,7 +282,14 @@ export interface BufferMemory {
 export type StopReason = 'eos' | 'maxTokens' | 'cancelled';
 
 export type TurnEvent =
-  | { type: 'progress'; phase: 'prefill'; done: number; total: number }
+  | {
+      type: 'progress';
+      phase: 'prefill';
+      done: number;
+      total: number;
+      /** Under a budget: tokens the cache holds now, and evicted so far (a prompt longer than the cache streams through it). */
+      cache?: { held: number; evicted: number; capacity: number };
+    }
   | { type: 'token'; text: string }
   | { type: 'done'; answer: string; stopReason: StopReason; metrics: TurnMetrics };
 

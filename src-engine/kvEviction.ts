@@ -138,6 +138,11 @@ export class TokenEvictor {
     this.stats.lookaheadTokens += ahead.length;
   }
 
+  /** What the cache holds now, for the live indicators. */
+  cacheNow(): { held: number; evicted: number; capacity: number } {
+    return { held: this.sequence.nextTokenIndex, evicted: this.stats.evicted, capacity: this.capacityTokens };
+  }
+
   /** The prompt's tokens a streaming prefill looks ahead to (policy lookahead=question): its last window. */
   lookaheadTokensOf(prompt: readonly Token[]): readonly Token[] {
     return this.policy.lookahead === 'question' && this.policy.when === 'stream' ? prompt.slice(-this.policy.window) : [];

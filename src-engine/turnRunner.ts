@@ -204,7 +204,7 @@ async function budgetedPrefill(
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<Prefilled> {
-  const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
+  const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length, cache: evictor.cacheNow() });
   const finished = await evictor.prefill(prompt.slice(0, -1), report, signal, evictor.lookaheadTokensOf(prompt));
   if (!finished) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
   // the last prompt token is evaluated with generation: make room for it and the first answer

@@ -39,9 +39,16 @@ describe(`a prompt longer than the trained context (${TRAINED} tokens)`, () => {
 
   it('is read whole through a streaming evictor, the cache never above its budget', async () => {
     const progress: number[] = [];
+    const caches: Array<{ held: number; evicted: number; capacity: number }> = [];
     const { metrics, answer } = await engine.runTurn(request(content, 'vatp:budget=256,pool=7', 6), (event) => {
-      if (event.type === 'progress') progress.push(event.done);
+      if (event.type !== 'progress') return;
+      progress.push(event.done);
+      if (event.cache) caches.push(event.cache);
     }).result;
+    // the live indicators: what the cache holds never passes its capacity while more is evicted
+    expect(caches.length).toBeGreaterThan(3);
+    expect(caches.every((c) => c.capacity === 256 && c.held <= 256)).toBe(true);
+    expect(caches.at(-1)!.evicted).toBeGreaterThan(caches[0]!.evicted);
     expect(metrics.promptTokens).toBeGreaterThan(2.5 * TRAINED);
     expect(metrics.prefillTokens).toBe(metrics.promptTokens);
     expect(progress.at(-1)).toBe(metrics.promptTokens);

@@ -32,6 +32,8 @@ export interface PrefillState {
   startedAt: number;
   /** Tokens already read when the first progress came: the cache the last turn left (a follow-up). */
   cached: number | null;
+  /** Under a budget: what the cache holds now while a longer prompt streams through it. */
+  cache: { held: number; evicted: number; capacity: number } | null;
 }
 
 const UNDO_MS = 8000;
@@ -325,7 +327,7 @@ export class AppState {
       if (!messages.some((m) => m.id === answer.id)) messages.push(answer);
     }
     this.answeringId = answer.id;
-    this.prefill = { messageId: answer.id, done: 0, total: 0, startedAt: performance.now(), cached: null };
+    this.prefill = { messageId: answer.id, done: 0, total: 0, startedAt: performance.now(), cached: null, cache: null };
   }
 
   private findMessage(sessionId: string, messageId: string): MessageRow | undefined {
@@ -347,8 +349,9 @@ export class AppState {
           this.prefill.cached ??= event.done;
           this.prefill.done = event.done;
           this.prefill.total = event.total;
+          this.prefill.cache = event.cache ?? null;
         } else {
-          this.prefill = { messageId: event.messageId, done: event.done, total: event.total, startedAt: performance.now(), cached: event.done };
+          this.prefill = { messageId: event.messageId, done: event.done, total: event.total, startedAt: performance.now(), cached: event.done, cache: event.cache ?? null };
         }
         break;
       case 'turn.finished': {
