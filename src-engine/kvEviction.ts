@@ -53,6 +53,12 @@ export class TokenEvictor {
   /** accumulate mode: summed attention per slot, indexed by token index */
   private accumulated: Float64Array[] = [];
   private snapshots: Snapshot[] = [];
+  /**
+   * While a prompt longer than the budget streams in with the question read ahead: the question's
+   * attention per slot and token index at the last look-ahead, what the rounds rank by until the
+   * next one. Null otherwise.
+   */
+  private aheadScores: Float64Array[] | null = null;
   private readonly recent: number;
   /** Tokens left after an eviction round. */
   readonly keepTokens: number;
@@ -110,31 +116,52 @@ export class TokenEvictor {
     // each round keeps that many fewer tokens, so the look-ahead fits beside a whole chunk
     const keep = this.keepTokens - ahead.length;
     const chunkSize = Math.max(1, Math.min(this.sequence.context.batchSize, this.capacity - this.keepTokens));
-    for (let i = 0; i < tokens.length; i += chunkSize) {
-      if (signal.aborted) return false;
-      const chunk = tokens.slice(i, i + chunkSize);
-      if (this.sequence.nextTokenIndex + chunk.length + ahead.length > this.capacity) {
-        if (ahead.length > 0) await this.lookAhead(ahead);
-        await this.evictToBudget(true, new Set(), keep);
+    // A look-ahead scores every token the cache holds. Tokens read after it are still in the recent
+    // window (never evicted) until half of it has passed, so rounds until then rank by it alone.
+    const refresh = Math.max(chunkSize, Math.floor(this.recent / 2));
+    let sinceAhead = Infinity;
+    try {
+      for (let i = 0; i < tokens.length; i += chunkSize) {
+        if (signal.aborted) return false;
+        const chunk = tokens.slice(i, i + chunkSize);
+        if (this.sequence.nextTokenIndex + chunk.length + ahead.length > this.capacity) {
+          if (ahead.length > 0 && sinceAhead >= refresh) {
+            await this.lookAhead(ahead);
+            sinceAhead = 0;
+          }
+          await this.evictToBudget(true, new Set(), keep);
+        }
+        // with a look-ahead the chunks' own queries rank nothing, but the last window's (the question's) do after the prefill
+        const nearEnd = i + chunkSize + this.policy.window >= tokens.length;
+        if (ahead.length > 0 && !nearEnd) {
+          this.observe(0);
+          await this.sequence.evaluateWithoutGeneratingNewTokens(chunk);
+        } else {
+          await this.evaluateObserved(chunk.length, () => this.sequence.evaluateWithoutGeneratingNewTokens(chunk));
+        }
+        sinceAhead += chunk.length;
+        onChunk(i + chunk.length);
       }
-      await this.evaluateObserved(chunk.length, () => this.sequence.evaluateWithoutGeneratingNewTokens(chunk));
-      onChunk(i + chunk.length);
+      return true;
+    } finally {
+      this.aheadScores = null;
     }
-    return true;
   }
 
   /**
    * Evaluates `ahead` after the cache's tokens with its attention observed, keeps that attention
-   * (over the cache's tokens only) as the newest window, and erases the tokens again: positions
-   * and the sequence are as before.
+   * (over the cache's tokens only) for the rounds to rank by, and erases the tokens again:
+   * positions and the sequence are as before.
    */
   private async lookAhead(ahead: readonly Token[]): Promise<void> {
     const n = this.sequence.nextTokenIndex;
     await this.evaluateObserved(ahead.length, () => this.sequence.evaluateWithoutGeneratingNewTokens([...ahead]));
     await this.sequence.eraseContextTokenRanges([{ start: n, end: n + ahead.length }]);
+    const newest = this.snapshots.pop();
+    if (!newest) throw new Error('the look-ahead was not observed');
     // the window's own tokens are gone; their cells' indices are the next chunk's
-    const newest = this.snapshots.at(-1);
-    if (newest) for (const scores of newest.scores) scores.fill(0, n);
+    for (const scores of newest.scores) scores.fill(0, n);
+    this.aheadScores = newest.scores;
     this.stats.lookaheadTokens += ahead.length;
   }
 
@@ -288,6 +315,7 @@ export class TokenEvictor {
 
   /** Attention score per slot and token index, as the policy's score mode defines it. */
   private attention(): Float64Array[] {
+    if (this.aheadScores) return this.aheadScores;
     if (this.policy.score === 'accumulate') return this.accumulated;
     const total = this.snapshots.reduce((sum, s) => sum + s.weight, 0) || 1;
     return this.slots.map((_, slot) => {
@@ -437,6 +465,7 @@ export class TokenEvictor {
     };
     this.accumulated = this.accumulated.map(move);
     for (const snap of this.snapshots) snap.scores = snap.scores.map(move);
+    if (this.aheadScores) this.aheadScores = this.aheadScores.map(move);
   }
 }
 
