@@ -194,12 +194,31 @@ export function selectPolicy(input: SelectionInput): Selection {
  * warning to show (an explicit policy always runs; auto's choice is named beside it).
  */
 export function explicitPolicyWarning(input: SelectionInput, policy: string): string | null {
+  const tooLong = longerThanContextWarning(input, policy);
+  if (tooLong) return tooLong;
   const available = Math.max(0, input.freeBytes - input.marginBytes);
   const bytes = predictPolicyBytes(input, policy);
   if (bytes.peak <= available) return null;
   const auto = selectPolicy(input);
   const instead = auto.fits ? ` auto would choose ${auto.policy}.` : '';
   return `${policy} is predicted to need ${formatBytes(bytes.peak)} at its peak and ${free(input, available)}: it may not fit.${instead}`;
+}
+
+/**
+ * A prompt longer than the context is read whole only by eviction while it streams in (positions
+ * stay within the budget's cells); any other policy needs it in one context and the engine will
+ * refuse it: said before sending, with what auto would do instead.
+ */
+function longerThanContextWarning(input: SelectionInput, policy: string): string | null {
+  if (input.promptTokens + Math.max(1, input.answerTokens) <= input.model.contextSize) return null;
+  const parsed = parsePolicy(policy);
+  if (parsed.eviction?.when === 'stream' && !parsed.lazy) return null;
+  const auto = selectPolicy(input);
+  const instead = auto.fits ? ` auto would choose ${auto.policy}, which reads it whole through a smaller cache.` : '';
+  return (
+    `The prompt is ${input.promptTokens.toLocaleString('en-US')} tokens, more than the ${input.model.contextSize.toLocaleString('en-US')} this model reads at once, ` +
+    `and ${policy} needs it whole in one context: it will be refused.${instead}`
+  );
 }
 
 /** Bytes a policy's contexts take for this prompt, from the presses' plan. */

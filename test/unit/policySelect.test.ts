@@ -8,7 +8,7 @@ import { computeBytesEstimate, type ComputeShape } from '../../src-common/policy
 import { planContexts, predictKvCost } from '../../src-common/policy/contextPlan.js';
 import type { NativeFeature } from '../../src-common/policy/press.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
-import { canonicalPolicySetting, MIN_BUDGET_TOKENS, parseAutoPolicy, selectPolicy, type Preference, type Selection, type SelectionInput, type SelectionModel } from '../../src-common/policy/select.js';
+import { canonicalPolicySetting, explicitPolicyWarning, MIN_BUDGET_TOKENS, parseAutoPolicy, selectPolicy, type Preference, type Selection, type SelectionInput, type SelectionModel } from '../../src-common/policy/select.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -252,5 +252,19 @@ describe('a KV budget beside the memory', () => {
     const free = selectPolicy(input(ample));
     const budgeted = selectPolicy({ ...input(ample), kvBudgetBytes: 1 * GiB });
     expect(budgeted).toEqual(free);
+  });
+});
+
+describe('an explicit policy and a prompt longer than the context', () => {
+  // SmolLM2 at its 8k context, a 30k-token document
+  const long: Scenario = { model: SMOL, prompt: 30_000, free: 8 * GiB, expected: 'evict' };
+
+  it.each(['full', 'kv:type=q8_0', 'vatp:budget=0.2,when=prompt', 'lazy+vatp:budget=0.2'])('%s: warned before sending that it will be refused, with what auto would do', (policy) => {
+    const warning = explicitPolicyWarning(input(long), policy);
+    expect(warning).toMatch(/The prompt is 30,000 tokens, more than the 8,192 this model reads at once, and .* needs it whole in one context: it will be refused\. auto would choose vatp:budget=\d+/);
+  });
+
+  it.each(['vatp:budget=0.2,pool=7', 'snapkv:budget=2048', 'streaming:budget=1024'])('%s: a streaming evictor reads it whole, no warning', (policy) => {
+    expect(explicitPolicyWarning(input(long), policy)).toBeNull();
   });
 });
