@@ -104,6 +104,8 @@ export interface EnginePreview {
   fits: boolean;
   /** Predicted for the turn: the most it holds at once (KV and compute buffers). */
   predictedPeakBytes: number;
+  /** Predicted KV bytes after the prompt is in (the budget's for an evicting policy). */
+  predictedKvBytes: number;
   /** auto's sentence, or the warning for a chosen policy that is predicted not to fit; null when there is nothing to say. */
   explanation: string | null;
   /** Leading prompt tokens the engine's cache holds: a follow-up (or a reopened document) reads only the rest. */

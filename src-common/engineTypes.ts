@@ -210,6 +210,9 @@ export interface StatedMemory {
   freeRamBytes?: number;
   freeVramBytes?: number;
   marginBytes?: number;
+  /** The most KV auto may plan: bytes, or tokens of full-precision KV on the loaded model (a chat's KV budget setting). */
+  kvBudgetBytes?: number;
+  kvBudgetTokens?: number;
 }
 
 /** What policy auto decided before a turn (src-common/policy/select.ts). */

@@ -1,6 +1,7 @@
 // Payload schemas for every request the renderer can make. Pure (zod only): the main process, the
 // serve transport and tests validate with them; the renderer only sees the inferred types.
 import { z } from 'zod';
+import { kvBudgetSettingProblem } from './policy/kvBudgetSetting.js';
 
 export const Id = z.string().min(1).max(128);
 
@@ -12,6 +13,13 @@ export const SessionSettingsPatch = z
     topP: z.number().gt(0).max(1),
     maxTokens: z.number().int().min(1).max(32_768),
     policy: z.string().min(1).max(200),
+    kvBudget: z
+      .string()
+      .max(40)
+      .superRefine((value, ctx) => {
+        const problem = kvBudgetSettingProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
   })
   .partial()
   .strict();

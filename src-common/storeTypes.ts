@@ -8,6 +8,8 @@ export interface SessionSettings {
   maxTokens: number;
   /** Policy spec for this session's turns ("auto" once the selector exists). */
   policy: string;
+  /** What auto may give the KV cache: "auto" (the free memory decides), bytes ("512mb") or tokens ("4096"); policy/kvBudgetSetting.ts. */
+  kvBudget: string;
 }
 
 export interface SessionRow {

@@ -8,6 +8,8 @@ import type { AutoSelectionMetrics, ModelInfo, StatedMemory, TurnRequest } from 
 import { computeBytesEstimate } from '../src-common/policy/computeBytes.js';
 import type { PlanOptions } from '../src-common/policy/contextPlan.js';
 import { PolicySpecError } from '../src-common/policy/policyError.js';
+import { kvBudgetBytes } from '../src-common/policy/kvBudgetSetting.js';
+import { kvRowBytes } from '../src-common/policy/kvBytes.js';
 import {
   DEFAULT_PREFERENCE,
   defaultMarginBytes,
@@ -60,11 +62,13 @@ export async function previewTurn(host: ChoiceHost, request: TurnRequest, prompt
   const auto = requestedAuto(request.policy);
   if (auto) {
     const choice = await chooseAuto(host, auto, promptTokens, request);
-    return { ...base, policy: choice.policy, auto: true, fits: choice.fits, predictedPeakBytes: choice.predictedBytes.peak, explanation: choice.explanation };
+    const { peak, kv } = choice.predictedBytes;
+    return { ...base, policy: choice.policy, auto: true, fits: choice.fits, predictedPeakBytes: peak, predictedKvBytes: kv, explanation: choice.explanation };
   }
   const input = await selectionInput(host, promptTokens, request, DEFAULT_PREFERENCE);
   const warning = explicitPolicyWarning(input, policy);
-  return { ...base, policy, auto: false, fits: warning === null, predictedPeakBytes: predictPolicyBytes(input, policy).peak, explanation: warning };
+  const { peak, kv } = predictPolicyBytes(input, policy);
+  return { ...base, policy, auto: false, fits: warning === null, predictedPeakBytes: peak, predictedKvBytes: kv, explanation: warning };
 }
 
 /** What the turn's metrics keep of the choice. */
@@ -93,11 +97,19 @@ async function selectionInput(host: ChoiceHost, promptTokens: number, request: T
     memoryName: memory.name,
     weightsLoaded: true,
     marginBytes: request.memory?.marginBytes ?? defaultMarginBytes(memory.freeBytes),
+    kvBudgetBytes: statedKvBudget(info, request.memory ?? {}),
     computeBytes: (shape) => computeBytesEstimate(info, shape),
     options: host.planOptions,
     profile: request.layerProfile ?? null,
     preference,
   };
+}
+
+/** A stated KV budget in bytes: as given, or that many tokens of full-precision (f16) KV; null when none. */
+function statedKvBudget(model: ModelInfo, stated: StatedMemory): number | null {
+  if (stated.kvBudgetBytes !== undefined) return stated.kvBudgetBytes;
+  if (stated.kvBudgetTokens !== undefined) return kvBudgetBytes({ kind: 'tokens', tokens: stated.kvBudgetTokens }, 2 * model.layers * kvRowBytes(model, 'f16'));
+  return null;
 }
 
 /** Free bytes where the KV lives: the GPU's when layers are offloaded, else RAM; a stated figure wins. */

@@ -11,6 +11,7 @@ import { policyUsesLayerProfile } from '../../src-common/policy/calibration.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { PolicySpecError } from '../../src-common/policy/policyError.js';
 import { canonicalPolicySetting } from '../../src-common/policy/select.js';
+import { parseKvBudgetSetting } from '../../src-common/policy/kvBudgetSetting.js';
 import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
 import type { MessageRow, SessionRow, SessionSettings } from '../../src-common/storeTypes.js';
 import { attachDocument } from './documentAttach.js';
@@ -187,6 +188,7 @@ export class SessionService {
     const { session, messages, documents } = this.store.snapshot(sessionId);
     const documentsById = new Map(documents.map((d) => [d.id, { name: d.name, text: d.text }]));
     const { systemPrompt, temperature, topP, maxTokens, policy } = session.settings;
+    const memory = this.statedMemory(session.settings);
     const draft = documentIds.flatMap((id) => {
       const document = documentsById.get(id);
       return document ? [document] : [];
@@ -196,7 +198,7 @@ export class SessionService {
       messages: [...buildTurnMessages(systemPrompt, settled, documentsById), { role: 'user', content: composeUserMessage(text, draft) }],
       sampling: { temperature, topP, maxTokens },
       policy,
-      ...(this.options.memory ? { memory: this.options.memory } : {}),
+      ...(memory ? { memory } : {}),
     };
     const preview = await client.planTurn(request);
     return { ...preview, ...(await this.expectedTtft(preview)) };
@@ -222,14 +224,25 @@ export class SessionService {
     const history = messages.filter((m) => m.id !== answerId);
     const documentsById = new Map(documents.map((d) => [d.id, { name: d.name, text: d.text }]));
     const { systemPrompt, temperature, topP, maxTokens, policy } = session.settings;
+    const memory = this.statedMemory(session.settings);
     return {
       messages: buildTurnMessages(systemPrompt, history, documentsById),
       sampling: { temperature, topP, maxTokens },
       policy,
-      ...(this.options.memory ? { memory: this.options.memory } : {}),
+      ...(memory ? { memory } : {}),
       // a cache saved on disk is listed by the documents it holds, else by the chat
       cacheLabel: documents.length > 0 ? documents.map((d) => d.name).join(', ') : session.title,
     };
+  }
+
+  /** The memory auto plans with: the app's stated figures (tests, the CLI) and the chat's KV budget. */
+  private statedMemory(settings: SessionSettings): StatedMemory | null {
+    const budget = parseKvBudgetSetting(settings.kvBudget);
+    const stated: StatedMemory = {
+      ...this.options.memory,
+      ...(budget.kind === 'bytes' ? { kvBudgetBytes: budget.bytes } : budget.kind === 'tokens' ? { kvBudgetTokens: budget.tokens } : {}),
+    };
+    return Object.keys(stated).length > 0 ? stated : null;
   }
 
   /** The loaded model's calibrated profile when the policy needs it (simlayerkv without layers=). */

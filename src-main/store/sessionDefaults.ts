@@ -11,4 +11,5 @@ export const DEFAULT_SESSION_SETTINGS: Readonly<SessionSettings> = Object.freeze
   maxTokens: 1024,
   // chosen per turn from free memory, model and prompt (src-common/policy/select.ts)
   policy: 'auto',
+  kvBudget: 'auto',
 });

@@ -194,6 +194,30 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => info.getByTestId('turn-kv').textContent()).toMatch(/allocated \(predicted /);
   });
 
+  it('takes a KV budget in settings, refuses a wrong one with the reason, and shows the next turn it predicts', async () => {
+    await ui(page).newChat().click();
+    await ui(page).settings().click();
+    const budget = page.getByRole('textbox', { name: 'KV budget' });
+    const prediction = page.getByTestId('kv-budget-prediction');
+    // no cap: auto gives SmolLM2 its whole 8k context of f16 KV (180 MiB)
+    await expect.poll(() => prediction.textContent(), { timeout: 30_000 }).toMatch(/^This chat's next turn: auto: full · 180\.0 MiB of KV/);
+    await budget.fill('lots');
+    await budget.press('Enter');
+    await expect.poll(() => page.getByTestId('kv-budget-problem').textContent()).toBe('"lots" is not a KV budget: write auto, a size such as 512mb or 1.5gb, or a token count such as 4096.');
+    await budget.fill('20mb');
+    await budget.press('Enter');
+    await expect.poll(() => page.getByTestId('kv-budget-problem').count()).toBe(0);
+    await expect.poll(() => prediction.textContent(), { timeout: 30_000 }).not.toMatch(/auto: full/);
+    const kv = /· ([\d.]+) (KiB|MiB) of KV/.exec((await prediction.textContent()) ?? '');
+    expect(kv).not.toBeNull();
+    expect(Number(kv![1]) * (kv![2] === 'MiB' ? 1024 : 1)).toBeLessThanOrEqual(20 * 1024);
+    // persisted with the chat
+    await page.reload();
+    await ui(page).settings().click();
+    await expect.poll(() => page.getByRole('textbox', { name: 'KV budget' }).inputValue()).toBe('20mb');
+    await page.getByRole('button', { name: 'Close chat settings' }).click();
+  });
+
   it('shows the prompt being read live, then reads only what a follow-up adds', async () => {
     await ui(page).newChat().click();
     await setSampling(page, { temperature: 0, maxTokens: 12 });

@@ -54,6 +54,22 @@ describe('session service with the real engine', () => {
     expect(backend.store.sessions.require(session.id).title).toBe('What is the capital of France?');
   });
 
+  it("holds auto's cache to the chat's KV budget, in the preview and in the turn", async () => {
+    const session = newSession(8);
+    const unbudgeted = await backend.sessions.preview(session.id, 'What is the capital of France?');
+    // 2,048 cells of SmolLM2's f16 KV: 45 MiB
+    expect(unbudgeted).toMatchObject({ policy: 'full', predictedKvBytes: 45 * 2 ** 20 });
+    backend.sessions.updateSettings(session.id, { kvBudget: '8mb' });
+    const budgeted = await backend.sessions.preview(session.id, 'What is the capital of France?');
+    expect(budgeted.policy).not.toBe('full');
+    expect(budgeted.predictedKvBytes).toBeLessThanOrEqual(8 * 2 ** 20);
+    const started = await backend.sessions.send(session.id, 'What is the capital of France?');
+    const answer = await finished(started.assistantMessage.id);
+    expect(answer.metrics?.policy).toBe(budgeted.policy);
+    expect(answer.metrics?.kvBytesAllocated).toBeLessThanOrEqual(8 * 2 ** 20);
+    expect(answer.metrics?.selection?.explanation).toBeTruthy();
+  });
+
   it('refuses a second question while answering, and stops the running answer', async () => {
     const session = newSession(300);
     const started = await backend.sessions.send(session.id, 'Write a long story about a dragon.');
