@@ -29,7 +29,7 @@ const LOOKAHEAD_KNOB: Knob = {
   values: ['question', 'none'],
   default: 'question',
   description:
-    "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the prompt's last window tokens (the question) ahead of time, ranks by their attention and erases them again; none ranks by the last chunk's own queries",
+    "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the prompt's last window tokens (the question) after what the cache holds, once per half recent window, ranks the rounds by their attention and erases them again; none ranks by the last chunk's own queries",
 };
 
 /** Window of queries an unknobbed scorer would use; only read by window scoring. */
