@@ -1,7 +1,7 @@
 // The CMake options that choose how a native build's CPU code is compiled, in one place so the
 // stock and patched builds (and their test) always agree on them.
 
-export const CPU_TARGETS = ['variants', 'native'] as const;
+export const CPU_TARGETS = ['variants', 'native', 'avx2'] as const;
 export type CpuTarget = (typeof CPU_TARGETS)[number];
 
 /** What `npm run setup` builds when nothing is asked for: code that runs on any CPU it meets. */
@@ -17,6 +17,11 @@ export function resolveCpuTarget(flag: string | undefined, env: NodeJS.ProcessEn
 
 export function cpuOptions(cpu: CpuTarget): Record<string, string> {
   if (cpu === 'native') return { GGML_NATIVE: 'ON' };
+  // x86-64-v3 (Haswell, Zen and later): one vectorised library without run-time selection, for a
+  // quick build that runs on the x86 CPUs of the last decade, AMD or Intel, AMX or not
+  if (cpu === 'avx2') {
+    return { GGML_NATIVE: 'OFF', GGML_SSE42: 'ON', GGML_AVX: 'ON', GGML_AVX2: 'ON', GGML_FMA: 'ON', GGML_F16C: 'ON', GGML_BMI2: 'ON', GGML_AVX512: 'OFF', GGML_AMX_TILE: 'OFF', GGML_AMX_INT8: 'OFF' };
+  }
   // ggml refuses ALL_VARIANTS without BACKEND_DL: each variant is a library loaded at run time
   return { GGML_NATIVE: 'OFF', GGML_BACKEND_DL: 'ON', GGML_CPU_ALL_VARIANTS: 'ON' };
 }
@@ -85,10 +90,14 @@ export function chooseGpuBackend(request: GpuRequest, tools: GpuToolchain): { ba
   return { backend: 'cpu', why: 'no GPU toolkit found (CUDA: nvcc; Vulkan: headers and glslc)' };
 }
 
-export function gpuOptions(backend: GpuBackend): Record<string, string> {
+/**
+ * `cudaArchitectures` (`--cuda-arch`, e.g. "90-real" or "86;89"): the GPUs whose code the CUDA
+ * build carries; unset, ggml's own list (every generation since Turing, several times the compile).
+ */
+export function gpuOptions(backend: GpuBackend, cudaArchitectures?: string): Record<string, string> {
   return {
     GGML_METAL: backend === 'metal' ? '1' : 'OFF',
-    ...(backend === 'cuda' ? { GGML_CUDA: '1' } : {}),
+    ...(backend === 'cuda' ? { GGML_CUDA: '1', ...(cudaArchitectures ? { CMAKE_CUDA_ARCHITECTURES: cudaArchitectures } : {}) } : {}),
     ...(backend === 'vulkan' ? { GGML_VULKAN: '1' } : {}),
   };
 }

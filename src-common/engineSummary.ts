@@ -10,7 +10,9 @@ export function describeCpuCode(cpu: CpuInfo): string {
       ? `CPU variant ${cpu.variant ?? '(chosen by ggml; this OS does not say which)'}`
       : cpu.build === 'native'
         ? 'CPU code built for this machine (-march=native)'
-        : "node-llama-cpp's prebuilt CPU code";
+        : cpu.build === 'avx2'
+          ? 'CPU code for any AVX2 machine (x86-64-v3)'
+          : "node-llama-cpp's prebuilt CPU code";
   const features = cpu.features.filter((f) => /^(AVX|AMX|SSE|NEON|SVE|F16C|FMA|BMI|DOTPROD|MATMUL|SME|FP16)/.test(f));
   const off = cpu.disabledVariants.length ? `; switched off on this machine after crashing: ${cpu.disabledVariants.join(', ')}` : '';
   return `${code} (${features.join(', ') || 'no vector features reported'})${off}`;

@@ -31,8 +31,11 @@ export interface GpuInfo {
 
 /** How the engine's CPU code was built and which of it runs in this process. */
 export interface CpuInfo {
-  /** `variants`: one library per instruction-set level, the best chosen at load; `native`: -march=native. */
-  build: 'variants' | 'native' | 'prebuilt';
+  /**
+   * `variants`: one library per instruction-set level, the best chosen at load; `native`:
+   * -march=native; `avx2`: one x86-64-v3 library.
+   */
+  build: 'variants' | 'native' | 'avx2' | 'prebuilt';
   /** The variant ggml loaded (haswell, zen4, …) when the build has variants and the OS says which. */
   variant: string | null;
   /** Variants switched off on this machine because they crashed the engine. */

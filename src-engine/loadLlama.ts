@@ -102,7 +102,7 @@ async function gpuInfo(llama: Llama, built: GpuInfo['built']): Promise<GpuInfo> 
 
 function cpuInfo(llama: Pick<Llama, 'systemInfo'>, record: NativeBuildRecord | null, disabledVariants: string[]): CpuInfo {
   const build = record === null ? 'prebuilt' : (record.cpu ?? 'native');
-  return { build, variant: build === 'native' ? null : loadedCpuVariant(), disabledVariants, features: cpuFeaturesOf(llama) };
+  return { build, variant: build === 'variants' || build === 'prebuilt' ? loadedCpuVariant() : null, disabledVariants, features: cpuFeaturesOf(llama) };
 }
 
 export interface LoadedLlama {

@@ -21,7 +21,7 @@ export interface NativeBuildRecord {
   sources?: string[];
   cmakeOptions: Record<string, string>;
   /** How the CPU code was compiled; records older than the option are native builds. */
-  cpu?: 'variants' | 'native';
+  cpu?: 'variants' | 'native' | 'avx2';
   /** The GPU backend built in; records older than the option have Metal on macOS only. */
   gpu?: 'cpu' | 'vulkan' | 'cuda' | 'metal';
   builtAt: string;

@@ -292,6 +292,8 @@ export function runSection(results: BenchResults, files: { json: string; ttftSvg
   const dirty = results.source.dirtyFiles > 0 ? ` plus ${results.source.dirtyFiles} uncommitted changes in the working tree` : '';
   lines.push(`- Sift source: \`${results.source.commit.slice(0, 12)}\`${dirty}`);
   lines.push(`- node-llama-cpp ${m.nodeLlamaCpp}; builds: ${Object.entries(results.builds).map(([k, b]) => `${k} \`${b.id}\``).join(', ')}`);
+  const runsOn = [...new Set(Object.values(results.builds).flatMap((b) => (b.runsOn ? [b.runsOn] : [])))];
+  if (runsOn.length) lines.push(`- Runs on: ${runsOn.join(' / ')}`);
   lines.push(
     `- Engine: context ${results.engine.contextSizes.map((c) => `${c.contextSize} tokens at ${lengthTag(c.length)}`).join(', ')}, ` +
       `${results.engine.ubatch}; greedy decoding; ` +

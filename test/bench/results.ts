@@ -155,7 +155,8 @@ export interface BenchResults {
   command: string;
   machine: MachineInfo & { loadAverageAtEnd: number };
   model: { fileName: string; name: string; architecture: string; sizeBytes: number; sha256: string; shape: Record<string, number> };
-  builds: Record<string, { id: string; addonPath: string }>;
+  /** `runsOn`: the CPU code and GPU each build ran with (absent in older results). */
+  builds: Record<string, { id: string; addonPath: string; runsOn?: string }>;
   /** contextSizes: the context every engine held for each length (engines are reloaded between lengths). */
   engine: { contextSizes: Array<{ length: number; contextSize: number }>; threads: number; ubatch: string };
   suite: { lengths: number[]; depths: number[]; fidelityTokens: number; fidelityPrompts: number; answerTokens: number; followUps: number };

@@ -13,6 +13,7 @@ import { runBench, type RawRun } from './benchRun.js';
 import { BenchCache, defaultCacheDir } from './cache.js';
 import { EnginePool } from './engines.js';
 import { describeMachine, type MachineInfo } from './machine.js';
+import { describeCpuCode, describeGpu } from '../../src-common/engineSummary.js';
 import { identifyModel, type ModelIdentity } from './modelIdentity.js';
 import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import type { ActiveTurn } from './passkeyTurn.js';
@@ -85,7 +86,7 @@ function assembleResults(
   const builds: BenchResults['builds'] = {};
   for (const state of raw.rows) {
     const build = state.slot.client.build;
-    builds[state.row.build] = { id: build.id, addonPath: build.addonPath };
+    builds[state.row.build] = { id: build.id, addonPath: build.addonPath, runsOn: `${describeCpuCode(build.cpu)}; ${describeGpu(build.gpu)}` };
   }
   return {
     format: 2,

@@ -80,12 +80,22 @@ describe('native build options', () => {
     expect(resolveCpuTarget(undefined, { SIFT_NATIVE_CPU: 'native' })).toBe('native');
     expect(resolveCpuTarget('variants', { SIFT_NATIVE_CPU: 'native' })).toBe('variants');
     expect(resolveCpuTarget(undefined, { SIFT_NATIVE_PORTABLE: '1' })).toBe('variants');
-    expect(() => resolveCpuTarget('avx2', {})).toThrow('--cpu takes "variants" or "native", not "avx2"');
+    expect(resolveCpuTarget('avx2', {})).toBe('avx2');
+    expect(() => resolveCpuTarget('avx512', {})).toThrow('--cpu takes "variants" or "native" or "avx2", not "avx512"');
   });
 
   it('gives ggml the options its release builds use', () => {
     expect(cpuOptions('variants')).toEqual({ GGML_NATIVE: 'OFF', GGML_BACKEND_DL: 'ON', GGML_CPU_ALL_VARIANTS: 'ON' });
     expect(cpuOptions('native')).toEqual({ GGML_NATIVE: 'ON' });
+    // one vectorised library: never scalar, never AVX-512 or AMX
+    expect(cpuOptions('avx2')).toMatchObject({ GGML_NATIVE: 'OFF', GGML_AVX2: 'ON', GGML_FMA: 'ON', GGML_F16C: 'ON', GGML_AVX512: 'OFF', GGML_AMX_INT8: 'OFF' });
+    expect(cpuOptions('avx2')).not.toHaveProperty('GGML_BACKEND_DL');
+  });
+
+  it('narrows a CUDA build to the GPUs asked for', () => {
+    expect(gpuOptions('cuda', '90-real')).toMatchObject({ GGML_CUDA: '1', CMAKE_CUDA_ARCHITECTURES: '90-real' });
+    expect(gpuOptions('cuda')).not.toHaveProperty('CMAKE_CUDA_ARCHITECTURES');
+    expect(gpuOptions('vulkan', '90-real')).not.toHaveProperty('CMAKE_CUDA_ARCHITECTURES');
   });
 
   const linux: GpuToolchain = { platform: 'linux', cuda: false, glslc: false, vulkanHeaders: 'missing' };

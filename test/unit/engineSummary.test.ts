@@ -15,6 +15,9 @@ describe('engine summary', () => {
     expect(describeCpuCode({ build: 'native', variant: null, disabledVariants: [], features: [] })).toBe(
       'CPU code built for this machine (-march=native) (no vector features reported)',
     );
+    expect(describeCpuCode({ build: 'avx2', variant: null, disabledVariants: [], features: ['AVX2', 'FMA'] })).toBe(
+      'CPU code for any AVX2 machine (x86-64-v3) (AVX2, FMA)',
+    );
   });
 
   it('says whether a GPU runs the model, and why not when none does', () => {
