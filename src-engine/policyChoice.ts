@@ -95,6 +95,7 @@ async function selectionInput(host: ChoiceHost, promptTokens: number, request: T
     answerTokens: request.sampling.maxTokens,
     freeBytes: memory.freeBytes,
     memoryName: memory.name,
+    onGpu: memory.name === 'VRAM',
     weightsLoaded: true,
     marginBytes: request.memory?.marginBytes ?? defaultMarginBytes(memory.freeBytes),
     kvBudgetBytes: statedKvBudget(info, request.memory ?? {}),

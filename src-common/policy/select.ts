@@ -85,6 +85,12 @@ export interface SelectionInput {
   freeBytes: number;
   /** 'RAM' or a device name, for the explanation. */
   memoryName: string;
+  /**
+   * The model runs on a GPU. There a prefill is not FLOP-bound the way it is on a CPU: lazy prefill
+   * measured slower than full KV (0.48–0.54× of stock's TTFT on an H200, docs/NATIVE.md), so
+   * preference `fast` keeps full KV.
+   */
+  onGpu?: boolean;
   /** The weights already take memory that freeBytes leaves out (the model is loaded). */
   weightsLoaded: boolean;
   marginBytes: number;
@@ -149,7 +155,10 @@ export function selectPolicy(input: SelectionInput): Selection {
 
   const exactLadder: Candidate[] = [];
   if (!tooLong) {
-    if (input.preference === 'fast' && lazyPays(input)) exactLadder.push(cost('lazy', true), cost('lazy+kv:type=q8_0', true));
+    if (input.preference === 'fast' && lazyPays(input)) {
+      if (input.onGpu) notices.push('The model runs on a GPU: lazy prefill was measured there only with a 135M model, slower than full KV (docs/NATIVE.md), so fast keeps full KV.');
+      else exactLadder.push(cost('lazy', true), cost('lazy+kv:type=q8_0', true));
+    }
     const sized = sizedCacheTokens(input);
     const canSize = sized !== null && input.options.features.has('kvBudgets');
     exactLadder.push(cost('full', false));

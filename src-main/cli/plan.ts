@@ -170,6 +170,7 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     answerTokens: args.maxTokens,
     freeBytes,
     memoryName: onGpu ? 'VRAM' : 'RAM',
+    onGpu,
     weightsLoaded: false,
     marginBytes,
     computeBytes: (ctx) => computeBytesEstimate(shape, ctx),

@@ -43,6 +43,8 @@ interface Scenario {
   loaded?: boolean;
   preference?: Preference;
   memory?: string;
+  /** The model runs on that GPU (memory names it). */
+  gpu?: boolean;
   stock?: boolean;
 }
 
@@ -53,6 +55,7 @@ function input(s: Scenario): SelectionInput {
     answerTokens: 512,
     freeBytes: s.free,
     memoryName: s.memory ?? 'RAM',
+    onGpu: s.gpu ?? false,
     weightsLoaded: s.loaded ?? false,
     marginBytes: s.margin ?? Math.max(256 * MiB, Math.round(s.free * 0.1)),
     computeBytes: (ctx) => computeBytesEstimate(s.model, ctx),
@@ -135,6 +138,8 @@ const SCENARIOS: Array<[string, Scenario]> = [
   // a sliding-window model
   ['gemma-2-2b, 4k prompt, 8 GiB RAM', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, expected: 'full' }],
   ['gemma-2-2b, 4k prompt, prefer fast: lazy prefill', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, preference: 'fast', expected: 'lazy' }],
+  ['gemma-2-2b, 4k prompt, prefer fast, on a GPU: full (lazy measured slower there)', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', expected: 'full' }],
+  ['Qwen2.5-0.5B, 2k prompt, prefer fast, on a GPU: full', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', expected: 'full' }],
 ];
 
 describe('auto on a table of machines, models and prompts', () => {
@@ -216,6 +221,15 @@ describe('the auto setting', () => {
     expect(() => parseAutoPolicy('auto:budget=1')).toThrow(/one knob, prefer=/);
     expect(canonicalPolicySetting(' auto ')).toBe('auto');
     expect(canonicalPolicySetting('kv:type=q8_0')).toBe('kv:type=q8_0');
+  });
+
+  it('keeps full KV under prefer=fast on a GPU, and says why', () => {
+    const onCpu = selectPolicy(input({ model: QWEN_05B, prompt: 2048, free: 16 * GiB, preference: 'fast', expected: 'lazy' }));
+    const onGpu = selectPolicy(input({ model: QWEN_05B, prompt: 2048, free: 16 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', expected: 'full' }));
+    expect(onCpu.policy).toBe('lazy');
+    expect(onGpu.policy).toBe('full');
+    expect(onGpu.lossy).toBe(false);
+    expect(onGpu.notices.join(' ')).toMatch(/runs on a GPU: lazy prefill was measured there only with a 135M model, slower than full KV/);
   });
 });
 
