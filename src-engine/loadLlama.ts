@@ -57,7 +57,7 @@ async function loadFromRecord(record: NativeBuildRecord): Promise<{ llama: Llama
         'see docs/NATIVE.md to report it, or rebuild with `npm run build-native -- --cpu native --force`',
     );
   }
-  const bindings: unknown = require(record.addonPath);
+  const bindings = requireAddon(record);
   const factory = (Llama as unknown as { _create(options: LlamaCreateOptions): Promise<Llama> })._create;
   const totalRam = (await import('node:os')).totalmem();
   const llama = await factory.call(Llama, {
@@ -83,6 +83,25 @@ async function loadFromRecord(record: NativeBuildRecord): Promise<{ llama: Llama
     tempDir: false,
   });
   return { llama, disabledVariants };
+}
+
+/**
+ * The build's addon, or an error that says why it cannot load here: for a GPU build that is
+ * almost always its runtime or driver (libcudart, libcublas, libvulkan) missing on this machine.
+ */
+function requireAddon(record: NativeBuildRecord): unknown {
+  try {
+    return require(record.addonPath) as unknown;
+  } catch (err) {
+    const reason = (err as Error).message.split('\n')[0] ?? String(err);
+    const gpu = builtGpu(record);
+    const name = { cpu: 'CPU', vulkan: 'Vulkan', cuda: 'CUDA', metal: 'Metal' }[gpu];
+    const remedy =
+      gpu === 'cpu'
+        ? 'rebuild it with `npm run setup`'
+        : `install the ${name} runtime and driver this build links (docs/NATIVE.md, "GPU backends"), or rebuild for the CPU alone with \`npm run build-native -- --gpu cpu --force\``;
+    throw new EngineError('INTERNAL', `the ${record.kind} engine (built with ${name}) cannot load on this machine: ${reason}; ${remedy}`);
+  }
 }
 
 /** Records from before the --gpu option: Metal on macOS, nothing elsewhere. */
