@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { BuildInfo, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics } from './engineTypes.js';
 import type { DocumentRow, MessageRow, SessionRow } from './storeTypes.js';
 import type { RequestSchemas } from './schemas.js';
+import type { ModelLoadSettings } from './modelLoadSettings.js';
 
 export type { BuildInfo, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics, MessageRow, SessionRow };
 export type SessionSettings = SessionRow['settings'];
@@ -83,6 +84,10 @@ export interface ModelState {
   downloads: DownloadState[];
   /** Why the engine or the last load failed, in words a person can act on. */
   error: string | null;
+  /** How models load; a change loads the current one again. */
+  loadSettings: ModelLoadSettings;
+  /** Cores the OS offers this app: what threads=auto uses. */
+  cpuCores: number;
 }
 
 export interface ExportedSession {
@@ -150,6 +155,7 @@ export interface ApiResults {
   'models.forget': ModelState;
   'models.load': ModelState;
   'models.reload': ModelState;
+  'models.setLoadSettings': ModelState;
   'models.pickFile': { path: string | null };
   'models.download': DownloadState;
   'models.cancelDownload': DownloadState;

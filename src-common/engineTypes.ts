@@ -308,4 +308,8 @@ export interface ModelInfo extends Omit<ModelShapeFacts, 'name'> {
   contextSize: number;
   /** Layers node-llama-cpp put on a GPU device (0 when everything runs on the CPU). */
   offloadedLayers: number;
+  /** CPU threads every context of the model runs with. */
+  threads: number;
+  /** Whether contexts use flash attention (a quantized KV type turns it on for its own context). */
+  flashAttention: boolean;
 }

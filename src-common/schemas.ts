@@ -2,6 +2,7 @@
 // serve transport and tests validate with them; the renderer only sees the inferred types.
 import { z } from 'zod';
 import { kvBudgetSettingProblem } from './policy/kvBudgetSetting.js';
+import { loadSettingProblem } from './modelLoadSettings.js';
 
 export const Id = z.string().min(1).max(128);
 
@@ -20,6 +21,24 @@ export const SessionSettingsPatch = z
         const problem = kvBudgetSettingProblem(value);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       }),
+  })
+  .partial()
+  .strict();
+
+/** A whole number or auto, refused in the words the settings panel shows (modelLoadSettings.ts). */
+const wholeOrAuto = (field: 'contextSize' | 'threads' | 'gpuLayers') =>
+  z.union([z.literal('auto'), z.number()]).superRefine((value, ctx) => {
+    const problem = loadSettingProblem(field, String(value));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** How models are loaded (every chat); every field optional so a change can carry just one. */
+export const ModelLoadSettingsPatch = z
+  .object({
+    contextSize: wholeOrAuto('contextSize'),
+    threads: wholeOrAuto('threads'),
+    gpuLayers: wholeOrAuto('gpuLayers'),
+    flashAttention: z.boolean(),
   })
   .partial()
   .strict();
@@ -60,6 +79,7 @@ export const requestSchemas = {
   'models.forget': z.object({ path: z.string().min(1).max(4096) }).strict(),
   'models.load': z.object({ path: z.string().min(1).max(4096) }).strict(),
   'models.reload': z.object({}).strict(),
+  'models.setLoadSettings': z.object({ settings: ModelLoadSettingsPatch }).strict(),
   'models.pickFile': z.object({}).strict(),
   'models.download': z.object({ uri: z.string().min(3).max(2048) }).strict(),
   'models.cancelDownload': z.object({ downloadId: Id }).strict(),

@@ -1,5 +1,6 @@
 // The engine inside its own process: one native build, at most one model and one context, one
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
+import os from 'node:os';
 import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
@@ -37,12 +38,15 @@ import {
 import { EngineError } from './engineError.js';
 import { runFirstDecode } from './firstDecode.js';
 import type { EnginePreview } from '../src-common/contract.js';
+import { DEFAULT_MAX_CONTEXT } from '../src-common/modelLoadSettings.js';
 
 export interface LoadModelOptions {
   path: string;
   /** Tokens the context holds; defaults to the model's training context, capped at 16k. */
   contextSize?: number;
   threads?: number;
+  /** Layers on the GPU: a count, or auto (as many as free VRAM holds); a CPU build puts none there. */
+  gpuLayers?: number | 'auto';
   batchSize?: number;
   flashAttention?: boolean;
   /**
@@ -53,8 +57,6 @@ export interface LoadModelOptions {
   /** Decode a few tokens right after loading, so a build this CPU cannot run fails now (firstDecode.ts). */
   firstDecode?: boolean;
 }
-
-const DEFAULT_MAX_CONTEXT = 16_384;
 
 type ConversationRevived = ConversationCacheMetrics['revived'];
 
@@ -69,7 +71,12 @@ interface LoadedModel {
   fingerprint: string;
 }
 
-function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, contextSize: number): ModelInfo {
+/** The threads every context of the model runs with: as set, else every core the OS offers. */
+function threadsFor(options: LoadModelOptions): number {
+  return options.threads ?? Math.max(1, os.availableParallelism());
+}
+
+function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, contextSize: number, options: LoadModelOptions): ModelInfo {
   const shape = modelShapeFromMetadata(model.fileInfo.metadata);
   return {
     path: modelPath,
@@ -86,6 +93,8 @@ function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, 
     vocabSize: shape.vocabSize,
     contextSize,
     offloadedLayers: model.gpuLayers,
+    threads: threadsFor(options),
+    flashAttention: options.flashAttention ?? false,
   };
 }
 
@@ -124,14 +133,14 @@ export class Engine {
     await this.unloadModel();
     let model: LlamaModel;
     try {
-      model = await this.llama.loadModel({ modelPath: options.path, gpuLayers: 'auto' });
+      model = await this.llama.loadModel({ modelPath: options.path, gpuLayers: options.gpuLayers ?? 'auto' });
     } catch (err) {
       throw translateLoadError(err, options.path);
     }
     const contextSize = Math.min(options.contextSize ?? DEFAULT_MAX_CONTEXT, model.trainContextSize);
     if (options.firstDecode) {
       try {
-        await runFirstDecode(model, options.threads);
+        await runFirstDecode(model, threadsFor(options));
       } catch (err) {
         await model.dispose();
         throw new EngineError('MODEL_INVALID', `${path.basename(options.path)} loaded but could not decode: ${err instanceof Error ? err.message : String(err)}`);
@@ -139,7 +148,7 @@ export class Engine {
     }
     const fingerprint = await modelFingerprint(options.path);
     prepareChatWrapper(model);
-    this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize), options, fingerprint };
+    this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize, options), options, fingerprint };
     await this.ensureContext(this.plan(parsePolicy('full'), 0, null).shape);
     return this.loaded.info;
   }
@@ -447,7 +456,7 @@ export class Engine {
   /** A context of the given shape; recreated only when the shape changes. */
   private ensureContext(shape: ContextShape): Promise<OpenContext> {
     const loaded = this.requireLoaded();
-    return this.contexts.ensure(loaded.model, loaded.info.name, shape, loaded.options.threads);
+    return this.contexts.ensure(loaded.model, loaded.info.name, shape, loaded.info.threads);
   }
 
   private assertIdle(): void {

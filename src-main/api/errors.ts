@@ -39,6 +39,7 @@ const MODEL_CODES: Record<ModelErrorCode, ApiErrorCode> = {
   BUSY: 'BUSY',
   NO_MODEL: 'NO_MODEL',
   ENGINE_STOPPED: 'ENGINE',
+  LOAD_SETTINGS: 'ENGINE',
   NO_FILE_PICKER: 'UNSUPPORTED',
 };
 

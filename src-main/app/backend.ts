@@ -13,6 +13,7 @@ import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { PrefillTiming } from '../models/prefillTiming.js';
 import { ModelManager } from '../models/modelManager.js';
+import { ModelLoadSettingsStore } from '../models/modelLoadSettingsStore.js';
 import { SessionService } from '../session/sessionService.js';
 import { SavedCaches } from '../engine/savedCaches.js';
 import { openStore, type Store } from '../store/index.js';
@@ -26,6 +27,7 @@ export interface BackendOptions {
   version: string;
   build?: BuildKind;
   hostFactory?: EngineHostFactory;
+  /** `sift serve --context N`: the context size while the stored setting is auto. */
   contextSize?: number;
   /** Electron's native file dialog; absent in serve mode. */
   pickModelFile?: () => Promise<string | null>;
@@ -47,17 +49,19 @@ export function createBackend(options: BackendOptions): Backend {
   const events = new EventBus();
   let models: ModelManager | null = null;
   let savedCaches: SavedCaches | null = null;
+  const loadSettings = new ModelLoadSettingsStore(store.settings, options.contextSize);
   const supervisor = new EngineSupervisor({
+    loadOptions: () => loadSettings.loadOptions(),
     prepare: (client) => savedCaches!.configure(client),
     ...(options.build ? { build: options.build } : {}),
     ...(options.hostFactory ? { hostFactory: options.hostFactory } : {}),
-    ...(options.contextSize ? { contextSize: options.contextSize } : {}),
     onChange: () => models?.publish(),
   });
   savedCaches = new SavedCaches(store.settings, store.dataDir, () => supervisor.engine());
   models = new ModelManager({
     supervisor,
     known: new KnownModels(store.settings),
+    loadSettings,
     downloadDir: path.join(store.dataDir, 'models'),
     emitState: (state) => events.emit({ type: 'model.state', state }),
     emitDownload: (download) => events.emit({ type: 'download.progress', download }),
@@ -130,6 +134,7 @@ function createHandlers({ options, store, sessions, models, savedCaches, events 
     'models.forget': ({ path: modelPath }) => models.forget(modelPath),
     'models.load': ({ path: modelPath }) => models.load(modelPath),
     'models.reload': () => models.reload(),
+    'models.setLoadSettings': ({ settings }) => models.setLoadSettings(settings),
     'models.pickFile': async () => {
       if (!options.pickModelFile) throw new ModelError('NO_FILE_PICKER', 'Type or paste the model file path instead.');
       return { path: await options.pickModelFile() };

@@ -1,6 +1,8 @@
 // `sift ask`: one question, optionally about a document, answered through the same session
 // service the app uses (so the answer and its metrics are saved like any chat), streamed to
 // stdout, then the metrics; or, with --json, one JSON object.
+import { loadOptionsFrom, loadSettingProblem, parseLoadSetting, type ModelLoadSettings } from '../../src-common/modelLoadSettings.js';
+import { ModelLoadSettingsStore } from '../models/modelLoadSettingsStore.js';
 import { parseArgs } from 'node:util';
 import { describeTurn } from '../../src-common/turnSummary.js';
 import { describeCpuCode, describeGpu, describeMemory } from '../../src-common/engineSummary.js';
@@ -31,7 +33,10 @@ export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--js
   --margin <size>      auto: memory kept free beside the turn (default 10% of free, at least 256mb)
   --explain            print what the policy will do, and why, before the answer (stderr)
   --build <kind>       patched (default) or stock llama.cpp
-  --context <tokens>   context size (default: the model's, at most 16384)
+  --context <tokens>   context size (default: the app's setting; auto is the model's, at most 16384)
+  --threads <n>        CPU threads (default: the app's setting; auto is every core)
+  --gpu-layers <n>     layers on the GPU, or auto (default: the app's setting)
+  --flash-attention <on|off>  llama.cpp's fused attention (default: the app's setting, off)
   --max-tokens <n>     answer length limit (default 256)
   --temperature <t>    0 (default) is greedy
   --system <text>      system prompt`;
@@ -42,7 +47,8 @@ interface AskOptions {
   json: boolean;
   policy: string;
   build: 'patched' | 'stock';
-  contextSize: number | undefined;
+  /** Load settings given on the command line; the rest come from the app's settings. */
+  load: Partial<ModelLoadSettings>;
   maxTokens: number;
   temperature: number;
   system: string | null;
@@ -70,6 +76,9 @@ export function parseAskArgs(argv: string[]): AskOptions {
         margin: { type: 'string' },
         build: { type: 'string', default: 'patched' },
         context: { type: 'string' },
+        threads: { type: 'string' },
+        'gpu-layers': { type: 'string' },
+        'flash-attention': { type: 'string' },
         'max-tokens': { type: 'string' },
         temperature: { type: 'string' },
         system: { type: 'string' },
@@ -108,12 +117,34 @@ export function parseAskArgs(argv: string[]): AskOptions {
     json: values.json,
     policy,
     build: values.build,
-    contextSize: positiveWholeNumber(values.context, '--context'),
+    load: loadSettingFlags(values),
     maxTokens: positiveWholeNumber(values['max-tokens'], '--max-tokens') ?? 256,
     temperature,
     system: values.system ?? null,
     question,
   };
+}
+
+/** --context, --threads, --gpu-layers and --flash-attention, checked as the settings panel checks them. */
+function loadSettingFlags(values: { context?: string; threads?: string; 'gpu-layers'?: string; 'flash-attention'?: string }): Partial<ModelLoadSettings> {
+  const load: Partial<ModelLoadSettings> = {};
+  const fields = [
+    ['contextSize', '--context', values.context],
+    ['threads', '--threads', values.threads],
+    ['gpuLayers', '--gpu-layers', values['gpu-layers']],
+  ] as const;
+  for (const [field, flag, raw] of fields) {
+    if (raw === undefined) continue;
+    const problem = loadSettingProblem(field, raw);
+    if (problem) throw new UsageError(`${flag}: ${problem}`);
+    load[field] = parseLoadSetting(raw);
+  }
+  const flash = values['flash-attention'];
+  if (flash !== undefined) {
+    if (flash !== 'on' && flash !== 'off') throw new UsageError(`--flash-attention takes on or off, not "${flash}"`);
+    load.flashAttention = flash === 'on';
+  }
+  return load;
 }
 
 function byteSize(raw: string | undefined, flag: string): number | undefined {
@@ -189,7 +220,7 @@ export async function askCommand(argv: string[]): Promise<number> {
   const supervisor = new EngineSupervisor({
     prepare: (client) => savedCaches!.configure(client),
     build: options.build,
-    ...(options.contextSize ? { contextSize: options.contextSize } : {}),
+    loadOptions: () => loadOptionsFrom({ ...new ModelLoadSettingsStore(store.settings).get(), ...options.load }),
     onChange: () => {},
   });
   savedCaches = new SavedCaches(store.settings, store.dataDir, () => supervisor.engine());

@@ -18,6 +18,7 @@ import { PrefillTiming } from '../models/prefillTiming.js';
 import type { ExpectedTtft } from '../../src-common/policy/expectedTtft.js';
 import { countPlannedPrompt, QUESTION_ALLOWANCE_TOKENS, type PlannedPrompt } from './planPrompt.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
+import { DEFAULT_MAX_CONTEXT } from '../../src-common/modelLoadSettings.js';
 
 export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | --file <document> ["<question>"]) [--json]
   --model <path>         GGUF model file (or SIFT_MODEL); only its header (and, with --file, its
@@ -36,7 +37,6 @@ export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | 
   --prefer <p>           exact, balanced (default) or fast
   --json                 print one JSON object`;
 
-const DEFAULT_MAX_CONTEXT = 16_384;
 
 interface PlanArgs {
   model: string;

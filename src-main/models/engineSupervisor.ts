@@ -6,12 +6,14 @@ import { type BuildInfo, type BuildKind, type ModelInfo } from '../../src-common
 import { EngineError } from '../../src-engine/engineError.js';
 import type { EngineStatus } from '../../src-common/contract.js';
 import { ModelError } from './modelError.js';
+import type { ModelLoadOptions } from '../../src-common/modelLoadSettings.js';
 
 export interface EngineSupervisorOptions {
   build?: BuildKind;
   /** Electron passes a utilityProcess host; serve and tests use the default Node fork. */
   hostFactory?: EngineHostFactory;
-  contextSize?: number;
+  /** How to load a model, asked at each load (the settings may have changed since the last). */
+  loadOptions?(): ModelLoadOptions;
   /** Run on each new engine process before it is used (where it saves caches); a failure is logged, not fatal. */
   prepare?(client: EngineClient): Promise<unknown>;
   onChange(): void;
@@ -62,9 +64,8 @@ export class EngineSupervisor {
     const previous = this.model;
     this.setStatus('loading', null);
     try {
-      const contextSize = this.options.contextSize;
       // the first decode runs at load, so a build this CPU cannot run is found here (firstDecode.ts)
-      this.model = await client.loadModel({ path: modelPath, firstDecode: true, ...(contextSize ? { contextSize } : {}) });
+      this.model = await client.loadModel({ ...this.options.loadOptions?.(), path: modelPath, firstDecode: true });
       this.lastLoadedPath = modelPath;
       this.setStatus('ready', null);
       return this.model;

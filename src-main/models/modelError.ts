@@ -8,6 +8,8 @@ export type ModelErrorCode =
   | 'NO_MODEL'
   /** The engine process stopped; the model must be reloaded. */
   | 'ENGINE_STOPPED'
+  /** The model would not load with changed load settings; the previous ones are back. */
+  | 'LOAD_SETTINGS'
   /** This shell cannot show a file picker (the browser UI of `sift serve`). */
   | 'NO_FILE_PICKER';
 

@@ -8,9 +8,8 @@ import type { ModelInsights } from '../../src-common/contract.js';
 import { ModelError } from './modelError.js';
 import { checkModelFile } from '../../src-engine/modelFile.js';
 import { EngineError } from '../../src-engine/engineError.js';
+import { DEFAULT_MAX_CONTEXT } from '../../src-common/modelLoadSettings.js';
 
-/** The engine caps contexts at 16k tokens; estimate for what it will actually allocate. */
-const ENGINE_MAX_CONTEXT = 16_384;
 /** Leave room for the OS, the app and the document text. */
 const MEMORY_HEADROOM = 0.75;
 
@@ -34,7 +33,7 @@ export async function inspectModel(modelPath: string): Promise<ModelInsights> {
   }
   const insights = await GgufInsights.from(info);
   const trainContextSize = insights.trainContextSize ?? null;
-  const contextSize = Math.min(trainContextSize ?? 4096, ENGINE_MAX_CONTEXT);
+  const contextSize = Math.min(trainContextSize ?? 4096, DEFAULT_MAX_CONTEXT);
   // The V2 estimates load the model in llama.cpp (no_alloc) in this, the app's, process, where an
   // assert on a broken file would end the app; these read the header only. The engine process
   // measures the real allocation when the model loads.

@@ -1,16 +1,22 @@
 // The model manager's back end: known models with their GGUF insights, loading one into the
 // engine, remembering it, and downloads. Every change is pushed as one ModelState event.
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { DownloadState, KnownModel, ModelInsights, ModelState } from '../../src-common/contract.js';
 import type { EngineSupervisor } from './engineSupervisor.js';
 import type { KnownModels } from './knownModels.js';
 import { inspectModel } from './modelInspector.js';
 import { ModelDownloads } from './modelDownloads.js';
+import { ModelError } from './modelError.js';
+import type { ModelLoadSettingsStore } from './modelLoadSettingsStore.js';
+import type { ModelLoadSettings } from '../../src-common/modelLoadSettings.js';
+import { EngineError } from '../../src-engine/engineError.js';
 
 export interface ModelManagerOptions {
   supervisor: EngineSupervisor;
   known: KnownModels;
+  loadSettings: ModelLoadSettingsStore;
   downloadDir: string;
   emitState(state: ModelState): void;
   emitDownload(download: DownloadState): void;
@@ -45,6 +51,8 @@ export class ModelManager {
       })),
       downloads: this.downloads.list(),
       error: supervisor.error,
+      loadSettings: this.options.loadSettings.get(),
+      cpuCores: Math.max(1, os.availableParallelism()),
     };
   }
 
@@ -92,6 +100,34 @@ export class ModelManager {
 
   async reload(): Promise<ModelState> {
     await this.options.supervisor.reload();
+    this.publish();
+    return this.state();
+  }
+
+  /**
+   * Changes how models load and loads the current one again with it. A load that fails under the
+   * new settings (too many GPU layers for the free VRAM, say) puts the previous ones back and
+   * loads with those, and the error says so; an answer being written refuses the change.
+   */
+  async setLoadSettings(patch: Partial<ModelLoadSettings>): Promise<ModelState> {
+    const { supervisor, loadSettings } = this.options;
+    const previous = loadSettings.get();
+    loadSettings.update(patch);
+    const modelPath = supervisor.status === 'ready' && supervisor.model ? supervisor.model.path : null;
+    if (modelPath) {
+      try {
+        await supervisor.load(modelPath);
+      } catch (error) {
+        loadSettings.replace(previous);
+        if (error instanceof EngineError && error.code === 'BUSY') {
+          throw new ModelError('BUSY', 'An answer is being written: change how the model loads once it ends.');
+        }
+        const reason = error instanceof Error ? error.message : String(error);
+        await supervisor.load(modelPath).catch(() => undefined);
+        this.publish();
+        throw new ModelError('LOAD_SETTINGS', `The model did not load with these settings (${reason}); the previous settings are back.`);
+      }
+    }
     this.publish();
     return this.state();
   }

@@ -282,4 +282,42 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => saved.getByTestId('saved-kv-empty').count()).toBe(1);
     await page.getByRole('button', { name: 'Close chat settings' }).click();
   });
+
+  it('changes how the model loads in settings: refuses a wrong value, predicts the KV, reloads, and keeps it', async () => {
+    await ui(page).newChat().click();
+    await ui(page).settings().click();
+    const context = page.getByRole('textbox', { name: 'Context size' });
+    const prediction = page.getByTestId('context-size-prediction');
+    // auto: SmolLM2's trained 8k context, 180 MiB of f16 KV when full
+    await expect.poll(() => prediction.textContent(), { timeout: 30_000 }).toMatch(/Opens 8,192 tokens:\s+180\.0 MiB of full-precision KV/);
+    await context.fill('100');
+    await context.press('Enter');
+    await expect.poll(() => page.getByTestId('context-size-problem').textContent()).toBe('Context size is auto or a whole number from 256 to 1,048,576.');
+    // typed, not yet applied: the prediction follows the field
+    await context.fill('2048');
+    await expect.poll(() => prediction.textContent()).toMatch(/Opens 2,048 tokens:\s+45\.0 MiB/);
+    await context.press('Enter');
+    await expect.poll(() => page.getByTestId('context-size-problem').count()).toBe(0);
+    await page.getByRole('textbox', { name: 'CPU threads' }).fill('1');
+    await page.getByRole('textbox', { name: 'CPU threads' }).press('Enter');
+    await expect.poll(() => page.getByTestId('load-settings-applying').count(), { timeout: 60_000 }).toBe(0);
+    // a CPU build says GPU layers do not apply, and the field is off
+    await expect.poll(() => page.getByTestId('gpu-layers-note').textContent()).toMatch(/everything runs on the CPU|GPU: /);
+    await page.getByRole('button', { name: 'Close chat settings' }).click();
+    // the model manager shows the model as loaded again
+    await ui(page).modelButton().click();
+    const current = page.getByRole('region', { name: 'Current model' });
+    await expect.poll(() => current.textContent(), { timeout: 60_000 }).toMatch(/2,048-token context\s+·\s+1 threads/);
+    await page.getByRole('button', { name: 'Close models' }).click();
+    // kept across a reload of the page
+    await page.reload();
+    await ui(page).settings().click();
+    await expect.poll(() => page.getByRole('textbox', { name: 'Context size' }).inputValue()).toBe('2048');
+    await expect.poll(() => page.getByRole('textbox', { name: 'CPU threads' }).inputValue()).toBe('1');
+    // back to auto for whatever runs after
+    await page.getByRole('textbox', { name: 'Context size' }).fill('');
+    await page.getByRole('textbox', { name: 'Context size' }).press('Enter');
+    await expect.poll(() => page.getByTestId('context-size-prediction').textContent(), { timeout: 60_000 }).toMatch(/Opens 8,192 tokens/);
+    await page.getByRole('button', { name: 'Close chat settings' }).click();
+  });
 });

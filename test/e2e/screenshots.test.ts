@@ -1,6 +1,6 @@
 // First run to first answer in the browser, saving the main screens (light and dark) under
 // docs/screenshots/ for the README: no model → model manager → load by path → attach a document →
-// ask → cache and speed details.
+// ask → cache and speed details → settings.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,5 +101,15 @@ describe('first run to first answer, with screenshots', () => {
     await expect.poll(() => info.textContent()).toContain('Time to first token');
     await shot('cache-info', 'light');
     await shot('cache-info', 'dark');
+    await page.getByRole('button', { name: 'Close cache and speed' }).click();
+  });
+
+  it('shows the settings, with how the model loads and what its context would hold', async () => {
+    await ui(page).settings().click();
+    const loading = page.getByRole('region', { name: 'Model loading' });
+    await expect.poll(() => loading.getByTestId('context-size-prediction').textContent(), { timeout: 30_000 }).toMatch(/Opens 8,192 tokens/);
+    await loading.scrollIntoViewIfNeeded();
+    await shot('settings', 'light');
+    await shot('settings', 'dark');
   });
 });

@@ -137,7 +137,7 @@ describe('engine process lifecycle', () => {
   });
 
   it('blames the file, not the engine, when the engine dies while loading it, and reloads the last good model', async () => {
-    const supervisor = new EngineSupervisor({ contextSize: 512, onChange: () => {} });
+    const supervisor = new EngineSupervisor({ loadOptions: () => ({ contextSize: 512 }), onChange: () => {} });
     try {
       await supervisor.load(testModelPath());
       // what a header that passes Sift's check but trips an assert in llama.cpp's loader does
@@ -164,7 +164,7 @@ describe('engine process lifecycle', () => {
     // what ggml's AMX kernel does on some Intel Xeon VMs at the first decode (issue 17)
     const previousStateFile = process.env['SIFT_CPU_VARIANTS_FILE'];
     process.env['SIFT_CPU_VARIANTS_FILE'] = path.join(mkdtempSync(path.join(os.tmpdir(), 'sift-sigill-')), 'cpu-variants.json');
-    const supervisor = new EngineSupervisor({ contextSize: 512, onChange: () => {} });
+    const supervisor = new EngineSupervisor({ loadOptions: () => ({ contextSize: 512 }), onChange: () => {} });
     try {
       await supervisor.load(testModelPath());
       const { client } = supervisor.requireReady();

@@ -13,6 +13,7 @@ import type {
   SiftApi,
   TurnPreview,
 } from '../../../src-common/contract.js';
+import type { ModelLoadSettings } from '../../../src-common/modelLoadSettings.js';
 import { saveTextFile, fileToBase64 } from './download.js';
 import { connectApi, type ConnectionState } from './transport.js';
 
@@ -276,6 +277,13 @@ export class AppState {
   async reloadModel(): Promise<void> {
     await this.guard(async () => {
       this.models = await this.api.call('models.reload', {});
+    });
+  }
+
+  /** Changes how models load; the back end loads the current model again with it. */
+  async setLoadSettings(settings: Partial<ModelLoadSettings>): Promise<boolean> {
+    return this.guard(async () => {
+      this.models = await this.api.call('models.setLoadSettings', { settings });
     });
   }
 
