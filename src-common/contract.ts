@@ -2,12 +2,12 @@
 // back end pushes. Typed once here; both transports (Electron IPC, loopback WebSocket) carry it
 // unchanged, and the renderer imports only these types.
 import type { z } from 'zod';
-import type { BuildInfo, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics } from './engineTypes.js';
+import type { BuildInfo, LiveCacheReading, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics } from './engineTypes.js';
 import type { DocumentRow, MessageRow, SessionRow } from './storeTypes.js';
 import type { RequestSchemas } from './schemas.js';
 import type { ModelLoadSettings } from './modelLoadSettings.js';
 
-export type { BuildInfo, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics, MessageRow, SessionRow };
+export type { BuildInfo, LiveCacheReading, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics, MessageRow, SessionRow };
 export type SessionSettings = SessionRow['settings'];
 
 /** A document as the renderer sees it: everything but the (possibly huge) text. */
@@ -170,7 +170,15 @@ export type ApiOutput<C extends ApiChannel> = ApiResults[C];
 
 /** Events pushed to every connected renderer. */
 export type AppEvent =
-  | { type: 'turn.progress'; sessionId: string; messageId: string; done: number; total: number; cache?: { held: number; evicted: number; capacity: number } }
+  | {
+      type: 'turn.progress';
+      sessionId: string;
+      messageId: string;
+      done: number;
+      total: number;
+      cache?: { held: number; evicted: number; capacity: number };
+      live?: LiveCacheReading;
+    }
   | { type: 'turn.token'; sessionId: string; messageId: string; text: string }
   | { type: 'turn.finished'; sessionId: string; message: MessageRow }
   | { type: 'model.state'; state: ModelState }

@@ -287,6 +287,17 @@ export interface BufferMemory {
 
 export type StopReason = 'eos' | 'maxTokens' | 'cancelled';
 
+/** The cache as a turn reads its prompt, sampled between evaluations (liveReadings.ts). */
+export interface LiveCacheReading {
+  /** Tokens each layer holds K/V for now, index = layer; during a lazy prefill, the tokens computed so far. */
+  layers?: number[];
+  /** KV bytes in use now, and allocated for the turn's context (its budget); absent while a native lazy prefill runs. */
+  kvBytesUsed?: number;
+  kvBytesAllocated?: number;
+  /** Free memory where the KV lives. */
+  free?: { bytes: number; where: 'RAM' | 'VRAM' };
+}
+
 export type TurnEvent =
   | {
       type: 'progress';
@@ -295,6 +306,8 @@ export type TurnEvent =
       total: number;
       /** Under a budget: tokens the cache holds now, and evicted so far (a prompt longer than the cache streams through it). */
       cache?: { held: number; evicted: number; capacity: number };
+      /** What the live indicators show: the cache per layer and in bytes, and the memory left. */
+      live?: LiveCacheReading;
     }
   | { type: 'token'; text: string }
   | { type: 'done'; answer: string; stopReason: StopReason; metrics: TurnMetrics };

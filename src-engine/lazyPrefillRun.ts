@@ -13,6 +13,7 @@ import {
   type LazySchedule,
 } from './siftNative.js';
 import type { LazyTurnMetrics, TurnEvent } from '../src-common/engineTypes.js';
+import { lazyLayerProgress } from './lazyLayerProgress.js';
 
 export interface LazyTurn {
   schedule: LazySchedule;
@@ -28,8 +29,13 @@ export async function runLazyPrefill(
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<LazyPrefillStats | null> {
-  const report = () =>
-    onEvent({ type: 'progress', phase: 'prefill', done: Math.floor(readPrefillProgress(llama, sequence.context) * prompt.length), total: prompt.length });
+  const layers = sequence.model.fileInsights.totalLayers - 1;
+  const report = () => {
+    const fraction = readPrefillProgress(llama, sequence.context);
+    // the native counter says how far each layer has got (the chart shows the pruning as it happens)
+    const live = { layers: lazyLayerProgress(lazy.schedule, prompt.length, layers, fraction) };
+    onEvent({ type: 'progress', phase: 'prefill', done: Math.floor(fraction * prompt.length), total: prompt.length, live });
+  };
   const timer = setInterval(report, 100);
   const cancel = () => cancelPrefill(llama, sequence.context);
   signal.addEventListener('abort', cancel);

@@ -19,6 +19,7 @@ import { sampleToken } from './sampling.js';
 import { forcedLogits } from './forcedLogits.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPlan, KvCost } from '../src-common/policy/contextPlan.js';
+import { LiveReadings } from './liveReadings.js';
 import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned, setObservation } from './siftNative.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
 import { type AutoSelectionMetrics, type BuildKind, type ConversationCacheMetrics, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
@@ -286,10 +287,13 @@ async function lazyPrefillTurn(
 export async function runTurn(
   target: TurnTarget,
   request: TurnRequest,
-  onEvent: (event: TurnEvent) => void,
+  emit: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<TurnOutcome> {
   const { model, sequence, context, prompt, continuation } = target;
+  // every progress event carries what the cache holds now, for the live indicators
+  const live = new LiveReadings(target.llama, context, model.gpuLayers > 0);
+  const onEvent = (event: TurnEvent) => emit(event.type === 'progress' ? live.annotate(event) : event);
   const evicting = target.eviction ?? null;
   const resume = target.resume ?? null;
   const forced = continuation.kind === 'force' ? continuation.follow.length : 0;
@@ -341,7 +345,8 @@ export async function runTurn(
             { next: [], known: [], held: reused, ttftMs: 0, lazy: null, computed: null, stopReason: null }
           : await plainPrefill(target, prompt, reused, onEvent, signal);
     kvMeter.sample();
-    if (lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length });
+    // a lazy prefill's chart ends at what each layer computed (its cells are shared by every layer)
+    if (lazy) onEvent({ type: 'progress', phase: 'prefill', done: prompt.length, total: prompt.length, ...(prefilled.computed ? { live: { layers: prefilled.computed } } : {}) });
 
     let ttftMs = prefilled.ttftMs;
     let stopReason: StopReason = prefilled.stopReason ?? 'maxTokens';

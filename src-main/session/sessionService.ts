@@ -266,7 +266,8 @@ export class SessionService {
         }
         this.options.emit({ type: 'turn.token', sessionId, messageId, text: event.text });
       } else if (event.type === 'progress') {
-        this.options.emit({ type: 'turn.progress', sessionId, messageId, done: event.done, total: event.total, ...(event.cache ? { cache: event.cache } : {}) });
+        const { done, total, cache, live } = event;
+        this.options.emit({ type: 'turn.progress', sessionId, messageId, done, total, ...(cache ? { cache } : {}), ...(live ? { live } : {}) });
       }
     };
     const active: ActiveTurn = { sessionId, messageId, turnId: null, stopRequested: false, client, done: Promise.resolve() };

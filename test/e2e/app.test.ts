@@ -82,6 +82,8 @@ describe('Sift in a browser (serve mode)', () => {
     await ui(page).message().press('Enter');
     const answer = ui(page).answers().nth(1);
     await expect.poll(async () => ((await answer.locator('.body').textContent()) ?? '').replace('Reading…', '').trim().length, { timeout: 60_000 }).toBeGreaterThan(5);
+    // while it writes, the decoding rate so far
+    await expect.poll(() => answer.getByTestId('live-decode').textContent()).toMatch(/^[\d.]+ tok\/s$/);
     await ui(page).stop().click();
     await expect.poll(() => answer.getAttribute('data-status')).toBe('cancelled');
     await expect.poll(() => answer.getByText('Stopped.').count()).toBe(1);
@@ -230,6 +232,10 @@ describe('Sift in a browser (serve mode)', () => {
     // while it reads: tokens read of the prompt, the rate, the time left, and a counting TTFT
     await expect.poll(() => page.getByTestId('prefill-detail').textContent(), { timeout: 60_000 }).toMatch(/^[\d,]+ \/ [\d,]+ tokens · [\d,]+ tok\/s · about .+ left$/);
     await expect.poll(() => page.getByTestId('ttft-counter').textContent()).toMatch(/\d/);
+    // the per-layer chart fills while it reads, and the header's meter shows the KV in use now and the free RAM
+    await expect.poll(() => page.getByTestId('live-layer-chart').getByRole('img', { name: /^Tokens per layer so far, 30 layers$/ }).count(), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => page.getByTestId('kv-meter-value').textContent()).toMatch(/[\d.]+ (B|KiB|MiB) \/ [\d.]+ MiB now|[\d.]+ MiB allocated, filling/);
+    await expect.poll(() => page.getByTestId('kv-meter-free').textContent()).toMatch(/^· [\d.]+ (MiB|GiB) RAM free$/);
     const first = ui(page).answers().last();
     await expect.poll(() => first.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');
     await expect.poll(() => page.getByTestId('prefill-detail').count()).toBe(0);

@@ -35,6 +35,23 @@ export interface PrefillState {
   cached: number | null;
   /** Under a budget: what the cache holds now while a longer prompt streams through it. */
   cache: { held: number; evicted: number; capacity: number } | null;
+  /** Tokens per layer so far (the live chart); the last reading stays until a new one comes. */
+  layers: number[] | null;
+}
+
+/** The cache while a turn runs, for the header's meter: KV in use and the memory left. */
+export interface LiveCache {
+  messageId: string;
+  kvBytesUsed: number | null;
+  kvBytesAllocated: number | null;
+  free: { bytes: number; where: 'RAM' | 'VRAM' } | null;
+}
+
+/** An answer being written: tokens since the first, for a live decoding rate. */
+export interface DecodeState {
+  messageId: string;
+  firstAt: number;
+  tokens: number;
 }
 
 const UNDO_MS = 8000;
@@ -49,6 +66,8 @@ export class AppState {
   detail = $state<SessionDetail | null>(null);
   models = $state<ModelState | null>(null);
   prefill = $state<PrefillState | null>(null);
+  liveCache = $state<LiveCache | null>(null);
+  decode = $state<DecodeState | null>(null);
   answeringId = $state<string | null>(null);
   pendingDocuments = $state<DocumentSummary[]>([]);
   attaching = $state(0);
@@ -335,7 +354,8 @@ export class AppState {
       if (!messages.some((m) => m.id === answer.id)) messages.push(answer);
     }
     this.answeringId = answer.id;
-    this.prefill = { messageId: answer.id, done: 0, total: 0, startedAt: performance.now(), cached: null, cache: null };
+    this.prefill = { messageId: answer.id, done: 0, total: 0, startedAt: performance.now(), cached: null, cache: null, layers: null };
+    this.decode = null;
   }
 
   private findMessage(sessionId: string, messageId: string): MessageRow | undefined {
@@ -349,6 +369,8 @@ export class AppState {
         const message = this.findMessage(event.sessionId, event.messageId);
         if (message) message.content += event.text;
         if (this.prefill?.messageId === event.messageId) this.prefill = null;
+        if (this.decode?.messageId === event.messageId) this.decode.tokens += 1;
+        else this.decode = { messageId: event.messageId, firstAt: performance.now(), tokens: 1 };
         this.answeringId = event.messageId;
         break;
       }
@@ -358,8 +380,19 @@ export class AppState {
           this.prefill.done = event.done;
           this.prefill.total = event.total;
           this.prefill.cache = event.cache ?? null;
+          if (event.live?.layers) this.prefill.layers = event.live.layers;
         } else {
-          this.prefill = { messageId: event.messageId, done: event.done, total: event.total, startedAt: performance.now(), cached: event.done, cache: event.cache ?? null };
+          this.prefill = { messageId: event.messageId, done: event.done, total: event.total, startedAt: performance.now(), cached: event.done, cache: event.cache ?? null, layers: event.live?.layers ?? null };
+        }
+        if (event.live) {
+          const same = this.liveCache?.messageId === event.messageId ? this.liveCache : null;
+          this.liveCache = {
+            messageId: event.messageId,
+            // a native lazy prefill brings its layers but no byte count: in use is then unknown, not the last figure
+            kvBytesUsed: event.live.kvBytesUsed ?? (event.live.layers ? null : (same?.kvBytesUsed ?? null)),
+            kvBytesAllocated: event.live.kvBytesAllocated ?? same?.kvBytesAllocated ?? null,
+            free: event.live.free ?? same?.free ?? null,
+          };
         }
         break;
       case 'turn.finished': {

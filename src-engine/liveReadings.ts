@@ -1,0 +1,59 @@
+// The live indicators' readings while a turn reads its prompt: tokens per layer and KV bytes in use
+// (the native layer statistics, read only between evaluations, at most 10 times a second) and the
+// free memory where the KV lives (RAM, or VRAM when layers are offloaded: polled in the background,
+// so a progress event never waits for the GPU driver).
+import os from 'node:os';
+import type { Llama, LlamaContext } from 'node-llama-cpp';
+import type { TurnEvent } from '../src-common/engineTypes.js';
+import { readKvLayerStats } from './siftNative.js';
+
+type ProgressEvent = Extract<TurnEvent, { type: 'progress' }>;
+
+/** Readings closer together than this add nothing a person can see, and cost a native call each. */
+const MIN_INTERVAL_MS = 100;
+
+export class LiveReadings {
+  private lastReadAt = -Infinity;
+  private freeVram: number | null = null;
+  private polling = false;
+
+  constructor(
+    private readonly llama: Llama,
+    private readonly context: LlamaContext,
+    private readonly onGpu: boolean,
+  ) {}
+
+  /**
+   * The progress event with the cache as it stands. Called between evaluations only; an event
+   * that brings its own layers (a native lazy prefill, running on another thread) gets the free
+   * memory alone.
+   */
+  annotate(event: ProgressEvent): ProgressEvent {
+    const free = this.free();
+    if (event.live?.layers) return { ...event, live: { ...event.live, ...(free ? { free } : {}) } };
+    const now = performance.now();
+    const last = event.done >= event.total;
+    if (!last && now - this.lastReadAt < MIN_INTERVAL_MS) return free ? { ...event, live: { free } } : event;
+    this.lastReadAt = now;
+    const stats = readKvLayerStats(this.llama, this.context);
+    if (!stats) return free ? { ...event, live: { free } } : event;
+    const layers = stats.perLayer.map((layer) => layer.cells);
+    return { ...event, live: { layers, kvBytesUsed: stats.bytesUsed, kvBytesAllocated: stats.bytesAllocated, ...(free ? { free } : {}) } };
+  }
+
+  private free(): { bytes: number; where: 'RAM' | 'VRAM' } | null {
+    if (!this.onGpu) return { bytes: os.freemem(), where: 'RAM' };
+    this.pollVram();
+    return this.freeVram === null ? null : { bytes: this.freeVram, where: 'VRAM' };
+  }
+
+  private pollVram(): void {
+    if (this.polling) return;
+    this.polling = true;
+    void this.llama
+      .getVramState()
+      .then((state) => (this.freeVram = state.free))
+      .catch(() => undefined)
+      .finally(() => setTimeout(() => (this.polling = false), 500));
+  }
+}
