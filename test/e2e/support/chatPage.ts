@@ -44,3 +44,48 @@ export async function watchAnswerLengths(page: Page): Promise<void> {
 export function answerLengths(page: Page): Promise<number[]> {
   return page.evaluate(() => (window as unknown as { __answerLengths: number[] }).__answerLengths);
 }
+
+/** What the live indicators showed during a turn, recorded on every change of the page. */
+export interface IndicatorLog {
+  progress: number[];
+  chartLayers: number[];
+  kvMeter: string[];
+  ttftCounter: string[];
+}
+
+/** Starts recording the live indicators (progress bar, per-layer chart, KV meter, TTFT counter). */
+export async function watchIndicators(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const log = { progress: [] as number[], chartLayers: [] as number[], kvMeter: [] as string[], ttftCounter: [] as string[] };
+    (window as unknown as { __indicators: typeof log }).__indicators = log;
+    const push = <T>(list: T[], value: T | null | undefined) => {
+      if (value !== null && value !== undefined && list.at(-1) !== value) list.push(value);
+    };
+    new MutationObserver(() => {
+      const bar = document.querySelector('[role="progressbar"][aria-label="Prompt reading progress"]');
+      push(log.progress, bar ? Number(bar.getAttribute('aria-valuenow')) : null);
+      const chart = document.querySelector('[data-testid="live-layer-chart"] [role="img"]');
+      push(log.chartLayers, chart ? chart.querySelectorAll('.bar').length : null);
+      push(log.kvMeter, document.querySelector('[data-testid="kv-meter-value"]')?.textContent?.trim());
+      push(log.ttftCounter, document.querySelector('[data-testid="ttft-counter"]')?.textContent?.trim());
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+}
+
+export function indicatorLog(page: Page): Promise<IndicatorLog> {
+  return page.evaluate(() => (window as unknown as { __indicators: IndicatorLog }).__indicators);
+}
+
+/** Drops a file on the conversation, as a person dragging it from their file manager would. */
+export async function dropFile(page: Page, name: string, mime: string, bytes: Buffer): Promise<void> {
+  const dataTransfer = await page.evaluateHandle(
+    ({ name, mime, base64 }) => {
+      const data = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([data], name, { type: mime }));
+      return transfer;
+    },
+    { name, mime, base64: bytes.toString('base64') },
+  );
+  await page.getByRole('main', { name: 'Conversation' }).dispatchEvent('drop', { dataTransfer });
+}
