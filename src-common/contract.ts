@@ -149,6 +149,7 @@ export interface ApiResults {
   'chat.editAndResend': TurnStarted;
   'chat.preview': TurnPreview;
   'documents.attach': DocumentSummary;
+  'documents.text': { id: string; name: string; text: string };
   'models.state': ModelState;
   'models.inspect': ModelInsights;
   'models.add': ModelState;

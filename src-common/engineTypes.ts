@@ -260,6 +260,8 @@ export interface TurnMetrics {
   memory?: BufferMemory[] | null;
   /** Present when the turn evicted tokens under a budget. */
   eviction: EvictionTurnMetrics | null;
+  /** What of the prompt an evictor's cache kept at the end of the turn; absent when it kept everything. */
+  kept?: KeptText | null;
   /** Present when the turn used lazy prefill. */
   lazy: LazyTurnMetrics | null;
   /** Present when SimLayerKV chose this prompt's trimmed layers itself (simlayerkv:rule=prefill|decode). */
@@ -286,6 +288,31 @@ export interface BufferMemory {
 }
 
 export type StopReason = 'eos' | 'maxTokens' | 'cancelled';
+
+/**
+ * What of the prompt the cache held at the end of a turn whose evictor dropped tokens: the
+ * document heatmap's data. Ranges are flat [start, end, start, end, …], end exclusive.
+ */
+export interface KeptText {
+  /**
+   * evicted: ranges are what an evictor's cache still holds (the rest is gone); computed: every
+   * token is held, and each range's weight is the share of the layers a lazy prefill computed it in.
+   */
+  basis: 'evicted' | 'computed';
+  /** Prompt tokens still in the cache (computed: computed through every layer), of the turn's prompt tokens. */
+  keptTokens: number;
+  promptTokens: number;
+  /** Per message of the request: the characters of its content whose tokens the cache kept (engine). */
+  messages?: Array<{ index: number } & WeightedRanges>;
+  /** Per attached document: the characters of its text whose tokens the cache kept (the app fills this in). */
+  documents?: Array<{ documentId: string; chars: number } & WeightedRanges>;
+}
+
+/** Flat [start, end, …] ranges; `weights`, one per range, in (0, 1] when they differ (absent: all 1). */
+export interface WeightedRanges {
+  ranges: number[];
+  weights?: number[];
+}
 
 /** The cache as a turn reads its prompt, sampled between evaluations (liveReadings.ts). */
 export interface LiveCacheReading {

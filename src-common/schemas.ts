@@ -73,6 +73,7 @@ export const requestSchemas = {
       dataBase64: z.string().max(MAX_DOCUMENT_BASE64),
     })
     .strict(),
+  'documents.text': z.object({ sessionId: Id, documentId: Id }).strict(),
   'models.state': z.object({}).strict(),
   'models.inspect': z.object({ path: z.string().min(1).max(4096) }).strict(),
   'models.add': z.object({ path: z.string().min(1).max(4096) }).strict(),

@@ -67,6 +67,13 @@ export class TokenEvictor {
   /** Queries the native side observes per evaluation now (0: off). */
   private observing = 0;
   private readonly scorer: Scorer;
+  /**
+   * For each token the sequence holds, its index in the turn's token stream (the prompt, then the
+   * answer): what the cache kept, for the document heatmap. Synced lazily: tokens appended since
+   * the last sync follow on from `nextOrigin`; erasures at the end (a look-ahead) shorten it.
+   */
+  private origin: number[];
+  private nextOrigin: number;
 
   constructor(
     private readonly llama: Llama,
@@ -75,8 +82,12 @@ export class TokenEvictor {
     budget: { budgetTokens: number; headroom: number },
     private readonly layers: number,
     before?: EvictionStats,
+    /** A staged turn's kept tokens, by stream index, when this evictor goes on from them. */
+    origin?: readonly number[],
   ) {
     if (before) Object.assign(this.stats, before);
+    this.origin = origin ? [...origin] : Array.from({ length: sequence.nextTokenIndex }, (_, i) => i);
+    this.nextOrigin = this.origin.length > 0 ? this.origin[this.origin.length - 1]! + 1 : 0;
     this.scorer = scorerFor(policy.method);
     // node-llama-cpp keeps one cell of a context free
     this.keepTokens = Math.max(1, budget.budgetTokens - 1 - budget.headroom);
@@ -163,6 +174,21 @@ export class TokenEvictor {
     for (const scores of newest.scores) scores.fill(0, n);
     this.aheadScores = newest.scores;
     this.stats.lookaheadTokens += ahead.length;
+  }
+
+  /** The stream index of each token the sequence holds (prompt indices, then the answer's), increasing. */
+  keptOrigins(): number[] {
+    this.syncOrigins();
+    return [...this.origin];
+  }
+
+  private syncOrigins(): void {
+    const n = this.sequence.nextTokenIndex;
+    if (this.origin.length > n) {
+      this.origin.length = n;
+      this.nextOrigin = n > 0 ? this.origin[n - 1]! + 1 : 0;
+    }
+    while (this.origin.length < n) this.origin.push(this.nextOrigin++);
   }
 
   /** What the cache holds now, for the live indicators. */
@@ -427,10 +453,12 @@ export class TokenEvictor {
     const n = this.sequence.nextTokenIndex;
     if (n <= keepAtMost && dropped.size === 0) return;
     const started = performance.now();
+    this.syncOrigins();
     const keep = this.selectKept(n, dropped, keepAtMost);
     const ranges = evictedRanges(keep, n);
     await this.sequence.eraseContextTokenRanges(ranges);
     this.compact(keep);
+    this.origin = keep.map((i) => this.origin[i]!);
     this.stats.evicted += n - keep.length;
     this.stats.rounds += 1;
     if (duringPrefill) this.stats.prefillRounds += 1;
@@ -503,7 +531,8 @@ export interface PrefillThenEvictOptions {
 /**
  * Eviction with the question in view (when=prompt): prefills the prompt but its last token at full
  * size, observing as a turn would, then runs one eviction round, so the ranking sees the question.
- * The caller moves the kept tokens into a context of the budget's size. Returns null if cancelled.
+ * The caller moves the kept tokens into a context of the budget's size. Returns null if cancelled;
+ * else the round's statistics and the kept tokens' prompt indices.
  */
 export async function prefillThenEvict(
   llama: Llama,
@@ -513,7 +542,7 @@ export async function prefillThenEvict(
   onChunk: (done: number) => void,
   signal: AbortSignal,
   options: PrefillThenEvictOptions = {},
-): Promise<EvictionStats | null> {
+): Promise<{ stats: EvictionStats; origin: number[] } | null> {
   const held = options.heldTokens ?? 0;
   if (held === 0) await sequence.clearHistory();
   const evictor = new TokenEvictor(llama, sequence, eviction.policy, eviction, eviction.layers);
@@ -521,7 +550,7 @@ export async function prefillThenEvict(
     if (!(await evictor.prefill(prompt.slice(held, -1), (done) => onChunk(held + done), signal))) return null;
     await options.beforeEvict?.();
     await evictor.evictToBudget(true);
-    return evictor.stats;
+    return { stats: evictor.stats, origin: evictor.keptOrigins() };
   } finally {
     evictor.stop();
   }

@@ -24,6 +24,8 @@ export interface LazyEvictionStage {
   /** The eviction round, and how many tokens it dropped before ranking (the pruned ones, and any the last layer ignored). */
   eviction: EvictionStats;
   prunedEvicted: number;
+  /** The kept tokens' prompt indices (what the turn's evictor goes on from). */
+  origin: number[];
 }
 
 export interface LazyEvictionOptions {
@@ -53,7 +55,7 @@ export async function lazyPrefillThenEvict(
     const first = options.pick(logits);
     const firstAt = performance.now();
     const metrics = lazyTurnMetrics(lazy, stats);
-    const stage: LazyEvictionStage = { logits, first, firstAt, lazy: metrics, computed: stats.computed, keys: stats.keys, eviction: evictor.stats, prunedEvicted: 0 };
+    const stage: LazyEvictionStage = { logits, first, firstAt, lazy: metrics, computed: stats.computed, keys: stats.keys, eviction: evictor.stats, prunedEvicted: 0, origin: [] };
     if (options.endsAnswer?.(first)) return stage;
     if (lazy.revive) {
       const revived = await revivePruned(llama, sequence);
@@ -66,6 +68,7 @@ export async function lazyPrefillThenEvict(
     resetLazyState(llama, sequence.context);
     const last = sequence.nextTokenIndex - 1;
     await sequence.eraseContextTokenRanges([{ start: last, end: last + 1 }]);
+    stage.origin = evictor.keptOrigins();
     return stage;
   } finally {
     evictor.stop();

@@ -53,6 +53,8 @@ export interface LazyPrefillStats {
   /** Tokens whose hidden state waits in the aux cache. */
   pruned: number;
   auxBytes: number;
+  /** Each pruned token's position and the first layer it was not computed in (absent from older builds). */
+  prunedAt?: { positions: Int32Array; layers: Int32Array };
 }
 
 interface NativeLayerStats {

@@ -20,7 +20,8 @@ import { forcedLogits } from './forcedLogits.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
 import type { EvictionPlan, KvCost } from '../src-common/policy/contextPlan.js';
 import { LiveReadings } from './liveReadings.js';
-import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned, setObservation } from './siftNative.js';
+import { describeDepth, describeKept } from './keptText.js';
+import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBytes, readLastLogits, revivePruned, setObservation, type LazyPrefillStats } from './siftNative.js';
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
 import { type AutoSelectionMetrics, type BuildKind, type ConversationCacheMetrics, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
@@ -42,6 +43,8 @@ export interface ResumedPrefill {
   kvBytesPeak: number | null;
   /** when=prompt: the eviction round that ran there. */
   stats?: EvictionStats;
+  /** The prompt indices of the tokens the sequence holds after an eviction there (the document heatmap). */
+  origin?: number[];
   /** Answer tokens sampled there (SimLayerKV's decode rule): the turn goes on after them. */
   generated?: Token[];
   /** When the first of them was known (performance.now()). */
@@ -196,6 +199,8 @@ interface Prefilled {
   stopReason: StopReason | null;
   /** The document saved on disk mid-prefill (saveDocument). */
   saved?: ConversationCacheMetrics['saved'];
+  /** A lazy prefill: each pruned token's position and the first layer it skipped. */
+  prunedAt?: LazyPrefillStats['prunedAt'];
 }
 
 async function budgetedPrefill(
@@ -270,7 +275,7 @@ async function lazyPrefillTurn(
   const first = forcing ? null : (sampleToken(lastLogits, request.sampling) as Token);
   const ttftMs = performance.now() - started;
   const metrics = lazyTurnMetrics(lazy, stats);
-  const done = { ttftMs, lazy: metrics, computed: stats.computed, keys: stats.keys, known: forcing ? [lastLogits] : [] };
+  const done = { ttftMs, lazy: metrics, computed: stats.computed, keys: stats.keys, known: forcing ? [lastLogits] : [], prunedAt: stats.prunedAt };
   if (first !== null) {
     if (model.isEogToken(first)) return { ...done, next: [], stopReason: 'eos' };
     answer.push(first);
@@ -314,7 +319,7 @@ export async function runTurn(
   if (!resume) onEvent({ type: 'progress', phase: 'prefill', done: reused, total: prompt.length });
 
   const answer = new AnswerStream(model, onEvent);
-  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats) : null;
+  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats, resume?.origin) : null;
   const observing = !evictor && (target.observe ?? 0) > 0;
   if (observing) setObservation(target.llama, context, target.observe!);
   try {
@@ -405,6 +410,9 @@ export async function runTurn(
       kvPredicted: target.kvPredicted ?? null,
       memory: readMemoryByBuffer(target.llama, context),
       eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null, afterLazy: evicting.afterLazy } : null,
+      kept: evictor
+        ? describeKept(model, prompt, request.messages, evictor.keptOrigins())
+        : describeDepth(model, prompt, request.messages, prefilled.prunedAt, model.fileInsights.totalLayers - 1),
       contextSize: context.contextSize,
       perLayer: (kv?.perLayer ?? []).map((layer) => ({
         ...layer,

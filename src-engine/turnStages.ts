@@ -107,16 +107,16 @@ export async function compactPrompt(host: StageHost, plan: ContextPlan, turn: St
       reuse.storeMs = round(performance.now() - storing);
       reuse.storedBytes = saved?.bytes ?? 0;
     };
-    const stats = await prefillThenEvict(host.llama, sequence, eviction, prompt, report, signal, {
+    const evicted = await prefillThenEvict(host.llama, sequence, eviction, prompt, report, signal, {
       heldTokens: reuse?.reusedTokens ?? 0,
       beforeEvict: storeFullKv,
     });
     const kvBytesPeak = readKvMemoryBytes(host.llama, open.context);
     // cancelled: the turn goes on empty and stops at once
-    if (!stats) return { statePath: null, resume: { started, kvBytesPeak, stats: { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0 }, reuse } };
+    if (!evicted) return { statePath: null, resume: { started, kvBytesPeak, stats: { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0 }, reuse } };
     const statePath = `${stateFile('sift-kv')}.state`;
     await sequence.saveStateToFile(statePath);
-    return { statePath, resume: { started, kvBytesPeak, stats, reuse } };
+    return { statePath, resume: { started, kvBytesPeak, stats: evicted.stats, origin: evicted.origin, reuse } };
   });
 }
 
@@ -154,7 +154,7 @@ export async function lazyPrefillAndCompact(host: StageHost, plan: ContextPlan, 
       return { statePath: null, resume: { started, kvBytesPeak, stopReason: 'cancelled' } };
     }
     const first = stage.first;
-    const lazyPart = { lazy: stage.lazy, computed: stage.computed, keys: stage.keys, firstTokenAt: stage.firstAt, stats: stage.eviction };
+    const lazyPart = { lazy: stage.lazy, computed: stage.computed, keys: stage.keys, firstTokenAt: stage.firstAt, stats: stage.eviction, origin: stage.origin };
     const save = async () => {
       const statePath = `${stateFile('sift-kv')}.state`;
       await sequence.saveStateToFile(statePath);

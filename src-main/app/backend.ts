@@ -128,6 +128,7 @@ function createHandlers({ options, store, sessions, models, savedCaches, events 
     'chat.preview': ({ sessionId, text, documentIds }) => sessions.preview(sessionId, text, documentIds),
     'documents.attach': ({ sessionId, name, dataBase64 }) =>
       sessions.attach(sessionId, name, Buffer.from(dataBase64, 'base64')),
+    'documents.text': ({ sessionId, documentId }) => sessions.documentText(sessionId, documentId),
     'models.state': () => models.state(),
     'models.inspect': ({ path: modelPath }) => models.inspect(modelPath),
     'models.add': ({ path: modelPath }) => models.add(modelPath),

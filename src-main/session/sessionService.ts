@@ -3,7 +3,7 @@
 import type { AppEvent, DocumentSummary, EnginePreview, ExportedSession, SessionDetail, TurnPreview, TurnStarted } from '../../src-common/contract.js';
 import { SessionError } from './sessionError.js';
 import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
-import type { StatedMemory, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
+import type { KeptText, StatedMemory, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
 import type { PrefillTiming } from '../models/prefillTiming.js';
@@ -20,6 +20,8 @@ import { appendStreamingAnswer, truncateFrom } from './messageHistory.js';
 import { titleFromQuestion } from './sessionTitle.js';
 import { buildTurnMessages } from './turnPlan.js';
 import { composeUserMessage } from './documentPrompt.js';
+import { keptDocuments } from './documentHeat.js';
+import { StoreError } from '../store/errors.js';
 
 interface ActiveTurn {
   sessionId: string;
@@ -106,6 +108,13 @@ export class SessionService {
 
   attach(sessionId: string, name: string, bytes: Buffer): Promise<DocumentSummary> {
     return attachDocument(this.store, { sessionId, name, bytes });
+  }
+
+  /** A document's text as it was read (the document view and its heatmap); only the chat's own. */
+  documentText(sessionId: string, documentId: string): { id: string; name: string; text: string } {
+    const document = this.store.documents.get(documentId);
+    if (!document || document.sessionId !== sessionId) throw new StoreError('NOT_FOUND', 'That document is not in this chat.');
+    return { id: document.id, name: document.name, text: document.text };
   }
 
   async send(sessionId: string, text: string, documentIds: string[] = []): Promise<TurnStarted> {
@@ -279,8 +288,9 @@ export class SessionService {
       return running.result;
     };
     let outcome: RunningTurn['result'];
+    let request: TurnRequest;
     try {
-      const request = this.buildRequest(sessionId, messageId);
+      request = this.buildRequest(sessionId, messageId);
       const profile = this.layerProfileFor(request.policy);
       outcome = profile instanceof Promise ? profile.then((p) => start(request, p)) : start(request, profile);
     } catch (error) {
@@ -289,9 +299,12 @@ export class SessionService {
     }
     const done = outcome.then(
       (result) => {
-        const metrics = restartNote
-          ? { ...result.metrics, notice: [restartNote, result.metrics.notice].filter(Boolean).join(' ') }
-          : result.metrics;
+        const kept = result.metrics.kept ? this.keptOfDocuments(sessionId, request, result.metrics.kept) : null;
+        const metrics = {
+          ...result.metrics,
+          kept,
+          ...(restartNote ? { notice: [restartNote, result.metrics.notice].filter(Boolean).join(' ') } : {}),
+        };
         if (result.stopReason !== 'cancelled') this.options.supervisor.noteAnswerCompleted();
         const noted = this.notePrefill(result.metrics, result.stopReason);
         this.finishWith(sessionId, () => writer.finish(metrics, result.stopReason === 'cancelled' ? 'cancelled' : 'complete'));
@@ -307,6 +320,15 @@ export class SessionService {
     void done.finally(() => {
       if (this.active?.messageId === messageId) this.active = null;
     });
+  }
+
+  /** What the cache kept of the chat's documents; none when the chat is gone meanwhile (the answer still finishes). */
+  private keptOfDocuments(sessionId: string, request: TurnRequest, kept: KeptText): KeptText | null {
+    try {
+      return keptDocuments(kept, request.messages, this.store.snapshot(sessionId).documents);
+    } catch {
+      return null;
+    }
   }
 
   /** A plain prefill's rate, for the next previews; a failure to record it costs the answer nothing. */

@@ -121,8 +121,10 @@ describe('a ~6,000-token PDF, end to end', () => {
   });
 
   it('answers a follow-up without reading the PDF again', async () => {
+    const before = await ui(page).answers().count();
     await ui(page).message().fill('Which dialog selects the keybindings?');
     await ui(page).message().press('Enter');
+    await expect.poll(() => ui(page).answers().count()).toBe(before + 1);
     const answer = ui(page).answers().last();
     await expect.poll(() => answer.getAttribute('data-status'), { timeout: 180_000 }).toBe('complete');
     const badge = (await answer.getByText(/^TTFT /).textContent()) ?? '';
@@ -144,5 +146,34 @@ describe('a ~6,000-token PDF, end to end', () => {
     const answer = ui(page).answers().last();
     await expect.poll(() => answer.getAttribute('data-status'), { timeout: 180_000 }).toBe('complete');
     await expect.poll(() => answer.getByText(/^TTFT /).textContent()).toMatch(/^TTFT .* · [5-7],\d{3} from disk$/);
+  });
+
+  it('under value-aware eviction, shows what the cache kept of the PDF and scrolls to a passage', async () => {
+    await ui(page).newChat().click();
+    await setSampling(page, { temperature: 0, maxTokens: 4 });
+    await ui(page).settings().click();
+    await page.getByRole('combobox', { name: 'KV-cache policy' }).selectOption('vatp:budget=0.25,pool=7');
+    await page.getByRole('button', { name: 'Close chat settings' }).click();
+    await attach();
+    await ui(page).message().fill('What was the name of the harbour master of Lindqvist?');
+    await ui(page).message().press('Enter');
+    const answer = ui(page).answers().last();
+    await expect.poll(() => answer.getAttribute('data-status'), { timeout: 180_000 }).toBe('complete');
+    await page.getByRole('button', { name: 'Cache and speed details' }).click();
+    const heat = page.getByRole('region', { name: 'What the cache kept' });
+    const strip = heat.getByRole('group', { name: `What the cache kept of ${NAME}` });
+    await expect.poll(() => strip.getByRole('button').count()).toBe(48);
+    // a quarter of the prompt's budget: a share of the PDF, neither none nor all
+    const share = Number(/^(\d+)% kept$/.exec((await heat.getByTestId('kept-share').textContent()) ?? '')?.[1]);
+    expect(share).toBeGreaterThan(5);
+    expect(share).toBeLessThan(60);
+    // the middle of the document, in its text with the kept passages marked
+    await strip.getByRole('button').nth(24).click();
+    const text = heat.getByRole('document', { name: `${NAME} with the kept passages marked` });
+    await expect.poll(() => text.locator('.kept').count()).toBeGreaterThan(3);
+    await expect.poll(() => text.evaluate((el) => el.scrollTop)).toBeGreaterThan(0);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.screenshot({ path: path.join(SHOTS, 'kept-light.png') });
+    await page.getByRole('button', { name: 'Close cache and speed' }).click();
   });
 });

@@ -299,6 +299,17 @@ export class AppState {
     });
   }
 
+  /** A document of the open chat, as read (for the heatmap's text view); null when it cannot be had. */
+  async documentText(documentId: string): Promise<{ id: string; name: string; text: string } | null> {
+    const sessionId = this.currentId;
+    if (!sessionId) return null;
+    let result: { id: string; name: string; text: string } | null = null;
+    await this.guard(async () => {
+      result = await this.api.call('documents.text', { sessionId, documentId });
+    });
+    return result;
+  }
+
   /** Changes how models load; the back end loads the current model again with it. */
   async setLoadSettings(settings: Partial<ModelLoadSettings>): Promise<boolean> {
     return this.guard(async () => {
