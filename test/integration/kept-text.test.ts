@@ -71,6 +71,26 @@ describe('what the cache kept of a document', () => {
     expect(ranges[0]!).toBeLessThan(entry!.chars / 2);
   });
 
+  it("lazy: every character has a depth, the pruned ones' less than all the layers", async () => {
+    const { answer } = await ask('lazy');
+    const metrics = answer.metrics!;
+    const kept = metrics.kept!;
+    expect(kept.basis).toBe('computed');
+    expect(kept.keptTokens).toBe(metrics.promptTokens - metrics.lazy!.pruned);
+    const [entry] = kept.documents!;
+    const { ranges, weights } = entry!;
+    // one run of ranges over the whole text: every token stays in the cache, at some depth
+    expect(ranges[0]).toBe(0);
+    for (let i = 2; i < ranges.length; i += 2) expect(ranges[i]).toBe(ranges[i - 1]);
+    expect(ranges.at(-1)).toBe(PROSE.trimEnd().length);
+    expect(weights).toHaveLength(ranges.length / 2);
+    // the depths are the schedule's: its prune points as a share of the layers, or all of them
+    const layers = metrics.perLayer.length;
+    const allowed = new Set([1, ...metrics.lazy!.pruneLayers.map((l) => l / layers)]);
+    expect(weights!.every((w) => allowed.has(w))).toBe(true);
+    expect(weights!.some((w) => w < 1)).toBe(true);
+  });
+
   it('full: nothing dropped, nothing to map', async () => {
     const { answer } = await ask('full');
     expect(answer.metrics!.kept ?? null).toBeNull();

@@ -158,6 +158,10 @@ class AddonSiftPrefillWorker : public Napi::AsyncWorker {
             } else {
                 llama_synchronize(context->ctx);
                 stats = *llama_sift_get_prefill_stats(context->ctx);
+                const int32_t n_pruned = llama_sift_get_pruned(context->ctx, nullptr, nullptr, 0);
+                prunedPos.resize(n_pruned);
+                prunedLayer.resize(n_pruned);
+                llama_sift_get_pruned(context->ctx, prunedPos.data(), prunedLayer.data(), n_pruned);
             }
         }
 
@@ -184,6 +188,17 @@ class AddonSiftPrefillWorker : public Napi::AsyncWorker {
             result.Set("segments", segments);
             result.Set("pruned", Napi::Number::New(env, stats.n_pruned));
             result.Set("auxBytes", Napi::Number::New(env, (double) stats.aux_bytes));
+            // each pruned token's position and the first layer it skipped (the document heatmap)
+            Napi::Int32Array positions = Napi::Int32Array::New(env, prunedPos.size());
+            Napi::Int32Array layers = Napi::Int32Array::New(env, prunedLayer.size());
+            for (size_t i = 0; i < prunedPos.size(); i++) {
+                positions[i] = prunedPos[i];
+                layers[i] = prunedLayer[i];
+            }
+            Napi::Object prunedAt = Napi::Object::New(env);
+            prunedAt.Set("positions", positions);
+            prunedAt.Set("layers", layers);
+            result.Set("prunedAt", prunedAt);
             deferred.Resolve(result);
         }
 
@@ -195,6 +210,8 @@ class AddonSiftPrefillWorker : public Napi::AsyncWorker {
         AddonContext* context;
         llama_seq_id seqId;
         std::vector<llama_token> tokens;
+        std::vector<llama_pos> prunedPos;
+        std::vector<int32_t> prunedLayer;
         std::vector<int32_t> pruneLayers;
         std::vector<float> keep;
         int32_t nSink;

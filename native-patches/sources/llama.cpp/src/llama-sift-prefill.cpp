@@ -353,6 +353,20 @@ const llama_sift_prefill_stats * llama_sift_get_prefill_stats(const llama_contex
     return &ctx->sift_get_prefill_stats();
 }
 
+const std::vector<std::pair<llama_pos, int32_t>> & llama_context::sift_get_pruned() const {
+    return sift_aux_index;
+}
+
+int32_t llama_sift_get_pruned(const llama_context * ctx, llama_pos * pos, int32_t * first_skipped_layer, int32_t n_max) {
+    const auto & index = ctx->sift_get_pruned();
+    const int32_t n = (int32_t) index.size();
+    for (int32_t i = 0; i < std::min(n, n_max); ++i) {
+        if (pos)                 { pos[i]                 = index[i].first;  }
+        if (first_skipped_layer) { first_skipped_layer[i] = index[i].second; }
+    }
+    return n;
+}
+
 void llama_context::sift_reset() {
     for (auto * kv : sift_kv_caches(memory.get())) {
         kv->sift_masked.clear();

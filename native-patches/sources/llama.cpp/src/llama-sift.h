@@ -115,6 +115,11 @@ extern "C" {
 
     LLAMA_API const struct llama_sift_prefill_stats * llama_sift_get_prefill_stats(const struct llama_context * ctx);
 
+    // the tokens the last llama_sift_prefill pruned, until llama_sift_revive or llama_sift_reset:
+    // each one's position and the first layer it was not computed in (the others went through every
+    // layer); writes at most n_max of them and returns how many there are
+    LLAMA_API int32_t llama_sift_get_pruned(const struct llama_context * ctx, llama_pos * pos, int32_t * first_skipped_layer, int32_t n_max);
+
     // completes the pruned tokens of the last llama_sift_prefill from the aux cache: segment by
     // segment, each runs through the layers it skipped, starting from its hidden state where it was
     // pruned, so no layer is computed twice; afterwards every cell is valid in every layer
