@@ -314,6 +314,23 @@ export interface WeightedRanges {
   weights?: number[];
 }
 
+/** One context a policy would create for a prompt, as llama.cpp's dry run and Sift's formula size it. */
+export interface DryRunContext {
+  /** prefill: a full-size context a stage reads the prompt in first; turn: the one the answer runs in. */
+  stage: 'prefill' | 'turn';
+  contextSize: number;
+  /** llama.cpp's answer per buffer (the model loaded with no_alloc, the context created on it). */
+  measured: BufferMemory[];
+  /** Sift's formula from the model's shape (contextPlan.ts, computeBytes.ts) for the same context. */
+  formula: { kvBytes: number; computeBytes: number };
+}
+
+export interface DryRunResult {
+  policy: string;
+  promptTokens: number;
+  contexts: DryRunContext[];
+}
+
 /** The cache as a turn reads its prompt, sampled between evaluations (liveReadings.ts). */
 export interface LiveCacheReading {
   /** Tokens each layer holds K/V for now, index = layer; during a lazy prefill, the tokens computed so far. */

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
 import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
-import { planContexts, predictKvCost, type ContextPlan, type ContextShape, type PlanOptions } from '../src-common/policy/contextPlan.js';
+import { contextKvBytes, planContexts, predictKvCost, type ContextPlan, type ContextShape, type PlanOptions } from '../src-common/policy/contextPlan.js';
+import { computeBytesEstimate } from '../src-common/policy/computeBytes.js';
+import { dryRunContext } from './dryRun.js';
 import type { NativeFeature } from '../src-common/policy/press.js';
 import { prepareChatWrapper, questionWindow, renderChatTokens } from './chatPrompt.js';
 import { checkModelFile } from './modelFile.js';
@@ -29,6 +31,7 @@ import {
   type BuildKind,
   type ChatMessage,
   type ConversationCacheMetrics,
+  type DryRunResult,
   type ModelInfo,
   type SamplingOptions,
   type SavedKvState,
@@ -91,6 +94,8 @@ function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, 
     embeddingLength: shape.embeddingLength,
     feedForwardLength: shape.feedForwardLength,
     vocabSize: shape.vocabSize,
+    slidingWindow: shape.slidingWindow,
+    slidingLayers: shape.slidingLayers,
     contextSize,
     offloadedLayers: model.gpuLayers,
     threads: threadsFor(options),
@@ -351,6 +356,31 @@ export class Engine {
     // the scoring queries are never pruned, so every prune point is scored by the same tokens
     const nRecent = window === 'question' ? Math.max(recent, obsWindow) : recent;
     return { lazy: { schedule: { ...schedule, nSink: sink, nRecent, obsWindow }, revive }, notice: null };
+  }
+
+  /**
+   * llama.cpp's dry run of each context `policy` creates for a prompt of `promptTokens` (none is
+   * allocated), beside Sift's formula for the same shapes. `auto` is resolved first; SimLayerKV's
+   * per-prompt rules are sized untrimmed, as their turns start.
+   */
+  async dryRun(policySpec: string, promptTokens: number, profile: LayerProfile | null = null): Promise<DryRunResult> {
+    this.assertIdle();
+    const loaded = this.requireLoaded();
+    const request: TurnRequest = { messages: [], sampling: GREEDY, policy: policySpec };
+    const spec = requestedAuto(policySpec) ? (await previewTurn(this.choiceHost(), request, promptTokens, policySpec)).policy : policySpec;
+    const plan = this.plan(this.parseRequestPolicy(spec), promptTokens, profile);
+    const model = { path: loaded.info.path, gpuLayers: loaded.model.gpuLayers, slidingWindow: (loaded.model.fileInsights.swaSize ?? 0) > 0 };
+    const stages: Array<{ stage: 'prefill' | 'turn'; shape: ContextShape }> = [
+      ...(plan.prefillShape ? [{ stage: 'prefill' as const, shape: plan.prefillShape }] : []),
+      { stage: 'turn', shape: plan.shape },
+    ];
+    const contexts: DryRunResult['contexts'] = [];
+    for (const { stage, shape } of stages) {
+      const measured = await dryRunContext(this.llama, model, shape);
+      if (!measured) throw new EngineError('BAD_POLICY', 'A dry run needs the patched build (its memory reading).');
+      contexts.push({ stage, contextSize: shape.contextSize, measured, formula: { kvBytes: contextKvBytes(shape, loaded.info), computeBytes: computeBytesEstimate(loaded.info, shape) } });
+    }
+    return { policy: spec, promptTokens, contexts };
   }
 
   /** The contexts a policy needs for a prompt of `promptTokens` (the presses' plan, contextPlan.ts). */

@@ -82,6 +82,9 @@ async function main(): Promise<void> {
           case 'planTurn':
             reply({ id: request.id, type: 'result', value: await engine.planTurn(request.request) });
             break;
+          case 'dryRun':
+            reply({ id: request.id, type: 'result', value: await engine.dryRun(request.policy, request.promptTokens, request.layerProfile ?? null) });
+            break;
           case 'probeLogits':
             reply({ id: request.id, type: 'result', value: await engine.probeLogits(request.request) });
             break;

@@ -5,8 +5,9 @@ import type { SavedKvAction } from './savedConversations.js';
 import type { AttentionProbeRequest, AttentionProbeResult } from './attentionProbe.js';
 import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
-import type { BuildInfo, ModelInfo, SavedKvState, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
+import type { BuildInfo, DryRunResult, ModelInfo, SavedKvState, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
 import type { EngineErrorCode } from './engineError.js';
+import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import type { EnginePreview } from '../src-common/contract.js';
 
 export type EngineRequest =
@@ -14,6 +15,7 @@ export type EngineRequest =
   | { id: number; type: 'unloadModel' }
   | { id: number; type: 'runTurn'; request: TurnRequest }
   | { id: number; type: 'planTurn'; request: TurnRequest }
+  | { id: number; type: 'dryRun'; policy: string; promptTokens: number; layerProfile?: LayerProfile | null }
   | { id: number; type: 'cancel'; turnId: number }
   | { id: number; type: 'probeLogits'; request: LogitsProbeRequest & { observe?: number } }
   | { id: number; type: 'probeAttention'; request: AttentionProbeRequest }
@@ -32,6 +34,7 @@ export type EngineResultMap = {
   unloadModel: null;
   runTurn: TurnResult;
   planTurn: EnginePreview;
+  dryRun: DryRunResult;
   cancel: null;
   probeLogits: LogitsProbeResult;
   probeAttention: AttentionProbeResult;

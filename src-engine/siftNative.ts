@@ -264,9 +264,14 @@ export function readKvMemoryBytes(llama: Llama, context: LlamaContext): number |
 
 /** Where the weights, the KV cache and the compute buffers live, per buffer type; null without the patch. */
 export function readMemoryByBuffer(llama: Llama, context: LlamaContext): BufferMemory[] | null {
+  return readMemoryOfAddonContext(llama, nativeContextOf(context));
+}
+
+/** The same reading of an addon context node-llama-cpp does not wrap (a dry run's, dryRun.ts). */
+export function readMemoryOfAddonContext(llama: Llama, addonContext: unknown): BufferMemory[] | null {
   const read = addonOf(llama).siftMemoryByBuffer;
   if (typeof read !== 'function') return null;
-  return read(nativeContextOf(context)).map((entry) => ({
+  return read(addonContext).map((entry) => ({
     bufferType: entry.bufferType,
     device: entry.device,
     isHost: entry.isHost,

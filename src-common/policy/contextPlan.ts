@@ -3,7 +3,6 @@
 // shapes exactly as llama.cpp allocates them. The engine creates the contexts this plan names,
 // so the prediction and the allocation cannot drift apart unnoticed: test/integration/press-cost
 // compares them with llama_get_memory_breakdown. Pure: the selector and the settings panel use it.
-import { SLIDING_WINDOW_ARCHITECTURES } from './architectures.js';
 import { kvRowBytes, padToStep } from './kvBytes.js';
 import type { LayerProfile } from './simLayerKvLayers.js';
 import { ROLE_ORDER, type AfterTurn, type NativeFeature, type PressDeclaration } from './press.js';
@@ -17,6 +16,9 @@ export interface ModelKvShape {
   layers: number;
   kvHeads: number;
   headDim: number;
+  /** Sliding-window attention (modelShape.ts): the window, and the layers using it; absent or 0: none. */
+  slidingWindow?: number;
+  slidingLayers?: readonly number[];
   /** The largest context the engine opens for it (the model's, at most the configured size). */
   contextSize: number;
 }
@@ -138,18 +140,26 @@ function afterTurnOf(running: readonly PressDeclaration[], policy: KvPolicy): Af
   return declared.find((a) => a.cache === 'partial') ?? declared.find((a) => a.cache === 'revivable') ?? { cache: 'whole' };
 }
 
-/** Cells of one layer's cache: a trimmed layer's holds its sinks, window and one batch (llama-sift-kv-budget.cpp). */
-export function layerCells(shape: ContextShape, layer: number): number {
+/**
+ * Cells of one layer's cache: a trimmed layer's holds its sinks, window and one batch
+ * (llama-sift-kv-budget.cpp); a sliding-window layer of the model's own, its window and one batch,
+ * the batch one more than asked (node-llama-cpp adds a slot for such models), unless swa_full
+ * (llama_kv_cache_iswa: GGML_PAD(min(size, n_swa + n_ubatch), 256)).
+ */
+export function layerCells(shape: ContextShape, layer: number, model?: Pick<ModelKvShape, 'slidingWindow' | 'slidingLayers'>): number {
   const full = padToStep(shape.contextSize);
-  if (!shape.trimmedLayers.includes(layer)) return full;
-  return Math.min(full, padToStep(shape.window + shape.sink + shape.batchSize));
+  if (shape.trimmedLayers.includes(layer)) return Math.min(full, padToStep(shape.window + shape.sink + shape.batchSize));
+  if (!shape.swaFull && model?.slidingWindow && model.slidingLayers?.includes(layer)) {
+    return Math.min(full, padToStep(model.slidingWindow + Math.min(shape.batchSize, shape.contextSize) + 1));
+  }
+  return full;
 }
 
 /** K and V bytes a context of this shape allocates, every layer (what llama_get_memory_breakdown reports as KV). */
 export function contextKvBytes(shape: ContextShape, model: ModelKvShape): number {
   const row = kvRowBytes(model, shape.kvType);
   let bytes = 0;
-  for (let layer = 0; layer < model.layers; layer++) bytes += 2 * row * layerCells(shape, layer);
+  for (let layer = 0; layer < model.layers; layer++) bytes += 2 * row * layerCells(shape, layer, model);
   return bytes;
 }
 
@@ -160,8 +170,8 @@ export interface KvCost {
   peakKvBytes: number;
   /**
    * False when steady depends on what the turn decides (SimLayerKV per prompt: then steady
-   * assumes `decidedTrimmedLayers`, the profile's layers, or none) or on a sliding window the
-   * model sets (counted as a full cache).
+   * assumes `decidedTrimmedLayers`, the profile's layers, or none). A model's own sliding-window
+   * layers are counted as llama.cpp sizes them (layerCells), checked against its dry run.
    */
   exact: boolean;
 }
@@ -175,6 +185,6 @@ export function predictKvCost(plan: ContextPlan, model: ModelKvShape, profile: L
   }
   const steadyKvBytes = contextKvBytes(steadyShape, model);
   const firstKvBytes = plan.prefillShape ? contextKvBytes(plan.prefillShape, model) : plan.layerRule ? contextKvBytes(plan.shape, model) : 0;
-  const exact = (plan.layerRule === null || decidedTrimmedLayers !== undefined) && !SLIDING_WINDOW_ARCHITECTURES.includes(model.architecture);
+  const exact = plan.layerRule === null || decidedTrimmedLayers !== undefined;
   return { steadyKvBytes, peakKvBytes: Math.max(steadyKvBytes, firstKvBytes), exact };
 }

@@ -19,6 +19,8 @@ import type { ExpectedTtft } from '../../src-common/policy/expectedTtft.js';
 import { countPlannedPrompt, QUESTION_ALLOWANCE_TOKENS, type PlannedPrompt } from './planPrompt.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 import { DEFAULT_MAX_CONTEXT } from '../../src-common/modelLoadSettings.js';
+import { EngineClient } from '../engine/engineClient.js';
+import type { BufferMemory, DryRunResult } from '../../src-common/engineTypes.js';
 
 export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | --file <document> ["<question>"]) [--json]
   --model <path>         GGUF model file (or SIFT_MODEL); only its header (and, with --file, its
@@ -35,6 +37,9 @@ export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | 
   --free-vram <size>     plan for a GPU with this much free VRAM instead (weights and KV on it)
   --margin <size>        memory kept free beside the turn (default 10% of free, at least 256mb)
   --prefer <p>           exact, balanced (default) or fast
+  --dry-run              also ask llama.cpp what the chosen policy's contexts would allocate: the
+                         model loaded with no_alloc and each context created on it, nothing
+                         allocated (needs the patched build; about a second)
   --json                 print one JSON object`;
 
 
@@ -52,6 +57,7 @@ interface PlanArgs {
   freeVramBytes: number | undefined;
   marginBytes: number | undefined;
   preference: Preference;
+  dryRun: boolean;
   json: boolean;
 }
 
@@ -79,6 +85,7 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
         'free-vram': { type: 'string' },
         margin: { type: 'string' },
         prefer: { type: 'string', default: 'balanced' },
+        'dry-run': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
       allowPositionals: true,
@@ -109,6 +116,7 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
     freeVramBytes: byteSize(values['free-vram'], '--free-vram'),
     marginBytes: byteSize(values.margin, '--margin'),
     preference: values.prefer as Preference,
+    dryRun: values['dry-run'],
     json: values.json,
   };
 }
@@ -129,6 +137,19 @@ export interface PlanResult {
   prompt: PlannedPrompt | null;
   /** From the plain prefills of this model measured on this machine (the app's and sift ask's), when there are any. */
   expectedTtft: ExpectedTtft | null;
+  /** --dry-run: llama.cpp's figures for the chosen policy's contexts. */
+  dryRun: DryRunResult | null;
+}
+
+/** llama.cpp's dry run of the chosen policy, in an engine process with the model loaded (its weights mmapped, not read). */
+async function dryRunOf(args: PlanArgs, policy: string, promptTokens: number, contextSize: number): Promise<DryRunResult> {
+  const client = await EngineClient.start({ build: 'patched' });
+  try {
+    await client.loadModel({ path: args.model, contextSize });
+    return await client.dryRun(policy, promptTokens);
+  } finally {
+    await client.close();
+  }
 }
 
 /** The id the engine reports for the build it would run (loadLlama.ts), from the build record alone. */
@@ -180,7 +201,8 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     kvBudgetBytes: args.kvBudgetBytes ?? null,
   });
   const expectedTtft = selection.fits ? await expectedTtftOf(args.model, shape, promptTokens, selection.policy) : null;
-  return { selection, freeBytes, marginBytes, contextSize, model: model.name, promptTokens, prompt, expectedTtft };
+  const dryRun = args.dryRun ? await dryRunOf(args, selection.policy, promptTokens, contextSize) : null;
+  return { selection, freeBytes, marginBytes, contextSize, model: model.name, promptTokens, prompt, expectedTtft, dryRun };
 }
 
 /** The JSON `sift plan --json` prints (docs/CLI.md). */
@@ -200,7 +222,22 @@ export function planJson(result: PlanResult) {
     expectedTtftBasis: result.expectedTtft?.basis ?? null,
     explanation: selection.explanation,
     notices: selection.notices,
+    dryRun: result.dryRun
+      ? result.dryRun.contexts.map((c) => ({ stage: c.stage, contextSize: c.contextSize, ...totals(c.measured), formula: c.formula }))
+      : null,
   };
+}
+
+function totals(memory: readonly BufferMemory[]): { modelBytes: number; kvBytes: number; computeBytes: number } {
+  return memory.reduce((sum, m) => ({ modelBytes: sum.modelBytes + m.modelBytes, kvBytes: sum.kvBytes + m.kvBytes, computeBytes: sum.computeBytes + m.computeBytes }), { modelBytes: 0, kvBytes: 0, computeBytes: 0 });
+}
+
+function dryRunLines(result: DryRunResult): string[] {
+  return result.contexts.map((c) => {
+    const t = totals(c.measured);
+    const stage = c.stage === 'prefill' ? 'full-size prefill context' : 'turn context';
+    return `llama.cpp dry run, ${stage} (${c.contextSize.toLocaleString('en-US')} tokens): weights ${formatBytes(t.modelBytes)}, KV ${formatBytes(t.kvBytes)}, compute ${formatBytes(t.computeBytes)}`;
+  });
 }
 
 function documentLine(result: PlanResult): string {
@@ -228,6 +265,7 @@ export async function planCommand(argv: string[]): Promise<number> {
         selection.explanation,
         ...(result.expectedTtft ? [`Expected first token: ${formatMs(result.expectedTtft.ms)} (${result.expectedTtft.basis})`] : []),
         `Predicted: weights ${formatBytes(bytes.model)}, KV ${formatBytes(bytes.kv)}, compute ${formatBytes(bytes.compute)}; peak ${formatBytes(bytes.peak)}, steady ${formatBytes(bytes.steady)}`,
+        ...(result.dryRun ? dryRunLines(result.dryRun) : []),
         ...selection.notices.map((n) => `Notice: ${n}`),
       ].join('\n') + '\n',
     );

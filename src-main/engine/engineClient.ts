@@ -12,8 +12,9 @@ import type { LogitsProbeRequest, LogitsProbeResult } from '../../src-engine/for
 import type { EngineMessage, EngineRequest, EngineResultMap, TurnResult } from '../../src-engine/protocol.js';
 import { disableCpuVariant, variantToDisable } from '../../src-engine/cpuVariants.js';
 import type { EnginePreview } from '../../src-common/contract.js';
-import { type BuildInfo, type BuildKind, type ModelInfo, type SavedKvState, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
+import { type BuildInfo, type BuildKind, type DryRunResult, type ModelInfo, type SavedKvState, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
 import { EngineError } from '../../src-engine/engineError.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 
 export interface EngineExit {
   code: number | null;
@@ -208,6 +209,11 @@ export class EngineClient {
   /** What the turn would run and whether it fits (tokenizing only; allowed while a turn runs). */
   planTurn(request: TurnRequest): Promise<EnginePreview> {
     return this.call('planTurn', { type: 'planTurn', request });
+  }
+
+  /** What each context of `policy` for a prompt of `promptTokens` would allocate: llama.cpp's dry run beside Sift's formula. */
+  dryRun(policy: string, promptTokens: number, layerProfile: LayerProfile | null = null): Promise<DryRunResult> {
+    return this.call('dryRun', { type: 'dryRun', policy, promptTokens, layerProfile });
   }
 
   probeAttention(request: AttentionProbeRequest): Promise<AttentionProbeResult> {

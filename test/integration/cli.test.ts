@@ -219,6 +219,23 @@ describe('sift plan', () => {
     expect(bad.stderr.length).toBeGreaterThan(10);
   });
 
+  it("--dry-run asks llama.cpp what the chosen policy's contexts would allocate, beside the formula", () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-plan-dry-'));
+    const tight = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '6000', '--free-ram', '230mb', '--margin', '16mb', '--dry-run', '--json'], dataDir);
+    expect(tight.status, tight.stderr).toBe(0);
+    const plan = JSON.parse(tight.stdout) as { policy: string; predictedBytes: Record<string, number>; dryRun: Array<{ stage: string; contextSize: number; modelBytes: number; kvBytes: number; computeBytes: number; formula: { kvBytes: number } }> };
+    expect(plan.policy).toMatch(/^vatp:budget=\d+,pool=7\+kv:type=q8_0$/);
+    const [turn] = plan.dryRun;
+    expect(turn).toMatchObject({ stage: 'turn' });
+    // the q8_0 budget's KV, to the byte, as the plan predicted it
+    expect(turn!.kvBytes).toBe(turn!.formula.kvBytes);
+    expect(turn!.kvBytes).toBe(plan.predictedBytes['kv']);
+    expect(turn!.modelBytes).toBeGreaterThan(0);
+    expect(turn!.modelBytes).toBeLessThanOrEqual(plan.predictedBytes['model']!);
+    const text = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '600', '--free-ram', '8gb', '--dry-run'], dataDir);
+    expect(text.stdout).toMatch(/^llama\.cpp dry run, turn context \(8,192 tokens\): weights [\d.]+ MiB, KV 180\.0 MiB, compute [\d.]+ MiB$/m);
+  });
+
   it('expects a first-token time once this model has answered a plain prefill here, from that turn\'s rate', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-plan-ttft-'));
     const before = runCli(['plan', '--model', testModelPath(), '--prompt-tokens', '600', '--free-ram', '8gb', '--json'], dataDir);

@@ -1,7 +1,9 @@
 // The presses' cost model on the real model: for every press and the combinations the grammar
 // accepts, the KV bytes the plan predicts (contextPlan.ts) equal what the backend allocated
 // (llama_get_memory_breakdown) within 2%, peak and steady, and weights + KV + compute buffers
-// (what policy auto compares with free memory) within 3%. npm test runs 1k-token prompts;
+// (what policy auto compares with free memory) within 3%; llama.cpp's dry run (the model loaded with
+// no_alloc, engine.dryRun) of the same plan within 3% of the turn's allocation, and the formula's KV
+// equal to the dry run's and its compute within 5%. npm test runs 1k-token prompts;
 // `npm run test:cost` runs 1k, 4k and 8k (SIFT_COST_LENGTHS), as docs/POLICIES.md records.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
@@ -94,6 +96,18 @@ describe.each(LENGTHS)('the cost model at %i-token prompts', (length) => {
     const steadyShape = metrics.simLayerKvDecision ? { ...plan.shape, trimmedLayers: metrics.simLayerKvDecision.trimmedLayers } : plan.shape;
     const predictedTotal = info.sizeBytes + predicted.steadyKvBytes + computeBytesEstimate(info, steadyShape);
     expect(Math.abs(measuredTotal - predictedTotal) / measuredTotal).toBeLessThanOrEqual(0.03);
+    // llama.cpp's own dry run (no_alloc) of the same plan: the turn's context as the backend then
+    // allocated it, and the formula for each context within 5% of it (KV to the byte)
+    const dry = await engine.dryRun(policy, metrics.promptTokens, PROFILE);
+    const turn = dry.contexts.find((c) => c.stage === 'turn')!;
+    const total = (memory: Array<{ modelBytes: number; kvBytes: number; computeBytes: number }>) => memory.reduce((sum, m) => sum + m.modelBytes + m.kvBytes + m.computeBytes, 0);
+    // a per-prompt SimLayerKV rule trims after its decision, which a dry run cannot know
+    if (!metrics.simLayerKvDecision) expect(Math.abs(total(turn.measured) - measuredTotal) / measuredTotal).toBeLessThanOrEqual(0.03);
+    for (const context of dry.contexts) {
+      expect(context.formula.kvBytes).toBe(context.measured.reduce((sum, m) => sum + m.kvBytes, 0));
+      const compute = context.measured.reduce((sum, m) => sum + m.computeBytes, 0);
+      expect(Math.abs(context.formula.computeBytes - compute) / compute).toBeLessThanOrEqual(0.05);
+    }
     if (process.env['SIFT_COST_LENGTHS']) report(length, policy, metrics, predictedTotal, measuredTotal);
   }, 300_000);
 });
