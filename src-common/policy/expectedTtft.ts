@@ -58,17 +58,42 @@ export function turnPrefillFlops(shape: ModelShape, promptTokens: number, cached
   return whole - cached;
 }
 
+/** How the model is loaded, as far as it sets the prefill rate: on a GPU or not, CPU threads, flash attention. */
+export interface LoadedAs {
+  onGpu: boolean;
+  threads: number;
+  flashAttention: boolean;
+}
+
+/** The key prefill samples are kept under: a rate counts only for the same load settings. */
+export function loadKeyOf(loaded: LoadedAs): string {
+  return `${loaded.onGpu ? 'gpu' : 'cpu'}:t${loaded.threads}:fa${loaded.flashAttention ? 1 : 0}`;
+}
+
 export interface ExpectedTtft {
   ms: number;
   /** One line: where the figure comes from, for a tooltip or the CLI. */
   basis: string;
 }
 
-export function expectedTtft(shape: ModelShape, rate: PrefillRate | null, promptTokens: number, cachedTokens: number, policy: Pick<KvPolicy, 'lazy' | 'eviction'>): ExpectedTtft | null {
+/**
+ * Null without a measured rate; and on a GPU for a lazy prefill or an evictor: there the arithmetic
+ * they save did not turn into time (measured on an H200: lazy prefill 0.5x of stock's speed,
+ * eviction rounds of host time; docs/NATIVE.md), so a rate from plain prefills would promise too much.
+ */
+export function expectedTtft(
+  shape: ModelShape,
+  rate: PrefillRate | null,
+  promptTokens: number,
+  cachedTokens: number,
+  policy: Pick<KvPolicy, 'lazy' | 'eviction'>,
+  onGpu = false,
+): ExpectedTtft | null {
   if (!rate) return null;
   const lazy = cachedTokens === 0 ? policy.lazy : null;
+  if (onGpu && (lazy || policy.eviction)) return null;
   const ms = Math.round(turnPrefillFlops(shape, promptTokens, cachedTokens, lazy) / rate.flopsPerMs);
-  const turns = `${rate.samples} plain prefill${rate.samples === 1 ? '' : 's'} of this model on this machine`;
+  const turns = `${rate.samples} plain prefill${rate.samples === 1 ? '' : 's'} of this model on this machine${onGpu ? ' (on the GPU)' : ''}, loaded as now`;
   const what = lazy ? "the lazy schedule's arithmetic" : cachedTokens > 0 ? 'the arithmetic of the tokens still to read' : "the prefill's arithmetic";
   // an evictor's rounds during the prefill cost time the arithmetic leaves out (docs/BENCHMARKS.md)
   const rounds = policy.eviction ? '; eviction rounds not counted' : '';

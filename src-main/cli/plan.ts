@@ -20,6 +20,9 @@ import { countPlannedPrompt, QUESTION_ALLOWANCE_TOKENS, type PlannedPrompt } fro
 import { positiveWholeNumber, UsageError } from './usageError.js';
 import { DEFAULT_MAX_CONTEXT } from '../../src-common/modelLoadSettings.js';
 import { EngineClient } from '../engine/engineClient.js';
+import { ModelLoadSettingsStore } from '../models/modelLoadSettingsStore.js';
+import type { ModelLoadSettings } from '../../src-common/modelLoadSettings.js';
+import type { LoadedAs } from '../../src-common/policy/expectedTtft.js';
 import type { BufferMemory, DryRunResult } from '../../src-common/engineTypes.js';
 
 export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | --file <document> ["<question>"]) [--json]
@@ -160,12 +163,28 @@ function plannedBuildId(): string | null {
   return stock ? `stock:${stock.key.slice(0, 16)}` : null;
 }
 
-async function expectedTtftOf(modelPath: string, shape: ModelShapeFacts, promptTokens: number, policy: string): Promise<ExpectedTtft | null> {
+/**
+ * How the app would load the model, from its stored load settings and the build: the rate the
+ * expected TTFT comes from is the one measured under the same. `onGpu` is what a plan for VRAM
+ * says (--free-vram), on a build with a GPU backend and GPU layers not set to 0.
+ */
+function plannedLoad(settings: ModelLoadSettings, planForGpu: boolean): LoadedAs {
+  const record = readBuildRecord('patched') ?? readBuildRecord('stock');
+  const gpuBuilt = (record?.gpu ?? 'cpu') !== 'cpu';
+  return {
+    onGpu: planForGpu && gpuBuilt && settings.gpuLayers !== 0,
+    threads: settings.threads === 'auto' ? Math.max(1, os.availableParallelism()) : settings.threads,
+    flashAttention: settings.flashAttention,
+  };
+}
+
+async function expectedTtftOf(modelPath: string, shape: ModelShapeFacts, promptTokens: number, policy: string, planForGpu: boolean): Promise<ExpectedTtft | null> {
   const buildId = plannedBuildId();
   if (!buildId) return null;
   const store = openStore({ recoverInterrupted: false });
   try {
-    return await new PrefillTiming(store.prefillSamples).expected({ path: modelPath, shape }, buildId, promptTokens, 0, policy);
+    const loaded = plannedLoad(new ModelLoadSettingsStore(store.settings).get(), planForGpu);
+    return await new PrefillTiming(store.prefillSamples).expected({ path: modelPath, shape }, buildId, loaded, promptTokens, 0, policy);
   } finally {
     store.close();
   }
@@ -200,7 +219,7 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     preference: args.preference,
     kvBudgetBytes: args.kvBudgetBytes ?? null,
   });
-  const expectedTtft = selection.fits ? await expectedTtftOf(args.model, shape, promptTokens, selection.policy) : null;
+  const expectedTtft = selection.fits ? await expectedTtftOf(args.model, shape, promptTokens, selection.policy, onGpu) : null;
   const dryRun = args.dryRun ? await dryRunOf(args, selection.policy, promptTokens, contextSize) : null;
   return { selection, freeBytes, marginBytes, contextSize, model: model.name, promptTokens, prompt, expectedTtft, dryRun };
 }

@@ -1,10 +1,10 @@
-// This machine's prefill rate per model and build, learnt from the turns it answers, and the time
+// This machine's prefill rate per model, build and load settings, learnt from the turns it answers, and the time
 // to first token a next turn can expect from it (src-common/policy/expectedTtft.ts). Only plain
 // prefills count: every token read through every layer, nothing pruned or evicted on the way, no
 // cache loaded from disk. Their TTFT is then the arithmetic of what they read at this machine's rate.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { expectedTtft, MIN_SAMPLE_TOKENS, prefillRate, type ExpectedTtft, type PrefillSample } from '../../src-common/policy/expectedTtft.js';
+import { expectedTtft, loadKeyOf, MIN_SAMPLE_TOKENS, prefillRate, type ExpectedTtft, type LoadedAs, type PrefillSample } from '../../src-common/policy/expectedTtft.js';
 import type { ModelShape } from '../../src-common/policy/flops.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import type { StopReason, TurnMetrics } from '../../src-common/engineTypes.js';
@@ -42,15 +42,16 @@ export class PrefillTiming {
 
   constructor(private readonly samples: PrefillSampleRepository) {}
 
-  async record(modelPath: string, build: { id: string; cpu: { variant: string | null } }, metrics: TurnMetrics, stopReason: StopReason): Promise<void> {
+  async record(modelPath: string, build: { id: string; cpu: { variant: string | null } }, loaded: LoadedAs, metrics: TurnMetrics, stopReason: StopReason): Promise<void> {
     const sample = prefillSampleOf(metrics, stopReason);
     if (!sample) return;
-    this.samples.add({ modelFingerprint: await this.fingerprintOf(modelPath), buildId: build.id }, sample, build.cpu.variant);
+    this.samples.add({ modelFingerprint: await this.fingerprintOf(modelPath), buildId: build.id, loadKey: loadKeyOf(loaded) }, sample, build.cpu.variant);
   }
 
-  async expected(model: TimedModel, buildId: string, promptTokens: number, cachedTokens: number, policySpec: string): Promise<ExpectedTtft | null> {
-    const rate = prefillRate(model.shape, this.samples.recent({ modelFingerprint: await this.fingerprintOf(model.path), buildId }));
-    return expectedTtft(model.shape, rate, promptTokens, cachedTokens, parsePolicy(policySpec));
+  async expected(model: TimedModel, buildId: string, loaded: LoadedAs, promptTokens: number, cachedTokens: number, policySpec: string): Promise<ExpectedTtft | null> {
+    const key = { modelFingerprint: await this.fingerprintOf(model.path), buildId, loadKey: loadKeyOf(loaded) };
+    const rate = prefillRate(model.shape, this.samples.recent(key));
+    return expectedTtft(model.shape, rate, promptTokens, cachedTokens, parsePolicy(policySpec), loaded.onGpu);
   }
 
   private async fingerprintOf(modelPath: string): Promise<string> {

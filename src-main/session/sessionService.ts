@@ -3,7 +3,7 @@
 import type { AppEvent, DocumentSummary, EnginePreview, ExportedSession, SessionDetail, TurnPreview, TurnStarted } from '../../src-common/contract.js';
 import { SessionError } from './sessionError.js';
 import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
-import type { KeptText, StatedMemory, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
+import type { KeptText, ModelInfo, StatedMemory, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
 import type { PrefillTiming } from '../models/prefillTiming.js';
@@ -21,6 +21,7 @@ import { titleFromQuestion } from './sessionTitle.js';
 import { buildTurnMessages } from './turnPlan.js';
 import { composeUserMessage } from './documentPrompt.js';
 import { keptDocuments } from './documentHeat.js';
+import type { LoadedAs } from '../../src-common/policy/expectedTtft.js';
 import { StoreError } from '../store/errors.js';
 
 interface ActiveTurn {
@@ -220,7 +221,7 @@ export class SessionService {
     const build = supervisor.build;
     if (!prefillTiming || !model || !build || !preview.fits) return { expectedTtftMs: null, expectedTtftBasis: null };
     try {
-      const expected = await prefillTiming.expected({ path: model.path, shape: model }, build.id, preview.promptTokens, preview.cachedTokens, preview.policy);
+      const expected = await prefillTiming.expected({ path: model.path, shape: model }, build.id, loadedAs(model), preview.promptTokens, preview.cachedTokens, preview.policy);
       return { expectedTtftMs: expected?.ms ?? null, expectedTtftBasis: expected?.basis ?? null };
     } catch {
       // a model file moved away since it was loaded: the preview stands without a time
@@ -337,7 +338,7 @@ export class SessionService {
     const model = supervisor.model;
     const build = supervisor.build;
     if (!prefillTiming || !model || !build) return;
-    await prefillTiming.record(model.path, build, metrics, stopReason).catch(() => undefined);
+    await prefillTiming.record(model.path, build, loadedAs(model), metrics, stopReason).catch(() => undefined);
   }
 
   private finishWith(sessionId: string, close: () => MessageRow): void {
@@ -354,3 +355,7 @@ export class SessionService {
   }
 }
 
+/** How the loaded model runs, as far as it sets the prefill rate. */
+function loadedAs(model: ModelInfo): LoadedAs {
+  return { onGpu: model.offloadedLayers > 0, threads: model.threads, flashAttention: model.flashAttention };
+}

@@ -170,7 +170,24 @@ const prefillSamples: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [coreSchema, searchIndex, streamingWriterProcess, prefillSamples];
+/**
+ * How the model was loaded when a prefill was timed (CPU or GPU, threads, flash attention): a rate
+ * of 2 threads says nothing of 8, nor the CPU's of a GPU's. Samples from before it have none and
+ * no longer count.
+ */
+const prefillLoadKey: Migration = {
+  version: 5,
+  name: 'prefill timings per load settings',
+  up(db) {
+    db.exec(`
+      ALTER TABLE prefill_samples ADD COLUMN load_key TEXT;
+      DROP INDEX prefill_samples_by_model;
+      CREATE INDEX prefill_samples_by_model ON prefill_samples (model_fingerprint, build_id, load_key, seq);
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [coreSchema, searchIndex, streamingWriterProcess, prefillSamples, prefillLoadKey];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 

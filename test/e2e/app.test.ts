@@ -245,7 +245,7 @@ describe('Sift in a browser (serve mode)', () => {
     await expect.poll(() => page.getByTestId('turn-preview').textContent(), { timeout: 30_000 }).toMatch(/\(1,[\d]{3} cached, \d{1,2} to read\)/);
     // the document's plain read taught this machine's prefill rate: the follow-up's wait is predicted
     await expect.poll(() => page.getByTestId('turn-preview').textContent()).toMatch(/ · first token in about [\d.]+ (ms|s)$/);
-    expect(await page.getByTestId('turn-preview').getAttribute('title')).toMatch(/First token: the arithmetic of the tokens still to read at the rate of the last \d+ plain prefills? of this model on this machine\./);
+    expect(await page.getByTestId('turn-preview').getAttribute('title')).toMatch(/First token: the arithmetic of the tokens still to read at the rate of the last \d+ plain prefills? of this model on this machine, loaded as now\./);
     await ui(page).message().press('Enter');
     const followUp = ui(page).answers().last();
     await expect.poll(() => followUp.getAttribute('data-status'), { timeout: 60_000 }).toBe('complete');

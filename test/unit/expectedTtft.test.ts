@@ -2,7 +2,7 @@
 // plain prefills reached (src-common/policy/expectedTtft.ts), and which turns count as such a
 // prefill (src-main/models/prefillTiming.ts).
 import { describe, expect, it } from 'vitest';
-import { expectedTtft, prefillRate, turnPrefillFlops, MIN_SAMPLE_TOKENS } from '../../src-common/policy/expectedTtft.js';
+import { expectedTtft, loadKeyOf, prefillRate, turnPrefillFlops, MIN_SAMPLE_TOKENS } from '../../src-common/policy/expectedTtft.js';
 import { flopRatioLimit, prefillFlops, stockLayerWork, type ModelShape } from '../../src-common/policy/flops.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import { prefillSampleOf } from '../../src-main/models/prefillTiming.js';
@@ -58,6 +58,19 @@ describe('the expected TTFT', () => {
   it('says an evictor’s rounds are left out, and is null without a rate', () => {
     expect(expectedTtft(SMOL, rate, 2000, 0, parsePolicy('vatp:budget=0.2'))?.basis).toMatch(/eviction rounds not counted/);
     expect(expectedTtft(SMOL, null, 2000, 0, full)).toBeNull();
+  });
+
+  it('on a GPU, promises nothing for a lazy prefill or an evictor, whose saved arithmetic did not turn into time there', () => {
+    expect(expectedTtft(SMOL, rate, 4000, 0, parsePolicy('lazy'), true)).toBeNull();
+    expect(expectedTtft(SMOL, rate, 4000, 0, parsePolicy('vatp:budget=0.2'), true)).toBeNull();
+    expect(expectedTtft(SMOL, rate, 2000, 0, full, true)).toMatchObject({ ms: 8000, basis: expect.stringMatching(/on the GPU/) });
+    // a follow-up under lazy reads plainly: its rate holds on a GPU too
+    expect(expectedTtft(SMOL, rate, 4000, 3000, parsePolicy('lazy'), true)).not.toBeNull();
+  });
+
+  it('keys the rate by how the model is loaded', () => {
+    expect(loadKeyOf({ onGpu: false, threads: 2, flashAttention: false })).toBe('cpu:t2:fa0');
+    expect(loadKeyOf({ onGpu: true, threads: 16, flashAttention: true })).toBe('gpu:t16:fa1');
   });
 });
 
