@@ -24,8 +24,12 @@
 // else Vulkan where its headers and glslc are, else none), cpu, vulkan, cuda or metal. Both builds
 // get the same one. `--cuda-arch` (or SIFT_NATIVE_CUDA_ARCH) narrows the CUDA build to given GPUs.
 //
+// `--cpu-fallback` with a GPU backend also builds each kind for the CPU alone into
+// $SIFT_NATIVE_DIR/cpu-fallback/: what an installer carries, so a machine without the GPU's runtime
+// or driver runs the CPU build with a notice instead of not starting.
+//
 // Usage: tsx scripts/build-native.ts [--only stock|patched] [--cpu variants|native]
-//          [--gpu auto|cpu|vulkan|cuda|metal] [--cuda-arch LIST] [--force] [--jobs N]
+//          [--gpu auto|cpu|vulkan|cuda|metal] [--cuda-arch LIST] [--cpu-fallback] [--force] [--jobs N]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +37,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDirs, readBuildRecord, resolveNativeDir, type NativeBuildRecord } from '../src-engine/nativeBuilds.js';
+import { buildDirs, cpuFallbackDir, readBuildRecord, resolveNativeDir, type NativeBuildRecord } from '../src-engine/nativeBuilds.js';
 import type { BuildKind } from '../src-common/engineTypes.js';
 import {
   chooseGpuBackend,
@@ -208,8 +212,8 @@ function findAddon(buildDir: string): string {
   return found;
 }
 
-function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target: Target }): NativeBuildRecord {
-  const dirs = buildDirs(kind);
+function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target: Target; nativeDir: string }): NativeBuildRecord {
+  const dirs = buildDirs(kind, opts.nativeDir);
   const commit = bundleCommit();
   const toolchainPatches = listPatches('toolchain');
   const llamaPatches = kind === 'patched' ? listPatches('llama.cpp') : [];
@@ -217,7 +221,7 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target:
   const sources = kind === 'patched' ? listSources() : [];
   const key = computeKey(kind, commit, [...toolchainPatches, ...llamaPatches, ...addonPatches], sources, opts.target);
 
-  const existing = readBuildRecord(kind);
+  const existing = readBuildRecord(kind, opts.nativeDir);
   if (!opts.force && existing?.key === key) {
     console.log(`[build-native] ${kind}: up to date (${key.slice(0, 12)})`);
     return existing;
@@ -244,7 +248,7 @@ function buildOne(kind: BuildKind, opts: { force: boolean; jobs: number; target:
   const env = {
     ...process.env,
     NODE_PATH: nodePath,
-    // paths relative to the native dir make the stock and patched trees share ccache entries
+    // paths relative to the native dir make the stock and patched trees (and a CPU fallback's) share ccache entries
     CCACHE_BASEDIR: resolveNativeDir(),
     CCACHE_NOHASHDIR: '1',
   };
@@ -291,7 +295,7 @@ function parseArgs(argv: string[]) {
   } catch (err) {
     throw new BuildError((err as Error).message);
   }
-  return { kinds: (only ? [only] : ['stock', 'patched']) as BuildKind[], force: argv.includes('--force'), jobs, target };
+  return { kinds: (only ? [only] : ['stock', 'patched']) as BuildKind[], force: argv.includes('--force'), jobs, target, cpuFallback: argv.includes('--cpu-fallback') };
 }
 
 /** Whether a command runs at all (a missing one fails to spawn). */
@@ -325,8 +329,15 @@ function main(): void {
   if (!existsSync(bundlePath)) {
     throw new BuildError(`node-llama-cpp ${nlcVersion} has no llama.cpp bundle at ${bundlePath}; run npm install first`);
   }
-  console.log(`[build-native] native dir: ${resolveNativeDir()}`);
-  for (const kind of args.kinds) buildOne(kind, args);
+  const nativeDir = resolveNativeDir();
+  console.log(`[build-native] native dir: ${nativeDir}`);
+  for (const kind of args.kinds) buildOne(kind, { ...args, nativeDir });
+  // what an installer carries beside a GPU build: the same kind for the CPU alone, loaded when the
+  // GPU's runtime or driver is missing (src-engine/loadLlama.ts)
+  if (args.cpuFallback && args.target.gpu !== 'cpu') {
+    console.log(`[build-native] CPU fallback builds: ${cpuFallbackDir(nativeDir)}`);
+    for (const kind of args.kinds) buildOne(kind, { ...args, target: { ...args.target, gpu: 'cpu' }, nativeDir: cpuFallbackDir(nativeDir) });
+  }
 }
 
 try {

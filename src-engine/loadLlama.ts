@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { getLlama, Llama, LlamaLogLevel } from 'node-llama-cpp';
 import { backendLibraryDir, backendsDirFor, cpuVariantLibraries, loadedCpuVariant, readDisabledCpuVariants } from './cpuVariants.js';
-import { readBuildRecord, resolveNativeDir, type NativeBuildRecord } from './nativeBuilds.js';
+import { cpuFallbackDir, readBuildRecord, resolveNativeDir, type NativeBuildRecord } from './nativeBuilds.js';
 import { readSiftBuildId } from './siftNative.js';
 import { type BuildInfo, type BuildKind, type CpuInfo, type GpuInfo } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
@@ -44,7 +44,7 @@ function quietLogger(level: LlamaLogLevel, message: string): void {
  * wipes. Its internal factory takes any addon path, so Sift loads its builds from its native
  * folder through that one call, here and nowhere else.
  */
-async function loadFromRecord(record: NativeBuildRecord): Promise<{ llama: Llama; disabledVariants: string[] }> {
+async function loadFromRecord(record: NativeBuildRecord): Promise<{ llama: Llama; disabledVariants: string[]; record: NativeBuildRecord }> {
   const libraryDir = backendLibraryDir(record.addonPath);
   const variants = cpuVariantLibraries(libraryDir);
   const disabledVariants = readDisabledCpuVariants()
@@ -82,7 +82,25 @@ async function loadFromRecord(record: NativeBuildRecord): Promise<{ llama: Llama
     numa: false,
     tempDir: false,
   });
-  return { llama, disabledVariants };
+  return { llama, disabledVariants, record };
+}
+
+/**
+ * Loads a build; a GPU build whose addon cannot load here (its runtime or driver missing) falls
+ * back to the CPU build of the same kind installed beside it (build-native --cpu-fallback, what an
+ * installer carries), with a notice that says why everything runs on the CPU.
+ */
+async function loadWithCpuFallback(record: NativeBuildRecord): Promise<{ llama: Llama; disabledVariants: string[]; record: NativeBuildRecord; notice: string | null }> {
+  try {
+    return { ...(await loadFromRecord(record)), notice: null };
+  } catch (err) {
+    if (!(err instanceof AddonLoadError) || builtGpu(record) === 'cpu') throw err;
+    const fallback = readBuildRecord(record.kind, cpuFallbackDir());
+    if (!fallback || builtGpu(fallback) !== 'cpu') throw err;
+    const loaded = await loadFromRecord(fallback);
+    const name = GPU_NAMES[builtGpu(record)];
+    return { ...loaded, notice: `The ${record.kind} engine built with ${name} cannot load on this machine (${err.reason}), so Sift runs its CPU build: everything runs on the CPU. To use the GPU, install the ${name} runtime and driver (docs/NATIVE.md, "GPU backends").` };
+  }
 }
 
 /**
@@ -95,12 +113,24 @@ function requireAddon(record: NativeBuildRecord): unknown {
   } catch (err) {
     const reason = (err as Error).message.split('\n')[0] ?? String(err);
     const gpu = builtGpu(record);
-    const name = { cpu: 'CPU', vulkan: 'Vulkan', cuda: 'CUDA', metal: 'Metal' }[gpu];
+    const name = GPU_NAMES[gpu];
     const remedy =
       gpu === 'cpu'
         ? 'rebuild it with `npm run setup`'
         : `install the ${name} runtime and driver this build links (docs/NATIVE.md, "GPU backends"), or rebuild for the CPU alone with \`npm run build-native -- --gpu cpu --force\``;
-    throw new EngineError('INTERNAL', `the ${record.kind} engine (built with ${name}) cannot load on this machine: ${reason}; ${remedy}`);
+    throw new AddonLoadError(`the ${record.kind} engine (built with ${name}) cannot load on this machine: ${reason}; ${remedy}`, reason);
+  }
+}
+
+const GPU_NAMES: Record<GpuInfo['built'], string> = { cpu: 'CPU', vulkan: 'Vulkan', cuda: 'CUDA', metal: 'Metal' };
+
+/** A build's addon that the OS would not load (dlopen): what a CPU fallback answers. */
+class AddonLoadError extends EngineError {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super('INTERNAL', message);
   }
 }
 
@@ -136,15 +166,16 @@ export interface LoadedLlama {
  * node-llama-cpp's prebuilt binary, each with a notice that says which Sift features are off.
  */
 export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
-  const patched = requested === 'patched' ? readBuildRecord('patched') : null;
-  if (patched) {
-    const { llama, disabledVariants } = await loadFromRecord(patched);
+  const requestedPatched = requested === 'patched' ? readBuildRecord('patched') : null;
+  if (requestedPatched) {
+    const { llama, disabledVariants, record: patched, notice: fallback } = await loadWithCpuFallback(requestedPatched);
     const id = readSiftBuildId(llama);
     if (id === null) {
       throw new EngineError('INTERNAL', `the build at ${patched.addonPath} does not export Sift's native API`);
     }
     // the id is compiled in from the build key; a mismatch means the binary is older than its record
     const expected = `sift-patched:${patched.key.slice(0, 16)}`;
+    const stale = id === expected ? null : `The patched build reports ${id} but its record says ${expected}: run npm run build-native.`;
     return {
       llama,
       build: {
@@ -155,7 +186,7 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
         cpu: cpuInfo(llama, patched, disabledVariants),
         gpu: await gpuInfo(llama, builtGpu(patched)),
       },
-      notice: id === expected ? null : `The patched build reports ${id} but its record says ${expected}: run npm run build-native.`,
+      notice: [fallback, stale].filter(Boolean).join(' ') || null,
     };
   }
 
@@ -165,16 +196,16 @@ export async function loadLlama(requested: BuildKind): Promise<LoadedLlama> {
         'running the stock build: per-layer KV statistics and Sift KV policies are off.'
       : null;
 
-  const stock = readBuildRecord('stock');
-  if (stock) {
-    const { llama, disabledVariants } = await loadFromRecord(stock);
+  const requestedStock = readBuildRecord('stock');
+  if (requestedStock) {
+    const { llama, disabledVariants, record: stock, notice: fallback } = await loadWithCpuFallback(requestedStock);
     if (readSiftBuildId(llama) !== null) {
       throw new EngineError('INTERNAL', `the stock build at ${stock.addonPath} unexpectedly carries Sift's patches`);
     }
     return {
       llama,
       build: { kind: 'stock', id: `stock:${stock.key.slice(0, 16)}`, features: [], addonPath: stock.addonPath, cpu: cpuInfo(llama, stock, disabledVariants), gpu: await gpuInfo(llama, builtGpu(stock)) },
-      notice: missingPatched,
+      notice: [missingPatched, fallback].filter(Boolean).join(' ') || null,
     };
   }
 

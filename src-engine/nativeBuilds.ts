@@ -3,6 +3,8 @@
 //   $SIFT_NATIVE_DIR/<kind>/src     llama.cpp source (+ node-llama-cpp's addon) for that build
 //   $SIFT_NATIVE_DIR/<kind>/build   cmake-js build tree, kept so an edit rebuilds incrementally
 //   $SIFT_NATIVE_DIR/<kind>/build.json  what was built, from what, and where the addon is
+//   $SIFT_NATIVE_DIR/cpu-fallback/<kind>/…  a GPU build's CPU-only twin (build-native --cpu-fallback),
+//                                         loaded when the GPU build's runtime or driver is missing
 // The folder is outside node_modules on purpose: `npm ci` wipes node-llama-cpp's localBuilds.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -33,6 +35,11 @@ export function resolveNativeDir(): string {
   if (fromEnv) return path.resolve(fromEnv);
   const cacheRoot = process.env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache');
   return path.join(cacheRoot, 'sift', 'native');
+}
+
+/** Where a GPU build's CPU-only twin lives: an installer carries both, and the engine falls back to it. */
+export function cpuFallbackDir(nativeDir = resolveNativeDir()): string {
+  return path.join(nativeDir, 'cpu-fallback');
 }
 
 export function buildDirs(kind: BuildKind, nativeDir = resolveNativeDir()) {
