@@ -1,7 +1,7 @@
 // A turn's metrics as facts a person reads, one description for the CLI, the app's info panel and
 // its cache meter: the generic figures, then one line per press from its own declaration
 // (describeTurn). Pure: the renderer imports it.
-import type { ConversationCacheMetrics, TurnMetrics } from './engineTypes.js';
+import type { ConversationCacheMetrics, KeptText, TurnMetrics } from './engineTypes.js';
 import { formatBytes, formatMs } from './format.js';
 import type { PressDeclaration } from './policy/press.js';
 import { parsePolicy, parsePolicyPresses, type KvPolicy } from './policy/spec.js';
@@ -54,9 +54,26 @@ export function describeTurn(m: TurnMetrics): TurnFact[] {
     const said = policy ? press.describeTurn?.(m, policy) : null;
     if (said) facts.push({ key: `press-${press.name}`, label: press.title, value: said });
   }
+  if (m.kept) facts.push({ key: 'kept', label: m.kept.basis === 'computed' ? 'Read closely' : 'Kept in the cache', value: describeKeptText(m.kept) });
   if (m.conversation) facts.push({ key: 'conversation', label: 'Conversation cache', value: describeConversationCache(m.conversation) });
   if (m.notice) facts.push({ key: 'notice', label: 'Notice', value: m.notice });
   return facts;
+}
+
+/**
+ * e.g. "1,369 of 6,010 prompt tokens; 22% of the document's text" (an evictor), or "4,812 of 6,010
+ * prompt tokens computed through every layer; 79% of the document's text" (a lazy prefill).
+ */
+export function describeKeptText(kept: KeptText): string {
+  const tokens = `${count(kept.keptTokens)} of ${count(kept.promptTokens)} prompt tokens${kept.basis === 'computed' ? ' computed through every layer' : ''}`;
+  const shares = (kept.documents ?? []).map((d) => {
+    let full = 0;
+    for (let i = 0; i < d.ranges.length; i += 2) if ((d.weights?.[i / 2] ?? 1) === 1) full += d.ranges[i + 1]! - d.ranges[i]!;
+    return Math.round((full / Math.max(1, d.chars)) * 100);
+  });
+  if (shares.length === 0) return tokens;
+  const which = shares.length === 1 ? "the document's text" : 'the documents\' texts';
+  return `${tokens}; ${shares.map((p) => `${p}%`).join(', ')} of ${which}`;
 }
 
 /**

@@ -72,4 +72,12 @@ describe('describeTurn: one description of a turn for the CLI and the app', () =
     expect(stock.find((f) => f.key === 'kv')?.value).toBe('4,050 of 8,192 context tokens (KV bytes need the patched build)');
     expect(stock.some((f) => f.key.startsWith('press-'))).toBe(false);
   });
+
+  it('says what the cache kept of each document, or how much a lazy prefill read through every layer', () => {
+    const evicted = describeTurn({ ...base, kept: { basis: 'evicted', keptTokens: 1369, promptTokens: 6010, documents: [{ documentId: 'd', chars: 1000, ranges: [0, 100, 900, 1000] }] } });
+    expect(evicted.find((f) => f.key === 'kept')).toEqual({ key: 'kept', label: 'Kept in the cache', value: "1,369 of 6,010 prompt tokens; 20% of the document's text" });
+    const computed = describeTurn({ ...base, kept: { basis: 'computed', keptTokens: 4812, promptTokens: 6010, documents: [{ documentId: 'd', chars: 1000, ranges: [0, 600, 600, 1000], weights: [1, 0.5] }, { documentId: 'e', chars: 10, ranges: [0, 10] }] } });
+    expect(computed.find((f) => f.key === 'kept')?.value).toBe("4,812 of 6,010 prompt tokens computed through every layer; 60%, 100% of the documents' texts");
+    expect(describeTurn(base).some((f) => f.key === 'kept')).toBe(false);
+  });
 });
