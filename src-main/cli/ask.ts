@@ -181,6 +181,7 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     gpu: build.gpu,
     perLayer: metrics.perLayer,
     lazy: metrics.lazy,
+    kept: metrics.kept ?? null,
     eviction: metrics.eviction,
     simLayerKvDecision: metrics.simLayerKvDecision ?? null,
     selection: metrics.selection ?? null,
