@@ -138,6 +138,9 @@ function cmakeOptions(kind: BuildKind, key: string, target: Target): Record<stri
     LLAMA_HTTPLIB: 'OFF',
     LLAMA_BUILD_BORINGSSL: 'OFF',
     LLAMA_OPENSSL: 'OFF',
+    // ggml's RPC backend, in both builds: `sift worker` serves a machine's devices with it and the
+    // engine adds the workers a user lists (docs/SCALE_OUT.md)
+    GGML_RPC: 'ON',
   };
   if (kind === 'patched') options['SIFT_BUILD_ID'] = key.slice(0, 16);
   return options;

@@ -88,6 +88,8 @@ export interface ModelState {
   loadSettings: ModelLoadSettings;
   /** Cores the OS offers this app: what threads=auto uses. */
   cpuCores: number;
+  /** `sift worker` addresses (host:port) the engine adds as devices; a change starts a new engine. */
+  workers: string[];
 }
 
 export interface ExportedSession {
@@ -157,6 +159,7 @@ export interface ApiResults {
   'models.load': ModelState;
   'models.reload': ModelState;
   'models.setLoadSettings': ModelState;
+  'models.setWorkers': ModelState;
   'models.pickFile': { path: string | null };
   'models.download': DownloadState;
   'models.cancelDownload': DownloadState;

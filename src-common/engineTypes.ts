@@ -29,6 +29,26 @@ export interface GpuInfo {
   devices: string[];
 }
 
+/** A device a `sift worker` serves to this engine over llama.cpp's RPC backend. */
+export interface WorkerDevice {
+  /** ggml's device name: "RPC0", "RPC1", … (buffers on it are named after it). */
+  name: string;
+  /** The worker's address, host:port. */
+  endpoint: string;
+  /** Memory as the worker reported it when it was added. */
+  freeBytes: number;
+  totalBytes: number;
+}
+
+/** How a model's layers are split between this machine and its workers. */
+export interface WorkerSplit {
+  /** Layers (llama.cpp's count: blocks plus the output layer) given to the workers. */
+  offloadedLayers: number;
+  devices: WorkerDevice[];
+  /** The split in words, for the notice and `sift plan`. */
+  why: string;
+}
+
 /** How the engine's CPU code was built and which of it runs in this process. */
 export interface CpuInfo {
   /**
@@ -369,4 +389,6 @@ export interface ModelInfo extends Omit<ModelShapeFacts, 'name'> {
   threads: number;
   /** Whether contexts use flash attention (a quantized KV type turns it on for its own context). */
   flashAttention: boolean;
+  /** Present when workers hold some of the layers (docs/SCALE_OUT.md). */
+  workerSplit?: WorkerSplit | null;
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { kvBudgetSettingProblem } from './policy/kvBudgetSetting.js';
 import { loadSettingProblem } from './modelLoadSettings.js';
+import { GGML_RPC_MAX_SERVERS, parseWorkerList } from './workerAddress.js';
 
 export const Id = z.string().min(1).max(128);
 
@@ -43,6 +44,18 @@ export const ModelLoadSettingsPatch = z
   .partial()
   .strict();
 
+/** `sift worker` addresses (host:port), each checked as the CLI's --workers checks them. */
+export const WorkerList = z
+  .array(z.string().max(300))
+  .max(GGML_RPC_MAX_SERVERS)
+  .superRefine((workers, ctx) => {
+    try {
+      parseWorkerList(workers.join(','));
+    } catch (error) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
+    }
+  });
+
 export const ExportFormat = z.enum(['markdown', 'json']);
 
 /** Base64 of the file's bytes; 48 MiB of file is far beyond what a local context can hold anyway. */
@@ -81,6 +94,7 @@ export const requestSchemas = {
   'models.load': z.object({ path: z.string().min(1).max(4096) }).strict(),
   'models.reload': z.object({}).strict(),
   'models.setLoadSettings': z.object({ settings: ModelLoadSettingsPatch }).strict(),
+  'models.setWorkers': z.object({ workers: WorkerList }).strict(),
   'models.pickFile': z.object({}).strict(),
   'models.download': z.object({ uri: z.string().min(3).max(2048) }).strict(),
   'models.cancelDownload': z.object({ downloadId: Id }).strict(),

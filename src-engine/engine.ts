@@ -2,7 +2,7 @@
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
 import os from 'node:os';
 import path from 'node:path';
-import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
+import { GgufInsights, InsufficientMemoryError, readGgufFileInfo, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
 import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import { contextKvBytes, planContexts, predictKvCost, type ContextPlan, type ContextShape, type PlanOptions } from '../src-common/policy/contextPlan.js';
@@ -37,11 +37,16 @@ import {
   type SavedKvState,
   type TurnEvent,
   type TurnRequest,
+  type WorkerDevice,
+  type WorkerSplit,
 } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
 import { runFirstDecode } from './firstDecode.js';
 import type { EnginePreview } from '../src-common/contract.js';
 import { DEFAULT_MAX_CONTEXT } from '../src-common/modelLoadSettings.js';
+import { addWorkers, type AddedWorkers } from './rpcWorkers.js';
+import { splitAcrossWorkers } from './workerSplit.js';
+import type { WorkerAddress } from '../src-common/workerAddress.js';
 
 export interface LoadModelOptions {
   path: string;
@@ -79,7 +84,7 @@ function threadsFor(options: LoadModelOptions): number {
   return options.threads ?? Math.max(1, os.availableParallelism());
 }
 
-function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, contextSize: number, options: LoadModelOptions): ModelInfo {
+function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, contextSize: number, options: LoadModelOptions, workerSplit: WorkerSplit | null): ModelInfo {
   const shape = modelShapeFromMetadata(model.fileInfo.metadata);
   return {
     path: modelPath,
@@ -100,6 +105,7 @@ function describeModel(model: LlamaModel, modelPath: string, sizeBytes: number, 
     offloadedLayers: model.gpuLayers,
     threads: threadsFor(options),
     flashAttention: options.flashAttention ?? false,
+    workerSplit,
   };
 }
 
@@ -114,6 +120,8 @@ export class Engine {
   private readonly contexts: ContextPool;
   /** A lazy turn's pruned tokens being completed while the person reads the answer. */
   private readonly revival = new ConversationRevival();
+  /** Devices `sift worker` processes serve this engine (added before a model loads). */
+  private readonly workerDevices: WorkerDevice[] = [];
 
   private constructor(
     private readonly llama: Llama,
@@ -136,9 +144,10 @@ export class Engine {
     this.assertIdle();
     const sizeBytes = await checkModelFile(options.path);
     await this.unloadModel();
+    const { gpuLayers, workerSplit } = await this.offloadFor(options);
     let model: LlamaModel;
     try {
-      model = await this.llama.loadModel({ modelPath: options.path, gpuLayers: options.gpuLayers ?? 'auto' });
+      model = await this.llama.loadModel({ modelPath: options.path, gpuLayers });
     } catch (err) {
       throw translateLoadError(err, options.path);
     }
@@ -153,9 +162,38 @@ export class Engine {
     }
     const fingerprint = await modelFingerprint(options.path);
     prepareChatWrapper(model);
-    this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize, options), options, fingerprint };
+    this.loaded = { model, info: describeModel(model, options.path, sizeBytes, contextSize, options, workerSplit), options, fingerprint };
     await this.ensureContext(this.plan(parsePolicy('full'), 0, null).shape);
     return this.loaded.info;
+  }
+
+  /**
+   * Adds `sift worker` processes as devices for the models loaded from now on; a worker that does
+   * not answer is left out with a line that says so. A model already loaded keeps its split.
+   */
+  async addWorkers(addresses: readonly WorkerAddress[]): Promise<AddedWorkers> {
+    this.assertIdle();
+    const known = new Set(this.workerDevices.map((device) => device.endpoint));
+    const added = await addWorkers(this.llama, addresses.filter((address) => !known.has(`${address.host}:${address.port}`)));
+    this.workerDevices.push(...added.devices);
+    return added;
+  }
+
+  /**
+   * The GPU layers to ask node-llama-cpp for. A CPU build has no GPU but, with the RPC backend
+   * built in, node-llama-cpp would count zero VRAM against a number and refuse: it gets 0 unless
+   * workers serve it; with workers, their share of the layers (workerSplit.ts).
+   */
+  private async offloadFor(options: LoadModelOptions): Promise<{ gpuLayers: number | 'auto'; workerSplit: WorkerSplit | null }> {
+    const requested = options.gpuLayers ?? 'auto';
+    if (this.workerDevices.length === 0) return { gpuLayers: this.build.gpu.active === null ? 0 : requested, workerSplit: null };
+    if (this.build.gpu.active !== null && requested === 'auto') {
+      // node-llama-cpp's auto counts the workers' memory as VRAM beside the GPU's
+      return { gpuLayers: 'auto', workerSplit: null };
+    }
+    const insights = await GgufInsights.from(await readGgufFileInfo(options.path), this.llama);
+    const split = splitAcrossWorkers(insights.totalLayers, requested, this.workerDevices, os.freemem());
+    return { gpuLayers: split.offloadedLayers, workerSplit: split };
   }
 
   async unloadModel(): Promise<void> {

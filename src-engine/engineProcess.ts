@@ -60,6 +60,9 @@ async function main(): Promise<void> {
           case 'loadModel':
             reply({ id: request.id, type: 'result', value: await engine.loadModel(request.options) });
             break;
+          case 'addWorkers':
+            reply({ id: request.id, type: 'result', value: await engine.addWorkers(request.workers) });
+            break;
           case 'unloadModel':
             await engine.unloadModel();
             reply({ id: request.id, type: 'result', value: null });

@@ -7,12 +7,15 @@ import type { LazyPrefillRequest, LazyPrefillResult } from './lazyPrefillProbe.j
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import type { BuildInfo, DryRunResult, ModelInfo, SavedKvState, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../src-common/engineTypes.js';
 import type { EngineErrorCode } from './engineError.js';
+import type { AddedWorkers } from './rpcWorkers.js';
+import type { WorkerAddress } from '../src-common/workerAddress.js';
 import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import type { EnginePreview } from '../src-common/contract.js';
 
 export type EngineRequest =
   | { id: number; type: 'loadModel'; options: LoadModelOptions }
   | { id: number; type: 'unloadModel' }
+  | { id: number; type: 'addWorkers'; workers: WorkerAddress[] }
   | { id: number; type: 'runTurn'; request: TurnRequest }
   | { id: number; type: 'planTurn'; request: TurnRequest }
   | { id: number; type: 'dryRun'; policy: string; promptTokens: number; layerProfile?: LayerProfile | null }
@@ -32,6 +35,7 @@ export interface TurnResult {
 export type EngineResultMap = {
   loadModel: ModelInfo;
   unloadModel: null;
+  addWorkers: AddedWorkers;
   runTurn: TurnResult;
   planTurn: EnginePreview;
   dryRun: DryRunResult;

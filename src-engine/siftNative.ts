@@ -22,6 +22,8 @@ interface SiftAddon {
   siftMemoryByBuffer?: (
     context: unknown,
   ) => Array<{ bufferType: string; device: string; isHost: boolean; model: number; context: number; compute: number }>;
+  siftRpcAddWorker?: (endpoint: string) => Array<{ name: string; free: number; total: number }>;
+  siftRpcServe?: (endpoint: string, threads: number, cacheDir: string) => { devices: string[] };
 }
 
 /** Where LazyLLM prunes: at each prune layer, the kept fraction of the prompt continues. */
@@ -279,4 +281,11 @@ export function readMemoryOfAddonContext(llama: Llama, addonContext: unknown): B
     kvBytes: entry.context,
     computeBytes: entry.compute,
   }));
+}
+
+/** ggml's RPC backend in this build: how a `sift worker` serves and the engine adds workers (rpcWorkers.ts). */
+export function rpcBindings(llama: Llama): Required<Pick<SiftAddon, 'siftRpcAddWorker' | 'siftRpcServe'>> | null {
+  const addon = addonOf(llama);
+  if (typeof addon.siftRpcAddWorker !== 'function' || typeof addon.siftRpcServe !== 'function') return null;
+  return { siftRpcAddWorker: addon.siftRpcAddWorker, siftRpcServe: addon.siftRpcServe };
 }

@@ -13,6 +13,7 @@ import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { PrefillTiming } from '../models/prefillTiming.js';
 import { ModelManager } from '../models/modelManager.js';
+import { WorkerListStore } from '../models/workerListStore.js';
 import { ModelLoadSettingsStore } from '../models/modelLoadSettingsStore.js';
 import { SessionService } from '../session/sessionService.js';
 import { SavedCaches } from '../engine/savedCaches.js';
@@ -50,8 +51,10 @@ export function createBackend(options: BackendOptions): Backend {
   let models: ModelManager | null = null;
   let savedCaches: SavedCaches | null = null;
   const loadSettings = new ModelLoadSettingsStore(store.settings, options.contextSize);
+  const workers = new WorkerListStore(store.settings);
   const supervisor = new EngineSupervisor({
     loadOptions: () => loadSettings.loadOptions(),
+    workers: () => workers.addresses(),
     prepare: (client) => savedCaches!.configure(client),
     ...(options.build ? { build: options.build } : {}),
     ...(options.hostFactory ? { hostFactory: options.hostFactory } : {}),
@@ -62,6 +65,7 @@ export function createBackend(options: BackendOptions): Backend {
     supervisor,
     known: new KnownModels(store.settings),
     loadSettings,
+    workers,
     downloadDir: path.join(store.dataDir, 'models'),
     emitState: (state) => events.emit({ type: 'model.state', state }),
     emitDownload: (download) => events.emit({ type: 'download.progress', download }),
@@ -136,6 +140,7 @@ function createHandlers({ options, store, sessions, models, savedCaches, events 
     'models.load': ({ path: modelPath }) => models.load(modelPath),
     'models.reload': () => models.reload(),
     'models.setLoadSettings': ({ settings }) => models.setLoadSettings(settings),
+    'models.setWorkers': ({ workers }) => models.setWorkers(workers),
     'models.pickFile': async () => {
       if (!options.pickModelFile) throw new ModelError('NO_FILE_PICKER', 'Type or paste the model file path instead.');
       return { path: await options.pickModelFile() };

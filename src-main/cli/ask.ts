@@ -18,8 +18,9 @@ import { SessionService } from '../session/sessionService.js';
 import { openStore } from '../store/index.js';
 import { SavedCaches } from '../engine/savedCaches.js';
 import type { MessageRow } from '../../src-common/storeTypes.js';
-import type { BuildInfo, StatedMemory, TurnMetrics } from '../../src-common/engineTypes.js';
+import type { BuildInfo, StatedMemory, TurnMetrics, WorkerSplit } from '../../src-common/engineTypes.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
+import { parseWorkerList, type WorkerAddress } from '../../src-common/workerAddress.js';
 
 export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--json] [--policy <spec>] "<question>"
   --model <path>       GGUF model file (or SIFT_MODEL)
@@ -37,6 +38,7 @@ export const ASK_USAGE = `sift ask --model <file.gguf> [--file <document>] [--js
   --threads <n>        CPU threads (default: the app's setting; auto is every core)
   --gpu-layers <n>     layers on the GPU, or auto (default: the app's setting)
   --flash-attention <on|off>  llama.cpp's fused attention (default: the app's setting, off)
+  --workers <list>     sift worker addresses, host:port,… : layers split across them and this machine
   --max-tokens <n>     answer length limit (default 256)
   --temperature <t>    0 (default) is greedy
   --system <text>      system prompt`;
@@ -57,6 +59,8 @@ interface AskOptions {
   memory: StatedMemory | null;
   /** Print auto's decision (or the chosen policy's fit) before the answer. */
   explain: boolean;
+  /** `sift worker` processes to split the model across. */
+  workers: WorkerAddress[];
 }
 
 export function parseAskArgs(argv: string[]): AskOptions {
@@ -79,6 +83,7 @@ export function parseAskArgs(argv: string[]): AskOptions {
         threads: { type: 'string' },
         'gpu-layers': { type: 'string' },
         'flash-attention': { type: 'string' },
+        workers: { type: 'string' },
         'max-tokens': { type: 'string' },
         temperature: { type: 'string' },
         system: { type: 'string' },
@@ -109,7 +114,14 @@ export function parseAskArgs(argv: string[]): AskOptions {
   if (freeRamBytes !== undefined) stated.freeRamBytes = freeRamBytes;
   if (freeVramBytes !== undefined) stated.freeVramBytes = freeVramBytes;
   if (marginBytes !== undefined) stated.marginBytes = marginBytes;
+  let workers: WorkerAddress[];
+  try {
+    workers = parseWorkerList(values.workers ?? '');
+  } catch (error) {
+    throw new UsageError(`--workers: ${(error as Error).message}`);
+  }
   return {
+    workers,
     memory: Object.keys(stated).length ? stated : null,
     explain: values.explain,
     model,
@@ -155,7 +167,7 @@ function byteSize(raw: string | undefined, flag: string): number | undefined {
 }
 
 /** The JSON `sift ask --json` prints: stable field names, documented in docs/CLI.md. */
-export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildInfo, extra: { sessionId: string; model: string; notice: string | null }) {
+export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildInfo, extra: { sessionId: string; model: string; notice: string | null; workerSplit?: WorkerSplit | null }) {
   return {
     answer: message.content,
     status: message.status,
@@ -173,6 +185,8 @@ export function askJson(message: MessageRow, metrics: TurnMetrics, build: BuildI
     kvBytesPeak: metrics.kvBytesPeak,
     kvBytesSteady: metrics.kvBytesSteady,
     memory: metrics.memory ?? null,
+    // layers on `sift worker` processes (--workers); each one's bytes are in memory, by device
+    workerSplit: extra.workerSplit ?? null,
     contextSize: metrics.contextSize,
     policy: metrics.policy,
     build: metrics.build,
@@ -221,6 +235,7 @@ export async function askCommand(argv: string[]): Promise<number> {
   const supervisor = new EngineSupervisor({
     prepare: (client) => savedCaches!.configure(client),
     build: options.build,
+    workers: () => options.workers,
     loadOptions: () => loadOptionsFrom({ ...new ModelLoadSettingsStore(store.settings).get(), ...options.load }),
     onChange: () => {},
   });
@@ -250,6 +265,8 @@ export async function askCommand(argv: string[]): Promise<number> {
     const documentIds = options.file ? [(await attachDocumentFile(store, session.id, options.file)).id] : [];
     await supervisor.load(options.model);
     if (supervisor.notice) process.stderr.write(`sift: ${supervisor.notice}\n`);
+    const split = supervisor.model?.workerSplit;
+    if (split) process.stderr.write(`sift: ${split.why}\n`);
     if (options.explain) {
       const preview = await service.preview(session.id, options.question, documentIds);
       const said = preview.auto ? `auto chose ${preview.policy}` : `policy ${preview.policy}`;
@@ -265,7 +282,12 @@ export async function askCommand(argv: string[]): Promise<number> {
     const build = supervisor.build;
     if (!message.metrics || !build) throw new Error('the answer finished without metrics');
     if (options.json) {
-      const json = askJson(message, message.metrics, build, { sessionId: session.id, model: options.model, notice: supervisor.notice });
+      const json = askJson(message, message.metrics, build, {
+        sessionId: session.id,
+        model: options.model,
+        notice: supervisor.notice,
+        workerSplit: supervisor.model?.workerSplit ?? null,
+      });
       process.stdout.write(`${JSON.stringify(json)}\n`);
     } else {
       process.stdout.write(`\n\n${metricsSummary(message.metrics, build)}\n`);

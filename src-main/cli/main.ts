@@ -12,6 +12,7 @@ Commands:
   calibrate  measure which layers SimLayerKV can trim on a model, and store the profile
   plan       say which KV policy auto would choose for a prompt length, without running it
   serve      serve the app on 127.0.0.1 for a browser
+  worker     serve this machine's GPU or CPU to a Sift engine elsewhere (llama.cpp RPC)
 
 ${ASK_USAGE}
 
@@ -19,7 +20,7 @@ ${CALIBRATE_USAGE}
 
 ${PLAN_USAGE}
 
-Run \`sift serve --help\` for serve's options.`;
+Run \`sift serve --help\` and \`sift worker --help\` for their options.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   calibrate: async () => calibrateCommand,
   plan: async () => (await import('./plan.js')).planCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
+  worker: async () => (await import('./worker.js')).workerCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

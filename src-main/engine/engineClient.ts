@@ -15,6 +15,8 @@ import type { EnginePreview } from '../../src-common/contract.js';
 import { type BuildInfo, type BuildKind, type DryRunResult, type ModelInfo, type SavedKvState, type TurnEvent, type TurnRequest } from '../../src-common/engineTypes.js';
 import { EngineError } from '../../src-engine/engineError.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
+import type { AddedWorkers } from '../../src-engine/rpcWorkers.js';
+import type { WorkerAddress } from '../../src-common/workerAddress.js';
 
 export interface EngineExit {
   code: number | null;
@@ -101,6 +103,12 @@ export function describeExit(exit: EngineExit, switchedOff: string | null = null
     advice =
       `Its ${switchedOff} CPU code uses an instruction this processor does not run, so Sift has switched that variant off: ` +
       'reload the model to continue with the next best one. Your conversation is saved.';
+  } else if (/Remote RPC server crashed|Failed to connect to/.test(exit.stderrTail)) {
+    // ggml's RPC client aborts the process when a worker stops answering
+    return (
+      `A worker (sift worker) stopped answering, and llama.cpp's RPC backend ended the engine process with it (${exitReason(exit)}). ` +
+      'Your conversation is saved; the next question starts the engine again with the workers that answer.'
+    );
   } else if (exit.signal === 'SIGILL') {
     advice =
       'The engine was built for instructions this processor does not run, so reloading would crash again: ' +
@@ -123,6 +131,7 @@ function switchOffCrashedVariant(exit: EngineExit, build: BuildInfo): string | n
 
 export class EngineClient {
   private nextId = 1;
+  private runningTurns = 0;
   private readonly pending = new Map<number, Pending>();
   private exited: EngineExit | null = null;
   private exitText: string | null = null;
@@ -195,9 +204,19 @@ export class EngineClient {
     return this.call('unloadModel', { type: 'unloadModel' });
   }
 
+  /** True while a turn sent to this process has not ended. */
+  get turnRunning(): boolean {
+    return this.runningTurns > 0;
+  }
+
   runTurn(request: TurnRequest, onEvent: (event: TurnEvent) => void): RunningTurn {
     const turnId = this.nextId;
+    this.runningTurns++;
     const result = this.call('runTurn', { type: 'runTurn', request }, onEvent);
+    const ended = () => {
+      this.runningTurns--;
+    };
+    result.then(ended, ended);
     return { turnId, result };
   }
 
@@ -209,6 +228,14 @@ export class EngineClient {
   /** What the turn would run and whether it fits (tokenizing only; allowed while a turn runs). */
   planTurn(request: TurnRequest): Promise<EnginePreview> {
     return this.call('planTurn', { type: 'planTurn', request });
+  }
+
+  /**
+   * Adds `sift worker` processes as devices for the models loaded next (a model already loaded
+   * keeps its split); the ones that do not answer come back in `skipped`, each with why.
+   */
+  addWorkers(workers: WorkerAddress[]): Promise<AddedWorkers> {
+    return this.call('addWorkers', { type: 'addWorkers', workers });
   }
 
   /** What each context of `policy` for a prompt of `promptTokens` would allocate: llama.cpp's dry run beside Sift's formula. */

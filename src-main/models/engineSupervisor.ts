@@ -7,6 +7,7 @@ import { EngineError } from '../../src-engine/engineError.js';
 import type { EngineStatus } from '../../src-common/contract.js';
 import { ModelError } from './modelError.js';
 import type { ModelLoadOptions } from '../../src-common/modelLoadSettings.js';
+import type { WorkerAddress } from '../../src-common/workerAddress.js';
 
 export interface EngineSupervisorOptions {
   build?: BuildKind;
@@ -14,6 +15,8 @@ export interface EngineSupervisorOptions {
   hostFactory?: EngineHostFactory;
   /** How to load a model, asked at each load (the settings may have changed since the last). */
   loadOptions?(): ModelLoadOptions;
+  /** `sift worker` processes to add as devices to each new engine process, asked at each start. */
+  workers?(): WorkerAddress[];
   /** Run on each new engine process before it is used (where it saves caches); a failure is logged, not fatal. */
   prepare?(client: EngineClient): Promise<unknown>;
   onChange(): void;
@@ -37,6 +40,8 @@ export class EngineSupervisor {
   private crashedWhileReady = false;
   /** When automatic restarts happened, to stop restarting an engine that keeps dying. */
   private automaticRestarts: number[] = [];
+  /** Listed workers the running engine left out because they did not answer, one line each. */
+  private workersLeftOut: string[] = [];
   /** How the last engine ended ("was killed by SIGKILL"), for the restart notice. */
   private lastExit: string | null = null;
 
@@ -111,6 +116,20 @@ export class EngineSupervisor {
     }
   }
 
+  /**
+   * Ends the engine process (a turn running in it ends with it) so the next use starts a new one:
+   * what a changed worker list needs, since workers stay registered with a process.
+   */
+  async restartEngine(): Promise<void> {
+    if (this.client?.turnRunning) throw new ModelError('BUSY', 'An answer is being written: change the workers once it ends.');
+    const client = this.client;
+    this.client = null;
+    this.model = null;
+    this.crashedWhileReady = false;
+    await client?.close();
+    this.setStatus('stopped', null);
+  }
+
   /** After a crash: a fresh engine process with the model that was loaded before. */
   async reload(): Promise<ModelInfo | null> {
     if (this.client?.alive) await this.client.close();
@@ -147,10 +166,11 @@ export class EngineSupervisor {
     this.automaticRestarts.push(now);
     const reason = this.lastExit;
     const model = await this.reload();
-    return (
+    return [
       `The engine stopped during an earlier answer${reason ? ` (it ${reason})` : ''}; ` +
-      `Sift started it again with ${model?.name ?? path.basename(this.lastLoadedPath)} before this answer.`
-    );
+        `Sift started it again with ${model?.name ?? path.basename(this.lastLoadedPath)} before this answer.`,
+      ...this.workersLeftOut,
+    ].join(' ');
   }
 
   async close(): Promise<void> {
@@ -178,9 +198,11 @@ export class EngineSupervisor {
       const client = await this.starting;
       // an optional step: the engine works without it (e.g. caches then stay in a temporary folder)
       await this.options.prepare?.(client).catch((err: unknown) => console.error(`sift: preparing the engine: ${String(err)}`));
+      const workersLeftOut = await this.addWorkers(client);
+      this.workersLeftOut = workersLeftOut;
       this.client = client;
       this.build = client.build;
-      this.notice = client.notice;
+      this.notice = [client.notice, ...workersLeftOut].filter(Boolean).join(' ') || null;
       client.onExit(() => this.handleCrash(client));
       this.setStatus('ready', null);
       return client;
@@ -189,6 +211,20 @@ export class EngineSupervisor {
       throw error;
     } finally {
       this.starting = null;
+    }
+  }
+
+  /**
+   * Adds the listed workers before any model loads; the ones that do not answer (a worker that
+   * died mid-turn, say) are left out, and the lines saying so become part of the engine's notice.
+   */
+  private async addWorkers(client: EngineClient): Promise<string[]> {
+    const workers = this.options.workers?.() ?? [];
+    if (workers.length === 0) return [];
+    try {
+      return (await client.addWorkers(workers)).skipped.map((line) => `Sift ${line}.`);
+    } catch (err) {
+      return [`Workers are off: ${err instanceof Error ? err.message : String(err)}.`];
     }
   }
 

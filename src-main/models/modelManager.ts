@@ -10,6 +10,7 @@ import { inspectModel } from './modelInspector.js';
 import { ModelDownloads } from './modelDownloads.js';
 import { ModelError } from './modelError.js';
 import type { ModelLoadSettingsStore } from './modelLoadSettingsStore.js';
+import type { WorkerListStore } from './workerListStore.js';
 import type { ModelLoadSettings } from '../../src-common/modelLoadSettings.js';
 import { EngineError } from '../../src-engine/engineError.js';
 
@@ -17,6 +18,7 @@ export interface ModelManagerOptions {
   supervisor: EngineSupervisor;
   known: KnownModels;
   loadSettings: ModelLoadSettingsStore;
+  workers: WorkerListStore;
   downloadDir: string;
   emitState(state: ModelState): void;
   emitDownload(download: DownloadState): void;
@@ -53,6 +55,7 @@ export class ModelManager {
       error: supervisor.error,
       loadSettings: this.options.loadSettings.get(),
       cpuCores: Math.max(1, os.availableParallelism()),
+      workers: this.options.workers.get(),
     };
   }
 
@@ -127,6 +130,25 @@ export class ModelManager {
         this.publish();
         throw new ModelError('LOAD_SETTINGS', `The model did not load with these settings (${reason}); the previous settings are back.`);
       }
+    }
+    this.publish();
+    return this.state();
+  }
+
+  /**
+   * Replaces the worker list. Registered workers stay with an engine process for its life, so the
+   * engine starts again with the new list and loads the current model (its split follows).
+   */
+  async setWorkers(workers: readonly string[]): Promise<ModelState> {
+    const { supervisor } = this.options;
+    if (supervisor.status === 'loading') throw new ModelError('BUSY', 'A model is loading: change the workers once it has.');
+    this.options.workers.set(workers);
+    const modelPath = supervisor.model?.path ?? null;
+    await supervisor.restartEngine();
+    if (modelPath) {
+      await supervisor.load(modelPath).catch((error: unknown) => {
+        this.problems.set(modelPath, error instanceof Error ? error.message : String(error));
+      });
     }
     this.publish();
     return this.state();

@@ -15,6 +15,7 @@ import { UsageError } from '../../src-main/cli/usageError.js';
 import { ModelLoadSettingsStore } from '../../src-main/models/modelLoadSettingsStore.js';
 import { ModelManager } from '../../src-main/models/modelManager.js';
 import { KnownModels } from '../../src-main/models/knownModels.js';
+import { WorkerListStore } from '../../src-main/models/workerListStore.js';
 import type { EngineSupervisor } from '../../src-main/models/engineSupervisor.js';
 import { ModelError } from '../../src-main/models/modelError.js';
 import type { ModelLoadOptions } from '../../src-common/modelLoadSettings.js';
@@ -123,7 +124,12 @@ describe('the model manager changing how the model loads', () => {
     const store = openStore({ dataDir: dirs.make() });
     const loadSettings = new ModelLoadSettingsStore(store.settings);
     const { supervisor, loads } = fakeSupervisor(loadSettings, refuse);
-    const models = new ModelManager({ supervisor, known: new KnownModels(store.settings), loadSettings, downloadDir: dirs.make(), emitState: () => {}, emitDownload: () => {} });
+    const models = new ModelManager({
+      supervisor,
+      known: new KnownModels(store.settings),
+      loadSettings,
+      workers: new WorkerListStore(store.settings),
+      downloadDir: dirs.make(), emitState: () => {}, emitDownload: () => {} });
     return { models, loads, store, supervisor };
   };
 
