@@ -33,7 +33,9 @@ const mib = (bytes: number) => formatBytes(bytes, { unit: 'MiB' });
 export function memoryByPlace(memory: readonly BufferMemory[]): Array<{ place: string; modelBytes: number; kvBytes: number; computeBytes: number }> {
   const places = new Map<string, { place: string; modelBytes: number; kvBytes: number; computeBytes: number }>();
   for (const entry of memory) {
-    const place = entry.isHost ? 'RAM' : entry.device || entry.bufferType;
+    // a worker's buffer type carries its address: "RPC0[192.168.1.20:50052]"
+    const worker = /^RPC\d*\[(.+)\]$/.exec(entry.bufferType)?.[1];
+    const place = entry.isHost ? 'RAM' : worker ? `${entry.device} (worker ${worker})` : entry.device || entry.bufferType;
     const sum = places.get(place) ?? { place, modelBytes: 0, kvBytes: 0, computeBytes: 0 };
     sum.modelBytes += entry.modelBytes;
     sum.kvBytes += entry.kvBytes;

@@ -317,6 +317,13 @@ export class AppState {
     });
   }
 
+  /** Replaces the `sift worker` list; the back end starts the engine again with it and reloads the model. */
+  async setWorkers(workers: string[]): Promise<boolean> {
+    return this.guard(async () => {
+      this.models = await this.api.call('models.setWorkers', { workers });
+    });
+  }
+
   async refreshSavedKv(): Promise<void> {
     if (!this.modelReady) return;
     await this.guard(async () => {
