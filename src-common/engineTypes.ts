@@ -45,6 +45,9 @@ export interface WorkerSplit {
   /** Layers (llama.cpp's count: blocks plus the output layer) given to the workers. */
   offloadedLayers: number;
   devices: WorkerDevice[];
+  /** About how many layers each device holds (llama.cpp rounds its own split), and this machine. */
+  layersPerDevice: number[];
+  localLayers: number;
   /** The split in words, for the notice and `sift plan`. */
   why: string;
 }

@@ -115,6 +115,15 @@ function statedKvBudget(model: ModelInfo, stated: StatedMemory): number | null {
 
 /** Free bytes where the KV lives: the GPU's when layers are offloaded, else RAM; a stated figure wins. */
 async function freeMemory(host: ChoiceHost, stated: StatedMemory): Promise<{ freeBytes: number; name: string }> {
+  const split = host.info.workerSplit;
+  if (split) {
+    // layers (and their KV) split in proportion to each machine's free memory fit when the whole
+    // fits in all of it: this machine's RAM plus what the workers report now (their devices are
+    // this CPU build's only "GPUs")
+    const here = stated.freeRamBytes ?? os.freemem() + host.heldBytes;
+    const workers = (await host.llama.getVramState()).free;
+    return { freeBytes: here + workers, name: `RAM here and on ${split.devices.length === 1 ? 'a worker' : `${split.devices.length} workers`}` };
+  }
   if (host.info.offloadedLayers > 0) {
     const freeBytes = stated.freeVramBytes ?? (await host.llama.getVramState()).free + host.heldBytes;
     return { freeBytes, name: 'VRAM' };

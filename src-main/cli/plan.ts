@@ -23,7 +23,10 @@ import { EngineClient } from '../engine/engineClient.js';
 import { ModelLoadSettingsStore } from '../models/modelLoadSettingsStore.js';
 import type { ModelLoadSettings } from '../../src-common/modelLoadSettings.js';
 import type { LoadedAs } from '../../src-common/policy/expectedTtft.js';
-import type { BufferMemory, DryRunResult } from '../../src-common/engineTypes.js';
+import type { BufferMemory, DryRunResult, WorkerDevice, WorkerSplit } from '../../src-common/engineTypes.js';
+import { parseWorkerList, workerEndpoint, type WorkerAddress } from '../../src-common/workerAddress.js';
+import { inspectWorker } from '../../src-engine/rpcWorkers.js';
+import { bytesPerPlace, splitAcrossWorkers } from '../../src-engine/workerSplit.js';
 
 export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | --file <document> ["<question>"]) [--json]
   --model <path>         GGUF model file (or SIFT_MODEL); only its header (and, with --file, its
@@ -39,6 +42,8 @@ export const PLAN_USAGE = `sift plan --model <file.gguf> (--prompt-tokens <n> | 
   --free-ram <size>      free RAM to plan with (e.g. 8gb; default: the OS's figure)
   --free-vram <size>     plan for a GPU with this much free VRAM instead (weights and KV on it)
   --margin <size>        memory kept free beside the turn (default 10% of free, at least 256mb)
+  --workers <list>       sift worker addresses, host:port,… : plan with their free memory beside this
+                         machine's, the layers split as the app would split them (docs/SCALE_OUT.md)
   --prefer <p>           exact, balanced (default) or fast
   --dry-run              also ask llama.cpp what the chosen policy's contexts would allocate: the
                          model loaded with no_alloc and each context created on it, nothing
@@ -62,6 +67,7 @@ interface PlanArgs {
   preference: Preference;
   dryRun: boolean;
   json: boolean;
+  workers: WorkerAddress[];
 }
 
 function byteSize(raw: string | undefined, flag: string): number | undefined {
@@ -89,6 +95,7 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
         margin: { type: 'string' },
         prefer: { type: 'string', default: 'balanced' },
         'dry-run': { type: 'boolean', default: false },
+        workers: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
       allowPositionals: true,
@@ -106,7 +113,15 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
   const question = positionals.join(' ').trim();
   if (question && file === null) throw new UsageError(`a question is counted only with --file\n${PLAN_USAGE}`);
   if (!PREFERENCES.includes(values.prefer as Preference)) throw new UsageError(`--prefer must be one of ${PREFERENCES.join(', ')}`);
+  let workers: WorkerAddress[];
+  try {
+    workers = parseWorkerList(values.workers ?? '');
+  } catch (error) {
+    throw new UsageError(`--workers: ${(error as Error).message}`);
+  }
+  if (workers.length && values['free-vram'] !== undefined) throw new UsageError('--workers plans a CPU build across workers; --free-vram plans for a GPU: give one');
   return {
+    workers,
     model,
     promptTokens: promptTokens ?? null,
     file,
@@ -131,6 +146,13 @@ function buildFeatures(): Set<NativeFeature> {
 
 export interface PlanResult {
   selection: Selection;
+  /** With --workers: how the layers would split, where the bytes would go, and the workers that did not answer. */
+  workers: {
+    split: WorkerSplit | null;
+    skipped: string[];
+    perPlace: ReturnType<typeof bytesPerPlace> | null;
+    localFreeBytes: number;
+  } | null;
   freeBytes: number;
   marginBytes: number;
   contextSize: number;
@@ -145,10 +167,11 @@ export interface PlanResult {
 }
 
 /** llama.cpp's dry run of the chosen policy, in an engine process with the model loaded (its weights mmapped, not read). */
-async function dryRunOf(args: PlanArgs, policy: string, promptTokens: number, contextSize: number): Promise<DryRunResult> {
+async function dryRunOf(args: PlanArgs, policy: string, promptTokens: number, contextSize: number, gpuLayers: number | 'auto'): Promise<DryRunResult> {
   const client = await EngineClient.start({ build: 'patched' });
   try {
-    await client.loadModel({ path: args.model, contextSize });
+    if (args.workers.length) await client.addWorkers(args.workers);
+    await client.loadModel({ path: args.model, contextSize, gpuLayers });
     return await client.dryRun(policy, promptTokens);
   } finally {
     await client.close();
@@ -190,6 +213,31 @@ async function expectedTtftOf(modelPath: string, shape: ModelShapeFacts, promptT
   }
 }
 
+/** GPU layers as the app's settings say (what the split follows): a count, or auto. */
+function storedGpuLayers(): number | 'auto' {
+  const store = openStore({ recoverInterrupted: false });
+  try {
+    return new ModelLoadSettingsStore(store.settings).get().gpuLayers;
+  } finally {
+    store.close();
+  }
+}
+
+/** Each listed worker asked what it serves (nothing loaded on it), and the split the engine would make. */
+async function reportedWorkers(addresses: WorkerAddress[], totalLayers: number, gpuLayers: number | 'auto', localFreeBytes: number): Promise<{ split: WorkerSplit | null; skipped: string[] }> {
+  const devices: WorkerDevice[] = [];
+  const skipped: string[] = [];
+  for (const address of addresses) {
+    try {
+      const report = await inspectWorker(address);
+      report.devices.forEach((device) => devices.push({ name: `RPC${devices.length}`, endpoint: workerEndpoint(address), ...device }));
+    } catch (error) {
+      skipped.push(`${(error as Error).message}; planning without it`);
+    }
+  }
+  return { split: devices.length ? splitAcrossWorkers(totalLayers, gpuLayers, devices, localFreeBytes) : null, skipped };
+}
+
 export async function planSelection(args: PlanArgs): Promise<PlanResult> {
   // a missing, truncated or corrupt file gets the engine's own sentence before any reader sees it
   const sizeBytes = await checkModelFile(args.model);
@@ -199,9 +247,13 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
   const info = await readGgufFileInfo(args.model, { readTensorInfo: false });
   const shape = modelShapeFromMetadata(info.metadata);
   const contextSize = Math.min(args.contextSize ?? DEFAULT_MAX_CONTEXT, shape.trainContextSize || DEFAULT_MAX_CONTEXT);
-  // a GPU when one is stated (the weights and the KV on it), else this machine's RAM
+  // a GPU when one is stated (the weights and the KV on it), else this machine's RAM, and the
+  // workers' memory beside it when they are listed
   const onGpu = args.freeVramBytes !== undefined;
-  const freeBytes = args.freeVramBytes ?? args.freeRamBytes ?? os.freemem();
+  const localFreeBytes = args.freeVramBytes ?? args.freeRamBytes ?? os.freemem();
+  const gpuLayers = storedGpuLayers();
+  const workers = args.workers.length ? await reportedWorkers(args.workers, shape.layers + 1, gpuLayers, localFreeBytes) : null;
+  const freeBytes = localFreeBytes + (workers?.split?.devices.reduce((sum, d) => sum + d.freeBytes, 0) ?? 0);
   const marginBytes = args.marginBytes ?? defaultMarginBytes(freeBytes);
   const model = { ...shape, name: shape.name ?? args.model, weightsBytes: sizeBytes, contextSize };
   const selection = selectPolicy({
@@ -209,7 +261,7 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     promptTokens,
     answerTokens: args.maxTokens,
     freeBytes,
-    memoryName: onGpu ? 'VRAM' : 'RAM',
+    memoryName: onGpu ? 'VRAM' : workers?.split ? `RAM here and on ${workers.split.devices.length === 1 ? 'a worker' : `${workers.split.devices.length} workers`}` : 'RAM',
     onGpu,
     weightsLoaded: false,
     marginBytes,
@@ -220,8 +272,20 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     kvBudgetBytes: args.kvBudgetBytes ?? null,
   });
   const expectedTtft = selection.fits ? await expectedTtftOf(args.model, shape, promptTokens, selection.policy, onGpu) : null;
-  const dryRun = args.dryRun ? await dryRunOf(args, selection.policy, promptTokens, contextSize) : null;
-  return { selection, freeBytes, marginBytes, contextSize, model: model.name, promptTokens, prompt, expectedTtft, dryRun };
+  const dryRun = args.dryRun ? await dryRunOf(args, selection.policy, promptTokens, contextSize, gpuLayers) : null;
+  const perPlace = workers?.split ? bytesPerPlace(workers.split, shape.layers + 1, { weights: selection.predictedBytes.model, kv: selection.predictedBytes.kv }) : null;
+  return {
+    selection,
+    freeBytes,
+    marginBytes,
+    contextSize,
+    model: model.name,
+    promptTokens,
+    prompt,
+    expectedTtft,
+    dryRun,
+    workers: workers ? { split: workers.split, skipped: workers.skipped, perPlace, localFreeBytes } : null,
+  };
 }
 
 /** The JSON `sift plan --json` prints (docs/CLI.md). */
@@ -241,6 +305,9 @@ export function planJson(result: PlanResult) {
     expectedTtftBasis: result.expectedTtft?.basis ?? null,
     explanation: selection.explanation,
     notices: selection.notices,
+    workers: result.workers
+      ? { split: result.workers.split, perDevice: result.workers.perPlace, localFreeBytes: result.workers.localFreeBytes, skipped: result.workers.skipped }
+      : null,
     dryRun: result.dryRun
       ? result.dryRun.contexts.map((c) => ({ stage: c.stage, contextSize: c.contextSize, ...totals(c.measured), formula: c.formula }))
       : null,
@@ -257,6 +324,18 @@ function dryRunLines(result: DryRunResult): string[] {
     const stage = c.stage === 'prefill' ? 'full-size prefill context' : 'turn context';
     return `llama.cpp dry run, ${stage} (${c.contextSize.toLocaleString('en-US')} tokens): weights ${formatBytes(t.modelBytes)}, KV ${formatBytes(t.kvBytes)}, compute ${formatBytes(t.computeBytes)}`;
   });
+}
+
+function workerLines(workers: NonNullable<PlanResult['workers']>): string[] {
+  return [
+    ...(workers.split ? [`Split: ${workers.split.why}`] : ['Split: no worker answered, so everything stays on this machine']),
+    ...(workers.perPlace ?? []).map(
+      (p) =>
+        `  ${p.endpoint ? `${p.place} (worker ${p.endpoint})` : p.place}: ${p.layers} layers, weights ${formatBytes(p.weightsBytes)}, KV ${formatBytes(p.kvBytes)}` +
+        ` of ${formatBytes(p.freeBytes ?? workers.localFreeBytes)} free`,
+    ),
+    ...workers.skipped.map((line) => `Notice: ${line}`),
+  ];
 }
 
 function documentLine(result: PlanResult): string {
@@ -284,6 +363,7 @@ export async function planCommand(argv: string[]): Promise<number> {
         selection.explanation,
         ...(result.expectedTtft ? [`Expected first token: ${formatMs(result.expectedTtft.ms)} (${result.expectedTtft.basis})`] : []),
         `Predicted: weights ${formatBytes(bytes.model)}, KV ${formatBytes(bytes.kv)}, compute ${formatBytes(bytes.compute)}; peak ${formatBytes(bytes.peak)}, steady ${formatBytes(bytes.steady)}`,
+        ...(result.workers ? workerLines(result.workers) : []),
         ...(result.dryRun ? dryRunLines(result.dryRun) : []),
         ...selection.notices.map((n) => `Notice: ${n}`),
       ].join('\n') + '\n',

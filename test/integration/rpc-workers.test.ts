@@ -3,6 +3,7 @@
 // layers live on a worker (the same logits as one process), each device's bytes are reported, and
 // a worker killed mid-turn ends the turn with a clear error, keeps the partial answer, and the
 // next turn runs without it.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -143,4 +144,63 @@ describe('a worker killed mid-turn', () => {
     expect(backend.models.state().current?.workerSplit ?? null).toBeNull();
     expect(backend.sessions.get(session.id).messages).toHaveLength(4);
   }, 180_000);
+});
+
+describe("more than one machine's memory", () => {
+  const workers: RunningWorker[] = [];
+  let dataDir: string;
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.resolve('src-main/cli/main.ts'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, SIFT_DATA_DIR: dataDir },
+      timeout: 170_000,
+    });
+  // an injected limit: 100 MiB of RAM here, less than SmolLM2's weights and a 2,000-token cache
+  const LIMIT = ['--free-ram', '100mb', '--margin', '16mb'];
+
+  beforeAll(async () => {
+    workers.push(await startWorker(), await startWorker());
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-workers-cli-'));
+  }, 120_000);
+  afterAll(async () => {
+    for (const worker of workers) await stopWorker(worker);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('sift plan: does not fit this machine alone, fits split across two workers, with the bytes per device', () => {
+    const alone = cli(['plan', '--model', testModelPath(), '--prompt-tokens', '2000', ...LIMIT, '--json']);
+    expect(alone.status, alone.stderr).toBe(1);
+    expect(JSON.parse(alone.stdout)).toMatchObject({ fits: false, workers: null });
+
+    const split = cli(['plan', '--model', testModelPath(), '--prompt-tokens', '2000', ...LIMIT, '--workers', workers.map((w) => w.address).join(','), '--json']);
+    expect(split.status, split.stderr).toBe(0);
+    const plan = JSON.parse(split.stdout);
+    expect(plan.fits).toBe(true);
+    expect(plan.explanation).toMatch(/of RAM here and on 2 workers is free/);
+    expect(plan.workers.skipped).toEqual([]);
+    expect(plan.workers.perDevice.map((d: { place: string }) => d.place)).toEqual(['this machine', 'RPC0', 'RPC1']);
+    // every layer accounted for once, and the predicted weights and KV shared out among the places
+    const places = plan.workers.perDevice as Array<{ layers: number; weightsBytes: number; kvBytes: number }>;
+    expect(places.reduce((sum, p) => sum + p.layers, 0)).toBe(31);
+    expect(places.reduce((sum, p) => sum + p.kvBytes, 0)).toBeCloseTo(plan.predictedBytes.kv, -2);
+    for (const worker of places.slice(1)) expect(worker.weightsBytes).toBeGreaterThan(0);
+  });
+
+  it('sift ask under the same limit: a small cache alone, the full cache with the workers, their bytes reported', () => {
+    const ask = (extra: string[]) => cli(['ask', '--model', testModelPath(), ...LIMIT, '--max-tokens', '4', '--json', ...extra, 'Name a color.']);
+    const alone = JSON.parse(ask([]).stdout);
+    expect(alone.selection).toMatchObject({ memoryName: 'RAM', lossy: false });
+    expect(alone.policy).not.toBe('full');
+
+    const run = ask(['--workers', workers.map((w) => w.address).join(',')]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^sift: \d+ of 31 layers on 2 workers/m);
+    const split = JSON.parse(run.stdout);
+    expect(split.status).toBe('complete');
+    expect(split.policy).toBe('full');
+    expect(split.selection.memoryName).toBe('RAM here and on 2 workers');
+    expect(split.workerSplit.devices.map((d: { endpoint: string }) => d.endpoint)).toEqual(workers.map((w) => w.address));
+    const devices = new Set((split.memory as Array<{ device: string; modelBytes: number }>).filter((m) => m.modelBytes > 0).map((m) => m.device));
+    expect(devices).toEqual(new Set(['', 'RPC0', 'RPC1']));
+  });
 });

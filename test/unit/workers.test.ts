@@ -7,7 +7,8 @@ import { requestSchemas } from '../../src-common/schemas.js';
 import { allowList, openWorkerGate } from '../../src-main/worker/workerGate.js';
 import { parseWorkerArgs } from '../../src-main/cli/worker.js';
 import { parseAskArgs } from '../../src-main/cli/ask.js';
-import { splitAcrossWorkers } from '../../src-engine/workerSplit.js';
+import { bytesPerPlace, splitAcrossWorkers } from '../../src-engine/workerSplit.js';
+import { inspectWorker } from '../../src-engine/rpcWorkers.js';
 import type { WorkerDevice } from '../../src-common/engineTypes.js';
 
 describe('worker addresses', () => {
@@ -114,8 +115,51 @@ describe('the layer split across workers', () => {
     );
   });
 
+  it('shares whole layers out so they add up, and the bytes with them', () => {
+    const split = splitAcrossWorkers(31, 'auto', [device('RPC0', 'a:1', 10), device('RPC1', 'b:1', 10)], 10 * 1024 ** 3);
+    expect(split.layersPerDevice.reduce((a, b) => a + b, 0)).toBe(split.offloadedLayers);
+    expect(split.localLayers + split.offloadedLayers).toBe(31);
+    const places = bytesPerPlace(split, 31, { weights: 31_000, kv: 62_000 });
+    expect(places.map((p) => p.layers)).toEqual([split.localLayers, ...split.layersPerDevice]);
+    expect(places.reduce((sum, p) => sum + p.kvBytes, 0)).toBe(62_000);
+  });
+
   it('a count asked for is kept, within the model', () => {
     expect(splitAcrossWorkers(31, 20, [device('RPC0', 'a:1', 4)], 4 * 1024 ** 3).offloadedLayers).toBe(20);
     expect(splitAcrossWorkers(31, 99, [device('RPC0', 'a:1', 4)], 4 * 1024 ** 3).offloadedLayers).toBe(31);
+  });
+});
+
+describe('greeting a worker before ggml does', () => {
+  const servers: net.Server[] = [];
+  afterEach(() => servers.splice(0).forEach((server) => server.close()));
+
+  async function fakeWorker(onConnection: (socket: net.Socket) => void): Promise<number> {
+    const server = net.createServer(onConnection);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  it('says when something else answers on the port', async () => {
+    const port = await fakeWorker((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    await expect(inspectWorker({ host: '127.0.0.1', port })).rejects.toThrow(`worker 127.0.0.1:${port} answered, but not as a llama.cpp RPC worker`);
+  });
+
+  it('says when a worker of another protocol version answers', async () => {
+    const port = await fakeWorker((socket) =>
+      socket.once('data', () => {
+        const reply = Buffer.alloc(8 + 28);
+        reply.writeBigUInt64LE(28n, 0);
+        reply.writeUInt8(6, 8);
+        socket.write(reply);
+      }),
+    );
+    await expect(inspectWorker({ host: '127.0.0.1', port })).rejects.toThrow(/speaks RPC protocol 6\.0\.0; this engine speaks 7\.x/);
+  });
+
+  it('gives up on a worker that never answers (one busy with another engine)', async () => {
+    const port = await fakeWorker(() => {});
+    await expect(inspectWorker({ host: '127.0.0.1', port }, 300)).rejects.toThrow(/did not answer within 0\.3 s \(a worker serves one engine at a time/);
   });
 });
