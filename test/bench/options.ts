@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import type { BenchMode } from './suite.js';
+import { parseWorkerList, workerEndpoint } from '../../src-common/workerAddress.js';
 
 /** Test models the bench can run on (scripts/testModels.ts). */
 export const BENCH_MODELS = ['smollm2', 'gemma3', 'qwen2'] as const;
@@ -41,6 +42,11 @@ export interface BenchOptions {
   policies: string[];
   /** Which test model to run on. */
   model: BenchModelId;
+  /**
+   * --workers (issue 19): TTFT and decode speed with the layers split across `sift worker`
+   * processes against one process: addresses given, or a count of workers to start on loopback.
+   */
+  workers: { addresses: string[] } | { loopback: number } | null;
   /** The command as typed, for the report. */
   command: string;
 }
@@ -60,6 +66,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --long             documents longer than the context (issue 16): a pass key in real prose of 8k, 32k
                      and 64k tokens (--quick 12k) at 10 depths (--quick 3) read whole on SmolLM2 (8k)
                      through an 8k evicting cache, against the first and last context-full read with full KV
+  --workers LIST|N    layers split across sift workers (issue 19): TTFT and decode tokens/s against one
+                     process, at 1k and 4k (--lengths); LIST is host:port,… of running workers, N starts N
+                     workers on this machine's loopback (both share its cores: a harness check, not a LAN)
   --refresh-frontier rewrite docs/BENCHMARKS.md's header and real-document frontier from docs/bench/*.json
                      (nothing is measured)
   --quick            1k and 2k prompts, fewer needle depths, fewer rows (a few minutes);
@@ -112,6 +121,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     seed: null,
     policies: [],
     model: 'smollm2',
+    workers: null,
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   };
@@ -131,6 +141,20 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--reopen') options.reopen = true;
     else if (arg === '--long') options.long = true;
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
+    else if (arg === '--workers') {
+      const raw = value();
+      if (/^\d+$/.test(raw)) {
+        const count = Number(raw);
+        if (count < 1 || count > 4) throw new UsageError('--workers N starts 1 to 4 loopback workers');
+        options.workers = { loopback: count };
+      } else {
+        try {
+          options.workers = { addresses: parseWorkerList(raw).map(workerEndpoint) };
+        } catch (error) {
+          throw new UsageError(`--workers: ${(error as Error).message}`);
+        }
+      }
+    }
     else if (arg === '--seed') options.seed = value();
     else if (arg === '--policy') {
       const spec = value();

@@ -33,6 +33,7 @@ import { assembleProseResults, writeProseOutputs } from './proseReport.js';
 import { buildSuite, contextSizeFor, isKvRow, rowLabel, runsAtLength, type BenchSuite } from './suite.js';
 import { referenceReports, rowReports, summarizeCells } from './summarize.js';
 import { writeOutputs } from './writeOutputs.js';
+import { runWorkersBench } from './workersRun.js';
 
 let stopping = false;
 
@@ -239,6 +240,7 @@ async function main(): Promise<void> {
     console.log(`[bench] ${rewriteHeader(options.outputDir)}: header and real-document frontier rewritten`);
     return;
   }
+  if (options.workers) return runWorkersBench(options, options.workers);
   if (options.prose) return proseMain(options);
   if (options.conversation) return documentRunMain(options, conversationRun);
   if (options.reopen) return documentRunMain(options, reopenRun);
