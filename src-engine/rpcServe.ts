@@ -45,7 +45,7 @@ async function waitForListener(port: number, timeoutMs: number): Promise<void> {
 /** Starts ggml's RPC server for this process's devices on 127.0.0.1 and returns once it listens. */
 export async function serveDevices(llama: Llama, threads: number, cacheDir: string | null): Promise<ServingDevices> {
   const rpc = rpcBindings(llama);
-  if (!rpc) throw new EngineError('INTERNAL', 'this engine build has no RPC backend: rebuild it with `npm run setup`');
+  if (!rpc) throw new EngineError('INTERNAL', 'this build cannot serve as a worker: the patched build can (rebuild it with `npm run setup` if it predates workers)');
   const port = await freeLoopbackPort();
   const { devices } = rpc.siftRpcServe(`127.0.0.1:${port}`, threads, cacheDir ?? '');
   await waitForListener(port, 10_000);

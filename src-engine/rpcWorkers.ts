@@ -123,7 +123,7 @@ export interface AddedWorkers {
  */
 export async function addWorkers(llama: Llama, addresses: readonly WorkerAddress[]): Promise<AddedWorkers> {
   const rpc = rpcBindings(llama);
-  if (!rpc) throw new EngineError('INTERNAL', 'this engine build has no RPC backend: rebuild it with `npm run setup` to use workers');
+  if (!rpc) throw new EngineError('INTERNAL', 'this engine build cannot add workers: the patched build can (rebuild it with `npm run setup` if it predates workers)');
   const devices: WorkerDevice[] = [];
   const skipped: string[] = [];
   for (const address of addresses) {

@@ -10,11 +10,10 @@ import { serveDevices } from '../../src-engine/rpcServe.js';
 import { allowList, openWorkerGate } from '../worker/workerGate.js';
 import { isLoopbackHost } from '../../src-common/workerAddress.js';
 import { UsageError, positiveWholeNumber } from './usageError.js';
-import type { BuildKind } from '../../src-common/engineTypes.js';
 
 export const DEFAULT_WORKER_PORT = 50052;
 
-export const WORKER_USAGE = `Usage: sift worker [--port N] [--host ADDRESS] [--allow LIST] [--threads N] [--build patched|stock]
+export const WORKER_USAGE = `Usage: sift worker [--port N] [--host ADDRESS] [--allow LIST] [--threads N]
   Serves this machine's GPU (else its CPU) to a Sift engine elsewhere, over llama.cpp's RPC backend.
   --port N         port to listen on (default ${DEFAULT_WORKER_PORT}; 0 picks a free one)
   --host ADDRESS   address to listen on (default 127.0.0.1: this machine only)
@@ -28,7 +27,6 @@ export interface WorkerArgs {
   host: string;
   allow: string[];
   threads: number;
-  build: BuildKind;
 }
 
 export function parseWorkerArgs(argv: string[]): WorkerArgs {
@@ -39,14 +37,11 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
       host: { type: 'string' },
       allow: { type: 'string' },
       threads: { type: 'string' },
-      build: { type: 'string' },
     },
     strict: true,
   });
   const port = values.port === undefined ? DEFAULT_WORKER_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0–65535');
-  const build = values.build ?? 'patched';
-  if (build !== 'patched' && build !== 'stock') throw new UsageError('--build must be patched or stock');
   const allow = (values.allow ?? '')
     .split(',')
     .map((entry) => entry.trim())
@@ -61,7 +56,6 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
     host: values.host ?? '127.0.0.1',
     allow,
     threads: positiveWholeNumber(values.threads, '--threads') ?? Math.max(1, os.availableParallelism()),
-    build,
   };
 }
 
@@ -71,7 +65,8 @@ export async function workerCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const args = parseWorkerArgs(argv);
-  const { llama, notice } = await loadLlama(args.build);
+  // the patched build: its addon carries the RPC bindings (the stock build is llama.cpp untouched)
+  const { llama, notice } = await loadLlama('patched');
   if (notice) console.error(`sift worker: ${notice}`);
   const serving = await serveDevices(llama, args.threads, null);
   const log = (line: string) => console.error(`sift worker: ${line}`);

@@ -45,7 +45,7 @@ describe('worker addresses', () => {
 
 describe('sift worker options', () => {
   it('listens on loopback by default, with loopback the only clients', () => {
-    expect(parseWorkerArgs([])).toMatchObject({ host: '127.0.0.1', port: 50052, allow: [], build: 'patched' });
+    expect(parseWorkerArgs([])).toMatchObject({ host: '127.0.0.1', port: 50052, allow: [] });
     expect(parseWorkerArgs(['--host', '0.0.0.0', '--allow', '192.168.1.5, 10.0.0.0/24', '--port', '0'])).toMatchObject({ host: '0.0.0.0', port: 0, allow: ['192.168.1.5', '10.0.0.0/24'] });
   });
 
