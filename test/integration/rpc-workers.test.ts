@@ -21,8 +21,10 @@ import { startWorker, stopWorker, type RunningWorker } from '../helpers/siftWork
 const task = passkeyPrompt(400, 0.5, '42917');
 const messages = [{ role: 'user' as const, content: `${task.document}\n\n${task.question}` }];
 const follow = [504, 1345, 1792, 314];
-// full; the default lazy prefill (pruning from layer 8 on a ~470-token prompt); VATP evicting to 256 cells
-const POLICIES = ['full', 'lazy', 'vatp:budget=256'];
+// full; the default lazy prefill (pruning from layer 8 on a ~470-token prompt); SimLayerKV's small
+// layers (4 of them keeping 4 sinks and a 64-token window); VATP evicting to 256 cells, ranked by
+// observed attention
+const POLICIES = ['full', 'lazy', 'simlayerkv:layers=1/2/3/20,window=64', 'vatp:budget=256'];
 /** Of SmolLM2's 31 (30 blocks and the output layer): 20 on the two workers, 11 here. */
 const OFFLOADED = 20;
 
