@@ -46,7 +46,7 @@ import type { EnginePreview } from '../src-common/contract.js';
 import { DEFAULT_MAX_CONTEXT } from '../src-common/modelLoadSettings.js';
 import { addWorkers, type AddedWorkers } from './rpcWorkers.js';
 import { splitAcrossWorkers } from './workerSplit.js';
-import type { WorkerAddress } from '../src-common/workerAddress.js';
+import { workerEndpoint, type WorkerAddress } from '../src-common/workerAddress.js';
 
 export interface LoadModelOptions {
   path: string;
@@ -174,7 +174,7 @@ export class Engine {
   async addWorkers(addresses: readonly WorkerAddress[]): Promise<AddedWorkers> {
     this.assertIdle();
     const known = new Set(this.workerDevices.map((device) => device.endpoint));
-    const added = await addWorkers(this.llama, addresses.filter((address) => !known.has(`${address.host}:${address.port}`)));
+    const added = await addWorkers(this.llama, addresses.filter((address) => !known.has(workerEndpoint(address))));
     this.workerDevices.push(...added.devices);
     return added;
   }

@@ -117,8 +117,8 @@ export class EngineSupervisor {
   }
 
   /**
-   * Ends the engine process (a turn running in it ends with it) so the next use starts a new one:
-   * what a changed worker list needs, since workers stay registered with a process.
+   * Ends the engine process, once no answer is being written in it, so the next use starts a new
+   * one: what a changed worker list needs, since workers stay registered with a process.
    */
   async restartEngine(): Promise<void> {
     if (this.client?.turnRunning) throw new ModelError('BUSY', 'An answer is being written: change the workers once it ends.');

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testModelPath } from '../helpers/testModel.js';
@@ -12,6 +13,9 @@ import { launchChromium } from './support/browser.js';
 import { setSampling, ui } from './support/chatPage.js';
 import { buildRenderer } from './support/renderer.js';
 import { startServe, type ServeHandle } from './support/serveProcess.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHOTS = process.env['SIFT_UPDATE_SCREENSHOTS'] === '1' ? path.join(repoRoot, 'docs', 'screenshots') : path.join(repoRoot, 'test-results', 'screenshots');
 
 describe('workers in the settings drawer', () => {
   let dataDir: string;
@@ -22,6 +26,7 @@ describe('workers in the settings drawer', () => {
 
   beforeAll(async () => {
     buildRenderer();
+    fs.mkdirSync(SHOTS, { recursive: true });
     worker = await startWorker();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-e2e-workers-'));
     serve = await startServe({ dataDir, args: ['--model', testModelPath(), '--context', '1024'] });
@@ -55,6 +60,9 @@ describe('workers in the settings drawer', () => {
       .poll(() => page.getByTestId('worker-split').textContent(), { timeout: 120_000 })
       .toMatch(new RegExp(`^\\d+ of 31 layers on a worker, in proportion to each machine's free memory: RPC0 at ${worker.address.replace(/\./g, '\\.')} ~\\d+`));
     await expect.poll(() => page.getByRole('textbox', { name: 'GPU layers' }).isEnabled()).toBe(true);
+    await page.getByRole('region', { name: 'Workers' }).scrollIntoViewIfNeeded();
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.screenshot({ path: path.join(SHOTS, 'settings-workers-light.png') });
     await page.getByRole('button', { name: 'Close chat settings' }).click();
 
     await ui(page).message().fill('Name a color.');
