@@ -147,7 +147,11 @@ export class Engine {
     const { gpuLayers, workerSplit } = await this.offloadFor(options);
     let model: LlamaModel;
     try {
-      model = await this.llama.loadModel({ modelPath: options.path, gpuLayers });
+      // node-llama-cpp chooses mmap or not by the VRAM a count of GPU layers needs; the RPC backend
+      // makes it count for a CPU build too, where it would read the weights into anonymous memory:
+      // a CPU build maps them, as it did before workers existed
+      const useMmap = this.build.gpu.active === null ? true : undefined;
+      model = await this.llama.loadModel({ modelPath: options.path, gpuLayers, ...(useMmap === undefined ? {} : { useMmap }) });
     } catch (err) {
       throw translateLoadError(err, options.path);
     }
