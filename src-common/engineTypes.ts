@@ -362,7 +362,7 @@ export interface LiveCacheReading {
   kvBytesUsed?: number;
   kvBytesAllocated?: number;
   /** Free memory where the KV lives. */
-  free?: { bytes: number; where: 'RAM' | 'VRAM' };
+  free?: FreeMemoryReading;
 }
 
 export type TurnEvent =
@@ -378,6 +378,12 @@ export type TurnEvent =
     }
   | { type: 'token'; text: string }
   | { type: 'done'; answer: string; stopReason: StopReason; metrics: TurnMetrics };
+
+/** Free memory where the KV lives: RAM, VRAM, or RAM here plus the workers' when they hold layers. */
+export interface FreeMemoryReading {
+  bytes: number;
+  where: 'RAM' | 'VRAM' | 'RAM and workers';
+}
 
 /** A loaded model: its file, its shape as the GGUF header states it, and how it was loaded. */
 export interface ModelInfo extends Omit<ModelShapeFacts, 'name'> {

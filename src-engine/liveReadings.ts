@@ -1,10 +1,11 @@
 // The live indicators' readings while a turn reads its prompt: tokens per layer and KV bytes in use
 // (the native layer statistics, read only between evaluations, at most 10 times a second) and the
-// free memory where the KV lives (RAM, or VRAM when layers are offloaded: polled in the background,
-// so a progress event never waits for the GPU driver).
+// free memory where the KV lives (RAM, or VRAM when layers are offloaded, or RAM and the workers'
+// memory when a CPU build offloads to `sift worker`s: polled in the background, so a progress event
+// never waits for the GPU driver or the network).
 import os from 'node:os';
 import type { Llama, LlamaContext } from 'node-llama-cpp';
-import type { TurnEvent } from '../src-common/engineTypes.js';
+import type { FreeMemoryReading, TurnEvent } from '../src-common/engineTypes.js';
 import { readKvLayerStats } from './siftNative.js';
 
 type ProgressEvent = Extract<TurnEvent, { type: 'progress' }>;
@@ -16,12 +17,18 @@ export class LiveReadings {
   private lastReadAt = -Infinity;
   private freeVram: number | null = null;
   private polling = false;
+  /** A CPU build's offloaded layers live on workers: their devices are its only "GPUs". */
+  private readonly onWorkers: boolean;
 
   constructor(
     private readonly llama: Llama,
     private readonly context: LlamaContext,
-    private readonly onGpu: boolean,
-  ) {}
+    private readonly offloaded: boolean,
+  ) {
+    this.onWorkers = offloaded && llama.gpu === false;
+    // the first reading is under way before the prompt's first batch ends
+    if (offloaded) this.pollVram();
+  }
 
   /**
    * The progress event with the cache as it stands. Called between evaluations only; an event
@@ -41,10 +48,11 @@ export class LiveReadings {
     return { ...event, live: { layers, kvBytesUsed: stats.bytesUsed, kvBytesAllocated: stats.bytesAllocated, ...(free ? { free } : {}) } };
   }
 
-  private free(): { bytes: number; where: 'RAM' | 'VRAM' } | null {
-    if (!this.onGpu) return { bytes: os.freemem(), where: 'RAM' };
+  private free(): FreeMemoryReading | null {
+    if (!this.offloaded) return { bytes: os.freemem(), where: 'RAM' };
     this.pollVram();
-    return this.freeVram === null ? null : { bytes: this.freeVram, where: 'VRAM' };
+    if (this.freeVram === null) return null;
+    return this.onWorkers ? { bytes: os.freemem() + this.freeVram, where: 'RAM and workers' } : { bytes: this.freeVram, where: 'VRAM' };
   }
 
   private pollVram(): void {

@@ -74,7 +74,13 @@ describe('layers split across two sift workers on loopback', () => {
   });
 
   it("reports each device's weights and KV bytes after a turn", async () => {
-    const { metrics } = await engine.runTurn({ messages, sampling: { temperature: 0, topP: 1, maxTokens: 2 }, policy: 'full' }, () => {}).result;
+    const free: string[] = [];
+    const { metrics } = await engine.runTurn({ messages, sampling: { temperature: 0, topP: 1, maxTokens: 2 }, policy: 'full' }, (event) => {
+      if (event.type === 'progress' && event.live?.free) free.push(event.live.free.where);
+    }).result;
+    // the live meter counts the memory the KV can use: this machine's RAM and the workers'
+    expect(free.length).toBeGreaterThan(0);
+    expect(new Set(free)).toEqual(new Set(['RAM and workers']));
     const byDevice = new Map((metrics.memory ?? []).map((m) => [m.device, m]));
     for (const device of ['RPC0', 'RPC1']) {
       expect(byDevice.get(device)?.modelBytes).toBeGreaterThan(0);

@@ -13,6 +13,7 @@ import type {
   SiftApi,
   TurnPreview,
 } from '../../../src-common/contract.js';
+import type { FreeMemoryReading } from '../../../src-common/engineTypes.js';
 import type { ModelLoadSettings } from '../../../src-common/modelLoadSettings.js';
 import { saveTextFile, fileToBase64 } from './download.js';
 import { connectApi, type ConnectionState } from './transport.js';
@@ -44,7 +45,7 @@ export interface LiveCache {
   messageId: string;
   kvBytesUsed: number | null;
   kvBytesAllocated: number | null;
-  free: { bytes: number; where: 'RAM' | 'VRAM' } | null;
+  free: FreeMemoryReading | null;
 }
 
 /** An answer being written: tokens since the first, for a live decoding rate. */
