@@ -86,7 +86,7 @@ export async function runWorkersBench(options: BenchOptions, workers: NonNullabl
       `## ${todayUtc()} — ${TITLE}`,
       '',
       `Command: \`${options.command}\`. Machine: ${machineLine()}. SmolLM2-135M Q4_1, patched build, ${where}; ` +
-        `${model.workerSplit?.why ?? ''}. Median of ${RUNS} alternated runs per row, ${ANSWER_TOKENS} answer tokens, prompt cache off.`,
+        `${model.workerSplit?.why ?? ''}. Task: the synthetic pass-key prompt (test/helpers/passkey.ts), greedy; the split changes where layers run, not what is computed. Median of ${RUNS} alternated runs per row, ${ANSWER_TOKENS} answer tokens, prompt cache off.`,
       '',
       '| prompt tokens | policy | TTFT one process (ms) | TTFT split (ms) | split/one | decode one (tok/s) | decode split (tok/s) | split/one |',
       '|---|---|---|---|---|---|---|---|',
