@@ -12,12 +12,20 @@
 
 #include "AddonSiftRpc.h"
 
-static ggml_backend_reg_t rpcRegistry(Napi::Env env) {
+// one of the RPC backend's functions, found through its registry; nullptr with a JavaScript
+// exception pending when the build has no RPC backend or the backend lacks it
+template <typename Fn>
+static Fn * rpcFunction(Napi::Env env, const char * name) {
     ggml_backend_reg_t reg = ggml_backend_reg_by_name("RPC");
     if (reg == nullptr) {
         Napi::Error::New(env, "this build has no RPC backend (build it with GGML_RPC=ON)").ThrowAsJavaScriptException();
+        return nullptr;
     }
-    return reg;
+    auto fn = (Fn *) ggml_backend_reg_get_proc_address(reg, name);
+    if (fn == nullptr) {
+        Napi::Error::New(env, std::string("the RPC backend lacks ") + name).ThrowAsJavaScriptException();
+    }
+    return fn;
 }
 
 static bool endpointArg(const Napi::CallbackInfo& info, const char * fn, std::string & endpoint) {
@@ -35,14 +43,8 @@ Napi::Value siftRpcAddWorker(const Napi::CallbackInfo& info) {
     if (!endpointArg(info, "siftRpcAddWorker", endpoint)) {
         return env.Undefined();
     }
-    ggml_backend_reg_t rpc = rpcRegistry(env);
-    if (rpc == nullptr) {
-        return env.Undefined();
-    }
-
-    auto add_server = (decltype(ggml_backend_rpc_add_server) *) ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_add_server");
+    auto add_server = rpcFunction<decltype(ggml_backend_rpc_add_server)>(env, "ggml_backend_rpc_add_server");
     if (add_server == nullptr) {
-        Napi::Error::New(env, "the RPC backend lacks ggml_backend_rpc_add_server").ThrowAsJavaScriptException();
         return env.Undefined();
     }
 
@@ -109,13 +111,8 @@ Napi::Value siftRpcServe(const Napi::CallbackInfo& info) {
     const size_t threads = (size_t) std::max(1, info[1].As<Napi::Number>().Int32Value());
     const std::string cache_dir = info[2].As<Napi::String>().Utf8Value();
 
-    ggml_backend_reg_t rpc = rpcRegistry(env);
-    if (rpc == nullptr) {
-        return env.Undefined();
-    }
-    auto start_server = (decltype(ggml_backend_rpc_start_server) *) ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_start_server");
+    auto start_server = rpcFunction<decltype(ggml_backend_rpc_start_server)>(env, "ggml_backend_rpc_start_server");
     if (start_server == nullptr) {
-        Napi::Error::New(env, "the RPC backend lacks ggml_backend_rpc_start_server").ThrowAsJavaScriptException();
         return env.Undefined();
     }
 
