@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../src-main/app/backend.js';
 import { buildPdf } from '../test/fixtures/documents/pdfBuilder.js';
-import { loadProseCorpus } from '../test/bench/proseCases.js';
+import { loadProseCorpus } from '../src-main/models/proseCases.js';
 import { testModelPath } from '../test/helpers/testModel.js';
 
 const { values } = parseArgs({ options: { pages: { type: 'string', default: '100' }, runs: { type: 'string', default: '3' } } });

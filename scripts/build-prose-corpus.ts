@@ -1,4 +1,4 @@
-// Builds the real-prose corpus of the document QA benchmark (test/fixtures/prose/) from public-
+// Builds the real-prose corpus of the document QA benchmark (resources/prose/) from public-
 // domain texts that Debian packages ship: downloads each pinned .deb with apt-get, checks its
 // sha256, unpacks it with dpkg-deb and writes plain text, one paragraph a line pair. The output is
 // committed; this script says how it was made and rebuilds it byte for byte.
@@ -27,7 +27,7 @@ const DEBS: Record<string, DebSource> = {
 
 /** Enough prose for an 8k-token document with room to start at different places. */
 const MAX_CHARS = 48_000;
-const OUT_DIR = path.join(import.meta.dirname, '../test/fixtures/prose');
+const OUT_DIR = path.join(import.meta.dirname, '../resources/prose');
 
 function run(cmd: string, args: string[], cwd: string): void {
   const res = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });

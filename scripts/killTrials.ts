@@ -31,7 +31,7 @@ interface Options {
 
 /** The store flushes a streaming answer every 250 ms (sessionService.ts); allow two intervals. */
 const FLUSH_SLACK_MS = 500;
-const PROSE = readFileSync(path.join(import.meta.dirname, '../test/fixtures/prose/us-constitution.txt'), 'utf8');
+const PROSE = readFileSync(path.join(import.meta.dirname, '../resources/prose/us-constitution.txt'), 'utf8');
 
 interface TrialResult {
   kind: Kind;

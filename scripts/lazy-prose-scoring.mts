@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { tokenize } from '../test/bench/fidelity.js';
-import { loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../test/bench/proseCases.js';
+import { loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../src-main/models/proseCases.js';
 import { buildProseSuite } from '../test/bench/proseSuite.js';
 import { sizeLength, type ProseContext } from '../test/bench/proseRun.js';
 

@@ -3,7 +3,7 @@
 //   npx tsx scripts/long-doc-probe.mts <tokens> <depths> <policy> [<policy> ...]
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { tokenize } from '../test/bench/fidelity.js';
-import { loadProseCorpus } from '../test/bench/proseCases.js';
+import { loadProseCorpus } from '../src-main/models/proseCases.js';
 
 const [tokensArg, depthsArg, ...policies] = process.argv.slice(2);
 const tokens = Number(tokensArg ?? 16384);

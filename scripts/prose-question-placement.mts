@@ -7,7 +7,7 @@ import { EngineClient } from '../src-main/engine/engineClient.js';
 import type { ChatMessage } from '../src-common/engineTypes.js';
 import { DEFAULT_SESSION_SETTINGS } from '../src-main/store/sessionDefaults.js';
 import { tokenize } from '../test/bench/fidelity.js';
-import { answerMatches, loadProseCorpus, type ProseCase } from '../test/bench/proseCases.js';
+import { answerMatches, loadProseCorpus, type ProseCase } from '../src-main/models/proseCases.js';
 import { buildProseSuite } from '../test/bench/proseSuite.js';
 import { sizeLength, type ProseContext } from '../test/bench/proseRun.js';
 

@@ -1,5 +1,5 @@
 // Deterministic prose for load runs: a word-bigram chain over the public-domain corpus in
-// test/fixtures/prose, driven by a seeded PRNG. One repeated string would compress into a few
+// resources/prose, driven by a seeded PRNG. One repeated string would compress into a few
 // FTS terms and pages; chained real words give the index and the pages a realistic vocabulary.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../../src-engine/sampling.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CORPUS = ['us-constitution.txt', 'jargon-file.txt', 'sqlite-docs.txt'].map((name) => path.join(repoRoot, 'test/fixtures/prose', name));
+const CORPUS = ['us-constitution.txt', 'jargon-file.txt', 'sqlite-docs.txt'].map((name) => path.join(repoRoot, 'resources/prose', name));
 
 const QUESTION_STEMS = [
   'What does the document say about',

@@ -9,7 +9,7 @@ import { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { ChatMessage, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
 import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
 import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
-import { answerMatches, loadProseCorpus, proseLength, type ProseDocument, type ProseQuestion } from './proseCases.js';
+import { answerMatches, loadProseCorpus, proseLength, type ProseDocument, type ProseQuestion } from '../../src-main/models/proseCases.js';
 import { prefillCost, type Progress } from './progress.js';
 import type { ActiveTurn } from './passkeyTurn.js';
 import { SIMLAYERKV_LAYERS } from './suite.js';

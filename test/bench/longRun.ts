@@ -10,7 +10,7 @@ import type { ChatMessage, TurnMetrics, TurnRequest } from '../../src-common/eng
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
 import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
-import { loadProseCorpus } from './proseCases.js';
+import { loadProseCorpus } from '../../src-main/models/proseCases.js';
 import type { ConversationContext } from './conversationRun.js';
 import { prefillCost } from './progress.js';
 

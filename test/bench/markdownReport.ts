@@ -20,8 +20,8 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
   about real prose; the others use the **synthetic** pass-key task, a key hidden in repeated
   filler, kept as a sanity check: there the needle is the only unusual text and any attention
   ranking finds it, so its figures say little about real documents (issue 13).
-- **Real-document QA** (test/bench/proseCases.ts, proseRun.ts): documents cut from public-domain
-  prose (test/fixtures/prose: the US Constitution, the Jargon File 4.4.7, SQLite's documentation)
+- **Real-document QA** (src-main/models/proseCases.ts, proseRun.ts): documents cut from public-domain
+  prose (resources/prose: the US Constitution, the Jargon File 4.4.7, SQLite's documentation)
   and sized on the model's tokenizer to the nominal length minus at most 80 tokens, with invented
   facts (people named by a role, dates, amounts, places) stated as ordinary sentences at the fact
   depths (20 per length, evenly spaced; depth k goes to document k mod 5, so 5 documents of 4

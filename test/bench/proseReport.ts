@@ -5,7 +5,7 @@
 import { appendRunSection } from './appendRun.js';
 import type { MachineInfo } from './machine.js';
 import type { ModelIdentity } from './modelIdentity.js';
-import { normalizeAnswer, PROSE_SOURCE_FILES } from './proseCases.js';
+import { normalizeAnswer, PROSE_SOURCE_FILES } from '../../src-main/models/proseCases.js';
 import type { ProseRawRun, ProseTurn } from './proseRun.js';
 import { patchedFull, sameBuildFull, stockFull, type ProseSuite } from './proseSuite.js';
 import type { SourceState } from './sourceState.js';
@@ -156,7 +156,7 @@ export function proseSection(results: ProseResults, jsonFile: string): string {
   lines.push(`- Sift source: \`${results.source.commit.slice(0, 12)}\`${dirty}; builds: ${Object.entries(results.builds).map(([k, id]) => `${k} \`${id}\``).join(', ')}`);
   lines.push(
     `- Task: ${results.suite.depths.length} fact depths per length${quick ? '' : ''}, dealt to documents of up to 4 facts, one two-passage question per document; ` +
-      `corpus ${results.suite.corpus.join(', ')} (test/fixtures/prose); seed \`${results.suite.seed}\`; greedy, up to ${results.suite.answerTokens} answer tokens; ` +
+      `corpus ${results.suite.corpus.join(', ')} (resources/prose); seed \`${results.suite.seed}\`; greedy, up to ${results.suite.answerTokens} answer tokens; ` +
       `the default system prompt and composeUserMessage; every row ran every question, interleaved`,
   );
   lines.push(`- Machine-readable: [${jsonFile}](${jsonFile})`);

@@ -17,7 +17,7 @@ import {
   type ProseCase,
   type ProseLengthPlan,
   type ProseSource,
-} from './proseCases.js';
+} from '../../src-main/models/proseCases.js';
 import { PROSE_RESERVE, type ProseSuite } from './proseSuite.js';
 import { prepareRows, type RowState } from './rowStates.js';
 import { contextSizeFor, rowLabel } from './suite.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { ChatMessage, TurnMetrics } from '../../src-common/engineTypes.js';
-import type { ProseDocument, ProseQuestion } from './proseCases.js';
+import type { ProseDocument, ProseQuestion } from '../../src-main/models/proseCases.js';
 import { SIMLAYERKV_LAYERS } from './suite.js';
 import { ask, documentMessage, sizedDocument, type ConversationContext, type ConversationTurn } from './conversationRun.js';
 import { prefillCost } from './progress.js';

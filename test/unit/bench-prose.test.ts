@@ -1,7 +1,7 @@
-// The real-document QA builder (test/bench/proseCases.ts): deterministic, facts where they were
+// The real-document QA builder (src-main/models/proseCases.ts): deterministic, facts where they were
 // asked for, questions that paraphrase rather than quote, and the scoring of answers.
 import { describe, expect, it } from 'vitest';
-import { answerMatches, documentDepths, loadProseCorpus, normalizeAnswer, proseLength, type ProseLengthPlan } from '../bench/proseCases.js';
+import { answerMatches, documentDepths, loadProseCorpus, normalizeAnswer, proseLength, type ProseLengthPlan } from '../../src-main/models/proseCases.js';
 import { evenDepths } from '../bench/suite.js';
 
 const corpus = loadProseCorpus();

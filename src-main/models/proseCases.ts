@@ -1,5 +1,5 @@
 // The real-document QA task (issue 13): documents cut from public-domain prose
-// (test/fixtures/prose/), with invented facts (names, dates, amounts, places) stated as ordinary
+// (resources/prose/), with invented facts (names, dates, amounts, places) stated as ordinary
 // sentences at chosen depths, and questions that paraphrase them rather than quote them. Some
 // questions need two passages: one sentence names a person by a role, another far away says
 // something about that person, and the question asks it by the role. Everything is a pure
@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChatMessage } from '../../src-common/engineTypes.js';
 import { seededRandom as seededRandomFromNumber } from '../../src-engine/sampling.js';
-import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
-import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
+import { composeUserMessage } from '../session/documentPrompt.js';
+import { DEFAULT_SESSION_SETTINGS } from '../store/sessionDefaults.js';
 
 export interface ProseSource {
   id: string;
@@ -19,7 +19,7 @@ export interface ProseSource {
 
 export const PROSE_SOURCE_FILES = ['us-constitution.txt', 'jargon-file.txt', 'sqlite-docs.txt'];
 export const DEFAULT_PROSE_SEED = 'sift-prose-1';
-const CORPUS_DIR = path.join(import.meta.dirname, '../fixtures/prose');
+const CORPUS_DIR = path.join(import.meta.dirname, '../../resources/prose');
 
 export function loadProseCorpus(dir = CORPUS_DIR): ProseSource[] {
   return PROSE_SOURCE_FILES.map((file) => ({ id: file.replace(/\.txt$/, ''), text: readFileSync(path.join(dir, file), 'utf8').trim() }));
