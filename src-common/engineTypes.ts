@@ -1,5 +1,6 @@
 // Sift's own engine vocabulary. Everything above src-engine speaks these types, never
 // node-llama-cpp's, so the native layer can change without touching the app.
+import type { ModelFrontier } from './policy/frontier.js';
 import type { LayerProfile } from './policy/simLayerKvLayers.js';
 import type { KvCost } from './policy/contextPlan.js';
 import type { ModelShapeFacts } from './modelShape.js';
@@ -87,6 +88,8 @@ export interface TurnRequest {
   policy: string;
   /** The model's calibrated SimLayerKV profile (sift calibrate), for policies that use it. */
   layerProfile?: LayerProfile | null;
+  /** For policy auto: the model's measured frontier (sift calibrate, or shipped); none: not calibrated. */
+  frontier?: ModelFrontier | null;
   /**
    * For policy auto: free RAM and free VRAM (the one where the KV lives is used) and the margin
    * kept beside the turn, as the caller states them (tests, `sift ask --free-ram/--free-vram`); by

@@ -102,6 +102,7 @@ async function selectionInput(host: ChoiceHost, promptTokens: number, request: T
     computeBytes: (shape) => computeBytesEstimate(info, shape),
     options: host.planOptions,
     profile: request.layerProfile ?? null,
+    frontier: request.frontier ?? null,
     preference,
   };
 }

@@ -7,9 +7,13 @@
 // 1. exact and near-exact: `full`; a cache sized to this prompt and its answer instead of the
 //    whole context (`streaming:budget=N` with N above both: nothing is ever evicted, so the
 //    logits are full KV's); an 8-bit KV cache (`kv:type=q8_0`, half the KV), whole or sized;
-//    with preference `fast` and a long prompt, lazy prefill first (a faster first token, lossy);
-// 2. lossy, only when nothing above fits (never under preference `exact`): value-aware eviction
-//    (VATP, pooled) over an 8-bit cache, with the largest token budget that fits the memory;
+//    with a long prompt, lazy prefill first (a faster first token, lossy) when this model's
+//    measured frontier (sift calibrate, frontier.ts) puts a schedule within the loss the
+//    preference allows: none for `exact`, 2 points of answer-token agreement for `balanced`,
+//    10 for `fast`; an uncalibrated model keeps full KV;
+// 2. lossy, only when nothing above fits (never under preference `exact`): eviction over an 8-bit
+//    cache with the largest token budget that fits the memory, by the scorer this model's
+//    frontier kept answers best with (value-aware, pooled, when it is not calibrated);
 // 3. nothing: "does not fit", with the smallest change that would.
 // A prompt longer than the context the model reads at once can only be answered by evicting
 // (positions stay inside the context: Sift evicts, llama.cpp never shifts silently), so it goes to 2.
@@ -21,6 +25,7 @@ import { CONTEXT_STEP, padToStep } from './kvBytes.js';
 import type { LayerProfile } from './simLayerKvLayers.js';
 import { parsePolicy } from './spec.js';
 import { PolicySpecError } from './policyError.js';
+import { bestEvictor, describePoint, evictorWithoutBudget, lossPoints, SPEED_LOSS_POINTS, vouchedLazy, type FrontierPoint, type ModelFrontier } from './frontier.js';
 
 export type Preference = 'exact' | 'balanced' | 'fast';
 export const PREFERENCES: readonly Preference[] = ['exact', 'balanced', 'fast'];
@@ -98,6 +103,8 @@ export interface SelectionInput {
   computeBytes: (shape: ContextShape) => number;
   options: PlanOptions;
   profile: LayerProfile | null;
+  /** What this model's lossy policies measured on real prose (sift calibrate, or shipped); null: not calibrated. */
+  frontier?: ModelFrontier | null;
   preference: Preference;
   /** The most the KV cache may take (a cache budget the person set), beside what memory allows; null: no cap. */
   kvBudgetBytes?: number | null;
@@ -135,6 +142,8 @@ interface Candidate {
   policy: string;
   lossy: boolean;
   bytes: PredictedBytes;
+  /** The frontier's measurement behind a lossy choice. */
+  measured?: FrontierPoint | null;
 }
 
 export function selectPolicy(input: SelectionInput): Selection {
@@ -155,10 +164,8 @@ export function selectPolicy(input: SelectionInput): Selection {
 
   const exactLadder: Candidate[] = [];
   if (!tooLong) {
-    if (input.preference === 'fast' && lazyPays(input)) {
-      if (input.onGpu) notices.push('The model runs on a GPU: lazy prefill was measured there only with a 135M model, slower than full KV (docs/NATIVE.md), so fast keeps full KV.');
-      else exactLadder.push(cost('lazy', true), cost('lazy+kv:type=q8_0', true));
-    }
+    const lazy = lazyPays(input) ? lazyChoice(input, notices) : null;
+    if (lazy) exactLadder.push({ ...cost(lazy.policy, true), measured: lazy }, { ...cost(`${lazy.policy}+kv:type=q8_0`, true), measured: lazy });
     const sized = sizedCacheTokens(input);
     const canSize = sized !== null && input.options.features.has('kvBudgets');
     exactLadder.push(cost('full', false));
@@ -170,10 +177,7 @@ export function selectPolicy(input: SelectionInput): Selection {
   const full = cost('full', false);
   const budgetNotice = kvBudgetNotice(input, full, available);
   if (budgetNotice) notices.push(budgetNotice);
-  if (chosen) {
-    if (chosen.policy.startsWith('lazy') && !input.profile) notices.push('Lazy prefill is not calibrated on this model yet: it was measured on SmolLM2 only, and may lose a buried fact.');
-    return done(input, chosen, true, explainExact(input, chosen, full, available), notices, available);
-  }
+  if (chosen) return done(input, chosen, true, explainExact(input, chosen, full, available), notices, available);
 
   if (input.preference === 'exact') {
     const closest = exactLadder.at(-1) ?? full;
@@ -185,13 +189,14 @@ export function selectPolicy(input: SelectionInput): Selection {
     return done(input, closest, false, why, notices, available);
   }
 
-  const evicting = largestFittingBudget(input, available);
+  const evictor = bestEvictor(input.frontier ?? null);
+  const evicting = largestFittingBudget(input, available, evictor);
   if (evicting) {
-    notices.push('Eviction keeps part of the document: answers about what it drops can be wrong. It is not calibrated on this model yet.');
+    notices.push(evictionNotice(input, evictor));
     return done(input, evicting, true, explainEviction(input, evicting, full, available, tooLong), notices, available);
   }
 
-  const smallest = cost(evictionPolicy(MIN_BUDGET_TOKENS), true);
+  const smallest = cost(evictionPolicy(MIN_BUDGET_TOKENS, evictor), true);
   const why = overBudgetOnly(input, smallest.bytes, available)
     ? `${prompt(input)}; even keeping only ${MIN_BUDGET_TOKENS} tokens takes ${formatBytes(smallest.bytes.kv)} of KV, over the KV budget of ${formatBytes(input.kvBudgetBytes ?? 0)}: raise the budget.`
     : explainNothingFits(input, smallest, available);
@@ -255,8 +260,51 @@ function lazyPays(input: SelectionInput): boolean {
   return input.promptTokens >= LAZY_MIN_PROMPT_TOKENS && input.options.features.has('lazyPrefill') && LAZY_PREFILL_ARCHITECTURES.includes(input.model.architecture);
 }
 
-function evictionPolicy(budgetTokens: number): string {
-  return `vatp:budget=${budgetTokens},pool=${VATP_POOL}+kv:type=q8_0`;
+/**
+ * The lazy schedule this model's frontier vouches for under the preference, or null with the
+ * reason noted where a person would expect one (fast asked for speed): not calibrated, too lossy
+ * here, or a GPU, where lazy prefill measured slower than full KV.
+ */
+function lazyChoice(input: SelectionInput, notices: string[]): FrontierPoint | null {
+  const frontier = input.frontier ?? null;
+  const point = vouchedLazy(frontier, input.preference);
+  const asked = input.preference === 'fast';
+  if (point && input.onGpu) {
+    notices.push('The model runs on a GPU: lazy prefill was measured there only with a 135M model, slower than full KV (docs/NATIVE.md), so auto keeps full KV.');
+    return null;
+  }
+  if (point || !asked) return point;
+  if (!frontier) {
+    notices.push('Lazy prefill is not calibrated on this model (sift calibrate measures it), so auto keeps full KV: it may lose a buried fact on a model it was not measured on.');
+  } else {
+    const lazies = frontier.points.filter((p) => p.family === 'lazy');
+    const withinLoss = lazies.filter((p) => lossPoints(p) <= SPEED_LOSS_POINTS.fast);
+    const tokens = frontier.promptTokens.toLocaleString('en-US');
+    if (lazies.length === 0) notices.push("This model's calibration has no lazy prefill measurement, so auto keeps full KV.");
+    else if (withinLoss.length > 0) {
+      const best = Math.max(...withinLoss.map((p) => p.ttftSpeedup));
+      notices.push(`On this model lazy prefill gave the first token at most ${best.toFixed(2)}× sooner on ${tokens}-token prompts, too little for its loss, so auto keeps full KV.`);
+    } else {
+      const least = Math.min(...lazies.map(lossPoints));
+      notices.push(`On this model lazy prefill lost at least ${least.toFixed(1)} points of agreement with full KV's answers, more than fast allows (${SPEED_LOSS_POINTS.fast}), so auto keeps full KV.`);
+    }
+  }
+  return null;
+}
+
+/** Scorer knobs of the uncalibrated default: pooling keeps a needle's neighbours with it (the bench's best VATP row). */
+const DEFAULT_EVICTOR = `vatp:pool=${VATP_POOL}`;
+
+/** An eviction policy of `budgetTokens` cells over an 8-bit cache, by the measured scorer or the default. */
+function evictionPolicy(budgetTokens: number, evictor: FrontierPoint | null): string {
+  const [press, knobs] = (evictor ? evictorWithoutBudget(evictor) : DEFAULT_EVICTOR).split(':');
+  return `${press}:budget=${budgetTokens}${knobs ? `,${knobs}` : ''}+kv:type=q8_0`;
+}
+
+function evictionNotice(input: SelectionInput, evictor: FrontierPoint | null): string {
+  const base = 'Eviction keeps part of the document: answers about what it drops can be wrong.';
+  if (!evictor || !input.frontier) return `${base} It is not calibrated on this model yet (sift calibrate measures it).`;
+  return `${base} On this model, keeping ${Math.round((evictor.budgetFraction ?? 0) * 100)}% of a ${input.frontier.promptTokens.toLocaleString('en-US')}-token prompt, ${evictorWithoutBudget(evictor).split(':')[0]} ${describePoint(evictor, input.frontier)}.`;
 }
 
 /**
@@ -264,11 +312,11 @@ function evictionPolicy(budgetTokens: number): string {
  * null. Budgets are whole steps of 256 cells, as llama.cpp allocates them, so the budget named
  * is the cache's size.
  */
-function largestFittingBudget(input: SelectionInput, available: number): Candidate | null {
+function largestFittingBudget(input: SelectionInput, available: number, evictor: FrontierPoint | null): Candidate | null {
   if (!input.options.features.has('kvBudgets') || !input.options.features.has('observation')) return null;
   const candidate = (steps: number): Candidate => {
-    const policy = evictionPolicy(steps * CONTEXT_STEP);
-    return { policy, lossy: true, bytes: predictPolicyBytes(input, policy) };
+    const policy = evictionPolicy(steps * CONTEXT_STEP, evictor);
+    return { policy, lossy: true, bytes: predictPolicyBytes(input, policy), measured: evictor };
   };
   const most = Math.floor(Math.min(input.promptTokens + Math.max(1, input.answerTokens), input.model.contextSize) / CONTEXT_STEP);
   const least = MIN_BUDGET_TOKENS / CONTEXT_STEP;
@@ -328,8 +376,15 @@ function explainExact(input: SelectionInput, chosen: Candidate, full: Candidate,
         const eightBit = chosen.policy.includes('q8_0') ? ' 8-bit (near-exact)' : '';
         return `${prompt(input)}; a cache for the whole ${input.model.contextSize.toLocaleString('en-US')}-token context would need ${formatBytes(full.bytes.peak)} and ${free(input, available)}: a${eightBit} cache of ${cells.toLocaleString('en-US')} tokens holds this prompt and its answer (${formatBytes(chosen.bytes.kv)}), nothing is evicted.`;
       }
-      return `${prompt(input)}, long enough for lazy prefill to give a faster first token (preference fast): it skips unimportant tokens in deeper layers; the turn needs ${needs} and ${free(input, available)}.`;
+      return `${prompt(input)}, long enough for lazy prefill to give a faster first token: it skips unimportant tokens in deeper layers${measuredLazy(input, chosen)}; the turn needs ${needs} and ${free(input, available)}.`;
   }
+}
+
+/** What the model's calibration measured for the chosen lazy schedule, in words. */
+function measuredLazy(input: SelectionInput, chosen: Candidate): string {
+  const point = chosen.measured;
+  if (!point || !input.frontier) return '';
+  return ` (on this model it gave the first token ${point.ttftSpeedup.toFixed(2)}× sooner and ${describePoint(point, input.frontier)}, within the ${SPEED_LOSS_POINTS[input.preference]} points ${input.preference} allows)`;
 }
 
 function exactNeeds(input: SelectionInput, closest: Candidate, available: number): string {
@@ -338,9 +393,22 @@ function exactNeeds(input: SelectionInput, closest: Candidate, available: number
 
 function explainEviction(input: SelectionInput, chosen: Candidate, full: Candidate, available: number, tooLong: boolean): string {
   const budget = Number(/budget=(\d+)/.exec(chosen.policy)?.[1] ?? 0);
-  const kept = `keeping the most important tokens (value-aware eviction) in an 8-bit cache of ${budget.toLocaleString('en-US')} tokens (${formatBytes(chosen.bytes.kv)} KV, ${formatBytes(chosen.bytes.peak)} in all)`;
+  const kept = `keeping the most important tokens (${scorerName(chosen.policy)}) in an 8-bit cache of ${budget.toLocaleString('en-US')} tokens (${formatBytes(chosen.bytes.kv)} KV, ${formatBytes(chosen.bytes.peak)} in all)`;
   if (tooLong) return `${prompt(input)}, more than the model reads at once (${input.model.contextSize.toLocaleString('en-US')}): ${kept}; ${free(input, available)}.`;
   return `${prompt(input)}; a full cache needs ${formatBytes(full.bytes.peak)} and ${free(input, available)}: ${kept}.`;
+}
+
+const SCORER_NAMES: Record<string, string> = {
+  vatp: 'value-aware eviction',
+  snapkv: 'SnapKV eviction',
+  h2o: 'H2O eviction',
+  keydiff: 'KeyDiff eviction',
+  streaming: 'the first and most recent tokens',
+};
+
+function scorerName(policy: string): string {
+  const press = policy.split(':')[0] ?? '';
+  return SCORER_NAMES[press] ?? `${press} eviction`;
 }
 
 function explainNothingFits(input: SelectionInput, smallest: Candidate, available: number): string {

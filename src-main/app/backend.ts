@@ -11,6 +11,7 @@ import type { BuildKind } from '../../src-common/engineTypes.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
+import { StoredFrontiers } from '../models/modelFrontiers.js';
 import { PrefillTiming } from '../models/prefillTiming.js';
 import { ModelManager } from '../models/modelManager.js';
 import { WorkerListStore } from '../models/workerListStore.js';
@@ -74,6 +75,7 @@ export function createBackend(options: BackendOptions): Backend {
     store,
     supervisor,
     layerProfiles: new StoredLayerProfiles(store.modelProfiles),
+    frontiers: new StoredFrontiers(store.modelProfiles),
     prefillTiming: new PrefillTiming(store.prefillSamples),
     emit: (event) => events.emit(event),
   });

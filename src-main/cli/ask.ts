@@ -8,6 +8,7 @@ import { describeTurn } from '../../src-common/turnSummary.js';
 import { describeCpuCode, describeGpu, describeMemory } from '../../src-common/engineSummary.js';
 import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
+import { StoredFrontiers } from '../models/modelFrontiers.js';
 import { PrefillTiming } from '../models/prefillTiming.js';
 import { PolicySpecError } from '../../src-common/policy/policyError.js';
 import { canonicalPolicySetting } from '../../src-common/policy/select.js';
@@ -245,6 +246,7 @@ export async function askCommand(argv: string[]): Promise<number> {
     store,
     supervisor,
     layerProfiles: new StoredLayerProfiles(store.modelProfiles),
+    frontiers: new StoredFrontiers(store.modelProfiles),
     prefillTiming: new PrefillTiming(store.prefillSamples),
     ...(options.memory ? { memory: options.memory } : {}),
     emit: (event) => {

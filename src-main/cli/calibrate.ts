@@ -1,12 +1,20 @@
 // `sift calibrate <model.gguf>`: measures which layers SimLayerKV can make lazy on this model
-// (src-main/models/layerCalibration.ts), prints progress on stderr, and stores the profile in the
-// data directory keyed by the model file's hash, where `simlayerkv` turns find it.
+// (src-main/models/layerCalibration.ts) and the model's frontier, what each lossy policy keeps of
+// full KV's answers on real prose (src-main/models/frontierCalibration.ts); prints progress on
+// stderr and stores both in the data directory keyed by the model file's hash, where `simlayerkv`
+// turns and policy auto find them.
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../engine/engineClient.js';
 import { calibrateLayers, DEFAULT_CALIBRATION, loadCalibrationDocuments, percent, type CalibrationOptions } from '../models/layerCalibration.js';
 import { modelFileHash } from '../models/modelHash.js';
-import { withLayerProfile } from '../../src-common/policy/calibration.js';
+import { readLayerProfile, withLayerProfile } from '../../src-common/policy/calibration.js';
+import { lossPoints, withFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
+import { LAZY_PREFILL_ARCHITECTURES } from '../../src-common/policy/architectures.js';
+import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, frontierCandidates, machineName, type FrontierOptions } from '../models/frontierCalibration.js';
+import { shippedFrontierFile } from '../models/modelFrontiers.js';
 import { openStore } from '../store/index.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
@@ -17,13 +25,22 @@ export const CALIBRATE_USAGE = `sift calibrate [options] <model.gguf>
   --min-agreement <f>  top-1 agreement with full KV the trimmed layers must keep (default ${DEFAULT_CALIBRATION.minAgreement})
   --documents <n>      how many built-in documents to use (default: all)
   --step <n>           trimmed layers added per tried set (default: a tenth of the depth)
-  --json               print the stored profile as one JSON object`;
+  --measure <list>     what to measure: layers, frontier or both (default layers,frontier)
+  --frontier-tokens <n>  prompt length of the frontier's questions (default ${DEFAULT_FRONTIER.tokens})
+  --depths <n>         fact depths of the frontier's questions, 4 per document (default ${DEFAULT_FRONTIER.depths})
+  --ship               also write the frontier as the app's shipped file (resources/frontiers/)
+  --json               print what was stored as one JSON object`;
+
+type Measure = 'layers' | 'frontier';
 
 interface CalibrateArgs {
   model: string;
   json: boolean;
   documents: number | null;
   options: CalibrationOptions;
+  measure: Set<Measure>;
+  frontier: FrontierOptions;
+  ship: boolean;
 }
 
 function wholeNumber(value: string | undefined, flag: string, fallback: number): number {
@@ -44,6 +61,10 @@ export function parseCalibrateArgs(argv: string[]): CalibrateArgs {
         'min-agreement': { type: 'string' },
         documents: { type: 'string' },
         step: { type: 'string' },
+        measure: { type: 'string', default: 'layers,frontier' },
+        'frontier-tokens': { type: 'string' },
+        depths: { type: 'string' },
+        ship: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
     });
@@ -59,6 +80,9 @@ export function parseCalibrateArgs(argv: string[]): CalibrateArgs {
     throw new UsageError(`--min-agreement must be between 0 and 1, not "${values['min-agreement']}"`);
   }
   const step = values.step === undefined ? undefined : wholeNumber(values.step, '--step', 1);
+  const measure = new Set(values.measure.split(',').map((m) => m.trim()));
+  for (const m of measure) if (m !== 'layers' && m !== 'frontier') throw new UsageError(`--measure takes layers, frontier or both, not "${m}"`);
+  if (values.ship && !measure.has('frontier')) throw new UsageError('--ship writes the frontier: measure it too');
   return {
     model,
     json: values.json,
@@ -71,6 +95,13 @@ export function parseCalibrateArgs(argv: string[]): CalibrateArgs {
       minAgreement,
       ...(step ? { step } : {}),
     },
+    measure: measure as Set<Measure>,
+    frontier: {
+      ...DEFAULT_FRONTIER,
+      tokens: wholeNumber(values['frontier-tokens'], '--frontier-tokens', DEFAULT_FRONTIER.tokens),
+      depths: wholeNumber(values.depths, '--depths', DEFAULT_FRONTIER.depths),
+    },
+    ship: values.ship,
   };
 }
 
@@ -91,28 +122,55 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   const client = await EngineClient.start({ build: 'patched' });
   try {
     if (client.build.kind !== 'patched') throw new Error(`calibration needs the patched build (run npm run setup)${client.notice ? `: ${client.notice}` : ''}`);
-    // room for the longest prompt and the forced answer after it
-    const info = await client.loadModel({ path: modelPath, contextSize: args.options.tokens + args.options.forced + 16 });
-    progress(`calibrating ${info.name} (${info.layers} layers) on ${documents.length} document${documents.length === 1 ? '' : 's'}`);
-    const profile = await calibrateLayers(client, documents, args.options, progress);
+    // room for the longest prompt and the answer after it
+    const longest = Math.max(args.measure.has('layers') ? args.options.tokens + args.options.forced : 0, args.measure.has('frontier') ? args.frontier.tokens + args.frontier.answerTokens : 0);
+    const info = await client.loadModel({ path: modelPath, contextSize: longest + 16 });
     const modelHash = await hashing;
-
     const store = openStore();
     try {
-      const existing = store.modelProfiles.get(modelHash);
-      store.modelProfiles.put({ modelHash, path: modelPath, name: info.name, profile: withLayerProfile(existing?.profile, profile) });
-      if (args.json) {
-        process.stdout.write(`${JSON.stringify({ modelHash, model: modelPath, ...profile })}\n`);
-      } else {
+      let stored = store.modelProfiles.get(modelHash)?.profile;
+      const save = (profile: Record<string, unknown>) => {
+        stored = profile;
+        store.modelProfiles.put({ modelHash, path: modelPath, name: info.name, profile });
+      };
+      const lines: string[] = [];
+      const printed: Record<string, unknown> = { modelHash, model: modelPath };
+      if (args.measure.has('layers')) {
+        progress(`calibrating SimLayerKV layers of ${info.name} (${info.layers} layers) on ${documents.length} document${documents.length === 1 ? '' : 's'}`);
+        const profile = await calibrateLayers(client, documents, args.options, progress);
+        save(withLayerProfile(stored, profile));
+        Object.assign(printed, profile);
         const best = profile.agreement === null ? 'no layer kept it' : `top-1 agreement ${percent(profile.agreement)}`;
-        process.stdout.write(
-          [
-            `${info.name}: ${profile.trimmedLayers.length} of ${info.layers} layers lazy (delta ${profile.delta.toFixed(4)})` +
-              (profile.trimmedLayers.length ? `: ${profile.trimmedLayers.join('/')}` : ''),
-            `fidelity: ${best} with full KV over ${profile.forced} forced tokens x ${profile.documents.length} documents (needed ${percent(profile.threshold)})`,
-            `saved in ${store.dataDir} for model ${modelHash.slice(0, 12)}… (${((Date.now() - started) / 1000).toFixed(0)} s)`,
-          ].join('\n') + '\n',
+        lines.push(
+          `${info.name}: ${profile.trimmedLayers.length} of ${info.layers} layers lazy (delta ${profile.delta.toFixed(4)})` +
+            (profile.trimmedLayers.length ? `: ${profile.trimmedLayers.join('/')}` : ''),
+          `fidelity: ${best} with full KV over ${profile.forced} forced tokens x ${profile.documents.length} documents (needed ${percent(profile.threshold)})`,
         );
+      }
+      if (args.measure.has('frontier')) {
+        const layerProfile: LayerProfile | null = readLayerProfile(stored);
+        const candidates = frontierCandidates(info.layers, {
+          lazy: LAZY_PREFILL_ARCHITECTURES.includes(info.architecture),
+          eviction: true,
+          simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0,
+        });
+        const cases = await calibrationCases(client, args.frontier);
+        progress(`measuring ${info.name}'s frontier: ${candidates.length} policies against full KV on ${cases.length} real-prose questions of ~${args.frontier.tokens} tokens`);
+        const frontier = await calibrateFrontier(client, cases, candidates, { ...args.frontier, layerProfile, machine: machineName() }, progress);
+        save(withFrontier(stored, frontier));
+        printed['frontier'] = frontier;
+        lines.push(...frontierLines(frontier));
+        if (args.ship) {
+          const file = shippedFrontierFile(modelHash);
+          await writeFile(file, `${JSON.stringify({ modelHash, name: info.name, frontier: { ...frontier, source: 'shipped' } }, null, 2)}\n`);
+          lines.push(`shipped frontier written to ${path.relative(process.cwd(), file)}`);
+        }
+      }
+      if (args.json) {
+        process.stdout.write(`${JSON.stringify(printed)}\n`);
+      } else {
+        lines.push(`saved in ${store.dataDir} for model ${modelHash.slice(0, 12)}… (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+        process.stdout.write(`${lines.join('\n')}\n`);
       }
     } finally {
       store.close();
@@ -121,4 +179,13 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+/** The frontier as a table a person reads: what each policy kept and bought. */
+export function frontierLines(frontier: ModelFrontier): string[] {
+  const rows = frontier.points.map(
+    (p) =>
+      `  ${p.policy.padEnd(58)} kept ${String(p.kept).padStart(2)}/${frontier.fullCorrect}  same ${String(p.sameAnswer).padStart(2)}/${frontier.questions}  top-1 ${percent(p.top1).padStart(6)} (-${lossPoints(p).toFixed(1)} pts)  TTFT ${p.ttftSpeedup.toFixed(2)}x  KV ${p.kvSmaller.toFixed(1)}x smaller`,
+  );
+  return [`frontier: ${frontier.questions} questions of ~${frontier.promptTokens} tokens, full KV answered ${frontier.fullCorrect} correctly`, ...rows];
 }

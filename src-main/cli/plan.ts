@@ -2,6 +2,8 @@
 // and counted as a turn would be), without running it and without loading the weights: the shape
 // comes from the GGUF header, the free memory from the OS (or --free-ram / --free-vram), the costs
 // from the presses' cost model (src-common/policy/select.ts).
+import { StoredFrontiers } from '../models/modelFrontiers.js';
+import type { ModelFrontier } from '../../src-common/policy/frontier.js';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
@@ -146,6 +148,8 @@ function buildFeatures(): Set<NativeFeature> {
 
 export interface PlanResult {
   selection: Selection;
+  /** Where auto's measurements of this model's lossy policies come from; null: not calibrated. */
+  calibration: Pick<ModelFrontier, 'source' | 'machine' | 'measuredAt'> | null;
   /** With --workers: how the layers would split, where the bytes would go, and the workers that did not answer. */
   workers: {
     split: WorkerSplit | null;
@@ -214,6 +218,16 @@ async function expectedTtftOf(modelPath: string, shape: ModelShapeFacts, promptT
 }
 
 /** GPU layers as the app's settings say (what the split follows): a count, or auto. */
+/** The model's measured frontier (this machine's sift calibrate, or the app's shipped file); hashing reads the file once. */
+async function storedFrontier(modelPath: string): Promise<ModelFrontier | null> {
+  const store = openStore({ recoverInterrupted: false });
+  try {
+    return await new StoredFrontiers(store.modelProfiles).forModel(modelPath);
+  } finally {
+    store.close();
+  }
+}
+
 function storedGpuLayers(): number | 'auto' {
   const store = openStore({ recoverInterrupted: false });
   try {
@@ -256,6 +270,7 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
   const freeBytes = localFreeBytes + (workers?.split?.devices.reduce((sum, d) => sum + d.freeBytes, 0) ?? 0);
   const marginBytes = args.marginBytes ?? defaultMarginBytes(freeBytes);
   const model = { ...shape, name: shape.name ?? args.model, weightsBytes: sizeBytes, contextSize };
+  const frontier = await storedFrontier(args.model);
   const selection = selectPolicy({
     model,
     promptTokens,
@@ -268,6 +283,7 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     computeBytes: (ctx) => computeBytesEstimate(shape, ctx),
     options: { batchSize: 512, flashAttention: false, swaFullCache: false, features: buildFeatures() },
     profile: null,
+    frontier,
     preference: args.preference,
     kvBudgetBytes: args.kvBudgetBytes ?? null,
   });
@@ -285,6 +301,7 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     expectedTtft,
     dryRun,
     workers: workers ? { split: workers.split, skipped: workers.skipped, perPlace, localFreeBytes } : null,
+    calibration: frontier ? { source: frontier.source, machine: frontier.machine, measuredAt: frontier.measuredAt } : null,
   };
 }
 
@@ -305,6 +322,7 @@ export function planJson(result: PlanResult) {
     expectedTtftBasis: result.expectedTtft?.basis ?? null,
     explanation: selection.explanation,
     notices: selection.notices,
+    calibration: result.calibration,
     workers: result.workers
       ? { split: result.workers.split, perDevice: result.workers.perPlace, localFreeBytes: result.workers.localFreeBytes, skipped: result.workers.skipped }
       : null,

@@ -1,5 +1,6 @@
 // Owns the one engine process: starts it on first need, loads models into it, and notices when it
 // dies so the app can say so and offer to reload the model in a fresh process.
+import { modelFileHash } from './modelHash.js';
 import path from 'node:path';
 import { EngineClient, exitReason, type EngineHostFactory } from '../engine/engineClient.js';
 import { type BuildInfo, type BuildKind, type ModelInfo } from '../../src-common/engineTypes.js';
@@ -72,6 +73,8 @@ export class EngineSupervisor {
       // the first decode runs at load, so a build this CPU cannot run is found here (firstDecode.ts)
       this.model = await client.loadModel({ ...this.options.loadOptions?.(), path: modelPath, firstDecode: true });
       this.lastLoadedPath = modelPath;
+      // the model's calibration is keyed by its hash: hashed now, so auto's first turn rarely waits for it
+      modelFileHash(modelPath).catch(() => undefined);
       this.setStatus('ready', null);
       return this.model;
     } catch (error) {

@@ -117,7 +117,7 @@ async function scoredPrompt(
  * rendered prompt's tokens, and the chat template's tokens around the message (found by rendering
  * two different one-letter messages) are cut off.
  */
-async function tokenizer(engine: CalibrationEngine): Promise<(text: string) => Promise<number[]>> {
+export async function tokenizer(engine: Pick<CalibrationEngine, 'probeLogits'>): Promise<(text: string) => Promise<number[]>> {
   const render = async (content: string) => (await engine.probeLogits({ messages: [{ role: 'user', content }] })).promptTokens;
   const a = await render('a');
   const b = await render('b');

@@ -6,11 +6,13 @@ import type { EngineClient, RunningTurn } from '../engine/engineClient.js';
 import type { KeptText, ModelInfo, StatedMemory, StopReason, TurnEvent, TurnMetrics, TurnRequest } from '../../src-common/engineTypes.js';
 import type { EngineSupervisor } from '../models/engineSupervisor.js';
 import type { LayerProfileSource } from '../models/layerProfiles.js';
+import type { FrontierSource } from '../models/modelFrontiers.js';
 import type { PrefillTiming } from '../models/prefillTiming.js';
 import { policyUsesLayerProfile } from '../../src-common/policy/calibration.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { PolicySpecError } from '../../src-common/policy/policyError.js';
-import { canonicalPolicySetting } from '../../src-common/policy/select.js';
+import { canonicalPolicySetting, parseAutoPolicy } from '../../src-common/policy/select.js';
+import type { ModelFrontier } from '../../src-common/policy/frontier.js';
 import { parseKvBudgetSetting } from '../../src-common/policy/kvBudgetSetting.js';
 import { DEFAULT_SESSION_TITLE, type Store } from '../store/index.js';
 import type { MessageRow, SessionRow, SessionSettings } from '../../src-common/storeTypes.js';
@@ -34,12 +36,20 @@ interface ActiveTurn {
   done: Promise<void>;
 }
 
+/** What a turn takes from the model's calibration. */
+interface Calibration {
+  layerProfile: LayerProfile | null;
+  frontier: ModelFrontier | null;
+}
+
 export interface SessionServiceOptions {
   store: Store;
   supervisor: EngineSupervisor;
   emit(event: AppEvent): void;
   /** Calibrated SimLayerKV profiles (sift calibrate), for turns whose policy uses one. */
   layerProfiles?: LayerProfileSource;
+  /** Measured frontiers (sift calibrate, or shipped), for policy auto's choice of lossy presses. */
+  frontiers?: FrontierSource;
   /** Free memory and margin for policy auto, as stated (sift ask --free-ram/--free-vram, tests); else measured per turn. */
   memory?: StatedMemory;
   /** Learns this machine's prefill rate from plain turns, and predicts the next turn's TTFT from it. */
@@ -204,11 +214,13 @@ export class SessionService {
       return document ? [document] : [];
     });
     const settled = messages.filter((m) => m.status !== 'streaming');
+    const frontier = await this.frontierFor(policy);
     const request: TurnRequest = {
       messages: [...buildTurnMessages(systemPrompt, settled, documentsById), { role: 'user', content: composeUserMessage(text, draft) }],
       sampling: { temperature, topP, maxTokens },
       policy,
       ...(memory ? { memory } : {}),
+      ...(frontier ? { frontier } : {}),
     };
     const preview = await client.planTurn(request);
     return { ...preview, ...(await this.expectedTtft(preview)) };
@@ -263,6 +275,24 @@ export class SessionService {
     return source.forModel(model.path);
   }
 
+  /** The loaded model's measured frontier when the policy is auto (it picks lossy presses from it). */
+  private frontierFor(policy: string): ModelFrontier | null | Promise<ModelFrontier | null> {
+    const source = this.options.frontiers;
+    const model = this.options.supervisor.model;
+    if (!source || !model || !isAuto(policy)) return null;
+    return source.forModel(model.path);
+  }
+
+  /** What a turn under this policy takes from the model's calibration: its layer profile, its frontier. */
+  private calibrationFor(policy: string): Calibration | Promise<Calibration> {
+    const layerProfile = this.layerProfileFor(policy);
+    const frontier = this.frontierFor(policy);
+    if (layerProfile instanceof Promise || frontier instanceof Promise) {
+      return Promise.all([layerProfile, frontier]).then(([l, f]) => ({ layerProfile: l, frontier: f }));
+    }
+    return { layerProfile, frontier };
+  }
+
   /** Starts the engine on an answer already stored as 'streaming'; returns without waiting. */
   private answer(client: EngineClient, answer: MessageRow, restartNote: string | null = null): void {
     const { sessionId, id: messageId } = answer;
@@ -281,8 +311,8 @@ export class SessionService {
       }
     };
     const active: ActiveTurn = { sessionId, messageId, turnId: null, stopRequested: false, client, done: Promise.resolve() };
-    const start = (request: TurnRequest, layerProfile: LayerProfile | null): RunningTurn['result'] => {
-      const running = client.runTurn(layerProfile ? { ...request, layerProfile } : request, onEvent);
+    const start = (request: TurnRequest, { layerProfile, frontier }: Calibration): RunningTurn['result'] => {
+      const running = client.runTurn({ ...request, ...(layerProfile ? { layerProfile } : {}), ...(frontier ? { frontier } : {}) }, onEvent);
       active.turnId = running.turnId;
       // Stop pressed while the profile was being looked up
       if (active.stopRequested) void client.cancel(running.turnId).catch(() => undefined);
@@ -292,8 +322,8 @@ export class SessionService {
     let request: TurnRequest;
     try {
       request = this.buildRequest(sessionId, messageId);
-      const profile = this.layerProfileFor(request.policy);
-      outcome = profile instanceof Promise ? profile.then((p) => start(request, p)) : start(request, profile);
+      const calibration = this.calibrationFor(request.policy);
+      outcome = calibration instanceof Promise ? calibration.then((c) => start(request, c)) : start(request, calibration);
     } catch (error) {
       this.finishWith(sessionId, () => writer.fail(error));
       return;
@@ -358,4 +388,13 @@ export class SessionService {
 /** How the loaded model runs, as far as it sets the prefill rate. */
 function loadedAs(model: ModelInfo): LoadedAs {
   return { onGpu: model.offloadedLayers > 0, threads: model.threads, flashAttention: model.flashAttention };
+}
+
+/** Policy auto (any preference); a malformed setting is not, and fails later with its own error. */
+function isAuto(policy: string): boolean {
+  try {
+    return parseAutoPolicy(policy) !== null;
+  } catch {
+    return false;
+  }
 }

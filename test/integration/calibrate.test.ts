@@ -1,5 +1,7 @@
 // `sift calibrate` on the real model, kept short (one document, 400 tokens), then a `simlayerkv`
-// turn that finds the stored profile: the engine trims exactly the calibrated layers.
+// turn that finds the stored profile: the engine trims exactly the calibrated layers. And the
+// frontier (one real-prose question of ~512 tokens, every candidate policy against full KV), which
+// `sift plan`'s auto then reads.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -7,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelFileHash } from '../../src-main/models/modelHash.js';
 import { readLayerProfile } from '../../src-common/policy/calibration.js';
+import { readFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import { openStore } from '../../src-main/store/index.js';
 import { testModelPath } from '../helpers/testModel.js';
 
@@ -24,7 +27,7 @@ describe('sift calibrate', () => {
   it('stores a SimLayerKV profile that a simlayerkv turn then uses', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-calibrate-'));
     const model = testModelPath();
-    const res = runCli(['calibrate', '--json', '--tokens', '400', '--window', '64', '--forced', '8', '--documents', '1', model], dataDir);
+    const res = runCli(['calibrate', '--json', '--measure', 'layers', '--tokens', '400', '--window', '64', '--forced', '8', '--documents', '1', model], dataDir);
     expect(res.status, res.stderr).toBe(0);
     expect(res.stderr).toMatch(/scoring layers: document 1\/1 \(\d+ tokens/);
     expect(res.stderr).toMatch(/trying \d+ trimmed layers: top-1 \d+\.\d%/);
@@ -61,5 +64,52 @@ describe('sift calibrate', () => {
     expect(out.notice ?? '').not.toMatch(/calibrat/);
     expect(out.perLayer).toHaveLength(30);
     expect(out.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(profile!.trimmedLayers);
+  });
+
+  it('measures the frontier on a real-prose question, stores it, and auto plans from it', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-calibrate-'));
+    const model = testModelPath();
+    const res = runCli(['calibrate', '--json', '--measure', 'frontier', '--frontier-tokens', '512', '--depths', '1', model], dataDir);
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/measuring .*'s frontier: 7 policies against full KV on 1 real-prose questions/);
+    expect(res.stderr).toMatch(/question 1\/1 \(\d+ tokens, full KV (right|wrong)/);
+
+    const printed = JSON.parse(res.stdout.trim()) as { frontier: ModelFrontier; scores?: unknown };
+    expect(printed.scores).toBeUndefined(); // layers were not measured
+    const { frontier } = printed;
+    expect(frontier.questions).toBe(1);
+    expect(frontier.promptTokens).toBeGreaterThan(300);
+    expect(frontier.promptTokens).toBeLessThanOrEqual(512);
+    expect(frontier.points.map((p) => p.policy)).toEqual([
+      'kv:type=q8_0',
+      'lazy',
+      'lazy:at=8/16/24,keep=0.6/0.4/0.25,from=last,window=question',
+      'vatp:budget=0.5,pool=7',
+      'vatp:budget=0.2,pool=7',
+      'snapkv:budget=0.2',
+      'keydiff:budget=0.2',
+    ]);
+    for (const p of frontier.points) {
+      expect(p.top1).toBeGreaterThan(0);
+      expect(p.top1).toBeLessThanOrEqual(1);
+      expect(p.ttftSpeedup).toBeGreaterThan(0);
+    }
+    // an 8-bit cache keeps all the cells; eviction at a fifth keeps fewer, so its cache is smaller
+    expect(frontier.points[0]!.kvSmaller).toBeGreaterThan(1.5);
+    expect(frontier.points.find((p) => p.policy === 'vatp:budget=0.2,pool=7')!.kvSmaller).toBeGreaterThan(frontier.points[0]!.kvSmaller);
+
+    const store = openStore({ dataDir });
+    try {
+      expect(readFrontier(store.modelProfiles.get(await modelFileHash(model))?.profile)).toEqual(frontier);
+    } finally {
+      store.close();
+    }
+
+    // auto under prefer=fast on a long prompt decides lazy prefill from this measurement, and says so
+    const plan = runCli(['plan', '--json', '--model', model, '--prompt-tokens', '4000', '--prefer', 'fast'], dataDir);
+    expect(plan.status, plan.stderr).toBe(0);
+    const planned = JSON.parse(plan.stdout.trim()) as { calibration: { source: string } | null; explanation: string; notices: string[]; policy: string };
+    expect(planned.calibration?.source).toBe('calibrate');
+    expect([planned.explanation, ...planned.notices].join(' ')).toMatch(/on this model/i);
   });
 });

@@ -8,6 +8,7 @@ import { computeBytesEstimate, type ComputeShape } from '../../src-common/policy
 import { planContexts, predictKvCost } from '../../src-common/policy/contextPlan.js';
 import type { NativeFeature } from '../../src-common/policy/press.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
+import type { FrontierPoint, ModelFrontier } from '../../src-common/policy/frontier.js';
 import { canonicalPolicySetting, explicitPolicyWarning, MIN_BUDGET_TOKENS, parseAutoPolicy, selectPolicy, type Preference, type Selection, type SelectionInput, type SelectionModel } from '../../src-common/policy/select.js';
 
 const MiB = 2 ** 20;
@@ -46,7 +47,26 @@ interface Scenario {
   /** The model runs on that GPU (memory names it). */
   gpu?: boolean;
   stock?: boolean;
+  /** The model's measured frontier (sift calibrate); none: not calibrated. */
+  frontier?: ModelFrontier;
 }
+
+function point(policy: string, family: FrontierPoint['family'], top1: number, ttftSpeedup: number, budgetFraction: number | null = null): FrontierPoint {
+  return { policy, family, budgetFraction, kept: Math.round(top1 * 4), sameAnswer: Math.round(top1 * 5), top1, ttftSpeedup, kvSmaller: budgetFraction ? 1 / budgetFraction : 1 };
+}
+
+function frontierOf(points: FrontierPoint[]): ModelFrontier {
+  return { questions: 10, fullCorrect: 4, promptTokens: 2000, points, source: 'calibrate', machine: 'test', measuredAt: '2026-12-04T00:00:00Z' };
+}
+
+/** A calibration where the default lazy schedule lost 5.2 points for a 1.32× sooner first token, a faster one 7.7 for 1.68×. */
+const MEASURED = frontierOf([
+  point('lazy', 'lazy', 0.948, 1.32),
+  point('lazy:at=8/16/24,keep=0.6/0.4/0.25,from=last,window=question', 'lazy', 0.923, 1.68),
+  point('vatp:budget=0.5,pool=7', 'eviction', 0.9, 0.9, 0.5),
+  point('vatp:budget=0.2,pool=7', 'eviction', 0.78, 0.86, 0.2),
+  point('keydiff:budget=0.2', 'eviction', 0.81, 0.88, 0.2),
+]);
 
 function input(s: Scenario): SelectionInput {
   return {
@@ -61,6 +81,7 @@ function input(s: Scenario): SelectionInput {
     computeBytes: (ctx) => computeBytesEstimate(s.model, ctx),
     options: { batchSize: 512, flashAttention: false, swaFullCache: false, features: s.stock ? STOCK : PATCHED },
     profile: null,
+    frontier: s.frontier ?? null,
     preference: s.preference ?? 'balanced',
   };
 }
@@ -72,7 +93,7 @@ function kindOf(selection: Selection): Scenario['expected'] {
   if (p === 'kv:type=q8_0') return 'q8_0';
   if (p.startsWith('lazy')) return 'lazy';
   if (p.startsWith('streaming:')) return p.includes('q8_0') ? 'sized-q8_0' : 'sized';
-  if (p.startsWith('vatp:')) return 'evict';
+  if (/^(vatp|keydiff|snapkv):/.test(p)) return 'evict';
   throw new Error(`unexpected policy ${p}`);
 }
 
@@ -99,7 +120,9 @@ const SCENARIOS: Array<[string, Scenario]> = [
   // Qwen2.5-0.5B
   ['Qwen2.5-0.5B, 2k prompt, 16 GiB free', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, expected: 'full' }],
   ['Qwen2.5-0.5B, 2k prompt, 1 GiB free: sized (743) where full (1101) misses', { model: QWEN_05B, prompt: 2048, free: 1 * GiB, expected: 'sized' }],
-  ['Qwen2.5-0.5B, 2k prompt, prefer fast: lazy prefill', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, preference: 'fast', expected: 'lazy', says: /faster first token/ }],
+  ['Qwen2.5-0.5B calibrated, 2k prompt, prefer fast: the faster lazy schedule (7.7 points within 10)', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, preference: 'fast', frontier: MEASURED, expected: 'lazy', says: /faster first token.*1\.68× sooner.*within the 10 points fast allows/ }],
+  ['Qwen2.5-0.5B not calibrated, 2k prompt, prefer fast: full KV, lazy unmeasured here', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, preference: 'fast', expected: 'full' }],
+  ['Qwen2.5-0.5B calibrated, 2k prompt, balanced: full (lazy lost more than 2 points)', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, frontier: MEASURED, expected: 'full' }],
   ['Qwen2.5-0.5B, 1k prompt, prefer fast: too short for lazy to pay', { model: QWEN_05B, prompt: 1024, free: 16 * GiB, preference: 'fast', expected: 'full' }],
   ['Qwen2.5-0.5B, 20k prompt over a 16k context', { model: QWEN_05B, prompt: 20000, free: 16 * GiB, expected: 'evict' }],
   ['Qwen2.5-0.5B, 8k prompt, prefer exact, 16 GiB', { model: QWEN_05B, prompt: 8192, free: 16 * GiB, preference: 'exact', expected: 'full' }],
@@ -137,9 +160,10 @@ const SCENARIOS: Array<[string, Scenario]> = [
   ['Llama-3.2-1B, 4k prompt, 4 GiB VRAM: full (2.4 GiB)', { model: LLAMA_1B, prompt: 4096, free: 4 * GiB, memory: 'Vulkan0', expected: 'full' }],
   // a sliding-window model
   ['gemma-2-2b, 4k prompt, 8 GiB RAM', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, expected: 'full' }],
-  ['gemma-2-2b, 4k prompt, prefer fast: lazy prefill', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, preference: 'fast', expected: 'lazy' }],
-  ['gemma-2-2b, 4k prompt, prefer fast, on a GPU: full (lazy measured slower there)', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', expected: 'full' }],
-  ['Qwen2.5-0.5B, 2k prompt, prefer fast, on a GPU: full', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', expected: 'full' }],
+  ['gemma-2-2b calibrated, 4k prompt, prefer fast: lazy prefill', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, preference: 'fast', frontier: MEASURED, expected: 'lazy' }],
+  ['gemma-2-2b calibrated, 4k prompt, prefer fast, on a GPU: full (lazy measured slower there)', { model: GEMMA2_2B, prompt: 4096, free: 8 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', frontier: MEASURED, expected: 'full' }],
+  ['Qwen2.5-0.5B calibrated, 2k prompt, prefer fast, on a GPU: full', { model: QWEN_05B, prompt: 2048, free: 16 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', frontier: MEASURED, expected: 'full' }],
+  ['Llama-3.1-8B calibrated, 14k prompt, 6 GiB RAM: evicts by the scorer that kept most here (KeyDiff)', { model: LLAMA_8B, prompt: 14000, free: 6 * GiB, frontier: MEASURED, expected: 'evict', says: /KeyDiff eviction/ }],
 ];
 
 describe('auto on a table of machines, models and prompts', () => {
@@ -152,7 +176,9 @@ describe('auto on a table of machines, models and prompts', () => {
     if (selection.fits) {
       expect(selection.predictedBytes.peak).toBeLessThanOrEqual(selection.availableBytes);
       expect(selection.lossy).toBe(scenario.expected === 'evict' || scenario.expected === 'lazy');
-      if (selection.lossy) expect(selection.notices.join(' ')).toMatch(/not calibrated on this model/);
+      // a lossy choice says what this model's calibration measured of it, or that there is none
+      if (selection.lossy && scenario.expected === 'evict') expect(selection.notices.join(' ')).toMatch(scenario.frontier ? /On this model, keeping 20% of a 2,000-token prompt/ : /not calibrated on this model/);
+      if (!selection.lossy && scenario.preference === 'fast' && !scenario.frontier && scenario.prompt >= 2048) expect(selection.notices.join(' ')).toMatch(/Lazy prefill is not calibrated on this model/);
     } else if (scenario.prompt + 512 <= scenario.model.contextSize) {
       // refused for memory (not for a prompt over the context): what came closest does not fit
       expect(selection.predictedBytes.peak).toBeGreaterThan(selection.availableBytes);
@@ -224,12 +250,41 @@ describe('the auto setting', () => {
   });
 
   it('keeps full KV under prefer=fast on a GPU, and says why', () => {
-    const onCpu = selectPolicy(input({ model: QWEN_05B, prompt: 2048, free: 16 * GiB, preference: 'fast', expected: 'lazy' }));
-    const onGpu = selectPolicy(input({ model: QWEN_05B, prompt: 2048, free: 16 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', expected: 'full' }));
-    expect(onCpu.policy).toBe('lazy');
+    const onCpu = selectPolicy(input({ model: QWEN_05B, prompt: 2048, free: 16 * GiB, preference: 'fast', frontier: MEASURED, expected: 'lazy' }));
+    const onGpu = selectPolicy(input({ model: QWEN_05B, prompt: 2048, free: 16 * GiB, memory: 'VRAM', gpu: true, preference: 'fast', frontier: MEASURED, expected: 'full' }));
+    expect(onCpu.policy).toBe('lazy:at=8/16/24,keep=0.6/0.4/0.25,from=last,window=question');
     expect(onGpu.policy).toBe('full');
     expect(onGpu.lossy).toBe(false);
     expect(onGpu.notices.join(' ')).toMatch(/runs on a GPU: lazy prefill was measured there only with a 135M model, slower than full KV/);
+  });
+});
+
+describe('auto from a measured frontier', () => {
+  it('lets balanced take lazy prefill only where this model lost at most 2 points, and says what was measured', () => {
+    const gentle = frontierOf([point('lazy', 'lazy', 0.985, 1.3)]);
+    const selection = selectPolicy(input({ model: QWEN_05B, prompt: 4096, free: 16 * GiB, frontier: gentle, expected: 'lazy' }));
+    expect(selection.policy).toBe('lazy');
+    expect(selection.explanation).toMatch(/1\.30× sooner and kept 4 of the 4 answers full KV got right and agreed with 98\.5% of full KV's answer tokens, within the 2 points balanced allows/);
+    expect(selectPolicy(input({ model: QWEN_05B, prompt: 4096, free: 16 * GiB, frontier: gentle, preference: 'exact', expected: 'full' })).policy).toBe('full');
+  });
+
+  it('keeps full KV when lazy prefill lost more than fast allows, and says how much it lost', () => {
+    const lossy = frontierOf([point('lazy', 'lazy', 0.7, 3.6)]);
+    const selection = selectPolicy(input({ model: QWEN_05B, prompt: 4096, free: 16 * GiB, frontier: lossy, preference: 'fast', expected: 'full' }));
+    expect(selection.policy).toBe('full');
+    expect(selection.notices.join(' ')).toMatch(/lazy prefill lost at least 30\.0 points .* more than fast allows \(10\)/);
+  });
+
+  it('does not take a lazy schedule that was measured no faster', () => {
+    const slow = frontierOf([point('lazy', 'lazy', 0.99, 1.02)]);
+    expect(selectPolicy(input({ model: QWEN_05B, prompt: 4096, free: 16 * GiB, frontier: slow, preference: 'fast', expected: 'full' })).policy).toBe('full');
+  });
+
+  it('evicts with the measured scorer, keeping its own knobs', () => {
+    const vatpBest = frontierOf([point('vatp:budget=0.2,pool=7', 'eviction', 0.8, 0.9, 0.2), point('snapkv:budget=0.2', 'eviction', 0.7, 0.9, 0.2)]);
+    const selection = selectPolicy(input({ model: SMOL, prompt: 6000, free: 230 * MiB, margin: 16 * MiB, frontier: vatpBest, expected: 'evict' }));
+    expect(selection.policy).toMatch(/^vatp:budget=\d+,pool=7\+kv:type=q8_0$/);
+    expect(selection.notices.join(' ')).toMatch(/vatp kept 3 of the 4 answers full KV got right and agreed with 80\.0%/);
   });
 });
 

@@ -1,0 +1,189 @@
+// A model's frontier on this machine (sift calibrate): real-prose documents with facts at several
+// depths (proseCases.ts, the bench's real-document QA task), each question asked under full KV and
+// under each lossy candidate, greedy, in the app's chat format; every candidate's answer scored
+// against the ground truth and full KV's answer, teacher-forced through full KV's answer for
+// top-1 agreement, and its TTFT and KV paired with full KV's on the same prompt. Auto picks lossy
+// presses from the result (src-common/policy/frontier.ts, select.ts).
+import os from 'node:os';
+import type { EngineClient } from '../engine/engineClient.js';
+import { EngineError } from '../../src-engine/engineError.js';
+import { argmax } from '../../src-common/policy/calibration.js';
+import { frontierPoint, median, type FrontierFamily, type FrontierPoint, type ModelFrontier, type QuestionResult } from '../../src-common/policy/frontier.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
+import { answerMatches, loadProseCorpus, normalizeAnswer, proseLength, type ProseCase, type ProseSource } from './proseCases.js';
+import { tokenizer } from './layerCalibration.js';
+
+export type FrontierEngine = Pick<EngineClient, 'probeLogits' | 'runTurn'>;
+
+export interface FrontierCandidate {
+  policy: string;
+  family: FrontierFamily;
+  budgetFraction: number | null;
+}
+
+export interface FrontierOptions {
+  /** Prompt length of the questions, in tokens (chat template, question and document). */
+  tokens: number;
+  /** Fact depths per length; every 4 share a document, which adds a two-passage question. */
+  depths: number;
+  /** Answer tokens generated, and forced through for top-1 agreement. */
+  answerTokens: number;
+  seed: string;
+}
+
+export const DEFAULT_FRONTIER: FrontierOptions = { tokens: 2048, depths: 4, answerTokens: 32, seed: 'sift-calibrate-1' };
+
+/** Eviction budgets tried, as fractions of the prompt: a light and a heavy one. */
+const BUDGETS = [0.5, 0.2];
+
+/**
+ * What is tried: the default lazy schedule and a faster one (the bench's second-best prose row,
+ * placed by depth), each eviction scorer at the heavy budget and value-aware eviction at the light
+ * one too, an 8-bit cache, and SimLayerKV when the model has a calibrated profile.
+ */
+export function frontierCandidates(layers: number, options: { lazy: boolean; eviction: boolean; simLayerKv: boolean }): FrontierCandidate[] {
+  const at = (fraction: number) => Math.max(1, Math.min(layers - 1, Math.round(fraction * layers)));
+  const candidates: FrontierCandidate[] = [{ policy: 'kv:type=q8_0', family: 'kv', budgetFraction: null }];
+  if (options.lazy) {
+    candidates.push({ policy: 'lazy', family: 'lazy', budgetFraction: null });
+    const points = [...new Set([at(0.27), at(0.53), at(0.8)])];
+    if (points.length === 3) {
+      candidates.push({ policy: `lazy:at=${points.join('/')},keep=0.6/0.4/0.25,from=last,window=question`, family: 'lazy', budgetFraction: null });
+    }
+  }
+  if (options.eviction) {
+    for (const budget of BUDGETS) candidates.push({ policy: `vatp:budget=${budget},pool=7`, family: 'eviction', budgetFraction: budget });
+    const heavy = Math.min(...BUDGETS);
+    candidates.push({ policy: `snapkv:budget=${heavy}`, family: 'eviction', budgetFraction: heavy });
+    candidates.push({ policy: `keydiff:budget=${heavy}`, family: 'eviction', budgetFraction: heavy });
+  }
+  if (options.simLayerKv) candidates.push({ policy: 'simlayerkv', family: 'simlayerkv', budgetFraction: null });
+  return candidates;
+}
+
+/** Evenly spread fact depths in (0, 1). */
+export function spreadDepths(count: number): number[] {
+  return Array.from({ length: count }, (_, k) => Number(((k + 0.5) / count).toFixed(3)));
+}
+
+/**
+ * The questions at about `tokens` prompt tokens: each source's characters per token measured on
+ * the model's tokenizer, documents sized a little short (a case the context cannot hold would be
+ * refused, not truncated).
+ */
+export async function calibrationCases(engine: FrontierEngine, options: FrontierOptions, sources: readonly ProseSource[] = loadProseCorpus()): Promise<ProseCase[]> {
+  const tokenize = await tokenizer(engine);
+  const charsPerToken = new Map<string, number>();
+  for (const source of sources) {
+    const sample = source.text.slice(0, 2500);
+    charsPerToken.set(source.id, sample.length / Math.max(1, (await tokenize(sample)).length));
+  }
+  // ~150 tokens of system prompt, template and question
+  const proseTokens = Math.max(64, options.tokens - 150);
+  const plan = proseLength(options.tokens, spreadDepths(options.depths), sources, (source) => Math.floor(proseTokens * 0.92 * (charsPerToken.get(source.id) ?? 4)), options.seed);
+  return plan.cases;
+}
+
+interface Reference {
+  result: QuestionResult;
+  follow: number[];
+  top: number[];
+  promptTokens: number;
+}
+
+async function turn(engine: FrontierEngine, task: ProseCase, policy: string, answerTokens: number, layerProfile: LayerProfile | null) {
+  const { result } = engine.runTurn(
+    { messages: task.messages, sampling: { temperature: 0, topP: 1, maxTokens: answerTokens }, policy, cachePrompt: false, ...(layerProfile ? { layerProfile } : {}) },
+    () => {},
+  );
+  const { answer, metrics, stopReason } = await result;
+  if (stopReason === 'cancelled') throw new Error('a calibration turn was cancelled');
+  return { answer, metrics };
+}
+
+async function reference(engine: FrontierEngine, task: ProseCase, options: FrontierOptions, tokenize: (text: string) => Promise<number[]>): Promise<Reference> {
+  const { answer, metrics } = await turn(engine, task, 'full', options.answerTokens, null);
+  const follow = (await tokenize(answer)).slice(0, options.answerTokens);
+  const probe = await engine.probeLogits({ messages: task.messages, follow, policy: 'full' });
+  const top = probe.logits.slice(0, follow.length + 1).map(argmax);
+  return {
+    result: { correct: answerMatches(answer, task.accept), answer: normalizeAnswer(answer), ttftMs: metrics.ttftMs, kvBytesSteady: metrics.kvBytesSteady, agreeing: top.length, positions: top.length },
+    follow,
+    top,
+    promptTokens: metrics.promptTokens,
+  };
+}
+
+async function measure(engine: FrontierEngine, task: ProseCase, ref: Reference, candidate: FrontierCandidate, options: FrontierOptions, layerProfile: LayerProfile | null): Promise<QuestionResult> {
+  const profile = candidate.family === 'simlayerkv' ? layerProfile : null;
+  const { answer, metrics } = await turn(engine, task, candidate.policy, options.answerTokens, profile);
+  const probe = await engine.probeLogits({ messages: task.messages, follow: ref.follow, policy: candidate.policy, ...(profile ? { layerProfile: profile } : {}) });
+  const agreeing = ref.top.filter((token, i) => probe.logits[i] !== undefined && argmax(probe.logits[i]!) === token).length;
+  return { correct: answerMatches(answer, task.accept), answer: normalizeAnswer(answer), ttftMs: metrics.ttftMs, kvBytesSteady: metrics.kvBytesSteady, agreeing, positions: ref.top.length };
+}
+
+/** This CPU (and GPU, when the caller says), for the frontier's machine line. */
+export function machineName(gpu: string | null = null): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${cpu}, ${os.cpus().length} threads${gpu ? `, ${gpu}` : ''}`;
+}
+
+/**
+ * Measures every candidate on every question. A candidate this build or model refuses (an
+ * architecture without lazy prefill, a build without eviction) is left out and said in progress.
+ */
+export async function calibrateFrontier(
+  engine: FrontierEngine,
+  cases: readonly ProseCase[],
+  candidates: readonly FrontierCandidate[],
+  options: FrontierOptions & { layerProfile: LayerProfile | null; machine: string },
+  progress: (line: string) => void = () => {},
+  /** After each turn measured (full KV's or a candidate's), of all there are. */
+  onStep: (done: number, total: number) => void = () => {},
+): Promise<ModelFrontier> {
+  if (cases.length === 0) throw new Error('no calibration questions');
+  const total = cases.length * (candidates.length + 1);
+  let done = 0;
+  const step = () => onStep(++done, total);
+  const tokenize = await tokenizer(engine);
+  const refs: Reference[] = [];
+  const results = new Map<FrontierCandidate, QuestionResult[]>(candidates.map((c) => [c, []]));
+  const refused = new Set<FrontierCandidate>();
+  for (const [i, task] of cases.entries()) {
+    const started = Date.now();
+    const ref = await reference(engine, task, options, tokenize);
+    refs.push(ref);
+    step();
+    for (const candidate of candidates) {
+      if (refused.has(candidate)) {
+        step();
+        continue;
+      }
+      const began = Date.now();
+      try {
+        const result = await measure(engine, task, ref, candidate, options, options.layerProfile);
+        results.get(candidate)!.push(result);
+        progress(`  ${candidate.policy}: ${result.correct ? 'right' : 'wrong'}, top-1 ${result.agreeing}/${result.positions} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
+      } catch (error) {
+        if (!(error instanceof EngineError) || error.code !== 'BAD_POLICY') throw error;
+        refused.add(candidate);
+        progress(`  ${candidate.policy} left out: ${error.message}`);
+      }
+      step();
+    }
+    progress(`question ${i + 1}/${cases.length} (${ref.promptTokens} tokens, full KV ${ref.result.correct ? 'right' : 'wrong'}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  const full = refs.map((r) => r.result);
+  const points: FrontierPoint[] = candidates
+    .filter((c) => !refused.has(c))
+    .map((c) => frontierPoint(c.policy, c.family, c.budgetFraction, full, results.get(c)!));
+  return {
+    questions: cases.length,
+    fullCorrect: full.filter((r) => r.correct).length,
+    promptTokens: Math.round(median(refs.map((r) => r.promptTokens))),
+    points,
+    source: 'calibrate',
+    machine: options.machine,
+    measuredAt: new Date().toISOString(),
+  };
+}
