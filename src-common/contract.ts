@@ -1,6 +1,7 @@
 // The api contract: every request channel with its payload and result type, and the events the
 // back end pushes. Typed once here; both transports (Electron IPC, loopback WebSocket) carry it
 // unchanged, and the renderer imports only these types.
+import type { ModelFrontier } from './policy/frontier.js';
 import type { z } from 'zod';
 import type { BuildInfo, LiveCacheReading, ModelInfo, SavedKvEntry, SavedKvState, TurnMetrics } from './engineTypes.js';
 import type { DocumentRow, MessageRow, SessionRow } from './storeTypes.js';
@@ -73,6 +74,20 @@ export interface DownloadState {
   error: string | null;
 }
 
+/** A model's frontier calibration run by the app (Settings → Calibration), one at a time. */
+export interface CalibrationState {
+  modelPath: string;
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  /** Turns measured, of all (questions × (policies + full KV)); 0 of 0 while it starts. */
+  done: number;
+  total: number;
+  /** The last step, in words. */
+  line: string;
+  error: string | null;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
 export interface ModelState {
   engine: EngineStatus;
   build: BuildInfo | null;
@@ -90,6 +105,8 @@ export interface ModelState {
   cpuCores: number;
   /** `sift worker` addresses (host:port) the engine adds as devices; a change starts a new engine. */
   workers: string[];
+  /** The app's last or running calibration; null when none ran since it started. */
+  calibration: CalibrationState | null;
 }
 
 export interface ExportedSession {
@@ -163,6 +180,10 @@ export interface ApiResults {
   'models.pickFile': { path: string | null };
   'models.download': DownloadState;
   'models.cancelDownload': DownloadState;
+  'models.calibrate': CalibrationState;
+  'models.cancelCalibration': CalibrationState | null;
+  /** A model's measured frontier (this machine's calibration, else the shipped one); null: not calibrated. */
+  'models.frontier': ModelFrontier | null;
   'savedKv.list': SavedKvState;
   'savedKv.remove': SavedKvState;
   'savedKv.setBudget': SavedKvState;
@@ -187,6 +208,7 @@ export type AppEvent =
   | { type: 'turn.finished'; sessionId: string; message: MessageRow }
   | { type: 'model.state'; state: ModelState }
   | { type: 'download.progress'; download: DownloadState }
+  | { type: 'calibration.progress'; calibration: CalibrationState }
   | { type: 'sessions.changed' };
 
 export type ApiErrorCode =

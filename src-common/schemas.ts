@@ -98,6 +98,9 @@ export const requestSchemas = {
   'models.pickFile': z.object({}).strict(),
   'models.download': z.object({ uri: z.string().min(3).max(2048) }).strict(),
   'models.cancelDownload': z.object({ downloadId: Id }).strict(),
+  'models.calibrate': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'models.cancelCalibration': z.object({}).strict(),
+  'models.frontier': z.object({ path: z.string().min(1).max(4096) }).strict(),
   'savedKv.list': z.object({}).strict(),
   'savedKv.remove': z.object({ id: z.string().uuid().optional() }).strict(),
   // 0 keeps nothing on disk; at most 1 TiB

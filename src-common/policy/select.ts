@@ -394,7 +394,15 @@ function exactNeeds(input: SelectionInput, closest: Candidate, available: number
 function explainEviction(input: SelectionInput, chosen: Candidate, full: Candidate, available: number, tooLong: boolean): string {
   const budget = Number(/budget=(\d+)/.exec(chosen.policy)?.[1] ?? 0);
   const kept = `keeping the most important tokens (${scorerName(chosen.policy)}) in an 8-bit cache of ${budget.toLocaleString('en-US')} tokens (${formatBytes(chosen.bytes.kv)} KV, ${formatBytes(chosen.bytes.peak)} in all)`;
-  if (tooLong) return `${prompt(input)}, more than the model reads at once (${input.model.contextSize.toLocaleString('en-US')}): ${kept}; ${free(input, available)}.`;
+  if (tooLong) {
+    const context = input.model.contextSize.toLocaleString('en-US');
+    // a short prompt is "too long" only with its answer's room: say which
+    const over =
+      input.promptTokens > input.model.contextSize
+        ? `${prompt(input)}, more than the model reads at once (${context})`
+        : `${prompt(input)}; with room for a ${input.answerTokens.toLocaleString('en-US')}-token answer that is more than the model reads at once (${context})`;
+    return `${over}: ${kept}; ${free(input, available)}.`;
+  }
   return `${prompt(input)}; a full cache needs ${formatBytes(full.bytes.peak)} and ${free(input, available)}: ${kept}.`;
 }
 

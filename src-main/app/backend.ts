@@ -12,6 +12,8 @@ import { EngineSupervisor } from '../models/engineSupervisor.js';
 import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { StoredFrontiers } from '../models/modelFrontiers.js';
+import { ModelCalibrator } from '../models/modelCalibrator.js';
+import { EngineClient } from '../engine/engineClient.js';
 import { PrefillTiming } from '../models/prefillTiming.js';
 import { ModelManager } from '../models/modelManager.js';
 import { WorkerListStore } from '../models/workerListStore.js';
@@ -33,6 +35,8 @@ export interface BackendOptions {
   contextSize?: number;
   /** Electron's native file dialog; absent in serve mode. */
   pickModelFile?: () => Promise<string | null>;
+  /** `sift serve --calibration-tokens N`: shorter calibration questions (tests). */
+  calibrationTokens?: number;
 }
 
 export interface Backend {
@@ -62,7 +66,15 @@ export function createBackend(options: BackendOptions): Backend {
     onChange: () => models?.publish(),
   });
   savedCaches = new SavedCaches(store.settings, store.dataDir, () => supervisor.engine());
+  const calibrator = new ModelCalibrator({
+    profiles: store.modelProfiles,
+    startEngine: () => EngineClient.start({ build: 'patched', ...(options.hostFactory ? { host: options.hostFactory } : {}) }),
+    onChange: (calibration) => events.emit({ type: 'calibration.progress', calibration }),
+    ...(options.calibrationTokens ? { frontier: { tokens: options.calibrationTokens, depths: 1 } } : {}),
+  });
+  const frontiers = new StoredFrontiers(store.modelProfiles);
   models = new ModelManager({
+    calibration: () => calibrator.state(),
     supervisor,
     known: new KnownModels(store.settings),
     loadSettings,
@@ -75,11 +87,11 @@ export function createBackend(options: BackendOptions): Backend {
     store,
     supervisor,
     layerProfiles: new StoredLayerProfiles(store.modelProfiles),
-    frontiers: new StoredFrontiers(store.modelProfiles),
+    frontiers,
     prefillTiming: new PrefillTiming(store.prefillSamples),
     emit: (event) => events.emit(event),
   });
-  const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, savedCaches, events }));
+  const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, savedCaches, events, calibrator, frontiers }));
 
   return {
     store,
@@ -90,6 +102,7 @@ export function createBackend(options: BackendOptions): Backend {
     dispatch,
     async close() {
       await models.downloads.cancelAll();
+      await calibrator.cancel();
       await sessions.whenIdle().catch(() => undefined);
       await supervisor.close();
       store.close();
@@ -104,9 +117,11 @@ interface HandlerDeps {
   models: ModelManager;
   savedCaches: SavedCaches;
   events: EventBus;
+  calibrator: ModelCalibrator;
+  frontiers: StoredFrontiers;
 }
 
-function createHandlers({ options, store, sessions, models, savedCaches, events }: HandlerDeps): ApiHandlers {
+function createHandlers({ options, store, sessions, models, savedCaches, events, calibrator, frontiers }: HandlerDeps): ApiHandlers {
   const changed = <T>(value: T): T => {
     events.emit({ type: 'sessions.changed' });
     return value;
@@ -149,6 +164,9 @@ function createHandlers({ options, store, sessions, models, savedCaches, events 
     },
     'models.download': ({ uri }) => models.downloads.start(uri),
     'models.cancelDownload': ({ downloadId }) => models.downloads.cancel(downloadId),
+    'models.calibrate': ({ path: modelPath }) => calibrator.start(models.knownPath(modelPath)),
+    'models.cancelCalibration': () => calibrator.cancel(),
+    'models.frontier': async ({ path: modelPath }) => frontiers.forModel(models.knownPath(modelPath)),
     'savedKv.list': () => savedCaches.list(),
     'savedKv.remove': ({ id }) => savedCaches.remove(id),
     'savedKv.setBudget': ({ budgetBytes }) => savedCaches.setBudget(budgetBytes),

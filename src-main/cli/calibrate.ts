@@ -155,7 +155,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
           simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0,
         });
         const cases = await calibrationCases(client, args.frontier);
-        progress(`measuring ${info.name}'s frontier: ${candidates.length} policies against full KV on ${cases.length} real-prose questions of ~${args.frontier.tokens} tokens`);
+        progress(`measuring ${info.name}'s frontier: ${candidates.length} policies against full KV on ${cases.length} real-prose question${cases.length === 1 ? '' : 's'} of ~${args.frontier.tokens} tokens`);
         const frontier = await calibrateFrontier(client, cases, candidates, { ...args.frontier, layerProfile, machine: machineName() }, progress);
         save(withFrontier(stored, frontier));
         printed['frontier'] = frontier;
@@ -187,5 +187,5 @@ export function frontierLines(frontier: ModelFrontier): string[] {
     (p) =>
       `  ${p.policy.padEnd(58)} kept ${String(p.kept).padStart(2)}/${frontier.fullCorrect}  same ${String(p.sameAnswer).padStart(2)}/${frontier.questions}  top-1 ${percent(p.top1).padStart(6)} (-${lossPoints(p).toFixed(1)} pts)  TTFT ${p.ttftSpeedup.toFixed(2)}x  KV ${p.kvSmaller.toFixed(1)}x smaller`,
   );
-  return [`frontier: ${frontier.questions} questions of ~${frontier.promptTokens} tokens, full KV answered ${frontier.fullCorrect} correctly`, ...rows];
+  return [`frontier: ${frontier.questions} question${frontier.questions === 1 ? '' : 's'} of ~${frontier.promptTokens} tokens, full KV answered ${frontier.fullCorrect} correctly`, ...rows];
 }

@@ -14,17 +14,20 @@ export interface ServeArgs {
   model: string | null;
   build: BuildKind | null;
   contextSize: number | null;
+  /** Shorter questions for Settings → Calibration (one of about N tokens): tests and slow machines. */
+  calibrationTokens: number | null;
   rendererDir: string;
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const SERVE_USAGE = `Usage: sift serve [--port N] [--model <file.gguf>] [--build patched|stock] [--context N]
+export const SERVE_USAGE = `Usage: sift serve [--port N] [--model <file.gguf>] [--build patched|stock] [--context N] [--calibration-tokens N]
+  --calibration-tokens N  calibrate models on one question of about N tokens (default: the CLI's)
   Serves the Sift app on http://127.0.0.1 only. The URL printed includes a one-time token
   (set SIFT_TOKEN to choose it). Build the renderer first: npm run build:renderer`;
 
 export function parseServeArgs(argv: string[]): ServeArgs {
-  const args: ServeArgs = { port: 0, model: null, build: null, contextSize: null, rendererDir: path.join(repoRoot, 'out', 'renderer') };
+  const args: ServeArgs = { port: 0, model: null, build: null, contextSize: null, calibrationTokens: null, rendererDir: path.join(repoRoot, 'out', 'renderer') };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -53,6 +56,12 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         const size = Number(need());
         if (!Number.isInteger(size) || size < 256) throw new Error('--context must be an integer of at least 256');
         args.contextSize = size;
+        break;
+      }
+      case '--calibration-tokens': {
+        const tokens = Number(need());
+        if (!Number.isInteger(tokens) || tokens < 256) throw new Error('--calibration-tokens must be an integer of at least 256');
+        args.calibrationTokens = tokens;
         break;
       }
       case '--renderer-dir':
@@ -94,6 +103,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     version: packageVersion(),
     ...(args.build ? { build: args.build } : {}),
     ...(args.contextSize ? { contextSize: args.contextSize } : {}),
+    ...(args.calibrationTokens ? { calibrationTokens: args.calibrationTokens } : {}),
   });
   const token = process.env.SIFT_TOKEN || randomBytes(24).toString('base64url');
   let server;

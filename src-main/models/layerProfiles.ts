@@ -4,7 +4,7 @@
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { readLayerProfile } from '../../src-common/policy/calibration.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
-import { knownModelFileHash, modelFileHash } from './modelHash.js';
+import { byModelFileHash } from './modelHash.js';
 
 export interface LayerProfileSource {
   /** The profile, or null when the model has none (or its file cannot be read). */
@@ -15,12 +15,7 @@ export class StoredLayerProfiles implements LayerProfileSource {
   constructor(private readonly profiles: Pick<ModelProfileRepository, 'get'>) {}
 
   forModel(modelPath: string): LayerProfile | null | Promise<LayerProfile | null> {
-    const known = knownModelFileHash(modelPath);
-    if (known) return this.read(known);
-    return modelFileHash(modelPath).then(
-      (hash) => this.read(hash),
-      () => null,
-    );
+    return byModelFileHash(modelPath, (hash) => this.read(hash));
   }
 
   private read(modelHash: string): LayerProfile | null {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseFrontier, readFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
-import { knownModelFileHash, modelFileHash } from './modelHash.js';
+import { byModelFileHash } from './modelHash.js';
 
 const SHIPPED_DIR = new URL('../../resources/frontiers/', import.meta.url);
 
@@ -44,12 +44,7 @@ export class StoredFrontiers implements FrontierSource {
   ) {}
 
   forModel(modelPath: string): ModelFrontier | null | Promise<ModelFrontier | null> {
-    const known = knownModelFileHash(modelPath);
-    if (known) return this.read(known);
-    return modelFileHash(modelPath).then(
-      (hash) => this.read(hash),
-      () => null,
-    );
+    return byModelFileHash(modelPath, (hash) => this.read(hash));
   }
 
   private read(modelHash: string): ModelFrontier | null {

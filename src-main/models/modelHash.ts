@@ -53,3 +53,13 @@ export function knownModelFileHash(file: string): string | null {
     return null;
   }
 }
+
+/**
+ * What `read` finds under the model file's hash: at once when the hash is known, else once it is
+ * (null when the file cannot be hashed). Lookups keyed by the hash stay synchronous after the first.
+ */
+export function byModelFileHash<T>(file: string, read: (modelHash: string) => T | null): T | null | Promise<T | null> {
+  const known = knownModelFileHash(file);
+  if (known) return read(known);
+  return modelFileHash(file).then(read, () => null);
+}

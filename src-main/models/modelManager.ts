@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { DownloadState, KnownModel, ModelInsights, ModelState } from '../../src-common/contract.js';
+import type { CalibrationState, DownloadState, KnownModel, ModelInsights, ModelState } from '../../src-common/contract.js';
 import type { EngineSupervisor } from './engineSupervisor.js';
 import type { KnownModels } from './knownModels.js';
 import { inspectModel } from './modelInspector.js';
@@ -19,6 +19,8 @@ export interface ModelManagerOptions {
   known: KnownModels;
   loadSettings: ModelLoadSettingsStore;
   workers: WorkerListStore;
+  /** The app's running or last calibration (modelCalibrator.ts). */
+  calibration?: () => CalibrationState | null;
   downloadDir: string;
   emitState(state: ModelState): void;
   emitDownload(download: DownloadState): void;
@@ -56,7 +58,17 @@ export class ModelManager {
       loadSettings: this.options.loadSettings.get(),
       cpuCores: Math.max(1, os.availableParallelism()),
       workers: this.options.workers.get(),
+      calibration: this.options.calibration?.() ?? null,
     };
+  }
+
+  /** A model file this app knows (listed, or loaded now), as an absolute path; anything else is refused. */
+  knownPath(modelPath: string): string {
+    const absolute = path.resolve(modelPath);
+    const known = this.options.known.list().some((entry) => path.resolve(entry.path) === absolute);
+    const loaded = this.options.supervisor.model?.path;
+    if (!known && (!loaded || path.resolve(loaded) !== absolute)) throw new ModelError('NOT_FOUND', `${modelPath} is not one of this app's models: add it first.`);
+    return absolute;
   }
 
   publish(): void {

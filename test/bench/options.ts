@@ -47,6 +47,8 @@ export interface BenchOptions {
    * processes against one process: addresses given, or a count of workers to start on loopback.
    */
   workers: { addresses: string[] } | { loopback: number } | null;
+  /** --auto (issue 15): auto's choice against every fixed policy that fits, under three memory limits. */
+  auto: boolean;
   /** The command as typed, for the report. */
   command: string;
 }
@@ -66,6 +68,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --long             documents longer than the context (issue 16): a pass key in real prose of 8k, 32k
                      and 64k tokens (--quick 12k) at 10 depths (--quick 3) read whole on SmolLM2 (8k)
                      through an 8k evicting cache, against the first and last context-full read with full KV
+  --auto             policy auto (issue 15): real-prose questions at 2k/4k/8k (--quick 2k) under three
+                     memory limits (ample, tight, very tight), auto's choice against every fixed policy
+                     that fits: correct answers and TTFT, and the regret against the best one
   --workers LIST|N    layers split across sift workers (issue 19): TTFT and decode tokens/s against one
                      process, at 1k and 4k (--lengths); LIST is host:port,… of running workers, N starts N
                      workers on this machine's loopback (both share its cores: a harness check, not a LAN)
@@ -122,6 +127,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     policies: [],
     model: 'smollm2',
     workers: null,
+    auto: false,
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   };
@@ -140,6 +146,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--conversation') options.conversation = true;
     else if (arg === '--reopen') options.reopen = true;
     else if (arg === '--long') options.long = true;
+    else if (arg === '--auto') options.auto = true;
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--workers') {
       const raw = value();

@@ -71,7 +71,7 @@ describe('sift calibrate', () => {
     const model = testModelPath();
     const res = runCli(['calibrate', '--json', '--measure', 'frontier', '--frontier-tokens', '512', '--depths', '1', model], dataDir);
     expect(res.status, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/measuring .*'s frontier: 7 policies against full KV on 1 real-prose questions/);
+    expect(res.stderr).toMatch(/measuring .*'s frontier: 7 policies against full KV on 1 real-prose question of/);
     expect(res.stderr).toMatch(/question 1\/1 \(\d+ tokens, full KV (right|wrong)/);
 
     const printed = JSON.parse(res.stdout.trim()) as { frontier: ModelFrontier; scores?: unknown };

@@ -45,8 +45,8 @@ describe('titleFromQuestion', () => {
 
 describe('parseServeArgs', () => {
   it('reads port, model, build and context', () => {
-    const args = parseServeArgs(['--port', '8123', '--model', 'm.gguf', '--build', 'stock', '--context', '4096']);
-    expect(args).toMatchObject({ port: 8123, build: 'stock', contextSize: 4096 });
+    const args = parseServeArgs(['--port', '8123', '--model', 'm.gguf', '--build', 'stock', '--context', '4096', '--calibration-tokens', '512']);
+    expect(args).toMatchObject({ port: 8123, build: 'stock', contextSize: 4096, calibrationTokens: 512 });
     expect(args.model).toMatch(/m\.gguf$/);
     expect(parseServeArgs([]).port).toBe(0);
   });
@@ -56,6 +56,7 @@ describe('parseServeArgs', () => {
     expect(() => parseServeArgs(['--port', '70000'])).toThrow(/--port/);
     expect(() => parseServeArgs(['--model'])).toThrow(/needs a value/);
     expect(() => parseServeArgs(['--build', 'fast'])).toThrow(/--build/);
+    expect(() => parseServeArgs(['--calibration-tokens', '100'])).toThrow(/at least 256/);
   });
 });
 

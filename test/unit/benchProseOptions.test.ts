@@ -32,3 +32,11 @@ describe('bench --policy', () => {
     expect(() => options(['--prose', '--policy', 'lazy:at=4'])).toThrow(/--policy lazy:at=4: lazy: give both at= and keep=/);
   });
 });
+
+describe('bench --auto', () => {
+  it('is off unless asked, and keeps the mode and lengths given beside it', () => {
+    expect(options([]).auto).toBe(false);
+    const parsed = options(['--auto', '--quick', '--lengths', '4096']);
+    expect(parsed).toMatchObject({ auto: true, mode: 'quick', lengths: [4096] });
+  });
+});

@@ -337,3 +337,11 @@ describe('an explicit policy and a prompt longer than the context', () => {
     expect(explicitPolicyWarning(input(long), policy)).toBeNull();
   });
 });
+
+describe('a short prompt with a long answer allowance', () => {
+  it('says the answer room, not the prompt, is what passes the context', () => {
+    const small = { ...SMOL, contextSize: 1024 };
+    const selection = selectPolicy({ ...input({ model: small, prompt: 40, free: 8 * GiB, expected: 'evict' }), answerTokens: 1024 });
+    expect(selection.explanation).toMatch(/^The prompt is 40 tokens; with room for a 1,024-token answer that is more than the model reads at once \(1,024\)/);
+  });
+});

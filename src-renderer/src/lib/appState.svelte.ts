@@ -15,6 +15,7 @@ import type {
 } from '../../../src-common/contract.js';
 import type { FreeMemoryReading } from '../../../src-common/engineTypes.js';
 import type { ModelLoadSettings } from '../../../src-common/modelLoadSettings.js';
+import type { ModelFrontier } from '../../../src-common/policy/frontier.js';
 import { saveTextFile, fileToBase64 } from './download.js';
 import { connectApi, type ConnectionState } from './transport.js';
 
@@ -76,6 +77,8 @@ export class AppState {
   toasts = $state<Toast[]>([]);
   /** The caches saved on disk (read when the settings open, and after each answer while they are). */
   savedKv = $state<SavedKvState | null>(null);
+  /** The loaded model's measured frontier (read when the settings open, and after a calibration); undefined: not read yet. */
+  frontier = $state<ModelFrontier | null | undefined>(undefined);
   loaded = $state(false);
   private toastId = 0;
 
@@ -325,6 +328,35 @@ export class AppState {
     });
   }
 
+  /** Reads the loaded model's frontier (this machine's calibration, else the one Sift ships). */
+  async refreshFrontier(): Promise<void> {
+    const model = this.models?.current;
+    if (!model) {
+      this.frontier = undefined;
+      return;
+    }
+    await this.guard(async () => {
+      this.frontier = await this.api.call('models.frontier', { path: model.path });
+    });
+  }
+
+  /** Starts calibrating the loaded model in the background; progress arrives as events. */
+  async calibrate(): Promise<void> {
+    const model = this.models?.current;
+    if (!model) return;
+    await this.guard(async () => {
+      const calibration = await this.api.call('models.calibrate', { path: model.path });
+      if (this.models) this.models.calibration = calibration;
+    });
+  }
+
+  async cancelCalibration(): Promise<void> {
+    await this.guard(async () => {
+      const calibration = await this.api.call('models.cancelCalibration', {});
+      if (this.models) this.models.calibration = calibration;
+    });
+  }
+
   async refreshSavedKv(): Promise<void> {
     if (!this.modelReady) return;
     await this.guard(async () => {
@@ -433,6 +465,10 @@ export class AppState {
           if (index >= 0) this.models.downloads[index] = event.download;
           else this.models.downloads.push(event.download);
         }
+        break;
+      case 'calibration.progress':
+        if (this.models) this.models.calibration = event.calibration;
+        if (event.calibration.status === 'done' && event.calibration.modelPath === this.models?.current?.path) void this.refreshFrontier();
         break;
       case 'sessions.changed':
         void this.guard(() => this.refreshSessions());

@@ -1,0 +1,99 @@
+// The app's "Calibrate this model": measures a model's frontier (frontierCalibration.ts) in an
+// engine process of its own, beside the one that answers chats (the weights are mapped, not
+// copied; answers are slower meanwhile, and the panel says so), reports progress, and stores the
+// result where auto finds it. One calibration at a time; cancelling stops its engine.
+import type { CalibrationState } from '../../src-common/contract.js';
+import { readLayerProfile } from '../../src-common/policy/calibration.js';
+import { LAZY_PREFILL_ARCHITECTURES } from '../../src-common/policy/architectures.js';
+import { withFrontier } from '../../src-common/policy/frontier.js';
+import type { EngineClient } from '../engine/engineClient.js';
+import type { ModelProfileRepository } from '../store/modelProfiles.js';
+import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, frontierCandidates, machineName, type FrontierOptions } from './frontierCalibration.js';
+import { modelFileHash } from './modelHash.js';
+import { ModelError } from './modelError.js';
+
+export interface ModelCalibratorOptions {
+  profiles: Pick<ModelProfileRepository, 'get' | 'put'>;
+  /** A patched engine of the calibration's own. */
+  startEngine(): Promise<EngineClient>;
+  onChange(state: CalibrationState): void;
+  /** Shorter questions for tests (serve --calibration-tokens); the default is the CLI's. */
+  frontier?: Partial<FrontierOptions>;
+}
+
+export class ModelCalibrator {
+  private current: CalibrationState | null = null;
+  private engine: EngineClient | null = null;
+  private cancelled = false;
+
+  constructor(private readonly options: ModelCalibratorOptions) {}
+
+  state(): CalibrationState | null {
+    return this.current;
+  }
+
+  /** Starts calibrating; returns at once with the running state (progress follows as events). */
+  start(modelPath: string): CalibrationState {
+    if (this.current?.status === 'running') throw new ModelError('BUSY', `A calibration is running already (${this.current.modelPath}).`);
+    this.cancelled = false;
+    this.update({ modelPath, status: 'running', done: 0, total: 0, line: 'Starting a calibration engine…', error: null, startedAt: Date.now(), finishedAt: null });
+    void this.run(modelPath);
+    return this.current!;
+  }
+
+  async cancel(): Promise<CalibrationState | null> {
+    if (this.current?.status !== 'running') return this.current;
+    this.cancelled = true;
+    await this.engine?.close().catch(() => undefined);
+    return this.current;
+  }
+
+  private update(next: CalibrationState): void {
+    this.current = next;
+    this.options.onChange(next);
+  }
+
+  private patch(changes: Partial<CalibrationState>): void {
+    if (this.current) this.update({ ...this.current, ...changes });
+  }
+
+  private async run(modelPath: string): Promise<void> {
+    const settings: FrontierOptions = { ...DEFAULT_FRONTIER, ...this.options.frontier };
+    try {
+      const hashing = modelFileHash(modelPath);
+      hashing.catch(() => undefined);
+      this.engine = await this.options.startEngine();
+      if (this.cancelled) throw new Error('cancelled');
+      if (this.engine.build.kind !== 'patched') throw new Error('Calibration needs the patched build (run npm run setup).');
+      const info = await this.engine.loadModel({ path: modelPath, contextSize: settings.tokens + settings.answerTokens + 16 });
+      const modelHash = await hashing;
+      const stored = this.options.profiles.get(modelHash)?.profile;
+      const layerProfile = readLayerProfile(stored);
+      const candidates = frontierCandidates(info.layers, {
+        lazy: LAZY_PREFILL_ARCHITECTURES.includes(info.architecture),
+        eviction: true,
+        simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0,
+      });
+      this.patch({ line: 'Building real-prose questions on the model’s tokenizer…' });
+      const cases = await calibrationCases(this.engine, settings);
+      const frontier = await calibrateFrontier(
+        this.engine,
+        cases,
+        candidates,
+        { ...settings, layerProfile, machine: machineName() },
+        (line) => this.patch({ line: line.trim() }),
+        (done, total) => this.patch({ done, total }),
+      );
+      // read again: a `sift calibrate` of the layers may have stored meanwhile
+      this.options.profiles.put({ modelHash, path: modelPath, name: info.name, profile: withFrontier(this.options.profiles.get(modelHash)?.profile, frontier) });
+      this.patch({ status: 'done', line: `Measured ${frontier.points.length} policies on ${frontier.questions} questions.`, finishedAt: Date.now() });
+    } catch (error) {
+      if (this.cancelled) this.patch({ status: 'cancelled', line: 'Cancelled.', finishedAt: Date.now() });
+      else this.patch({ status: 'failed', error: error instanceof Error ? error.message : String(error), finishedAt: Date.now() });
+    } finally {
+      const engine = this.engine;
+      this.engine = null;
+      await engine?.close().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// Issue 15 in Debian's Chromium against `sift serve`: Settings → Calibration shows what auto knows
+// of the loaded model (the frontier Sift ships for SmolLM2), calibrates it again on this machine
+// in the background with a progress bar (one real-prose question of ~512 tokens here, so the test
+// stays short), and then shows this machine's measurements, which auto uses from then on.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testModelPath } from '../helpers/testModel.js';
+import { launchChromium } from './support/browser.js';
+import { ui } from './support/chatPage.js';
+import { buildRenderer } from './support/renderer.js';
+import { startServe, type ServeHandle } from './support/serveProcess.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHOTS = process.env['SIFT_UPDATE_SCREENSHOTS'] === '1' ? path.join(repoRoot, 'docs', 'screenshots') : path.join(repoRoot, 'test-results', 'screenshots');
+
+describe('calibration in the settings drawer', () => {
+  let dataDir: string;
+  let serve: ServeHandle;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    buildRenderer();
+    fs.mkdirSync(SHOTS, { recursive: true });
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-e2e-calibration-'));
+    serve = await startServe({ dataDir, args: ['--model', testModelPath(), '--context', '1024', '--calibration-tokens', '512'] });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (error) => console.error('page error:', error.message));
+    await page.goto(serve.url);
+    await ui(page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 120_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await serve?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows the shipped frontier, calibrates on this machine with progress, then shows its own', async () => {
+    await ui(page).newChat().click();
+    await ui(page).settings().click();
+    const status = page.getByTestId('calibration-status');
+    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/Measured by Sift’s developers\s[\s\S]*\son 10 questions of/);
+    await expect.poll(() => page.getByTestId('frontier-table').locator('tbody tr').count()).toBe(7);
+
+    await page.getByTestId('calibrate').click();
+    const progress = page.getByTestId('calibration-progress');
+    await expect.poll(() => progress.textContent(), { timeout: 60_000 }).toMatch(/\d+ of 8 turns/);
+    await expect.poll(() => status.textContent(), { timeout: 240_000 }).toMatch(/Calibrated on this machine\s+just now on 1 question of ~\d+ tokens/);
+    await expect.poll(() => page.getByTestId('frontier-table').textContent()).toMatch(/keydiff:budget=0\.2/);
+    await page.getByRole('region', { name: 'Calibration' }).scrollIntoViewIfNeeded();
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.screenshot({ path: path.join(SHOTS, 'settings-calibration-light.png') });
+  });
+});
