@@ -12,8 +12,7 @@ import { modelFileHash } from '../models/modelHash.js';
 import { readLayerProfile, withLayerProfile } from '../../src-common/policy/calibration.js';
 import { lossPoints, withFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
-import { LAZY_PREFILL_ARCHITECTURES } from '../../src-common/policy/architectures.js';
-import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, frontierCandidates, machineName, type FrontierOptions } from '../models/frontierCalibration.js';
+import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, candidatesFor, machineName, type FrontierOptions } from '../models/frontierCalibration.js';
 import { shippedFrontierFile } from '../models/modelFrontiers.js';
 import { openStore } from '../store/index.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
@@ -149,11 +148,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
       }
       if (args.measure.has('frontier')) {
         const layerProfile: LayerProfile | null = readLayerProfile(stored);
-        const candidates = frontierCandidates(info.layers, {
-          lazy: LAZY_PREFILL_ARCHITECTURES.includes(info.architecture),
-          eviction: true,
-          simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0,
-        });
+        const candidates = candidatesFor(info, layerProfile);
         const cases = await calibrationCases(client, args.frontier);
         progress(`measuring ${info.name}'s frontier: ${candidates.length} policies against full KV on ${cases.length} real-prose question${cases.length === 1 ? '' : 's'} of ~${args.frontier.tokens} tokens`);
         const frontier = await calibrateFrontier(client, cases, candidates, { ...args.frontier, layerProfile, machine: machineName() }, progress);

@@ -10,6 +10,7 @@ import { EngineError } from '../../src-engine/engineError.js';
 import { argmax } from '../../src-common/policy/calibration.js';
 import { frontierPoint, median, type FrontierFamily, type FrontierPoint, type ModelFrontier, type QuestionResult } from '../../src-common/policy/frontier.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
+import { LAZY_PREFILL_ARCHITECTURES } from '../../src-common/policy/architectures.js';
 import { answerMatches, loadProseCorpus, normalizeAnswer, proseLength, type ProseCase, type ProseSource } from './proseCases.js';
 import { tokenizer } from './layerCalibration.js';
 
@@ -59,6 +60,15 @@ export function frontierCandidates(layers: number, options: { lazy: boolean; evi
   }
   if (options.simLayerKv) candidates.push({ policy: 'simlayerkv', family: 'simlayerkv', budgetFraction: null });
   return candidates;
+}
+
+/** What a loaded model is calibrated with: lazy prefill where its architecture has it, SimLayerKV where it has a profile with lazy layers. */
+export function candidatesFor(model: { layers: number; architecture: string }, layerProfile: LayerProfile | null): FrontierCandidate[] {
+  return frontierCandidates(model.layers, {
+    lazy: LAZY_PREFILL_ARCHITECTURES.includes(model.architecture),
+    eviction: true,
+    simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0,
+  });
 }
 
 /** Evenly spread fact depths in (0, 1). */

@@ -4,11 +4,10 @@
 // result where auto finds it. One calibration at a time; cancelling stops its engine.
 import type { CalibrationState } from '../../src-common/contract.js';
 import { readLayerProfile } from '../../src-common/policy/calibration.js';
-import { LAZY_PREFILL_ARCHITECTURES } from '../../src-common/policy/architectures.js';
 import { withFrontier } from '../../src-common/policy/frontier.js';
 import type { EngineClient } from '../engine/engineClient.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
-import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, frontierCandidates, machineName, type FrontierOptions } from './frontierCalibration.js';
+import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, candidatesFor, machineName, type FrontierOptions } from './frontierCalibration.js';
 import { modelFileHash } from './modelHash.js';
 import { ModelError } from './modelError.js';
 
@@ -69,11 +68,7 @@ export class ModelCalibrator {
       const modelHash = await hashing;
       const stored = this.options.profiles.get(modelHash)?.profile;
       const layerProfile = readLayerProfile(stored);
-      const candidates = frontierCandidates(info.layers, {
-        lazy: LAZY_PREFILL_ARCHITECTURES.includes(info.architecture),
-        eviction: true,
-        simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0,
-      });
+      const candidates = candidatesFor(info, layerProfile);
       this.patch({ line: 'Building real-prose questions on the model’s tokenizer…' });
       const cases = await calibrationCases(this.engine, settings);
       const frontier = await calibrateFrontier(
