@@ -78,6 +78,10 @@ export interface DownloadState {
 export interface CalibrationState {
   modelPath: string;
   status: 'running' | 'done' | 'failed' | 'cancelled';
+  /** Started by the app for a model with no frontier (Settings → Calibration: automatically), not by the button. */
+  automatic: boolean;
+  /** Waiting while an answer is written in the chat. */
+  paused: boolean;
   /** Turns measured, of all (questions × (policies + full KV)); 0 of 0 while it starts. */
   done: number;
   total: number;
@@ -107,6 +111,8 @@ export interface ModelState {
   workers: string[];
   /** The app's last or running calibration; null when none ran since it started. */
   calibration: CalibrationState | null;
+  /** Models with no frontier are calibrated by the app, in the background, once each. */
+  autoCalibrate: boolean;
 }
 
 export interface ExportedSession {
@@ -182,6 +188,7 @@ export interface ApiResults {
   'models.cancelDownload': DownloadState;
   'models.calibrate': CalibrationState;
   'models.cancelCalibration': CalibrationState | null;
+  'models.setAutoCalibrate': ModelState;
   /** A model's measured frontier (this machine's calibration, else the shipped one); null: not calibrated. */
   'models.frontier': ModelFrontier | null;
   'savedKv.list': SavedKvState;

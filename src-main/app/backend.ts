@@ -13,6 +13,9 @@ import { KnownModels } from '../models/knownModels.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import { StoredFrontiers } from '../models/modelFrontiers.js';
 import { ModelCalibrator } from '../models/modelCalibrator.js';
+import { AutoCalibration } from '../models/autoCalibration.js';
+import { AutoCalibrationStore } from '../models/autoCalibrationStore.js';
+import { modelFileHash } from '../models/modelHash.js';
 import { EngineClient } from '../engine/engineClient.js';
 import { PrefillTiming } from '../models/prefillTiming.js';
 import { ModelManager } from '../models/modelManager.js';
@@ -37,6 +40,8 @@ export interface BackendOptions {
   pickModelFile?: () => Promise<string | null>;
   /** `sift serve --calibration-tokens N`: shorter calibration questions (tests). */
   calibrationTokens?: number;
+  /** `sift serve --calibration-delay MS`: quiet time after a load before an automatic calibration (tests). */
+  calibrationDelayMs?: number;
 }
 
 export interface Backend {
@@ -55,6 +60,7 @@ export function createBackend(options: BackendOptions): Backend {
   const events = new EventBus();
   let models: ModelManager | null = null;
   let savedCaches: SavedCaches | null = null;
+  let autoCalibration: AutoCalibration | null = null;
   const loadSettings = new ModelLoadSettingsStore(store.settings, options.contextSize);
   const workers = new WorkerListStore(store.settings);
   const supervisor = new EngineSupervisor({
@@ -63,18 +69,36 @@ export function createBackend(options: BackendOptions): Backend {
     prepare: (client) => savedCaches!.configure(client),
     ...(options.build ? { build: options.build } : {}),
     ...(options.hostFactory ? { hostFactory: options.hostFactory } : {}),
-    onChange: () => models?.publish(),
+    onChange: () => {
+      models?.publish();
+      autoCalibration?.engineChanged(supervisor.status === 'ready', supervisor.model?.path ?? null);
+    },
   });
   savedCaches = new SavedCaches(store.settings, store.dataDir, () => supervisor.engine());
   const calibrator = new ModelCalibrator({
     profiles: store.modelProfiles,
     startEngine: () => EngineClient.start({ build: 'patched', ...(options.hostFactory ? { host: options.hostFactory } : {}) }),
-    onChange: (calibration) => events.emit({ type: 'calibration.progress', calibration }),
+    onChange: (calibration) => {
+      events.emit({ type: 'calibration.progress', calibration });
+      void autoCalibration?.calibrationChanged(calibration);
+    },
+    chatBusy: () => supervisor.turnRunning,
     ...(options.calibrationTokens ? { frontier: { tokens: options.calibrationTokens, depths: 1 } } : {}),
   });
   const frontiers = new StoredFrontiers(store.modelProfiles);
+  const autoCalibrationStore = new AutoCalibrationStore(store.settings);
+  autoCalibration = new AutoCalibration({
+    store: autoCalibrationStore,
+    calibrator,
+    frontiers,
+    hash: modelFileHash,
+    chatBusy: () => supervisor.turnRunning,
+    ...(options.calibrationDelayMs !== undefined ? { delayMs: options.calibrationDelayMs } : {}),
+    log: (line) => console.warn(`[sift] ${line}`),
+  });
   models = new ModelManager({
     calibration: () => calibrator.state(),
+    autoCalibrate: () => autoCalibrationStore.enabled(),
     supervisor,
     known: new KnownModels(store.settings),
     loadSettings,
@@ -91,7 +115,7 @@ export function createBackend(options: BackendOptions): Backend {
     prefillTiming: new PrefillTiming(store.prefillSamples),
     emit: (event) => events.emit(event),
   });
-  const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, savedCaches, events, calibrator, frontiers }));
+  const dispatch = createDispatcher(createHandlers({ options, store, sessions, models, savedCaches, events, calibrator, frontiers, autoCalibration, autoCalibrationStore }));
 
   return {
     store,
@@ -102,6 +126,7 @@ export function createBackend(options: BackendOptions): Backend {
     dispatch,
     async close() {
       await models.downloads.cancelAll();
+      autoCalibration?.close();
       await calibrator.cancel();
       await sessions.whenIdle().catch(() => undefined);
       await supervisor.close();
@@ -119,9 +144,11 @@ interface HandlerDeps {
   events: EventBus;
   calibrator: ModelCalibrator;
   frontiers: StoredFrontiers;
+  autoCalibration: AutoCalibration;
+  autoCalibrationStore: AutoCalibrationStore;
 }
 
-function createHandlers({ options, store, sessions, models, savedCaches, events, calibrator, frontiers }: HandlerDeps): ApiHandlers {
+function createHandlers({ options, store, sessions, models, savedCaches, events, calibrator, frontiers, autoCalibration, autoCalibrationStore }: HandlerDeps): ApiHandlers {
   const changed = <T>(value: T): T => {
     events.emit({ type: 'sessions.changed' });
     return value;
@@ -166,6 +193,12 @@ function createHandlers({ options, store, sessions, models, savedCaches, events,
     'models.cancelDownload': ({ downloadId }) => models.downloads.cancel(downloadId),
     'models.calibrate': ({ path: modelPath }) => calibrator.start(models.knownPath(modelPath)),
     'models.cancelCalibration': () => calibrator.cancel(),
+    'models.setAutoCalibrate': ({ enabled }) => {
+      autoCalibrationStore.setEnabled(enabled);
+      autoCalibration.enabledChanged(enabled);
+      models.publish();
+      return models.state();
+    },
     'models.frontier': async ({ path: modelPath }) => frontiers.forModel(models.knownPath(modelPath)),
     'savedKv.list': () => savedCaches.list(),
     'savedKv.remove': ({ id }) => savedCaches.remove(id),

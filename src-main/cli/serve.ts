@@ -16,18 +16,22 @@ export interface ServeArgs {
   contextSize: number | null;
   /** Shorter questions for Settings → Calibration (one of about N tokens): tests and slow machines. */
   calibrationTokens: number | null;
+  /** Quiet time after a load before the app calibrates a model with no frontier by itself. */
+  calibrationDelayMs: number | null;
   rendererDir: string;
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const SERVE_USAGE = `Usage: sift serve [--port N] [--model <file.gguf>] [--build patched|stock] [--context N] [--calibration-tokens N]
+export const SERVE_USAGE = `Usage: sift serve [--port N] [--model <file.gguf>] [--build patched|stock] [--context N] [--calibration-tokens N] [--calibration-delay MS]
   --calibration-tokens N  calibrate models on one question of about N tokens (default: the CLI's)
+  --calibration-delay MS  wait MS after a model loads before calibrating it by itself, when it has
+                          no frontier and Settings → Calibration allows it (default 20000)
   Serves the Sift app on http://127.0.0.1 only. The URL printed includes a one-time token
   (set SIFT_TOKEN to choose it). Build the renderer first: npm run build:renderer`;
 
 export function parseServeArgs(argv: string[]): ServeArgs {
-  const args: ServeArgs = { port: 0, model: null, build: null, contextSize: null, calibrationTokens: null, rendererDir: path.join(repoRoot, 'out', 'renderer') };
+  const args: ServeArgs = { port: 0, model: null, build: null, contextSize: null, calibrationTokens: null, calibrationDelayMs: null, rendererDir: path.join(repoRoot, 'out', 'renderer') };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -62,6 +66,12 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         const tokens = Number(need());
         if (!Number.isInteger(tokens) || tokens < 256) throw new Error('--calibration-tokens must be an integer of at least 256');
         args.calibrationTokens = tokens;
+        break;
+      }
+      case '--calibration-delay': {
+        const ms = Number(need());
+        if (!Number.isInteger(ms) || ms < 0) throw new Error('--calibration-delay must be a whole number of milliseconds');
+        args.calibrationDelayMs = ms;
         break;
       }
       case '--renderer-dir':
@@ -104,6 +114,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(args.build ? { build: args.build } : {}),
     ...(args.contextSize ? { contextSize: args.contextSize } : {}),
     ...(args.calibrationTokens ? { calibrationTokens: args.calibrationTokens } : {}),
+    ...(args.calibrationDelayMs !== null ? { calibrationDelayMs: args.calibrationDelayMs } : {}),
   });
   const token = process.env.SIFT_TOKEN || randomBytes(24).toString('base64url');
   let server;

@@ -53,6 +53,11 @@ export class EngineSupervisor {
     return this.client?.alive ? this.client.pid : undefined;
   }
 
+  /** An answer is being written (or a prompt read) in the engine now. */
+  get turnRunning(): boolean {
+    return this.client?.turnRunning ?? false;
+  }
+
   /** The engine and its model, or an error a person can act on. */
   requireReady(): { client: EngineClient; model: ModelInfo } {
     if (this.status === 'crashed') {

@@ -1,11 +1,14 @@
 // The app's "Calibrate this model": measures a model's frontier (frontierCalibration.ts) in an
 // engine process of its own, beside the one that answers chats (the weights are mapped, not
 // copied; answers are slower meanwhile, and the panel says so), reports progress, and stores the
-// result where auto finds it. One calibration at a time; cancelling stops its engine.
+// result where auto finds it. One calibration at a time; cancelling stops its engine. It waits
+// while the chat's engine writes an answer: the person's turn keeps the cores, and the
+// calibration's own first-token times are not measured against a competing prefill.
 import type { CalibrationState } from '../../src-common/contract.js';
 import { readLayerProfile } from '../../src-common/policy/calibration.js';
 import { withFrontier } from '../../src-common/policy/frontier.js';
 import type { EngineClient } from '../engine/engineClient.js';
+import { idleGated, whileBusy } from './idleGate.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
 import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, candidatesFor, machineName, type FrontierOptions } from './frontierCalibration.js';
 import { modelFileHash } from './modelHash.js';
@@ -18,7 +21,10 @@ export interface ModelCalibratorOptions {
   onChange(state: CalibrationState): void;
   /** Shorter questions for tests (serve --calibration-tokens); the default is the CLI's. */
   frontier?: Partial<FrontierOptions>;
+  /** An answer is being written in the chat's engine: the calibration waits before its next turn. */
+  chatBusy?(): boolean;
 }
+
 
 export class ModelCalibrator {
   private current: CalibrationState | null = null;
@@ -32,10 +38,21 @@ export class ModelCalibrator {
   }
 
   /** Starts calibrating; returns at once with the running state (progress follows as events). */
-  start(modelPath: string): CalibrationState {
+  start(modelPath: string, how: { automatic: boolean } = { automatic: false }): CalibrationState {
     if (this.current?.status === 'running') throw new ModelError('BUSY', `A calibration is running already (${this.current.modelPath}).`);
     this.cancelled = false;
-    this.update({ modelPath, status: 'running', done: 0, total: 0, line: 'Starting a calibration engine…', error: null, startedAt: Date.now(), finishedAt: null });
+    this.update({
+      modelPath,
+      status: 'running',
+      automatic: how.automatic,
+      paused: false,
+      done: 0,
+      total: 0,
+      line: 'Starting a calibration engine…',
+      error: null,
+      startedAt: Date.now(),
+      finishedAt: null,
+    });
     void this.run(modelPath);
     return this.current!;
   }
@@ -56,6 +73,15 @@ export class ModelCalibrator {
     if (this.current) this.update({ ...this.current, ...changes });
   }
 
+  /** Resolves once no chat answer is being written (at once when none is), saying it waits meanwhile. */
+  private async chatIdle(): Promise<void> {
+    const busy = this.options.chatBusy;
+    if (!busy?.()) return;
+    this.patch({ paused: true });
+    await whileBusy(busy, () => this.cancelled);
+    this.patch({ paused: false });
+  }
+
   private async run(modelPath: string): Promise<void> {
     const settings: FrontierOptions = { ...DEFAULT_FRONTIER, ...this.options.frontier };
     try {
@@ -70,9 +96,10 @@ export class ModelCalibrator {
       const layerProfile = readLayerProfile(stored);
       const candidates = candidatesFor(info, layerProfile);
       this.patch({ line: 'Building real-prose questions on the model’s tokenizer…' });
-      const cases = await calibrationCases(this.engine, settings);
+      const engine = idleGated(this.engine, () => this.chatIdle());
+      const cases = await calibrationCases(engine, settings);
       const frontier = await calibrateFrontier(
-        this.engine,
+        engine,
         cases,
         candidates,
         { ...settings, layerProfile, machine: machineName() },

@@ -21,6 +21,8 @@ export interface ModelManagerOptions {
   workers: WorkerListStore;
   /** The app's running or last calibration (modelCalibrator.ts). */
   calibration?: () => CalibrationState | null;
+  /** Settings → Calibration: calibrate models with no frontier by itself (autoCalibrationStore.ts). */
+  autoCalibrate?: () => boolean;
   downloadDir: string;
   emitState(state: ModelState): void;
   emitDownload(download: DownloadState): void;
@@ -59,6 +61,7 @@ export class ModelManager {
       cpuCores: Math.max(1, os.availableParallelism()),
       workers: this.options.workers.get(),
       calibration: this.options.calibration?.() ?? null,
+      autoCalibrate: this.options.autoCalibrate?.() ?? false,
     };
   }
 

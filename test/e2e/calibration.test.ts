@@ -1,7 +1,10 @@
 // Issue 15 in Debian's Chromium against `sift serve`: Settings → Calibration shows what auto knows
 // of the loaded model (the frontier Sift ships for SmolLM2), calibrates it again on this machine
 // in the background with a progress bar (one real-prose question of ~512 tokens here, so the test
-// stays short), and then shows this machine's measurements, which auto uses from then on.
+// stays short), and then shows this machine's measurements, which auto uses from then on. A model
+// with no frontier (SmolLM2's bytes with a tail added, so another hash) is calibrated by the app
+// by itself after it loads, said in the composer and the drawer; cancelled, it is not started
+// again by itself for that model.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,5 +59,53 @@ describe('calibration in the settings drawer', () => {
     await page.getByRole('region', { name: 'Calibration' }).scrollIntoViewIfNeeded();
     await page.emulateMedia({ colorScheme: 'light' });
     await page.screenshot({ path: path.join(SHOTS, 'settings-calibration-light.png') });
+  });
+});
+
+describe('calibration the app starts by itself', () => {
+  let dataDir: string;
+  let serve: ServeHandle;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    buildRenderer();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-e2e-autocalibration-'));
+    // the same weights under another hash: no frontier ships for it (llama.cpp reads tensors by offset, so a tail is ignored)
+    const uncalibrated = path.join(dataDir, 'uncalibrated-smollm2.gguf');
+    fs.copyFileSync(testModelPath(), uncalibrated);
+    fs.appendFileSync(uncalibrated, Buffer.from('sift e2e: another hash, same weights'));
+    serve = await startServe({ dataDir, args: ['--model', uncalibrated, '--context', '1024', '--calibration-tokens', '512', '--calibration-delay', '500'] });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (error) => console.error('page error:', error.message));
+    await page.goto(serve.url);
+    await ui(page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 120_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await serve?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts in the background after the load, says so, and once cancelled does not start again for that model', async () => {
+    await ui(page).newChat().click();
+    await expect.poll(() => page.getByTestId('composer-calibrating').textContent(), { timeout: 60_000 }).toMatch(/Calibrating this model in the background/);
+    await ui(page).settings().click();
+    await expect.poll(() => page.getByTestId('calibration-status').textContent()).toMatch(/Not calibrated/);
+    await expect.poll(() => page.getByTestId('calibration-line').textContent(), { timeout: 30_000 }).toMatch(/Started by itself: this model had no calibration\.\s+\d+ of/);
+    expect(await page.getByTestId('auto-calibrate').isChecked()).toBe(true);
+
+    await page.getByTestId('calibration-progress').getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => page.getByTestId('calibration-cancelled').textContent(), { timeout: 30_000 }).toMatch(/will not start by itself again for this model/);
+    await expect.poll(() => page.getByTestId('composer-calibrating').count()).toBe(0);
+
+    // the setting is the person's: off stays off
+    await page.getByTestId('auto-calibrate').uncheck();
+    await page.reload();
+    await ui(page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 60_000 });
+    await ui(page).settings().click();
+    await expect.poll(() => page.getByTestId('auto-calibrate').isChecked()).toBe(false);
   });
 });

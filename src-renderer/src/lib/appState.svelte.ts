@@ -350,6 +350,13 @@ export class AppState {
     });
   }
 
+  /** Settings → Calibration: whether models with no frontier are calibrated by the app itself. */
+  async setAutoCalibrate(enabled: boolean): Promise<void> {
+    await this.guard(async () => {
+      this.models = await this.api.call('models.setAutoCalibrate', { enabled });
+    });
+  }
+
   async cancelCalibration(): Promise<void> {
     await this.guard(async () => {
       const calibration = await this.api.call('models.cancelCalibration', {});
