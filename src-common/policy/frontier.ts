@@ -119,6 +119,32 @@ export function bestEvictor(frontier: ModelFrontier | null): FrontierPoint | nul
   return evicting.filter((p) => p.budgetFraction === smallest).sort((a, b) => b.top1 - a.top1 || b.kept - a.kept)[0] ?? null;
 }
 
+/** SimLayerKV's measurement (with the model's own layer profile), or null when it was not measured. */
+export function measuredTrim(frontier: ModelFrontier | null): FrontierPoint | null {
+  return frontier?.points.find((p) => p.family === 'simlayerkv') ?? null;
+}
+
+/**
+ * Points an eviction by this scorer is expected to lose keeping `fraction` of the prompt, read off
+ * its measured budgets: linearly between them and full KV (all of the prompt, no loss); below the
+ * smallest budget measured, that budget's loss, a floor (keeping less loses more), said by
+ * `withinMeasured` false.
+ */
+export function evictionLoss(frontier: ModelFrontier, scorer: FrontierPoint, fraction: number): { points: number; withinMeasured: boolean } {
+  const knobs = evictorWithoutBudget(scorer);
+  const measured = frontier.points
+    .filter((p) => p.family === 'eviction' && p.budgetFraction !== null && evictorWithoutBudget(p) === knobs)
+    .map((p) => ({ fraction: p.budgetFraction!, points: lossPoints(p) }));
+  const anchors = [...measured, { fraction: 1, points: 0 }].sort((a, b) => a.fraction - b.fraction);
+  const lowest = anchors[0]!;
+  if (fraction <= lowest.fraction) return { points: lowest.points, withinMeasured: fraction === lowest.fraction };
+  const upper = anchors.findIndex((a) => a.fraction >= fraction);
+  if (upper < 0) return { points: 0, withinMeasured: true };
+  const [a, b] = [anchors[upper - 1]!, anchors[upper]!];
+  const t = (fraction - a.fraction) / (b.fraction - a.fraction);
+  return { points: a.points + t * (b.points - a.points), withinMeasured: true };
+}
+
 /** The scorer's own knobs of a measured eviction policy, without budget (e.g. "vatp:pool=7"). */
 export function evictorWithoutBudget(point: FrontierPoint): string {
   const [press, knobs = ''] = point.policy.split('+')[0]!.split(':');

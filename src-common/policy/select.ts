@@ -11,9 +11,13 @@
 //    measured frontier (sift calibrate, frontier.ts) puts a schedule within the loss the
 //    preference allows: none for `exact`, 2 points of answer-token agreement for `balanced`,
 //    10 for `fast`; an uncalibrated model keeps full KV;
-// 2. lossy, only when nothing above fits (never under preference `exact`): eviction over an 8-bit
-//    cache with the largest token budget that fits the memory, by the scorer this model's
-//    frontier kept answers best with (value-aware, pooled, when it is not calibrated);
+// 2. lossy, only when nothing above fits (never under preference `exact`), over an 8-bit cache:
+//    eviction with the largest token budget that fits the memory, by the scorer this model's
+//    frontier kept answers best with (value-aware, pooled, when it is not calibrated); and where
+//    the frontier measured SimLayerKV with the model's layer profile, trimming its lazy layers,
+//    alone or with eviction (which then keeps more tokens in the same memory): of those that fit,
+//    the one whose measured loss is least (an eviction's read off its measured budgets, a
+//    combination's taken as the sum of its parts, which were not measured together);
 // 3. nothing: "does not fit", with the smallest change that would.
 // A prompt longer than the context the model reads at once can only be answered by evicting
 // (positions stay inside the context: Sift evicts, llama.cpp never shifts silently), so it goes to 2.
@@ -25,7 +29,7 @@ import { CONTEXT_STEP, padToStep } from './kvBytes.js';
 import type { LayerProfile } from './simLayerKvLayers.js';
 import { parsePolicy } from './spec.js';
 import { PolicySpecError } from './policyError.js';
-import { bestEvictor, describePoint, evictorWithoutBudget, lossPoints, SPEED_LOSS_POINTS, vouchedLazy, type FrontierPoint, type ModelFrontier } from './frontier.js';
+import { bestEvictor, describePoint, evictionLoss, evictorWithoutBudget, lossPoints, measuredTrim, SPEED_LOSS_POINTS, vouchedLazy, type FrontierPoint, type ModelFrontier } from './frontier.js';
 
 export type Preference = 'exact' | 'balanced' | 'fast';
 export const PREFERENCES: readonly Preference[] = ['exact', 'balanced', 'fast'];
@@ -144,6 +148,8 @@ interface Candidate {
   bytes: PredictedBytes;
   /** The frontier's measurement behind a lossy choice. */
   measured?: FrontierPoint | null;
+  /** Points of agreement with full KV a lossy choice is expected to lose, from the frontier; undefined: not calibrated. */
+  loss?: number;
 }
 
 export function selectPolicy(input: SelectionInput): Selection {
@@ -190,10 +196,11 @@ export function selectPolicy(input: SelectionInput): Selection {
   }
 
   const evictor = bestEvictor(input.frontier ?? null);
-  const evicting = largestFittingBudget(input, available, evictor);
-  if (evicting) {
-    notices.push(evictionNotice(input, evictor));
-    return done(input, evicting, true, explainEviction(input, evicting, full, available, tooLong), notices, available);
+  const lossy = leastLossy(lossyCandidates(input, available, evictor, tooLong));
+  if (lossy) {
+    if (lossy.policy.includes('budget=')) notices.push(evictionNotice(input, evictor));
+    if (isTrim(lossy.policy)) notices.push(trimNotice(input));
+    return done(input, lossy, true, explainLossy(input, lossy, full, available, tooLong), notices, available);
   }
 
   const smallest = cost(evictionPolicy(MIN_BUDGET_TOKENS, evictor), true);
@@ -307,15 +314,63 @@ function evictionNotice(input: SelectionInput, evictor: FrontierPoint | null): s
   return `${base} On this model, keeping ${Math.round((evictor.budgetFraction ?? 0) * 100)}% of a ${input.frontier.promptTokens.toLocaleString('en-US')}-token prompt, ${evictorWithoutBudget(evictor).split(':')[0]} ${describePoint(evictor, input.frontier)}.`;
 }
 
+/** SimLayerKV as the frontier measured it (its knobs, the model's calibrated layers), leading a composed policy. */
+function trimPrefix(trim: FrontierPoint): string {
+  return `${trim.policy.split('+')[0]!}+`;
+}
+
+const isTrim = (policy: string) => policy.startsWith('simlayerkv');
+
+/**
+ * What fits when nothing exact does, each with its expected loss where the frontier measured it:
+ * eviction alone; SimLayerKV's trimming alone (when the prompt fits the context); both.
+ */
+function lossyCandidates(input: SelectionInput, available: number, evictor: FrontierPoint | null, tooLong: boolean): Candidate[] {
+  const frontier = input.frontier ?? null;
+  const fraction = (policy: string) => Number(/budget=(\d+)/.exec(policy)?.[1] ?? 0) / input.promptTokens;
+  const evictionPoints = (policy: string) => (frontier && evictor ? evictionLoss(frontier, evictor, fraction(policy)).points : undefined);
+  const candidates: Candidate[] = [];
+  const evicting = largestFittingBudget(input, available, evictor);
+  if (evicting) candidates.push({ ...evicting, ...optionalLoss(evictionPoints(evicting.policy)) });
+  const trim = measuredTrim(frontier);
+  if (!trim || !input.profile || input.profile.trimmedLayers.length === 0) return candidates;
+  if (!tooLong) {
+    const policy = `${trimPrefix(trim)}kv:type=q8_0`;
+    const trimmed: Candidate = { policy, lossy: true, bytes: predictPolicyBytes(input, policy), measured: trim, loss: lossPoints(trim) };
+    if (fitsIn(input, trimmed.bytes, available)) candidates.push(trimmed);
+  }
+  const both = largestFittingBudget(input, available, evictor, trimPrefix(trim));
+  const bothLoss = evictionPoints(both?.policy ?? '');
+  if (both && bothLoss !== undefined) candidates.push({ ...both, loss: lossPoints(trim) + bothLoss });
+  return candidates;
+}
+
+function optionalLoss(loss: number | undefined): { loss?: number } {
+  return loss === undefined ? {} : { loss };
+}
+
+/** The measured candidate expected to lose least (the first on a tie: eviction alone); uncalibrated, eviction alone. */
+function leastLossy(candidates: Candidate[]): Candidate | null {
+  const measured = candidates.filter((c) => c.loss !== undefined);
+  if (measured.length === 0) return candidates[0] ?? null;
+  return measured.reduce((best, c) => (c.loss! < best.loss! ? c : best));
+}
+
+function trimNotice(input: SelectionInput): string {
+  const trim = measuredTrim(input.frontier ?? null)!;
+  const layers = input.profile?.trimmedLayers.length ?? 0;
+  return `SimLayerKV trims ${layers} of the model's ${input.model.layers} layers to their first and most recent tokens; on this model it ${describePoint(trim, input.frontier!)}.`;
+}
+
 /**
  * The eviction candidate with the most cells that fits (at most the prompt and the context), or
  * null. Budgets are whole steps of 256 cells, as llama.cpp allocates them, so the budget named
  * is the cache's size.
  */
-function largestFittingBudget(input: SelectionInput, available: number, evictor: FrontierPoint | null): Candidate | null {
+function largestFittingBudget(input: SelectionInput, available: number, evictor: FrontierPoint | null, trim = ''): Candidate | null {
   if (!input.options.features.has('kvBudgets') || !input.options.features.has('observation')) return null;
   const candidate = (steps: number): Candidate => {
-    const policy = evictionPolicy(steps * CONTEXT_STEP, evictor);
+    const policy = `${trim}${evictionPolicy(steps * CONTEXT_STEP, evictor)}`;
     return { policy, lossy: true, bytes: predictPolicyBytes(input, policy), measured: evictor };
   };
   const most = Math.floor(Math.min(input.promptTokens + Math.max(1, input.answerTokens), input.model.contextSize) / CONTEXT_STEP);
@@ -391,9 +446,12 @@ function exactNeeds(input: SelectionInput, closest: Candidate, available: number
   return `${prompt(input)}; even an 8-bit KV cache needs ${formatBytes(closest.bytes.peak)} and ${free(input, available)}.`;
 }
 
-function explainEviction(input: SelectionInput, chosen: Candidate, full: Candidate, available: number, tooLong: boolean): string {
+function explainLossy(input: SelectionInput, chosen: Candidate, full: Candidate, available: number, tooLong: boolean): string {
   const budget = Number(/budget=(\d+)/.exec(chosen.policy)?.[1] ?? 0);
-  const kept = `keeping the most important tokens (${scorerName(chosen.policy)}) in an 8-bit cache of ${budget.toLocaleString('en-US')} tokens (${formatBytes(chosen.bytes.kv)} KV, ${formatBytes(chosen.bytes.peak)} in all)`;
+  const layers = isTrim(chosen.policy) ? `trimming ${input.profile?.trimmedLayers.length ?? 0} of ${input.model.layers} layers to their first and most recent tokens` : '';
+  const evicting = budget > 0 ? `keeping the most important tokens (${scorerName(chosen.policy.split('+').filter((press) => !isTrim(press)).join('+'))}) in an 8-bit cache of ${budget.toLocaleString('en-US')} tokens` : '';
+  const expected = chosen.loss !== undefined ? `, expected to agree with about ${Math.max(0, 100 - chosen.loss).toFixed(0)}% of full KV's answer tokens` : '';
+  const kept = `${[layers, evicting].filter(Boolean).join(' and ')}${budget > 0 ? '' : ' in an 8-bit cache'} (${formatBytes(chosen.bytes.kv)} KV, ${formatBytes(chosen.bytes.peak)} in all${expected})`;
   if (tooLong) {
     const context = input.model.contextSize.toLocaleString('en-US');
     // a short prompt is "too long" only with its answer's room: say which

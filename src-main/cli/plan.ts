@@ -3,6 +3,8 @@
 // comes from the GGUF header, the free memory from the OS (or --free-ram / --free-vram), the costs
 // from the presses' cost model (src-common/policy/select.ts).
 import { StoredFrontiers } from '../models/modelFrontiers.js';
+import { StoredLayerProfiles } from '../models/layerProfiles.js';
+import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { ModelFrontier } from '../../src-common/policy/frontier.js';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -171,12 +173,12 @@ export interface PlanResult {
 }
 
 /** llama.cpp's dry run of the chosen policy, in an engine process with the model loaded (its weights mmapped, not read). */
-async function dryRunOf(args: PlanArgs, policy: string, promptTokens: number, contextSize: number, gpuLayers: number | 'auto'): Promise<DryRunResult> {
+async function dryRunOf(args: PlanArgs, policy: string, promptTokens: number, contextSize: number, gpuLayers: number | 'auto', profile: LayerProfile | null): Promise<DryRunResult> {
   const client = await EngineClient.start({ build: 'patched' });
   try {
     if (args.workers.length) await client.addWorkers(args.workers);
     await client.loadModel({ path: args.model, contextSize, gpuLayers });
-    return await client.dryRun(policy, promptTokens);
+    return await client.dryRun(policy, promptTokens, profile);
   } finally {
     await client.close();
   }
@@ -218,11 +220,16 @@ async function expectedTtftOf(modelPath: string, shape: ModelShapeFacts, promptT
 }
 
 /** GPU layers as the app's settings say (what the split follows): a count, or auto. */
-/** The model's measured frontier (this machine's sift calibrate, or the app's shipped file); hashing reads the file once. */
-async function storedFrontier(modelPath: string): Promise<ModelFrontier | null> {
+/**
+ * The model's measured frontier (this machine's sift calibrate, or the app's shipped file) and its
+ * SimLayerKV layer profile (sift calibrate), as a turn in the app gets them; hashing reads the file once.
+ */
+async function storedCalibration(modelPath: string): Promise<{ frontier: ModelFrontier | null; profile: LayerProfile | null }> {
   const store = openStore({ recoverInterrupted: false });
   try {
-    return await new StoredFrontiers(store.modelProfiles).forModel(modelPath);
+    const frontier = await new StoredFrontiers(store.modelProfiles).forModel(modelPath);
+    const profile = await new StoredLayerProfiles(store.modelProfiles).forModel(modelPath);
+    return { frontier, profile };
   } finally {
     store.close();
   }
@@ -270,7 +277,7 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
   const freeBytes = localFreeBytes + (workers?.split?.devices.reduce((sum, d) => sum + d.freeBytes, 0) ?? 0);
   const marginBytes = args.marginBytes ?? defaultMarginBytes(freeBytes);
   const model = { ...shape, name: shape.name ?? args.model, weightsBytes: sizeBytes, contextSize };
-  const frontier = await storedFrontier(args.model);
+  const { frontier, profile } = await storedCalibration(args.model);
   const selection = selectPolicy({
     model,
     promptTokens,
@@ -282,13 +289,13 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     marginBytes,
     computeBytes: (ctx) => computeBytesEstimate(shape, ctx),
     options: { batchSize: 512, flashAttention: false, swaFullCache: false, features: buildFeatures() },
-    profile: null,
+    profile,
     frontier,
     preference: args.preference,
     kvBudgetBytes: args.kvBudgetBytes ?? null,
   });
   const expectedTtft = selection.fits ? await expectedTtftOf(args.model, shape, promptTokens, selection.policy, onGpu) : null;
-  const dryRun = args.dryRun ? await dryRunOf(args, selection.policy, promptTokens, contextSize, gpuLayers) : null;
+  const dryRun = args.dryRun ? await dryRunOf(args, selection.policy, promptTokens, contextSize, gpuLayers, profile) : null;
   const perPlace = workers?.split ? bytesPerPlace(workers.split, shape.layers + 1, { weights: selection.predictedBytes.model, kv: selection.predictedBytes.kv }) : null;
   return {
     selection,

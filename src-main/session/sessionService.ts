@@ -214,12 +214,13 @@ export class SessionService {
       return document ? [document] : [];
     });
     const settled = messages.filter((m) => m.status !== 'streaming');
-    const frontier = await this.frontierFor(policy);
+    const { layerProfile, frontier } = await this.calibrationFor(policy);
     const request: TurnRequest = {
       messages: [...buildTurnMessages(systemPrompt, settled, documentsById), { role: 'user', content: composeUserMessage(text, draft) }],
       sampling: { temperature, topP, maxTokens },
       policy,
       ...(memory ? { memory } : {}),
+      ...(layerProfile ? { layerProfile } : {}),
       ...(frontier ? { frontier } : {}),
     };
     const preview = await client.planTurn(request);
@@ -267,11 +268,11 @@ export class SessionService {
     return Object.keys(stated).length > 0 ? stated : null;
   }
 
-  /** The loaded model's calibrated profile when the policy needs it (simlayerkv without layers=). */
+  /** The loaded model's calibrated profile when the policy needs it (simlayerkv without layers=), or may choose it (auto). */
   private layerProfileFor(policy: string): LayerProfile | null | Promise<LayerProfile | null> {
     const source = this.options.layerProfiles;
     const model = this.options.supervisor.model;
-    if (!source || !model || !policyUsesLayerProfile(policy)) return null;
+    if (!source || !model || !(policyUsesLayerProfile(policy) || isAuto(policy))) return null;
     return source.forModel(model.path);
   }
 

@@ -95,3 +95,59 @@ describe('policy auto on SmolLM2', () => {
     expect(metrics.policy).toBe('full');
   });
 });
+
+describe('policy auto on SmolLM2 with a SimLayerKV profile and a frontier that measured it', () => {
+  // At its 8k context, where KV (not the compute buffers) is most of a turn's memory: a profile
+  // trimming the last 20 of its 30 layers, and a frontier where SimLayerKV (window 256) lost half
+  // a point and eviction more. What is tested is that auto's choice runs on the real model within
+  // the memory given, as predicted (the frontier's figures are the test's, not a calibration's).
+  const layerProfile = { scores: Array.from({ length: 30 }, (_, l) => (l >= 10 ? 0.95 : 0.5)), delta: 0.9, trimmedLayers: Array.from({ length: 20 }, (_, k) => 10 + k), sink: 4, window: 256 };
+  const at = (policy: string, top1: number, budgetFraction: number | null = null) => ({ policy, family: budgetFraction ? ('eviction' as const) : ('simlayerkv' as const), budgetFraction, kept: 1, sameAnswer: 1, top1, ttftSpeedup: 1, kvSmaller: 1 });
+  const frontier = {
+    questions: 5,
+    fullCorrect: 1,
+    promptTokens: 6000,
+    points: [at('vatp:budget=0.5,pool=7', 0.9, 0.5), at('vatp:budget=0.2,pool=7', 0.8, 0.2), at('simlayerkv:window=256', 0.995)],
+    source: 'calibrate' as const,
+    machine: 'test',
+    measuredAt: '2026-12-05T00:00:00Z',
+  };
+  const long = passkeyPrompt(5800, 0.5, '60493');
+  const longMessages = [{ role: 'user' as const, content: `${long.document}\n\n${long.question}` }];
+  let engine: EngineClient;
+
+  beforeAll(async () => {
+    engine = await EngineClient.start({ build: 'patched' });
+    await engine.loadModel({ path: testModelPath(), contextSize: 8192 });
+  }, 120_000);
+  afterAll(async () => engine?.close());
+
+  const plannedPeak = async (policy: string) => (await engine.planTurn({ messages: longMessages, sampling, policy, layerProfile })).predictedPeakBytes;
+  const autoRequest = (freeBytes: number) => ({ messages: longMessages, sampling, policy: 'auto', layerProfile, frontier, memory: { freeRamBytes: freeBytes, marginBytes: 0 } });
+
+  it('trims the lazy layers where no exact cache fits and trimming measured least loss', async () => {
+    const trimmed = await plannedPeak('simlayerkv:window=256+kv:type=q8_0');
+    const exact = await plannedPeak('kv:type=q8_0');
+    expect(trimmed).toBeLessThan(exact);
+    const limit = Math.round(trimmed + 0.25 * (exact - trimmed));
+    const { metrics } = await engine.runTurn(autoRequest(limit), () => {}).result;
+    expect(metrics.policy).toBe('simlayerkv:window=256+kv:type=q8_0');
+    expect(metrics.selection!.explanation).toMatch(/trimming 20 of 30 layers to their first and most recent tokens in an 8-bit cache \(.*expected to agree with about 100% of full KV's answer tokens\)/);
+    expect(metrics.notice).toMatch(/SimLayerKV trims 20 of the model's 30 layers/);
+    expect(metrics.perLayer.filter((layer) => layer.trimmed)).toHaveLength(20);
+    expect(metrics.kvBytesPeak).toBe(metrics.selection!.predictedBytes.kv);
+    expect(measuredBytes(metrics)).toBeLessThanOrEqual(limit);
+  }, 240_000);
+
+  it('plans trimming and eviction together where trimming alone does not fit, keeping more tokens than eviction alone', async () => {
+    const limit = Math.round((await plannedPeak('simlayerkv:window=256+kv:type=q8_0')) * 0.6);
+    const both = await engine.planTurn(autoRequest(limit));
+    expect(both.policy).toMatch(/^simlayerkv:window=256\+vatp:budget=\d+,pool=7\+kv:type=q8_0$/);
+    expect(both.fits).toBe(true);
+    expect(both.predictedPeakBytes).toBeLessThanOrEqual(limit);
+    const alone = await engine.planTurn({ ...autoRequest(limit), layerProfile: undefined });
+    const budget = (policy: string) => Number(/budget=(\d+)/.exec(policy)![1]);
+    expect(alone.policy).toMatch(/^vatp:budget=\d+,pool=7\+kv:type=q8_0$/);
+    expect(budget(both.policy)).toBeGreaterThan(budget(alone.policy));
+  });
+});

@@ -8,6 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   bestEvictor,
+  evictionLoss,
+  measuredTrim,
   evictorWithoutBudget,
   frontierPoint,
   lossPoints,
@@ -76,6 +78,34 @@ describe('what auto asks of a frontier', () => {
     expect(evictorWithoutBudget(best!)).toBe('snapkv');
     expect(evictorWithoutBudget(point('vatp:budget=0.2,pool=7', 'eviction', 1, 1, 0.2))).toBe('vatp:pool=7');
     expect(bestEvictor(frontier([point('lazy', 'lazy', 1, 2)]))).toBeNull();
+  });
+});
+
+describe('an eviction budget between the measured ones', () => {
+  const measured = frontier([
+    point('vatp:budget=0.5,pool=7', 'eviction', 0.9, 1, 0.5),
+    point('vatp:budget=0.2,pool=7', 'eviction', 0.78, 1, 0.2),
+    point('snapkv:budget=0.2', 'eviction', 0.5, 1, 0.2),
+    point('simlayerkv', 'simlayerkv', 0.97, 1.1),
+  ]);
+  const vatp = measured.points[1]!;
+
+  it('reads the loss off the scorer\'s own budgets, linearly, with full KV (all of the prompt) losing nothing', () => {
+    expect(evictionLoss(measured, vatp, 0.5)).toEqual({ points: expect.closeTo(10, 6), withinMeasured: true });
+    expect(evictionLoss(measured, vatp, 0.35).points).toBeCloseTo(16, 6);
+    expect(evictionLoss(measured, vatp, 0.75).points).toBeCloseTo(5, 6);
+    expect(evictionLoss(measured, vatp, 1).points).toBe(0);
+  });
+
+  it('below the smallest budget measured, that budget\'s loss, said to be outside what was measured', () => {
+    expect(evictionLoss(measured, vatp, 0.1)).toEqual({ points: expect.closeTo(22, 6), withinMeasured: false });
+    // another scorer's points are its own: SnapKV was measured only at 0.2
+    expect(evictionLoss(measured, measured.points[2]!, 0.6).points).toBeCloseTo(25, 6);
+  });
+
+  it('finds SimLayerKV\'s measurement', () => {
+    expect(measuredTrim(measured)?.top1).toBe(0.97);
+    expect(measuredTrim(frontier([vatp]))).toBeNull();
   });
 });
 

@@ -9,7 +9,7 @@ import { planContexts, predictKvCost } from '../../src-common/policy/contextPlan
 import type { NativeFeature } from '../../src-common/policy/press.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import type { FrontierPoint, ModelFrontier } from '../../src-common/policy/frontier.js';
-import { canonicalPolicySetting, explicitPolicyWarning, MIN_BUDGET_TOKENS, parseAutoPolicy, selectPolicy, type Preference, type Selection, type SelectionInput, type SelectionModel } from '../../src-common/policy/select.js';
+import { canonicalPolicySetting, explicitPolicyWarning, MIN_BUDGET_TOKENS, parseAutoPolicy, predictPolicyBytes, selectPolicy, type Preference, type Selection, type SelectionInput, type SelectionModel } from '../../src-common/policy/select.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -285,6 +285,55 @@ describe('auto from a measured frontier', () => {
     const selection = selectPolicy(input({ model: SMOL, prompt: 6000, free: 230 * MiB, margin: 16 * MiB, frontier: vatpBest, expected: 'evict' }));
     expect(selection.policy).toMatch(/^vatp:budget=\d+,pool=7\+kv:type=q8_0$/);
     expect(selection.notices.join(' ')).toMatch(/vatp kept 3 of the 4 answers full KV got right and agreed with 80\.0%/);
+  });
+});
+
+describe('SimLayerKV in the lossy step, by measured loss', () => {
+  // SmolLM2 with a calibrated profile: 16 of its 30 layers keep only 4 sinks and 256 recent tokens
+  const profile = { scores: Array.from({ length: 30 }, (_, l) => (l >= 14 ? 0.95 : 0.5)), delta: 0.9, trimmedLayers: Array.from({ length: 16 }, (_, k) => 14 + k), sink: 4, window: 256 };
+  const withTrim = (top1: number) => frontierOf([...MEASURED.points, point('simlayerkv', 'simlayerkv', top1, 1.1)]);
+  const margin = 16 * MiB;
+  const at = (free: number, frontier: ModelFrontier | null, withProfile = true): SelectionInput => ({
+    ...input({ model: SMOL, prompt: 6000, free, margin, expected: 'evict' }),
+    profile: withProfile ? profile : null,
+    frontier,
+  });
+  const peak = (free: number, policy: string) => predictPolicyBytes(at(free, null), policy).peak;
+  // between the trimmed 8-bit cache and the smallest exact one (an 8-bit cache sized to the prompt)
+  const trimmedFits = Math.round((peak(GiB, 'simlayerkv+kv:type=q8_0') + peak(GiB, 'streaming:budget=6520+kv:type=q8_0')) / 2) + margin;
+
+  it('trims the lazy layers when that fits and this model measured it losing least', () => {
+    expect(peak(GiB, 'simlayerkv+kv:type=q8_0')).toBeLessThan(peak(GiB, 'streaming:budget=6520+kv:type=q8_0'));
+    // eviction keeping 94% of the prompt is read off the frontier as ~1.5 points lost: trimming must lose less
+    const selection = selectPolicy(at(trimmedFits, withTrim(0.99)));
+    expect(selection.fits).toBe(true);
+    expect(selection.policy).toBe('simlayerkv+kv:type=q8_0');
+    expect(selection.predictedBytes.peak).toBeLessThanOrEqual(selection.availableBytes);
+    expect(selection.explanation).toMatch(/trimming 16 of 30 layers to their first and most recent tokens in an 8-bit cache \(.* expected to agree with about 99% of full KV's answer tokens\)/);
+    expect(selection.notices.join(' ')).toMatch(/SimLayerKV trims 16 of the model's 30 layers.*agreed with 99\.0%/);
+  });
+
+  it('evicts instead when trimming measured worse than the eviction that fits', () => {
+    const selection = selectPolicy(at(trimmedFits, withTrim(0.6)));
+    expect(selection.policy).toMatch(/^keydiff:budget=\d+\+kv:type=q8_0$/);
+    expect(selection.explanation).toMatch(/expected to agree with about \d+% of full KV's answer tokens/);
+  });
+
+  it('without a profile or a measurement of it, evicts as before', () => {
+    expect(selectPolicy(at(trimmedFits, withTrim(0.99), false)).policy).toMatch(/^keydiff:budget=\d+\+kv:type=q8_0$/);
+    expect(selectPolicy(at(trimmedFits, MEASURED)).policy).toMatch(/^keydiff:budget=\d+\+kv:type=q8_0$/);
+  });
+
+  it('trims and evicts together when trimming alone does not fit, keeping more tokens than eviction alone', () => {
+    const free = Math.round(peak(GiB, 'simlayerkv+kv:type=q8_0') * 0.8) + margin;
+    const alone = selectPolicy(at(free, MEASURED));
+    const both = selectPolicy(at(free, withTrim(0.99)));
+    expect(alone.policy).toMatch(/^keydiff:budget=(\d+)\+kv:type=q8_0$/);
+    expect(both.policy).toMatch(/^simlayerkv\+keydiff:budget=\d+\+kv:type=q8_0$/);
+    const budget = (p: string) => Number(/budget=(\d+)/.exec(p)![1]);
+    expect(budget(both.policy)).toBeGreaterThan(budget(alone.policy));
+    expect(both.predictedBytes.peak).toBeLessThanOrEqual(both.availableBytes);
+    expect(both.explanation).toMatch(/trimming 16 of 30 layers .* and keeping the most important tokens \(KeyDiff eviction\) in an 8-bit cache of [\d,]+ tokens/);
   });
 });
 
