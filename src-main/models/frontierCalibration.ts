@@ -42,7 +42,7 @@ const BUDGETS = [0.5, 0.2];
  * placed by depth), each eviction scorer at the heavy budget and value-aware eviction at the light
  * one too, an 8-bit cache, and SimLayerKV when the model has a calibrated profile.
  */
-export function frontierCandidates(layers: number, options: { lazy: boolean; eviction: boolean; simLayerKv: boolean }): FrontierCandidate[] {
+export function frontierCandidates(layers: number, options: { lazy: boolean; eviction: boolean; simLayerKv: Pick<LayerProfile, 'sink' | 'window'> | null }): FrontierCandidate[] {
   const at = (fraction: number) => Math.max(1, Math.min(layers - 1, Math.round(fraction * layers)));
   const candidates: FrontierCandidate[] = [{ policy: 'kv:type=q8_0', family: 'kv', budgetFraction: null }];
   if (options.lazy) {
@@ -58,7 +58,8 @@ export function frontierCandidates(layers: number, options: { lazy: boolean; evi
     candidates.push({ policy: `snapkv:budget=${heavy}`, family: 'eviction', budgetFraction: heavy });
     candidates.push({ policy: `keydiff:budget=${heavy}`, family: 'eviction', budgetFraction: heavy });
   }
-  if (options.simLayerKv) candidates.push({ policy: 'simlayerkv', family: 'simlayerkv', budgetFraction: null });
+  // the trimmed layers keep the sinks and window their laziness was measured with (the press's own default window is wider)
+  if (options.simLayerKv) candidates.push({ policy: `simlayerkv:sink=${options.simLayerKv.sink},window=${options.simLayerKv.window}`, family: 'simlayerkv', budgetFraction: null });
   return candidates;
 }
 
@@ -67,7 +68,7 @@ export function candidatesFor(model: { layers: number; architecture: string }, l
   return frontierCandidates(model.layers, {
     lazy: LAZY_PREFILL_ARCHITECTURES.includes(model.architecture),
     eviction: true,
-    simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0,
+    simLayerKv: layerProfile !== null && layerProfile.trimmedLayers.length > 0 ? layerProfile : null,
   });
 }
 

@@ -147,7 +147,7 @@ describe('the stored and shipped forms', () => {
 
 describe('what a calibration tries', () => {
   it('places the faster lazy schedule by depth, and leaves out what the model cannot run', () => {
-    const all = frontierCandidates(30, { lazy: true, eviction: true, simLayerKv: true }).map((c) => c.policy);
+    const all = frontierCandidates(30, { lazy: true, eviction: true, simLayerKv: { sink: 4, window: 512 } }).map((c) => c.policy);
     expect(all).toEqual([
       'kv:type=q8_0',
       'lazy',
@@ -156,9 +156,9 @@ describe('what a calibration tries', () => {
       'vatp:budget=0.2,pool=7',
       'snapkv:budget=0.2',
       'keydiff:budget=0.2',
-      'simlayerkv',
+      'simlayerkv:sink=4,window=512',
     ]);
-    expect(frontierCandidates(24, { lazy: false, eviction: false, simLayerKv: false }).map((c) => c.policy)).toEqual(['kv:type=q8_0']);
+    expect(frontierCandidates(24, { lazy: false, eviction: false, simLayerKv: null }).map((c) => c.policy)).toEqual(['kv:type=q8_0']);
     expect(spreadDepths(4)).toEqual([0.125, 0.375, 0.625, 0.875]);
   });
 });
