@@ -113,6 +113,8 @@ export interface ModelState {
   calibration: CalibrationState | null;
   /** Models with no frontier are calibrated by the app, in the background, once each. */
   autoCalibrate: boolean;
+  /** Why the loaded model, which has no frontier, is not being calibrated by itself; null otherwise. */
+  autoCalibrationNote: string | null;
 }
 
 export interface ExportedSession {

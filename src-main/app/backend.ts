@@ -1,6 +1,7 @@
 // The app's back end, the same for the Electron shell and `sift serve`: store, engine supervisor,
 // model manager, session service, and the validated dispatcher the transports call. No Electron
 // imports here, so serve mode and tests run it in plain Node.
+import os from 'node:os';
 import path from 'node:path';
 import type { AppInfo } from '../../src-common/contract.js';
 import { createDispatcher, type ApiHandlers, type Dispatch } from '../api/dispatcher.js';
@@ -93,12 +94,15 @@ export function createBackend(options: BackendOptions): Backend {
     frontiers,
     hash: modelFileHash,
     chatBusy: () => supervisor.turnRunning,
+    placement: () => ({ offloadedLayers: supervisor.model?.offloadedLayers ?? 0, freeRamBytes: os.freemem() }),
+    onNote: () => models?.publish(),
     ...(options.calibrationDelayMs !== undefined ? { delayMs: options.calibrationDelayMs } : {}),
     log: (line) => console.warn(`[sift] ${line}`),
   });
   models = new ModelManager({
     calibration: () => calibrator.state(),
     autoCalibrate: () => autoCalibrationStore.enabled(),
+    autoCalibrationNote: () => autoCalibration?.note() ?? null,
     supervisor,
     known: new KnownModels(store.settings),
     loadSettings,

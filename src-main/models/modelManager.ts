@@ -23,6 +23,8 @@ export interface ModelManagerOptions {
   calibration?: () => CalibrationState | null;
   /** Settings → Calibration: calibrate models with no frontier by itself (autoCalibrationStore.ts). */
   autoCalibrate?: () => boolean;
+  /** Why the loaded model is not being calibrated by itself (autoCalibration.ts); null when it is, or need not be. */
+  autoCalibrationNote?: () => string | null;
   downloadDir: string;
   emitState(state: ModelState): void;
   emitDownload(download: DownloadState): void;
@@ -62,6 +64,7 @@ export class ModelManager {
       workers: this.options.workers.get(),
       calibration: this.options.calibration?.() ?? null,
       autoCalibrate: this.options.autoCalibrate?.() ?? false,
+      autoCalibrationNote: this.options.autoCalibrationNote?.() ?? null,
     };
   }
 

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CalibrationState } from '../../src-common/contract.js';
 import type { ModelFrontier } from '../../src-common/policy/frontier.js';
-import { AutoCalibration } from '../../src-main/models/autoCalibration.js';
+import { AutoCalibration, type Placement } from '../../src-main/models/autoCalibration.js';
 import { AutoCalibrationStore } from '../../src-main/models/autoCalibrationStore.js';
 import { idleGated, whileBusy } from '../../src-main/models/idleGate.js';
 import type { FrontierEngine } from '../../src-main/models/frontierCalibration.js';
@@ -22,7 +22,7 @@ function running(modelPath: string, automatic: boolean, status: CalibrationState
   return { modelPath, status, automatic, paused: false, done: 0, total: 0, line: '', error: null, startedAt: 0, finishedAt: null };
 }
 
-function setup(options: { frontierFor?: string[]; busy?: () => boolean } = {}) {
+function setup(options: { frontierFor?: string[]; busy?: () => boolean; placement?: Placement } = {}) {
   const store = openStore({ dataDir: dirs.make() });
   const settings = new AutoCalibrationStore(store.settings);
   const started: Array<{ path: string; automatic: boolean }> = [];
@@ -41,6 +41,7 @@ function setup(options: { frontierFor?: string[]; busy?: () => boolean } = {}) {
     frontiers: { forModel: (p) => ((options.frontierFor ?? []).includes(p) ? someFrontier : null) },
     hash: async (p) => hashOf(p),
     chatBusy: options.busy ?? (() => false),
+    placement: () => options.placement ?? { offloadedLayers: 0, freeRamBytes: 8 * 1024 ** 3 },
     delayMs: DELAY,
   });
   return { store, settings, auto, started, finish: (status: CalibrationState['status']) => (state = state && { ...state, status }) };
@@ -124,6 +125,7 @@ describe('automatic calibration', () => {
     auto.engineChanged(true, '/m/a.gguf');
     await vi.advanceTimersByTimeAsync(2 * DELAY);
     expect(started).toHaveLength(1);
+    expect(auto.note()).toMatch(/^Not calibrated by itself: its last automatic calibration was cancelled or failed\. Calibrate it with the button/);
     // another model is still calibrated by itself
     auto.engineChanged(true, '/m/b.gguf');
     await vi.advanceTimersByTimeAsync(DELAY + 10);
@@ -131,6 +133,27 @@ describe('automatic calibration', () => {
 
     settings.setEnabled(true);
     expect(settings.declined(hashOf('/m/a.gguf'))).toBe(false);
+  });
+});
+
+describe('where a second engine would compete for the chat\'s memory', () => {
+  it('does not start with layers on a GPU, and says why', async () => {
+    const { auto, started } = setup({ placement: { offloadedLayers: 31, freeRamBytes: 64 * 1024 ** 3 } });
+    auto.engineChanged(true, '/m/a.gguf');
+    await vi.advanceTimersByTimeAsync(DELAY + 10);
+    expect(started).toEqual([]);
+    expect(auto.note()).toMatch(/31 of its layers run on the GPU, and calibrating loads a second copy of them/);
+  });
+
+  it('does not start with little free RAM, and says why', async () => {
+    const { auto, started } = setup({ placement: { offloadedLayers: 0, freeRamBytes: 600 * 1024 ** 2 } });
+    auto.engineChanged(true, '/m/a.gguf');
+    await vi.advanceTimersByTimeAsync(DELAY + 10);
+    expect(started).toEqual([]);
+    expect(auto.note()).toMatch(/only 600\.0 MiB of RAM is free/);
+    // another model loaded: the note was about the last one
+    auto.engineChanged(true, '/m/b.gguf');
+    expect(auto.note()).toBeNull();
   });
 });
 
