@@ -70,6 +70,7 @@ describe('calibration the app starts by itself', () => {
 
   beforeAll(async () => {
     buildRenderer();
+    fs.mkdirSync(SHOTS, { recursive: true });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-e2e-autocalibration-'));
     // the same weights under another hash: no frontier ships for it (llama.cpp reads tensors by offset, so a tail is ignored)
     const uncalibrated = path.join(dataDir, 'uncalibrated-smollm2.gguf');
@@ -96,6 +97,9 @@ describe('calibration the app starts by itself', () => {
     await expect.poll(() => page.getByTestId('calibration-status').textContent()).toMatch(/Not calibrated/);
     await expect.poll(() => page.getByTestId('calibration-line').textContent(), { timeout: 30_000 }).toMatch(/Started by itself: this model had no calibration\.\s+\d+ of/);
     expect(await page.getByTestId('auto-calibrate').isChecked()).toBe(true);
+    await page.getByRole('region', { name: 'Calibration' }).scrollIntoViewIfNeeded();
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.screenshot({ path: path.join(SHOTS, 'settings-autocalibration-light.png') });
 
     await page.getByTestId('calibration-progress').getByRole('button', { name: 'Cancel' }).click();
     await expect.poll(() => page.getByTestId('calibration-cancelled').textContent(), { timeout: 30_000 }).toMatch(/will not start by itself again for this model/);
