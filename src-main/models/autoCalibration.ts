@@ -46,6 +46,7 @@ export class AutoCalibration {
   /** The loaded model last looked at: each load is considered once. */
   private considered: string | null = null;
   private currentNote: string | null = null;
+  private closed = false;
 
   constructor(private readonly options: AutoCalibrationOptions) {}
 
@@ -84,7 +85,8 @@ export class AutoCalibration {
 
   /** An automatic calibration cancelled or failed: not started on its own again for that model. */
   async calibrationChanged(state: CalibrationState): Promise<void> {
-    if (!state.automatic || (state.status !== 'cancelled' && state.status !== 'failed')) return;
+    // the app quitting cancels a run too: that is not the person declining it
+    if (this.closed || !state.automatic || (state.status !== 'cancelled' && state.status !== 'failed')) return;
     try {
       this.options.store.decline(await this.options.hash(state.modelPath));
     } catch {
@@ -92,7 +94,9 @@ export class AutoCalibration {
     }
   }
 
+  /** Before the app cancels a running calibration on its way out. */
   close(): void {
+    this.closed = true;
     this.stopTimer();
     this.considered = null;
     this.currentNote = null;

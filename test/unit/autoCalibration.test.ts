@@ -136,6 +136,18 @@ describe('automatic calibration', () => {
   });
 });
 
+describe('the app quitting', () => {
+  it('does not count a run the app cancelled on its way out as declined', async () => {
+    const { auto, started, settings, finish } = setup();
+    auto.engineChanged(true, '/m/a.gguf');
+    await vi.advanceTimersByTimeAsync(DELAY + 10);
+    expect(started).toHaveLength(1);
+    auto.close();
+    await auto.calibrationChanged(finish('cancelled')!);
+    expect(settings.declined(hashOf('/m/a.gguf'))).toBe(false);
+  });
+});
+
 describe('where a second engine would compete for the chat\'s memory', () => {
   it('does not start with layers on a GPU, and says why', async () => {
     const { auto, started } = setup({ placement: { offloadedLayers: 31, freeRamBytes: 64 * 1024 ** 3 } });
