@@ -3,7 +3,6 @@
 // full KV's answers on real prose (src-main/models/frontierCalibration.ts); prints progress on
 // stderr and stores both in the data directory keyed by the model file's hash, where `simlayerkv`
 // turns and policy auto find them.
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../engine/engineClient.js';
@@ -13,7 +12,7 @@ import { readLayerProfile, withLayerProfile } from '../../src-common/policy/cali
 import { lossPoints, withFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, candidatesFor, machineName, type FrontierOptions } from '../models/frontierCalibration.js';
-import { shippedFrontierFile } from '../models/modelFrontiers.js';
+import { writeShippedFrontier } from '../models/modelFrontiers.js';
 import { openStore } from '../store/index.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
@@ -156,8 +155,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
         printed['frontier'] = frontier;
         lines.push(...frontierLines(frontier));
         if (args.ship) {
-          const file = shippedFrontierFile(modelHash);
-          await writeFile(file, `${JSON.stringify({ modelHash, name: info.name, frontier: { ...frontier, source: 'shipped' } }, null, 2)}\n`);
+          const file = await writeShippedFrontier(modelHash, info.name, frontier);
           lines.push(`shipped frontier written to ${path.relative(process.cwd(), file)}`);
         }
       }

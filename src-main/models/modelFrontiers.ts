@@ -3,6 +3,7 @@
 // ships for models measured by its developers (resources/frontiers/<sha256>.json). Looked up by
 // the model file's hash; synchronous once the hash is known.
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseFrontier, readFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
@@ -14,6 +15,13 @@ const SHIPPED_DIR = new URL('../../resources/frontiers/', import.meta.url);
 export function shippedFrontierFile(modelHash: string, dir: URL = SHIPPED_DIR): string {
   if (!/^[0-9a-f]{64}$/.test(modelHash)) throw new Error(`not a sha256: ${modelHash}`);
   return fileURLToPath(new URL(`${modelHash}.json`, dir));
+}
+
+/** Writes a measured frontier as the app's shipped file for the model (sift calibrate --ship, npm run bench -- --ship-frontier); returns its path. */
+export async function writeShippedFrontier(modelHash: string, name: string, frontier: ModelFrontier, dir: URL = SHIPPED_DIR): Promise<string> {
+  const file = shippedFrontierFile(modelHash, dir);
+  await writeFile(file, `${JSON.stringify({ modelHash, name, frontier: { ...frontier, source: 'shipped' } }, null, 2)}\n`);
+  return file;
 }
 
 /** The shipped frontier of a model, or null when none ships (or the file is malformed). */

@@ -49,6 +49,8 @@ export interface BenchOptions {
   workers: { addresses: string[] } | { loopback: number } | null;
   /** --auto (issue 15): auto's choice against every fixed policy that fits, under three memory limits. */
   auto: boolean;
+  /** --ship-frontier (issue 15): the test model's frontier measured and written as the app's shipped file. */
+  shipFrontier: boolean;
   /** The command as typed, for the report. */
   command: string;
 }
@@ -71,6 +73,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --auto             policy auto (issue 15): real-prose questions at 2k/4k/8k (--quick 2k) under three
                      memory limits (ample, tight, very tight), auto's choice against every fixed policy
                      that fits: correct answers and TTFT, and the regret against the best one
+  --ship-frontier    the frontier auto reads (issue 15), measured as sift calibrate measures it (2k prompts,
+                     8 fact depths; --lengths N, --depths N) and written as the app's shipped file
+                     (resources/frontiers/<sha256>.json) with its section in BENCHMARKS.md
   --workers LIST|N    layers split across sift workers (issue 19): TTFT and decode tokens/s against one
                      process, at 1k and 4k (--lengths); LIST is host:port,… of running workers, N starts N
                      workers on this machine's loopback (both share its cores: a harness check, not a LAN)
@@ -128,6 +133,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     model: 'smollm2',
     workers: null,
     auto: false,
+    shipFrontier: false,
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   };
@@ -147,6 +153,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--reopen') options.reopen = true;
     else if (arg === '--long') options.long = true;
     else if (arg === '--auto') options.auto = true;
+    else if (arg === '--ship-frontier') options.shipFrontier = true;
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--workers') {
       const raw = value();

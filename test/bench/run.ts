@@ -34,6 +34,7 @@ import { buildSuite, contextSizeFor, isKvRow, rowLabel, runsAtLength, type Bench
 import { referenceReports, rowReports, summarizeCells } from './summarize.js';
 import { writeOutputs } from './writeOutputs.js';
 import { runWorkersBench } from './workersRun.js';
+import { runShipFrontierBench } from './shipFrontierRun.js';
 import { runAutoBench } from './autoRun.js';
 
 let stopping = false;
@@ -243,6 +244,7 @@ async function main(): Promise<void> {
   }
   if (options.workers) return runWorkersBench(options, options.workers);
   if (options.auto) return runAutoBench(options);
+  if (options.shipFrontier) return runShipFrontierBench(options);
   if (options.prose) return proseMain(options);
   if (options.conversation) return documentRunMain(options, conversationRun);
   if (options.reopen) return documentRunMain(options, reopenRun);
