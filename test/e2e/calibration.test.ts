@@ -20,31 +20,33 @@ import { startServe, type ServeHandle } from './support/serveProcess.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHOTS = process.env['SIFT_UPDATE_SCREENSHOTS'] === '1' ? path.join(repoRoot, 'docs', 'screenshots') : path.join(repoRoot, 'test-results', 'screenshots');
 
-describe('calibration in the settings drawer', () => {
-  let dataDir: string;
-  let serve: ServeHandle;
-  let browser: Browser;
-  let page: Page;
-
+/** `sift serve` on its own data folder with a Chromium page on it, the model loaded. */
+function openedApp(prefix: string, serveArgs: (dataDir: string) => string[]) {
+  const app = {} as { dataDir: string; serve: ServeHandle; browser: Browser; page: Page };
   beforeAll(async () => {
     buildRenderer();
     fs.mkdirSync(SHOTS, { recursive: true });
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-e2e-calibration-'));
-    serve = await startServe({ dataDir, args: ['--model', testModelPath(), '--context', '1024', '--calibration-tokens', '512'] });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
-    await page.goto(serve.url);
-    await ui(page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 120_000 });
+    app.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    app.serve = await startServe({ dataDir: app.dataDir, args: serveArgs(app.dataDir) });
+    app.browser = await launchChromium();
+    app.page = await app.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    app.page.on('pageerror', (error) => console.error('page error:', error.message));
+    await app.page.goto(app.serve.url);
+    await ui(app.page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 120_000 });
   });
-
   afterAll(async () => {
-    await browser?.close();
-    await serve?.stop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await app.browser?.close();
+    await app.serve?.stop();
+    if (app.dataDir) fs.rmSync(app.dataDir, { recursive: true, force: true });
   });
+  return app;
+}
+
+describe('calibration in the settings drawer', () => {
+  const app = openedApp('sift-e2e-calibration-', () => ['--model', testModelPath(), '--context', '1024', '--calibration-tokens', '512']);
 
   it('shows the shipped frontier, calibrates on this machine with progress, then shows its own', async () => {
+    const { page } = app;
     await ui(page).newChat().click();
     await ui(page).settings().click();
     const status = page.getByTestId('calibration-status');
@@ -63,34 +65,16 @@ describe('calibration in the settings drawer', () => {
 });
 
 describe('calibration the app starts by itself', () => {
-  let dataDir: string;
-  let serve: ServeHandle;
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    buildRenderer();
-    fs.mkdirSync(SHOTS, { recursive: true });
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sift-e2e-autocalibration-'));
+  const app = openedApp('sift-e2e-autocalibration-', (dataDir) => {
     // the same weights under another hash: no frontier ships for it (llama.cpp reads tensors by offset, so a tail is ignored)
     const uncalibrated = path.join(dataDir, 'uncalibrated-smollm2.gguf');
     fs.copyFileSync(testModelPath(), uncalibrated);
     fs.appendFileSync(uncalibrated, Buffer.from('sift e2e: another hash, same weights'));
-    serve = await startServe({ dataDir, args: ['--model', uncalibrated, '--context', '1024', '--calibration-tokens', '512', '--calibration-delay', '500'] });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (error) => console.error('page error:', error.message));
-    await page.goto(serve.url);
-    await ui(page).modelButton().filter({ hasText: 'Smollm2' }).waitFor({ timeout: 120_000 });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await serve?.stop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    return ['--model', uncalibrated, '--context', '1024', '--calibration-tokens', '512', '--calibration-delay', '500'];
   });
 
   it('starts in the background after the load, says so, and once cancelled does not start again for that model', async () => {
+    const { page } = app;
     await ui(page).newChat().click();
     await expect.poll(() => page.getByTestId('composer-calibrating').textContent(), { timeout: 60_000 }).toMatch(/Calibrating this model in the background/);
     await ui(page).settings().click();
