@@ -91,7 +91,8 @@ export function autoRows(length: number, run: AutoTaskRun): string[] {
     const chosen = [...new Set(mine.map((o) => o.policy))].map((p) => `\`${p}\``).join(', ');
     const reused = mine.filter((o) => o.reused).length;
     const bestCell = best ? `\`${best}\`: ${score(run.fixed[best]!)}/${run.questions}, same ${sameAsFull(run.fixed[best]!)}, ${ttft(run.fixed[best]!).toFixed(0)} ms` : 'none fits';
-    const regret = best ? `${score(run.fixed[best]!) - score(mine)} answers; TTFT ${(ttft(mine) / ttft(run.fixed[best]!)).toFixed(2)}×` : '—';
+    const lost = best ? score(run.fixed[best]!) - score(mine) : 0;
+    const regret = best ? `${lost} answer${Math.abs(lost) === 1 ? '' : 's'}; TTFT ${(ttft(mine) / ttft(run.fixed[best]!)).toFixed(2)}×` : '—';
     return (
       `| ${length.toLocaleString('en-US')} | ${run.task} | ${limit} (${formatBytes(median(run.limitBytes[limit]))}) | ${chosen}${reused ? ` (${reused} reused)` : ''} | ${score(mine)}/${run.questions} | ${sameAsFull(mine)}/${run.questions} | ${ttft(mine).toFixed(0)} | ` +
       `${fitting.map((p) => `\`${p}\` ${score(run.fixed[p]!)}`).join(', ') || 'none'} | ${bestCell} | ${regret} |`

@@ -46,7 +46,7 @@ describe('the auto bench section', () => {
     expect(tight).toMatch(/\| `kv:type=q8_0`, `streaming:budget=2048` \(1 reused\) \| 2\/2 \| 2\/2 \| 1550 \|/);
     expect(tight).toMatch(/\| `kv:type=q8_0`: 2\/2, same 2, 2100 ms \| 0 answers; TTFT 0\.74× \|$/);
     // very tight: only eviction fits and no fixed one was right: auto's one right answer is a negative regret
-    expect(veryTight).toMatch(/-1 answers; TTFT 0\.33× \|$/);
+    expect(veryTight).toMatch(/-1 answer; TTFT 0\.33× \|$/);
   });
 
   it('keeps each length as stored and renders them in one table, each with its own command and date', () => {
