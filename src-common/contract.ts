@@ -192,7 +192,7 @@ export interface ApiResults {
   'models.cancelCalibration': CalibrationState | null;
   'models.setAutoCalibrate': ModelState;
   /** A model's measured frontier (this machine's calibration, else the shipped one); null: not calibrated. */
-  'models.frontier': ModelFrontier | null;
+  'models.frontiers': ModelFrontier[];
   'savedKv.list': SavedKvState;
   'savedKv.remove': SavedKvState;
   'savedKv.setBudget': SavedKvState;

@@ -88,8 +88,8 @@ export interface TurnRequest {
   policy: string;
   /** The model's calibrated SimLayerKV profile (sift calibrate), for policies that use it. */
   layerProfile?: LayerProfile | null;
-  /** For policy auto: the model's measured frontier (sift calibrate, or shipped); none: not calibrated. */
-  frontier?: ModelFrontier | null;
+  /** For policy auto: the model's measured frontiers by prompt length (sift calibrate, or shipped); none: not calibrated. */
+  frontiers?: ModelFrontier[];
   /**
    * For policy auto: free RAM and free VRAM (the one where the KV lives is used) and the margin
    * kept beside the turn, as the caller states them (tests, `sift ask --free-ram/--free-vram`); by

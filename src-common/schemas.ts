@@ -101,7 +101,7 @@ export const requestSchemas = {
   'models.calibrate': z.object({ path: z.string().min(1).max(4096) }).strict(),
   'models.cancelCalibration': z.object({}).strict(),
   'models.setAutoCalibrate': z.object({ enabled: z.boolean() }).strict(),
-  'models.frontier': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'models.frontiers': z.object({ path: z.string().min(1).max(4096) }).strict(),
   'savedKv.list': z.object({}).strict(),
   'savedKv.remove': z.object({ id: z.string().uuid().optional() }).strict(),
   // 0 keeps nothing on disk; at most 1 TiB

@@ -10,6 +10,7 @@ import type { PlanOptions } from '../src-common/policy/contextPlan.js';
 import { PolicySpecError } from '../src-common/policy/policyError.js';
 import { kvBudgetBytes } from '../src-common/policy/kvBudgetSetting.js';
 import { kvRowBytes } from '../src-common/policy/kvBytes.js';
+import { nearestFrontier } from '../src-common/policy/frontier.js';
 import {
   DEFAULT_PREFERENCE,
   defaultMarginBytes,
@@ -102,7 +103,7 @@ async function selectionInput(host: ChoiceHost, promptTokens: number, request: T
     computeBytes: (shape) => computeBytesEstimate(info, shape),
     options: host.planOptions,
     profile: request.layerProfile ?? null,
-    frontier: request.frontier ?? null,
+    frontier: nearestFrontier(request.frontiers ?? [], promptTokens),
     preference,
   };
 }

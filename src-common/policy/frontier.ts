@@ -6,8 +6,10 @@
 // Pure: the aggregation of per-question results, the stored form and the queries auto asks.
 import { z } from 'zod';
 
-/** The key of the frontier inside a model's stored profile JSON (beside SimLayerKV's profile). */
-export const FRONTIER_PROFILE_KEY = 'frontier';
+/** The key of a model's frontiers, one per calibrated prompt length, inside its stored profile JSON (beside SimLayerKV's profile). */
+export const FRONTIERS_PROFILE_KEY = 'frontiers';
+/** Where profiles stored before frontiers had lengths keep their one frontier. */
+const SINGLE_FRONTIER_KEY = 'frontier';
 
 export type FrontierFamily = 'lazy' | 'eviction' | 'simlayerkv' | 'kv';
 
@@ -158,12 +160,6 @@ export function describePoint(point: FrontierPoint, frontier: ModelFrontier): st
   return `${kept}agreed with ${(point.top1 * 100).toFixed(1)}% of full KV's answer tokens`;
 }
 
-/** The frontier in a stored profile JSON, or null when there is none or it is malformed. */
-export function readFrontier(stored: unknown): ModelFrontier | null {
-  if (!stored || typeof stored !== 'object') return null;
-  return parseFrontier((stored as Record<string, unknown>)[FRONTIER_PROFILE_KEY]);
-}
-
 const frontierSchema = z.object({
   questions: z.number().int().nonnegative(),
   fullCorrect: z.number().int().nonnegative(),
@@ -191,8 +187,48 @@ export function parseFrontier(value: unknown): ModelFrontier | null {
   return parsed.success ? parsed.data : null;
 }
 
-/** A stored profile with the frontier replaced and every other kind kept. */
+/**
+ * The frontiers in a stored profile JSON, shortest prompt first: each length's checked on its own
+ * (a malformed one is left out), and a profile stored before frontiers had lengths read as its
+ * one frontier. Empty when there is none.
+ */
+export function readFrontiers(stored: unknown): ModelFrontier[] {
+  if (!stored || typeof stored !== 'object') return [];
+  const profile = stored as Record<string, unknown>;
+  const listed = profile[FRONTIERS_PROFILE_KEY];
+  const candidates = Array.isArray(listed) ? listed : [profile[SINGLE_FRONTIER_KEY]];
+  return byLength(candidates.map(parseFrontier).filter((f): f is ModelFrontier => f !== null));
+}
+
+/** Two prompt lengths within this ratio are one calibrated length (a new measurement replaces the old). */
+const SAME_LENGTH_RATIO = 1.25;
+
+function sameLength(a: number, b: number): boolean {
+  return Math.max(a, b) / Math.max(1, Math.min(a, b)) <= SAME_LENGTH_RATIO;
+}
+
+function byLength(frontiers: ModelFrontier[]): ModelFrontier[] {
+  return [...frontiers].sort((a, b) => a.promptTokens - b.promptTokens);
+}
+
+/** The frontiers with `added` in place of any measured at about its length, shortest first. */
+export function mergeFrontier(frontiers: readonly ModelFrontier[], added: ModelFrontier): ModelFrontier[] {
+  return byLength([...frontiers.filter((f) => !sameLength(f.promptTokens, added.promptTokens)), added]);
+}
+
+/** A stored profile with `frontier` merged into its frontiers by length and every other kind kept. */
 export function withFrontier(stored: unknown, frontier: ModelFrontier): Record<string, unknown> {
   const base = stored && typeof stored === 'object' && !Array.isArray(stored) ? (stored as Record<string, unknown>) : {};
-  return { ...base, [FRONTIER_PROFILE_KEY]: frontier };
+  const { [SINGLE_FRONTIER_KEY]: _single, ...rest } = base;
+  return { ...rest, [FRONTIERS_PROFILE_KEY]: mergeFrontier(readFrontiers(base), frontier) };
+}
+
+/**
+ * The frontier measured nearest this prompt length (by ratio: 3k reads 2k's over 8k's), the one
+ * auto reads for a turn; null when the model has none. A pruned or evicted share of a longer
+ * prompt loses differently than of a short one, so the length's own measurement is the honest one.
+ */
+export function nearestFrontier(frontiers: readonly ModelFrontier[], promptTokens: number): ModelFrontier | null {
+  const distance = (f: ModelFrontier) => Math.abs(Math.log(Math.max(1, f.promptTokens) / Math.max(1, promptTokens)));
+  return [...frontiers].sort((a, b) => distance(a) - distance(b) || b.promptTokens - a.promptTokens)[0] ?? null;
 }

@@ -84,7 +84,7 @@ export function createBackend(options: BackendOptions): Backend {
       void autoCalibration?.calibrationChanged(calibration);
     },
     chatBusy: () => supervisor.turnRunning,
-    ...(options.calibrationTokens ? { frontier: { tokens: options.calibrationTokens, depths: 1 } } : {}),
+    ...(options.calibrationTokens ? { frontier: { lengths: [options.calibrationTokens], depths: 1 } } : {}),
   });
   const frontiers = new StoredFrontiers(store.modelProfiles);
   const autoCalibrationStore = new AutoCalibrationStore(store.settings);
@@ -203,7 +203,7 @@ function createHandlers({ options, store, sessions, models, savedCaches, events,
       models.publish();
       return models.state();
     },
-    'models.frontier': async ({ path: modelPath }) => frontiers.forModel(models.knownPath(modelPath)),
+    'models.frontiers': async ({ path: modelPath }) => frontiers.forModel(models.knownPath(modelPath)),
     'savedKv.list': () => savedCaches.list(),
     'savedKv.remove': ({ id }) => savedCaches.remove(id),
     'savedKv.setBudget': ({ budgetBytes }) => savedCaches.setBudget(budgetBytes),

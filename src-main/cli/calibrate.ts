@@ -11,8 +11,8 @@ import { modelFileHash } from '../models/modelHash.js';
 import { readLayerProfile, withLayerProfile } from '../../src-common/policy/calibration.js';
 import { lossPoints, withFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
-import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, candidatesFor, machineName, type FrontierOptions } from '../models/frontierCalibration.js';
-import { writeShippedFrontier } from '../models/modelFrontiers.js';
+import { calibrateLengths, contextFor, DEFAULT_FRONTIER, DEFAULT_FRONTIER_LENGTHS, candidatesFor, lengthsWithin, machineName, type FrontierOptions } from '../models/frontierCalibration.js';
+import { writeShippedFrontiers } from '../models/modelFrontiers.js';
 import { openStore } from '../store/index.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
@@ -24,7 +24,8 @@ export const CALIBRATE_USAGE = `sift calibrate [options] <model.gguf>
   --documents <n>      how many built-in documents to use (default: all)
   --step <n>           trimmed layers added per tried set (default: a tenth of the depth)
   --measure <list>     what to measure: layers, frontier or both (default layers,frontier)
-  --frontier-tokens <n>  prompt length of the frontier's questions (default ${DEFAULT_FRONTIER.tokens})
+  --frontier-tokens <list>  prompt lengths of the frontier's questions, comma-separated; auto reads
+                       the one nearest a turn's prompt (default ${DEFAULT_FRONTIER_LENGTHS.join(',')})
   --depths <n>         fact depths of the frontier's questions, 4 per document (default ${DEFAULT_FRONTIER.depths})
   --ship               also write the frontier as the app's shipped file (resources/frontiers/)
   --json               print what was stored as one JSON object`;
@@ -37,7 +38,8 @@ interface CalibrateArgs {
   documents: number | null;
   options: CalibrationOptions;
   measure: Set<Measure>;
-  frontier: FrontierOptions;
+  frontier: Omit<FrontierOptions, 'tokens'>;
+  frontierLengths: number[];
   ship: boolean;
 }
 
@@ -94,13 +96,17 @@ export function parseCalibrateArgs(argv: string[]): CalibrateArgs {
       ...(step ? { step } : {}),
     },
     measure: measure as Set<Measure>,
-    frontier: {
-      ...DEFAULT_FRONTIER,
-      tokens: wholeNumber(values['frontier-tokens'], '--frontier-tokens', DEFAULT_FRONTIER.tokens),
-      depths: wholeNumber(values.depths, '--depths', DEFAULT_FRONTIER.depths),
-    },
+    frontier: { ...DEFAULT_FRONTIER, depths: wholeNumber(values.depths, '--depths', DEFAULT_FRONTIER.depths) },
+    frontierLengths: values['frontier-tokens'] === undefined ? [...DEFAULT_FRONTIER_LENGTHS] : lengthList(values['frontier-tokens']),
     ship: values.ship,
   };
+}
+
+/** "2048,4096" as lengths of at least 256 tokens (a shorter question has no room for a document). */
+function lengthList(value: string): number[] {
+  const lengths = value.split(',').map((part) => Number(part.trim()));
+  if (lengths.some((n) => !Number.isInteger(n) || n < 256)) throw new UsageError(`--frontier-tokens takes whole numbers of at least 256, comma-separated, not "${value}"`);
+  return [...new Set(lengths)].sort((a, b) => a - b);
 }
 
 export async function calibrateCommand(argv: string[]): Promise<number> {
@@ -121,8 +127,11 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   try {
     if (client.build.kind !== 'patched') throw new Error(`calibration needs the patched build (run npm run setup)${client.notice ? `: ${client.notice}` : ''}`);
     // room for the longest prompt and the answer after it
-    const longest = Math.max(args.measure.has('layers') ? args.options.tokens + args.options.forced : 0, args.measure.has('frontier') ? args.frontier.tokens + args.frontier.answerTokens : 0);
-    const info = await client.loadModel({ path: modelPath, contextSize: longest + 16 });
+    const longest = Math.max(
+      args.measure.has('layers') ? args.options.tokens + args.options.forced + 16 : 0,
+      args.measure.has('frontier') ? contextFor(Math.max(...args.frontierLengths), args.frontier.answerTokens) : 0,
+    );
+    const info = await client.loadModel({ path: modelPath, contextSize: longest });
     const modelHash = await hashing;
     const store = openStore();
     try {
@@ -148,15 +157,20 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
       if (args.measure.has('frontier')) {
         const layerProfile: LayerProfile | null = readLayerProfile(stored);
         const candidates = candidatesFor(info, layerProfile);
-        const cases = await calibrationCases(client, args.frontier);
-        progress(`measuring ${info.name}'s frontier: ${candidates.length} policies against full KV on ${cases.length} real-prose question${cases.length === 1 ? '' : 's'} of ~${args.frontier.tokens} tokens`);
-        const frontier = await calibrateFrontier(client, cases, candidates, { ...args.frontier, layerProfile, machine: machineName() }, progress);
-        save(withFrontier(stored, frontier));
-        printed['frontier'] = frontier;
-        lines.push(...frontierLines(frontier));
+        // the engine opens at most the model's trained context
+        const lengths = lengthsWithin(args.frontierLengths, info.contextSize, args.frontier.answerTokens);
+        const skipped = args.frontierLengths.filter((t) => !lengths.includes(t));
+        if (skipped.length) progress(`left out ${skipped.join(', ')} tokens: ${info.name} opens a context of ${info.contextSize} tokens`);
+        progress(`measuring ${info.name}'s frontier at ${lengths.join(', ')} tokens`);
+        const frontiers = await calibrateLengths(client, lengths, candidates, { ...args.frontier, layerProfile, machine: machineName() }, {
+          progress,
+          onLength: (frontier) => save(withFrontier(stored, frontier)),
+        });
+        printed['frontiers'] = frontiers;
+        for (const frontier of frontiers) lines.push(...frontierLines(frontier));
         if (args.ship) {
-          const file = await writeShippedFrontier(modelHash, info.name, frontier);
-          lines.push(`shipped frontier written to ${path.relative(process.cwd(), file)}`);
+          const file = await writeShippedFrontiers(modelHash, info.name, frontiers);
+          lines.push(`shipped frontiers written to ${path.relative(process.cwd(), file)}`);
         }
       }
       if (args.json) {

@@ -5,7 +5,7 @@
 import { StoredFrontiers } from '../models/modelFrontiers.js';
 import { StoredLayerProfiles } from '../models/layerProfiles.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
-import type { ModelFrontier } from '../../src-common/policy/frontier.js';
+import { nearestFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
@@ -150,8 +150,8 @@ function buildFeatures(): Set<NativeFeature> {
 
 export interface PlanResult {
   selection: Selection;
-  /** Where auto's measurements of this model's lossy policies come from; null: not calibrated. */
-  calibration: Pick<ModelFrontier, 'source' | 'machine' | 'measuredAt'> | null;
+  /** Where auto's measurements of this model's lossy policies come from (the calibrated length nearest the prompt, and every length calibrated); null: not calibrated. */
+  calibration: (Pick<ModelFrontier, 'source' | 'machine' | 'measuredAt' | 'promptTokens'> & { lengths: number[] }) | null;
   /** With --workers: how the layers would split, where the bytes would go, and the workers that did not answer. */
   workers: {
     split: WorkerSplit | null;
@@ -221,15 +221,15 @@ async function expectedTtftOf(modelPath: string, shape: ModelShapeFacts, promptT
 
 /** GPU layers as the app's settings say (what the split follows): a count, or auto. */
 /**
- * The model's measured frontier (this machine's sift calibrate, or the app's shipped file) and its
- * SimLayerKV layer profile (sift calibrate), as a turn in the app gets them; hashing reads the file once.
+ * The model's measured frontiers by length (this machine's sift calibrate, or the app's shipped file)
+ * and its SimLayerKV layer profile (sift calibrate), as a turn in the app gets them; hashing reads the file once.
  */
-async function storedCalibration(modelPath: string): Promise<{ frontier: ModelFrontier | null; profile: LayerProfile | null }> {
+async function storedCalibration(modelPath: string): Promise<{ frontiers: ModelFrontier[]; profile: LayerProfile | null }> {
   const store = openStore({ recoverInterrupted: false });
   try {
-    const frontier = await new StoredFrontiers(store.modelProfiles).forModel(modelPath);
+    const frontiers = await new StoredFrontiers(store.modelProfiles).forModel(modelPath);
     const profile = await new StoredLayerProfiles(store.modelProfiles).forModel(modelPath);
-    return { frontier, profile };
+    return { frontiers, profile };
   } finally {
     store.close();
   }
@@ -277,7 +277,8 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
   const freeBytes = localFreeBytes + (workers?.split?.devices.reduce((sum, d) => sum + d.freeBytes, 0) ?? 0);
   const marginBytes = args.marginBytes ?? defaultMarginBytes(freeBytes);
   const model = { ...shape, name: shape.name ?? args.model, weightsBytes: sizeBytes, contextSize };
-  const { frontier, profile } = await storedCalibration(args.model);
+  const { frontiers, profile } = await storedCalibration(args.model);
+  const frontier = nearestFrontier(frontiers, promptTokens);
   const selection = selectPolicy({
     model,
     promptTokens,
@@ -308,7 +309,9 @@ export async function planSelection(args: PlanArgs): Promise<PlanResult> {
     expectedTtft,
     dryRun,
     workers: workers ? { split: workers.split, skipped: workers.skipped, perPlace, localFreeBytes } : null,
-    calibration: frontier ? { source: frontier.source, machine: frontier.machine, measuredAt: frontier.measuredAt } : null,
+    calibration: frontier
+      ? { source: frontier.source, machine: frontier.machine, measuredAt: frontier.measuredAt, promptTokens: frontier.promptTokens, lengths: frontiers.map((f) => f.promptTokens) }
+      : null,
   };
 }
 

@@ -131,7 +131,7 @@ export class AutoCalibration {
     }
     try {
       const hash = await this.options.hash(modelPath);
-      if (await frontiers.forModel(modelPath)) return;
+      if ((await frontiers.forModel(modelPath)).length > 0) return;
       // the model may have changed, or a calibration started, while the file was hashed
       if (this.considered !== modelPath || calibrator.state()?.status === 'running') return;
       const reason = this.reasonNotTo(hash);

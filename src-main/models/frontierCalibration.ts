@@ -34,6 +34,28 @@ export interface FrontierOptions {
 
 export const DEFAULT_FRONTIER: FrontierOptions = { tokens: 2048, depths: 4, answerTokens: 32, seed: 'sift-calibrate-1' };
 
+/**
+ * Prompt lengths a model is calibrated at by default: a short document and one twice as long.
+ * Loss grows with length (a kept share of a longer prompt drops more tokens that matter), so auto
+ * reads the length nearest its prompt; longer ones (`sift calibrate --frontier-tokens 2048,8192`)
+ * cost minutes each on a laptop CPU, quadratically more with length.
+ */
+export const DEFAULT_FRONTIER_LENGTHS: readonly number[] = [2048, 4096];
+
+/** Room a question of `tokens` needs in the context: the prompt, the answer, a little slack. */
+export function contextFor(tokens: number, answerTokens: number): number {
+  return tokens + answerTokens + 16;
+}
+
+/**
+ * The wanted lengths the opened context holds (shortest first); when it holds none, the longest
+ * question it does, so a model with a short trained context is still calibrated at its own length.
+ */
+export function lengthsWithin(wanted: readonly number[], contextSize: number, answerTokens: number): number[] {
+  const fitting = [...new Set(wanted)].filter((t) => contextFor(t, answerTokens) <= contextSize).sort((a, b) => a - b);
+  return fitting.length ? fitting : [Math.max(256, contextSize - answerTokens - 16)];
+}
+
 /** Eviction budgets tried, as fractions of the prompt: a light and a heavy one. */
 const BUDGETS = [0.5, 0.2];
 
@@ -197,4 +219,36 @@ export async function calibrateFrontier(
     machine: options.machine,
     measuredAt: new Date().toISOString(),
   };
+}
+
+/**
+ * The frontier at each length, shortest first: every length's questions built before the first
+ * turn (so progress counts all the turns there are), each length handed to `onLength` as soon as
+ * it is measured (stored at once: a cancelled run keeps the lengths it finished).
+ */
+export async function calibrateLengths(
+  engine: FrontierEngine,
+  lengths: readonly number[],
+  candidates: readonly FrontierCandidate[],
+  options: Omit<FrontierOptions, 'tokens'> & { layerProfile: LayerProfile | null; machine: string },
+  hooks: {
+    progress?: (line: string) => void;
+    onStep?: (done: number, total: number) => void;
+    onLength?: (frontier: ModelFrontier) => void | Promise<void>;
+  } = {},
+): Promise<ModelFrontier[]> {
+  const { progress = () => {}, onStep = () => {}, onLength = () => {} } = hooks;
+  const questions: { tokens: number; cases: ProseCase[] }[] = [];
+  for (const tokens of lengths) questions.push({ tokens, cases: await calibrationCases(engine, { ...options, tokens }) });
+  const total = questions.reduce((sum, q) => sum + q.cases.length * (candidates.length + 1), 0);
+  let before = 0;
+  const frontiers: ModelFrontier[] = [];
+  for (const { tokens, cases } of questions) {
+    progress(`${candidates.length} policies against full KV on ${cases.length} real-prose question${cases.length === 1 ? '' : 's'} of ~${tokens} tokens`);
+    const frontier = await calibrateFrontier(engine, cases, candidates, { ...options, tokens }, progress, (done) => onStep(before + done, total));
+    before += cases.length * (candidates.length + 1);
+    frontiers.push(frontier);
+    await onLength(frontier);
+  }
+  return frontiers;
 }

@@ -1,4 +1,5 @@
-// The app's "Calibrate this model": measures a model's frontier (frontierCalibration.ts) in an
+// The app's "Calibrate this model": measures a model's frontier at each default prompt length
+// (frontierCalibration.ts; each stored as soon as it is measured) in an
 // engine process of its own, beside the one that answers chats (the weights are mapped, not
 // copied; answers are slower meanwhile, and the panel says so), reports progress, and stores the
 // result where auto finds it. One calibration at a time; cancelling stops its engine. It waits
@@ -10,7 +11,7 @@ import { withFrontier } from '../../src-common/policy/frontier.js';
 import type { EngineClient } from '../engine/engineClient.js';
 import { idleGated, whileBusy } from './idleGate.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
-import { calibrateFrontier, calibrationCases, DEFAULT_FRONTIER, candidatesFor, machineName, type FrontierOptions } from './frontierCalibration.js';
+import { calibrateLengths, contextFor, DEFAULT_FRONTIER, DEFAULT_FRONTIER_LENGTHS, candidatesFor, lengthsWithin, machineName, type FrontierOptions } from './frontierCalibration.js';
 import { modelFileHash } from './modelHash.js';
 import { ModelError } from './modelError.js';
 
@@ -19,8 +20,8 @@ export interface ModelCalibratorOptions {
   /** A patched engine of the calibration's own. */
   startEngine(): Promise<EngineClient>;
   onChange(state: CalibrationState): void;
-  /** Shorter questions for tests (serve --calibration-tokens); the default is the CLI's. */
-  frontier?: Partial<FrontierOptions>;
+  /** Shorter questions for tests (serve --calibration-tokens: one length); the default is the CLI's. */
+  frontier?: Partial<Omit<FrontierOptions, 'tokens'>> & { lengths?: readonly number[] };
   /** An answer is being written in the chat's engine: the calibration waits before its next turn. */
   chatBusy?(): boolean;
 }
@@ -83,32 +84,33 @@ export class ModelCalibrator {
   }
 
   private async run(modelPath: string): Promise<void> {
-    const settings: FrontierOptions = { ...DEFAULT_FRONTIER, ...this.options.frontier };
+    const { lengths: wanted = DEFAULT_FRONTIER_LENGTHS, ...asked } = this.options.frontier ?? {};
+    const settings: Omit<FrontierOptions, 'tokens'> = { ...DEFAULT_FRONTIER, ...asked };
     try {
       const hashing = modelFileHash(modelPath);
       hashing.catch(() => undefined);
       this.engine = await this.options.startEngine();
       if (this.cancelled) throw new Error('cancelled');
       if (this.engine.build.kind !== 'patched') throw new Error('Calibration needs the patched build (run npm run setup).');
-      const info = await this.engine.loadModel({ path: modelPath, contextSize: settings.tokens + settings.answerTokens + 16 });
+      const info = await this.engine.loadModel({ path: modelPath, contextSize: contextFor(Math.max(...wanted), settings.answerTokens) });
+      // the engine opens at most the model's trained context: longer lengths are left out
+      const lengths = lengthsWithin(wanted, info.contextSize, settings.answerTokens);
       const modelHash = await hashing;
       const stored = this.options.profiles.get(modelHash)?.profile;
       const layerProfile = readLayerProfile(stored);
       const candidates = candidatesFor(info, layerProfile);
       this.patch({ line: 'Building real-prose questions on the model’s tokenizer…' });
       const engine = idleGated(this.engine, () => this.chatIdle());
-      const cases = await calibrationCases(engine, settings);
-      const frontier = await calibrateFrontier(
-        engine,
-        cases,
-        candidates,
-        { ...settings, layerProfile, machine: machineName() },
-        (line) => this.patch({ line: line.trim() }),
-        (done, total) => this.patch({ done, total }),
-      );
-      // read again: a `sift calibrate` of the layers may have stored meanwhile
-      this.options.profiles.put({ modelHash, path: modelPath, name: info.name, profile: withFrontier(this.options.profiles.get(modelHash)?.profile, frontier) });
-      this.patch({ status: 'done', line: `Measured ${frontier.points.length} policies on ${frontier.questions} questions.`, finishedAt: Date.now() });
+      const frontiers = await calibrateLengths(engine, lengths, candidates, { ...settings, layerProfile, machine: machineName() }, {
+        progress: (line) => this.patch({ line: line.trim() }),
+        onStep: (done, total) => this.patch({ done, total }),
+        // read again: a `sift calibrate` of the layers may have stored meanwhile
+        onLength: (frontier) => {
+          this.options.profiles.put({ modelHash, path: modelPath, name: info.name, profile: withFrontier(this.options.profiles.get(modelHash)?.profile, frontier) });
+        },
+      });
+      const measured = frontiers.map((f) => `~${f.promptTokens.toLocaleString('en-US')}`).join(' and ');
+      this.patch({ status: 'done', line: `Measured ${frontiers[0]?.points.length ?? 0} policies at ${measured} tokens, ${frontiers[0]?.questions ?? 0} questions each.`, finishedAt: Date.now() });
     } catch (error) {
       if (this.cancelled) this.patch({ status: 'cancelled', line: 'Cancelled.', finishedAt: Date.now() });
       else this.patch({ status: 'failed', error: error instanceof Error ? error.message : String(error), finishedAt: Date.now() });

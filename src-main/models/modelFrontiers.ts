@@ -1,11 +1,12 @@
-// A loaded model's measured frontier (what each lossy policy kept of full KV's answers), for
-// policy auto: this machine's own `sift calibrate` from the store first, else the file the app
-// ships for models measured by its developers (resources/frontiers/<sha256>.json). Looked up by
-// the model file's hash; synchronous once the hash is known.
+// A loaded model's measured frontiers, one per calibrated prompt length (what each lossy policy
+// kept of full KV's answers), for policy auto: the file the app ships for models measured by its
+// developers (resources/frontiers/<sha256>.json), with any length this machine's own calibration
+// measured in place of the shipped one. Looked up by the model file's hash; synchronous once the
+// hash is known.
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parseFrontier, readFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
+import { mergeFrontier, readFrontiers, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
 import { byModelFileHash } from './modelHash.js';
 
@@ -17,32 +18,36 @@ export function shippedFrontierFile(modelHash: string, dir: URL = SHIPPED_DIR): 
   return fileURLToPath(new URL(`${modelHash}.json`, dir));
 }
 
-/** Writes a measured frontier as the app's shipped file for the model (sift calibrate --ship, npm run bench -- --ship-frontier); returns its path. */
-export async function writeShippedFrontier(modelHash: string, name: string, frontier: ModelFrontier, dir: URL = SHIPPED_DIR): Promise<string> {
+/**
+ * Writes measured frontiers into the app's shipped file for the model (sift calibrate --ship,
+ * npm run bench -- --ship-frontier), each in place of a shipped one at about its length; returns its path.
+ */
+export async function writeShippedFrontiers(modelHash: string, name: string, measured: readonly ModelFrontier[], dir: URL = SHIPPED_DIR): Promise<string> {
   const file = shippedFrontierFile(modelHash, dir);
-  await writeFile(file, `${JSON.stringify({ modelHash, name, frontier: { ...frontier, source: 'shipped' } }, null, 2)}\n`);
+  const frontiers = measured.reduce((all, f) => mergeFrontier(all, { ...f, source: 'shipped' }), readShippedFrontiers(modelHash, dir));
+  await writeFile(file, `${JSON.stringify({ modelHash, name, frontiers }, null, 2)}\n`);
   return file;
 }
 
-/** The shipped frontier of a model, or null when none ships (or the file is malformed). */
-export function readShippedFrontier(modelHash: string, dir: URL = SHIPPED_DIR): ModelFrontier | null {
+/** The shipped frontiers of a model, shortest prompt first; empty when none ships (or the file is malformed). */
+export function readShippedFrontiers(modelHash: string, dir: URL = SHIPPED_DIR): ModelFrontier[] {
   let text: string;
   try {
     text = readFileSync(shippedFrontierFile(modelHash, dir), 'utf8');
   } catch {
-    return null;
+    return [];
   }
   try {
-    const file = JSON.parse(text) as { modelHash?: unknown; frontier?: unknown };
-    return file.modelHash === modelHash ? parseFrontier(file.frontier) : null;
+    const file = JSON.parse(text) as { modelHash?: unknown };
+    return file.modelHash === modelHash ? readFrontiers(file) : [];
   } catch {
-    return null;
+    return [];
   }
 }
 
 export interface FrontierSource {
-  /** The frontier, or null when the model has none (or its file cannot be read). */
-  forModel(modelPath: string): ModelFrontier | null | Promise<ModelFrontier | null>;
+  /** The frontiers by prompt length, shortest first; empty when the model has none (or its files cannot be read). */
+  forModel(modelPath: string): ModelFrontier[] | Promise<ModelFrontier[]>;
 }
 
 export class StoredFrontiers implements FrontierSource {
@@ -51,17 +56,19 @@ export class StoredFrontiers implements FrontierSource {
     private readonly shippedDir: URL = SHIPPED_DIR,
   ) {}
 
-  forModel(modelPath: string): ModelFrontier | null | Promise<ModelFrontier | null> {
-    return byModelFileHash(modelPath, (hash) => this.read(hash));
+  forModel(modelPath: string): ModelFrontier[] | Promise<ModelFrontier[]> {
+    const found = byModelFileHash(modelPath, (hash) => this.read(hash));
+    return found instanceof Promise ? found.then((f) => f ?? []) : (found ?? []);
   }
 
-  private read(modelHash: string): ModelFrontier | null {
-    let measuredHere: ModelFrontier | null = null;
+  private read(modelHash: string): ModelFrontier[] {
+    let measuredHere: ModelFrontier[] = [];
     try {
-      measuredHere = readFrontier(this.profiles.get(modelHash)?.profile);
+      measuredHere = readFrontiers(this.profiles.get(modelHash)?.profile);
     } catch {
       // a store that cannot be read leaves the shipped file
     }
-    return measuredHere ?? readShippedFrontier(modelHash, this.shippedDir);
+    // this machine's measurement of a length wins: its TTFT ratios are this CPU's
+    return measuredHere.reduce(mergeFrontier, readShippedFrontiers(modelHash, this.shippedDir));
   }
 }

@@ -39,7 +39,7 @@ interface ActiveTurn {
 /** What a turn takes from the model's calibration. */
 interface Calibration {
   layerProfile: LayerProfile | null;
-  frontier: ModelFrontier | null;
+  frontiers: ModelFrontier[];
 }
 
 export interface SessionServiceOptions {
@@ -214,14 +214,14 @@ export class SessionService {
       return document ? [document] : [];
     });
     const settled = messages.filter((m) => m.status !== 'streaming');
-    const { layerProfile, frontier } = await this.calibrationFor(policy);
+    const { layerProfile, frontiers } = await this.calibrationFor(policy);
     const request: TurnRequest = {
       messages: [...buildTurnMessages(systemPrompt, settled, documentsById), { role: 'user', content: composeUserMessage(text, draft) }],
       sampling: { temperature, topP, maxTokens },
       policy,
       ...(memory ? { memory } : {}),
       ...(layerProfile ? { layerProfile } : {}),
-      ...(frontier ? { frontier } : {}),
+      ...(frontiers.length ? { frontiers } : {}),
     };
     const preview = await client.planTurn(request);
     return { ...preview, ...(await this.expectedTtft(preview)) };
@@ -276,22 +276,22 @@ export class SessionService {
     return source.forModel(model.path);
   }
 
-  /** The loaded model's measured frontier when the policy is auto (it picks lossy presses from it). */
-  private frontierFor(policy: string): ModelFrontier | null | Promise<ModelFrontier | null> {
+  /** The loaded model's measured frontiers when the policy is auto (it picks lossy presses from the one nearest the prompt's length). */
+  private frontiersFor(policy: string): ModelFrontier[] | Promise<ModelFrontier[]> {
     const source = this.options.frontiers;
     const model = this.options.supervisor.model;
-    if (!source || !model || !isAuto(policy)) return null;
+    if (!source || !model || !isAuto(policy)) return [];
     return source.forModel(model.path);
   }
 
   /** What a turn under this policy takes from the model's calibration: its layer profile, its frontier. */
   private calibrationFor(policy: string): Calibration | Promise<Calibration> {
     const layerProfile = this.layerProfileFor(policy);
-    const frontier = this.frontierFor(policy);
-    if (layerProfile instanceof Promise || frontier instanceof Promise) {
-      return Promise.all([layerProfile, frontier]).then(([l, f]) => ({ layerProfile: l, frontier: f }));
+    const frontiers = this.frontiersFor(policy);
+    if (layerProfile instanceof Promise || frontiers instanceof Promise) {
+      return Promise.all([layerProfile, frontiers]).then(([l, f]) => ({ layerProfile: l, frontiers: f }));
     }
-    return { layerProfile, frontier };
+    return { layerProfile, frontiers };
   }
 
   /** Starts the engine on an answer already stored as 'streaming'; returns without waiting. */
@@ -312,8 +312,8 @@ export class SessionService {
       }
     };
     const active: ActiveTurn = { sessionId, messageId, turnId: null, stopRequested: false, client, done: Promise.resolve() };
-    const start = (request: TurnRequest, { layerProfile, frontier }: Calibration): RunningTurn['result'] => {
-      const running = client.runTurn({ ...request, ...(layerProfile ? { layerProfile } : {}), ...(frontier ? { frontier } : {}) }, onEvent);
+    const start = (request: TurnRequest, { layerProfile, frontiers }: Calibration): RunningTurn['result'] => {
+      const running = client.runTurn({ ...request, ...(layerProfile ? { layerProfile } : {}), ...(frontiers.length ? { frontiers } : {}) }, onEvent);
       active.turnId = running.turnId;
       // Stop pressed while the profile was being looked up
       if (active.stopRequested) void client.cancel(running.turnId).catch(() => undefined);

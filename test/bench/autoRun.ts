@@ -11,10 +11,10 @@
 // one make one section (autoSection.ts).
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import { calibrationCases, DEFAULT_FRONTIER } from '../../src-main/models/frontierCalibration.js';
-import { readShippedFrontier } from '../../src-main/models/modelFrontiers.js';
+import { readShippedFrontiers } from '../../src-main/models/modelFrontiers.js';
 import { answerMatches, normalizeAnswer } from '../../src-main/models/proseCases.js';
 import type { ChatMessage, StatedMemory, TurnRequest } from '../../src-common/engineTypes.js';
-import type { ModelFrontier } from '../../src-common/policy/frontier.js';
+import { nearestFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import { passkeyPrompt } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 import { identifyModel } from './modelIdentity.js';
@@ -41,31 +41,31 @@ async function questionsFor(engine: EngineClient, task: AutoTask, length: number
   });
 }
 
-function request(question: Question, policy: string, memory: StatedMemory | null, frontier: ModelFrontier | null): TurnRequest {
+function request(question: Question, policy: string, memory: StatedMemory | null, frontiers: ModelFrontier[]): TurnRequest {
   return {
     messages: question.messages,
     sampling: { temperature: 0, topP: 1, maxTokens: ANSWER_TOKENS },
     policy,
     cachePrompt: false,
     ...(memory ? { memory } : {}),
-    ...(frontier ? { frontier } : {}),
+    ...(frontiers.length ? { frontiers } : {}),
   };
 }
 
-async function ask(engine: EngineClient, question: Question, policy: string, memory: StatedMemory | null, frontier: ModelFrontier | null): Promise<AutoOutcome> {
-  const { answer, metrics } = await engine.runTurn(request(question, policy, memory, frontier), () => {}).result;
+async function ask(engine: EngineClient, question: Question, policy: string, memory: StatedMemory | null, frontiers: ModelFrontier[]): Promise<AutoOutcome> {
+  const { answer, metrics } = await engine.runTurn(request(question, policy, memory, frontiers), () => {}).result;
   const ran = metrics.selection?.policy ?? policy;
   return { policy: ran, correct: question.isRight(answer), answer: normalizeAnswer(answer), ttftMs: metrics.ttftMs, kvBytesPeak: metrics.kvBytesPeak, reused: false };
 }
 
 /** Free RAM for each limit, from the engine's predicted peaks of this prompt (margin stated as 0). */
 async function limitsFor(engine: EngineClient, question: Question): Promise<Record<AutoLimit, number>> {
-  const peak = async (policy: string) => (await engine.planTurn(request(question, policy, null, null))).predictedPeakBytes;
+  const peak = async (policy: string) => (await engine.planTurn(request(question, policy, null, []))).predictedPeakBytes;
   const [full, eightBit, evicting] = [await peak('full'), await peak('kv:type=q8_0'), await peak('vatp:budget=0.2,pool=7+kv:type=q8_0')];
   return { ample: 64 * 1024 ** 3, tight: Math.round((full + eightBit) / 2), 'very tight': Math.round(evicting + 0.25 * (eightBit - evicting)) };
 }
 
-async function measureTask(engine: EngineClient, task: AutoTask, length: number, depths: number, frontier: ModelFrontier | null): Promise<AutoTaskRun> {
+async function measureTask(engine: EngineClient, task: AutoTask, length: number, depths: number, frontiers: ModelFrontier[]): Promise<AutoTaskRun> {
   const questions = await questionsFor(engine, task, length, depths);
   const run: AutoTaskRun = {
     task,
@@ -79,35 +79,41 @@ async function measureTask(engine: EngineClient, task: AutoTask, length: number,
     const limits = await limitsFor(engine, question);
     for (const policy of AUTO_FIXED) {
       for (const limit of AUTO_LIMITS) {
-        const preview = await engine.planTurn(request(question, policy, { freeRamBytes: limits[limit], marginBytes: 0 }, null));
+        const preview = await engine.planTurn(request(question, policy, { freeRamBytes: limits[limit], marginBytes: 0 }, []));
         run.fits[policy]![limit] &&= preview.fits;
       }
-      run.fixed[policy]!.push(await ask(engine, question, policy, null, null));
+      run.fixed[policy]!.push(await ask(engine, question, policy, null, []));
     }
     for (const limit of AUTO_LIMITS) {
       const memory = { freeRamBytes: limits[limit], marginBytes: 0 };
       run.limitBytes[limit].push(limits[limit]);
-      const planned = (await engine.planTurn(request(question, 'auto', memory, frontier))).policy;
+      const planned = (await engine.planTurn(request(question, 'auto', memory, frontiers))).policy;
       const already = run.fixed[planned]?.[i];
-      run.auto[limit].push(already ? { ...already, reused: true } : await ask(engine, question, 'auto', memory, frontier));
+      run.auto[limit].push(already ? { ...already, reused: true } : await ask(engine, question, 'auto', memory, frontiers));
     }
     process.stderr.write(`[bench] auto ${length} tokens, ${task}: question ${i + 1}/${questions.length}\n`);
   }
   return run;
 }
 
+/** What the run's auto read at this length: the shipped frontier measured nearest it. */
+function frontierRead(frontiers: ModelFrontier[], length: number): AutoLengthRun['frontier'] {
+  const frontier = nearestFrontier(frontiers, length);
+  return frontier ? { questions: frontier.questions, measuredAt: frontier.measuredAt, promptTokens: frontier.promptTokens } : null;
+}
+
 export async function runAutoBench(options: BenchOptions): Promise<void> {
   const lengths = options.lengths ?? (options.mode === 'quick' ? [2048] : [2048, 4096, 8192]);
   const depths = options.depths ?? (options.mode === 'quick' ? 4 : 8);
   const identity = await identifyModel(testModelPath(options.model));
-  const frontier = readShippedFrontier(identity.sha256);
+  const frontiers = readShippedFrontiers(identity.sha256);
   const engine = await EngineClient.start({ build: 'patched' });
   const machine = describeMachine();
   try {
     await engine.loadModel({ path: identity.path, contextSize: Math.max(...lengths) + ANSWER_TOKENS + 64 });
     for (const length of lengths) {
       const tasks: AutoTaskRun[] = [];
-      for (const task of AUTO_TASKS) tasks.push(await measureTask(engine, task, length, depths, frontier));
+      for (const task of AUTO_TASKS) tasks.push(await measureTask(engine, task, length, depths, frontiers));
       const run: AutoLengthRun = {
         task: 'auto',
         length,
@@ -116,7 +122,7 @@ export async function runAutoBench(options: BenchOptions): Promise<void> {
         date: todayUtc(),
         machine,
         model: identity.name,
-        frontier: frontier ? { questions: frontier.questions, measuredAt: frontier.measuredAt } : null,
+        frontier: frontierRead(frontiers, length),
         tasks,
       };
       saveAutoLength(options.outputDir, run);

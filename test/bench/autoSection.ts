@@ -47,7 +47,8 @@ export interface AutoLengthRun {
   date: string;
   machine: MachineInfo;
   model: string;
-  frontier: { questions: number; measuredAt: string } | null;
+  /** The shipped frontier auto read (nearest the length; runs before frontiers had lengths did not record its length). */
+  frontier: { questions: number; measuredAt: string; promptTokens?: number } | null;
   tasks: AutoTaskRun[];
 }
 
@@ -102,7 +103,7 @@ export function autoRows(length: number, run: AutoTaskRun): string[] {
 
 export function renderAutoSection(runs: AutoLengthRun[]): string {
   const lines = runs.map((run) => {
-    const frontier = run.frontier ? `the frontier Sift ships for this model (${run.frontier.questions} questions, ${run.frontier.measuredAt.slice(0, 10)})` : 'no frontier (the model is not calibrated)';
+    const frontier = run.frontier ? `the frontier Sift ships for this model (${run.frontier.questions} questions${run.frontier.promptTokens ? ` of ~${run.frontier.promptTokens.toLocaleString('en-US')} tokens` : ''}, ${run.frontier.measuredAt.slice(0, 10)})` : 'no frontier (the model is not calibrated)';
     return `- ${run.length.toLocaleString('en-US')} tokens, ${run.date}: \`${run.command}\`; ${run.depths} fact depth${run.depths === 1 ? '' : 's'}; ${run.model}; ${machineLine(run.machine)}; auto read ${frontier}.`;
   });
   const latest = runs.map((r) => r.date).sort().at(-1) ?? todayUtc();

@@ -50,14 +50,19 @@ describe('calibration in the settings drawer', () => {
     await ui(page).newChat().click();
     await ui(page).settings().click();
     const status = page.getByTestId('calibration-status');
-    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/Measured by Sift’s developers\s[\s\S]*\son 10 questions of/);
-    await expect.poll(() => page.getByTestId('frontier-table').locator('tbody tr').count()).toBe(7);
+    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/Measured at ~[\d,]+ tokens; a turn reads the length nearest its prompt/);
+    const shipped = page.getByTestId('frontier-table').first();
+    await expect.poll(() => shipped.locator('caption').textContent()).toMatch(/measured by Sift’s developers\s[\s\S]*\son 10 questions/);
+    await expect.poll(() => shipped.locator('tbody tr').count()).toBe(7);
 
     await page.getByTestId('calibrate').click();
     const progress = page.getByTestId('calibration-progress');
     await expect.poll(() => progress.textContent(), { timeout: 60_000 }).toMatch(/\d+ of 8 turns/);
-    await expect.poll(() => status.textContent(), { timeout: 240_000 }).toMatch(/Calibrated on this machine\s+just now on 1 question of ~\d+ tokens/);
-    await expect.poll(() => page.getByTestId('frontier-table').textContent()).toMatch(/keydiff:budget=0\.2/);
+    // this machine's ~512-token length is listed first, beside the shipped ~2k one
+    const own = page.getByTestId('frontier-table').first();
+    await expect.poll(() => own.locator('caption').textContent(), { timeout: 240_000 }).toMatch(/~\d+ tokens ·\s+calibrated on this machine\s+just now on 1 question/);
+    await expect.poll(() => page.getByTestId('frontier-table').count()).toBe(2);
+    await expect.poll(() => own.textContent()).toMatch(/keydiff:budget=0\.2/);
     await page.getByRole('region', { name: 'Calibration' }).scrollIntoViewIfNeeded();
     await page.emulateMedia({ colorScheme: 'light' });
     await page.screenshot({ path: path.join(SHOTS, 'settings-calibration-light.png') });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelFileHash } from '../../src-main/models/modelHash.js';
 import { readLayerProfile } from '../../src-common/policy/calibration.js';
-import { readFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
+import { readFrontiers, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import { openStore } from '../../src-main/store/index.js';
 import { testModelPath } from '../helpers/testModel.js';
 
@@ -66,17 +66,22 @@ describe('sift calibrate', () => {
     expect(out.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(profile!.trimmedLayers);
   });
 
-  it('measures the frontier on a real-prose question, stores it, and auto plans from it', async () => {
+  it('measures the frontier at two lengths on real-prose questions, stores both, and auto plans from the nearest', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-calibrate-'));
     const model = testModelPath();
-    const res = runCli(['calibrate', '--json', '--measure', 'frontier', '--frontier-tokens', '512', '--depths', '1', model], dataDir);
+    const res = runCli(['calibrate', '--json', '--measure', 'frontier', '--frontier-tokens', '1024,512', '--depths', '1', model], dataDir);
     expect(res.status, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/measuring .*'s frontier: 7 policies against full KV on 1 real-prose question of/);
+    expect(res.stderr).toMatch(/measuring .*'s frontier at 512, 1024 tokens/);
+    expect(res.stderr).toMatch(/7 policies against full KV on 1 real-prose question of ~512 tokens/);
+    expect(res.stderr).toMatch(/7 policies against full KV on 1 real-prose question of ~1024 tokens/);
     expect(res.stderr).toMatch(/question 1\/1 \(\d+ tokens, full KV (right|wrong)/);
 
-    const printed = JSON.parse(res.stdout.trim()) as { frontier: ModelFrontier; scores?: unknown };
+    const printed = JSON.parse(res.stdout.trim()) as { frontiers: ModelFrontier[]; scores?: unknown };
     expect(printed.scores).toBeUndefined(); // layers were not measured
-    const { frontier } = printed;
+    expect(printed.frontiers).toHaveLength(2);
+    const [frontier, longer] = printed.frontiers as [ModelFrontier, ModelFrontier];
+    expect(longer.promptTokens).toBeGreaterThan(frontier.promptTokens * 1.5);
+    expect(longer.promptTokens).toBeLessThanOrEqual(1024);
     expect(frontier.questions).toBe(1);
     expect(frontier.promptTokens).toBeGreaterThan(300);
     expect(frontier.promptTokens).toBeLessThanOrEqual(512);
@@ -100,16 +105,26 @@ describe('sift calibrate', () => {
 
     const store = openStore({ dataDir });
     try {
-      expect(readFrontier(store.modelProfiles.get(await modelFileHash(model))?.profile)).toEqual(frontier);
+      expect(readFrontiers(store.modelProfiles.get(await modelFileHash(model))?.profile)).toEqual(printed.frontiers);
     } finally {
       store.close();
     }
 
-    // auto under prefer=fast on a long prompt decides lazy prefill from this measurement, and says so
-    const plan = runCli(['plan', '--json', '--model', model, '--prompt-tokens', '4000', '--prefer', 'fast'], dataDir);
-    expect(plan.status, plan.stderr).toBe(0);
-    const planned = JSON.parse(plan.stdout.trim()) as { calibration: { source: string } | null; explanation: string; notices: string[]; policy: string };
-    expect(planned.calibration?.source).toBe('calibrate');
-    expect([planned.explanation, ...planned.notices].join(' ')).toMatch(/on this model/i);
+    type Planned = { calibration: { source: string; promptTokens: number; lengths: number[] } | null; explanation: string; notices: string[]; policy: string };
+    const plan = (tokens: number): Planned => {
+      const res = runCli(['plan', '--json', '--model', model, '--prompt-tokens', String(tokens), '--prefer', 'fast'], dataDir);
+      expect(res.status, res.stderr).toBe(0);
+      return JSON.parse(res.stdout.trim()) as Planned;
+    };
+    // a prompt of about the longer length reads this machine's measurement of it
+    const near = plan(longer.promptTokens);
+    expect(near.calibration).toMatchObject({ source: 'calibrate', promptTokens: longer.promptTokens });
+    // a long prompt reads the shipped frontier's ~2k length, nearer it than this machine's two;
+    // auto under prefer=fast decides lazy prefill from that measurement, and says so
+    const far = plan(4000);
+    expect(far.calibration?.source).toBe('shipped');
+    expect(far.calibration?.promptTokens).toBeGreaterThan(1800);
+    expect(far.calibration?.lengths).toEqual([frontier.promptTokens, longer.promptTokens, far.calibration?.promptTokens]);
+    expect([far.explanation, ...far.notices].join(' ')).toMatch(/on this model/i);
   });
 });

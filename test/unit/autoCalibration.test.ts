@@ -16,7 +16,7 @@ import { createTempDirTracker } from '../fixtures/store/tempDirs.js';
 const dirs = createTempDirTracker('sift-auto-calibration-');
 const DELAY = 1000;
 const hashOf = (modelPath: string) => (modelPath.endsWith('a.gguf') ? 'a'.repeat(64) : 'b'.repeat(64));
-const someFrontier = { questions: 1 } as ModelFrontier;
+const someFrontiers = [{ questions: 1 } as ModelFrontier];
 
 function running(modelPath: string, automatic: boolean, status: CalibrationState['status'] = 'running'): CalibrationState {
   return { modelPath, status, automatic, paused: false, done: 0, total: 0, line: '', error: null, startedAt: 0, finishedAt: null };
@@ -38,7 +38,7 @@ function setup(options: { frontierFor?: string[]; busy?: () => boolean; placemen
   const auto = new AutoCalibration({
     store: settings,
     calibrator,
-    frontiers: { forModel: (p) => ((options.frontierFor ?? []).includes(p) ? someFrontier : null) },
+    frontiers: { forModel: (p) => ((options.frontierFor ?? []).includes(p) ? someFrontiers : []) },
     hash: async (p) => hashOf(p),
     chatBusy: options.busy ?? (() => false),
     placement: () => options.placement ?? { offloadedLayers: 0, freeRamBytes: 8 * 1024 ** 3 },

@@ -14,15 +14,16 @@ import {
   frontierPoint,
   lossPoints,
   parseFrontier,
-  readFrontier,
+  readFrontiers,
+  nearestFrontier,
   vouchedLazy,
   withFrontier,
   type FrontierPoint,
   type ModelFrontier,
   type QuestionResult,
 } from '../../src-common/policy/frontier.js';
-import { readShippedFrontier, StoredFrontiers } from '../../src-main/models/modelFrontiers.js';
-import { frontierCandidates, spreadDepths } from '../../src-main/models/frontierCalibration.js';
+import { readShippedFrontiers, StoredFrontiers, writeShippedFrontiers } from '../../src-main/models/modelFrontiers.js';
+import { frontierCandidates, lengthsWithin, spreadDepths } from '../../src-main/models/frontierCalibration.js';
 
 function result(correct: boolean, answer: string, ttftMs: number, agreeing: number, kv = 1000): QuestionResult {
   return { correct, answer, ttftMs, kvBytesSteady: kv, agreeing, positions: 10 };
@@ -112,36 +113,69 @@ describe('an eviction budget between the measured ones', () => {
 describe('the stored and shipped forms', () => {
   const stored = frontier([point('lazy', 'lazy', 0.9, 1.4)]);
 
-  it('round-trips beside other kinds of profile, and refuses malformed ones', () => {
-    const profile = withFrontier({ simlayerkv: { keep: true } }, stored);
+  const at = (promptTokens: number, source: ModelFrontier['source'] = 'calibrate'): ModelFrontier => ({ ...stored, promptTokens, source });
+
+  it('round-trips beside other kinds of profile, one frontier per length, and refuses malformed ones', () => {
+    const profile = withFrontier({ simlayerkv: { keep: true } }, at(4000));
     expect(profile['simlayerkv']).toEqual({ keep: true });
-    expect(readFrontier(JSON.parse(JSON.stringify(profile)))).toEqual(stored);
+    const both = withFrontier(JSON.parse(JSON.stringify(profile)), at(2000));
+    expect(readFrontiers(both)).toEqual([at(2000), at(4000)]);
+    // a new measurement at about a stored length replaces it
+    const again = { ...at(2100), questions: 9 };
+    expect(readFrontiers(withFrontier(both, again))).toEqual([again, at(4000)]);
     expect(parseFrontier({ ...stored, points: [{ ...stored.points[0], top1: 1.5 }] })).toBeNull();
     expect(parseFrontier({ ...stored, source: 'guess' })).toBeNull();
-    expect(readFrontier({ frontier: 'x' })).toBeNull();
-    expect(readFrontier(null)).toBeNull();
+    // a malformed length is left out, the others are read
+    expect(readFrontiers({ frontiers: [{ ...at(2000), source: 'guess' }, at(8000)] })).toEqual([at(8000)]);
+    expect(readFrontiers({ frontiers: 'x' })).toEqual([]);
+    expect(readFrontiers(null)).toEqual([]);
   });
 
-  it('reads a shipped file only for the hash it names, and prefers this machine calibration', async () => {
+  it('reads a profile stored before frontiers had lengths as its one length, and moves it on the next write', () => {
+    const old = { simlayerkv: { keep: true }, frontier: at(2000) };
+    expect(readFrontiers(old)).toEqual([at(2000)]);
+    const written = withFrontier(old, at(8000));
+    expect(written['frontier']).toBeUndefined();
+    expect(readFrontiers(written)).toEqual([at(2000), at(8000)]);
+  });
+
+  it('gives a turn the length measured nearest its prompt, by ratio', () => {
+    const all = [at(2000), at(4000), at(8000)];
+    expect(nearestFrontier(all, 500)?.promptTokens).toBe(2000);
+    expect(nearestFrontier(all, 2900)?.promptTokens).toBe(4000); // 2900/2000 is 1.45×, 4000/2900 is 1.38×
+    expect(nearestFrontier(all, 2700)?.promptTokens).toBe(2000);
+    expect(nearestFrontier(all, 60_000)?.promptTokens).toBe(8000);
+    expect(nearestFrontier([], 2000)).toBeNull();
+  });
+
+  it('reads a shipped file only for the hash it names, and puts this machine calibration of a length in place of the shipped one', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sift-frontiers-'));
     const hash = 'a'.repeat(64);
-    const shipped = { ...stored, source: 'shipped' as const };
-    writeFileSync(path.join(dir, `${hash}.json`), JSON.stringify({ modelHash: hash, name: 'm', frontier: shipped }));
-    writeFileSync(path.join(dir, `${'b'.repeat(64)}.json`), JSON.stringify({ modelHash: hash, name: 'm', frontier: shipped }));
+    const shipped = [at(2000, 'shipped'), at(4000, 'shipped')];
+    writeFileSync(path.join(dir, `${hash}.json`), JSON.stringify({ modelHash: hash, name: 'm', frontiers: shipped }));
+    writeFileSync(path.join(dir, `${'b'.repeat(64)}.json`), JSON.stringify({ modelHash: hash, name: 'm', frontiers: shipped }));
     const url = pathToFileURL(`${dir}/`);
-    expect(readShippedFrontier(hash, url)).toEqual(shipped);
-    expect(readShippedFrontier('b'.repeat(64), url)).toBeNull(); // names another model
-    expect(readShippedFrontier('c'.repeat(64), url)).toBeNull();
+    expect(readShippedFrontiers(hash, url)).toEqual(shipped);
+    expect(readShippedFrontiers('b'.repeat(64), url)).toEqual([]); // names another model
+    expect(readShippedFrontiers('c'.repeat(64), url)).toEqual([]);
+
+    // a file shipped before frontiers had lengths
+    const older = 'd'.repeat(64);
+    writeFileSync(path.join(dir, `${older}.json`), JSON.stringify({ modelHash: older, name: 'm', frontier: shipped[0] }));
+    expect(readShippedFrontiers(older, url)).toEqual([shipped[0]]);
+    // writing merges by length into what ships
+    await writeShippedFrontiers(older, 'm', [at(8000)], url);
+    expect(readShippedFrontiers(older, url)).toEqual([shipped[0], at(8000, 'shipped')]);
 
     const model = path.join(dir, 'model.gguf');
     writeFileSync(model, 'not really a model');
     const { modelFileHash } = await import('../../src-main/models/modelHash.js');
     const modelHash = await modelFileHash(model);
-    writeFileSync(path.join(dir, `${modelHash}.json`), JSON.stringify({ modelHash, name: 'm', frontier: shipped }));
+    writeFileSync(path.join(dir, `${modelHash}.json`), JSON.stringify({ modelHash, name: 'm', frontiers: shipped }));
     const none = new StoredFrontiers({ get: () => null }, url);
     expect(await none.forModel(model)).toEqual(shipped);
-    const calibrated = new StoredFrontiers({ get: () => ({ modelHash, path: model, name: 'm', profile: withFrontier({}, stored), createdAt: 0 }) }, url);
-    expect(await calibrated.forModel(model)).toEqual(stored);
+    const calibrated = new StoredFrontiers({ get: () => ({ modelHash, path: model, name: 'm', profile: withFrontier({}, at(4100)), createdAt: 0 }) }, url);
+    expect(await calibrated.forModel(model)).toEqual([shipped[0], at(4100)]);
   });
 });
 
@@ -160,5 +194,12 @@ describe('what a calibration tries', () => {
     ]);
     expect(frontierCandidates(24, { lazy: false, eviction: false, simLayerKv: null }).map((c) => c.policy)).toEqual(['kv:type=q8_0']);
     expect(spreadDepths(4)).toEqual([0.125, 0.375, 0.625, 0.875]);
+  });
+
+  it('calibrates the lengths the opened context holds, or the longest question it does', () => {
+    expect(lengthsWithin([4096, 2048, 2048], 8192, 32)).toEqual([2048, 4096]);
+    // a model trained at 4k opens 4,096 tokens: 4,096 of prompt has no room for the answer
+    expect(lengthsWithin([2048, 4096], 4096, 32)).toEqual([2048]);
+    expect(lengthsWithin([2048, 4096], 1024, 32)).toEqual([1024 - 32 - 16]);
   });
 });

@@ -77,8 +77,8 @@ export class AppState {
   toasts = $state<Toast[]>([]);
   /** The caches saved on disk (read when the settings open, and after each answer while they are). */
   savedKv = $state<SavedKvState | null>(null);
-  /** The loaded model's measured frontier (read when the settings open, and after a calibration); undefined: not read yet. */
-  frontier = $state<ModelFrontier | null | undefined>(undefined);
+  /** The loaded model's measured frontiers by prompt length (read when the settings open, and after a calibration); empty: not calibrated; undefined: not read yet. */
+  frontiers = $state<ModelFrontier[] | undefined>(undefined);
   loaded = $state(false);
   private toastId = 0;
 
@@ -328,15 +328,15 @@ export class AppState {
     });
   }
 
-  /** Reads the loaded model's frontier (this machine's calibration, else the one Sift ships). */
-  async refreshFrontier(): Promise<void> {
+  /** Reads the loaded model's frontiers (this machine's calibration of each length, else the one Sift ships). */
+  async refreshFrontiers(): Promise<void> {
     const model = this.models?.current;
     if (!model) {
-      this.frontier = undefined;
+      this.frontiers = undefined;
       return;
     }
     await this.guard(async () => {
-      this.frontier = await this.api.call('models.frontier', { path: model.path });
+      this.frontiers = await this.api.call('models.frontiers', { path: model.path });
     });
   }
 
@@ -475,7 +475,7 @@ export class AppState {
         break;
       case 'calibration.progress':
         if (this.models) this.models.calibration = event.calibration;
-        if (event.calibration.status === 'done' && event.calibration.modelPath === this.models?.current?.path) void this.refreshFrontier();
+        if (event.calibration.status === 'done' && event.calibration.modelPath === this.models?.current?.path) void this.refreshFrontiers();
         break;
       case 'sessions.changed':
         void this.guard(() => this.refreshSessions());
