@@ -366,6 +366,15 @@ function workerLines(workers: NonNullable<PlanResult['workers']>): string[] {
   ];
 }
 
+/** Which of the model's calibrated lengths auto read, and where it was measured. */
+function calibrationLine(calibration: PlanResult['calibration']): string {
+  if (!calibration) return 'Calibration: none for this model (sift calibrate measures it)';
+  const tokens = (n: number) => `~${n.toLocaleString('en-US')}`;
+  const others = calibration.lengths.filter((n) => n !== calibration.promptTokens);
+  const where = calibration.source === 'shipped' ? 'shipped with Sift' : 'calibrated on this machine';
+  return `Calibration: read at ${tokens(calibration.promptTokens)} tokens (${where}, ${calibration.measuredAt.slice(0, 10)})${others.length ? `; also measured at ${others.map(tokens).join(', ')}` : ''}`;
+}
+
 function documentLine(result: PlanResult): string {
   const { document, questionAllowance } = result.prompt!;
   const question = questionAllowance ? ` (no question given: ${QUESTION_ALLOWANCE_TOKENS} tokens left for one)` : ' with the question';
@@ -391,6 +400,7 @@ export async function planCommand(argv: string[]): Promise<number> {
         selection.explanation,
         ...(result.expectedTtft ? [`Expected first token: ${formatMs(result.expectedTtft.ms)} (${result.expectedTtft.basis})`] : []),
         `Predicted: weights ${formatBytes(bytes.model)}, KV ${formatBytes(bytes.kv)}, compute ${formatBytes(bytes.compute)}; peak ${formatBytes(bytes.peak)}, steady ${formatBytes(bytes.steady)}`,
+        calibrationLine(result.calibration),
         ...(result.workers ? workerLines(result.workers) : []),
         ...(result.dryRun ? dryRunLines(result.dryRun) : []),
         ...selection.notices.map((n) => `Notice: ${n}`),

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { EngineClient } from '../../src-main/engine/engineClient.js';
 import { calibrateLengths, candidatesFor, contextFor, DEFAULT_FRONTIER, DEFAULT_FRONTIER_LENGTHS, machineName } from '../../src-main/models/frontierCalibration.js';
-import { writeShippedFrontiers } from '../../src-main/models/modelFrontiers.js';
+import { readShippedFrontiers, writeShippedFrontiers } from '../../src-main/models/modelFrontiers.js';
 import { lossPoints, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import { machineLine, todayUtc, writeBenchmarksSection } from '../../scripts/load/benchmarksSection.js';
 import { UsageError } from '../../src-main/cli/usageError.js';
@@ -15,15 +15,16 @@ import { identifyModel } from './modelIdentity.js';
 import type { BenchOptions } from './options.js';
 
 const TITLE = 'The frontier auto reads, shipped with the app';
-/** As many fact depths as the shipped SmolLM2 frontier was measured with. */
+/** As many fact depths as the shipped SmolLM2 frontier's ~2k length was measured with (its ~4k length: 4, a question takes ~6 min there on 2 cores). */
 const DEFAULT_DEPTHS = 8;
 
-function lengthTable(frontier: ModelFrontier): string[] {
+function lengthTable(frontier: ModelFrontier, measuredNow: boolean): string[] {
   const rows = frontier.points.map(
     (p) => `| \`${p.policy}\` | ${p.kept}/${frontier.fullCorrect} | ${p.sameAnswer}/${frontier.questions} | ${(p.top1 * 100).toFixed(1)}% | ${lossPoints(p).toFixed(1)} | ${p.ttftSpeedup.toFixed(2)}× | ${p.kvSmaller.toFixed(1)}× |`,
   );
   return [
-    `**~${frontier.promptTokens.toLocaleString('en-US')} tokens**: ${frontier.questions} question${frontier.questions === 1 ? '' : 's'}; full KV answered ${frontier.fullCorrect} of them right.`,
+    `**~${frontier.promptTokens.toLocaleString('en-US')} tokens** (${measuredNow ? 'this run' : `kept from the file: measured ${frontier.measuredAt.slice(0, 10)} on ${frontier.machine}`}): ` +
+      `${frontier.questions} question${frontier.questions === 1 ? '' : 's'}; full KV answered ${frontier.fullCorrect} of them right.`,
     '',
     '| policy | kept | same | top-1 | points lost | TTFT vs full | KV smaller |',
     '|---|---|---|---|---|---|---|',
@@ -31,16 +32,20 @@ function lengthTable(frontier: ModelFrontier): string[] {
   ];
 }
 
-export function shipFrontierSection(frontiers: readonly ModelFrontier[], context: { command: string; machine: string; model: string; file: string; minutes: number }): string {
+/** The shipped file's frontiers, every length it holds, those this run measured said so. */
+export function shipFrontierSection(
+  frontiers: readonly ModelFrontier[],
+  context: { command: string; machine: string; model: string; file: string; minutes: number; measuredNow: readonly number[] },
+): string {
   return [
     `## ${todayUtc()} — ${TITLE}`,
     '',
     `Command: \`${context.command}\`. Machine: ${context.machine}. ${context.model}, patched build, flash attention off; ${context.minutes.toFixed(0)} min. ` +
       `Written to \`${context.file}\`, which auto reads for this model until it is calibrated on the person's machine (docs/POLICIES.md, "Policy auto").`,
     '',
-    `Real-prose questions at ${frontiers.length} prompt length${frontiers.length === 1 ? '' : 's'} (built as \`sift calibrate\` builds them, seed ${DEFAULT_FRONTIER.seed}); a turn's auto reads the length nearest its prompt. ` +
+    `The file holds real-prose questions at ${frontiers.length} prompt length${frontiers.length === 1 ? '' : 's'} (built as \`sift calibrate\` builds them, seed ${DEFAULT_FRONTIER.seed}); a turn's auto reads the length nearest its prompt. ` +
       'Kept: of the questions full KV answered right, answered right under the policy too; same: normalised answer equal to full KV\'s; top-1: share of full KV\'s answer tokens the policy ranks first with them forced through (points lost = 100 × (1 − top-1)); TTFT: median of full KV\'s first-token time over the policy\'s (>1: sooner); KV: full KV\'s steady KV bytes over the policy\'s. No SimLayerKV row: the bench runs without a calibrated layer profile.',
-    ...frontiers.flatMap((f) => ['', ...lengthTable(f)]),
+    ...frontiers.flatMap((f) => ['', ...lengthTable(f, context.measuredNow.includes(f.promptTokens))]),
   ].join('\n');
 }
 
@@ -65,7 +70,8 @@ export async function runShipFrontierBench(options: BenchOptions): Promise<void>
     await engine.close();
   }
   const file = await writeShippedFrontiers(identity.sha256, name, frontiers);
-  const section = shipFrontierSection(frontiers, {
+  const section = shipFrontierSection(readShippedFrontiers(identity.sha256), {
+    measuredNow: frontiers.map((f) => f.promptTokens),
     command: options.command,
     machine,
     model: identity.name,
