@@ -82,7 +82,13 @@ export interface CalibrationState {
   automatic: boolean;
   /** Waiting while an answer is written in the chat. */
   paused: boolean;
-  /** Turns measured, of all (questions × (policies + full KV)); 0 of 0 while it starts. */
+  /**
+   * What is measured now: which layers SimLayerKV can trim (a model with no layer profile yet),
+   * then the policies against full KV; `phases` is 2 when the layers are measured in this run.
+   */
+  phase: 'layers' | 'frontier';
+  phases: 1 | 2;
+  /** Turns and probes measured in this phase, of all there may be (the layer search can stop early); 0 of 0 while it starts. */
   done: number;
   total: number;
   /** The last step, in words. */

@@ -84,7 +84,13 @@ export function createBackend(options: BackendOptions): Backend {
       void autoCalibration?.calibrationChanged(calibration);
     },
     chatBusy: () => supervisor.turnRunning,
-    ...(options.calibrationTokens ? { frontier: { lengths: [options.calibrationTokens], depths: 1 } } : {}),
+    // tests: one short question, one document, a window that leaves the document something to trim
+    ...(options.calibrationTokens
+      ? {
+          frontier: { lengths: [options.calibrationTokens], depths: 1 },
+          layers: { tokens: options.calibrationTokens, window: Math.round(options.calibrationTokens / 8), forced: 8, documents: 1 },
+        }
+      : {}),
   });
   const frontiers = new StoredFrontiers(store.modelProfiles);
   const autoCalibrationStore = new AutoCalibrationStore(store.settings);

@@ -2,10 +2,14 @@
 // engine not writing an answer): the person's turn keeps the cores, and calibration times are
 // not measured against a competing prefill. A call already started runs to its end.
 import type { RunningTurn } from '../engine/engineClient.js';
-import type { FrontierEngine } from './frontierCalibration.js';
+import type { CalibrationEngine } from './layerCalibration.js';
 
-export function idleGated(engine: FrontierEngine, waitForIdle: () => Promise<void>): FrontierEngine {
+export function idleGated(engine: CalibrationEngine, waitForIdle: () => Promise<void>): CalibrationEngine {
   return {
+    probeAttention: async (request) => {
+      await waitForIdle();
+      return engine.probeAttention(request);
+    },
     runTurn: (request, onEvent): RunningTurn => ({ turnId: -1, result: waitForIdle().then(() => engine.runTurn(request, onEvent).result) }),
     probeLogits: async (request) => {
       await waitForIdle();

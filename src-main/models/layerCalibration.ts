@@ -10,6 +10,7 @@ import type { AttentionProbeResult } from '../../src-engine/attentionProbe.js';
 import {
   argmax,
   averageScores,
+  candidateCounts,
   candidatePolicy,
   chooseTrimmedLayers,
   topOneAgreement,
@@ -150,9 +151,15 @@ export async function calibrateLayers(
   documents: readonly CalibrationDocument[],
   options: CalibrationOptions,
   progress: (line: string) => void = () => {},
+  /** After each probe or turn: how many, of the most there can be (the search may stop early, and then jumps to the end). */
+  onStep: (done: number, total: number) => void = () => {},
 ): Promise<CalibratedLayerProfile> {
   if (documents.length === 0) throw new Error('no calibration documents');
   const { sink, window, lastW, forced } = options;
+  // a score and a reference per document, then a probe per document for each tried set
+  let total = 2 * documents.length;
+  let done = 0;
+  const step = () => onStep(++done, total);
 
   const scores: number[][] = [];
   const prompts: Array<{ document: CalibrationDocument; messages: ChatMessage[]; promptTokens: number }> = [];
@@ -167,6 +174,8 @@ export async function calibrateLayers(
     }
     scores.push(observed.layers.map((layer) => layerLaziness(layer, observed.positions, observed.promptTokens, sink, window)));
     prompts.push({ document, messages, promptTokens: observed.promptTokens });
+    if (i === 0) total += documents.length * candidateCounts(observed.layers.map((_, layer) => layer), options.step).length;
+    step();
     progress(`scoring layers: document ${i + 1}/${documents.length} (${observed.promptTokens} tokens, ${seconds(started)})`);
   }
   const meanScores = averageScores(scores);
@@ -183,6 +192,7 @@ export async function calibrateLayers(
     const follow = (await tokenize(answer)).slice(0, forced);
     const full = await engine.probeLogits({ messages: prompt.messages, follow, policy: 'full' });
     prepared.push({ id: prompt.document.id, messages: prompt.messages, promptTokens: prompt.promptTokens, follow, reference: full.logits.map(argmax) });
+    step();
     progress(`full KV reference: document ${i + 1}/${prompts.length} (${follow.length} tokens, ${seconds(started)})`);
   }
 
@@ -194,6 +204,7 @@ export async function calibrateLayers(
       for (const document of prepared) {
         const trimmed = await engine.probeLogits({ messages: document.messages, follow: document.follow, policy: candidatePolicy(layers, sink, window) });
         agreement.push(topOneAgreement(document.reference, trimmed.logits));
+        step();
       }
       return agreement;
     },
@@ -210,6 +221,7 @@ export async function calibrateLayers(
     },
   );
 
+  onStep(total, total);
   return {
     scores: meanScores,
     delta: choice.delta,

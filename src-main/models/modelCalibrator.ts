@@ -1,17 +1,19 @@
-// The app's "Calibrate this model": measures a model's frontier at each default prompt length
-// (frontierCalibration.ts; each stored as soon as it is measured) in an
-// engine process of its own, beside the one that answers chats (the weights are mapped, not
+// The app's "Calibrate this model": measures which layers SimLayerKV can trim when the model has
+// no layer profile yet (layerCalibration.ts, as `sift calibrate` does), then the model's frontier
+// at each default prompt length (frontierCalibration.ts; each stored as soon as it is measured,
+// SimLayerKV among the policies when layers can be trimmed), in an engine process of its own, beside the one that answers chats (the weights are mapped, not
 // copied; answers are slower meanwhile, and the panel says so), reports progress, and stores the
 // result where auto finds it. One calibration at a time; cancelling stops its engine. It waits
 // while the chat's engine writes an answer: the person's turn keeps the cores, and the
 // calibration's own first-token times are not measured against a competing prefill.
 import type { CalibrationState } from '../../src-common/contract.js';
-import { readLayerProfile } from '../../src-common/policy/calibration.js';
+import { readLayerProfile, withLayerProfile, type CalibratedLayerProfile } from '../../src-common/policy/calibration.js';
 import { withFrontier } from '../../src-common/policy/frontier.js';
 import type { EngineClient } from '../engine/engineClient.js';
 import { idleGated, whileBusy } from './idleGate.js';
 import type { ModelProfileRepository } from '../store/modelProfiles.js';
 import { calibrateLengths, contextFor, DEFAULT_FRONTIER, DEFAULT_FRONTIER_LENGTHS, candidatesFor, lengthsWithin, machineName, type FrontierOptions } from './frontierCalibration.js';
+import { calibrateLayers, DEFAULT_CALIBRATION, loadCalibrationDocuments, type CalibrationEngine, type CalibrationOptions } from './layerCalibration.js';
 import { modelFileHash } from './modelHash.js';
 import { ModelError } from './modelError.js';
 
@@ -22,6 +24,8 @@ export interface ModelCalibratorOptions {
   onChange(state: CalibrationState): void;
   /** Shorter questions for tests (serve --calibration-tokens: one length); the default is the CLI's. */
   frontier?: Partial<Omit<FrontierOptions, 'tokens'>> & { lengths?: readonly number[] };
+  /** Shorter layer measurement for tests (serve --calibration-tokens); the default is the CLI's, on all built-in documents. */
+  layers?: Partial<CalibrationOptions> & { documents?: number };
   /** An answer is being written in the chat's engine: the calibration waits before its next turn. */
   chatBusy?(): boolean;
 }
@@ -47,6 +51,8 @@ export class ModelCalibrator {
       status: 'running',
       automatic: how.automatic,
       paused: false,
+      phase: 'frontier',
+      phases: 1,
       done: 0,
       total: 0,
       line: 'Starting a calibration engine…',
@@ -83,24 +89,58 @@ export class ModelCalibrator {
     this.patch({ paused: false });
   }
 
+  /**
+   * Which layers SimLayerKV can trim, on the built-in documents; the reason instead when this
+   * model or build cannot be measured (the frontier is measured without SimLayerKV then).
+   */
+  private async measureLayers(engine: CalibrationEngine, options: CalibrationOptions, documentCount: number | undefined): Promise<CalibratedLayerProfile | string> {
+    this.patch({ phase: 'layers', phases: 2, done: 0, total: 0, line: 'Measuring which layers SimLayerKV can trim…' });
+    try {
+      const documents = (await loadCalibrationDocuments()).slice(0, documentCount);
+      return await calibrateLayers(
+        engine,
+        documents,
+        options,
+        (line) => this.patch({ line: line.trim() }),
+        (done, total) => this.patch({ done, total }),
+      );
+    } catch (error) {
+      if (this.cancelled) throw error;
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
   private async run(modelPath: string): Promise<void> {
     const { lengths: wanted = DEFAULT_FRONTIER_LENGTHS, ...asked } = this.options.frontier ?? {};
     const settings: Omit<FrontierOptions, 'tokens'> = { ...DEFAULT_FRONTIER, ...asked };
+    const { documents: documentCount, ...layerAsked } = this.options.layers ?? {};
+    const layerSettings: CalibrationOptions = { ...DEFAULT_CALIBRATION, ...layerAsked };
     try {
       const hashing = modelFileHash(modelPath);
       hashing.catch(() => undefined);
       this.engine = await this.options.startEngine();
       if (this.cancelled) throw new Error('cancelled');
       if (this.engine.build.kind !== 'patched') throw new Error('Calibration needs the patched build (run npm run setup).');
-      const info = await this.engine.loadModel({ path: modelPath, contextSize: contextFor(Math.max(...wanted), settings.answerTokens) });
+      const contextSize = Math.max(contextFor(Math.max(...wanted), settings.answerTokens), layerSettings.tokens + layerSettings.forced + 16);
+      const info = await this.engine.loadModel({ path: modelPath, contextSize });
       // the engine opens at most the model's trained context: longer lengths are left out
       const lengths = lengthsWithin(wanted, info.contextSize, settings.answerTokens);
       const modelHash = await hashing;
-      const stored = this.options.profiles.get(modelHash)?.profile;
-      const layerProfile = readLayerProfile(stored);
-      const candidates = candidatesFor(info, layerProfile);
-      this.patch({ line: 'Building real-prose questions on the model’s tokenizer…' });
       const engine = idleGated(this.engine, () => this.chatIdle());
+      let layerProfile = readLayerProfile(this.options.profiles.get(modelHash)?.profile);
+      let layersLine = '';
+      if (!layerProfile) {
+        const layers = await this.measureLayers(engine, { ...layerSettings, tokens: Math.min(layerSettings.tokens, info.contextSize - layerSettings.forced - 16) }, documentCount);
+        if (typeof layers === 'string') {
+          layersLine = ` Layers not measured: ${layers}`;
+        } else {
+          this.options.profiles.put({ modelHash, path: modelPath, name: info.name, profile: withLayerProfile(this.options.profiles.get(modelHash)?.profile, layers) });
+          layerProfile = layers;
+          layersLine = ` SimLayerKV can trim ${layers.trimmedLayers.length} of ${info.layers} layers.`;
+        }
+      }
+      const candidates = candidatesFor(info, layerProfile);
+      this.patch({ phase: 'frontier', done: 0, total: 0, line: 'Building real-prose questions on the model’s tokenizer…' });
       const frontiers = await calibrateLengths(engine, lengths, candidates, { ...settings, layerProfile, machine: machineName() }, {
         progress: (line) => this.patch({ line: line.trim() }),
         onStep: (done, total) => this.patch({ done, total }),
@@ -110,7 +150,12 @@ export class ModelCalibrator {
         },
       });
       const measured = frontiers.map((f) => `~${f.promptTokens.toLocaleString('en-US')}`).join(' and ');
-      this.patch({ status: 'done', line: `Measured ${frontiers[0]?.points.length ?? 0} policies at ${measured} tokens, ${frontiers[0]?.questions ?? 0} questions each.`, finishedAt: Date.now() });
+      const questions = frontiers[0]?.questions ?? 0;
+      this.patch({
+        status: 'done',
+        line: `Measured ${frontiers[0]?.points.length ?? 0} policies at ${measured} tokens, ${questions} question${questions === 1 ? '' : 's'} each.${layersLine}`,
+        finishedAt: Date.now(),
+      });
     } catch (error) {
       if (this.cancelled) this.patch({ status: 'cancelled', line: 'Cancelled.', finishedAt: Date.now() });
       else this.patch({ status: 'failed', error: error instanceof Error ? error.message : String(error), finishedAt: Date.now() });

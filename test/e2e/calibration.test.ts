@@ -50,19 +50,24 @@ describe('calibration in the settings drawer', () => {
     await ui(page).newChat().click();
     await ui(page).settings().click();
     const status = page.getByTestId('calibration-status');
-    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/Measured at ~[\d,]+ tokens; a turn reads the length nearest its prompt/);
+    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/Measured at ~1,9\d\d and ~3,9\d\d tokens; a turn reads the length nearest its prompt/);
     const shipped = page.getByTestId('frontier-table').first();
     await expect.poll(() => shipped.locator('caption').textContent()).toMatch(/measured by Sift’s developers\s[\s\S]*\son 10 questions/);
     await expect.poll(() => shipped.locator('tbody tr').count()).toBe(7);
 
     await page.getByTestId('calibrate').click();
     const progress = page.getByTestId('calibration-progress');
-    await expect.poll(() => progress.textContent(), { timeout: 60_000 }).toMatch(/\d+ of 8 turns/);
-    // this machine's ~512-token length is listed first, beside the shipped ~2k one
+    // no layer profile in a new data folder: the layers first, then every policy, SimLayerKV too
+    await expect.poll(() => progress.textContent(), { timeout: 60_000 }).toMatch(/Step 1 of 2, which layers SimLayerKV can trim: \d+ of \d+\s+probes/);
+    await expect.poll(() => progress.textContent(), { timeout: 120_000 }).toMatch(/Step 2 of 2, each policy against full KV: \d+ of 9\s+turns/);
+    // this machine's ~512-token length is listed first, beside the shipped ~2k and ~4k ones
     const own = page.getByTestId('frontier-table').first();
     await expect.poll(() => own.locator('caption').textContent(), { timeout: 240_000 }).toMatch(/~\d+ tokens ·\s+calibrated on this machine\s+just now on 1 question/);
-    await expect.poll(() => page.getByTestId('frontier-table').count()).toBe(2);
+    await expect.poll(() => page.getByTestId('frontier-table').count()).toBe(3);
     await expect.poll(() => own.textContent()).toMatch(/keydiff:budget=0\.2/);
+    // measured: at this length and window a dozen of SmolLM2's 30 layers keep full KV's answer tokens
+    expect(await own.textContent()).toMatch(/simlayerkv:sink=4,window=64/);
+    expect(await page.getByTestId('calibration-done').textContent()).toMatch(/at ~\d+ tokens, 1 question each\. SimLayerKV can trim [1-9]\d* of 30 layers\./);
     await page.getByRole('region', { name: 'Calibration' }).scrollIntoViewIfNeeded();
     await page.emulateMedia({ colorScheme: 'light' });
     await page.screenshot({ path: path.join(SHOTS, 'settings-calibration-light.png') });
@@ -84,7 +89,7 @@ describe('calibration the app starts by itself', () => {
     await expect.poll(() => page.getByTestId('composer-calibrating').textContent(), { timeout: 60_000 }).toMatch(/Calibrating this model in the background/);
     await ui(page).settings().click();
     await expect.poll(() => page.getByTestId('calibration-status').textContent()).toMatch(/Not calibrated/);
-    await expect.poll(() => page.getByTestId('calibration-line').textContent(), { timeout: 30_000 }).toMatch(/Started by itself: this model had no calibration\.\s+\d+ of/);
+    await expect.poll(() => page.getByTestId('calibration-line').textContent(), { timeout: 30_000 }).toMatch(/Started by itself: this model had no calibration\.\s+Step 1 of 2, which layers SimLayerKV can trim: \d+ of/);
     expect(await page.getByTestId('auto-calibrate').isChecked()).toBe(true);
     await page.getByRole('region', { name: 'Calibration' }).scrollIntoViewIfNeeded();
     await page.emulateMedia({ colorScheme: 'light' });

@@ -9,7 +9,7 @@ import type { ModelFrontier } from '../../src-common/policy/frontier.js';
 import { AutoCalibration, type Placement } from '../../src-main/models/autoCalibration.js';
 import { AutoCalibrationStore } from '../../src-main/models/autoCalibrationStore.js';
 import { idleGated, whileBusy } from '../../src-main/models/idleGate.js';
-import type { FrontierEngine } from '../../src-main/models/frontierCalibration.js';
+import type { CalibrationEngine } from '../../src-main/models/layerCalibration.js';
 import { openStore } from '../../src-main/store/index.js';
 import { createTempDirTracker } from '../fixtures/store/tempDirs.js';
 
@@ -19,7 +19,7 @@ const hashOf = (modelPath: string) => (modelPath.endsWith('a.gguf') ? 'a'.repeat
 const someFrontiers = [{ questions: 1 } as ModelFrontier];
 
 function running(modelPath: string, automatic: boolean, status: CalibrationState['status'] = 'running'): CalibrationState {
-  return { modelPath, status, automatic, paused: false, done: 0, total: 0, line: '', error: null, startedAt: 0, finishedAt: null };
+  return { modelPath, status, automatic, paused: false, phase: 'frontier', phases: 1, done: 0, total: 0, line: '', error: null, startedAt: 0, finishedAt: null };
 }
 
 function setup(options: { frontierFor?: string[]; busy?: () => boolean; placement?: Placement } = {}) {
@@ -181,16 +181,21 @@ describe('a calibration engine gated on the chat', () => {
         calls.push('probe');
         return { promptTokens: [], logits: [] };
       },
-    } as unknown as FrontierEngine;
+      probeAttention: async () => {
+        calls.push('attention');
+        return { promptTokens: 0, layers: [], positions: [] };
+      },
+    } as unknown as CalibrationEngine;
     let busy = true;
     const gated = idleGated(inner, () => whileBusy(() => busy, () => false, 50));
     const turn = gated.runTurn({} as never, () => {}).result;
     const probe = gated.probeLogits({} as never);
+    const attention = gated.probeAttention({} as never);
     await vi.advanceTimersByTimeAsync(500);
     expect(calls).toEqual([]);
     busy = false;
     await vi.advanceTimersByTimeAsync(60);
-    await Promise.all([turn, probe]);
-    expect(calls.sort()).toEqual(['probe', 'turn']);
+    await Promise.all([turn, probe, attention]);
+    expect(calls.sort()).toEqual(['attention', 'probe', 'turn']);
   });
 });
