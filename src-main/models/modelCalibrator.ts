@@ -127,6 +127,10 @@ export class ModelCalibrator {
       const lengths = lengthsWithin(wanted, info.contextSize, settings.answerTokens);
       const modelHash = await hashing;
       const engine = idleGated(this.engine, () => this.chatIdle());
+      // the stored profile is read again each time: a `sift calibrate` may have stored meanwhile
+      const save = (update: (stored: unknown) => Record<string, unknown>) => {
+        this.options.profiles.put({ modelHash, path: modelPath, name: info.name, profile: update(this.options.profiles.get(modelHash)?.profile) });
+      };
       let layerProfile = readLayerProfile(this.options.profiles.get(modelHash)?.profile);
       let layersLine = '';
       if (!layerProfile) {
@@ -134,7 +138,7 @@ export class ModelCalibrator {
         if (typeof layers === 'string') {
           layersLine = ` Layers not measured: ${layers}`;
         } else {
-          this.options.profiles.put({ modelHash, path: modelPath, name: info.name, profile: withLayerProfile(this.options.profiles.get(modelHash)?.profile, layers) });
+          save((stored) => withLayerProfile(stored, layers));
           layerProfile = layers;
           layersLine = ` SimLayerKV can trim ${layers.trimmedLayers.length} of ${info.layers} layers.`;
         }
@@ -144,10 +148,7 @@ export class ModelCalibrator {
       const frontiers = await calibrateLengths(engine, lengths, candidates, { ...settings, layerProfile, machine: machineName() }, {
         progress: (line) => this.patch({ line: line.trim() }),
         onStep: (done, total) => this.patch({ done, total }),
-        // read again: a `sift calibrate` of the layers may have stored meanwhile
-        onLength: (frontier) => {
-          this.options.profiles.put({ modelHash, path: modelPath, name: info.name, profile: withFrontier(this.options.profiles.get(modelHash)?.profile, frontier) });
-        },
+        onLength: (frontier) => save((stored) => withFrontier(stored, frontier)),
       });
       const measured = frontiers.map((f) => `~${f.promptTokens.toLocaleString('en-US')}`).join(' and ');
       const questions = frontiers[0]?.questions ?? 0;
