@@ -123,7 +123,7 @@ describe('policy auto on SmolLM2 with a SimLayerKV profile and a frontier that m
   afterAll(async () => engine?.close());
 
   const plannedPeak = async (policy: string) => (await engine.planTurn({ messages: longMessages, sampling, policy, layerProfile })).predictedPeakBytes;
-  const autoRequest = (freeBytes: number) => ({ messages: longMessages, sampling, policy: 'auto', layerProfile, frontier, memory: { freeRamBytes: freeBytes, marginBytes: 0 } });
+  const autoRequest = (freeBytes: number) => ({ messages: longMessages, sampling, policy: 'auto', layerProfile, frontiers: [frontier], memory: { freeRamBytes: freeBytes, marginBytes: 0 } });
 
   it('trims the lazy layers where no exact cache fits and trimming measured least loss', async () => {
     const trimmed = await plannedPeak('simlayerkv:window=256+kv:type=q8_0');
