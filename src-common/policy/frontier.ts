@@ -216,6 +216,21 @@ export function mergeFrontier(frontiers: readonly ModelFrontier[], added: ModelF
   return byLength([...frontiers.filter((f) => !sameLength(f.promptTokens, added.promptTokens)), added]);
 }
 
+/**
+ * The frontier with the points of `added`, measured on the same questions (same seed, depths and
+ * length), in place of its points of the same policies and after the others; an error when the
+ * questions differ, since a point's agreement and TTFT ratio are only comparable on the same ones.
+ */
+export function withPoints(frontier: ModelFrontier, added: ModelFrontier): ModelFrontier {
+  if (added.questions !== frontier.questions || !sameLength(added.promptTokens, frontier.promptTokens)) {
+    throw new Error(
+      `points measured on ${added.questions} questions of ~${added.promptTokens} tokens cannot join a frontier of ${frontier.questions} of ~${frontier.promptTokens}`,
+    );
+  }
+  const replaced = new Set(added.points.map((p) => p.policy));
+  return { ...frontier, points: [...frontier.points.filter((p) => !replaced.has(p.policy)), ...added.points] };
+}
+
 /** A stored profile with `frontier` merged into its frontiers by length and every other kind kept. */
 export function withFrontier(stored: unknown, frontier: ModelFrontier): Record<string, unknown> {
   const base = stored && typeof stored === 'object' && !Array.isArray(stored) ? (stored as Record<string, unknown>) : {};

@@ -12,7 +12,7 @@ import { readLayerProfile, withLayerProfile } from '../../src-common/policy/cali
 import { lossPoints, withFrontier, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import type { LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import { calibrateLengths, contextFor, DEFAULT_FRONTIER, DEFAULT_FRONTIER_LENGTHS, candidatesFor, lengthsWithin, machineName, type FrontierOptions } from '../models/frontierCalibration.js';
-import { writeShippedFrontiers } from '../models/modelFrontiers.js';
+import { writeShippedFrontiers, writeShippedLayerProfile } from '../models/modelFrontiers.js';
 import { openStore } from '../store/index.js';
 import { positiveWholeNumber, UsageError } from './usageError.js';
 
@@ -27,7 +27,8 @@ export const CALIBRATE_USAGE = `sift calibrate [options] <model.gguf>
   --frontier-tokens <list>  prompt lengths of the frontier's questions, comma-separated; auto reads
                        the one nearest a turn's prompt (default ${DEFAULT_FRONTIER_LENGTHS.join(',')})
   --depths <n>         fact depths of the frontier's questions, 4 per document (default ${DEFAULT_FRONTIER.depths})
-  --ship               also write the frontier as the app's shipped file (resources/frontiers/)
+  --ship               also write what was measured (frontier, layer profile) into the app's shipped
+                       file for the model (resources/frontiers/)
   --json               print what was stored as one JSON object`;
 
 type Measure = 'layers' | 'frontier';
@@ -82,7 +83,6 @@ export function parseCalibrateArgs(argv: string[]): CalibrateArgs {
   const step = values.step === undefined ? undefined : wholeNumber(values.step, '--step', 1);
   const measure = new Set(values.measure.split(',').map((m) => m.trim()));
   for (const m of measure) if (m !== 'layers' && m !== 'frontier') throw new UsageError(`--measure takes layers, frontier or both, not "${m}"`);
-  if (values.ship && !measure.has('frontier')) throw new UsageError('--ship writes the frontier: measure it too');
   return {
     model,
     json: values.json,
@@ -146,6 +146,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
         progress(`calibrating SimLayerKV layers of ${info.name} (${info.layers} layers) on ${documents.length} document${documents.length === 1 ? '' : 's'}`);
         const profile = await calibrateLayers(client, documents, args.options, progress);
         save(withLayerProfile(stored, profile));
+        if (args.ship) lines.push(`shipped layer profile written to ${path.relative(process.cwd(), await writeShippedLayerProfile(modelHash, info.name, profile))}`);
         Object.assign(printed, profile);
         const best = profile.agreement === null ? 'no layer kept it' : `top-1 agreement ${percent(profile.agreement)}`;
         lines.push(

@@ -51,6 +51,8 @@ export interface BenchOptions {
   auto: boolean;
   /** --ship-frontier (issue 15): the test model's frontier measured and written as the app's shipped file. */
   shipFrontier: boolean;
+  /** --ship-add simlayerkv: only that family's policies, measured on the shipped length's questions and added to it (its layer profile measured and shipped first when none ships). */
+  shipAdd: 'simlayerkv' | null;
   /** The command as typed, for the report. */
   command: string;
 }
@@ -76,6 +78,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --ship-frontier    the frontier auto reads (issue 15), measured as sift calibrate measures it (2k prompts,
                      8 fact depths; --lengths N, --depths N) and written as the app's shipped file
                      (resources/frontiers/<sha256>.json) with its section in BENCHMARKS.md
+  --ship-add simlayerkv  with --ship-frontier: only SimLayerKV, on the questions of a length the file
+                     holds (give its --depths), its row added there; the model's layer profile is
+                     measured and shipped in the same file first when none ships
   --workers LIST|N    layers split across sift workers (issue 19): TTFT and decode tokens/s against one
                      process, at 1k and 4k (--lengths); LIST is host:port,… of running workers, N starts N
                      workers on this machine's loopback (both share its cores: a harness check, not a LAN)
@@ -134,6 +139,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     workers: null,
     auto: false,
     shipFrontier: false,
+    shipAdd: null,
     outputDir: path.resolve(cwd, 'docs'),
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   };
@@ -154,6 +160,11 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--long') options.long = true;
     else if (arg === '--auto') options.auto = true;
     else if (arg === '--ship-frontier') options.shipFrontier = true;
+    else if (arg === '--ship-add') {
+      const family = value();
+      if (family !== 'simlayerkv') throw new UsageError(`--ship-add takes simlayerkv, not "${family}"`);
+      options.shipAdd = family;
+    }
     else if (arg === '--refresh-frontier') options.refreshFrontier = true;
     else if (arg === '--workers') {
       const raw = value();

@@ -15,6 +15,7 @@ import {
   lossPoints,
   parseFrontier,
   readFrontiers,
+  withPoints,
   nearestFrontier,
   vouchedLazy,
   withFrontier,
@@ -22,7 +23,8 @@ import {
   type ModelFrontier,
   type QuestionResult,
 } from '../../src-common/policy/frontier.js';
-import { readShippedFrontiers, StoredFrontiers, writeShippedFrontiers } from '../../src-main/models/modelFrontiers.js';
+import { readShippedFrontiers, readShippedLayerProfile, StoredFrontiers, writeShippedFrontiers, writeShippedLayerProfile } from '../../src-main/models/modelFrontiers.js';
+import { StoredLayerProfiles } from '../../src-main/models/layerProfiles.js';
 import { frontierCandidates, lengthsWithin, spreadDepths } from '../../src-main/models/frontierCalibration.js';
 
 function result(correct: boolean, answer: string, ttftMs: number, agreeing: number, kv = 1000): QuestionResult {
@@ -139,6 +141,17 @@ describe('the stored and shipped forms', () => {
     expect(readFrontiers(written)).toEqual([at(2000), at(8000)]);
   });
 
+  it('adds points measured on the same questions to a length, and refuses ones measured on others', () => {
+    const trim = point('simlayerkv:sink=4,window=512', 'simlayerkv', 0.97, 1);
+    const withTrim = withPoints(at(2000), { ...at(2050), points: [trim] });
+    expect(withTrim.points.map((p) => p.policy)).toEqual(['lazy', 'simlayerkv:sink=4,window=512']);
+    expect(withTrim.measuredAt).toBe(at(2000).measuredAt);
+    // measured again: replaced, not doubled
+    expect(withPoints(withTrim, { ...at(2000), points: [{ ...trim, top1: 0.9 }] }).points.map((p) => p.top1)).toEqual([0.9, 0.9]);
+    expect(() => withPoints(at(2000), { ...at(2000), questions: 9, points: [trim] })).toThrow(/9 questions/);
+    expect(() => withPoints(at(2000), { ...at(4000), points: [trim] })).toThrow(/~4000/);
+  });
+
   it('gives a turn the length measured nearest its prompt, by ratio', () => {
     const all = [at(2000), at(4000), at(8000)];
     expect(nearestFrontier(all, 500)?.promptTokens).toBe(2000);
@@ -176,6 +189,20 @@ describe('the stored and shipped forms', () => {
     expect(await none.forModel(model)).toEqual(shipped);
     const calibrated = new StoredFrontiers({ get: () => ({ modelHash, path: model, name: 'm', profile: withFrontier({}, at(4100)), createdAt: 0 }) }, url);
     expect(await calibrated.forModel(model)).toEqual([shipped[0], at(4100)]);
+
+    // a layer profile ships in the same file: read when this machine has none, kept when frontiers are written
+    const layers = { scores: [0.1, 0.9, 0.8], delta: 0.5, trimmedLayers: [1, 2], sink: 4, window: 512 };
+    const noneHere = new StoredLayerProfiles({ get: () => null }, url);
+    expect(await noneHere.forModel(model)).toBeNull();
+    await writeShippedLayerProfile(modelHash, 'm', { ...layers, threshold: 0.9, agreement: 1, fidelity: [], lastW: 32, forced: 32, documents: [], measuredAt: '' }, url);
+    expect(readShippedLayerProfile(modelHash, url)).toEqual(layers);
+    expect(await noneHere.forModel(model)).toEqual(layers);
+    await writeShippedFrontiers(modelHash, 'm', [at(8000)], url);
+    expect(readShippedLayerProfile(modelHash, url)).toEqual(layers);
+    expect(readShippedFrontiers(modelHash, url).map((f) => f.promptTokens)).toEqual([2000, 4000, 8000]);
+    const measuredHere = { ...layers, trimmedLayers: [2] };
+    const here = new StoredLayerProfiles({ get: () => ({ modelHash, path: model, name: 'm', profile: { simlayerkv: measuredHere }, createdAt: 0 }) }, url);
+    expect(await here.forModel(model)).toEqual(measuredHere);
   });
 });
 
