@@ -90,7 +90,7 @@ export async function runShipFrontierBench(options: BenchOptions): Promise<void>
   const engine = await EngineClient.start({ build: 'patched' });
   let measured: ModelFrontier[];
   let name: string;
-  let layerCount = 0;
+  let layerCount: number;
   try {
     if (engine.build.kind !== 'patched') throw new Error('the frontier needs the patched build (npm run setup)');
     const longest = contextFor(lengths.at(-1)!, settings.answerTokens);
