@@ -53,7 +53,8 @@ describe('calibration in the settings drawer', () => {
     await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/Measured at ~1,9\d\d and ~3,9\d\d tokens; a turn reads the length nearest its prompt/);
     const shipped = page.getByTestId('frontier-table').first();
     await expect.poll(() => shipped.locator('caption').textContent()).toMatch(/measured by Sift’s developers\s[\s\S]*\son 10 questions/);
-    await expect.poll(() => shipped.locator('tbody tr').count()).toBe(7);
+    // seven policies and SimLayerKV with the layer profile shipped beside them
+    await expect.poll(() => shipped.locator('tbody tr').count()).toBe(8);
 
     await page.getByTestId('calibrate').click();
     const progress = page.getByTestId('calibration-progress');

@@ -11,6 +11,7 @@ import { modelFileHash } from '../../src-main/models/modelHash.js';
 import { readLayerProfile } from '../../src-common/policy/calibration.js';
 import { readFrontiers, type ModelFrontier } from '../../src-common/policy/frontier.js';
 import { openStore } from '../../src-main/store/index.js';
+import { readShippedLayerProfile } from '../../src-main/models/modelFrontiers.js';
 import { testModelPath } from '../helpers/testModel.js';
 
 const CLI = ['--import', 'tsx', path.resolve('src-main/cli/main.ts')];
@@ -24,6 +25,18 @@ function runCli(args: string[], dataDir: string) {
 }
 
 describe('sift calibrate', () => {
+  it('uncalibrated here, a simlayerkv turn trims the layers of the profile Sift ships for the model', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-shipped-layers-'));
+    const model = testModelPath();
+    const shipped = readShippedLayerProfile(await modelFileHash(model));
+    expect(shipped?.trimmedLayers.length).toBeGreaterThan(0);
+    const ask = runCli(['ask', '--json', '--policy', 'simlayerkv', '--max-tokens', '2', '--model', model, 'Name a colour.'], dataDir);
+    expect(ask.status, ask.stderr).toBe(0);
+    const out = JSON.parse(ask.stdout.trim()) as { notice: string | null; perLayer: Array<{ layer: number; trimmed?: boolean }> };
+    expect(out.notice ?? '').not.toMatch(/calibrat/);
+    expect(out.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(shipped!.trimmedLayers);
+  });
+
   it('stores a SimLayerKV profile that a simlayerkv turn then uses', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sift-calibrate-'));
     const model = testModelPath();
