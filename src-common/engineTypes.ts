@@ -191,11 +191,18 @@ export interface ConversationCacheMetrics {
    */
   revived: { tokens: number; ms: number; waitedMs: number } | null;
   /**
-   * What stays for the next question: the conversation whole ('whole'), whole once the pruned
-   * tokens are revived while idle ('reviving'), or nothing ('none', see `nextReason`).
+   * A follow-up under an evictor (followup=kept): it went on from the `tokens` the last turn's
+   * cache kept of the conversation's first `covered` tokens (its `reusedTokens`), reading only the
+   * prompt after them.
    */
-  next: 'whole' | 'reviving' | 'none';
-  /** Why the next question reads the conversation again, when `next` is 'none'. */
+  continued?: { tokens: number; covered: number } | null;
+  /**
+   * What stays for the next question: the conversation whole ('whole'), whole once the pruned
+   * tokens are revived while idle ('reviving'), what an evictor kept, which the next question goes
+   * on from ('kept', see `nextReason`), or nothing ('none', see `nextReason`).
+   */
+  next: 'whole' | 'reviving' | 'kept' | 'none';
+  /** Why the next question reads the conversation again ('none'), or what it goes on from ('kept'). */
   nextReason: string | null;
   /**
    * The cache saved on disk by an earlier turn (another chat on the same document, or before a

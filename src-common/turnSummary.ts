@@ -87,7 +87,9 @@ export function describeConversationCache(c: ConversationCacheMetrics): string {
     : '';
   const now = c.restored
     ? `restored ${count(c.restored.tokens)} prompt tokens saved on disk (${formatBytes(c.restored.bytes)} in ${formatMs(c.restored.ms)})`
-    : c.reusedTokens > 0
+    : c.continued
+      ? `went on from the ${count(c.continued.tokens)} tokens the cache kept of the conversation's first ${count(c.continued.covered)}`
+      : c.reusedTokens > 0
       ? `reused ${count(c.reusedTokens)} prompt tokens the last turn left${revived}`
       : `read the whole prompt${revived}`;
   const next =
@@ -95,7 +97,9 @@ export function describeConversationCache(c: ConversationCacheMetrics): string {
       ? 'kept whole for the next question'
       : c.next === 'reviving'
         ? 'kept for the next question, its pruned tokens revived while idle'
-        : c.nextReason
+        : c.next === 'kept'
+          ? (c.nextReason ?? 'the next question goes on from the tokens the cache kept')
+          : c.nextReason
           ? `the next question reads it again: ${c.nextReason}`
           : 'not kept for the next question';
   const saved = c.saved ? `; the document's ${count(c.saved.tokens)} tokens saved on disk for another chat (${formatMs(c.saved.ms)})` : '';

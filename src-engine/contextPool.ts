@@ -7,6 +7,7 @@ import { InsufficientMemoryError, type Llama, type LlamaContext, type LlamaConte
 import type { ContextShape } from '../src-common/policy/contextPlan.js';
 import { EngineError } from './engineError.js';
 import { hasKvBudgets, readMemoryByBuffer, setNextContextLayout } from './siftNative.js';
+import type { EvictedConversation } from './conversationCache.js';
 
 export interface OpenContext extends ContextShape {
   context: LlamaContext;
@@ -32,10 +33,11 @@ function refuseContextShift(): never {
 export class ContextPool {
   private open: OpenContext | null = null;
   /**
-   * The sequence the last turn left in the open context, kept for a follow-up (never a budgeted
-   * one), and the policy whose cache it holds: another policy reads the conversation again.
+   * The sequence the last turn left in the open context, kept for a follow-up, and the policy whose
+   * cache it holds: another policy reads the conversation again. An evictor's also says which
+   * tokens of the conversation it kept.
    */
-  private live: { sequence: LlamaContextSequence; policy: string } | null = null;
+  private live: { sequence: LlamaContextSequence; policy: string; evicted: EvictedConversation | null } | null = null;
 
   constructor(private readonly llama: Llama) {}
 
@@ -80,7 +82,7 @@ export class ContextPool {
   sequenceOf(open: OpenContext, budgeted: boolean, resumePolicy: string | null = null): LlamaContextSequence {
     const live = this.live;
     this.live = null;
-    const resumable = live && !budgeted && live.policy === resumePolicy && !live.sequence.disposed && live.sequence.context === open.context;
+    const resumable = live && live.policy === resumePolicy && !live.sequence.disposed && live.sequence.context === open.context;
     if (resumable) return live.sequence;
     live?.sequence.dispose();
     return budgeted ? open.context.getSequence({ contextShift: { strategy: refuseContextShift } }) : open.context.getSequence();
@@ -89,7 +91,18 @@ export class ContextPool {
   /** Keeps `sequence` with what it holds, for the next turn under `policy` in the same context. */
   keep(sequence: LlamaContextSequence, policy: string): void {
     if (this.live && this.live.sequence !== sequence) this.live.sequence.dispose();
-    this.live = { sequence, policy };
+    this.live = { sequence, policy, evicted: null };
+  }
+
+  /** Records which tokens of the conversation the kept sequence holds, after an evicting turn. */
+  keptEvicted(sequence: LlamaContextSequence, evicted: EvictedConversation): void {
+    if (this.live?.sequence === sequence) this.live.evicted = evicted;
+  }
+
+  /** What the sequence kept for `policy` holds of its conversation, when an evictor left it. */
+  evictedFor(policy: string): { sequence: LlamaContextSequence; evicted: EvictedConversation } | null {
+    const sequence = this.liveFor(policy);
+    return sequence && this.live?.evicted ? { sequence, evicted: this.live.evicted } : null;
   }
 
   /** The sequence kept for the next turn under `policy`, if any. */

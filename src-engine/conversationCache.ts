@@ -4,7 +4,9 @@
 // (turnRunner.ts). A lazy prefill leaves its pruned tokens without K/V in the deeper layers: the
 // engine completes them (LazyLLM's revival, from the aux cache) while the person reads the
 // answer, so the follow-up finds the conversation whole; one that comes sooner waits for the rest.
-import type { Llama, LlamaContextSequence } from 'node-llama-cpp';
+// An evictor's cache holds only what it kept: a follow-up goes on from that (followup=kept),
+// reading only its new tokens, and the evictor selects again for the new question among them.
+import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { ContextPlan } from '../src-common/policy/contextPlan.js';
 import type { AfterTurn } from '../src-common/policy/press.js';
 import { SLIDING_WINDOW_ARCHITECTURES } from '../src-common/policy/architectures.js';
@@ -37,6 +39,45 @@ export function reusablePrefix(held: number, shared: number, promptTokens: numbe
   return kept;
 }
 
+/**
+ * What an evicting turn leaves in its sequence: the turn's token stream (the prompt, then the
+ * answer or forced tokens) and the stream index of each token the cache kept, increasing.
+ */
+export interface EvictedConversation {
+  stream: readonly Token[];
+  origin: readonly number[];
+}
+
+/** How a follow-up goes on from an evicted conversation (runTurn erases the held tokens from `keep` on). */
+export interface EvictedContinuation {
+  /** Leading prompt tokens the cache stands for: read (kept or evicted) by the earlier turns. */
+  covered: number;
+  /** Held tokens that stay: those from before `covered`. */
+  keep: number;
+  /** Their stream indices, which are the prompt's too. */
+  origin: number[];
+}
+
+/**
+ * How far a follow-up's prompt goes on from what an evicting turn left: the leading tokens it
+ * shares with that turn's stream, up to the last token the cache read, never the prompt's last
+ * token. Held tokens from after that point (an answer the prompt renders differently) are erased,
+ * which windowed layers cannot do: then, or when `held` is not what the turn left, or nothing is
+ * shared, null (read from the start).
+ */
+export function evictedContinuation(evicted: EvictedConversation, held: number, prompt: readonly Token[], history: HistoryUse): EvictedContinuation | null {
+  const { stream, origin } = evicted;
+  if (held !== origin.length || held === 0) return null;
+  const read = Math.min(origin[held - 1]! + 1, stream.length, prompt.length - 1);
+  let covered = 0;
+  while (covered < read && prompt[covered] === stream[covered]) covered++;
+  if (covered < Math.max(1, history.minShared)) return null;
+  let keep = 0;
+  while (keep < held && origin[keep]! < covered) keep++;
+  if (keep < held && !history.allowErase) return null;
+  return { covered, keep, origin: origin.slice(0, keep) };
+}
+
 /** What a finished turn leaves for the next question, for its metrics. */
 export function conversationAfterTurn(
   afterTurn: AfterTurn,
@@ -45,6 +86,7 @@ export function conversationAfterTurn(
 ): Pick<ConversationCacheMetrics, 'next' | 'nextReason'> {
   if (afterTurn.cache === 'partial') return { next: 'none', nextReason: afterTurn.reason };
   if (!kept) return { next: 'none', nextReason: null };
+  if (afterTurn.cache === 'kept') return { next: 'kept', nextReason: afterTurn.note };
   const holes = lazy !== null && lazy.pruned > lazy.revived;
   return { next: holes ? 'reviving' : 'whole', nextReason: null };
 }

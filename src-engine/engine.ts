@@ -17,7 +17,7 @@ import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult }
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
-import { ConversationRevival, conversationAfterTurn, historyFor, reusablePrefix } from './conversationCache.js';
+import { ConversationRevival, conversationAfterTurn, evictedContinuation, historyFor, reusablePrefix, type EvictedContinuation } from './conversationCache.js';
 import { SavedConversations, SAVE_MIN_READ_TOKENS, type SavedKvAction } from './savedConversations.js';
 import { modelFingerprint } from './modelFingerprint.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
@@ -226,7 +226,7 @@ export class Engine {
     const live = this.cachedTokens(preview.policy, prompt);
     if (live > 0) return { ...preview, cachedTokens: live, cacheSource: 'conversation' };
     const plan = this.plan(this.parseRequestPolicy(preview.policy), prompt.length, request.layerProfile ?? null);
-    const history = plan.afterTurn.cache === 'partial' ? null : historyFor(plan, loaded.info, prompt.length, plan.applied.includes('lazy'));
+    const history = wholeAfterTurn(plan) ? historyFor(plan, loaded.info, prompt.length, plan.applied.includes('lazy')) : null;
     const saved = history ? await this.saved.find(plan, prompt, history) : null;
     return { ...preview, cachedTokens: saved?.sharedTokens ?? 0, cacheSource: saved ? 'disk' : null };
   }
@@ -236,6 +236,7 @@ export class Engine {
     const live = this.contexts.liveFor(spec);
     if (!live) return 0;
     const plan = this.plan(this.parseRequestPolicy(spec), prompt.length, null);
+    if (plan.afterTurn.cache === 'kept') return this.evictedContinuation(plan, prompt)?.covered ?? 0;
     const lazy = plan.applied.includes('lazy');
     const shared = live.compareContextTokens(prompt).firstDifferentIndex;
     return reusablePrefix(live.nextTokenIndex, shared, prompt.length, historyFor(plan, this.requireLoaded().info, prompt.length, lazy));
@@ -288,8 +289,15 @@ export class Engine {
     const notices = [...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
     const host = this.stageHost(request.cacheLabel);
     const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal, cachePrompt: request.cachePrompt !== false, receivedAt };
-    const compacted =
-      lazy && plan.eviction?.afterLazy
+    const probing = continuation.kind === 'force' && request.cachePrompt !== true;
+    // an evictor's follow-up goes on from what the last turn kept, when the prompt goes on from it
+    const keptAfter = plan.afterTurn.cache === 'kept' && !probing && !observe;
+    const continued = keptAfter && request.cachePrompt !== false ? this.evictedContinuation(plan, prompt) : null;
+    // else it reads from the start, in a fresh sequence (a stage loads its kept tokens there)
+    if (plan.eviction && !continued) this.contexts.dropLive();
+    const compacted = continued
+      ? null
+      : lazy && plan.eviction?.afterLazy
         ? await lazyPrefillAndCompact(host, plan, lazy, stageTurn)
         : plan.eviction?.policy.when === 'prompt'
           ? await compactPrompt(host, plan, stageTurn)
@@ -297,15 +305,16 @@ export class Engine {
     const decided = plan.layerRule ? await decideSimLayerKvLayers(host, plan, plan.layerRule, stageTurn) : null;
     const turnPlan = decided ? trimmedPlan(plan, plan.layerRule!, decided.metrics.trimmedLayers) : plan;
     // a follow-up evaluates only what the previous turn's cache lacks, when this policy's cache is
-    // whole; a probe only when it asks to (it checks invariants on a prompt read whole)
-    const probing = continuation.kind === 'force' && request.cachePrompt !== true;
-    const follows = !probing && !observe && !compacted && !decided && plan.afterTurn.cache !== 'partial';
+    // whole or kept; a probe only when it asks to (it checks invariants on a prompt read whole)
+    const follows = keptAfter || (!probing && !observe && !compacted && !decided && plan.afterTurn.cache !== 'partial');
     const history = follows && request.cachePrompt !== false ? historyFor(turnPlan, loaded.info, prompt.length, lazy !== null) : null;
+    // only a whole cache is saved on disk for another chat, so only a whole one is looked for there
+    const diskHistory = wholeAfterTurn(plan) ? history : null;
     const resumePolicy = follows ? plan.policy.spec : null;
-    const saveDocument = history && !history.allowErase ? this.saved.documentSave(loaded.model, turnPlan, request, prompt, continuation) : null;
+    const saveDocument = diskHistory && !diskHistory.allowErase ? this.saved.documentSave(loaded.model, turnPlan, request, prompt, continuation) : null;
     const outcome = await this.withPolicyContext(turnPlan, async (open, sequence, revived) => {
       // a chat new to this engine (another chat on the document, or after a restart): a saved cache
-      const saved = history && sequence.nextTokenIndex === 0 ? await this.saved.restore(turnPlan, sequence, prompt, history) : null;
+      const saved = diskHistory && sequence.nextTokenIndex === 0 ? await this.saved.restore(turnPlan, sequence, prompt, diskHistory) : null;
       if (saved?.failure) notices.push(saved.failure);
       if (compacted?.statePath) await loadAndDeleteState(sequence, compacted.statePath);
       if (decided?.statePath) {
@@ -330,6 +339,7 @@ export class Engine {
           eviction: plan.eviction,
           resume: compacted?.resume ?? decided?.resume ?? null,
           history,
+          continued,
           revived,
           restored: saved?.restored ?? null,
           saveDocument,
@@ -344,12 +354,13 @@ export class Engine {
       );
     }, resumePolicy);
     const kept = this.contexts.liveSequence;
+    if (kept && follows && outcome.evicted) this.contexts.keptEvicted(kept, outcome.evicted);
     const after = conversationAfterTurn(plan.afterTurn, follows && kept !== null, outcome.metrics.lazy);
     if (outcome.metrics.conversation) Object.assign(outcome.metrics.conversation, after);
     if (after.next === 'reviving' && kept) this.revival.start(this.llama, kept, prompt.length);
     const worthSaving = this.saved.enabled && outcome.metrics.prefillTokens >= SAVE_MIN_READ_TOKENS && continuation.kind === 'generate' && request.cachePrompt !== false;
     // a windowed cache was saved at the document's end instead: it cannot be cut back to it now
-    if (after.next !== 'none' && kept && worthSaving && history?.allowErase) {
+    if ((after.next === 'whole' || after.next === 'reviving') && kept && worthSaving && history?.allowErase) {
       this.saved.startSaving(turnPlan, kept, request.cacheLabel, this.revival.finished(), () => this.contexts.liveSequence === kept);
     }
     return { outcome, prompt };
@@ -358,6 +369,20 @@ export class Engine {
   /** The saved caches: listed, deleted, or moved to a folder with a budget (the app's data folder). */
   savedKvRequest(action: SavedKvAction): Promise<SavedKvState> {
     return this.saved.request(action);
+  }
+
+  /**
+   * How a turn under an evictor's `plan` goes on from the sequence the last turn under it kept:
+   * null when none was kept, or the prompt does not go on from it, or the sequence no longer holds
+   * the tokens recorded for it.
+   */
+  private evictedContinuation(plan: ContextPlan, prompt: Token[]): EvictedContinuation | null {
+    const live = this.contexts.evictedFor(plan.policy.spec);
+    if (!live) return null;
+    const { sequence, evicted } = live;
+    const held = sequence.contextTokens;
+    if (held.length !== evicted.origin.length || held.some((token, i) => evicted.stream[evicted.origin[i]!] !== token)) return null;
+    return evictedContinuation(evicted, held.length, prompt, historyFor(plan, this.requireLoaded().info, prompt.length, false));
   }
 
   /** What policy auto's choice runs on: this build, the loaded model and the context held now. */
@@ -550,4 +575,9 @@ function translateLoadError(err: unknown, modelPath: string): EngineError {
     'MODEL_INVALID',
     `${name} could not be loaded: it may be corrupt, truncated, or an architecture this llama.cpp does not support (${detail}).`,
   );
+}
+
+/** Whether a turn under `plan` leaves the conversation's cache whole (at once, or once revived while idle). */
+function wholeAfterTurn(plan: ContextPlan): boolean {
+  return plan.afterTurn.cache === 'whole' || plan.afterTurn.cache === 'revivable';
 }

@@ -82,12 +82,16 @@ export class TokenEvictor {
     budget: { budgetTokens: number; headroom: number },
     private readonly layers: number,
     before?: EvictionStats,
-    /** A staged turn's kept tokens, by stream index, when this evictor goes on from them. */
-    origin?: readonly number[],
+    /**
+     * The tokens the sequence holds, by stream index, when this evictor goes on from them (a staged
+     * turn's, or the previous turn's kept ones), and the stream index of the next token evaluated
+     * (default: the one after the last held).
+     */
+    held?: { origin: readonly number[]; next?: number },
   ) {
     if (before) Object.assign(this.stats, before);
-    this.origin = origin ? [...origin] : Array.from({ length: sequence.nextTokenIndex }, (_, i) => i);
-    this.nextOrigin = this.origin.length > 0 ? this.origin[this.origin.length - 1]! + 1 : 0;
+    this.origin = held ? [...held.origin] : Array.from({ length: sequence.nextTokenIndex }, (_, i) => i);
+    this.nextOrigin = held?.next ?? (this.origin.length > 0 ? this.origin[this.origin.length - 1]! + 1 : 0);
     this.scorer = scorerFor(policy.method);
     // node-llama-cpp keeps one cell of a context free
     this.keepTokens = Math.max(1, budget.budgetTokens - 1 - budget.headroom);
@@ -122,8 +126,9 @@ export class TokenEvictor {
    * than the budget keeps what the question asks about before the question arrives.
    */
   async prefill(tokens: readonly Token[], onChunk: (done: number) => void, signal: AbortSignal, lookahead: readonly Token[] = []): Promise<boolean> {
-    // a prompt that fits never evicts while it streams in: nothing to look ahead for, and its chunks stay the plain ones
-    const ahead = tokens.length + 2 <= this.capacity ? [] : lookahead.slice(-Math.floor(this.keepTokens / 4));
+    // a prompt that fits (after what the cache holds) never evicts while it streams in: nothing to
+    // look ahead for, and its chunks stay the plain ones
+    const ahead = this.sequence.nextTokenIndex + tokens.length + 2 <= this.capacity ? [] : lookahead.slice(-Math.floor(this.keepTokens / 4));
     // each round keeps that many fewer tokens, so the look-ahead fits beside a whole chunk
     const keep = this.keepTokens - ahead.length;
     const chunkSize = Math.max(1, Math.min(this.sequence.context.batchSize, this.capacity - this.keepTokens));

@@ -25,7 +25,7 @@ import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBy
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
 import { type AutoSelectionMetrics, type BuildKind, type ConversationCacheMetrics, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
-import { reusablePrefix } from './conversationCache.js';
+import { reusablePrefix, type EvictedContinuation, type EvictedConversation } from './conversationCache.js';
 
 /** An evictor's turn (contextPlan.ts). */
 export type EvictionTurn = EvictionPlan;
@@ -93,6 +93,12 @@ export interface TurnTarget {
    * already dropped what the erased tokens' replacements would attend to. Null: read from the start.
    */
   history?: { minShared: number; allowErase: boolean } | null;
+  /**
+   * Under an evictor: the sequence holds what the previous turn kept of the conversation, and the
+   * prompt goes on from it (conversationCache.ts); the held tokens from `keep` on are erased first.
+   * Null: read from the start.
+   */
+  continued?: EvictedContinuation | null;
   /** The previous lazy turn's revival, done while idle, for this turn's metrics. */
   revived?: ConversationCacheMetrics['revived'];
   /** The saved cache loaded into the sequence before the turn, for this turn's metrics. */
@@ -118,6 +124,8 @@ export interface TurnOutcome {
   metrics: TurnMetrics;
   /** A forced continuation's logits: after the prompt, then after each forced token. */
   logits: Float32Array[] | null;
+  /** Under an evictor: what the sequence holds of the turn's tokens, for a follow-up to go on from. */
+  evicted: EvictedConversation | null;
 }
 
 /** Throws PROMPT_TOO_LONG before any work when the prompt and one answer token cannot fit. */
@@ -206,12 +214,13 @@ interface Prefilled {
 async function budgetedPrefill(
   evictor: TokenEvictor,
   prompt: Token[],
+  held: number,
   continuation: Continuation,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<Prefilled> {
-  const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length, cache: evictor.cacheNow() });
-  const finished = await evictor.prefill(prompt.slice(0, -1), report, signal, evictor.lookaheadTokensOf(prompt));
+  const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done: held + done, total: prompt.length, cache: evictor.cacheNow() });
+  const finished = await evictor.prefill(prompt.slice(held, -1), report, signal, evictor.lookaheadTokensOf(prompt));
   if (!finished) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
   // the last prompt token is evaluated with generation: make room for it and the first answer
   // token (forcing makes its own room, evaluation by evaluation)
@@ -305,21 +314,25 @@ export async function runTurn(
   // under a budget the prompt may be longer than the context: eviction makes room. Evicting while
   // it streams in keeps positions within the budget's context (erasing shifts later tokens down),
   // so a document longer than the trained context is read whole; other turns must fit.
+  // (a follow-up going on from what an evictor kept reads only its new tokens: no limit but the budget)
+  const continued = evicting && !resume ? (target.continued ?? null) : null;
   if (!evicting) checkPromptFits(prompt.length + forced, context.contextSize);
-  else if (evicting.policy.when !== 'stream' || resume) checkPromptWithinTraining(prompt.length + forced, model.trainContextSize);
+  else if ((evicting.policy.when !== 'stream' && !continued) || resume) checkPromptWithinTraining(prompt.length + forced, model.trainContextSize);
   const maxTokens = evicting
     ? Math.max(1, request.sampling.maxTokens)
     : Math.max(1, Math.min(request.sampling.maxTokens, context.contextSize - prompt.length));
 
   const started = resume?.started ?? target.receivedAt;
-  const reused = resume ? 0 : await keepSharedHistory(sequence, prompt, target.history ?? null);
+  const reused = resume ? 0 : evicting ? await keepKeptHistory(sequence, continued) : await keepSharedHistory(sequence, prompt, target.history ?? null);
   // a lazy prefill starts from position 0; after a reused (whole) prefix the rest is read plainly
   const lazy = reused > 0 ? null : target.lazy;
   const kvMeter = new KvMeter(target, resume?.kvBytesPeak ?? null);
   if (!resume) onEvent({ type: 'progress', phase: 'prefill', done: reused, total: prompt.length });
 
   const answer = new AnswerStream(model, onEvent);
-  const evictor = evicting ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats, resume?.origin) : null;
+  const evictor = evicting
+    ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats, continued ? { origin: continued.origin, next: continued.covered } : resume?.origin && { origin: resume.origin })
+    : null;
   const observing = !evictor && (target.observe ?? 0) > 0;
   if (observing) setObservation(target.llama, context, target.observe!);
   try {
@@ -343,7 +356,7 @@ export async function runTurn(
       : lazy
       ? await lazyPrefillTurn(target, lazy, prompt, request, answer, started, onEvent, signal)
       : evictor
-        ? await budgetedPrefill(evictor, prompt, continuation, onEvent, signal)
+        ? await budgetedPrefill(evictor, prompt, reused, continuation, onEvent, signal)
         : continuation.kind === 'force'
           ? // the prompt after what the cache holds goes in with the forced tokens: one evaluation,
             // the batches a native prefill uses
@@ -409,7 +422,8 @@ export async function runTurn(
       kvBytesSteady: kvMeter.last,
       kvPredicted: target.kvPredicted ?? null,
       memory: readMemoryByBuffer(target.llama, context),
-      eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null, afterLazy: evicting.afterLazy } : null,
+      // a follow-up going on from the kept tokens ran no lazy prefill of its own
+      eviction: evictor && evicting ? { ...evictionMetrics(evicting, evictor), reuse: resume?.reuse ?? null, afterLazy: evicting.afterLazy && !continued } : null,
       kept: evictor
         ? describeKept(model, prompt, request.messages, evictor.keptOrigins())
         : describeDepth(model, prompt, request.messages, prefilled.prunedAt, model.fileInsights.totalLayers - 1),
@@ -425,6 +439,7 @@ export async function runTurn(
       // what stays for the next question is the engine's to say, after the turn
       conversation: {
         reusedTokens: reused,
+        continued: continued ? { tokens: continued.keep, covered: continued.covered } : null,
         revived: target.revived ?? null,
         restored: reused > 0 ? (target.restored ?? null) : null,
         saved: prefilled.saved ?? null,
@@ -433,8 +448,24 @@ export async function runTurn(
       },
       notice: target.notice,
     };
-    return { answer: answer.answer, stopReason, metrics, logits };
+    const stream = continuation.kind === 'force' ? [...prompt, ...continuation.follow] : [...prompt, ...answer.tokens];
+    const evicted = evictor ? { stream, origin: evictor.keptOrigins() } : null;
+    return { answer: answer.answer, stopReason, metrics, logits, evicted };
   }
+}
+
+/**
+ * An evicting turn's start: the tokens the previous turn kept that the prompt goes on from (the
+ * rest erased), or an empty sequence; returns the prompt tokens they stand for.
+ */
+async function keepKeptHistory(sequence: LlamaContextSequence, continued: EvictedContinuation | null): Promise<number> {
+  if (!continued) {
+    await sequence.clearHistory();
+    return 0;
+  }
+  const held = sequence.nextTokenIndex;
+  if (continued.keep < held) await sequence.eraseContextTokenRanges([{ start: continued.keep, end: held }]);
+  return continued.covered;
 }
 
 /** Keeps the leading tokens of the sequence the prompt may reuse (conversationCache.ts) and erases the rest; returns how many. */

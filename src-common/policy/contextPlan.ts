@@ -134,10 +134,18 @@ export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens
   return { policy, shape, prefillShape, eviction, layerRule, applied, notices, afterTurn: afterTurnOf(running, policy) };
 }
 
-/** A partial cache from any press makes the turn's cache partial; a revivable one, revivable. */
+/**
+ * A partial cache from any press makes the turn's cache partial; a kept one, kept (a lazy prefill
+ * before an evictor is compacted by it, so nothing is left to revive); a revivable one, revivable.
+ */
 function afterTurnOf(running: readonly PressDeclaration[], policy: KvPolicy): AfterTurn {
   const declared = running.map((press) => press.afterTurn?.(policy) ?? { cache: 'whole' as const });
-  return declared.find((a) => a.cache === 'partial') ?? declared.find((a) => a.cache === 'revivable') ?? { cache: 'whole' };
+  return (
+    declared.find((a) => a.cache === 'partial') ??
+    declared.find((a) => a.cache === 'kept') ??
+    declared.find((a) => a.cache === 'revivable') ??
+    { cache: 'whole' }
+  );
 }
 
 /**

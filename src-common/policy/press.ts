@@ -47,9 +47,10 @@ export interface PressRequirements {
  * What the cache holds after a turn, for the next question: the conversation whole, as reading it
  * again under the same policy would leave it (the next turn evaluates only what is new);
  * 'revivable': whole once the engine completes what the turn skipped, which it does while idle;
- * 'partial': the next turn reads the conversation again, for `reason`.
+ * 'kept': only what the turn kept, which the next turn goes on from (evaluating only what is new),
+ * as `note` tells the person; 'partial': the next turn reads the conversation again, for `reason`.
  */
-export type AfterTurn = { cache: 'whole' } | { cache: 'revivable' } | { cache: 'partial'; reason: string };
+export type AfterTurn = { cache: 'whole' } | { cache: 'revivable' } | { cache: 'kept'; note: string } | { cache: 'partial'; reason: string };
 
 /** A press it does not run with, and why; `when` narrows the refusal to some of its own settings. */
 export interface Exclusion {

@@ -75,6 +75,12 @@ export interface EvictionPolicy {
    * last chunk's own queries.
    */
   lookahead: 'question' | 'none';
+  /**
+   * What a follow-up question reads: 'kept' goes on from the tokens this turn kept (and the answer),
+   * evaluating only the new ones; 'reread' reads the whole conversation again. reuse=disk is always
+   * 'reread': it restores the full KV stored on disk.
+   */
+  followUp: 'kept' | 'reread';
 }
 
 /** SimLayerKV: trimmed layers keep only sinks and a recent window. */

@@ -1,8 +1,9 @@
 // Follow-up accuracy: two greedy turns on one document with two needles. Turn 1 asks for the pass
 // key; turn 2 is the conversation so far (the question and the row's own answer) plus a question
 // about the door code. Turn 2 runs as in the app: a policy whose cache is whole reuses what turn 1
-// left; an eviction policy's cache is partial, so it reads the conversation again and selects its
-// tokens anew for the second question (or restores them from disk with reuse=disk).
+// left; an eviction policy goes on from the tokens it kept for the first question and selects again
+// among them and the new ones (followup=kept, the default), or reads the conversation again and
+// selects anew for the second question (followup=reread), or restores it from disk (reuse=disk).
 import type { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { ChatMessage, TurnMetrics } from '../../src-common/engineTypes.js';
 import { engineExtras, type EngineExtras } from './engineExtras.js';

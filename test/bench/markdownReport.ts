@@ -89,12 +89,13 @@ machine-readable results and plots to [bench/](bench/). Nothing here is typed in
 - **Follow-up accuracy**: a document with two needles (a pass key and a door code, half a document
   apart); turn 1 asks for the pass key, turn 2 (turn 1's question and the row's own answer, then a
   new question) asks for the door code; the figure is the share of second answers that name the
-  code. An eviction policy's cache is partial, so turn 2 reads the whole conversation again and
-  selects its tokens anew for the second question; that is what is measured. With \`reuse=disk\`
-  turn 2 restores turn 1's full KV from disk instead of prefilling the document again; the column
-  gives turn 2's median TTFT beside the accuracy, the figure that mode changes. (Runs before
-  2026-12-03 re-prefilled every turn for every policy; since then a policy whose cache is whole
-  reuses it, see the next item.)
+  code. An eviction policy's turn 2 goes on from the tokens it kept for turn 1's question and
+  selects again among them (\`followup=kept\`, the default since 2026-12-05; before, and with
+  \`followup=reread\`, turn 2 read the whole conversation again and selected anew for the second
+  question); that is what is measured. With \`reuse=disk\` turn 2 restores turn 1's full KV from
+  disk instead of prefilling the document again; the column gives turn 2's median TTFT beside the
+  accuracy. (Runs before 2026-12-03 re-prefilled every turn for every policy; since then a policy
+  whose cache is whole reuses it, see the next item.)
 - **Follow-up questions** (\`npm run bench -- --conversation\`, sections so titled; real prose):
   one document per length, one question cold, then two follow-ups in the same conversation, as
   the app asks them; each follow-up is asked again with \`cachePrompt=false\` (the conversation

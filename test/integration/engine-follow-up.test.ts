@@ -1,7 +1,8 @@
 // Follow-up questions on the real model: the engine keeps the conversation's cache between turns
 // and evaluates only what a follow-up adds, when the policy's cache is whole; a follow-up answers
 // as reading the whole conversation again does. Lazy prefill's pruned tokens are revived while
-// idle; an evictor's cache is partial, so its next question reads again, and says why.
+// idle; an evictor's follow-up goes on from the tokens its budget kept (or, with followup=reread,
+// reads again), and says which.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { testModelPath } from '../helpers/testModel.js';
 import { compareDistributions } from '../bench/divergence.js';
 import { differingLogits } from '../helpers/logits.js';
 import { tokenize } from '../bench/fidelity.js';
+import { describeTurn } from '../../src-common/turnSummary.js';
 
 // ~1,000 tokens of CPython's IDLE help with one inserted fact (test/fixtures/lazy-prose/README.md)
 const DOCUMENT = readFileSync(path.join(import.meta.dirname, '../fixtures/lazy-prose/idle-help.txt'), 'utf8').slice(0, 4400);
@@ -99,12 +101,44 @@ describe('follow-up questions reuse the cache the last turn left', () => {
     expect(again.conversation.reusedTokens).toBe(0);
   });
 
-  it('vatp: keeps only its budget, so the next question reads again, and the turn says why', async () => {
+  it('vatp: the follow-up goes on from the tokens the budget kept, reading only its new ones, the cache within the budget; the turn says so', async () => {
     const first = await turn('vatp:budget=512', FIRST);
-    expect(first.conversation.next).toBe('none');
-    expect(first.conversation.nextReason).toMatch(/VATP kept only the budget's tokens.*reads the conversation again/);
+    expect(first.metrics.eviction!.evicted).toBeGreaterThan(first.metrics.promptTokens - 512);
+    expect(first.conversation).toMatchObject({ reusedTokens: 0, next: 'kept' });
+    expect(first.conversation.nextReason).toMatch(/VATP kept only the budget's tokens.*the next question goes on from them/);
     const followUp = await turn('vatp:budget=512', conversation(first.answer));
-    expect(followUp.conversation.reusedTokens).toBe(0);
+    const continued = followUp.conversation.continued!;
+    // everything the first turn read is covered by what it kept; only the new tokens are read
+    expect(continued.covered).toBeGreaterThanOrEqual(first.metrics.promptTokens);
+    expect(continued.tokens).toBeLessThan(512);
+    expectOnlyNewTokens(first.metrics, followUp.metrics);
+    expect(followUp.metrics.contextSize).toBe(512);
+    expect(followUp.metrics.kvBytesPeak).toBe(first.metrics.kvBytesPeak);
+    expect(followUp.conversation.next).toBe('kept');
+    expect(describeTurn(followUp.metrics).find((f) => f.key === 'conversation')!.value).toMatch(/went on from the \d+ tokens the cache kept of the conversation's first [\d,]+/);
+    // followup=reread: the conversation read whole again, selecting for the new question from all of it
+    const reread = await turn('vatp:budget=512,followup=reread', FIRST);
+    expect(reread.conversation).toMatchObject({ next: 'none', nextReason: expect.stringMatching(/reads the conversation again \(followup=reread\)/) });
+    const again = await turn('vatp:budget=512,followup=reread', conversation(reread.answer));
+    expect(again.conversation).toMatchObject({ reusedTokens: 0, continued: null });
+  });
+
+  it('vatp with a budget that holds the conversation evicts nothing: its follow-up, forced through an answer, is bit-identical to full\'s', async () => {
+    const follow = await tokenize(engine, 'The Zoom/Restore Height toggle switches the window between normal size and full height.');
+    // the follow-up's prompt holds the first answer as generated: a cache that goes on from the
+    // first turn holds its tokens as decoded one at a time, which a re-read would compute in one
+    // batch, rounding differently (see above); so equal logits mean both went on from their caches
+    const logitsAfter = async (policy: string) => {
+      const first = await turn(policy, FIRST, { cachePrompt: false });
+      const probe = await engine.probeLogits({ messages: conversation(first.answer), follow, policy, cachePrompt: true });
+      return { first, probe };
+    };
+    const full = await logitsAfter('full');
+    const vatp = await logitsAfter('vatp:budget=4096');
+    expect(vatp.first.metrics.eviction!.evicted).toBe(0);
+    expect(vatp.first.answer).toBe(full.first.answer);
+    expect(vatp.probe.logits.length).toBe(follow.length + 1);
+    expect(differingLogits(full.probe.logits, vatp.probe.logits)).toBe(0);
   });
 
   it('lazy: revives the pruned tokens while idle, leaving exactly the cache revival right after the prefill leaves', async () => {

@@ -68,6 +68,26 @@ describe(`a prompt longer than the trained context (${TRAINED} tokens)`, () => {
     expect(describeTurn(metrics).map((f) => f.value).join('\n')).toMatch(/the \d[\d,]*-token prompt was read whole through a 256-token cache/);
   });
 
+  it('a follow-up goes on from the tokens the cache kept: only its new tokens read, the cache within its budget', async () => {
+    const policy = 'vatp:budget=256,pool=7';
+    const first = await engine.runTurn(request(content, policy, 6), () => {}).result;
+    const messages = [
+      { role: 'user' as const, content },
+      { role: 'assistant' as const, content: first.answer },
+      { role: 'user' as const, content: 'And what lay still?' },
+    ];
+    const caches: Array<{ held: number; capacity: number }> = [];
+    const { metrics } = await engine.runTurn({ ...request(content, policy, 6), messages }, (event) => {
+      if (event.type === 'progress' && event.cache) caches.push(event.cache);
+    }).result;
+    // the conversation is far past the trained context; the follow-up reads only what is new
+    expect(metrics.promptTokens).toBeGreaterThan(2.5 * TRAINED);
+    expect(metrics.conversation!.continued!.covered).toBeGreaterThanOrEqual(first.metrics.promptTokens);
+    expect(metrics.prefillTokens).toBeLessThan(40);
+    expect(caches.every((c) => c.capacity === 256 && c.held <= 256)).toBe(true);
+    expect(metrics.kvBytesPeak).toBeLessThanOrEqual(metrics.kvBytesAllocated!);
+  });
+
   it('without the look-ahead ranks by the chunks and reads it whole too', async () => {
     const { metrics } = await engine.runTurn(request(content, 'vatp:budget=256,pool=7,lookahead=none'), () => {}).result;
     expect(metrics.eviction!.prefillRounds).toBeGreaterThan(3);
@@ -98,5 +118,15 @@ describe('the question read ahead steers what a streaming evictor keeps (SmolLM2
     expect(metrics.promptTokens).toBeGreaterThan(4 * 512);
     expect(metrics.eviction!.lookaheadTokens).toBeGreaterThan(0);
     expect(answer).toContain('73915');
+    // asked again, the follow-up goes on from the kept cache, which still holds the key
+    const messages = [
+      { role: 'user' as const, content: `${task.document}\n\n${task.question}` },
+      { role: 'assistant' as const, content: answer },
+      { role: 'user' as const, content: task.question },
+    ];
+    const again = await engine.runTurn({ ...request('', 'vatp:budget=512,pool=7', 12), messages }, () => {}).result;
+    expect(again.metrics.conversation!.continued!.covered).toBeGreaterThanOrEqual(metrics.promptTokens);
+    expect(again.metrics.prefillTokens).toBeLessThan(60);
+    expect(again.answer).toContain('73915');
   });
 });

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { planContexts, type ModelKvShape, type PlanOptions } from '../../src-common/policy/contextPlan.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 import { describeConversationCache } from '../../src-common/turnSummary.js';
-import { conversationAfterTurn, historyFor } from '../../src-engine/conversationCache.js';
+import { conversationAfterTurn, evictedContinuation, historyFor, type EvictedConversation } from '../../src-engine/conversationCache.js';
+import type { Token } from 'node-llama-cpp';
 import type { LazyTurnMetrics, ModelInfo } from '../../src-common/engineTypes.js';
 
 const smol: ModelKvShape = { architecture: 'llama', layers: 30, kvHeads: 3, headDim: 64, contextSize: 8192 };
@@ -45,13 +46,19 @@ describe('what a turn leaves for the next question', () => {
     expect(plan('lazy:revive=on').afterTurn).toEqual({ cache: 'whole' });
   });
 
-  it('an evictor makes the cache partial, alone or after a lazy prefill, and says why', () => {
-    for (const spec of ['vatp:budget=0.2', 'streaming:budget=512', 'lazy+vatp:budget=0.2,pool=7', 'simlayerkv:layers=2/4+snapkv:budget=0.2']) {
-      const after = plan(spec).afterTurn;
-      expect(after.cache, spec).toBe('partial');
+  it('an evictor keeps what it kept for the next question, alone or after a lazy prefill, and says so', () => {
+    for (const spec of ['vatp:budget=0.2', 'streaming:budget=512', 'h2o:budget=0.2', 'vatp:budget=0.2,when=prompt', 'lazy+vatp:budget=0.2,pool=7', 'simlayerkv:layers=2/4+snapkv:budget=0.2']) {
+      expect(plan(spec).afterTurn, spec).toEqual({ cache: 'kept', note: expect.stringMatching(/kept only the budget's tokens.*the next question goes on from them/) });
     }
+  });
+
+  it('an evictor whose follow-up reads again (followup=reread, reuse=disk) makes the cache partial, and says why', () => {
+    expect(plan('vatp:budget=0.2,followup=reread').afterTurn).toEqual({ cache: 'partial', reason: expect.stringMatching(/reads the conversation again \(followup=reread\)/) });
+    expect(plan('streaming:budget=512,followup=reread').afterTurn.cache).toBe('partial');
     const after = plan('vatp:budget=0.2,when=prompt,reuse=disk').afterTurn;
     expect(after).toEqual({ cache: 'partial', reason: expect.stringMatching(/restores the full KV stored on disk/) });
+    expect(() => parsePolicy('vatp:budget=0.2,when=prompt,reuse=disk,followup=kept')).toThrow(/reuse=disk selects again from the full KV stored on disk; drop followup=kept/);
+    expect(() => parsePolicy('vatp:budget=0.2,followup=later')).toThrow(/followup/);
   });
 
   it("SimLayerKV's per-prompt rules decide anew, so the next question reads again", () => {
@@ -68,6 +75,8 @@ describe('what a turn leaves for the next question', () => {
     // nothing pruned, or revived already: whole
     expect(conversationAfterTurn({ cache: 'revivable' }, true, lazy(0, 0))).toEqual({ next: 'whole', nextReason: null });
     expect(conversationAfterTurn({ cache: 'partial', reason: 'VATP kept 512' }, false, null)).toEqual({ next: 'none', nextReason: 'VATP kept 512' });
+    expect(conversationAfterTurn({ cache: 'kept', note: 'VATP kept 512' }, true, null)).toEqual({ next: 'kept', nextReason: 'VATP kept 512' });
+    expect(conversationAfterTurn({ cache: 'kept', note: 'VATP kept 512' }, false, null)).toEqual({ next: 'none', nextReason: null });
     // a probe or a failed turn keeps nothing
     expect(conversationAfterTurn({ cache: 'whole' }, false, null)).toEqual({ next: 'none', nextReason: null });
   });
@@ -114,5 +123,36 @@ describe('describeConversationCache', () => {
   it('names the revival and the wait, and why the next question reads again', () => {
     const text = describeConversationCache({ reusedTokens: 4000, revived: { tokens: 1800, ms: 1234, waitedMs: 0 }, next: 'none', nextReason: 'VATP kept only the budget' });
     expect(text).toMatch(/^reused 4,000 prompt tokens the last turn left \(the last answer's 1,800 pruned tokens revived while idle in .+, waited .+\); the next question reads it again: VATP kept only the budget$/);
+  });
+});
+
+describe('how a follow-up goes on from what an evictor kept', () => {
+  const t = (...tokens: number[]) => tokens as Token[];
+  // the last turn's stream: prompt 0..9, answer 10..12; the cache kept 0, 1, 5, 8, 9, 10, 11 (12 sampled, never read)
+  const evicted: EvictedConversation = { stream: t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112), origin: [0, 1, 5, 8, 9, 10, 11] };
+  const plain = { minShared: 1, allowErase: true };
+  const windowed = { minShared: 1, allowErase: false };
+
+  it('a prompt going on after everything the cache read keeps every held token and reads only the rest', () => {
+    const prompt = t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114);
+    expect(evictedContinuation(evicted, 7, prompt, plain)).toEqual({ covered: 12, keep: 7, origin: [0, 1, 5, 8, 9, 10, 11] });
+    expect(evictedContinuation(evicted, 7, prompt, windowed)).toEqual({ covered: 12, keep: 7, origin: [0, 1, 5, 8, 9, 10, 11] });
+  });
+
+  it('an answer the prompt renders differently: the held tokens after the shared part are erased, where the layers allow it', () => {
+    const prompt = t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 210, 211, 212);
+    expect(evictedContinuation(evicted, 7, prompt, plain)).toEqual({ covered: 10, keep: 5, origin: [0, 1, 5, 8, 9] });
+    expect(evictedContinuation(evicted, 7, prompt, windowed)).toBeNull();
+  });
+
+  it('another document shares only its start; nothing shared, a held count that differs or too short a share read from the start', () => {
+    expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), plain)).toEqual({ covered: 2, keep: 2, origin: [0, 1] });
+    expect(evictedContinuation(evicted, 7, t(300, 301, 302), plain)).toBeNull();
+    expect(evictedContinuation(evicted, 6, t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113), plain)).toBeNull();
+    expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), { minShared: 3, allowErase: true })).toBeNull();
+  });
+
+  it("never covers the prompt's last token: generation evaluates it", () => {
+    expect(evictedContinuation(evicted, 7, t(100, 101, 102, 103, 104, 105), plain)).toEqual({ covered: 5, keep: 2, origin: [0, 1] });
   });
 });

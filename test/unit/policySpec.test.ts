@@ -60,7 +60,7 @@ describe('policy spec grammar', () => {
   });
 
   it('parses each eviction method with its defaults', () => {
-    const base = { recent: null, window: 32, pool: 1, when: 'stream' as const, reuse: 'off' as const };
+    const base = { recent: null, window: 32, pool: 1, when: 'stream' as const, reuse: 'off' as const, followUp: 'kept' as const };
     expect(parsePolicy('vatp:budget=512').eviction).toEqual<EvictionPolicy>({
       method: 'vatp',
       budget: { kind: 'tokens', value: 512 },
@@ -108,6 +108,7 @@ describe('policy spec grammar', () => {
       when: 'stream',
       reuse: 'off',
       lookahead: 'question',
+      followUp: 'kept',
     });
     expect(parsePolicy('vatp:budget=1000,lookahead=none').eviction?.lookahead).toBe('none');
     expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.lookahead).toBe('none');

@@ -4,12 +4,12 @@
 import { BUDGET, COUNT, atLeastOne, oddPool } from '../knobPatterns.js';
 import { PolicySpecError } from '../policyError.js';
 import { parseByteSize } from '../../format.js';
-import type { Exclusion, Knob, PressDeclaration } from '../press.js';
+import type { AfterTurn, Exclusion, Knob, PressDeclaration } from '../press.js';
 import type { PlanDraft } from '../contextPlan.js';
 import { SCORERS } from '../scorers/index.js';
 import type { Scorer } from '../scorers/scorer.js';
 import { CONTEXT_STEP, kvRowBytes } from '../kvBytes.js';
-import type { EvictionPolicy, KvBudget } from '../spec.js';
+import type { EvictionPolicy, KvBudget, KvPolicy } from '../spec.js';
 
 const BUDGET_KNOB: Knob = {
   pattern: BUDGET,
@@ -32,6 +32,13 @@ const LOOKAHEAD_KNOB: Knob = {
     "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the prompt's last window tokens (the question) after what the cache holds, once per half recent window, ranks the rounds by their attention and erases them again; none ranks by the last chunk's own queries",
 };
 
+const FOLLOWUP_KNOB: Knob = {
+  values: ['kept', 'reread'],
+  default: null,
+  description:
+    "what a follow-up question reads: kept (default) goes on from the tokens the budget kept, reading only the new ones and selecting again for the new question among them; reread reads the whole conversation again, selecting for it from everything; with reuse=disk the follow-up restores the full KV stored on disk and selects again",
+};
+
 /** Window of queries an unknobbed scorer would use; only read by window scoring. */
 const DEFAULT_QUERY_WINDOW = 32;
 
@@ -39,7 +46,7 @@ function knobsFor(scorer: Scorer): Record<string, Knob> {
   const sink: Knob = scorer.ranked
     ? { pattern: COUNT, default: String(scorer.defaultSink), description: 'first tokens never evicted' }
     : { pattern: COUNT, default: String(scorer.defaultSink), description: 'first tokens kept (attention sinks); the rest of the budget is the recent window' };
-  if (!scorer.ranked) return { budget: BUDGET_KNOB, sink, ...scorer.knobs };
+  if (!scorer.ranked) return { budget: BUDGET_KNOB, sink, followup: FOLLOWUP_KNOB, ...scorer.knobs };
   return {
     budget: BUDGET_KNOB,
     sink,
@@ -47,6 +54,7 @@ function knobsFor(scorer: Scorer): Record<string, Knob> {
     when: WHEN_KNOB,
     // only a window of queries can be evaluated ahead: accumulated and attention-free scores have none
     ...(scorer.attention === 'window' || scorer.attention === 'choice' ? { lookahead: LOOKAHEAD_KNOB } : {}),
+    followup: FOLLOWUP_KNOB,
     ...scorer.knobs,
   };
 }
@@ -110,7 +118,9 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
   // accumulated scores (score=acc) have no window to evaluate ahead
   const lookahead = score === 'window' && params['lookahead'] !== 'none' ? 'question' : 'none';
-  return { method, budget, sink, recent, score, window, pool, when, reuse, lookahead };
+  if (reuse === 'disk' && params['followup'] === 'kept') throw new PolicySpecError(`${method}:reuse=disk selects again from the full KV stored on disk; drop followup=kept`);
+  const followUp = reuse === 'disk' || params['followup'] === 'reread' ? 'reread' : 'kept';
+  return { method, budget, sink, recent, score, window, pool, when, reuse, lookahead, followUp };
 }
 
 /**
@@ -165,6 +175,25 @@ function lazyPrefillExclusions(scorer: Scorer): Exclusion[] {
   return exclusions;
 }
 
+/**
+ * What an evictor leaves for the next question: the tokens it kept, which a follow-up goes on from
+ * (followup=kept), or nothing: the follow-up reads again (followup=reread), or restores the full
+ * KV stored on disk (reuse=disk).
+ */
+function afterEviction(scorer: Scorer, policy: KvPolicy): AfterTurn {
+  const eviction = policy.eviction;
+  if (eviction?.reuse === 'disk') {
+    return { cache: 'partial', reason: `${scorer.title} kept only the budget's tokens; the next question restores the full KV stored on disk and selects again` };
+  }
+  if (eviction?.followUp === 'reread') {
+    return { cache: 'partial', reason: `${scorer.title} kept only the budget's tokens, chosen for this question; the next question reads the conversation again (followup=reread)` };
+  }
+  return {
+    cache: 'kept',
+    note: `${scorer.title} kept only the budget's tokens, chosen for this question: the next question goes on from them, reading only its new tokens, and selects again among them (followup=reread reads the whole conversation again)`,
+  };
+}
+
 export function evictorPress(scorer: Scorer): PressDeclaration {
   return {
     name: scorer.name,
@@ -180,13 +209,7 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
     reports: 'eviction',
     parse: (params) => ({ eviction: parseEviction(scorer, params) }),
     planContext: (policy, draft) => planBudget(policy.eviction!, draft),
-    afterTurn: (policy) => ({
-      cache: 'partial',
-      reason:
-        policy.eviction?.reuse === 'disk'
-          ? `${scorer.title} kept only the budget's tokens; the next question restores the full KV stored on disk and selects again`
-          : `${scorer.title} kept only the budget's tokens, chosen for this question; the next question reads the conversation again (reuse=disk keeps the full KV for it)`,
-    }),
+    afterTurn: (policy) => afterEviction(scorer, policy),
     describeTurn(metrics) {
       const e = metrics.eviction;
       if (!e) return null;
