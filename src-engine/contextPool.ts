@@ -99,6 +99,11 @@ export class ContextPool {
     if (this.live?.sequence === sequence) this.live.evicted = evicted;
   }
 
+  /** Whether `sequence` lives in the open context and that context has `shape`. */
+  holds(shape: ContextShape, sequence: LlamaContextSequence): boolean {
+    return this.open !== null && sameShape(this.open, shape) && sequence.context === this.open.context && !sequence.disposed;
+  }
+
   /** What the sequence kept for `policy` holds of its conversation, when an evictor left it. */
   evictedFor(policy: string): { sequence: LlamaContextSequence; evicted: EvictedConversation } | null {
     const sequence = this.liveFor(policy);

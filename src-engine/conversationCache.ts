@@ -46,6 +46,19 @@ export function reusablePrefix(held: number, shared: number, promptTokens: numbe
 export interface EvictedConversation {
   stream: readonly Token[];
   origin: readonly number[];
+  /**
+   * The evictor's ranking when the turn ended, per observed (layer, KV head) slot and held token:
+   * the follow-up's first round ranks by it when the cache has no room to read the question ahead.
+   */
+  scores: CarriedScores | null;
+  /** The prompt length the context was planned for: the conversation's first read (a budget given as a share of it). */
+  plannedFor: number;
+}
+
+/** An evictor's observed slots and its scores per slot and held token. */
+export interface CarriedScores {
+  slots: ReadonlyArray<{ layer: number; head: number }>;
+  scores: readonly Float64Array[];
 }
 
 /** How a follow-up goes on from an evicted conversation (runTurn erases the held tokens from `keep` on). */
@@ -56,6 +69,8 @@ export interface EvictedContinuation {
   keep: number;
   /** Their stream indices, which are the prompt's too. */
   origin: number[];
+  /** The last turn's ranking of them (CarriedScores), cut to them. */
+  scores: CarriedScores | null;
 }
 
 /**
@@ -75,7 +90,8 @@ export function evictedContinuation(evicted: EvictedConversation, held: number, 
   let keep = 0;
   while (keep < held && origin[keep]! < covered) keep++;
   if (keep < held && !history.allowErase) return null;
-  return { covered, keep, origin: origin.slice(0, keep) };
+  const scores = evicted.scores && { slots: evicted.scores.slots, scores: evicted.scores.scores.map((slot) => slot.slice(0, keep)) };
+  return { covered, keep, origin: origin.slice(0, keep), scores };
 }
 
 /** What a finished turn leaves for the next question, for its metrics. */

@@ -2,7 +2,7 @@
 // turn at a time. The engine process (engineProcess.ts) drives it from protocol messages.
 import os from 'node:os';
 import path from 'node:path';
-import { GgufInsights, InsufficientMemoryError, readGgufFileInfo, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
+import { GgufInsights, InsufficientMemoryError, readGgufFileInfo, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { parsePolicy, PolicySpecError, type KvPolicy } from '../src-common/policy/spec.js';
 import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 import { contextKvBytes, planContexts, predictKvCost, type ContextPlan, type ContextShape, type PlanOptions } from '../src-common/policy/contextPlan.js';
@@ -17,7 +17,7 @@ import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult }
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
-import { ConversationRevival, conversationAfterTurn, evictedContinuation, historyFor, reusablePrefix, type EvictedContinuation } from './conversationCache.js';
+import { ConversationRevival, conversationAfterTurn, evictedContinuation, historyFor, reusablePrefix, type EvictedContinuation, type EvictedConversation } from './conversationCache.js';
 import { SavedConversations, SAVE_MIN_READ_TOKENS, type SavedKvAction } from './savedConversations.js';
 import { modelFingerprint } from './modelFingerprint.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
@@ -236,7 +236,11 @@ export class Engine {
     const live = this.contexts.liveFor(spec);
     if (!live) return 0;
     const plan = this.plan(this.parseRequestPolicy(spec), prompt.length, null);
-    if (plan.afterTurn.cache === 'kept') return this.evictedContinuation(plan, prompt)?.covered ?? 0;
+    if (plan.afterTurn.cache === 'kept') {
+      const kept = this.contexts.evictedFor(spec);
+      const planned = kept ? this.plan(this.parseRequestPolicy(spec), kept.evicted.plannedFor, null) : plan;
+      return kept ? (this.evictedContinuation(planned, prompt, kept)?.covered ?? 0) : 0;
+    }
     const lazy = plan.applied.includes('lazy');
     const shared = live.compareContextTokens(prompt).firstDifferentIndex;
     return reusablePrefix(live.nextTokenIndex, shared, prompt.length, historyFor(plan, this.requireLoaded().info, prompt.length, lazy));
@@ -282,19 +286,25 @@ export class Engine {
     const selection = auto ? await chooseAuto(this.choiceHost(), auto, prompt.length, request) : null;
     // never start a turn predicted not to fit: the explanation names the smallest change that would
     if (selection && !selection.fits) throw new EngineError('WONT_FIT', selection.explanation);
-    const plan = this.plan(this.parseRequestPolicy(selection?.policy ?? request.policy), prompt.length, profile);
+    const policy = this.parseRequestPolicy(selection?.policy ?? request.policy);
+    let plan = this.plan(policy, prompt.length, profile);
+    const probing = continuation.kind === 'force' && request.cachePrompt !== true;
+    // an evictor's follow-up goes on from what the last turn kept, when the prompt goes on from it
+    const keptAfter = plan.afterTurn.cache === 'kept' && !probing && !observe;
+    const keptBefore = keptAfter && request.cachePrompt !== false ? this.contexts.evictedFor(plan.policy.spec) : null;
+    // a budget that is a share of the prompt was sized when the conversation was first read: its
+    // follow-ups keep that context (the conversation grows by a question and an answer each time)
+    const plannedFor = keptBefore?.evicted.plannedFor ?? prompt.length;
+    if (plannedFor !== prompt.length) plan = this.plan(policy, plannedFor, profile);
+    const continued = keptBefore ? this.evictedContinuation(plan, prompt, keptBefore) : null;
+    // else it reads from the start, in a fresh sequence (a stage loads its kept tokens there)
+    if (plan.eviction && !continued) this.contexts.dropLive();
     const { lazy, notice } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
     // a policy the person chose runs as chosen, with a warning when it is predicted not to fit
     const warning = auto || continuation.kind === 'force' ? null : await fitWarning(this.choiceHost(), plan.policy.spec, prompt.length, request);
     const notices = [...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
     const host = this.stageHost(request.cacheLabel);
     const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal, cachePrompt: request.cachePrompt !== false, receivedAt };
-    const probing = continuation.kind === 'force' && request.cachePrompt !== true;
-    // an evictor's follow-up goes on from what the last turn kept, when the prompt goes on from it
-    const keptAfter = plan.afterTurn.cache === 'kept' && !probing && !observe;
-    const continued = keptAfter && request.cachePrompt !== false ? this.evictedContinuation(plan, prompt) : null;
-    // else it reads from the start, in a fresh sequence (a stage loads its kept tokens there)
-    if (plan.eviction && !continued) this.contexts.dropLive();
     const compacted = continued
       ? null
       : lazy && plan.eviction?.afterLazy
@@ -354,7 +364,7 @@ export class Engine {
       );
     }, resumePolicy);
     const kept = this.contexts.liveSequence;
-    if (kept && follows && outcome.evicted) this.contexts.keptEvicted(kept, outcome.evicted);
+    if (kept && follows && outcome.evicted) this.contexts.keptEvicted(kept, { ...outcome.evicted, plannedFor: continued ? plannedFor : prompt.length });
     const after = conversationAfterTurn(plan.afterTurn, follows && kept !== null, outcome.metrics.lazy);
     if (outcome.metrics.conversation) Object.assign(outcome.metrics.conversation, after);
     if (after.next === 'reviving' && kept) this.revival.start(this.llama, kept, prompt.length);
@@ -373,13 +383,12 @@ export class Engine {
 
   /**
    * How a turn under an evictor's `plan` goes on from the sequence the last turn under it kept:
-   * null when none was kept, or the prompt does not go on from it, or the sequence no longer holds
-   * the tokens recorded for it.
+   * null when the plan's context is not the one it lives in, the prompt does not go on from it, or
+   * the sequence no longer holds the tokens recorded for it.
    */
-  private evictedContinuation(plan: ContextPlan, prompt: Token[]): EvictedContinuation | null {
-    const live = this.contexts.evictedFor(plan.policy.spec);
-    if (!live) return null;
+  private evictedContinuation(plan: ContextPlan, prompt: Token[], live: { sequence: LlamaContextSequence; evicted: EvictedConversation }): EvictedContinuation | null {
     const { sequence, evicted } = live;
+    if (!this.contexts.holds(plan.shape, sequence)) return null;
     const held = sequence.contextTokens;
     if (held.length !== evicted.origin.length || held.some((token, i) => evicted.stream[evicted.origin[i]!] !== token)) return null;
     return evictedContinuation(evicted, held.length, prompt, historyFor(plan, this.requireLoaded().info, prompt.length, false));

@@ -12,6 +12,7 @@ import type { EvictionPolicy } from '../src-common/policy/spec.js';
 import { scorerFor } from '../src-common/policy/scorers/index.js';
 import type { CacheReading, Scorer, SlotInputs } from '../src-common/policy/scorers/scorer.js';
 import { logitsRow } from './forcedLogits.js';
+import type { CarriedScores } from './conversationCache.js';
 import { readCellPositions, readKeySimilarity, readObservationWithPositions, readValueNorms, sequenceIdOf, setObservation } from './siftNative.js';
 
 export interface EvictionStats {
@@ -85,11 +86,13 @@ export class TokenEvictor {
     /**
      * The tokens the sequence holds, by stream index, when this evictor goes on from them (a staged
      * turn's, or the previous turn's kept ones), and the stream index of the next token evaluated
-     * (default: the one after the last held).
+     * (default: the one after the last held); and the ranking the last turn ended with, which the
+     * first round ranks by until this turn has observed its own window.
      */
-    held?: { origin: readonly number[]; next?: number },
+    held?: { origin: readonly number[]; next?: number; scores?: CarriedScores | null },
   ) {
     if (before) Object.assign(this.stats, before);
+    if (held?.scores) this.carryOver(held.scores);
     this.origin = held ? [...held.origin] : Array.from({ length: sequence.nextTokenIndex }, (_, i) => i);
     this.nextOrigin = held?.next ?? (this.origin.length > 0 ? this.origin[this.origin.length - 1]! + 1 : 0);
     this.scorer = scorerFor(policy.method);
@@ -142,6 +145,8 @@ export class TokenEvictor {
         const chunk = tokens.slice(i, i + chunkSize);
         if (this.sequence.nextTokenIndex + chunk.length + ahead.length > this.capacity) {
           if (ahead.length > 0 && sinceAhead >= refresh) {
+            // a follow-up may find the cache full: the last turn's ranking makes room to read the question ahead
+            if (this.sequence.nextTokenIndex + ahead.length > this.capacity) await this.evictToBudget(true, new Set(), keep);
             await this.lookAhead(ahead);
             sinceAhead = 0;
           }
@@ -179,6 +184,25 @@ export class TokenEvictor {
     for (const scores of newest.scores) scores.fill(0, n);
     this.aheadScores = newest.scores;
     this.stats.lookaheadTokens += ahead.length;
+  }
+
+  /** The ranking now, per observed slot and held token, for the next turn to start from (null before any observation). */
+  carriedScores(): CarriedScores | null {
+    if (this.slots.length === 0) return null;
+    const n = this.sequence.nextTokenIndex;
+    return { slots: this.slots.map((s) => ({ ...s })), scores: this.attention().map((scores) => scores.slice(0, n)) };
+  }
+
+  /** Starts from the last turn's ranking: as accumulated scores, or as one snapshot the first observed window replaces. */
+  private carryOver(carried: CarriedScores): void {
+    this.slots = carried.slots.map((s) => ({ ...s }));
+    const padded = carried.scores.map((scores) => {
+      const full = new Float64Array(this.capacity);
+      full.set(scores.subarray(0, this.capacity));
+      return full;
+    });
+    if (this.policy.score === 'accumulate') this.accumulated = padded;
+    else this.snapshots = [{ weight: 1, scores: padded }];
   }
 
   /** The stream index of each token the sequence holds (prompt indices, then the answer's), increasing. */

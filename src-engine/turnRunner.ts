@@ -125,7 +125,7 @@ export interface TurnOutcome {
   /** A forced continuation's logits: after the prompt, then after each forced token. */
   logits: Float32Array[] | null;
   /** Under an evictor: what the sequence holds of the turn's tokens, for a follow-up to go on from. */
-  evicted: EvictedConversation | null;
+  evicted: Omit<EvictedConversation, 'plannedFor'> | null;
 }
 
 /** Throws PROMPT_TOO_LONG before any work when the prompt and one answer token cannot fit. */
@@ -331,7 +331,7 @@ export async function runTurn(
 
   const answer = new AnswerStream(model, onEvent);
   const evictor = evicting
-    ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats, continued ? { origin: continued.origin, next: continued.covered } : resume?.origin && { origin: resume.origin })
+    ? new TokenEvictor(target.llama, sequence, evicting.policy, evicting, evicting.layers, resume?.stats, continued ? { origin: continued.origin, next: continued.covered, scores: continued.scores } : resume?.origin && { origin: resume.origin })
     : null;
   const observing = !evictor && (target.observe ?? 0) > 0;
   if (observing) setObservation(target.llama, context, target.observe!);
@@ -449,7 +449,7 @@ export async function runTurn(
       notice: target.notice,
     };
     const stream = continuation.kind === 'force' ? [...prompt, ...continuation.follow] : [...prompt, ...answer.tokens];
-    const evicted = evictor ? { stream, origin: evictor.keptOrigins() } : null;
+    const evicted = evictor ? { stream, origin: evictor.keptOrigins(), scores: evictor.carriedScores() } : null;
     return { answer: answer.answer, stopReason, metrics, logits, evicted };
   }
 }

@@ -72,7 +72,7 @@ export function conversationSection(results: ConversationResults, jsonFile: stri
     documents +
       ', asked one question cold and then two follow-ups in the same conversation (greedy, 32 tokens). ' +
       '**Follow-up** is the median TTFT of the follow-ups with the cache the last turn left (issue 16 target: ≤ 10% of the first question), ' +
-      '**re-read** the same prompts read whole again under the same policy (cachePrompt=false); **same answer** compares the two normalised answers, ' +
+      '**re-read** the same prompts read whole again under the same policy (cachePrompt=false; an evictor then selects for the follow-up from the whole conversation, where the follow-up in the conversation went on from the tokens kept for the earlier questions); **same answer** compares the two normalised answers, ' +
       '**correct** counts answers with the fact (reused/re-read). For lazy prefill, **after a pause** asks the first follow-up after waiting as long as the first turn took, ' +
       'so its pruned tokens were revived while idle; the follow-ups in the conversation come at once and wait for the revival (**revival**).',
     '',
@@ -81,8 +81,9 @@ export function conversationSection(results: ConversationResults, jsonFile: stri
     ...results.cells.map(row),
     '',
   ];
-  const partial = results.cells.filter((c) => c.first.next?.startsWith('none'));
-  const said = new Set(partial.map((c) => `- \`${c.policy}\` after its first turn: ${c.first.next!.replace(/^none: /, '')}`));
+  // what a cache that is not whole left for the follow-ups, in the engine's words
+  const partial = results.cells.filter((c) => /^(none|kept): /.test(c.first.next ?? ''));
+  const said = new Set(partial.map((c) => `- \`${c.policy}\` after its first turn: ${c.first.next!.replace(/^(none|kept): /, '')}`));
   if (said.size) lines.push(...said, '');
   return lines.join('\n');
 }

@@ -20,8 +20,17 @@ export const FOLLOW_UPS = 2;
 const CONVERSATION_RESERVE = 256;
 const ANSWER_TOKENS = 32;
 
-// the pass-key suite's SimLayerKV layers (suite.ts); the eviction row keeps the full KV on disk for follow-ups
-export const CONVERSATION_POLICIES = ['full', 'kv:type=q8_0', `simlayerkv:layers=${SIMLAYERKV_LAYERS},sink=4,window=256`, 'lazy', 'vatp:budget=0.2,pool=7,when=prompt,reuse=disk'];
+// the pass-key suite's SimLayerKV layers (suite.ts); the app's eviction presets go on from the
+// tokens they kept (followup=kept), the reuse=disk row keeps the full KV on disk for follow-ups
+export const CONVERSATION_POLICIES = [
+  'full',
+  'kv:type=q8_0',
+  `simlayerkv:layers=${SIMLAYERKV_LAYERS},sink=4,window=256`,
+  'lazy',
+  'vatp:budget=0.25,pool=7',
+  'snapkv:budget=0.25',
+  'vatp:budget=0.2,pool=7,when=prompt,reuse=disk',
+];
 export const CONVERSATION_LENGTHS = { full: [2048, 4096, 8192], quick: [1024, 2048] };
 
 export interface ConversationTurn {
@@ -111,7 +120,7 @@ function describe(question: ProseQuestion, answer: string, m: TurnMetrics): Conv
     reusedTokens: (c?.reusedTokens ?? 0) + (m.eviction?.reuse?.reusedTokens ?? 0),
     ttftMs: m.ttftMs,
     revived: c?.revived ?? null,
-    next: c ? (c.next === 'none' ? `none: ${c.nextReason ?? ''}` : c.next) : null,
+    next: c ? (c.next === 'none' || c.next === 'kept' ? `${c.next}: ${c.nextReason ?? ''}` : c.next) : null,
   };
 }
 

@@ -129,30 +129,30 @@ describe('describeConversationCache', () => {
 describe('how a follow-up goes on from what an evictor kept', () => {
   const t = (...tokens: number[]) => tokens as Token[];
   // the last turn's stream: prompt 0..9, answer 10..12; the cache kept 0, 1, 5, 8, 9, 10, 11 (12 sampled, never read)
-  const evicted: EvictedConversation = { stream: t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112), origin: [0, 1, 5, 8, 9, 10, 11] };
+  const evicted: EvictedConversation = { stream: t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112), origin: [0, 1, 5, 8, 9, 10, 11], scores: null, plannedFor: 10 };
   const plain = { minShared: 1, allowErase: true };
   const windowed = { minShared: 1, allowErase: false };
 
   it('a prompt going on after everything the cache read keeps every held token and reads only the rest', () => {
     const prompt = t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114);
-    expect(evictedContinuation(evicted, 7, prompt, plain)).toEqual({ covered: 12, keep: 7, origin: [0, 1, 5, 8, 9, 10, 11] });
-    expect(evictedContinuation(evicted, 7, prompt, windowed)).toEqual({ covered: 12, keep: 7, origin: [0, 1, 5, 8, 9, 10, 11] });
+    expect(evictedContinuation(evicted, 7, prompt, plain)).toEqual({ covered: 12, keep: 7, origin: [0, 1, 5, 8, 9, 10, 11], scores: null });
+    expect(evictedContinuation(evicted, 7, prompt, windowed)).toEqual({ covered: 12, keep: 7, origin: [0, 1, 5, 8, 9, 10, 11], scores: null });
   });
 
   it('an answer the prompt renders differently: the held tokens after the shared part are erased, where the layers allow it', () => {
     const prompt = t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 210, 211, 212);
-    expect(evictedContinuation(evicted, 7, prompt, plain)).toEqual({ covered: 10, keep: 5, origin: [0, 1, 5, 8, 9] });
+    expect(evictedContinuation(evicted, 7, prompt, plain)).toEqual({ covered: 10, keep: 5, origin: [0, 1, 5, 8, 9], scores: null });
     expect(evictedContinuation(evicted, 7, prompt, windowed)).toBeNull();
   });
 
   it('another document shares only its start; nothing shared, a held count that differs or too short a share read from the start', () => {
-    expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), plain)).toEqual({ covered: 2, keep: 2, origin: [0, 1] });
+    expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), plain)).toEqual({ covered: 2, keep: 2, origin: [0, 1], scores: null });
     expect(evictedContinuation(evicted, 7, t(300, 301, 302), plain)).toBeNull();
     expect(evictedContinuation(evicted, 6, t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113), plain)).toBeNull();
     expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), { minShared: 3, allowErase: true })).toBeNull();
   });
 
   it("never covers the prompt's last token: generation evaluates it", () => {
-    expect(evictedContinuation(evicted, 7, t(100, 101, 102, 103, 104, 105), plain)).toEqual({ covered: 5, keep: 2, origin: [0, 1] });
+    expect(evictedContinuation(evicted, 7, t(100, 101, 102, 103, 104, 105), plain)).toEqual({ covered: 5, keep: 2, origin: [0, 1], scores: null });
   });
 });
