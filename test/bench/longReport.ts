@@ -21,6 +21,8 @@ export interface LongSummary {
   maxKvBytesPeak: number | null;
   maxContextSize: number;
   depthsFound: number[];
+  /** Evicting rows' follow-ups (the key asked again, going on from the kept cache): found, asked, median TTFT and its share of the first turn's, median tokens read. */
+  followUps: { found: number; asked: number; medianTtftMs: number | null; medianShare: number | null; medianRead: number | null } | null;
 }
 
 export function summarizeLong(cells: readonly LongCell[]): LongSummary[] {
@@ -40,8 +42,27 @@ export function summarizeLong(cells: readonly LongCell[]): LongSummary[] {
       maxKvBytesPeak: peaks.length ? Math.max(...peaks) : null,
       maxContextSize: Math.max(...group.map((c) => c.contextSize)),
       depthsFound: group.filter((c) => c.found).map((c) => c.depth),
+      followUps: summarizeFollowUps(group),
     };
   });
+}
+
+function summarizeFollowUps(group: readonly LongCell[]): LongSummary['followUps'] {
+  const asked = group.filter((c) => c.followUp);
+  if (asked.length === 0) return null;
+  return {
+    found: asked.filter((c) => c.followUp!.found).length,
+    asked: asked.length,
+    medianTtftMs: median(asked.map((c) => c.followUp!.ttftMs)),
+    medianShare: median(asked.map((c) => c.followUp!.ttftMs / c.ttftMs)),
+    medianRead: median(asked.map((c) => c.followUp!.prefillTokens)),
+  };
+}
+
+function followUpCell(f: LongSummary['followUps']): string {
+  if (!f) return '—';
+  const ttft = f.medianTtftMs === null ? '—' : `${(f.medianTtftMs / 1000).toFixed(2)} s (${((f.medianShare ?? 0) * 100).toFixed(1)}%)`;
+  return `${f.found}/${f.asked}, ${ttft}, ${f.medianRead ?? '—'} read`;
 }
 
 function row(s: LongSummary): string {
@@ -50,7 +71,7 @@ function row(s: LongSummary): string {
   return (
     `| ${s.length} | \`${s.policy}\` | **${share}** | ${truncating ? `${s.inPrompt}/${s.asked}` : 'all'} | ${s.depthsFound.join(', ') || '—'} | ` +
     `${s.medianTtftMs === null ? '—' : `${(s.medianTtftMs / 1000).toFixed(1)} s`} | ${s.medianTokensPerSec === null ? '—' : Math.round(s.medianTokensPerSec)} | ` +
-    `${s.maxKvBytesPeak === null ? '—' : formatBytes(s.maxKvBytesPeak)} | ${s.maxContextSize} |`
+    `${s.maxKvBytesPeak === null ? '—' : formatBytes(s.maxKvBytesPeak)} | ${s.maxContextSize} | ${followUpCell(s.followUps)} |`
   );
 }
 
@@ -65,10 +86,11 @@ export function longSection(results: LongRunResults, jsonFile: string): string {
       '(positions stay within it: erasing shifts later tokens down), or cut to the first or last context-full and read with full KV (**truncate**, what peers effectively do). ' +
       '`question-first/` puts the question before the document as well as after it. Greedy, 16 tokens; **found**: the answer contains the key; **in prompt**: needles the cut left in (a truncated prompt cannot find the rest). ' +
       '**tok/s**: prompt tokens per second of TTFT (issue 16: flat as the document grows). **KV peak**: the backend\'s KV bytes, largest over the turns; **context**: cells allocated. ' +
-      'Issue 16 target: found at ≥ 80% of the depths at 32k and 64k, the cache never above the 8k budget.',
+      'Issue 16 target: found at ≥ 80% of the depths at 32k and 64k, the cache never above the 8k budget. ' +
+      '**Follow-up** (evicting rows): "Please repeat the pass key number." asked next in the same conversation, going on from the tokens the cache kept (followup=kept): keys named, median TTFT (its share of the first turn) and prompt tokens read.',
     '',
-    '| length | row | found | in prompt | depths found | median TTFT | tok/s | KV peak | context |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| length | row | found | in prompt | depths found | median TTFT | tok/s | KV peak | context | follow-up |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...summarizeLong(results.cells).map(row),
     '',
   ].join('\n');

@@ -34,6 +34,7 @@ export const LONG_POLICIES = [
   'truncate:last',
 ];
 const QUESTION = 'What is the pass key number?';
+const FOLLOW_UP = 'Please repeat the pass key number.';
 const ANSWER_TOKENS = 16;
 /** Prompt tokens left free in a truncated prompt: the answer, and the count's slack. */
 const TRUNCATE_RESERVE = 96;
@@ -58,6 +59,11 @@ export interface LongCell {
   evictionRounds: number | null;
   lookaheadTokens: number | null;
   notice: string | null;
+  /**
+   * Evicting rows: the key asked for again in the same conversation, which goes on from the tokens
+   * the cache kept (followup=kept): its TTFT, the prompt tokens it read, and whether it named the key.
+   */
+  followUp?: { ttftMs: number; prefillTokens: number; found: boolean } | null;
 }
 
 export interface LongResults {
@@ -126,8 +132,8 @@ async function truncated(client: EngineClient, document: string, end: 'first' | 
   return cut(low);
 }
 
-async function run(ctx: ConversationContext, client: EngineClient, policy: string, prompt: ChatMessage[]): Promise<{ answer: string; metrics: TurnMetrics }> {
-  const running = client.runTurn({ messages: prompt, sampling: { temperature: 0, topP: 1, maxTokens: ANSWER_TOKENS }, policy, cachePrompt: false }, () => {});
+async function run(ctx: ConversationContext, client: EngineClient, policy: string, prompt: ChatMessage[], cachePrompt = false): Promise<{ answer: string; metrics: TurnMetrics }> {
+  const running = client.runTurn({ messages: prompt, sampling: { temperature: 0, topP: 1, maxTokens: ANSWER_TOKENS }, policy, cachePrompt }, () => {});
   ctx.setActiveTurn({ client, turnId: running.turnId });
   try {
     const { answer, metrics, stopReason } = await running.result;
@@ -155,6 +161,12 @@ async function longCell(ctx: ConversationContext, client: EngineClient, row: str
   }
   const { answer, metrics } = await run(ctx, client, policy, prompt);
   const e = metrics.eviction;
+  let followUp: LongCell['followUp'] = null;
+  if (e) {
+    const conversation: ChatMessage[] = [...prompt, { role: 'assistant', content: answer }, { role: 'user', content: FOLLOW_UP }];
+    const next = await run(ctx, client, policy, conversation, true);
+    followUp = { ttftMs: next.metrics.ttftMs, prefillTokens: next.metrics.prefillTokens, found: next.answer.includes(passkey) };
+  }
   return {
     policy: row,
     length,
@@ -172,6 +184,7 @@ async function longCell(ctx: ConversationContext, client: EngineClient, row: str
     evictionRounds: e?.rounds ?? null,
     lookaheadTokens: e?.lookaheadTokens ?? null,
     notice: metrics.notice,
+    followUp,
   };
 }
 

@@ -39,15 +39,15 @@ describe('bench --long', () => {
 
   it('counts needles found per row, and what the cut left a truncating row to find', () => {
     const cells = [
-      cell(LONG_POLICIES[0]!, 0.25, true),
-      cell(LONG_POLICIES[0]!, 0.75, true),
+      cell(LONG_POLICIES[0]!, 0.25, true, { followUp: { ttftMs: 3000, prefillTokens: 30, found: true } }),
+      cell(LONG_POLICIES[0]!, 0.75, true, { followUp: { ttftMs: 6000, prefillTokens: 32, found: false } }),
       cell('truncate:first', 0.25, true, { promptTokens: 8000, contextSize: 8192 }),
       cell('truncate:first', 0.75, false, { needleInPrompt: false, promptTokens: 8000 }),
     ];
     const summary = summarizeLong(cells);
     expect(summary).toEqual([
-      expect.objectContaining({ policy: LONG_POLICIES[0], found: 2, asked: 2, depthsFound: [0.25, 0.75] }),
-      expect.objectContaining({ policy: 'truncate:first', found: 1, asked: 2, inPrompt: 1, depthsFound: [0.25] }),
+      expect.objectContaining({ policy: LONG_POLICIES[0], found: 2, asked: 2, depthsFound: [0.25, 0.75], followUps: { found: 1, asked: 2, medianTtftMs: 4500, medianShare: 0.015, medianRead: 31 } }),
+      expect.objectContaining({ policy: 'truncate:first', found: 1, asked: 2, inPrompt: 1, depthsFound: [0.25], followUps: null }),
     ]);
     const results = {
       task: 'long',
@@ -66,5 +66,7 @@ describe('bench --long', () => {
     const section = longSection(results, 'bench/x.json');
     expect(section).toContain('| 32768 | `truncate:first` | **1/2 (50%)** | 1/2 | 0.25 |');
     expect(section).toContain(`| 32768 | \`${LONG_POLICIES[0]}\` | **2/2 (100%)** | all | 0.25, 0.75 |`);
+    // the evicting row's follow-ups went on from the kept cache: 1 of 2 keys named, 4.5 s median (1.5% of the first turn's)
+    expect(section).toContain('| 1/2, 4.50 s (1.5%), 31 read |');
   });
 });
