@@ -18,10 +18,16 @@ for (let d = 0; d < depthCount; d++) {
   const depth = (d + 0.5) / depthCount;
   const key = String(10000 + ((d * 7919 + 4111) % 89999));
   const at = body.indexOf('\n\n', Math.floor(depth * body.length));
-  const doc = `${body.slice(0, at)}\n\nThe pass key is ${key}. Remember it. ${key} is the pass key.${body.slice(at)}`;
+  const needle = `The pass key is ${key}. Remember it. ${key} is the pass key.`;
+  const doc = `${body.slice(0, at)}\n\n${needle}${body.slice(at)}`;
+  const needleFrom = at + 2;
   for (const policy of policies) {
-    const { answer, metrics } = await client.runTurn({ messages: [{ role: 'user', content: `${doc}\n\nWhat is the pass key number?` }], sampling: { temperature: 0, topP: 1, maxTokens: 16 }, policy }, () => {}).result;
-    console.log(`${depth.toFixed(2)} ${policy}: ${answer.includes(key) ? 'FOUND' : 'lost'} prompt ${metrics.promptTokens} ttft ${(metrics.ttftMs / 1000).toFixed(1)} s (${Math.round(metrics.prefillTokensPerSec)} tok/s) peak ${((metrics.kvBytesPeak ?? 0) / 2 ** 20).toFixed(0)} MiB “${answer.replace(/\s+/g, ' ')}” [${key}]`);
+    const { answer, metrics } = await client.runTurn({ messages: [{ role: 'user', content: `${doc}\n\nWhat is the pass key number?` }], sampling: { temperature: 0, topP: 1, maxTokens: 16 }, policy, cachePrompt: false }, () => {}).result;
+    // how much of the needle's text the cache still held when the answer was written
+    const ranges = metrics.kept?.messages?.find((m) => m.index === 0)?.ranges ?? [];
+    let held = 0;
+    for (let i = 0; i < ranges.length; i += 2) held += Math.max(0, Math.min(ranges[i + 1]!, needleFrom + needle.length) - Math.max(ranges[i]!, needleFrom));
+    console.log(`${depth.toFixed(2)} ${policy}: ${answer.includes(key) ? 'FOUND' : 'lost'} needle held ${held}/${needle.length} chars prompt ${metrics.promptTokens} ttft ${(metrics.ttftMs / 1000).toFixed(1)} s (${Math.round(metrics.prefillTokensPerSec)} tok/s) peak ${((metrics.kvBytesPeak ?? 0) / 2 ** 20).toFixed(0)} MiB “${answer.replace(/\s+/g, ' ')}” [${key}]`);
   }
 }
 await client.close();

@@ -137,6 +137,8 @@ export interface EvictionTurnMetrics {
   evictMs: number;
   /** Question tokens evaluated ahead to rank the prefill's rounds (lookahead=question), summed over rounds. */
   lookaheadTokens?: number;
+  /** How many times it read the question ahead (lookaheadTokens / lookaheads: the question's length). */
+  lookaheads?: number;
   /** reuse=disk: how much of the prompt came from the stored full KV, and what storing it cost. */
   reuse?: DocumentReuseMetrics | null;
   /** Evicted once after a lazy prefill, the tokens it pruned first. */

@@ -44,6 +44,8 @@ export function reusablePrefix(held: number, shared: number, promptTokens: numbe
  * answer or forced tokens) and the stream index of each token the cache kept, increasing.
  */
 export interface EvictedConversation {
+  /** The turn's prompt tokens: `stream` starts with them. */
+  promptTokens: number;
   stream: readonly Token[];
   origin: readonly number[];
   /**
@@ -54,6 +56,9 @@ export interface EvictedConversation {
   /** The prompt length the context was planned for: the conversation's first read (a budget given as a share of it). */
   plannedFor: number;
 }
+
+/** What a turn leaves for the next one to go on from: its prompt length, for `evictedContinuation`. */
+export type EvictedTurn = Omit<EvictedConversation, 'plannedFor'>;
 
 /** An evictor's observed slots and its scores per slot and held token. */
 export interface CarriedScores {
@@ -76,17 +81,19 @@ export interface EvictedContinuation {
 /**
  * How far a follow-up's prompt goes on from what an evicting turn left: the leading tokens it
  * shares with that turn's stream, up to the last token the cache read, never the prompt's last
- * token. Held tokens from after that point (an answer the prompt renders differently) are erased,
- * which windowed layers cannot do: then, or when `held` is not what the turn left, or nothing is
- * shared, null (read from the start).
+ * token. The tokens kept were chosen for that turn's question, so only a prompt holding all of
+ * that turn's (a follow-up, or the same question asked again) goes on from them; an edited
+ * question or another document with the same start reads from the start and selects for its own.
+ * Held tokens from after that point (an answer the prompt renders differently) are erased, which
+ * windowed layers cannot do: then, or when `held` is not what the turn left, null.
  */
 export function evictedContinuation(evicted: EvictedConversation, held: number, prompt: readonly Token[], history: HistoryUse): EvictedContinuation | null {
-  const { stream, origin } = evicted;
+  const { stream, origin, promptTokens } = evicted;
   if (held !== origin.length || held === 0) return null;
   const read = Math.min(origin[held - 1]! + 1, stream.length, prompt.length - 1);
   let covered = 0;
   while (covered < read && prompt[covered] === stream[covered]) covered++;
-  if (covered < Math.max(1, history.minShared)) return null;
+  if (covered < Math.max(1, history.minShared, promptTokens - 1)) return null;
   let keep = 0;
   while (keep < held && origin[keep]! < covered) keep++;
   if (keep < held && !history.allowErase) return null;

@@ -22,6 +22,7 @@ export interface EvictionStats {
   evictMs: number;
   /** Question tokens evaluated ahead (and erased) to rank rounds during the prefill. */
   lookaheadTokens: number;
+  lookaheads: number;
 }
 
 /** One observed (layer, KV head) pair: its attention scores per token index. */
@@ -49,7 +50,7 @@ interface Snapshot {
 }
 
 export class TokenEvictor {
-  readonly stats: EvictionStats = { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0 };
+  readonly stats: EvictionStats = { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0, lookaheads: 0 };
   private slots: ScoreSlot[] = [];
   /** accumulate mode: summed attention per slot, indexed by token index */
   private accumulated: Float64Array[] = [];
@@ -184,6 +185,7 @@ export class TokenEvictor {
     for (const scores of newest.scores) scores.fill(0, n);
     this.aheadScores = newest.scores;
     this.stats.lookaheadTokens += ahead.length;
+    this.stats.lookaheads += 1;
   }
 
   /** The ranking now, per observed slot and held token, for the next turn to start from (null before any observation). */
@@ -225,9 +227,15 @@ export class TokenEvictor {
     return { held: this.sequence.nextTokenIndex, evicted: this.stats.evicted, capacity: this.capacityTokens };
   }
 
-  /** The prompt's tokens a streaming prefill looks ahead to (policy lookahead=question): its last window. */
-  lookaheadTokensOf(prompt: readonly Token[]): readonly Token[] {
-    return this.policy.lookahead === 'question' && this.policy.when === 'stream' ? prompt.slice(-this.policy.window) : [];
+  /**
+   * The prompt's tokens a streaming prefill looks ahead to (policy lookahead=question): the
+   * question, from its first token to the prompt's end (`questionTokens`, chatPrompt.ts), else the
+   * last window. Only the question: a window reaching back into the document's last lines ranked
+   * rounds by them too, and lost pass keys a question alone keeps (scripts/long-doc-probe.mts).
+   */
+  lookaheadTokensOf(prompt: readonly Token[], questionTokens?: number): readonly Token[] {
+    if (this.policy.lookahead !== 'question' || this.policy.when !== 'stream') return [];
+    return prompt.slice(-(questionTokens ?? this.policy.window));
   }
 
   /** Turns observation on for an evaluation of `rows` tokens (off for StreamingLLM, which needs none). */

@@ -25,7 +25,7 @@ import { adoptNativeTokens, readKvLayerStats, readMemoryByBuffer, readKvMemoryBy
 import { lazyTurnMetrics, runLazyPrefill, type LazyTurn } from './lazyPrefillRun.js';
 import { type AutoSelectionMetrics, type BuildKind, type ConversationCacheMetrics, type DocumentReuseMetrics, type EvictionTurnMetrics, type SimLayerKvDecisionMetrics, type LazyTurnMetrics, type StopReason, type TurnEvent, type TurnMetrics, type TurnRequest } from '../src-common/engineTypes.js';
 import { EngineError } from './engineError.js';
-import { reusablePrefix, type EvictedContinuation, type EvictedConversation } from './conversationCache.js';
+import { reusablePrefix, type EvictedContinuation, type EvictedTurn } from './conversationCache.js';
 
 /** An evictor's turn (contextPlan.ts). */
 export type EvictionTurn = EvictionPlan;
@@ -81,6 +81,8 @@ export interface TurnTarget {
   lazy: LazyTurn | null;
   /** Set when the policy evicts tokens under a budget; the context was sized for it. */
   eviction?: EvictionTurn | null;
+  /** The prompt's last tokens that are the question (and the template's tail): what a streaming evictor reads ahead. */
+  questionTokens?: number;
   /**
    * Set when the prompt (but its last token) was prefilled and evicted elsewhere (when=prompt) and
    * the sequence already holds the kept tokens: the turn goes on from there.
@@ -125,7 +127,7 @@ export interface TurnOutcome {
   /** A forced continuation's logits: after the prompt, then after each forced token. */
   logits: Float32Array[] | null;
   /** Under an evictor: what the sequence holds of the turn's tokens, for a follow-up to go on from. */
-  evicted: Omit<EvictedConversation, 'plannedFor'> | null;
+  evicted: EvictedTurn | null;
 }
 
 /** Throws PROMPT_TOO_LONG before any work when the prompt and one answer token cannot fit. */
@@ -215,12 +217,13 @@ async function budgetedPrefill(
   evictor: TokenEvictor,
   prompt: Token[],
   held: number,
+  questionTokens: number | undefined,
   continuation: Continuation,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<Prefilled> {
   const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done: held + done, total: prompt.length, cache: evictor.cacheNow() });
-  const finished = await evictor.prefill(prompt.slice(held, -1), report, signal, evictor.lookaheadTokensOf(prompt));
+  const finished = await evictor.prefill(prompt.slice(held, -1), report, signal, evictor.lookaheadTokensOf(prompt, questionTokens));
   if (!finished) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
   // the last prompt token is evaluated with generation: make room for it and the first answer
   // token (forcing makes its own room, evaluation by evaluation)
@@ -356,7 +359,7 @@ export async function runTurn(
       : lazy
       ? await lazyPrefillTurn(target, lazy, prompt, request, answer, started, onEvent, signal)
       : evictor
-        ? await budgetedPrefill(evictor, prompt, reused, continuation, onEvent, signal)
+        ? await budgetedPrefill(evictor, prompt, reused, target.questionTokens, continuation, onEvent, signal)
         : continuation.kind === 'force'
           ? // the prompt after what the cache holds goes in with the forced tokens: one evaluation,
             // the batches a native prefill uses
@@ -449,7 +452,7 @@ export async function runTurn(
       notice: target.notice,
     };
     const stream = continuation.kind === 'force' ? [...prompt, ...continuation.follow] : [...prompt, ...answer.tokens];
-    const evicted = evictor ? { stream, origin: evictor.keptOrigins(), scores: evictor.carriedScores() } : null;
+    const evicted = evictor ? { promptTokens: prompt.length, stream, origin: evictor.keptOrigins(), scores: evictor.carriedScores() } : null;
     return { answer: answer.answer, stopReason, metrics, logits, evicted };
   }
 }
@@ -497,8 +500,8 @@ function resumedPrefill(
 }
 
 function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {
-  const { evicted, rounds, prefillRounds, evictMs, lookaheadTokens } = evictor.stats;
-  return { method: evicting.policy.method, budgetTokens: evictor.capacityTokens, keptTokens: evictor.keepTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs), lookaheadTokens };
+  const { evicted, rounds, prefillRounds, evictMs, lookaheadTokens, lookaheads } = evictor.stats;
+  return { method: evicting.policy.method, budgetTokens: evictor.capacityTokens, keptTokens: evictor.keepTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs), lookaheadTokens, lookaheads };
 }
 
 /** KV bytes the backend reports, sampled at the turn's start, after the prefill and at its end. */

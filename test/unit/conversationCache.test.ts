@@ -129,7 +129,7 @@ describe('describeConversationCache', () => {
 describe('how a follow-up goes on from what an evictor kept', () => {
   const t = (...tokens: number[]) => tokens as Token[];
   // the last turn's stream: prompt 0..9, answer 10..12; the cache kept 0, 1, 5, 8, 9, 10, 11 (12 sampled, never read)
-  const evicted: EvictedConversation = { stream: t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112), origin: [0, 1, 5, 8, 9, 10, 11], scores: null, plannedFor: 10 };
+  const evicted: EvictedConversation = { stream: t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112), origin: [0, 1, 5, 8, 9, 10, 11], promptTokens: 10, scores: null, plannedFor: 10 };
   const plain = { minShared: 1, allowErase: true };
   const windowed = { minShared: 1, allowErase: false };
 
@@ -145,14 +145,23 @@ describe('how a follow-up goes on from what an evictor kept', () => {
     expect(evictedContinuation(evicted, 7, prompt, windowed)).toBeNull();
   });
 
-  it('another document shares only its start; nothing shared, a held count that differs or too short a share read from the start', () => {
-    expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), plain)).toEqual({ covered: 2, keep: 2, origin: [0, 1], scores: null });
-    expect(evictedContinuation(evicted, 7, t(300, 301, 302), plain)).toBeNull();
-    expect(evictedContinuation(evicted, 6, t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113), plain)).toBeNull();
-    expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), { minShared: 3, allowErase: true })).toBeNull();
+  it('the same question asked again goes on from all of it but the last prompt token', () => {
+    const again = t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109);
+    expect(evictedContinuation(evicted, 7, again, plain)).toEqual({ covered: 9, keep: 4, origin: [0, 1, 5, 8], scores: null });
   });
 
-  it("never covers the prompt's last token: generation evaluates it", () => {
-    expect(evictedContinuation(evicted, 7, t(100, 101, 102, 103, 104, 105), plain)).toEqual({ covered: 5, keep: 2, origin: [0, 1], scores: null });
+  it('an edited question, another document with the same start, nothing shared or a held count that differs: read from the start', () => {
+    // the kept tokens were chosen for the last question, so a prompt that changes it selects anew
+    expect(evictedContinuation(evicted, 7, t(100, 101, 102, 103, 104, 105, 106, 107, 300, 301, 302), plain)).toBeNull();
+    expect(evictedContinuation(evicted, 7, t(100, 101, 300, 301, 302), plain)).toBeNull();
+    expect(evictedContinuation(evicted, 7, t(300, 301, 302), plain)).toBeNull();
+    expect(evictedContinuation(evicted, 6, t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113), plain)).toBeNull();
+  });
+
+  it('carries the last ranking of the held tokens that stay', () => {
+    const scores = { slots: [{ layer: 0, head: 0 }], scores: [new Float64Array([7, 6, 5, 4, 3, 2, 1])] };
+    const prompt = t(100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 210, 211, 212);
+    const continued = evictedContinuation({ ...evicted, scores }, 7, prompt, plain)!;
+    expect(continued.scores).toEqual({ slots: [{ layer: 0, head: 0 }], scores: [new Float64Array([7, 6, 5, 4, 3])] });
   });
 });
