@@ -347,8 +347,6 @@ export class Engine {
           // lazy+evictor prefilled lazily in the full-size context already
           lazy: plan.eviction?.afterLazy ? null : lazy,
           eviction: plan.eviction,
-          // what a streaming evictor reads ahead while a long prompt streams in
-          ...(readsAhead(plan) ? { questionTokens: questionWindow(loaded.model, request.messages) } : {}),
           resume: compacted?.resume ?? decided?.resume ?? null,
           history,
           continued,
@@ -591,10 +589,4 @@ function translateLoadError(err: unknown, modelPath: string): EngineError {
 /** Whether a turn under `plan` leaves the conversation's cache whole (at once, or once revived while idle). */
 function wholeAfterTurn(plan: ContextPlan): boolean {
   return plan.afterTurn.cache === 'whole' || plan.afterTurn.cache === 'revivable';
-}
-
-/** Whether the plan's evictor reads the question ahead while the prompt streams in. */
-function readsAhead(plan: ContextPlan): boolean {
-  const policy = plan.eviction?.policy;
-  return policy?.lookahead === 'question' && policy.when === 'stream';
 }

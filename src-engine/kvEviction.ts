@@ -228,14 +228,13 @@ export class TokenEvictor {
   }
 
   /**
-   * The prompt's tokens a streaming prefill looks ahead to (policy lookahead=question): the
-   * question, from its first token to the prompt's end (`questionTokens`, chatPrompt.ts), else the
-   * last window. Only the question: a window reaching back into the document's last lines ranked
-   * rounds by them too, and lost pass keys a question alone keeps (scripts/long-doc-probe.mts).
+   * The prompt's tokens a streaming prefill looks ahead to (policy lookahead=question): its last
+   * window, the question with the document's last lines before it. The question alone kept more
+   * pass keys through a 512-token cache (8k tokens) but lost them through a 2,048-token one (32k;
+   * docs/BENCHMARKS.md, 2026-12-05), so the window stays.
    */
-  lookaheadTokensOf(prompt: readonly Token[], questionTokens?: number): readonly Token[] {
-    if (this.policy.lookahead !== 'question' || this.policy.when !== 'stream') return [];
-    return prompt.slice(-(questionTokens ?? this.policy.window));
+  lookaheadTokensOf(prompt: readonly Token[]): readonly Token[] {
+    return this.policy.lookahead === 'question' && this.policy.when === 'stream' ? prompt.slice(-this.policy.window) : [];
   }
 
   /** Turns observation on for an evaluation of `rows` tokens (off for StreamingLLM, which needs none). */

@@ -81,8 +81,6 @@ export interface TurnTarget {
   lazy: LazyTurn | null;
   /** Set when the policy evicts tokens under a budget; the context was sized for it. */
   eviction?: EvictionTurn | null;
-  /** The prompt's last tokens that are the question (and the template's tail): what a streaming evictor reads ahead. */
-  questionTokens?: number;
   /**
    * Set when the prompt (but its last token) was prefilled and evicted elsewhere (when=prompt) and
    * the sequence already holds the kept tokens: the turn goes on from there.
@@ -217,13 +215,12 @@ async function budgetedPrefill(
   evictor: TokenEvictor,
   prompt: Token[],
   held: number,
-  questionTokens: number | undefined,
   continuation: Continuation,
   onEvent: (event: TurnEvent) => void,
   signal: AbortSignal,
 ): Promise<Prefilled> {
   const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done: held + done, total: prompt.length, cache: evictor.cacheNow() });
-  const finished = await evictor.prefill(prompt.slice(held, -1), report, signal, evictor.lookaheadTokensOf(prompt, questionTokens));
+  const finished = await evictor.prefill(prompt.slice(held, -1), report, signal, evictor.lookaheadTokensOf(prompt));
   if (!finished) return { next: [], known: [], ttftMs: 0, lazy: null, computed: null, stopReason: 'cancelled' };
   // the last prompt token is evaluated with generation: make room for it and the first answer
   // token (forcing makes its own room, evaluation by evaluation)
@@ -359,7 +356,7 @@ export async function runTurn(
       : lazy
       ? await lazyPrefillTurn(target, lazy, prompt, request, answer, started, onEvent, signal)
       : evictor
-        ? await budgetedPrefill(evictor, prompt, reused, target.questionTokens, continuation, onEvent, signal)
+        ? await budgetedPrefill(evictor, prompt, reused, continuation, onEvent, signal)
         : continuation.kind === 'force'
           ? // the prompt after what the cache holds goes in with the forced tokens: one evaluation,
             // the batches a native prefill uses

@@ -29,7 +29,7 @@ const LOOKAHEAD_KNOB: Knob = {
   values: ['question', 'none'],
   default: 'question',
   description:
-    "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the question (from its first token to the prompt's end; the last window tokens when the prompt has no question after a blank line) after what the cache holds, once per half recent window, ranks the rounds by their attention and erases them again; none ranks by the last chunk's own queries",
+    "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the prompt's last window tokens (the question) after what the cache holds, once per half recent window, ranks the rounds by their attention and erases them again; none ranks by the last chunk's own queries",
 };
 
 const FOLLOWUP_KNOB: Knob = {
