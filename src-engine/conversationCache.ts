@@ -57,7 +57,7 @@ export interface EvictedConversation {
   plannedFor: number;
 }
 
-/** What a turn leaves for the next one to go on from: its prompt length, for `evictedContinuation`. */
+/** What an evicting turn reports; the engine adds the prompt length its context was planned for. */
 export type EvictedTurn = Omit<EvictedConversation, 'plannedFor'>;
 
 /** An evictor's observed slots and its scores per slot and held token. */

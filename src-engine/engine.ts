@@ -295,8 +295,9 @@ export class Engine {
     // a budget that is a share of the prompt was sized when the conversation was first read: its
     // follow-ups keep that context (the conversation grows by a question and an answer each time)
     const plannedFor = keptBefore?.evicted.plannedFor ?? prompt.length;
-    if (plannedFor !== prompt.length) plan = this.plan(policy, plannedFor, profile);
-    const continued = keptBefore ? this.evictedContinuation(plan, prompt, keptBefore) : null;
+    const keptPlan = plannedFor !== prompt.length ? this.plan(policy, plannedFor, profile) : plan;
+    const continued = keptBefore ? this.evictedContinuation(keptPlan, prompt, keptBefore) : null;
+    if (continued) plan = keptPlan;
     // else it reads from the start, in a fresh sequence (a stage loads its kept tokens there)
     if (plan.eviction && !continued) this.contexts.dropLive();
     const { lazy, notice } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
