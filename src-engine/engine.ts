@@ -24,7 +24,7 @@ import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { chooseAuto, fitWarning, previewTurn, requestedAuto, selectionMetrics, type ChoiceHost } from './policyChoice.js';
 import { modelShapeFromMetadata } from '../src-common/modelShape.js';
 import { runTurn, type Continuation, type TurnOutcome } from './turnRunner.js';
-import { compactPrompt, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
+import { compactPrompt, decideLayersAndCompact, decideSimLayerKvLayers, lazyPrefillAndCompact, loadAndDeleteState, trimmedPlan, type StageHost } from './turnStages.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
 import {
   type BuildInfo,
@@ -310,10 +310,14 @@ export class Engine {
       ? null
       : lazy && plan.eviction?.afterLazy
         ? await lazyPrefillAndCompact(host, plan, lazy, stageTurn)
-        : plan.eviction?.policy.when === 'prompt'
+        : plan.eviction?.policy.when === 'prompt' && !plan.layerRule
           ? await compactPrompt(host, plan, stageTurn)
           : null;
-    const decided = plan.layerRule ? await decideSimLayerKvLayers(host, plan, plan.layerRule, stageTurn) : null;
+    const decided = !plan.layerRule
+      ? null
+      : plan.eviction
+        ? await decideLayersAndCompact(host, plan, plan.layerRule, stageTurn)
+        : await decideSimLayerKvLayers(host, plan, plan.layerRule, stageTurn);
     const turnPlan = decided ? trimmedPlan(plan, plan.layerRule!, decided.metrics.trimmedLayers) : plan;
     // a follow-up evaluates only what the previous turn's cache lacks, when this policy's cache is
     // whole or kept; a probe only when it asks to (it checks invariants on a prompt read whole)

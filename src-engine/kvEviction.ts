@@ -585,7 +585,8 @@ export async function prefillThenEvict(
   try {
     if (!(await evictor.prefill(prompt.slice(held, -1), (done) => onChunk(held + done), signal))) return null;
     await options.beforeEvict?.();
-    await evictor.evictToBudget(true);
+    // a budget that holds the prompt and the first answer token evicts nothing, as when streaming
+    if (sequence.nextTokenIndex + 2 > eviction.budgetTokens - 1) await evictor.evictToBudget(true);
     return { stats: evictor.stats, origin: evictor.keptOrigins() };
   } finally {
     evictor.stop();

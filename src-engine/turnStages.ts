@@ -1,10 +1,11 @@
 // The two-context stages of a turn: the prompt is prefilled in a context of the full size, the
 // stage decides what to keep, and the sequence is saved to a file that the turn's own (smaller)
-// context loads (turnRunner.ts then resumes from there). Three stages:
+// context loads (turnRunner.ts then resumes from there). Four stages:
 // - compactPrompt (when=prompt, reuse=disk): prefill, one eviction round with the question in view;
 // - lazyPrefillAndCompact (lazy+evictor): a lazy prefill, its first token, one eviction round;
 // - decideSimLayerKvLayers (simlayerkv:rule=prefill|decode): prefill while observing, decide the
-//   trimmed layers, rewrite the saved sequence for their window caches (kvStateLayout.ts).
+//   trimmed layers, rewrite the saved sequence for their window caches (kvStateLayout.ts);
+// - decideLayersAndCompact (simlayerkv:rule=prefill+evictor): both, the layers decided first.
 // Each runs for a generated answer and for a forced one (teacher forcing) alike.
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -192,6 +193,39 @@ export async function decideSimLayerKvLayers(host: StageHost, plan: ContextPlan,
     const statePath = await saveTrimmed(sequence, decision.trimmedLayers, rule, host.info.layers);
     metrics.moveMs = round(performance.now() - moving);
     return { statePath, resume, metrics };
+  });
+}
+
+/**
+ * SimLayerKV per prompt with an evictor (simlayerkv:rule=prefill+vatp, say): the prefill rule's
+ * full-size prefill decides the trimmed layers; the evictor's query window is then evaluated again
+ * with its own observation (the rule observed `lastW` queries for layers, the evictor ranks by
+ * `window` queries for tokens), one eviction round runs with the question in view, and the kept
+ * tokens are saved rewritten for the trimmed layers' window caches, in the budget's context.
+ */
+export async function decideLayersAndCompact(host: StageHost, plan: ContextPlan, rule: LayerRule, turn: StageTurn): Promise<SimLayerKvStageResult> {
+  const eviction = plan.eviction!;
+  const { prompt, onEvent, signal } = turn;
+  if (rule.rule !== 'prefill') throw new EngineError('INTERNAL', `simlayerkv:rule=${rule.rule} does not run with an evictor`);
+  checkPromptFits(prompt.length, host.info.contextSize);
+  const started = turn.receivedAt;
+  const report = (done: number) => onEvent({ type: 'progress', phase: 'prefill', done, total: prompt.length });
+  report(0);
+  return host.withContext(fullSizePlan(plan), async (open, sequence) => {
+    const target: DecisionTarget = { llama: host.llama, model: host.model, sequence, prompt, layers: host.info.layers, rule };
+    const decision = await prefillAndDecideLayers(target, turn.sampling, onEvent, signal);
+    const metrics: SimLayerKvDecisionMetrics = { rule: rule.rule, delta: rule.delta, scores: decision?.scores ?? [], trimmedLayers: decision?.trimmedLayers ?? [], moveMs: 0 };
+    const cancelled = () => ({ statePath: null, resume: { started, kvBytesPeak: readKvMemoryBytes(host.llama, open.context), stopReason: 'cancelled' as const }, metrics });
+    if (!decision) return cancelled();
+    const heldTokens = Math.max(0, prompt.length - 1 - eviction.policy.window);
+    await sequence.eraseContextTokenRanges([{ start: heldTokens, end: sequence.nextTokenIndex }]);
+    const evicted = await prefillThenEvict(host.llama, sequence, eviction, prompt, report, signal, { heldTokens });
+    const kvBytesPeak = readKvMemoryBytes(host.llama, open.context);
+    if (!evicted) return cancelled();
+    const moving = performance.now();
+    const statePath = await saveTrimmed(sequence, decision.trimmedLayers, rule, host.info.layers);
+    metrics.moveMs = round(performance.now() - moving);
+    return { statePath, resume: { started, kvBytesPeak, stats: evicted.stats, origin: evicted.origin, reuse: null }, metrics };
   });
 }
 

@@ -52,12 +52,12 @@ export interface PressRequirements {
  */
 export type AfterTurn = { cache: 'whole' } | { cache: 'revivable' } | { cache: 'kept'; note: string } | { cache: 'partial'; reason: string };
 
-/** A press it does not run with, and why; `when` narrows the refusal to some of its own settings. */
+/** A press it does not run with, and why; `when` narrows the refusal to some of its own settings (and the other press's). */
 export interface Exclusion {
   role: PressRole;
-  when?: (params: Readonly<Record<string, string>>) => boolean;
-  /** Shown when the combination is refused; given the press's own knobs. */
-  reason: string | ((params: Readonly<Record<string, string>>) => string);
+  when?: (params: Readonly<Record<string, string>>, other: Readonly<Record<string, string>>) => boolean;
+  /** Shown when the combination is refused. */
+  reason: string;
 }
 
 export interface PressDeclaration {

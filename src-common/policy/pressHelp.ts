@@ -34,7 +34,7 @@ function requirements(press: PressDeclaration): string {
 
 function refusals(press: PressDeclaration): string {
   if (press.excludes.length === 0) return 'composes with every other kind';
-  return press.excludes.map((x) => (typeof x.reason === 'string' ? x.reason : x.reason({ rule: 'prefill|decode' }))).filter((r, i, all) => all.indexOf(r) === i).join('; ');
+  return press.excludes.map((x) => x.reason).filter((r, i, all) => all.indexOf(r) === i).join('; ');
 }
 
 /** Markdown: one table of presses, then one knob table per press. */

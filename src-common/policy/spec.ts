@@ -177,8 +177,8 @@ function refusal(a: { press: PressDeclaration; part: PolicyPart }, b: { press: P
       : `"${a.part.name}" and "${b.part.name}" both set the ${a.press.role}; pick one`;
   }
   for (const [own, other] of [[a, b], [b, a]] as const) {
-    const rule = own.press.excludes.find((x) => x.role === other.press.role && (x.when?.(own.part.params) ?? true));
-    if (rule) return typeof rule.reason === 'string' ? rule.reason : rule.reason(own.part.params);
+    const rule = own.press.excludes.find((x) => x.role === other.press.role && (x.when?.(own.part.params, other.part.params) ?? true));
+    if (rule) return rule.reason;
   }
   return null;
 }

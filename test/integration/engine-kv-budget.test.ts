@@ -34,7 +34,7 @@ describe('KV budgets and trimmed layers on the patched build', () => {
   });
   afterAll(async () => engine?.close());
 
-  it.each(['vatp:budget=1.0', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
+  it.each(['vatp:budget=1.0', 'vatp:budget=1.0,when=prompt', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
     '%s: a budget that holds the whole sequence gives logits identical to full KV',
     async (policy) => {
       const probed = await engine.probeLogits({ messages, follow, policy });
@@ -115,6 +115,34 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     }
     expect(metrics.kvBytesSteady!).toBeLessThan(metrics.kvBytesPeak!);
     expect(metrics.ttftMs).toBeGreaterThan(0);
+    expect(answer.length).toBeGreaterThan(0);
+  });
+
+  it('SimLayerKV rule=prefill with an evictor: no layer lazy and a budget that holds the sequence give identical logits', async () => {
+    const probed = await engine.probeLogits({ messages, follow, policy: 'simlayerkv:rule=prefill,delta=1.5+vatp:budget=1.0' });
+    expect(differingLogits(probed.logits, full.logits)).toBe(0);
+  });
+
+  it('SimLayerKV rule=prefill with an evictor: decides the layers, evicts once with the question in view, trims the kept tokens', async () => {
+    const { metrics, answer } = await engine.runTurn(turn('simlayerkv:rule=prefill,delta=0.5,window=64+vatp:budget=256', 12), () => {}).result;
+    const decision = metrics.simLayerKvDecision!;
+    expect(decision.trimmedLayers.length).toBeGreaterThan(0);
+    expect(decision.trimmedLayers.length).toBeLessThan(LAYERS);
+    expect(metrics.contextSize).toBe(256);
+    expect(metrics.eviction).toMatchObject({ rounds: 1, prefillRounds: 1, budgetTokens: 256 });
+    const held = metrics.promptTokens + metrics.generatedTokens - 1 - metrics.eviction!.evicted;
+    for (const layer of metrics.perLayer) {
+      if (!layer.trimmed) expect(layer.cells).toBe(held);
+      // the kept tokens' 4 sinks and last 64, then the answer's tokens in the ring
+      else expect(layer.cells).toBeLessThanOrEqual(4 + 64 + metrics.generatedTokens);
+    }
+    expect(metrics.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(decision.trimmedLayers);
+    // a 256-cell budget leaves trimmed layers no smaller (their 4 + 64 + a 32-token batch pad to
+    // 256 cells): the allocation is what the cost model predicts from the decided layers
+    const budgetOnly = await engine.runTurn(turn('vatp:budget=256,when=prompt', 12), () => {}).result;
+    expect(metrics.kvBytesSteady).toBe(metrics.kvPredicted?.steadyKvBytes);
+    expect(metrics.kvPredicted?.exact).toBe(true);
+    expect(metrics.kvBytesPeak).toBe(budgetOnly.metrics.kvBytesPeak);
     expect(answer.length).toBeGreaterThan(0);
   });
 

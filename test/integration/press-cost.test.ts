@@ -50,6 +50,7 @@ const POLICIES = [
   'vatp:budget=4mb',
   'simlayerkv:window=256+vatp:budget=0.25,pool=7',
   'simlayerkv:window=256+vatp:budget=0.25,pool=7+kv:type=q8_0',
+  'simlayerkv:rule=prefill,window=256+vatp:budget=0.25,pool=7',
   'vatp:budget=0.25,when=prompt+kv:type=q8_0',
   'lazy+vatp:budget=0.25,pool=7',
   'lazy+snapkv:budget=0.25',

@@ -75,6 +75,17 @@ describe('context plans and their KV cost', () => {
     expect(decided).toEqual({ peakKvBytes: 30 * 2 * 8192 * F16_ROW, steadyKvBytes: (28 * 8192 + 2 * 768) * 2 * F16_ROW, exact: true });
   });
 
+  it('SimLayerKV per prompt with an evictor: prefilled at full size, then the budget with the decided layers trimmed', () => {
+    const p = plan('simlayerkv:rule=prefill,window=64+vatp:budget=0.25', 8000);
+    expect(p.layerRule).toMatchObject({ rule: 'prefill' });
+    expect(p.eviction!.policy.when).toBe('prompt');
+    expect(p.shape.contextSize).toBe(2048);
+    expect(p.prefillShape!.contextSize).toBe(8192);
+    // trimmed layers: 64 + 4 + a 256-token batch (the budget's headroom) = 324 cells, padded to 512
+    const decided = predictKvCost(p, smol, null, [3, 4]);
+    expect(decided).toEqual({ peakKvBytes: 30 * 2 * 8192 * F16_ROW, steadyKvBytes: (28 * 2048 + 2 * 512) * 2 * F16_ROW, exact: true });
+  });
+
   it('a press the build cannot run is left out with a notice that says what ran instead', () => {
     const p = plan('lazy+kv:type=q8_0', 1000, stock);
     expect(p.applied).toEqual(['kv']);

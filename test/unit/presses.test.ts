@@ -65,7 +65,12 @@ describe('press declarations', () => {
   });
 
   it('refuses a conditional exclusion only for the settings it names', () => {
-    expect(() => parsePolicy('simlayerkv:rule=prefill+vatp:budget=0.2')).toThrow(/rule=prefill does not combine with eviction/);
+    expect(() => parsePolicy('simlayerkv:rule=decode+vatp:budget=0.2')).toThrow(/rule=decode does not combine with eviction/);
     expect(parsePolicy('simlayerkv:rule=profile+vatp:budget=0.2').eviction?.method).toBe('vatp');
+    // the prefill rule decides on the whole prompt: eviction runs once after it, so not while streaming
+    expect(parsePolicy('simlayerkv:rule=prefill+vatp:budget=0.2').eviction?.method).toBe('vatp');
+    expect(() => parsePolicy('simlayerkv:rule=prefill+vatp:budget=0.2,when=stream')).toThrow(/when=stream does not combine with simlayerkv:rule=prefill/);
+    expect(() => parsePolicy('simlayerkv:rule=prefill+streaming:budget=0.2')).toThrow(/streaming keeps tokens by position/);
+    expect(parsePolicy('simlayerkv:rule=profile+vatp:budget=0.2,when=stream').eviction?.when).toBe('stream');
   });
 });

@@ -22,7 +22,7 @@ const WHEN_KNOB: Knob = {
   values: ['stream', 'prompt'],
   default: null,
   description:
-    'evict while the prompt streams in (stream: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after); default stream, or prompt after a lazy prefill, which needs the whole prompt in one context',
+    'evict while the prompt streams in (stream: memory never above the budget) or once the whole prompt, question included, is in (prompt: full-size peak, budget after); default stream, or prompt after a lazy prefill or with simlayerkv:rule=prefill, which need the whole prompt in one context',
 };
 
 const LOOKAHEAD_KNOB: Knob = {
@@ -138,9 +138,10 @@ function planBudget(eviction: EvictionPolicy, draft: PlanDraft): void {
   // an eighth of the budget stays free after each round: the next prefill chunk, evaluated as one
   // batch (a smaller batch also shrinks the trimmed layers' window caches)
   const headroom = Math.max(16, Math.min(shape.batchSize, Math.floor(budgetTokens / 8)));
-  // a lazy prefill needs the whole prompt in one context: the evictor then runs once after it
+  // a lazy prefill, and SimLayerKV deciding its layers on the prompt, need the whole prompt in one
+  // context: the evictor then runs once after it
   const afterLazy = draft.applied.includes('lazy');
-  const policy: EvictionPolicy = afterLazy ? { ...eviction, when: 'prompt' } : eviction;
+  const policy: EvictionPolicy = afterLazy || draft.layerRule ? { ...eviction, when: 'prompt' } : eviction;
   // when=prompt prefills at full size first, with the question in view
   if (policy.when === 'prompt') draft.prefillShape = { ...shape };
   shape.contextSize = budgetTokens;
@@ -194,6 +195,17 @@ function afterEviction(scorer: Scorer, policy: KvPolicy): AfterTurn {
   };
 }
 
+/** SimLayerKV decides its layers per prompt after a full-size prefill: eviction follows it once, with the prompt whole. */
+function layerRuleExclusions(scorer: Scorer): Exclusion[] {
+  const perPrompt = (layers: Readonly<Record<string, string>>) => layers['rule'] === 'prefill';
+  if (!scorer.ranked) {
+    return [{ role: 'layers', when: (_, layers) => perPrompt(layers), reason: `${scorer.name} keeps tokens by position while the prompt streams in, and simlayerkv:rule=prefill reads the whole prompt at full size first; use a ranked scorer (vatp, snapkv) or simlayerkv:rule=profile` }];
+  }
+  return [
+    { role: 'layers', when: (p, layers) => perPrompt(layers) && p['when'] === 'stream', reason: `${scorer.name}:when=stream does not combine with simlayerkv:rule=prefill: the layers are decided on the whole prompt at full size, so eviction runs once after it (drop when=)` },
+  ];
+}
+
 export function evictorPress(scorer: Scorer): PressDeclaration {
   return {
     name: scorer.name,
@@ -203,7 +215,7 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
     knobs: knobsFor(scorer),
     // StreamingLLM ranks nothing: node-llama-cpp's erase runs on any build
     requires: { native: scorer.ranked ? 'kvBudgets' : null, architectures: null, flashAttention: 'any', profile: 'none' },
-    excludes: lazyPrefillExclusions(scorer),
+    excludes: [...lazyPrefillExclusions(scorer), ...layerRuleExclusions(scorer)],
     fallback: 'kept every token',
     hooks: ['context', 'perChunk', 'perDecodeStep', ...(scorer.ranked ? (['twoContext'] as const) : [])],
     reports: 'eviction',

@@ -30,9 +30,8 @@ export const simLayerKvPress: PressDeclaration = {
     },
   },
   requires: { native: 'kvBudgets', architectures: SIMLAYERKV_ARCHITECTURES, flashAttention: 'any', profile: 'uses' },
-  excludes: [
-    { role: 'evictor', when: perPrompt, reason: (p) => `simlayerkv:rule=${p['rule']} does not combine with eviction yet (rule=profile does)` },
-  ],
+  // the decode rule decides at the first answer token, after an evictor's round on the prompt has run
+  excludes: [{ role: 'evictor', when: (p) => p['rule'] === 'decode', reason: 'simlayerkv:rule=decode does not combine with eviction yet (rule=profile and rule=prefill do)' }],
   fallback: 'trimmed no layer',
   hooks: ['context', 'afterPrefill', 'twoContext'],
   reports: 'simLayerKvDecision',
