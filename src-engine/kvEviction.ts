@@ -513,8 +513,7 @@ export class TokenEvictor {
     const heavy = Math.max(0, keepAtMost - always);
     const importance = this.importance(n);
     const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k).filter((i) => !dropped.has(i));
-    middle.sort((a, b) => importance[b]! - importance[a]! || b - a);
-    const kept = new Set(middle.slice(0, heavy));
+    const kept = new Set(mostImportant(middle, importance, heavy, this.policy.chunk, this.origin));
     const keep: number[] = [];
     for (let i = 0; i < n; i++) if (!dropped.has(i) && (i < sink || i >= recentFrom || kept.has(i))) keep.push(i);
     return keep;
@@ -542,6 +541,35 @@ export function evictedRanges(keep: readonly number[], n: number): Array<{ start
     next = index + 1;
   }
   return ranges;
+}
+
+/**
+ * The `count` most important of `candidates` (token indices, increasing). With `chunk` > 1 they are
+ * chosen in runs (ChunkKV): candidates whose stream index (`origin`) falls in the same run of
+ * `chunk` share one score, their summed importance, and are kept together; a run that no longer
+ * fits whole gives its most important tokens. Ties go to the later token or run.
+ */
+export function mostImportant(candidates: readonly number[], importance: Float64Array, count: number, chunk: number, origin: readonly number[]): number[] {
+  const byToken = (a: number, b: number) => importance[b]! - importance[a]! || b - a;
+  if (chunk <= 1) return [...candidates].sort(byToken).slice(0, count);
+  const runs: Array<{ tokens: number[]; score: number }> = [];
+  let lastRun = -1;
+  for (const i of candidates) {
+    const run = Math.floor(origin[i]! / chunk);
+    if (run !== lastRun || runs.length === 0) runs.push({ tokens: [], score: 0 });
+    lastRun = run;
+    const current = runs[runs.length - 1]!;
+    current.tokens.push(i);
+    current.score += importance[i]!;
+  }
+  runs.sort((a, b) => b.score - a.score || b.tokens[0]! - a.tokens[0]!);
+  const chosen: number[] = [];
+  for (const run of runs) {
+    const room = count - chosen.length;
+    if (room <= 0) break;
+    chosen.push(...(run.tokens.length <= room ? run.tokens : [...run.tokens].sort(byToken).slice(0, room)));
+  }
+  return chosen;
 }
 
 /** SnapKV's pooling: each position takes the max over a window of neighbours. */

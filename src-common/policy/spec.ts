@@ -54,6 +54,12 @@ export interface EvictionPolicy {
   /** Max-pooling kernel over positions applied to each slot's importance (odd; 1 = none). SnapKV default 7, VATP default 1, others 1. */
   pool: number;
   /**
+   * Selection unit (ChunkKV, Liu et al., 2025): 1 ranks token by token; N > 1 ranks runs of N
+   * consecutive stream tokens by their summed importance and keeps whole runs, so a sentence the
+   * question needs stays readable rather than keeping its few most-attended tokens.
+   */
+  chunk: number;
+  /**
    * When tokens are chosen: 'stream' evicts while the prompt streams in (memory never exceeds the
    * budget, but the question is not seen yet); 'prompt' prefills the whole prompt at full size,
    * chooses with the question in view, and moves the kept tokens into a context of the budget's

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evictedRanges, maxPool } from '../../src-engine/kvEviction.js';
+import { evictedRanges, maxPool, mostImportant } from '../../src-engine/kvEviction.js';
 import { layerLaziness, resolveTrimmedLayers, type LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { SimLayerKvPolicy } from '../../src-common/policy/spec.js';
 
@@ -19,6 +19,29 @@ describe('eviction helpers', () => {
   it('max-pools over a centred window (SnapKV), clamped at the edges', () => {
     expect([...maxPool(Float64Array.from([0, 5, 0, 0, 0, 1]), 3)]).toEqual([5, 5, 5, 0, 1, 1]);
     expect([...maxPool(Float64Array.from([1, 2, 3]), 1)]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('choosing the kept tokens', () => {
+  const importance = Float64Array.from([0, 9, 1, 1, 1, 1, 5, 0, 0, 0]);
+  const stream = Array.from({ length: 10 }, (_, i) => i);
+
+  it('ranks token by token with chunk=1, ties to the later token', () => {
+    expect(mostImportant([1, 2, 3, 4, 5, 6, 7, 8], importance, 3, 1, stream).sort((a, b) => a - b)).toEqual([1, 5, 6]);
+  });
+
+  it('keeps whole runs by their summed importance with chunk > 1', () => {
+    // runs of 4 stream tokens: [0..3] sums 11, [4..7] sums 7, [8, 9] 0; one spike does not outrank a run
+    expect(mostImportant(stream, importance, 4, 4, stream).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+    // the second run does not fit whole: its most important tokens fill the rest
+    expect(mostImportant(stream, importance, 6, 4, stream).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 5, 6]);
+  });
+
+  it('groups by stream index, so runs stay aligned after earlier evictions', () => {
+    // the cache holds stream tokens 0, 1, 8, 9, 10, 11: token indices 2..5 are one run of 4 (8..11)
+    const origin = [0, 1, 8, 9, 10, 11];
+    const scores = Float64Array.from([0, 0, 1, 1, 1, 1]);
+    expect(mostImportant([0, 1, 2, 3, 4, 5], scores, 4, 4, origin).sort((a, b) => a - b)).toEqual([2, 3, 4, 5]);
   });
 });
 

@@ -60,7 +60,7 @@ describe('policy spec grammar', () => {
   });
 
   it('parses each eviction method with its defaults', () => {
-    const base = { recent: null, window: 32, pool: 1, when: 'stream' as const, reuse: 'off' as const, followUp: 'kept' as const };
+    const base = { recent: null, window: 32, pool: 1, chunk: 1, when: 'stream' as const, reuse: 'off' as const, followUp: 'kept' as const };
     expect(parsePolicy('vatp:budget=512').eviction).toEqual<EvictionPolicy>({
       method: 'vatp',
       budget: { kind: 'tokens', value: 512 },
@@ -105,12 +105,16 @@ describe('policy spec grammar', () => {
       score: 'window',
       window: 16,
       pool: 1,
+      chunk: 1,
       when: 'stream',
       reuse: 'off',
       lookahead: 'question',
       followUp: 'kept',
     });
     expect(parsePolicy('vatp:budget=1000,lookahead=none').eviction?.lookahead).toBe('none');
+    expect(parsePolicy('vatp:budget=1000,chunk=16').eviction?.chunk).toBe(16);
+    expect(() => parsePolicy('vatp:budget=1000,chunk=0')).toThrow(/chunk/);
+    expect(() => parsePolicy('streaming:budget=256,chunk=8')).toThrow(/chunk/);
     expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.lookahead).toBe('none');
     expect(parsePolicy('snapkv:budget=0.2,when=prompt').eviction?.when).toBe('prompt');
     expect(parsePolicy('vatp:budget=0.2,when=prompt,reuse=disk').eviction?.reuse).toBe('disk');

@@ -32,6 +32,13 @@ const LOOKAHEAD_KNOB: Knob = {
     "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the prompt's last window tokens (the question) after what the cache holds, once per half recent window, ranks the rounds by their attention and erases them again; none ranks by the last chunk's own queries",
 };
 
+const CHUNK_KNOB: Knob = {
+  pattern: COUNT,
+  default: '1',
+  description:
+    'tokens ranked as one unit (ChunkKV): runs of this many consecutive tokens of the conversation, scored by their summed importance and kept whole; 1 = token by token',
+};
+
 const FOLLOWUP_KNOB: Knob = {
   values: ['kept', 'reread'],
   default: null,
@@ -54,6 +61,7 @@ function knobsFor(scorer: Scorer): Record<string, Knob> {
     when: WHEN_KNOB,
     // only a window of queries can be evaluated ahead: accumulated and attention-free scores have none
     ...(scorer.attention === 'window' || scorer.attention === 'choice' ? { lookahead: LOOKAHEAD_KNOB } : {}),
+    chunk: CHUNK_KNOB,
     followup: FOLLOWUP_KNOB,
     ...scorer.knobs,
   };
@@ -113,6 +121,7 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const pool = params['pool'] !== undefined ? oddPool(method, params['pool']) : 1;
   const score = scorer.attention === 'window' || (scorer.attention === 'choice' && params['score'] !== 'acc') ? 'window' : 'accumulate';
   const when = params['when'] === 'prompt' ? 'prompt' : 'stream';
+  const chunk = params['chunk'] !== undefined ? atLeastOne(method, 'chunk', params['chunk']) : 1;
   const reuse = params['reuse'] === 'disk' ? 'disk' : 'off';
   if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
   if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
@@ -120,7 +129,7 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const lookahead = score === 'window' && params['lookahead'] !== 'none' ? 'question' : 'none';
   if (reuse === 'disk' && params['followup'] === 'kept') throw new PolicySpecError(`${method}:reuse=disk selects again from the full KV stored on disk; drop followup=kept`);
   const followUp = reuse === 'disk' || params['followup'] === 'reread' ? 'reread' : 'kept';
-  return { method, budget, sink, recent, score, window, pool, when, reuse, lookahead, followUp };
+  return { method, budget, sink, recent, score, window, pool, chunk, when, reuse, lookahead, followUp };
 }
 
 /**
