@@ -165,6 +165,22 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     },
   );
 
+  it('chunk=16 keeps whole runs of the conversation: the kept text comes in fewer, longer pieces than token by token', async () => {
+    const keptPieces = async (policy: string) => {
+      const { metrics } = await engine.runTurn(turn(policy, 4), () => {}).result;
+      expect(metrics.eviction!.evicted).toBeGreaterThan(0);
+      const ranges = metrics.kept!.messages!.find((m) => m.index === 0)!.ranges;
+      const lengths = [];
+      for (let i = 0; i < ranges.length; i += 2) lengths.push(ranges[i + 1]! - ranges[i]!);
+      return { pieces: lengths.length, chars: lengths.reduce((a, b) => a + b, 0) };
+    };
+    const tokens = await keptPieces('vatp:budget=256,when=prompt');
+    const runs = await keptPieces('vatp:budget=256,when=prompt,chunk=16');
+    // the same budget holds about as much text, in at most a third as many pieces
+    expect(runs.chars).toBeGreaterThan(tokens.chars * 0.5);
+    expect(runs.pieces * 3).toBeLessThanOrEqual(tokens.pieces);
+  });
+
   it('when=prompt: chooses with the question in view, then holds only the budget (peak full, steady small)', async () => {
     const fullTurn = await engine.runTurn(turn('full', 12), () => {}).result;
     const { metrics, answer } = await engine.runTurn(turn('vatp:budget=256,when=prompt', 12), () => {}).result;
