@@ -100,6 +100,9 @@ export const KV_ROWS: BenchRow[] = [
   kvRow('simlayerkv:rule=prefill', false),
   kvRow('simlayerkv:rule=decode', false),
   kvRow('simlayerkv:rule=decode+kv:type=q8_0', true),
+  // the prefill rule's layers decided, then one eviction round with the question in view (issue 14)
+  kvRow('simlayerkv:rule=prefill+vatp:budget=0.2,pool=7', false),
+  kvRow('simlayerkv:rule=prefill+vatp:budget=0.2,pool=7+kv:type=q8_0', true),
   kvRow(SIMLAYERKV, false),
   kvRow(`${SIMLAYERKV}+vatp:budget=0.2,score=window`, false),
   kvRow(`${SIMLAYERKV}+vatp:budget=0.2,score=window+kv:type=q8_0`, true),
