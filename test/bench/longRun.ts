@@ -32,7 +32,8 @@ export const LONG_POLICIES = [
   `vatp:budget=${LONG_CONTEXT / 4},pool=15`,
   // ranked in runs of 16 tokens (ChunkKV) with a quarter of the cache for the recent window: 8k of
   // prose through a 512-token cache kept the key at 8/10 depths this way, 3/10 token by token with
-  // pool=15 (scripts/long-doc-probe.mts, 2026-12-05)
+  // pool=15 (scripts/long-doc-probe.mts, 2026-12-05); at 32k through 2,048 it lost the first 4 depths
+  // (a stopped run, docs/BENCHMARKS.md), so it is kept here for a full run, not made a default
   `vatp:budget=${LONG_CONTEXT / 4},chunk=16,recent=${LONG_CONTEXT / 16}`,
   'truncate:first',
   'truncate:last',
