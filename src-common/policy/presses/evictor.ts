@@ -206,12 +206,12 @@ function afterEviction(scorer: Scorer, policy: KvPolicy): AfterTurn {
 
 /** SimLayerKV decides its layers per prompt after a full-size prefill: eviction follows it once, with the prompt whole. */
 function layerRuleExclusions(scorer: Scorer): Exclusion[] {
-  const perPrompt = (layers: Readonly<Record<string, string>>) => layers['rule'] === 'prefill';
+  const prefillRule = (layers: Readonly<Record<string, string>>) => layers['rule'] === 'prefill';
   if (!scorer.ranked) {
-    return [{ role: 'layers', when: (_, layers) => perPrompt(layers), reason: `${scorer.name} keeps tokens by position while the prompt streams in, and simlayerkv:rule=prefill reads the whole prompt at full size first; use a ranked scorer (vatp, snapkv) or simlayerkv:rule=profile` }];
+    return [{ role: 'layers', when: (_, layers) => prefillRule(layers), reason: `${scorer.name} keeps tokens by position while the prompt streams in, and simlayerkv:rule=prefill reads the whole prompt at full size first; use a ranked scorer (vatp, snapkv) or simlayerkv:rule=profile` }];
   }
   return [
-    { role: 'layers', when: (p, layers) => perPrompt(layers) && p['when'] === 'stream', reason: `${scorer.name}:when=stream does not combine with simlayerkv:rule=prefill: the layers are decided on the whole prompt at full size, so eviction runs once after it (drop when=)` },
+    { role: 'layers', when: (p, layers) => prefillRule(layers) && p['when'] === 'stream', reason: `${scorer.name}:when=stream does not combine with simlayerkv:rule=prefill: the layers are decided on the whole prompt at full size, so eviction runs once after it (drop when=)` },
   ];
 }
 
