@@ -1,6 +1,7 @@
 // Experiment: a pass key in real prose (the binder of the corpus sources), longer than the model's
 // trained context, read through an evicting cache (issue 16 item 1).
 //   npx tsx scripts/long-doc-probe.mts <tokens> <depths> <policy> [<policy> ...]
+// SIFT_PROBE_ONLY=0,3 runs only those depth indices (a 32k turn takes 3-10 minutes on 2 cores).
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { tokenize } from '../test/bench/fidelity.js';
 import { loadProseCorpus } from '../src-main/models/proseCases.js';
@@ -14,7 +15,9 @@ const text = loadProseCorpus().map((s) => s.text).join('\n\n');
 const charsPerToken = 4000 / (await tokenize(client, text.slice(0, 4000))).length;
 const chars = Math.round(tokens * charsPerToken);
 const body = text.repeat(Math.ceil(chars / text.length)).slice(0, chars);
+const only = process.env.SIFT_PROBE_ONLY?.split(',').map(Number);
 for (let d = 0; d < depthCount; d++) {
+  if (only && !only.includes(d)) continue;
   const depth = (d + 0.5) / depthCount;
   const key = String(10000 + ((d * 7919 + 4111) % 89999));
   const at = body.indexOf('\n\n', Math.floor(depth * body.length));
