@@ -76,6 +76,7 @@ export class TokenEvictor {
    */
   private origin: number[];
   private nextOrigin: number;
+  private readonly sentenceEnds = new Map<Token, boolean>();
 
   constructor(
     private readonly llama: Llama,
@@ -513,10 +514,32 @@ export class TokenEvictor {
     const heavy = Math.max(0, keepAtMost - always);
     const importance = this.importance(n);
     const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k).filter((i) => !dropped.has(i));
-    const kept = new Set(mostImportant(middle, importance, heavy, this.policy.chunk, this.origin));
+    const kept = new Set(mostImportant(middle, importance, heavy, this.selectionUnits(n)));
     const keep: number[] = [];
     for (let i = 0; i < n; i++) if (!dropped.has(i) && (i < sink || i >= recentFrom || kept.has(i))) keep.push(i);
     return keep;
+  }
+
+  /** How the held tokens group into units kept whole (null: token by token). */
+  private selectionUnits(n: number): SelectionUnits | null {
+    const { chunk } = this.policy;
+    if (chunk === 'sentence') {
+      const tokens = this.sequence.contextTokens;
+      const ends = Array.from({ length: n }, (_, i) => this.endsSentence(tokens[i]!));
+      return { runOf: sentenceRuns(this.origin.slice(0, n), ends, MAX_SENTENCE_TOKENS), score: 'max' };
+    }
+    if (chunk <= 1) return null;
+    return { runOf: this.origin.slice(0, n).map((index) => Math.floor(index / chunk)), score: 'sum' };
+  }
+
+  /** Whether a token's text ends a sentence (or a line); memoised per token id. */
+  private endsSentence(token: Token): boolean {
+    let ends = this.sentenceEnds.get(token);
+    if (ends === undefined) {
+      ends = SENTENCE_END.test(this.sequence.model.detokenize([token]));
+      this.sentenceEnds.set(token, ends);
+    }
+    return ends;
   }
 
   /** Moves the scores of kept tokens to their new (compacted) indices. */
@@ -544,23 +567,58 @@ export function evictedRanges(keep: readonly number[], n: number): Array<{ start
 }
 
 /**
- * The `count` most important of `candidates` (token indices, increasing). With `chunk` > 1 they are
- * chosen in runs (ChunkKV): candidates whose stream index (`origin`) falls in the same run of
- * `chunk` share one score, their summed importance, and are kept together; a run that no longer
+ * Units kept whole: for each token index the run it belongs to (consecutive candidates with the
+ * same run form one unit), and how a run is scored from its tokens' importance.
+ */
+export interface SelectionUnits {
+  runOf: readonly number[];
+  score: 'sum' | 'max';
+}
+
+/** Text that ends a sentence or a line: the next token starts a new unit. */
+const SENTENCE_END = /[.!?\n\u3002\uff01\uff1f]/;
+/** A sentence longer than this (a table, code without punctuation) is split: one hot token should not keep a page. */
+export const MAX_SENTENCE_TOKENS = 64;
+
+/**
+ * The run of each held token when sentences are the units: a run ends after a token that ends a
+ * sentence, where the stream is not contiguous (an earlier round evicted between them), or at
+ * `maxLength` tokens.
+ */
+export function sentenceRuns(origin: readonly number[], endsSentence: readonly boolean[], maxLength: number): number[] {
+  const runs: number[] = [];
+  let run = 0;
+  let length = 0;
+  for (let i = 0; i < origin.length; i++) {
+    const breaks = i > 0 && (endsSentence[i - 1] || origin[i] !== origin[i - 1]! + 1 || length >= maxLength);
+    if (breaks) {
+      run++;
+      length = 0;
+    }
+    runs.push(run);
+    length++;
+  }
+  return runs;
+}
+
+/**
+ * The `count` most important of `candidates` (token indices, increasing). With `units` they are
+ * chosen in runs: ChunkKV's runs of N stream tokens scored by their summed importance, or
+ * sentences scored by their most important token; a run is kept whole, and one that no longer
  * fits whole gives its most important tokens. Ties go to the later token or run.
  */
-export function mostImportant(candidates: readonly number[], importance: Float64Array, count: number, chunk: number, origin: readonly number[]): number[] {
+export function mostImportant(candidates: readonly number[], importance: Float64Array, count: number, units: SelectionUnits | null): number[] {
   const byToken = (a: number, b: number) => importance[b]! - importance[a]! || b - a;
-  if (chunk <= 1) return [...candidates].sort(byToken).slice(0, count);
+  if (!units) return [...candidates].sort(byToken).slice(0, count);
   const runs: Array<{ tokens: number[]; score: number }> = [];
   let lastRun = -1;
   for (const i of candidates) {
-    const run = Math.floor(origin[i]! / chunk);
-    if (run !== lastRun || runs.length === 0) runs.push({ tokens: [], score: 0 });
+    const run = units.runOf[i]!;
+    if (run !== lastRun || runs.length === 0) runs.push({ tokens: [], score: units.score === 'max' ? -Infinity : 0 });
     lastRun = run;
     const current = runs[runs.length - 1]!;
     current.tokens.push(i);
-    current.score += importance[i]!;
+    current.score = units.score === 'max' ? Math.max(current.score, importance[i]!) : current.score + importance[i]!;
   }
   runs.sort((a, b) => b.score - a.score || b.tokens[0]! - a.tokens[0]!);
   const chosen: number[] = [];

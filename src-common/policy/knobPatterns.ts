@@ -7,6 +7,7 @@ export const COUNT = /^\d+$/;
 export const POSITIVE_NUMBER = /^\d+(\.\d+)?$/;
 export const BUDGET = /^(\d+|\d+\.\d+|\d+(\.\d+)?(b|kb|mb|gb))$/i;
 export const COUNT_OR_QUESTION = /^(\d+|question)$/;
+export const COUNT_OR_SENTENCE = /^(\d+|sentence)$/;
 export const LAYER_OR_LAST = /^(\d+|last)$/;
 
 const PATTERN_WORDS = new Map<RegExp, string>([
@@ -16,6 +17,7 @@ const PATTERN_WORDS = new Map<RegExp, string>([
   [POSITIVE_NUMBER, 'a number, e.g. 0.9'],
   [BUDGET, 'tokens (512), a fraction (0.2) or bytes (64mb)'],
   [COUNT_OR_QUESTION, 'a whole number, or question'],
+  [COUNT_OR_SENTENCE, 'a whole number, or sentence'],
   [LAYER_OR_LAST, 'a layer, or last'],
 ]);
 

@@ -56,9 +56,11 @@ export interface EvictionPolicy {
   /**
    * Selection unit (ChunkKV, Liu et al., 2025): 1 ranks token by token; N > 1 ranks runs of N
    * consecutive stream tokens by their summed importance and keeps whole runs, so a sentence the
-   * question needs stays readable rather than keeping its few most-attended tokens.
+   * question needs stays readable rather than keeping its few most-attended tokens. 'sentence'
+   * ranks sentences (split after . ! ? or a line end, at most 64 tokens) by their most important
+   * token: a fact stated in one sentence is kept or dropped whole, not worn away a token per round.
    */
-  chunk: number;
+  chunk: number | 'sentence';
   /**
    * When tokens are chosen: 'stream' evicts while the prompt streams in (memory never exceeds the
    * budget, but the question is not seen yet); 'prompt' prefills the whole prompt at full size,

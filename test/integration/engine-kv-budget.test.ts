@@ -34,7 +34,7 @@ describe('KV budgets and trimmed layers on the patched build', () => {
   });
   afterAll(async () => engine?.close());
 
-  it.each(['vatp:budget=1.0', 'vatp:budget=1.0,when=prompt', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
+  it.each(['vatp:budget=1.0', 'vatp:budget=1.0,when=prompt', 'vatp:budget=1.0,chunk=sentence', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
     '%s: a budget that holds the whole sequence gives logits identical to full KV',
     async (policy) => {
       const probed = await engine.probeLogits({ messages, follow, policy });
@@ -179,6 +179,22 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     // the same budget holds about as much text, in at most a third as many pieces
     expect(runs.chars).toBeGreaterThan(tokens.chars * 0.5);
     expect(runs.pieces * 3).toBeLessThanOrEqual(tokens.pieces);
+  });
+
+  it('chunk=sentence keeps whole sentences: the pieces kept between the sinks and the recent window begin and end at sentence ends', async () => {
+    const { metrics } = await engine.runTurn(turn('vatp:budget=256,when=prompt,chunk=sentence', 4), () => {}).result;
+    expect(metrics.eviction!.evicted).toBeGreaterThan(0);
+    const content = messages[0]!.content;
+    const ranges = metrics.kept!.messages!.find((m) => m.index === 0)!.ranges;
+    const pieces: string[][] = [];
+    for (let i = 0; i < ranges.length; i += 2) pieces.push([content.slice(0, ranges[i]!), content.slice(ranges[i]!, ranges[i + 1]!)]);
+    // the first piece holds the sinks, the last the recent window: neither is chosen by sentence
+    const chosen = pieces.slice(1, -1);
+    expect(chosen.length).toBeGreaterThan(2);
+    const ended = (text: string) => /[.!?\n]\s*$/.test(text);
+    const misaligned = chosen.filter(([before, piece]) => !ended(before!) || !ended(piece!));
+    // at most the one sentence that no longer fitted whole, which gave its most important tokens
+    expect(misaligned.length).toBeLessThanOrEqual(1);
   });
 
   it('when=prompt: chooses with the question in view, then holds only the budget (peak full, steady small)', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evictedRanges, maxPool, mostImportant } from '../../src-engine/kvEviction.js';
+import { evictedRanges, maxPool, mostImportant, sentenceRuns } from '../../src-engine/kvEviction.js';
 import { layerLaziness, resolveTrimmedLayers, type LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { SimLayerKvPolicy } from '../../src-common/policy/spec.js';
 
@@ -27,21 +27,42 @@ describe('choosing the kept tokens', () => {
   const stream = Array.from({ length: 10 }, (_, i) => i);
 
   it('ranks token by token with chunk=1, ties to the later token', () => {
-    expect(mostImportant([1, 2, 3, 4, 5, 6, 7, 8], importance, 3, 1, stream).sort((a, b) => a - b)).toEqual([1, 5, 6]);
+    expect(mostImportant([1, 2, 3, 4, 5, 6, 7, 8], importance, 3, null).sort((a, b) => a - b)).toEqual([1, 5, 6]);
   });
+
+  const runsOf = (chunk: number, origin: readonly number[]) => ({ runOf: origin.map((index) => Math.floor(index / chunk)), score: 'sum' as const });
 
   it('keeps whole runs by their summed importance with chunk > 1', () => {
     // runs of 4 stream tokens: [0..3] sums 11, [4..7] sums 7, [8, 9] 0; one spike does not outrank a run
-    expect(mostImportant(stream, importance, 4, 4, stream).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+    expect(mostImportant(stream, importance, 4, runsOf(4, stream)).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
     // the second run does not fit whole: its most important tokens fill the rest
-    expect(mostImportant(stream, importance, 6, 4, stream).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 5, 6]);
+    expect(mostImportant(stream, importance, 6, runsOf(4, stream)).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 5, 6]);
   });
 
   it('groups by stream index, so runs stay aligned after earlier evictions', () => {
     // the cache holds stream tokens 0, 1, 8, 9, 10, 11: token indices 2..5 are one run of 4 (8..11)
     const origin = [0, 1, 8, 9, 10, 11];
     const scores = Float64Array.from([0, 0, 1, 1, 1, 1]);
-    expect(mostImportant([0, 1, 2, 3, 4, 5], scores, 4, 4, origin).sort((a, b) => a - b)).toEqual([2, 3, 4, 5]);
+    expect(mostImportant([0, 1, 2, 3, 4, 5], scores, 4, runsOf(4, origin)).sort((a, b) => a - b)).toEqual([2, 3, 4, 5]);
+  });
+});
+
+describe('sentences as units (chunk=sentence)', () => {
+  it('splits after a sentence end, where the stream has a gap, and at the length cap', () => {
+    // stream tokens 0..5 then 9, 10 (6..8 evicted by an earlier round); token 2 ends a sentence
+    const origin = [0, 1, 2, 3, 4, 5, 9, 10];
+    const ends = [false, false, true, false, false, false, false, false];
+    expect(sentenceRuns(origin, ends, 64)).toEqual([0, 0, 0, 1, 1, 1, 2, 2]);
+    expect(sentenceRuns(origin, ends, 2)).toEqual([0, 0, 1, 2, 2, 3, 4, 4]);
+  });
+
+  it('ranks a sentence by its most important token and keeps it whole', () => {
+    // two sentences: [0..3] with one spike of 9, [4..7] evenly 3 (sum 12 > 9, max 3 < 9)
+    const importance = Float64Array.from([0, 9, 0, 0, 3, 3, 3, 3]);
+    const stream = Array.from({ length: 8 }, (_, i) => i);
+    const runOf = sentenceRuns(stream, [false, false, false, true, false, false, false, true], 64);
+    expect(mostImportant(stream, importance, 4, { runOf, score: 'max' }).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+    expect(mostImportant(stream, importance, 4, { runOf, score: 'sum' }).sort((a, b) => a - b)).toEqual([4, 5, 6, 7]);
   });
 });
 

@@ -113,6 +113,8 @@ describe('policy spec grammar', () => {
     });
     expect(parsePolicy('vatp:budget=1000,lookahead=none').eviction?.lookahead).toBe('none');
     expect(parsePolicy('vatp:budget=1000,chunk=16').eviction?.chunk).toBe(16);
+    expect(parsePolicy('vatp:budget=1000,chunk=sentence').eviction?.chunk).toBe('sentence');
+    expect(() => parsePolicy('vatp:budget=1000,chunk=sentences')).toThrow(/chunk/);
     expect(() => parsePolicy('vatp:budget=1000,chunk=0')).toThrow(/chunk/);
     expect(() => parsePolicy('streaming:budget=256,chunk=8')).toThrow(/chunk/);
     expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.lookahead).toBe('none');

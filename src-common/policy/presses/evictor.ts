@@ -1,7 +1,7 @@
 // The evictor: token eviction under a KV budget, one press per scorer (../scorers). The context
 // is created with the budget's size, so the memory saved is memory never allocated; the scorer
 // decides which tokens the budget keeps beside the sinks and the recent window.
-import { BUDGET, COUNT, atLeastOne, oddPool } from '../knobPatterns.js';
+import { BUDGET, COUNT, COUNT_OR_SENTENCE, atLeastOne, oddPool } from '../knobPatterns.js';
 import { PolicySpecError } from '../policyError.js';
 import { parseByteSize } from '../../format.js';
 import type { AfterTurn, Exclusion, Knob, PressDeclaration } from '../press.js';
@@ -33,10 +33,10 @@ const LOOKAHEAD_KNOB: Knob = {
 };
 
 const CHUNK_KNOB: Knob = {
-  pattern: COUNT,
+  pattern: COUNT_OR_SENTENCE,
   default: '1',
   description:
-    'tokens ranked as one unit (ChunkKV): runs of this many consecutive tokens of the conversation, scored by their summed importance and kept whole; 1 = token by token',
+    'tokens ranked as one unit and kept whole: runs of this many consecutive tokens of the conversation scored by their summed importance (ChunkKV), or sentence: each sentence (at most 64 tokens) scored by its most important token; 1 = token by token',
 };
 
 const FOLLOWUP_KNOB: Knob = {
@@ -121,7 +121,7 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const pool = params['pool'] !== undefined ? oddPool(method, params['pool']) : 1;
   const score = scorer.attention === 'window' || (scorer.attention === 'choice' && params['score'] !== 'acc') ? 'window' : 'accumulate';
   const when = params['when'] === 'prompt' ? 'prompt' : 'stream';
-  const chunk = params['chunk'] !== undefined ? atLeastOne(method, 'chunk', params['chunk']) : 1;
+  const chunk = params['chunk'] === 'sentence' ? 'sentence' : params['chunk'] !== undefined ? atLeastOne(method, 'chunk', params['chunk']) : 1;
   const reuse = params['reuse'] === 'disk' ? 'disk' : 'off';
   if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
   if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
