@@ -456,7 +456,9 @@ export class TokenEvictor {
   /**
    * Importance of each token index: the scorer's score per slot (from attention and the readings
    * it declares), pooled over positions per slot when the policy pools (a needle is a span:
-   * pooling keeps its neighbours with it), summed over slots.
+   * pooling keeps its neighbours with it), summed over slots, or with heads=max their largest: a
+   * token one head attends to sharply (a retrieval head's fact) is not outranked by tokens every
+   * head attends to a little.
    */
   private importance(n: number): Float64Array {
     const total = new Float64Array(n);
@@ -465,6 +467,7 @@ export class TokenEvictor {
     if (slots.length === 0) return total;
     const attention = this.needsScores ? this.attention() : null;
     const readings = new Map(this.scorer.reads.map((kind) => [kind, this.readings(kind, slots, n, round)] as const));
+    const byMax = this.policy.heads === 'max';
     slots.forEach((_, slot) => {
       const inputs: SlotInputs = { attention: attention?.[slot]?.subarray(0, n) ?? null };
       for (const [kind, perSlot] of readings) {
@@ -473,7 +476,8 @@ export class TokenEvictor {
       }
       let slotImportance = this.scorer.score(inputs);
       if (this.policy.pool > 1) slotImportance = maxPool(slotImportance, this.policy.pool);
-      for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
+      if (byMax) for (let i = 0; i < n; i++) total[i] = Math.max(total[i]!, slotImportance[i]!);
+      else for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
     });
     return total;
   }

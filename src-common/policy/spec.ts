@@ -62,6 +62,12 @@ export interface EvictionPolicy {
    */
   chunk: number | 'sentence';
   /**
+   * How the observed (layer, KV head) slots' scores combine into one importance per token (cells
+   * are shared by every head): 'sum' (default) or 'max', so a token one head attends to sharply
+   * (a retrieval head's fact) is not outranked by tokens every head attends to a little.
+   */
+  heads: 'sum' | 'max';
+  /**
    * When tokens are chosen: 'stream' evicts while the prompt streams in (memory never exceeds the
    * budget, but the question is not seen yet); 'prompt' prefills the whole prompt at full size,
    * chooses with the question in view, and moves the kept tokens into a context of the budget's

@@ -35,6 +35,10 @@ export const LONG_POLICIES = [
   // pool=15 (scripts/long-doc-probe.mts, 2026-12-05); at 32k through 2,048 it lost the first 4 depths
   // (a stopped run, docs/BENCHMARKS.md), so it is kept here for a full run, not made a default
   `vatp:budget=${LONG_CONTEXT / 4},chunk=16,recent=${LONG_CONTEXT / 16}`,
+  // the heads' scores combined by their largest rather than summed: at 32k through 2,048 cells the
+  // summed ranking wore the pass key's sentence away a token a round, this kept it
+  // (scripts/long-doc-probe.mts, 2026-12-05, docs/BENCHMARKS.md)
+  `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=max`,
   'truncate:first',
   'truncate:last',
 ];

@@ -34,7 +34,7 @@ describe('KV budgets and trimmed layers on the patched build', () => {
   });
   afterAll(async () => engine?.close());
 
-  it.each(['vatp:budget=1.0', 'vatp:budget=1.0,when=prompt', 'vatp:budget=1.0,chunk=sentence', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
+  it.each(['vatp:budget=1.0', 'vatp:budget=1.0,when=prompt', 'vatp:budget=1.0,chunk=sentence,heads=max', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
     '%s: a budget that holds the whole sequence gives logits identical to full KV',
     async (policy) => {
       const probed = await engine.probeLogits({ messages, follow, policy });
@@ -195,6 +195,18 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     const misaligned = chosen.filter(([before, piece]) => !ended(before!) || !ended(piece!));
     // at most the one sentence that no longer fitted whole, which gave its most important tokens
     expect(misaligned.length).toBeLessThanOrEqual(1);
+  });
+
+  it('heads=max ranks by the largest head score: it keeps another set than the summed ranking, the pass key among it', async () => {
+    const keptRanges = async (policy: string) => {
+      const { metrics, answer } = await engine.runTurn(turn(policy, 12), () => {}).result;
+      expect(metrics.eviction!.evicted).toBeGreaterThan(0);
+      return { answer, ranges: metrics.kept!.messages!.find((m) => m.index === 0)!.ranges };
+    };
+    const summed = await keptRanges('vatp:budget=256,when=prompt');
+    const largest = await keptRanges('vatp:budget=256,when=prompt,heads=max');
+    expect(largest.ranges).not.toEqual(summed.ranges);
+    expect(largest.answer).toContain(task.passkey);
   });
 
   it('when=prompt: chooses with the question in view, then holds only the budget (peak full, steady small)', async () => {

@@ -60,7 +60,7 @@ describe('policy spec grammar', () => {
   });
 
   it('parses each eviction method with its defaults', () => {
-    const base = { recent: null, window: 32, pool: 1, chunk: 1, when: 'stream' as const, reuse: 'off' as const, followUp: 'kept' as const };
+    const base = { recent: null, window: 32, pool: 1, chunk: 1, heads: 'sum' as const, when: 'stream' as const, reuse: 'off' as const, followUp: 'kept' as const };
     expect(parsePolicy('vatp:budget=512').eviction).toEqual<EvictionPolicy>({
       method: 'vatp',
       budget: { kind: 'tokens', value: 512 },
@@ -106,6 +106,7 @@ describe('policy spec grammar', () => {
       window: 16,
       pool: 1,
       chunk: 1,
+      heads: 'sum',
       when: 'stream',
       reuse: 'off',
       lookahead: 'question',
@@ -115,6 +116,9 @@ describe('policy spec grammar', () => {
     expect(parsePolicy('vatp:budget=1000,chunk=16').eviction?.chunk).toBe(16);
     expect(parsePolicy('vatp:budget=1000,chunk=sentence').eviction?.chunk).toBe('sentence');
     expect(() => parsePolicy('vatp:budget=1000,chunk=sentences')).toThrow(/chunk/);
+    expect(parsePolicy('vatp:budget=1000,heads=max').eviction?.heads).toBe('max');
+    expect(() => parsePolicy('vatp:budget=1000,heads=mean')).toThrow(/heads/);
+    expect(() => parsePolicy('streaming:budget=256,heads=max')).toThrow(/heads/);
     expect(() => parsePolicy('vatp:budget=1000,chunk=0')).toThrow(/chunk/);
     expect(() => parsePolicy('streaming:budget=256,chunk=8')).toThrow(/chunk/);
     expect(parsePolicy('vatp:budget=1000,score=acc').eviction?.lookahead).toBe('none');

@@ -39,6 +39,13 @@ const CHUNK_KNOB: Knob = {
     'tokens ranked as one unit and kept whole: runs of this many consecutive tokens of the conversation scored by their summed importance (ChunkKV), or sentence: each sentence (at most 64 tokens) scored by its most important token; 1 = token by token',
 };
 
+const HEADS_KNOB: Knob = {
+  values: ['sum', 'max'],
+  default: 'sum',
+  description:
+    "how the observed heads' scores combine into a token's importance: sum (a token many heads attend to ranks high) or max (a token any one head attends to sharply ranks high, as a retrieval head's fact does: through a 2,048-token cache at 32k tokens it kept the pass key's sentence where sum wore it away)",
+};
+
 const FOLLOWUP_KNOB: Knob = {
   values: ['kept', 'reread'],
   default: null,
@@ -62,6 +69,7 @@ function knobsFor(scorer: Scorer): Record<string, Knob> {
     // only a window of queries can be evaluated ahead: accumulated and attention-free scores have none
     ...(scorer.attention === 'window' || scorer.attention === 'choice' ? { lookahead: LOOKAHEAD_KNOB } : {}),
     chunk: CHUNK_KNOB,
+    heads: HEADS_KNOB,
     followup: FOLLOWUP_KNOB,
     ...scorer.knobs,
   };
@@ -122,6 +130,7 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const score = scorer.attention === 'window' || (scorer.attention === 'choice' && params['score'] !== 'acc') ? 'window' : 'accumulate';
   const when = params['when'] === 'prompt' ? 'prompt' : 'stream';
   const chunk = params['chunk'] === 'sentence' ? 'sentence' : params['chunk'] !== undefined ? atLeastOne(method, 'chunk', params['chunk']) : 1;
+  const heads = params['heads'] === 'max' ? 'max' : 'sum';
   const reuse = params['reuse'] === 'disk' ? 'disk' : 'off';
   if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
   if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
@@ -129,7 +138,7 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const lookahead = score === 'window' && params['lookahead'] !== 'none' ? 'question' : 'none';
   if (reuse === 'disk' && params['followup'] === 'kept') throw new PolicySpecError(`${method}:reuse=disk selects again from the full KV stored on disk; drop followup=kept`);
   const followUp = reuse === 'disk' || params['followup'] === 'reread' ? 'reread' : 'kept';
-  return { method, budget, sink, recent, score, window, pool, chunk, when, reuse, lookahead, followUp };
+  return { method, budget, sink, recent, score, window, pool, chunk, heads, when, reuse, lookahead, followUp };
 }
 
 /**
