@@ -60,7 +60,7 @@ describe('calibration in the settings drawer', () => {
     const progress = page.getByTestId('calibration-progress');
     // no layer profile in a new data folder: the layers first, then every policy, SimLayerKV too
     await expect.poll(() => progress.textContent(), { timeout: 60_000 }).toMatch(/Step 1 of 2, which layers SimLayerKV can trim: \d+ of \d+\s+probes/);
-    await expect.poll(() => progress.textContent(), { timeout: 120_000 }).toMatch(/Step 2 of 2, each policy against full KV: \d+ of 9\s+turns/);
+    await expect.poll(() => progress.textContent(), { timeout: 180_000 }).toMatch(/Step 2 of 2, each policy against full KV: \d+ of 9\s+turns/);
     // this machine's ~512-token length is listed first, beside the shipped ~2k and ~4k ones
     const own = page.getByTestId('frontier-table').first();
     await expect.poll(() => own.locator('caption').textContent(), { timeout: 240_000 }).toMatch(/~\d+ tokens ·\s+calibrated on this machine\s+just now on 1 question/);
