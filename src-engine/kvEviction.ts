@@ -458,16 +458,18 @@ export class TokenEvictor {
    * it declares), pooled over positions per slot when the policy pools (a needle is a span:
    * pooling keeps its neighbours with it), summed over slots, or with heads=max their largest: a
    * token one head attends to sharply (a retrieval head's fact) is not outranked by tokens every
-   * head attends to a little.
+   * head attends to a little. heads=share takes the largest of each slot's share of what it gives
+   * the candidates [from, to): a layer with large value norms, or a head that gives the middle
+   * little, no longer decides the ranking by its scale alone.
    */
-  private importance(n: number): Float64Array {
+  private importance(n: number, from: number, to: number): Float64Array {
     const total = new Float64Array(n);
     const round = this.roundReads();
     const slots = this.scoredSlots(round);
     if (slots.length === 0) return total;
     const attention = this.needsScores ? this.attention() : null;
     const readings = new Map(this.scorer.reads.map((kind) => [kind, this.readings(kind, slots, n, round)] as const));
-    const byMax = this.policy.heads === 'max';
+    const { heads } = this.policy;
     slots.forEach((_, slot) => {
       const inputs: SlotInputs = { attention: attention?.[slot]?.subarray(0, n) ?? null };
       for (const [kind, perSlot] of readings) {
@@ -476,8 +478,9 @@ export class TokenEvictor {
       }
       let slotImportance = this.scorer.score(inputs);
       if (this.policy.pool > 1) slotImportance = maxPool(slotImportance, this.policy.pool);
-      if (byMax) for (let i = 0; i < n; i++) total[i] = Math.max(total[i]!, slotImportance[i]!);
-      else for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
+      if (heads === 'share') slotImportance = shareOf(slotImportance, from, to);
+      if (heads === 'sum') for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
+      else for (let i = 0; i < n; i++) total[i] = Math.max(total[i]!, slotImportance[i]!);
     });
     return total;
   }
@@ -516,7 +519,7 @@ export class TokenEvictor {
     let always = 0;
     for (let i = 0; i < n; i++) if ((i < sink || i >= recentFrom) && !dropped.has(i)) always++;
     const heavy = Math.max(0, keepAtMost - always);
-    const importance = this.importance(n);
+    const importance = this.importance(n, sink, recentFrom);
     const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k).filter((i) => !dropped.has(i));
     const kept = new Set(mostImportant(middle, importance, heavy, this.selectionUnits(n)));
     const keep: number[] = [];
@@ -632,6 +635,16 @@ export function mostImportant(candidates: readonly number[], importance: Float64
     chosen.push(...(run.tokens.length <= room ? run.tokens : [...run.tokens].sort(byToken).slice(0, room)));
   }
   return chosen;
+}
+
+/**
+ * Each value as a share of the sum over [from, to) (the candidates), so slots of different scales
+ * compare; a slot that gives the candidates nothing stays all zero.
+ */
+export function shareOf(values: Float64Array, from: number, to: number): Float64Array {
+  let sum = 0;
+  for (let i = Math.max(0, from); i < Math.min(values.length, to); i++) sum += values[i]!;
+  return sum > 0 ? values.map((v) => v / sum) : new Float64Array(values.length);
 }
 
 /** SnapKV's pooling: each position takes the max over a window of neighbours. */

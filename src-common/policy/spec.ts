@@ -64,9 +64,11 @@ export interface EvictionPolicy {
   /**
    * How the observed (layer, KV head) slots' scores combine into one importance per token (cells
    * are shared by every head): 'sum' (default) or 'max', so a token one head attends to sharply
-   * (a retrieval head's fact) is not outranked by tokens every head attends to a little.
+   * (a retrieval head's fact) is not outranked by tokens every head attends to a little; 'share'
+   * takes the max of each slot's share of the candidates' total, so scale differences between
+   * layers (value norms) do not decide it.
    */
-  heads: 'sum' | 'max';
+  heads: 'sum' | 'max' | 'share';
   /**
    * When tokens are chosen: 'stream' evicts while the prompt streams in (memory never exceeds the
    * budget, but the question is not seen yet); 'prompt' prefills the whole prompt at full size,

@@ -34,7 +34,7 @@ describe('KV budgets and trimmed layers on the patched build', () => {
   });
   afterAll(async () => engine?.close());
 
-  it.each(['vatp:budget=1.0', 'vatp:budget=1.0,when=prompt', 'vatp:budget=1.0,chunk=sentence,heads=max', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
+  it.each(['vatp:budget=1.0', 'vatp:budget=1.0,when=prompt', 'vatp:budget=1.0,chunk=sentence,heads=max', 'h2o:budget=2000', 'snapkv:budget=1.0', 'snapkv:budget=1.0,heads=share', 'streaming:budget=1.0'])(
     '%s: a budget that holds the whole sequence gives logits identical to full KV',
     async (policy) => {
       const probed = await engine.probeLogits({ messages, follow, policy });
@@ -197,7 +197,7 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     expect(misaligned.length).toBeLessThanOrEqual(1);
   });
 
-  it('heads=max ranks by the largest head score: it keeps another set than the summed ranking, the pass key among it', async () => {
+  it('heads=max ranks by the largest head score, heads=share by the largest share: each keeps another set, the pass key among it', async () => {
     const keptRanges = async (policy: string) => {
       const { metrics, answer } = await engine.runTurn(turn(policy, 12), () => {}).result;
       expect(metrics.eviction!.evicted).toBeGreaterThan(0);
@@ -207,6 +207,10 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     const largest = await keptRanges('vatp:budget=256,when=prompt,heads=max');
     expect(largest.ranges).not.toEqual(summed.ranges);
     expect(largest.answer).toContain(task.passkey);
+    // heads=share: each slot scaled to its share of the middle first, so value-norm scale differs
+    const shared = await keptRanges('vatp:budget=256,when=prompt,heads=share');
+    expect(shared.ranges).not.toEqual(largest.ranges);
+    expect(shared.answer).toContain(task.passkey);
   });
 
   it('when=prompt: chooses with the question in view, then holds only the budget (peak full, steady small)', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evictedRanges, maxPool, mostImportant, sentenceRuns } from '../../src-engine/kvEviction.js';
+import { evictedRanges, maxPool, mostImportant, sentenceRuns, shareOf } from '../../src-engine/kvEviction.js';
 import { layerLaziness, resolveTrimmedLayers, type LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { SimLayerKvPolicy } from '../../src-common/policy/spec.js';
 
@@ -19,6 +19,14 @@ describe('eviction helpers', () => {
   it('max-pools over a centred window (SnapKV), clamped at the edges', () => {
     expect([...maxPool(Float64Array.from([0, 5, 0, 0, 0, 1]), 3)]).toEqual([5, 5, 5, 0, 1, 1]);
     expect([...maxPool(Float64Array.from([1, 2, 3]), 1)]).toEqual([1, 2, 3]);
+  });
+
+  it('scales a slot to its share of the candidates, so slots of different scales compare (heads=share)', () => {
+    // the sink (index 0) and the recent token (index 4) are outside the candidates [1, 4)
+    expect([...shareOf(Float64Array.from([100, 2, 6, 2, 50]), 1, 4)]).toEqual([10, 0.2, 0.6, 0.2, 5]);
+    const small = shareOf(Float64Array.from([0.01, 0.02, 0.06, 0.02, 0.5]), 1, 4);
+    [0.2, 0.6, 0.2].forEach((share, k) => expect(small[k + 1]).toBeCloseTo(share, 12));
+    expect([...shareOf(Float64Array.from([3, 0, 0, 1]), 1, 3)]).toEqual([0, 0, 0, 0]);
   });
 });
 

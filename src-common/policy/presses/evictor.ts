@@ -40,10 +40,10 @@ const CHUNK_KNOB: Knob = {
 };
 
 const HEADS_KNOB: Knob = {
-  values: ['sum', 'max'],
+  values: ['sum', 'max', 'share'],
   default: 'sum',
   description:
-    "how the observed heads' scores combine into a token's importance: sum (a token many heads attend to ranks high) or max (a token any one head attends to sharply ranks high, as a retrieval head's fact does: through a 2,048-token cache at 32k tokens it kept the pass key's sentence where sum wore it away)",
+    "how the observed heads' scores combine into a token's importance: sum (a token many heads attend to ranks high) or max (a token any one head attends to sharply ranks high, as a retrieval head's fact does: through a 2,048-token cache at 32k tokens it kept the pass key's sentence where sum wore it away) or share (the largest of each head's share of what it gives the evictable middle, so a layer with large value norms does not decide by its scale alone)",
 };
 
 const FOLLOWUP_KNOB: Knob = {
@@ -130,7 +130,7 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const score = scorer.attention === 'window' || (scorer.attention === 'choice' && params['score'] !== 'acc') ? 'window' : 'accumulate';
   const when = params['when'] === 'prompt' ? 'prompt' : 'stream';
   const chunk = params['chunk'] === 'sentence' ? 'sentence' : params['chunk'] !== undefined ? atLeastOne(method, 'chunk', params['chunk']) : 1;
-  const heads = params['heads'] === 'max' ? 'max' : 'sum';
+  const heads = params['heads'] === 'max' || params['heads'] === 'share' ? params['heads'] : 'sum';
   const reuse = params['reuse'] === 'disk' ? 'disk' : 'off';
   if (reuse === 'disk' && when !== 'prompt') throw new PolicySpecError(`${method}:reuse=disk needs when=prompt (the full KV is kept only when the whole prompt is prefilled)`);
   if (reuse === 'disk' && score !== 'window') throw new PolicySpecError(`${method}:reuse=disk needs score=window (accumulated scores of stored tokens are not kept)`);
