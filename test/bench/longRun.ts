@@ -39,6 +39,10 @@ export const LONG_POLICIES = [
   // summed ranking wore the pass key's sentence away a token a round, this kept it
   // (scripts/long-doc-probe.mts, 2026-12-05, docs/BENCHMARKS.md)
   `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=max`,
+  // each head's scores as its share of the middle before the max: heads=max lost the middle depths
+  // at 32k (0.35-0.55, docs/BENCHMARKS.md 2026-12-05), where a layer of large value norms may outrank
+  // the retrieval head by scale alone; not yet measured
+  `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=share`,
   'truncate:first',
   'truncate:last',
 ];
@@ -94,7 +98,7 @@ function needle(passkey: string): string {
 }
 
 /** The needle as its own paragraph at the paragraph break nearest `depth`. */
-function withNeedle(text: string, depth: number, passkey: string): string {
+export function withNeedle(text: string, depth: number, passkey: string): string {
   const target = Math.floor(depth * text.length);
   const after = text.indexOf('\n\n', target);
   const before = text.lastIndexOf('\n\n', target);
@@ -102,7 +106,7 @@ function withNeedle(text: string, depth: number, passkey: string): string {
   return at < 0 ? `${needle(passkey)}\n\n${text}` : `${text.slice(0, at)}\n\n${needle(passkey)}${text.slice(at)}`;
 }
 
-function messages(document: string, questionFirst = false): ChatMessage[] {
+export function messages(document: string, questionFirst = false): ChatMessage[] {
   const question = questionFirst ? `${QUESTION}\n\n` : '';
   return [
     { role: 'system', content: DEFAULT_SESSION_SETTINGS.systemPrompt },
@@ -116,7 +120,7 @@ async function countPrompt(client: EngineClient, prompt: ChatMessage[]): Promise
 }
 
 /** Prose of `length` prompt tokens (within 2%), counted on the engine's tokenizer. */
-async function sizedProse(client: EngineClient, length: number): Promise<{ id: string; text: string }> {
+export async function sizedProse(client: EngineClient, length: number): Promise<{ id: string; text: string }> {
   let chars = length * 4;
   for (let attempt = 0; attempt < 6; attempt++) {
     const prose = binderText(chars);
@@ -202,9 +206,19 @@ function turnCost(policy: string, length: number): number {
   return prefillCost(LONG_CONTEXT) * (policy.startsWith('truncate:') ? 1 : length / LONG_CONTEXT);
 }
 
+/** Evenly spread needle depths. */
+export function longDepths(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => Math.round(((i + 0.5) / count) * 1000) / 1000);
+}
+
+/** A different key per depth and length, so no answer can be carried over. */
+export function longPasskey(depthIndex: number, length: number): string {
+  return String(10_000 + ((depthIndex * 7919 + length) % 89_999));
+}
+
 export async function runLongBench(ctx: ConversationContext): Promise<LongResults> {
   const depthCount = ctx.depths ?? LONG_DEPTHS[ctx.mode ?? 'full'];
-  const depths = Array.from({ length: depthCount }, (_, i) => Math.round(((i + 0.5) / depthCount) * 1000) / 1000);
+  const depths = longDepths(depthCount);
   const client = await EngineClient.start({ build: 'patched' });
   const cells: LongCell[] = [];
   const documents: LongResults['documents'] = [];
@@ -214,8 +228,7 @@ export async function runLongBench(ctx: ConversationContext): Promise<LongResult
     for (const length of ctx.lengths) {
       const prose = await sizedProse(client, length);
       for (const [index, depth] of depths.entries()) {
-        // a different key per depth, so no answer can be carried over
-        const passkey = String(10_000 + ((index * 7919 + length) % 89_999));
+        const passkey = longPasskey(index, length);
         const document = withNeedle(prose.text, depth, passkey);
         for (const row of ctx.policies) {
           if (ctx.isStopping()) throw new Error('stopped');
