@@ -39,9 +39,9 @@ export const LONG_POLICIES = [
   // summed ranking wore the pass key's sentence away a token a round, this kept it
   // (scripts/long-doc-probe.mts, 2026-12-05, docs/BENCHMARKS.md)
   `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=max`,
-  // each head's scores as its share of the middle before the max: heads=max lost the middle depths
-  // at 32k (0.35-0.55, docs/BENCHMARKS.md 2026-12-05), where a layer of large value norms may outrank
-  // the retrieval head by scale alone; not yet measured
+  // each head's scores as its share of the middle before the max (value norms differ per layer):
+  // heads=max lost 0.35-0.55 at 32k (docs/BENCHMARKS.md 2026-12-05), but at 0.35 both max and share
+  // held the whole needle and the model still missed it, so share is not yet shown to help there
   `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=share`,
   'truncate:first',
   'truncate:last',
