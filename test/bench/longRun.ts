@@ -44,8 +44,8 @@ export const LONG_POLICIES = [
   // held the whole needle and the model still missed it, so share is not yet shown to help there
   `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=share`,
   // a 256-token recent window instead of half the cache: at 32k depth 0.35 the bench's heads=max row
-  // held the key and missed it, this found it (depth 0.45, which the model misses with full KV in a
-  // 2k window around the needle, still lost; scripts/long-doc-probe.mts, docs/BENCHMARKS.md 2026-12-05)
+  // held the key and missed it, this found it; at 0.45 and 0.55 it held the key and lost
+  // (scripts/long-doc-probe.mts, docs/BENCHMARKS.md 2026-12-05)
   `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=max,recent=256`,
   'truncate:first',
   'truncate:last',
