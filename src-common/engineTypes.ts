@@ -139,6 +139,10 @@ export interface EvictionTurnMetrics {
   lookaheadTokens?: number;
   /** How many times it read the question ahead (lookaheadTokens / lookaheads: the question's length). */
   lookaheads?: number;
+  /** recall=N: kept tokens erased where they sat and read again just before the question. */
+  recalledTokens?: number;
+  /** Their text, in the order read (the highest ranked last). */
+  recalledText?: string | null;
   /** reuse=disk: how much of the prompt came from the stored full KV, and what storing it cost. */
   reuse?: DocumentReuseMetrics | null;
   /** Evicted once after a lazy prefill, the tokens it pruned first. */

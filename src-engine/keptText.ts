@@ -6,10 +6,10 @@
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import type { ChatMessage, KeptText, WeightedRanges } from '../src-common/engineTypes.js';
 
-/** Kept prompt indices (increasing) as flat [start, end) ranges; answer tokens left out. */
+/** Kept prompt indices (in any order: recall=N moves some after the rest) as flat [start, end) ranges; answer tokens left out. */
 export function keptTokenRanges(origins: readonly number[], promptTokens: number): number[] {
   const ranges: number[] = [];
-  for (const index of origins) {
+  for (const index of [...origins].sort((a, b) => a - b)) {
     if (index >= promptTokens) break;
     if (ranges.length > 0 && ranges[ranges.length - 1] === index) ranges[ranges.length - 1] = index + 1;
     else ranges.push(index, index + 1);

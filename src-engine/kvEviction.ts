@@ -23,6 +23,8 @@ export interface EvictionStats {
   /** Question tokens evaluated ahead (and erased) to rank rounds during the prefill. */
   lookaheadTokens: number;
   lookaheads: number;
+  /** Kept tokens read again just before the question (recall=N). */
+  recalledTokens: number;
 }
 
 /** One observed (layer, KV head) pair: its attention scores per token index. */
@@ -50,7 +52,7 @@ interface Snapshot {
 }
 
 export class TokenEvictor {
-  readonly stats: EvictionStats = { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0, lookaheads: 0 };
+  readonly stats: EvictionStats = { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0, lookaheads: 0, recalledTokens: 0 };
   private slots: ScoreSlot[] = [];
   /** accumulate mode: summed attention per slot, indexed by token index */
   private accumulated: Float64Array[] = [];
@@ -77,6 +79,8 @@ export class TokenEvictor {
   private origin: number[];
   private nextOrigin: number;
   private readonly sentenceEnds = new Map<Token, boolean>();
+  /** recall=N: the text it read again just before the question (the last recall's), for the person to see. */
+  recalledText: string | null = null;
 
   constructor(
     private readonly llama: Llama,
@@ -140,11 +144,19 @@ export class TokenEvictor {
     // A look-ahead scores every token the cache holds. Tokens read after it are still in the recent
     // window (never evicted) until half of it has passed, so rounds until then rank by it alone.
     const refresh = Math.max(chunkSize, Math.floor(this.recent / 2));
+    // recall: where the prompt's last window (the question) starts, the chunks stop to re-read what it ranks highest
+    const recallAt = ahead.length > 0 && this.policy.recall > 0 ? tokens.length - (ahead.length - 1) : -1;
     let sinceAhead = Infinity;
     try {
-      for (let i = 0; i < tokens.length; i += chunkSize) {
+      for (let i = 0; i < tokens.length; ) {
         if (signal.aborted) return false;
-        const chunk = tokens.slice(i, i + chunkSize);
+        if (i === recallAt) {
+          if (this.sequence.nextTokenIndex + ahead.length > this.capacity) await this.evictToBudget(true, new Set(), keep);
+          await this.lookAhead(ahead);
+          sinceAhead = 0;
+          await this.recall(Math.min(this.policy.recall, this.recent));
+        }
+        const chunk = tokens.slice(i, i < recallAt ? Math.min(i + chunkSize, recallAt) : i + chunkSize);
         if (this.sequence.nextTokenIndex + chunk.length + ahead.length > this.capacity) {
           if (ahead.length > 0 && sinceAhead >= refresh) {
             // a follow-up may find the cache full: the last turn's ranking makes room to read the question ahead
@@ -163,7 +175,8 @@ export class TokenEvictor {
           await this.evaluateObserved(chunk.length, () => this.sequence.evaluateWithoutGeneratingNewTokens(chunk));
         }
         sinceAhead += chunk.length;
-        onChunk(i + chunk.length);
+        i += chunk.length;
+        onChunk(i);
       }
       return true;
     } finally {
@@ -189,6 +202,41 @@ export class TokenEvictor {
     this.stats.lookaheads += 1;
   }
 
+  /**
+   * Erases the `count` tokens of the kept middle (neither sinks nor the recent window) that the
+   * ranking now (the question's, just read ahead) puts highest, in whole sentences, and evaluates
+   * them again after everything held, the highest ranked last: the next tokens read (the question)
+   * find them next to it. Their scores and stream indices move with them.
+   */
+  private async recall(count: number): Promise<void> {
+    const n = this.sequence.nextTokenIndex;
+    this.syncOrigins();
+    const sink = Math.min(this.policy.sink, n);
+    const recentFrom = Math.max(sink, n - this.recent);
+    // unpooled, and only tokens with a letter or digit: pooling spreads a peak over its neighbours'
+    // sentences, and line breaks draw attention from every query (measured at 32k: with both, the
+    // needle's sentence ranked 27th of 176 and the document's first lines came first)
+    const importance = this.importance(n, sink, recentFrom, 1);
+    const held = this.sequence.contextTokens;
+    const ends = Array.from({ length: n }, (_, i) => this.endsSentence(held[i]!));
+    const runOf = sentenceRuns(this.origin.slice(0, n), ends, MAX_SENTENCE_TOKENS);
+    const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k);
+    for (const i of middle) if (!this.hasWord(held[i]!)) importance[i] = 0;
+    const moved = recalledRuns(middle, importance, count, runOf);
+    if (moved.length === 0) return;
+    const movedSet = new Set(moved);
+    const stay = Array.from({ length: n }, (_, i) => i).filter((i) => !movedSet.has(i));
+    const movedTokens = moved.map((i) => held[i]!);
+    await this.sequence.eraseContextTokenRanges(evictedRanges(stay, n));
+    this.observe(0);
+    await this.sequence.evaluateWithoutGeneratingNewTokens(movedTokens);
+    const order = [...stay, ...moved];
+    this.compact(order);
+    this.origin = order.map((i) => this.origin[i]!);
+    this.stats.recalledTokens += moved.length;
+    this.recalledText = this.sequence.model.detokenize(movedTokens);
+  }
+
   /** The ranking now, per observed slot and held token, for the next turn to start from (null before any observation). */
   carriedScores(): CarriedScores | null {
     if (this.slots.length === 0) return null;
@@ -208,7 +256,10 @@ export class TokenEvictor {
     else this.snapshots = [{ weight: 1, scores: padded }];
   }
 
-  /** The stream index of each token the sequence holds (prompt indices, then the answer's), increasing. */
+  /**
+   * The stream index of each token the sequence holds (prompt indices, then the answer's): in
+   * increasing order, but for the tokens recall=N read again, which follow the document's end.
+   */
   keptOrigins(): number[] {
     this.syncOrigins();
     return [...this.origin];
@@ -218,7 +269,8 @@ export class TokenEvictor {
     const n = this.sequence.nextTokenIndex;
     if (this.origin.length > n) {
       this.origin.length = n;
-      this.nextOrigin = n > 0 ? this.origin[n - 1]! + 1 : 0;
+      // the largest, not the last: recalled tokens sit after later ones
+      this.nextOrigin = this.origin.reduce((max, index) => Math.max(max, index), -1) + 1;
     }
     while (this.origin.length < n) this.origin.push(this.nextOrigin++);
   }
@@ -462,7 +514,7 @@ export class TokenEvictor {
    * the candidates [from, to): a layer with large value norms, or a head that gives the middle
    * little, no longer decides the ranking by its scale alone.
    */
-  private importance(n: number, from: number, to: number): Float64Array {
+  private importance(n: number, from: number, to: number, pool = this.policy.pool): Float64Array {
     const total = new Float64Array(n);
     const round = this.roundReads();
     const slots = this.scoredSlots(round);
@@ -477,7 +529,7 @@ export class TokenEvictor {
         if (values) inputs[kind] = values.subarray(0, n);
       }
       let slotImportance = this.scorer.score(inputs);
-      if (this.policy.pool > 1) slotImportance = maxPool(slotImportance, this.policy.pool);
+      if (pool > 1) slotImportance = maxPool(slotImportance, pool);
       if (heads === 'share') slotImportance = shareOf(slotImportance, from, to);
       if (heads === 'sum') for (let i = 0; i < n; i++) total[i] = total[i]! + slotImportance[i]!;
       else for (let i = 0; i < n; i++) total[i] = Math.max(total[i]!, slotImportance[i]!);
@@ -539,6 +591,11 @@ export class TokenEvictor {
     return { runOf: this.origin.slice(0, n).map((index) => Math.floor(index / chunk)), score: 'sum' };
   }
 
+  /** Whether a token's text has a letter or a digit. */
+  private hasWord(token: Token): boolean {
+    return WORD.test(this.sequence.model.detokenize([token]));
+  }
+
   /** Whether a token's text ends a sentence (or a line); memoised per token id. */
   private endsSentence(token: Token): boolean {
     let ends = this.sentenceEnds.get(token);
@@ -562,6 +619,34 @@ export class TokenEvictor {
   }
 }
 
+/**
+ * Token indices re-read by recall: whole runs (sentences) of `candidates`, ranked by their most
+ * important token, as many as fit in `count` tokens, ordered so the highest ranked run comes last;
+ * each run keeps its tokens' order. A run longer than the room left is skipped; one that scores
+ * nothing (line breaks alone) never moves.
+ */
+export function recalledRuns(candidates: readonly number[], importance: Float64Array, count: number, runOf: readonly number[]): number[] {
+  const runs: Array<{ tokens: number[]; score: number }> = [];
+  let lastRun = -1;
+  for (const i of candidates) {
+    if (runOf[i] !== lastRun || runs.length === 0) runs.push({ tokens: [], score: -Infinity });
+    lastRun = runOf[i]!;
+    const current = runs[runs.length - 1]!;
+    current.tokens.push(i);
+    current.score = Math.max(current.score, importance[i]!);
+  }
+  runs.sort((a, b) => b.score - a.score || b.tokens[0]! - a.tokens[0]!);
+  const chosen: number[][] = [];
+  let room = count;
+  for (const run of runs) {
+    if (room <= 0 || run.score <= 0) break;
+    if (run.tokens.length > room) continue;
+    chosen.push(run.tokens);
+    room -= run.tokens.length;
+  }
+  return chosen.reverse().flat();
+}
+
 /** Consecutive runs of token indices below n that are not kept. */
 export function evictedRanges(keep: readonly number[], n: number): Array<{ start: number; end: number }> {
   const ranges: Array<{ start: number; end: number }> = [];
@@ -582,6 +667,8 @@ export interface SelectionUnits {
   score: 'sum' | 'max';
 }
 
+/** Text with a letter or a digit in any script. */
+const WORD = /[\p{L}\p{N}]/u;
 /** Text that ends a sentence or a line: the next token starts a new unit. */
 const SENTENCE_END = /[.!?\n\u3002\uff01\uff1f]/;
 /** A sentence longer than this (a table, code without punctuation) is split: one hot token should not keep a page. */

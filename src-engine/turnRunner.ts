@@ -497,8 +497,8 @@ function resumedPrefill(
 }
 
 function evictionMetrics(evicting: EvictionTurn, evictor: TokenEvictor): EvictionTurnMetrics {
-  const { evicted, rounds, prefillRounds, evictMs, lookaheadTokens, lookaheads } = evictor.stats;
-  return { method: evicting.policy.method, budgetTokens: evictor.capacityTokens, keptTokens: evictor.keepTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs), lookaheadTokens, lookaheads };
+  const { evicted, rounds, prefillRounds, evictMs, lookaheadTokens, lookaheads, recalledTokens } = evictor.stats;
+  return { method: evicting.policy.method, budgetTokens: evictor.capacityTokens, keptTokens: evictor.keepTokens, evicted, rounds, prefillRounds, evictMs: round(evictMs), lookaheadTokens, lookaheads, recalledTokens, recalledText: evictor.recalledText };
 }
 
 /** KV bytes the backend reports, sampled at the turn's start, after the prefill and at its end. */

@@ -114,7 +114,7 @@ export async function compactPrompt(host: StageHost, plan: ContextPlan, turn: St
     });
     const kvBytesPeak = readKvMemoryBytes(host.llama, open.context);
     // cancelled: the turn goes on empty and stops at once
-    if (!evicted) return { statePath: null, resume: { started, kvBytesPeak, stats: { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0, lookaheads: 0 }, reuse } };
+    if (!evicted) return { statePath: null, resume: { started, kvBytesPeak, stats: { evicted: 0, rounds: 0, prefillRounds: 0, evictMs: 0, lookaheadTokens: 0, lookaheads: 0, recalledTokens: 0 }, reuse } };
     const statePath = `${stateFile('sift-kv')}.state`;
     await sequence.saveStateToFile(statePath);
     return { statePath, resume: { started, kvBytesPeak, stats: evicted.stats, origin: evicted.origin, reuse } };

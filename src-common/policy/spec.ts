@@ -92,6 +92,15 @@ export interface EvictionPolicy {
    */
   lookahead: 'question' | 'none';
   /**
+   * With the question read ahead (when=stream, lookahead=question), for a prompt longer than the
+   * budget: when the stream reaches its last window, this many tokens of the kept middle, the
+   * sentences the question ranks highest, are erased where they sit and read again just before
+   * it, the highest ranked last. Compaction keeps the document's order, so a fact from the first
+   * half otherwise sits behind nearly everything kept; re-read next to the question the model
+   * finds it (docs/BENCHMARKS.md, 2026-12-05). 0 = off.
+   */
+  recall: number;
+  /**
    * What a follow-up question reads: 'kept' goes on from the tokens this turn kept (and the answer),
    * evaluating only the new ones; 'reread' reads the whole conversation again. reuse=disk is always
    * 'reread': it restores the full KV stored on disk.

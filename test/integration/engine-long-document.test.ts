@@ -129,4 +129,29 @@ describe('the question read ahead steers what a streaming evictor keeps (SmolLM2
     expect(again.metrics.prefillTokens).toBeLessThan(60);
     expect(again.answer).toContain('73915');
   });
+
+  it('recall=N re-reads what the question ranks highest just before it, says so, and a follow-up goes on from it', async () => {
+    const task = passkeyPrompt(1900, 0.2, '48261');
+    const policy = 'vatp:budget=512,pool=7,recall=32';
+    const content = `${task.document}\n\n${task.question}`;
+    const { answer, metrics } = await engine.runTurn(request(content, policy, 12), () => {}).result;
+    const e = metrics.eviction!;
+    // whole sentences only, never more than asked
+    expect(e.recalledTokens).toBeGreaterThan(0);
+    expect(e.recalledTokens).toBeLessThanOrEqual(32);
+    expect(answer).toContain('48261');
+    // what was read again is shown, as the engine decided it
+    expect(e.recalledText!.trim().length).toBeGreaterThan(0);
+    expect(describeTurn(metrics).map((f) => f.value).join('\n')).toMatch(/\d+ kept tokens the question ranked highest were read again just before it \(“.+”\)/);
+    // the moved tokens' stream indices moved with them: the follow-up finds its cache as recorded
+    const messages = [
+      { role: 'user' as const, content },
+      { role: 'assistant' as const, content: answer },
+      { role: 'user' as const, content: task.question },
+    ];
+    const again = await engine.runTurn({ ...request('', policy, 12), messages }, () => {}).result;
+    expect(again.metrics.conversation!.continued!.covered).toBeGreaterThanOrEqual(metrics.promptTokens);
+    expect(again.metrics.prefillTokens).toBeLessThan(60);
+    expect(again.answer).toContain('48261');
+  });
 });

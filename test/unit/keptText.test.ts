@@ -6,6 +6,8 @@ describe('what the cache kept, as text', () => {
   it('turns kept prompt indices into ranges and leaves the answer out', () => {
     expect(keptTokenRanges([0, 1, 2, 5, 6, 9, 10, 11], 10)).toEqual([0, 3, 5, 7, 9, 10]);
     expect(keptTokenRanges([], 10)).toEqual([]);
+    // recall=N moves a sentence after the rest: the ranges are the same
+    expect(keptTokenRanges([0, 1, 2, 9, 10, 11, 5, 6], 10)).toEqual([0, 3, 5, 7, 9, 10]);
   });
 
   it('maps token ranges to characters of each message, found in order in the rendered prompt', () => {

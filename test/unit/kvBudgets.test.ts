@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evictedRanges, maxPool, mostImportant, sentenceRuns, shareOf } from '../../src-engine/kvEviction.js';
+import { evictedRanges, maxPool, mostImportant, recalledRuns, sentenceRuns, shareOf } from '../../src-engine/kvEviction.js';
 import { layerLaziness, resolveTrimmedLayers, type LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { SimLayerKvPolicy } from '../../src-common/policy/spec.js';
 
@@ -71,6 +71,29 @@ describe('sentences as units (chunk=sentence)', () => {
     const runOf = sentenceRuns(stream, [false, false, false, true, false, false, false, true], 64);
     expect(mostImportant(stream, importance, 4, { runOf, score: 'max' }).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
     expect(mostImportant(stream, importance, 4, { runOf, score: 'sum' }).sort((a, b) => a - b)).toEqual([4, 5, 6, 7]);
+  });
+});
+
+describe('recall: the sentences re-read just before the question', () => {
+  // three sentences: [0..2] top 5, [3..5] top 9, [6..9] top 7
+  const importance = Float64Array.from([1, 5, 0, 0, 9, 1, 7, 0, 0, 0]);
+  const runOf = [0, 0, 0, 1, 1, 1, 2, 2, 2, 2];
+  const candidates = Array.from({ length: 10 }, (_, i) => i);
+
+  it('takes whole sentences by their top token, the highest ranked last, each in its own order', () => {
+    expect(recalledRuns(candidates, importance, 7, runOf)).toEqual([6, 7, 8, 9, 3, 4, 5]);
+    expect(recalledRuns(candidates, importance, 10, runOf)).toEqual([0, 1, 2, 6, 7, 8, 9, 3, 4, 5]);
+  });
+
+  it('skips a sentence longer than the room left for a shorter one ranked lower', () => {
+    expect(recalledRuns(candidates, importance, 6, runOf)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(recalledRuns(candidates, importance, 2, runOf)).toEqual([]);
+    // a sentence that scores nothing (line breaks alone) stays where it is
+    expect(recalledRuns(candidates, Float64Array.from([0, 0, 0, 0, 9, 1, 0, 0, 0, 0]), 10, runOf)).toEqual([3, 4, 5]);
+  });
+
+  it('only ever moves candidates (the middle: neither sinks nor the recent window)', () => {
+    expect(recalledRuns([0, 1, 2, 6, 7, 8, 9], importance, 10, runOf)).toEqual([0, 1, 2, 6, 7, 8, 9]);
   });
 });
 

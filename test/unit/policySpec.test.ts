@@ -60,7 +60,7 @@ describe('policy spec grammar', () => {
   });
 
   it('parses each eviction method with its defaults', () => {
-    const base = { recent: null, window: 32, pool: 1, chunk: 1, heads: 'sum' as const, when: 'stream' as const, reuse: 'off' as const, followUp: 'kept' as const };
+    const base = { recent: null, window: 32, pool: 1, chunk: 1, heads: 'sum' as const, when: 'stream' as const, reuse: 'off' as const, followUp: 'kept' as const, recall: 0 };
     expect(parsePolicy('vatp:budget=512').eviction).toEqual<EvictionPolicy>({
       method: 'vatp',
       budget: { kind: 'tokens', value: 512 },
@@ -111,8 +111,14 @@ describe('policy spec grammar', () => {
       reuse: 'off',
       lookahead: 'question',
       followUp: 'kept',
+      recall: 0,
     });
     expect(parsePolicy('vatp:budget=1000,lookahead=none').eviction?.lookahead).toBe('none');
+    expect(parsePolicy('vatp:budget=2048,recent=256,recall=64').eviction?.recall).toBe(64);
+    expect(() => parsePolicy('vatp:budget=2048,recall=64,lookahead=none')).toThrow(/recall=64 .*lookahead=question/);
+    expect(() => parsePolicy('vatp:budget=2048,recall=64,when=prompt')).toThrow(/when=stream/);
+    expect(() => parsePolicy('vatp:budget=2048,recent=32,recall=64')).toThrow(/more than the recent window \(32 tokens\)/);
+    expect(() => parsePolicy('h2o:budget=2048,recall=64')).toThrow(/recall/);
     expect(parsePolicy('vatp:budget=1000,chunk=16').eviction?.chunk).toBe(16);
     expect(parsePolicy('vatp:budget=1000,chunk=sentence').eviction?.chunk).toBe('sentence');
     expect(() => parsePolicy('vatp:budget=1000,chunk=sentences')).toThrow(/chunk/);

@@ -32,6 +32,13 @@ const LOOKAHEAD_KNOB: Knob = {
     "with when=stream, what ranks each round while a prompt longer than the budget streams in: question evaluates the prompt's last window tokens (the question) after what the cache holds, once per half recent window, ranks the rounds by their attention and erases them again; none ranks by the last chunk's own queries",
 };
 
+const RECALL_KNOB: Knob = {
+  pattern: COUNT,
+  default: '0',
+  description:
+    "with lookahead=question, for a prompt longer than the budget: when the stream reaches its last window (the question), this many tokens of the kept middle, the sentences the question ranks highest, are erased where they sit and read again just before it, the highest ranked last, so the fact asked about is next to the question rather than behind everything kept; at most the recent window; 0 = off",
+};
+
 const CHUNK_KNOB: Knob = {
   pattern: COUNT_OR_SENTENCE,
   default: '1',
@@ -67,7 +74,7 @@ function knobsFor(scorer: Scorer): Record<string, Knob> {
     recent: { pattern: COUNT, default: null, description: 'last tokens never evicted (default: half of the budget)' },
     when: WHEN_KNOB,
     // only a window of queries can be evaluated ahead: accumulated and attention-free scores have none
-    ...(scorer.attention === 'window' || scorer.attention === 'choice' ? { lookahead: LOOKAHEAD_KNOB } : {}),
+    ...(scorer.attention === 'window' || scorer.attention === 'choice' ? { lookahead: LOOKAHEAD_KNOB, recall: RECALL_KNOB } : {}),
     chunk: CHUNK_KNOB,
     heads: HEADS_KNOB,
     followup: FOLLOWUP_KNOB,
@@ -138,7 +145,15 @@ function parseEviction(scorer: Scorer, params: Readonly<Record<string, string>>)
   const lookahead = score === 'window' && params['lookahead'] !== 'none' ? 'question' : 'none';
   if (reuse === 'disk' && params['followup'] === 'kept') throw new PolicySpecError(`${method}:reuse=disk selects again from the full KV stored on disk; drop followup=kept`);
   const followUp = reuse === 'disk' || params['followup'] === 'reread' ? 'reread' : 'kept';
-  return { method, budget, sink, recent, score, window, pool, chunk, heads, when, reuse, lookahead, followUp };
+  const recall = params['recall'] !== undefined ? Number(params['recall']) : 0;
+  if (recall > 0 && (when !== 'stream' || lookahead !== 'question')) {
+    throw new PolicySpecError(`${method}:recall=${recall} re-reads what the question, read ahead while the prompt streams in, ranks highest; it needs when=stream and lookahead=question`);
+  }
+  const recentRoom = recent ?? (budget.kind === 'tokens' ? Math.floor(budget.value / 2) : null);
+  if (recentRoom !== null && recall > recentRoom) {
+    throw new PolicySpecError(`${method}:recall=${recall} is more than the recent window (${recentRoom} tokens), where the tokens read again stay`);
+  }
+  return { method, budget, sink, recent, score, window, pool, chunk, heads, when, reuse, lookahead, followUp, recall };
 }
 
 /**
@@ -247,10 +262,18 @@ export function evictorPress(scorer: Scorer): PressDeclaration {
       const reused = e.reuse?.reusedTokens ? `; ${n(e.reuse.reusedTokens)} prompt tokens restored from the stored document KV in ${Math.round(e.reuse.restoreMs)} ms` : '';
       const afterLazy = e.afterLazy ? ' after the lazy prefill, its pruned tokens first' : '';
       const ahead = e.lookaheadTokens ? `; the ${n(e.prefillRounds)} round${e.prefillRounds === 1 ? '' : 's'} while the prompt streamed in ranked by the question, read ahead` : '';
+      const recalled = e.recalledTokens ? `; ${n(e.recalledTokens)} kept tokens the question ranked highest were read again just before it${quoted(e.recalledText)}` : '';
       const longer = metrics.promptTokens > metrics.contextSize ? `; the ${n(metrics.promptTokens)}-token prompt was read whole through a ${n(metrics.contextSize)}-token cache` : '';
-      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} round${e.rounds === 1 ? '' : 's'}${afterLazy}, kept ${n(e.keptTokens)}${reused}${ahead}${longer}`;
+      return `budget ${n(e.budgetTokens)} tokens: evicted ${n(e.evicted)} in ${n(e.rounds)} round${e.rounds === 1 ? '' : 's'}${afterLazy}, kept ${n(e.keptTokens)}${reused}${ahead}${recalled}${longer}`;
     },
   };
+}
+
+/** Text the person can recognise in a summary line: whitespace collapsed, at most 160 characters. */
+function quoted(text: string | null | undefined): string {
+  if (!text) return '';
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return ` (“${flat.length > 160 ? `${flat.slice(0, 159)}…` : flat}”)`;
 }
 
 export const EVICTOR_PRESSES: readonly PressDeclaration[] = SCORERS.map(evictorPress);
