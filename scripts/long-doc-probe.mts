@@ -9,7 +9,7 @@
 // SIFT_PROBE_DUMP=<dir> writes each turn's prompt, answer and kept character ranges there, for
 // scripts/kept-replay.mts to read the kept text again with full KV.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { ChatMessage } from '../src-common/engineTypes.js';
+import type { ChatMessage, TurnMetrics } from '../src-common/engineTypes.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { LONG_CONTEXT, longDepths, longPasskey, messages, sizedProse, withNeedle } from '../test/bench/longRun.js';
 
@@ -24,6 +24,12 @@ function aroundNeedle(prompt: ChatMessage[], needle: string, chars: number): Cha
     const question = text.slice(text.lastIndexOf('\n\n') + 2);
     return { ...message, content: `${text.slice(start, end)}\n\n${question}` };
   });
+}
+
+/** With recall=N: how many tokens were read again next to the question, and whether the key was among them. */
+function recallNote(eviction: TurnMetrics['eviction'], key: string): string {
+  if (!eviction?.recalledTokens) return '';
+  return `, recalled ${eviction.recalledTokens} tokens ${eviction.recalledText?.includes(key) ? 'with' : 'without'} the key`;
 }
 
 const [tokensArg, depthsArg, ...policies] = process.argv.slice(2);
@@ -58,7 +64,7 @@ for (const [index, depth] of depths.entries()) {
       writeFileSync(`${dump}/${name}`, JSON.stringify({ length, depth, policy: row, key, answer, prompt, kept: metrics.kept }));
     }
     console.log(
-      `${depth.toFixed(3)} ${row}: ${answer.includes(key) ? 'FOUND' : 'lost'} needle held ${metrics.kept ? `${held}/${needle.length} chars` : 'whole (nothing evicted)'} prompt ${metrics.promptTokens} ` +
+      `${depth.toFixed(3)} ${row}: ${answer.includes(key) ? 'FOUND' : 'lost'} needle held ${metrics.kept ? `${held}/${needle.length} chars` : 'whole (nothing evicted)'}${recallNote(metrics.eviction, key)} prompt ${metrics.promptTokens} ` +
         `ttft ${(metrics.ttftMs / 1000).toFixed(1)} s (${Math.round(metrics.prefillTokensPerSec)} tok/s) peak ${((metrics.kvBytesPeak ?? 0) / 2 ** 20).toFixed(0)} MiB “${answer.replace(/\s+/g, ' ')}” [${key}]`,
     );
   }
