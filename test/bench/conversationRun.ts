@@ -73,6 +73,9 @@ export interface ConversationContext {
   /** --depths and the mode, for runs that read them (--long). */
   depths?: number | null;
   mode?: 'full' | 'quick';
+  /** --long: the model file's sha256 (a kept cell's key), and whether to read back cells an earlier run kept. */
+  modelSha256?: string;
+  resume?: boolean;
 }
 
 function normalize(text: string): string {

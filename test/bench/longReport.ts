@@ -75,6 +75,25 @@ function row(s: LongSummary): string {
   );
 }
 
+/** Which cells an earlier run measured (--resume), and on which CPUs: times compare only within one machine. */
+export function longProvenance(cells: readonly LongCell[]): string | null {
+  const resumed = cells.filter((c) => c.resumed);
+  const byCpu = new Map<string, LongCell[]>();
+  for (const cell of cells) if (cell.measured) byCpu.set(cell.measured.cpu, [...(byCpu.get(cell.measured.cpu) ?? []), cell]);
+  const lines: string[] = [];
+  if (resumed.length > 0) {
+    const days = [...new Set(resumed.map((c) => c.measured?.at.slice(0, 10) ?? 'unknown'))].sort();
+    lines.push(
+      `**${resumed.length} of ${cells.length} cells were measured by an earlier run** and read back (\`--resume\`: the same engine code, native build, model and prompt), measured ${days.join(', ')}.`,
+    );
+  }
+  if (byCpu.size > 1) {
+    const parts = [...byCpu].map(([cpu, group]) => `${cpu}: ${group.length} cells, median ${Math.round(median(group.map((c) => c.prefillTokensPerSec)) ?? 0)} tok/s`);
+    lines.push(`Measured on more than one CPU (${parts.join('; ')}): TTFT and tok/s compare only between cells of the same CPU.`);
+  }
+  return lines.length > 0 ? lines.join(' ') : null;
+}
+
 export function longSection(results: LongRunResults, jsonFile: string): string {
   const head = documentRunHead(results, 'documents longer than the context', '--long', jsonFile);
   const documents = head.pop() ?? '';
@@ -93,6 +112,7 @@ export function longSection(results: LongRunResults, jsonFile: string): string {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...summarizeLong(results.cells).map(row),
     '',
+    ...[longProvenance(results.cells)].filter((line): line is string => line !== null).flatMap((line) => [line, '']),
   ].join('\n');
 }
 

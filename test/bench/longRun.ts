@@ -11,7 +11,11 @@ import { EngineClient } from '../../src-main/engine/engineClient.js';
 import { composeUserMessage } from '../../src-main/session/documentPrompt.js';
 import { DEFAULT_SESSION_SETTINGS } from '../../src-main/store/sessionDefaults.js';
 import { loadProseCorpus } from '../../src-main/models/proseCases.js';
+import path from 'node:path';
+import { defaultCacheDir } from './cache.js';
 import type { ConversationContext } from './conversationRun.js';
+import { engineSourceHash, LongCheckpoint, type MeasuredOn } from './longCheckpoint.js';
+import { cpuSummary } from './machine.js';
 import { prefillCost } from './progress.js';
 
 /** The context the model is loaded with: SmolLM2's trained one, and the cache budget. */
@@ -85,6 +89,10 @@ export interface LongCell {
    * the cache kept (followup=kept): its TTFT, the prompt tokens it read, and whether it named the key.
    */
   followUp?: { ttftMs: number; prefillTokens: number; found: boolean } | null;
+  /** When and on which CPU the cell was measured (runs before 2026-12-06 lack it). */
+  measured?: MeasuredOn;
+  /** Read back from an earlier run (--resume) rather than measured by this one. */
+  resumed?: boolean;
 }
 
 export interface LongResults {
@@ -228,6 +236,13 @@ export async function runLongBench(ctx: ConversationContext): Promise<LongResult
   const depthCount = ctx.depths ?? LONG_DEPTHS[ctx.mode ?? 'full'];
   const depths = longDepths(depthCount);
   const client = await EngineClient.start({ build: 'patched' });
+  // every cell is kept as it is measured; --resume reads back those of the same engine, build, model and prompt
+  const checkpoint = new LongCheckpoint<LongCell>(
+    path.join(defaultCacheDir(), 'long'),
+    { buildId: client.build.id, modelSha256: ctx.modelSha256 ?? ctx.modelPath, engineSource: engineSourceHash() },
+    ctx.resume ?? false,
+  );
+  const cpu = cpuSummary();
   const cells: LongCell[] = [];
   const documents: LongResults['documents'] = [];
   try {
@@ -240,10 +255,19 @@ export async function runLongBench(ctx: ConversationContext): Promise<LongResult
         const document = withNeedle(prose.text, depth, passkey);
         for (const row of ctx.policies) {
           if (ctx.isStopping()) throw new Error('stopped');
-          const cell = await longCell(ctx, client, row, document, length, depth, passkey);
+          const key = checkpoint.key(row, { length, depth, passkey, prompt: messages(document), answerTokens: ANSWER_TOKENS, followUp: FOLLOW_UP, context: LONG_CONTEXT });
+          const kept = checkpoint.read(key);
+          const cell = kept ? { ...kept, resumed: true } : { ...(await longCell(ctx, client, row, document, length, depth, passkey)), measured: { at: new Date().toISOString(), cpu } };
+          if (!kept) checkpoint.write(key, cell);
           if (!row.startsWith('truncate:') && !documents.some((d) => d.length === length)) documents.push({ length, sourceId: prose.id, promptTokens: cell.promptTokens });
           cells.push(cell);
-          ctx.progress.step(turnCost(row, length), cell.ttftMs, `${length} depth ${depth} ${row}: ${cell.found ? 'found' : 'lost'}, TTFT ${(cell.ttftMs / 1000).toFixed(1)} s, ${Math.round(cell.prefillTokensPerSec)} tok/s`);
+          const outcome = `${length} depth ${depth} ${row}: ${cell.found ? 'found' : 'lost'}, TTFT ${(cell.ttftMs / 1000).toFixed(1)} s, ${Math.round(cell.prefillTokensPerSec)} tok/s`;
+          if (kept) {
+            ctx.progress.unplan(turnCost(row, length));
+            ctx.progress.note(`${outcome} (kept from ${cell.measured.at.slice(0, 10)}, ${cell.measured.cpu})`);
+          } else {
+            ctx.progress.step(turnCost(row, length), cell.ttftMs, outcome);
+          }
         }
       }
     }

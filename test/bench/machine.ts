@@ -29,6 +29,23 @@ function cpuModelName(): string {
   return os.cpus()[0]?.model.trim() ?? 'unknown';
 }
 
+/** The widest vector unit /proc/cpuinfo reports (empty elsewhere): "AMD EPYC" comes with and without AVX-512 here. */
+function vectorUnit(): string {
+  try {
+    const flags = new Set(readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(/\s+/) ?? []);
+    for (const [flag, name] of [['amx_tile', 'AMX'], ['avx512f', 'AVX-512'], ['avx2', 'AVX2'], ['avx', 'AVX']] as const) if (flags.has(flag)) return name;
+  } catch {
+    // not Linux
+  }
+  return '';
+}
+
+/** The CPU in a few words, for a result kept between runs: "AMD EPYC (AVX2)". */
+export function cpuSummary(): string {
+  const unit = vectorUnit();
+  return unit ? `${cpuModelName()} (${unit})` : cpuModelName();
+}
+
 function nodeLlamaCppVersion(): string {
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   try {

@@ -34,6 +34,8 @@ export interface BenchOptions {
   reopen: boolean;
   /** Documents longer than the context (issue 16): read whole through an evicting cache, against truncation. */
   long: boolean;
+  /** --long: read back cells an earlier run measured with the same engine, build, model and prompt. */
+  resume: boolean;
   /** Only rewrite BENCHMARKS.md's header and real-document frontier from the runs in bench/. */
   refreshFrontier: boolean;
   /** Seed of the prose documents, facts and questions. */
@@ -72,6 +74,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --long             documents longer than the context (issue 16): a pass key in real prose of 8k, 32k
                      and 64k tokens (--quick 12k) at 10 depths (--quick 3) read whole on SmolLM2 (8k)
                      through an 8k evicting cache, against the first and last context-full read with full KV
+  --resume           with --long: go on from an earlier run; every cell is kept as it is measured
+                     (~/.cache/sift/bench-cache) and read back when the engine's code, the build, the
+                     model and the prompt are the same; the report says which cells, measured where and when
   --auto             policy auto (issue 15): real-prose questions at 2k/4k/8k (--quick 2k) under three
                      memory limits (ample, tight, very tight), auto's choice against every fixed policy
                      that fits: correct answers and TTFT, and the regret against the best one
@@ -132,6 +137,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     conversation: false,
     reopen: false,
     long: false,
+    resume: false,
     refreshFrontier: false,
     seed: null,
     policies: [],
@@ -158,6 +164,7 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--conversation') options.conversation = true;
     else if (arg === '--reopen') options.reopen = true;
     else if (arg === '--long') options.long = true;
+    else if (arg === '--resume') options.resume = true;
     else if (arg === '--auto') options.auto = true;
     else if (arg === '--ship-frontier') options.shipFrontier = true;
     else if (arg === '--ship-add') {
@@ -213,5 +220,6 @@ export function parseOptions(argv: string[], cwd = process.cwd()): BenchOptions 
     else if (arg === '--output') options.outputDir = path.resolve(cwd, value());
     else throw new UsageError(`unknown option ${arg}\n\n${USAGE}`);
   }
+  if (options.resume && !options.long) throw new UsageError('--resume goes with --long (the runs that keep each cell as it is measured)');
   return options;
 }

@@ -193,7 +193,7 @@ async function documentRunMain<Raw>(options: BenchOptions, spec: DocumentRun<Raw
     const turn = activeTurn;
     if (turn) void turn.client.cancel(turn.turnId).catch(() => undefined);
   });
-  const raw = await spec.run({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping, depths: options.depths, mode: options.mode });
+  const raw = await spec.run({ modelPath: model.path, lengths, policies, progress, setActiveTurn: (t) => (activeTurn = t), isStopping: () => stopping, depths: options.depths, mode: options.mode, modelSha256: model.sha256, resume: options.resume });
   const files = spec.write(options.outputDir, {
     format: 1,
     source,

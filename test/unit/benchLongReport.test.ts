@@ -1,9 +1,13 @@
 // `npm run bench -- --long`: the rows it runs parse as policies, and its summary counts needles
 // found per length and row, with what a truncating baseline could have found at all.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseOptions } from '../bench/options.js';
 import { LONG_CONTEXT, LONG_POLICIES, type LongCell } from '../bench/longRun.js';
-import { longSection, summarizeLong, type LongRunResults } from '../bench/longReport.js';
+import { longProvenance, longSection, summarizeLong, type LongRunResults } from '../bench/longReport.js';
+import { engineSourceHash, LongCheckpoint } from '../bench/longCheckpoint.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 
 function cell(policy: string, depth: number, found: boolean, extra: Partial<LongCell> = {}): LongCell {
@@ -68,5 +72,66 @@ describe('bench --long', () => {
     expect(section).toContain(`| 32768 | \`${LONG_POLICIES[0]}\` | **2/2 (100%)** | all | 0.25, 0.75 |`);
     // the evicting row's follow-ups went on from the kept cache: 1 of 2 keys named, 4.5 s median (1.5% of the first turn's)
     expect(section).toContain('| 1/2, 4.50 s (1.5%), 31 read |');
+  });
+
+  it('takes --resume only with --long', () => {
+    expect(parseOptions(['--long', '--resume'], '/tmp')).toMatchObject({ long: true, resume: true });
+    expect(() => parseOptions(['--prose', '--resume'], '/tmp')).toThrow(/--resume goes with --long/);
+  });
+
+  it('says which cells an earlier run measured, and that times compare only within one CPU', () => {
+    const at = (day: string, cpu: string) => ({ at: `2026-12-${day}T10:00:00.000Z`, cpu });
+    const one = [cell('r', 0.05, true, { measured: at('06', 'AMD EPYC (AVX2)') })];
+    expect(longProvenance(one)).toBeNull();
+    const mixed = [
+      cell('r', 0.05, true, { measured: at('06', 'AMD EPYC (AVX2)'), resumed: true, prefillTokensPerSec: 60 }),
+      cell('r', 0.15, false, { measured: at('07', 'AMD EPYC (AVX-512)'), prefillTokensPerSec: 170 }),
+      cell('r', 0.25, true, { measured: at('07', 'AMD EPYC (AVX-512)'), prefillTokensPerSec: 160 }),
+    ];
+    const text = longProvenance(mixed)!;
+    expect(text).toContain('**1 of 3 cells were measured by an earlier run**');
+    expect(text).toContain('measured 2026-12-06.');
+    expect(text).toContain('AMD EPYC (AVX2): 1 cells, median 60 tok/s; AMD EPYC (AVX-512): 2 cells, median 165 tok/s');
+  });
+
+  it('keeps a cell under a key of everything that shaped it, and reads it back only when resuming', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sift-long-'));
+    try {
+      const identity = { buildId: 'b1', modelSha256: 'm1', engineSource: 's1' };
+      const writer = new LongCheckpoint<{ answer: string }>(dir, identity, false);
+      const key = writer.key('row', { prompt: 'p' });
+      writer.write(key, { answer: '12345', measured: { at: '2026-12-06T00:00:00.000Z', cpu: 'c' } });
+      expect(writer.read(key)).toBeNull();
+      const resumer = new LongCheckpoint<{ answer: string }>(dir, identity, true);
+      expect(resumer.read(key)).toMatchObject({ answer: '12345', measured: { cpu: 'c' } });
+      expect(resumer.reusedCount).toBe(1);
+      for (const changed of [{ buildId: 'b2' }, { modelSha256: 'm2' }, { engineSource: 's2' }]) {
+        expect(new LongCheckpoint(dir, { ...identity, ...changed }, true).key('row', { prompt: 'p' })).not.toBe(key);
+      }
+      expect(resumer.key('row', { prompt: 'q' })).not.toBe(key);
+      expect(resumer.key('other', { prompt: 'p' })).not.toBe(key);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("hashes the engine's sources, so an edit to a policy never reuses a cell measured before it", () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'sift-src-'));
+    try {
+      mkdirSync(path.join(root, 'src-engine', 'deep'), { recursive: true });
+      mkdirSync(path.join(root, 'src-common'), { recursive: true });
+      writeFileSync(path.join(root, 'src-engine', 'deep', 'kvEviction.ts'), 'export const a = 1;');
+      writeFileSync(path.join(root, 'src-common', 'spec.ts'), 'export const b = 2;');
+      const before = engineSourceHash(root);
+      expect(engineSourceHash(root)).toBe(before);
+      writeFileSync(path.join(root, 'src-engine', 'deep', 'kvEviction.ts'), 'export const a = 2;');
+      expect(engineSourceHash(root)).not.toBe(before);
+      writeFileSync(path.join(root, 'src-engine', 'deep', 'notes.md'), 'not code');
+      const after = engineSourceHash(root);
+      writeFileSync(path.join(root, 'src-engine', 'deep', 'notes.md'), 'still not code');
+      expect(engineSourceHash(root)).toBe(after);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
