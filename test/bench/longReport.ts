@@ -16,6 +16,8 @@ export interface LongSummary {
   asked: number;
   /** Truncating rows: needles the cut left in the prompt. */
   inPrompt: number;
+  /** Truncating rows: cells not run because the cut left the needle out. */
+  notAsked: number;
   medianTtftMs: number | null;
   medianTokensPerSec: number | null;
   maxKvBytesPeak: number | null;
@@ -30,17 +32,20 @@ export function summarizeLong(cells: readonly LongCell[]): LongSummary[] {
   return keys.map((key) => {
     const [length, policy] = key.split('\u0000') as [string, string];
     const group = cells.filter((c) => c.length === Number(length) && c.policy === policy);
-    const peaks = group.map((c) => c.kvBytesPeak).filter((b): b is number => b !== null);
+    // times and sizes of the turns that ran (a truncated prompt without the needle is not asked)
+    const ran = group.filter((c) => c.asked !== false);
+    const peaks = ran.map((c) => c.kvBytesPeak).filter((b): b is number => b !== null);
     return {
       length: Number(length),
       policy,
       found: group.filter((c) => c.found).length,
       asked: group.length,
       inPrompt: group.filter((c) => c.needleInPrompt).length,
-      medianTtftMs: median(group.map((c) => c.ttftMs)),
-      medianTokensPerSec: median(group.map((c) => c.prefillTokensPerSec)),
+      notAsked: group.length - ran.length,
+      medianTtftMs: median(ran.map((c) => c.ttftMs)),
+      medianTokensPerSec: median(ran.map((c) => c.prefillTokensPerSec)),
       maxKvBytesPeak: peaks.length ? Math.max(...peaks) : null,
-      maxContextSize: Math.max(...group.map((c) => c.contextSize)),
+      maxContextSize: Math.max(0, ...ran.map((c) => c.contextSize)),
       depthsFound: group.filter((c) => c.found).map((c) => c.depth),
       followUps: summarizeFollowUps(group),
     };
@@ -71,7 +76,7 @@ function row(s: LongSummary): string {
   return (
     `| ${s.length} | \`${s.policy}\` | **${share}** | ${truncating ? `${s.inPrompt}/${s.asked}` : 'all'} | ${s.depthsFound.join(', ') || '—'} | ` +
     `${s.medianTtftMs === null ? '—' : `${(s.medianTtftMs / 1000).toFixed(1)} s`} | ${s.medianTokensPerSec === null ? '—' : Math.round(s.medianTokensPerSec)} | ` +
-    `${s.maxKvBytesPeak === null ? '—' : formatBytes(s.maxKvBytesPeak)} | ${s.maxContextSize} | ${followUpCell(s.followUps)} |`
+    `${s.maxKvBytesPeak === null ? '—' : formatBytes(s.maxKvBytesPeak)} | ${s.maxContextSize || '—'} | ${followUpCell(s.followUps)} |`
   );
 }
 
@@ -88,7 +93,7 @@ export function longProvenance(cells: readonly LongCell[]): string | null {
     );
   }
   if (byCpu.size > 1) {
-    const parts = [...byCpu].map(([cpu, group]) => `${cpu}: ${group.length} cells, median ${Math.round(median(group.map((c) => c.prefillTokensPerSec)) ?? 0)} tok/s`);
+    const parts = [...byCpu].map(([cpu, group]) => `${cpu}: ${group.length} cells, median ${Math.round(median(group.filter((c) => c.asked !== false).map((c) => c.prefillTokensPerSec)) ?? 0)} tok/s`);
     lines.push(`Measured on more than one CPU (${parts.join('; ')}): TTFT and tok/s compare only between cells of the same CPU.`);
   }
   return lines.length > 0 ? lines.join(' ') : null;
@@ -103,7 +108,7 @@ export function longSection(results: LongRunResults, jsonFile: string): string {
       `, a needle ("The pass key is N. Remember it. N is the pass key.", its own paragraph, a different N per depth) at evenly spread depths, asked "What is the pass key number?" after the document, as the app composes it. ` +
       `SmolLM2 was trained on ${LONG_CONTEXT} tokens and is loaded with that context; each document is read whole through an evicting cache of that size ` +
       '(positions stay within it: erasing shifts later tokens down), or cut to the first or last context-full and read with full KV (**truncate**, what peers effectively do). ' +
-      '`question-first/` puts the question before the document as well as after it. Greedy, 16 tokens; **found**: the answer contains the key; **in prompt**: needles the cut left in (a truncated prompt cannot find the rest). ' +
+      '`question-first/` puts the question before the document as well as after it. Greedy, 16 tokens; **found**: the answer contains the key; **in prompt**: needles the cut left in (a truncated prompt cannot find the rest; since 2026-12-06 those are not asked, and its TTFT and tok/s are of the prompts that were). ' +
       '**tok/s**: prompt tokens per second of TTFT (issue 16: flat as the document grows). **KV peak**: the backend\'s KV bytes, largest over the turns; **context**: cells allocated. ' +
       'Issue 16 target: found at ≥ 80% of the depths at 32k and 64k, the cache never above the 8k budget. ' +
       '**Follow-up** (evicting rows): "Please repeat the pass key number." asked next in the same conversation, going on from the tokens the cache kept (followup=kept): keys named, median TTFT (its share of the first turn) and prompt tokens read.',

@@ -75,6 +75,11 @@ export interface LongCell {
   found: boolean;
   /** Truncating rows: whether the needle survived the cut (it cannot be found otherwise). */
   needleInPrompt: boolean;
+  /**
+   * False where the turn was not run: a truncating row whose cut left the needle out cannot find it
+   * (found is false, the times and sizes are 0/null and left out of the medians). Older runs lack it.
+   */
+  asked?: boolean;
   promptTokens: number;
   ttftMs: number;
   prefillTokensPerSec: number;
@@ -180,6 +185,8 @@ async function longCell(ctx: ConversationContext, client: EngineClient, row: str
   if (row.startsWith('truncate:')) {
     const text = await truncated(client, document, row === 'truncate:first' ? 'first' : 'last');
     needleInPrompt = text.includes(needle(passkey));
+    // a context-full without the needle cannot answer: not asked (3 minutes a cell at 8k on 2 AVX2 cores)
+    if (!needleInPrompt) return notAsked(row, length, depth, passkey);
     prompt = messages(text);
     policy = 'full';
   } else if (row.startsWith('question-first/')) {
@@ -214,6 +221,29 @@ async function longCell(ctx: ConversationContext, client: EngineClient, row: str
     lookaheadTokens: e?.lookaheadTokens ?? null,
     notice: metrics.notice,
     followUp,
+  };
+}
+
+function notAsked(policy: string, length: number, depth: number, passkey: string): LongCell {
+  return {
+    policy,
+    length,
+    depth,
+    passkey,
+    answer: '',
+    found: false,
+    needleInPrompt: false,
+    asked: false,
+    promptTokens: 0,
+    ttftMs: 0,
+    prefillTokensPerSec: 0,
+    kvBytesPeak: null,
+    contextSize: 0,
+    evicted: null,
+    evictionRounds: null,
+    lookaheadTokens: null,
+    notice: null,
+    followUp: null,
   };
 }
 
@@ -265,6 +295,9 @@ export async function runLongBench(ctx: ConversationContext): Promise<LongResult
           if (kept) {
             ctx.progress.unplan(turnCost(row, length));
             ctx.progress.note(`${outcome} (kept from ${cell.measured.at.slice(0, 10)}, ${cell.measured.cpu})`);
+          } else if (cell.asked === false) {
+            ctx.progress.unplan(turnCost(row, length));
+            ctx.progress.note(`${length} depth ${depth} ${row}: the cut left the needle out; not asked`);
           } else {
             ctx.progress.step(turnCost(row, length), cell.ttftMs, outcome);
           }

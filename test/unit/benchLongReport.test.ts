@@ -74,6 +74,15 @@ describe('bench --long', () => {
     expect(section).toContain('| 1/2, 4.50 s (1.5%), 31 read |');
   });
 
+  it("leaves a truncated prompt that lost the needle out of the times: it was not asked", () => {
+    const cells = [
+      cell('truncate:last', 0.05, false, { needleInPrompt: false, asked: false, ttftMs: 0, prefillTokensPerSec: 0, kvBytesPeak: null, contextSize: 0 }),
+      cell('truncate:last', 0.95, true, { ttftMs: 180_000, prefillTokensPerSec: 45 }),
+    ];
+    const [summary] = summarizeLong(cells);
+    expect(summary).toMatchObject({ found: 1, asked: 2, inPrompt: 1, notAsked: 1, medianTtftMs: 180_000, medianTokensPerSec: 45, maxContextSize: LONG_CONTEXT });
+  });
+
   it('takes --resume only with --long', () => {
     expect(parseOptions(['--long', '--resume'], '/tmp')).toMatchObject({ long: true, resume: true });
     expect(() => parseOptions(['--prose', '--resume'], '/tmp')).toThrow(/--resume goes with --long/);
