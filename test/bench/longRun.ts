@@ -88,6 +88,8 @@ export interface LongCell {
   evicted: number | null;
   evictionRounds: number | null;
   lookaheadTokens: number | null;
+  /** recall=N: the tokens read again just before the question, and their text (did it hold the key?). */
+  recalled?: { tokens: number; text: string | null; heldKey: boolean } | null;
   notice: string | null;
   /**
    * Evicting rows: the key asked for again in the same conversation, which goes on from the tokens
@@ -219,6 +221,7 @@ async function longCell(ctx: ConversationContext, client: EngineClient, row: str
     evicted: e?.evicted ?? null,
     evictionRounds: e?.rounds ?? null,
     lookaheadTokens: e?.lookaheadTokens ?? null,
+    recalled: e?.recalledTokens ? { tokens: e.recalledTokens, text: e.recalledText ?? null, heldKey: (e.recalledText ?? '').includes(passkey) } : null,
     notice: metrics.notice,
     followUp,
   };
