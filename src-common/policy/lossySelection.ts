@@ -8,6 +8,7 @@ import { formatBytes } from '../format.js';
 import { CONTEXT_STEP } from './kvBytes.js';
 import { bestEvictor, describePoint, evictionLoss, evictorWithoutBudget, lossPoints, measuredTrim, type FrontierPoint } from './frontier.js';
 import { fitsIn, freeText, MIN_BUDGET_TOKENS, predictPolicyBytes, promptText, type Candidate, type SelectionInput } from './selectionCost.js';
+import { LONG_DOCUMENT_NOTICE, longDocumentBudgetSteps, longDocumentPolicy } from './longDocument.js';
 
 /** Scorer knobs of the uncalibrated default: pooling keeps a needle's neighbours with it (the bench's best VATP row). */
 const DEFAULT_EVICTOR = 'vatp:pool=7';
@@ -36,6 +37,10 @@ const isTrim = (policy: string) => policy.startsWith('simlayerkv');
  * eviction alone; SimLayerKV's trimming alone (when the prompt fits the context); both.
  */
 function lossyCandidates(input: SelectionInput, available: number, evictor: FrontierPoint | null, tooLong: boolean): Candidate[] {
+  if (tooLong) {
+    const longDocument = longDocumentEviction(input, available);
+    return longDocument ? [longDocument] : [];
+  }
   const frontier = input.frontier ?? null;
   const fraction = (policy: string) => Number(/budget=(\d+)/.exec(policy)?.[1] ?? 0) / input.promptTokens;
   const evictionPoints = (policy: string) => (frontier && evictor ? evictionLoss(frontier, evictor, fraction(policy)).points : undefined);
@@ -44,11 +49,9 @@ function lossyCandidates(input: SelectionInput, available: number, evictor: Fron
   if (evicting) candidates.push({ ...evicting, ...optionalLoss(evictionPoints(evicting.policy)) });
   const trim = measuredTrim(frontier);
   if (!trim || !input.profile || input.profile.trimmedLayers.length === 0) return candidates;
-  if (!tooLong) {
-    const policy = `${trimPrefix(trim)}kv:type=q8_0`;
-    const trimmed: Candidate = { policy, lossy: true, bytes: predictPolicyBytes(input, policy), measured: trim, loss: lossPoints(trim) };
-    if (fitsIn(input, trimmed.bytes, available)) candidates.push(trimmed);
-  }
+  const policy = `${trimPrefix(trim)}kv:type=q8_0`;
+  const trimmed: Candidate = { policy, lossy: true, bytes: predictPolicyBytes(input, policy), measured: trim, loss: lossPoints(trim) };
+  if (fitsIn(input, trimmed.bytes, available)) candidates.push(trimmed);
   const both = largestFittingBudget(input, available, evictor, trimPrefix(trim));
   const bothLoss = evictionPoints(both?.policy ?? '');
   if (both && bothLoss !== undefined) candidates.push({ ...both, loss: lossPoints(trim) + bothLoss });
@@ -78,12 +81,29 @@ function trimNotice(input: SelectionInput): string {
  * is the cache's size.
  */
 function largestFittingBudget(input: SelectionInput, available: number, evictor: FrontierPoint | null, trim = ''): Candidate | null {
+  const most = Math.floor(Math.min(input.promptTokens + Math.max(1, input.answerTokens), input.model.contextSize) / CONTEXT_STEP);
+  return largestFitting(input, available, most, (steps) => ({ policy: `${trim}${evictionPolicy(steps * CONTEXT_STEP, evictor)}`, measured: evictor }));
+}
+
+/**
+ * A prompt longer than the context: the long-document evictor at up to a quarter of the context,
+ * with an f16 cache as the long bench measured it, else over an 8-bit one; null when neither fits.
+ */
+function longDocumentEviction(input: SelectionInput, available: number): Candidate | null {
+  const most = longDocumentBudgetSteps(input.model.contextSize);
+  return (
+    largestFitting(input, available, most, (steps) => ({ policy: longDocumentPolicy(steps * CONTEXT_STEP, 'f16'), measured: null })) ??
+    largestFitting(input, available, most, (steps) => ({ policy: longDocumentPolicy(steps * CONTEXT_STEP, 'q8_0'), measured: null }))
+  );
+}
+
+/** The policy with the most budget steps (at most `most`) that fits, or null. */
+function largestFitting(input: SelectionInput, available: number, most: number, policyAt: (steps: number) => { policy: string; measured: FrontierPoint | null }): Candidate | null {
   if (!input.options.features.has('kvBudgets') || !input.options.features.has('observation')) return null;
   const candidate = (steps: number): Candidate => {
-    const policy = `${trim}${evictionPolicy(steps * CONTEXT_STEP, evictor)}`;
-    return { policy, lossy: true, bytes: predictPolicyBytes(input, policy), measured: evictor };
+    const { policy, measured } = policyAt(steps);
+    return { policy, lossy: true, bytes: predictPolicyBytes(input, policy), measured };
   };
-  const most = Math.floor(Math.min(input.promptTokens + Math.max(1, input.answerTokens), input.model.contextSize) / CONTEXT_STEP);
   const least = MIN_BUDGET_TOKENS / CONTEXT_STEP;
   const fitsAt = (steps: number) => fitsIn(input, candidate(steps).bytes, available);
   if (most < least || !fitsAt(least)) return null;
@@ -102,7 +122,10 @@ function largestFittingBudget(input: SelectionInput, available: number, evictor:
 function explainLossy(input: SelectionInput, chosen: Candidate, full: Candidate, available: number, tooLong: boolean): string {
   const budget = Number(/budget=(\d+)/.exec(chosen.policy)?.[1] ?? 0);
   const layers = isTrim(chosen.policy) ? `trimming ${input.profile?.trimmedLayers.length ?? 0} of ${input.model.layers} layers to their first and most recent tokens` : '';
-  const evicting = budget > 0 ? `keeping the most important tokens (${scorerName(chosen.policy.split('+').filter((press) => !isTrim(press)).join('+'))}) in an 8-bit cache of ${budget.toLocaleString('en-US')} tokens` : '';
+  const cache = chosen.policy.includes('kv:type=q8_0') ? 'an 8-bit cache' : 'a cache';
+  const recalled = /recall=\d+/.test(chosen.policy) ? ', the passages the question ranks highest read again just before it' : '';
+  const evicting =
+    budget > 0 ? `keeping the most important tokens (${scorerName(chosen.policy.split('+').filter((press) => !isTrim(press)).join('+'))}) in ${cache} of ${budget.toLocaleString('en-US')} tokens${recalled}` : '';
   const expected = chosen.loss !== undefined ? `, expected to agree with about ${Math.max(0, 100 - chosen.loss).toFixed(0)}% of full KV's answer tokens` : '';
   const kept = `${[layers, evicting].filter(Boolean).join(' and ')}${budget > 0 ? '' : ' in an 8-bit cache'} (${formatBytes(chosen.bytes.kv)} KV, ${formatBytes(chosen.bytes.peak)} in all${expected})`;
   if (tooLong) {
@@ -136,7 +159,8 @@ export function lossyChoice(input: SelectionInput, available: number, full: Cand
   const candidate = leastLossy(lossyCandidates(input, available, evictor, tooLong));
   if (!candidate) return null;
   const notices: string[] = [];
-  if (candidate.policy.includes('budget=')) notices.push(evictionNotice(input, evictor));
+  if (tooLong) notices.push(LONG_DOCUMENT_NOTICE);
+  else if (candidate.policy.includes('budget=')) notices.push(evictionNotice(input, evictor));
   if (isTrim(candidate.policy)) notices.push(trimNotice(input));
   return { candidate, explanation: explainLossy(input, candidate, full, available, tooLong), notices };
 }

@@ -69,6 +69,20 @@ describe('policy auto on SmolLM2', () => {
     expect(measuredBytes(metrics)).toBeLessThanOrEqual(limit);
   });
 
+  it('reads a prompt longer than the context whole through a quarter of it, re-reading what the question ranks highest, and says so', async () => {
+    const long = passkeyPrompt(2400, 0.3, '58213');
+    const over = [{ role: 'user' as const, content: `${long.document}\n\n${long.question}` }];
+    const { answer, metrics } = await engine.runTurn({ messages: over, sampling, policy: 'auto', memory: { freeRamBytes: 8 * 1024 * MiB, marginBytes: 0 } }, () => {}).result;
+    expect(metrics.promptTokens).toBeGreaterThan(CONTEXT);
+    expect(metrics.policy).toBe(`vatp:budget=${CONTEXT / 4},pool=15,heads=max,recall=64`);
+    expect(metrics.contextSize).toBe(CONTEXT / 4);
+    expect(metrics.selection!.explanation).toMatch(/more than the model reads at once \(2,048\): keeping the most important tokens \(value-aware eviction\) in a cache of 512 tokens, the passages the question ranks highest read again just before it/);
+    expect(metrics.notice).toMatch(/read through a cache of a quarter of it/);
+    expect(metrics.eviction!.recalledTokens).toBeGreaterThan(0);
+    expect(metrics.eviction!.recalledTokens).toBeLessThanOrEqual(64);
+    expect(answer).toContain('58213');
+  });
+
   it('runs a policy the person chose as chosen, with a warning when it is predicted not to fit', async () => {
     const { metrics } = await engine.runTurn({ messages, sampling, policy: 'full', memory: { freeRamBytes: 100 * MiB, marginBytes: 0 } }, () => {}).result;
     expect(metrics.policy).toBe('full');

@@ -113,7 +113,7 @@ const SCENARIOS: Array<[string, Scenario]> = [
   ['SmolLM2, 1k prompt, 150 MiB free: evicts to ~900 tokens (small batches, small compute)', { model: SMOL, prompt: 1024, free: 150 * MiB, margin: 16 * MiB, expected: 'evict' }],
   ['SmolLM2, 1k prompt, 120 MiB free: even 256 tokens need 109', { model: SMOL, prompt: 1024, free: 120 * MiB, margin: 16 * MiB, expected: 'none', says: /even keeping only 256 tokens needs 10\d\.\d MiB/ }],
   ['SmolLM2, 80 MiB free: the weights alone do not fit', { model: SMOL, prompt: 1024, free: 80 * MiB, margin: 0, expected: 'none', says: /weights alone need 100\.0 MiB/ }],
-  ['SmolLM2, 12k prompt over an 8k context: only eviction answers', { model: SMOL, prompt: 12000, free: 8 * GiB, expected: 'evict', says: /more than the model reads at once \(8,192\)/ }],
+  ['SmolLM2, 12k prompt over an 8k context: only eviction answers, through a quarter of it', { model: SMOL, prompt: 12000, free: 8 * GiB, expected: 'evict', says: /more than the model reads at once \(8,192\): keeping the most important tokens \(value-aware eviction\) in a cache of 2,048 tokens/ }],
   ['SmolLM2, 12k prompt, preference exact: refused, with why', { model: SMOL, prompt: 12000, free: 8 * GiB, preference: 'exact', expected: 'none', says: /An exact answer needs the whole prompt/ }],
   ['SmolLM2 loaded, 4k prompt, 200 MiB free: 8-bit (194) where full (346) and sized (208) miss', { model: SMOL, prompt: 4096, free: 200 * MiB, margin: 0, loaded: true, expected: 'q8_0' }],
   ['SmolLM2 on the stock build, 228 MiB usable: nothing exact fits and it cannot evict', { model: SMOL, prompt: 1024, free: 260 * MiB, margin: 32 * MiB, stock: true, expected: 'none', says: /this build cannot evict/ }],
@@ -177,7 +177,16 @@ describe('auto on a table of machines, models and prompts', () => {
       expect(selection.predictedBytes.peak).toBeLessThanOrEqual(selection.availableBytes);
       expect(selection.lossy).toBe(scenario.expected === 'evict' || scenario.expected === 'lazy');
       // a lossy choice says what this model's calibration measured of it, or that there is none
-      if (selection.lossy && scenario.expected === 'evict') expect(selection.notices.join(' ')).toMatch(scenario.frontier ? /On this model, keeping 20% of a 2,000-token prompt/ : /not calibrated on this model/);
+      // a prompt over the context: the long-document evictor, at most a quarter of the context, whatever the calibration
+      const overContext = scenario.prompt + 512 > scenario.model.contextSize;
+      if (selection.lossy && scenario.expected === 'evict' && overContext) {
+        expect(selection.policy).toMatch(/^vatp:budget=\d+,pool=15,heads=max,recall=64(\+kv:type=q8_0)?$/);
+        expect(Number(/budget=(\d+)/.exec(selection.policy)![1])).toBeLessThanOrEqual(scenario.model.contextSize / 4);
+        expect(selection.notices.join(' ')).toMatch(/read through a cache of a quarter of it/);
+        expect(selection.explanation).toMatch(/the passages the question ranks highest read again just before it/);
+      } else if (selection.lossy && scenario.expected === 'evict') {
+        expect(selection.notices.join(' ')).toMatch(scenario.frontier ? /On this model, keeping 20% of a 2,000-token prompt/ : /not calibrated on this model/);
+      }
       if (!selection.lossy && scenario.preference === 'fast' && !scenario.frontier && scenario.prompt >= 2048) expect(selection.notices.join(' ')).toMatch(/Lazy prefill is not calibrated on this model/);
     } else if (scenario.prompt + 512 <= scenario.model.contextSize) {
       // refused for memory (not for a prompt over the context): what came closest does not fit
