@@ -53,7 +53,8 @@ export const LONG_POLICIES = [
   `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=max,recent=256`,
   // recall=64: when the stream reaches the question, the kept sentences the question ranks highest
   // are read again just before it (the key otherwise sits behind ~90% of the kept text); at 32k it
-  // found the key at 7 of 7 depths probed (0.05-0.75), where the heads=max row lost 0.35-0.55 (docs/BENCHMARKS.md 2026-12-06)
+  // found the key at 9 of 10 depths, where the heads=max row found 7 (docs/BENCHMARKS.md 2026-12-06);
+  // auto reads a prompt longer than the context this way (src-common/policy/longDocument.ts)
   `vatp:budget=${LONG_CONTEXT / 4},pool=15,heads=max,recall=64`,
   'truncate:first',
   'truncate:last',
