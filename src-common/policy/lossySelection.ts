@@ -3,7 +3,8 @@
 // frontier kept answers best with; and where the frontier measured SimLayerKV with the model's
 // layer profile, trimming alone or with eviction. Of those that fit, the one expected to lose
 // least runs: an eviction's loss read off the scorer's measured budgets (frontier.ts), a
-// combination's as the sum of its parts, which were not measured together.
+// combination's as the sum of its parts, which were not measured together. A prompt longer than
+// the context gets the long-document evictor instead (longDocument.ts), as the long bench measured it.
 import { formatBytes } from '../format.js';
 import { CONTEXT_STEP } from './kvBytes.js';
 import { bestEvictor, describePoint, evictionLoss, evictorWithoutBudget, lossPoints, measuredTrim, type FrontierPoint } from './frontier.js';

@@ -21,7 +21,8 @@
 //    lossySelection.ts;
 // 3. nothing: "does not fit", with the smallest change that would.
 // A prompt longer than the context the model reads at once can only be answered by evicting
-// (positions stay inside the context: Sift evicts, llama.cpp never shifts silently), so it goes to 2.
+// (positions stay inside the context: Sift evicts, llama.cpp never shifts silently), so it goes to 2,
+// where it is read through a quarter of the context with recall (longDocument.ts).
 // Pure: the engine, `sift plan`, the settings panel and the table tests call it. What it weighs
 // (its input, a policy's predicted bytes) is selectionCost.ts.
 import { formatBytes } from '../format.js';
