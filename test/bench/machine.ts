@@ -58,7 +58,8 @@ function nodeLlamaCppVersion(): string {
 
 export function describeMachine(): MachineInfo {
   return {
-    cpuModel: cpuModelName(),
+    // with the widest vector unit: the two "AMD EPYC" machines here differ 3× by AVX-512
+    cpuModel: cpuSummary(),
     logicalCores: os.cpus().length,
     availableParallelism: os.availableParallelism(),
     ramBytes: os.totalmem(),
