@@ -37,6 +37,8 @@ export interface MeasuredOn {
   at: string;
   /** The CPU and its widest vector unit: two "AMD EPYC" machines here differ 3× in speed by AVX-512. */
   cpu: string;
+  /** Cores other processes took on average while it ran (otherCpu.ts); null where not measured. */
+  otherCores?: number | null;
 }
 
 export interface CheckpointIdentity {

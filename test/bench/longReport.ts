@@ -96,7 +96,28 @@ export function longProvenance(cells: readonly LongCell[]): string | null {
     const parts = [...byCpu].map(([cpu, group]) => `${cpu}: ${group.length} cells, median ${Math.round(median(group.filter((c) => c.asked !== false).map((c) => c.prefillTokensPerSec)) ?? 0)} tok/s`);
     lines.push(`Measured on more than one CPU (${parts.join('; ')}): TTFT and tok/s compare only between cells of the same CPU.`);
   }
+  lines.push(...sharedCpuLines(cells));
   return lines.length > 0 ? lines.join(' ') : null;
+}
+
+/** Other processes' average cores while a cell ran, from which its times are called shared (a build or tests on a 2-core machine take 1–2). */
+export const SHARED_CPU_CORES = 0.25;
+
+/** Per row, the cells that shared the CPU with other work, and the median tok/s of those that had it to themselves. */
+function sharedCpuLines(cells: readonly LongCell[]): string[] {
+  const ran = cells.filter((c) => c.asked !== false && typeof c.measured?.otherCores === 'number');
+  const rows = [...new Set(ran.map((c) => `${c.length}\u0000${c.policy}`))];
+  return rows.flatMap((key) => {
+    const group = ran.filter((c) => `${c.length}\u0000${c.policy}` === key);
+    const shared = group.filter((c) => c.measured!.otherCores! >= SHARED_CPU_CORES);
+    if (shared.length === 0) return [];
+    const alone = median(group.filter((c) => c.measured!.otherCores! < SHARED_CPU_CORES).map((c) => c.prefillTokensPerSec));
+    const cores = shared.map((c) => c.measured!.otherCores!);
+    return [
+      `\`${group[0]!.policy}\` at ${group[0]!.length}: ${shared.length} of ${group.length} cells shared the CPU with other work (${Math.min(...cores).toFixed(2)}–${Math.max(...cores).toFixed(2)} cores on average; depths ${shared.map((c) => c.depth).join(', ')}), ` +
+        (alone === null ? 'none ran alone.' : `median of the cells that ran alone: ${Math.round(alone)} tok/s.`),
+    ];
+  });
 }
 
 export function longSection(results: LongRunResults, jsonFile: string): string {

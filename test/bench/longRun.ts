@@ -15,6 +15,7 @@ import path from 'node:path';
 import { defaultCacheDir } from './cache.js';
 import type { ConversationContext } from './conversationRun.js';
 import { engineSourceHash, LongCheckpoint, type MeasuredOn } from './longCheckpoint.js';
+import { measureOtherCpu } from './otherCpu.js';
 import { cpuSummary } from './machine.js';
 import { prefillCost } from './progress.js';
 
@@ -251,6 +252,13 @@ function notAsked(policy: string, length: number, depth: number, passkey: string
   };
 }
 
+/** A cell measured now: when, on which CPU, and how many cores other processes took meanwhile. */
+async function measuredCell(measure: () => Promise<LongCell>, enginePid: number | undefined, cpu: string): Promise<LongCell & { measured: MeasuredOn }> {
+  const otherCpu = measureOtherCpu(enginePid);
+  const cell = await measure();
+  return { ...cell, measured: { at: new Date().toISOString(), cpu, otherCores: otherCpu.stop() } };
+}
+
 /** A turn's prefill cost: a context-full for a truncated document; streaming through the cache, about that per context-full read. */
 function turnCost(policy: string, length: number): number {
   return prefillCost(LONG_CONTEXT) * (policy.startsWith('truncate:') ? 1 : length / LONG_CONTEXT);
@@ -291,7 +299,7 @@ export async function runLongBench(ctx: ConversationContext): Promise<LongResult
           if (ctx.isStopping()) throw new Error('stopped');
           const key = checkpoint.key(row, { length, depth, passkey, prompt: messages(document), answerTokens: ANSWER_TOKENS, followUp: FOLLOW_UP, context: LONG_CONTEXT });
           const kept = checkpoint.read(key);
-          const cell = kept ? { ...kept, resumed: true } : { ...(await longCell(ctx, client, row, document, length, depth, passkey)), measured: { at: new Date().toISOString(), cpu } };
+          const cell = kept ? { ...kept, resumed: true } : await measuredCell(() => longCell(ctx, client, row, document, length, depth, passkey), client.pid, cpu);
           if (!kept) checkpoint.write(key, cell);
           if (!row.startsWith('truncate:') && !documents.some((d) => d.length === length)) documents.push({ length, sourceId: prose.id, promptTokens: cell.promptTokens });
           cells.push(cell);

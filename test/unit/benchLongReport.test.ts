@@ -103,6 +103,22 @@ describe('bench --long', () => {
     expect(text).toContain('AMD EPYC (AVX2): 1 cells, median 60 tok/s; AMD EPYC (AVX-512): 2 cells, median 165 tok/s');
   });
 
+  it('names the cells that shared the CPU with other work, and the median tok/s of those that ran alone', () => {
+    const on = (otherCores: number | null) => ({ at: '2026-12-06T10:00:00.000Z', cpu: 'AMD EPYC (AVX2)', otherCores });
+    const cells = [
+      cell('r', 0.05, true, { measured: on(0.02), prefillTokensPerSec: 62 }),
+      cell('r', 0.15, true, { measured: on(0.05), prefillTokensPerSec: 64 }),
+      cell('r', 0.25, true, { measured: on(0.9), prefillTokensPerSec: 40 }),
+      cell('r', 0.35, true, { measured: on(null), prefillTokensPerSec: 10 }),
+      cell('truncate:last', 0.05, false, { measured: on(1.5), asked: false, prefillTokensPerSec: 0 }),
+    ];
+    const text = longProvenance(cells)!;
+    expect(text).toContain('`r` at 32768: 1 of 3 cells shared the CPU with other work (0.90–0.90 cores on average; depths 0.25), median of the cells that ran alone: 63 tok/s.');
+    // a cell not asked ran nothing, so it says nothing of shared cores
+    expect(text).not.toContain('truncate:last');
+    expect(longProvenance(cells.slice(0, 2))).toBeNull();
+  });
+
   it('keeps a cell under a key of everything that shaped it, and reads it back only when resuming', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sift-long-'));
     try {
