@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evictedRanges, maxPool, mostImportant, recalledRuns, sentenceRuns, shareOf } from '../../src-engine/kvEviction.js';
+import { evictedRanges, maxPool, mostImportant, recalledRuns, sentenceRuns, shareOf } from '../../src-engine/evictionSelection.js';
 import { layerLaziness, resolveTrimmedLayers, type LayerProfile } from '../../src-common/policy/simLayerKvLayers.js';
 import type { SimLayerKvPolicy } from '../../src-common/policy/spec.js';
 
