@@ -315,6 +315,9 @@ function probeGpuToolchain(): GpuToolchain {
     cuda: hasCommand('nvcc') || (cudaPath !== undefined && existsSync(path.join(cudaPath, 'bin', process.platform === 'win32' ? 'nvcc.exe' : 'nvcc'))),
     glslc: hasCommand('glslc') || (vulkanSdk !== undefined && existsSync(path.join(vulkanSdk, 'bin', process.platform === 'win32' ? 'glslc.exe' : 'glslc'))),
     vulkanHeaders: vulkanHeaderState([vulkanSdk ? path.join(vulkanSdk, 'include') : null, '/usr/include', '/usr/local/include']),
+    spirvHeaders: [vulkanSdk, '/usr', '/usr/local']
+      .filter((prefix): prefix is string => prefix !== undefined)
+      .some((prefix) => ['share', 'lib'].some((dir) => existsSync(path.join(prefix, dir, 'cmake', 'SPIRV-Headers', 'SPIRV-HeadersConfig.cmake')))),
   };
 }
 

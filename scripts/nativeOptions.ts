@@ -49,6 +49,8 @@ export interface GpuToolchain {
    * bundled llama.cpp's Vulkan backend uses (Debian 12's 1.3.239 lacks it).
    */
   vulkanHeaders: 'ok' | 'too-old' | 'missing';
+  /** SPIRV-Headers' CMake package (SDK or system), which ggml-vulkan's CMakeLists requires. */
+  spirvHeaders: boolean;
 }
 
 /** What each backend needs that this machine lacks, in words; empty when it can be built. */
@@ -67,6 +69,7 @@ export function missingForGpu(backend: GpuBackend, tools: GpuToolchain): string[
           ? ['newer Vulkan headers than these, with VK_EXT_layer_settings (a Vulkan SDK, pointed to by VULKAN_SDK)']
           : []),
         ...(tools.glslc ? [] : ['glslc (Vulkan SDK; Debian/Ubuntu: glslc)']),
+        ...(tools.spirvHeaders ? [] : ['the SPIR-V headers (Vulkan SDK; Debian/Ubuntu: spirv-headers)']),
       ];
   }
 }
@@ -83,7 +86,8 @@ export function chooseGpuBackend(request: GpuRequest, tools: GpuToolchain): { ba
   }
   if (tools.platform === 'darwin') return { backend: 'metal', why: 'macOS: Metal' };
   if (tools.cuda) return { backend: 'cuda', why: 'the CUDA toolkit is installed' };
-  if (tools.glslc && tools.vulkanHeaders === 'ok') return { backend: 'vulkan', why: 'the Vulkan SDK (headers and glslc) is installed' };
+  if (tools.glslc && tools.vulkanHeaders === 'ok' && tools.spirvHeaders) return { backend: 'vulkan', why: 'the Vulkan SDK (headers, SPIR-V headers and glslc) is installed' };
+  if (tools.glslc && tools.vulkanHeaders === 'ok') return { backend: 'cpu', why: 'the Vulkan headers and glslc are here but not the SPIR-V headers (Debian/Ubuntu: spirv-headers)' };
   if (tools.glslc && tools.vulkanHeaders === 'too-old') {
     return { backend: 'cpu', why: 'the Vulkan headers here lack VK_EXT_layer_settings, which this llama.cpp needs (set VULKAN_SDK to a newer SDK)' };
   }

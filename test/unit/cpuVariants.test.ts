@@ -98,7 +98,7 @@ describe('native build options', () => {
     expect(gpuOptions('vulkan', '90-real')).not.toHaveProperty('CMAKE_CUDA_ARCHITECTURES');
   });
 
-  const linux: GpuToolchain = { platform: 'linux', cuda: false, glslc: false, vulkanHeaders: 'missing' };
+  const linux: GpuToolchain = { platform: 'linux', cuda: false, glslc: false, vulkanHeaders: 'missing', spirvHeaders: true };
 
   it('builds the GPU backend the machine has the tools for, and says why', () => {
     expect(resolveGpuRequest(undefined, {})).toBe('auto');
@@ -110,11 +110,17 @@ describe('native build options', () => {
     expect(chooseGpuBackend('auto', linux)).toEqual({ backend: 'cpu', why: 'no GPU toolkit found (CUDA: nvcc; Vulkan: headers and glslc)' });
     // Debian 12's headers are too old for this llama.cpp: auto stays on the CPU and says why
     expect(chooseGpuBackend('auto', { ...linux, glslc: true, vulkanHeaders: 'too-old' }).why).toMatch(/lack VK_EXT_layer_settings/);
+    // ggml-vulkan's CMakeLists requires SPIRV-Headers' package: without it configure fails
+    expect(chooseGpuBackend('auto', { ...linux, glslc: true, vulkanHeaders: 'ok', spirvHeaders: false })).toEqual({
+      backend: 'cpu',
+      why: 'the Vulkan headers and glslc are here but not the SPIR-V headers (Debian/Ubuntu: spirv-headers)',
+    });
   });
 
   it('refuses a backend the machine cannot build, naming what is missing', () => {
     expect(() => chooseGpuBackend('vulkan', linux)).toThrow(/--gpu vulkan needs the Vulkan headers and loader .* and glslc/);
     expect(() => chooseGpuBackend('vulkan', { ...linux, glslc: true, vulkanHeaders: 'too-old' })).toThrow(/VK_EXT_layer_settings/);
+    expect(() => chooseGpuBackend('vulkan', { ...linux, glslc: true, vulkanHeaders: 'ok', spirvHeaders: false })).toThrow('--gpu vulkan needs the SPIR-V headers (Vulkan SDK; Debian/Ubuntu: spirv-headers)');
     expect(() => chooseGpuBackend('cuda', linux)).toThrow('--gpu cuda needs the CUDA toolkit (nvcc on PATH, or CUDA_PATH)');
     expect(() => chooseGpuBackend('metal', linux)).toThrow('--gpu metal needs macOS (Metal exists only there)');
     expect(chooseGpuBackend('cpu', linux).backend).toBe('cpu');
