@@ -10,6 +10,7 @@ export default defineConfig({
     fileParallelism: false,
     maxWorkers: 1,
     testTimeout: 600_000,
-    hookTimeout: 900_000,
+    // five engines' first probes before any test: over 15 minutes on lavapipe without AVX-512
+    hookTimeout: 3_600_000,
   },
 });

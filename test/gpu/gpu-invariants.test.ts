@@ -16,6 +16,8 @@ import { testModelPath } from '../helpers/testModel.js';
 import { compareLogits, type LogitsDifference } from './logitsDifference.js';
 
 const gpu = readBuildRecord('patched')?.gpu ?? 'cpu';
+// ~480 tokens: longer than a 256-cell context, so a budget of half the prompt evicts while it streams
+// (a shorter prompt fits the smallest context whole and the eviction rows would evict nothing)
 const task = passkeyPrompt(400, 0.5, '42917');
 const messages = [{ role: 'user' as const, content: `${task.document}\n\n${task.question}` }];
 const follow = [504, 1345, 1792, 314];
@@ -62,6 +64,11 @@ const LOSSY: Array<{ policy: string; profile?: LayerProfile }> = [
   { policy: 'h2o:budget=0.5' },
   { policy: 'snapkv:budget=0.5' },
   { policy: 'streaming:budget=0.5' },
+  { policy: 'keydiff:budget=0.5' },
+  // the long-document reading auto picks past the context: heads combined by their largest, and recall
+  { policy: 'vatp:budget=0.5,pool=15,heads=max,recall=32' },
+  // a two-context stage: the lazy prefill at full size, one eviction round, the budget's context
+  { policy: 'lazy+vatp:budget=0.5,pool=7' },
 ];
 
 describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
@@ -123,7 +130,7 @@ describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
   // its prefill is split into other batches (not op fusion: GGML_VK_DISABLE_FUSION gives the same
   // figures; not observation: `full` observed is bit for bit). Measured: lavapipe max |Δ| 0.19–0.21;
   // CUDA (H200) 1.53–2.39 against stock's own 1.69 (batches of 256) and 2.40 (batches of 64).
-  it.each(['lazy:at=4,keep=1', 'vatp:budget=1.0', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0'])(
+  it.each(['lazy:at=4,keep=1', 'vatp:budget=1.0', 'h2o:budget=2000', 'snapkv:budget=1.0', 'streaming:budget=1.0', 'keydiff:budget=1.0'])(
     "%s: the no-op setting gives full's argmax everywhere and its logits within the backend's own arrangement noise on the GPU",
     async (policy) => {
       const difference = compareLogits(full, await patchedGpu.probeLogits({ messages, follow, policy }));
