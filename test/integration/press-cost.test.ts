@@ -51,6 +51,7 @@ const POLICIES = [
   'simlayerkv:window=256+vatp:budget=0.25,pool=7',
   'simlayerkv:window=256+vatp:budget=0.25,pool=7+kv:type=q8_0',
   'simlayerkv:rule=prefill,window=256+vatp:budget=0.25,pool=7',
+  'simlayerkv:rule=prefill,window=256+vatp:budget=0.25,pool=7+kv:type=q8_0',
   'vatp:budget=0.25,when=prompt+kv:type=q8_0',
   'lazy+vatp:budget=0.25,pool=7',
   'lazy+snapkv:budget=0.25',
