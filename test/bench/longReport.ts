@@ -1,6 +1,8 @@
 // The long-document run's results (longRun.ts): per length and row, how many needles were found,
 // TTFT, prefill tokens/s and the KV peak; the truncating baselines beside the evicting rows.
 // Written as docs/bench/<date>-long[-quick].json and a section of docs/BENCHMARKS.md.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { appendRunSection } from './appendRun.js';
 import { documentRunHead, type DocumentRunResults } from './conversationReport.js';
 import { LONG_CONTEXT, type LongCell, type LongResults } from './longRun.js';
@@ -120,7 +122,51 @@ function sharedCpuLines(cells: readonly LongCell[]): string[] {
   });
 }
 
-export function longSection(results: LongRunResults, jsonFile: string): string {
+/** An earlier long run as docs/bench keeps it: enough to say what rate it measured, where and when. */
+export type EarlierLongRun = Pick<LongRunResults, 'mode' | 'startedAt' | 'cells'> & { file: string };
+
+/** The cells whose times stand for a row: those that had the CPU to themselves, where any is known to have. */
+function timedCells(cells: readonly LongCell[]): LongCell[] {
+  const ran = cells.filter((c) => c.asked !== false);
+  const alone = ran.filter((c) => typeof c.measured?.otherCores === 'number' && c.measured.otherCores < SHARED_CPU_CORES);
+  return alone.length > 0 ? alone : ran;
+}
+
+/**
+ * Issue 16 asks that the prefill rate stay flat as the document grows: per evicting row, its
+ * prompt tokens per second at each length on this run's CPU, from the latest full run measuring
+ * that length (this one included), so 8k, 32k and 64k measured in different runs read side by side.
+ */
+export function ratesByLength(current: LongRunResults, earlier: readonly EarlierLongRun[]): string[] {
+  const cpu = current.cells.find((c) => c.measured)?.measured?.cpu;
+  if (!cpu) return [];
+  const runs = [...earlier.filter((r) => r.mode === 'full').sort((a, b) => a.startedAt.localeCompare(b.startedAt)), { ...current, file: null }];
+  const rows = [...new Set(current.cells.filter((c) => !c.policy.startsWith('truncate:')).map((c) => c.policy))];
+  return rows.flatMap((policy) => {
+    const byLength = new Map<number, { rate: number; cells: number; when: string }>();
+    for (const run of runs) {
+      const cells = run.cells.filter((c) => c.policy === policy && c.measured?.cpu === cpu);
+      for (const length of new Set(cells.map((c) => c.length))) {
+        const timed = timedCells(cells.filter((c) => c.length === length));
+        const rate = median(timed.map((c) => c.prefillTokensPerSec));
+        if (rate !== null) byLength.set(length, { rate, cells: timed.length, when: run.file === null ? 'this run' : `${run.startedAt.slice(0, 10)}, ${run.file}` });
+      }
+    }
+    if (byLength.size < 2) return [];
+    const parts = [...byLength].sort(([a], [b]) => a - b).map(([length, m]) => `${length.toLocaleString('en-US')}: ${Math.round(m.rate)} (${m.cells} cells, ${m.when})`);
+    return [`\`${policy}\` on ${cpu}, prompt tokens per second by document length, the latest full run of each: ${parts.join('; ')}.`];
+  });
+}
+
+/** The full long runs already in docs/bench, but the one being written. */
+function earlierLongRuns(outputDir: string, jsonFile: string): EarlierLongRun[] {
+  const benchDir = path.join(outputDir, 'bench');
+  return readdirSync(benchDir)
+    .filter((name) => /-long(-\d+)?\.json$/.test(name) && `bench/${name}` !== jsonFile)
+    .map((name) => ({ ...(JSON.parse(readFileSync(path.join(benchDir, name), 'utf8')) as LongRunResults), file: `bench/${name}` }));
+}
+
+export function longSection(results: LongRunResults, jsonFile: string, earlier: readonly EarlierLongRun[] = []): string {
   const head = documentRunHead(results, 'documents longer than the context', '--long', jsonFile);
   const documents = head.pop() ?? '';
   return [
@@ -139,11 +185,12 @@ export function longSection(results: LongRunResults, jsonFile: string): string {
     ...summarizeLong(results.cells).map(row),
     '',
     ...[longProvenance(results.cells)].filter((line): line is string => line !== null).flatMap((line) => [line, '']),
+    ...ratesByLength(results, earlier).flatMap((line) => [line, '']),
   ].join('\n');
 }
 
 /** docs/bench/<date>-long[-quick].json and a section appended to docs/BENCHMARKS.md. */
 export function writeLongOutputs(outputDir: string, results: LongRunResults): { markdown: string; json: string } {
   const base = `${results.startedAt.slice(0, 10)}-long${results.mode === 'quick' ? '-quick' : ''}`;
-  return appendRunSection(outputDir, base, results, (json) => longSection(results, json));
+  return appendRunSection(outputDir, base, results, (json) => longSection(results, json, earlierLongRuns(outputDir, json)));
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseOptions } from '../bench/options.js';
 import { LONG_CONTEXT, LONG_POLICIES, type LongCell } from '../bench/longRun.js';
-import { longProvenance, longSection, summarizeLong, type LongRunResults } from '../bench/longReport.js';
+import { longProvenance, longSection, ratesByLength, summarizeLong, type EarlierLongRun, type LongRunResults } from '../bench/longReport.js';
 import { engineSourceHash, LongCheckpoint } from '../bench/longCheckpoint.js';
 import { parsePolicy } from '../../src-common/policy/spec.js';
 
@@ -117,6 +117,30 @@ describe('bench --long', () => {
     // a cell not asked ran nothing, so it says nothing of shared cores
     expect(text).not.toContain('truncate:last');
     expect(longProvenance(cells.slice(0, 2))).toBeNull();
+  });
+
+  it('puts the prefill rate at each length side by side, from the latest full run of each on this CPU', () => {
+    const on = (cpu: string, otherCores?: number) => ({ at: '2026-12-06T10:00:00.000Z', cpu, ...(otherCores === undefined ? {} : { otherCores }) });
+    const row = LONG_POLICIES[0]!;
+    const at = (length: number, rate: number, cpu: string, otherCores?: number) => cell(row, 0.5, true, { length, prefillTokensPerSec: rate, measured: on(cpu, otherCores) });
+    const epyc = 'AMD EPYC (AVX2)';
+    const earlier: EarlierLongRun[] = [
+      { file: 'bench/2026-12-06-long-2.json', mode: 'full', startedAt: '2026-12-06T05:00:00Z', cells: [at(8192, 61, epyc), at(8192, 63, epyc)] },
+      { file: 'bench/2026-12-05-long.json', mode: 'full', startedAt: '2026-12-05T05:00:00Z', cells: [at(32768, 50, epyc)] },
+      { file: 'bench/2026-12-06-long.json', mode: 'full', startedAt: '2026-12-06T01:00:00Z', cells: [at(32768, 62, epyc), at(32768, 40, 'AMD EPYC (AVX-512)')] },
+      { file: 'bench/2026-12-06-long-quick.json', mode: 'quick', startedAt: '2026-12-06T09:00:00Z', cells: [at(8192, 10, epyc)] },
+    ];
+    const current = {
+      mode: 'full',
+      startedAt: '2026-12-07T01:00:00Z',
+      cells: [at(65536, 60, epyc, 0.02), at(65536, 58, epyc, 0.05), at(65536, 30, epyc, 1.1), cell('truncate:last', 0.5, true, { measured: on(epyc, 0) })],
+    } as unknown as LongRunResults;
+    expect(ratesByLength(current, earlier)).toEqual([
+      `\`${row}\` on AMD EPYC (AVX2), prompt tokens per second by document length, the latest full run of each: ` +
+        '8,192: 62 (2 cells, 2026-12-06, bench/2026-12-06-long-2.json); 32,768: 62 (1 cells, 2026-12-06, bench/2026-12-06-long.json); 65,536: 59 (2 cells, this run).',
+    ]);
+    // one length alone says nothing of flatness
+    expect(ratesByLength(current, [])).toEqual([]);
   });
 
   it('keeps a cell under a key of everything that shaped it, and reads it back only when resuming', () => {
