@@ -262,7 +262,7 @@ export class Engine {
     };
     const follow = (request.follow ?? []) as Token[];
     const { outcome, prompt } = await this.turn(turn, { kind: 'force', follow }, () => undefined, new AbortController().signal, request.observe);
-    return { promptTokens: prompt, logits: outcome.logits ?? [] };
+    return { promptTokens: prompt, logits: outcome.logits ?? [], kept: outcome.metrics.kept ?? null };
   }
 
   /**

@@ -3,7 +3,7 @@
 // them: how Sift checks that a policy at its no-op setting reproduces stock llama.cpp exactly,
 // and how the bench measures top-1 agreement and KL divergence against full KV.
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
-import type { ChatMessage } from '../src-common/engineTypes.js';
+import type { ChatMessage, KeptText } from '../src-common/engineTypes.js';
 import type { LayerProfile } from '../src-common/policy/simLayerKvLayers.js';
 
 export interface LogitsProbeRequest {
@@ -25,6 +25,11 @@ export interface LogitsProbeResult {
   promptTokens: number[];
   /** logits[i] is the distribution after the prompt (i = 0) or after follow[i - 1]. */
   logits: Float32Array[];
+  /**
+   * What the policy chose to keep of the prompt (an evictor's kept tokens, a lazy prefill's depths),
+   * as a turn reports it: two backends' logits compare closely only where they chose alike.
+   */
+  kept?: KeptText | null;
 }
 
 /** node-llama-cpp's logits map as a dense row indexed by token id. */

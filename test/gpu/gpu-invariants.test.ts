@@ -49,9 +49,11 @@ async function stockProbe(batchSize: number): Promise<LogitsProbeResult> {
 
 /**
  * Every policy in docs/POLICIES.md at a setting that changes the cache. Each keeps the CPU's argmax
- * at every position on the GPU; its largest logit difference from the CPU stays within twice the
- * larger of two rounding figures of the backend itself: `full`'s own GPU-vs-CPU difference and the
- * stock build's batch-arrangement noise (a lossy policy's choices compound rounding). Measured:
+ * at every position on the GPU and keeps as many tokens; where both backends kept the same tokens,
+ * its largest logit difference from the CPU stays within twice the larger of two rounding figures
+ * of the backend itself: `full`'s own GPU-vs-CPU difference and the stock build's batch-arrangement
+ * noise (a lossy policy's choices compound rounding; a near tie that goes the other way changes
+ * the cache itself, which the log then shows). Measured:
  * lavapipe 2026-12-02, 0.71–1.06 (`full` 0.82); CUDA on an H200 2026-12-04, 1.73–3.58 (`full` 1.91,
  * arrangement noise 2.40).
  */
@@ -145,13 +147,17 @@ describe.skipIf(gpu === 'cpu')(`Sift's policies on the ${gpu} backend`, () => {
     expect(compareLogits(probed, full).differing).toBe(0);
   });
 
-  it.each(LOSSY)("$policy: the GPU keeps the CPU's argmax everywhere, its logits within the lossy bound", async ({ policy, profile }) => {
+  it.each(LOSSY)("$policy: the GPU keeps the CPU's argmax everywhere, its logits within the lossy bound where both chose alike", async ({ policy, profile }) => {
     const onGpu = await patchedGpu.probeLogits({ messages, follow, policy, layerProfile: profile ?? null });
     const onCpu = await patchedCpu.probeLogits({ messages, follow, policy, layerProfile: profile ?? null });
     const difference = compareLogits(onCpu, onGpu);
-    console.log(`[gpu] ${policy}: ${JSON.stringify(difference)} (bound ${lossyBound()})`);
+    // a ranking policy picks tokens by scores both backends round differently: a near tie may go
+    // the other way, and then the caches differ by a token or more, beyond what rounding explains
+    const choseAlike = JSON.stringify(onGpu.kept) === JSON.stringify(onCpu.kept);
+    console.log(`[gpu] ${policy}: ${JSON.stringify(difference)} (bound ${lossyBound()}; ${choseAlike ? 'same tokens kept' : `other tokens kept: ${JSON.stringify(onGpu.kept?.messages)} vs ${JSON.stringify(onCpu.kept?.messages)}`})`);
     expect(difference.top1Agreement).toBe(1);
-    expect(difference.maxAbs).toBeLessThanOrEqual(lossyBound());
+    expect(onGpu.kept?.keptTokens).toBe(onCpu.kept?.keptTokens);
+    if (choseAlike) expect(difference.maxAbs).toBeLessThanOrEqual(lossyBound());
   });
 
   it("full: the GPU keeps the CPU's argmax everywhere", () => {

@@ -250,5 +250,8 @@ describe('KV budgets and trimmed layers on the patched build', () => {
     const probed = await engine.probeLogits({ messages, follow: long, policy: 'vatp:budget=256' });
     expect(probed.logits).toHaveLength(long.length + 1);
     expect(probed.logits.every((row) => row.every(Number.isFinite))).toBe(true);
+    // the probe says what the budget kept, as a turn does (test:gpu compares two backends' choices by it)
+    expect(probed.kept).toMatchObject({ basis: 'evicted', promptTokens: probed.promptTokens.length });
+    expect(probed.kept!.keptTokens).toBeLessThan(probed.promptTokens.length);
   });
 });
