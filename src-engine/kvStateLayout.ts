@@ -1,9 +1,9 @@
-// Moves a sequence's saved state from a unified-cache context into a trimmed-layer-layout context
+// Moves a sequence's saved state from a unified-cache context into a trimmed-layer context
 // (llama-sift-kv-budget.cpp, setNextContextLayout). SimLayerKV picks its trimmed layers only after the prompt was
 // prefilled with full attention, so the state is saved from the full context, rewritten here, and
-// loaded into the lazy-layout context.
+// loaded into the trimmed-layer context.
 //
-// A unified cache (llama_kv_cache) writes one cache's state; the lazy-layout context's
+// A unified cache (llama_kv_cache) writes one cache's state; the trimmed-layer context's
 // llama_kv_cache_iswa reads two in a row (llama_kv_cache_iswa::state_read): the base cache (the
 // untrimmed layers, every cell), then the SWA cache (the trimmed layers, only the cells its own
 // llama_kv_cache::state_write would keep). The converter writes exactly what that iSWA cache would
@@ -24,7 +24,7 @@
 // No arch string and no flags: state_seq_write_data writes the memory only.
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 
-export interface LazyLayout {
+export interface TrimmedLayout {
   /** Model layer indices (il) that get the sink + window cache. */
   trimmedLayers: readonly number[];
   /** Positions 0..sink-1 stay in the trimmed layers whatever the window (hparams.sift_n_sink). */
@@ -49,7 +49,7 @@ export interface ConversionStats {
   /** Cells of the sequence: all of them stay in the untrimmed layers. */
   cells: number;
   /** Cells the trimmed layers keep. */
-  lazyCells: number;
+  trimmedCells: number;
   /** Layers in the file (the model's). */
   layers: number;
   /** Whether V is stored transposed (a context without flash attention). */
@@ -202,7 +202,7 @@ async function parseState(src: ByteSource, options: ConvertOptions): Promise<Par
  * (seq_pos_max - pos >= n_swa) unless pos < sift_n_sink (Sift's KV-cache hook). So the trimmed layers keep
  * positions < sink and the last `window` positions up to and including the newest one.
  */
-export function lazyCellMask(positions: ArrayLike<number>, sink: number, window: number): boolean[] {
+export function trimmedCellMask(positions: ArrayLike<number>, sink: number, window: number): boolean[] {
   let posMax = -1;
   for (let i = 0; i < positions.length; i++) posMax = Math.max(posMax, positions[i]!);
   return Array.from(positions, (pos) => pos < sink || posMax - pos < window);
@@ -277,28 +277,28 @@ async function copyCells(src: ByteSource, out: ChunkWriter, block: LayerBlock, c
   }
 }
 
-function checkLayout(layout: LazyLayout, nLayer: number | null): number[] {
+function checkLayout(layout: TrimmedLayout, nLayer: number | null): number[] {
   const { sink, window } = layout;
   if (!Number.isInteger(sink) || sink < 0) throw new KvStateFormatError(`trimmed-layer layout: sink ${sink} must be an integer >= 0`);
   // llama_sift_set_next_context_layout clamps a window below 1 to 1; asking for it is a mistake
   if (!Number.isInteger(window) || window < 1) throw new KvStateFormatError(`trimmed-layer layout: window ${window} must be an integer >= 1`);
-  const lazy = [...new Set(layout.trimmedLayers)].sort((a, b) => a - b);
+  const trimmed = [...new Set(layout.trimmedLayers)].sort((a, b) => a - b);
   // an empty list makes setNextContextLayout create a unified context, which reads the file as it is
-  if (lazy.length === 0) throw new KvStateFormatError('trimmed-layer layout: no trimmed layers (the context would be unified; load the state unconverted)');
-  for (const il of lazy) {
+  if (trimmed.length === 0) throw new KvStateFormatError('trimmed-layer layout: no trimmed layers (the context would be unified; load the state unconverted)');
+  for (const il of trimmed) {
     // llama_sift_take_layout ignores layers out of range; the file's split would then not match
     if (!Number.isInteger(il) || il < 0 || (nLayer !== null && il >= nLayer)) {
       throw new KvStateFormatError(`trimmed-layer layout: layer ${il} is not a layer of this ${nLayer ?? '?'}-layer model`);
     }
   }
-  return lazy;
+  return trimmed;
 }
 
-async function convert(src: ByteSource, out: ChunkWriter, layout: LazyLayout, options: ConvertOptions): Promise<ConversionStats> {
+async function convert(src: ByteSource, out: ChunkWriter, layout: TrimmedLayout, options: ConvertOptions): Promise<ConversionStats> {
   checkLayout(layout, options.expectedLayers ?? null);
   const state = await parseState(src, options);
   const nLayer = state.k.length;
-  const lazy = new Set(checkLayout(layout, state.cellCount > 0 ? nLayer : (options.expectedLayers ?? null)));
+  const trimmed = new Set(checkLayout(layout, state.cellCount > 0 ? nLayer : (options.expectedLayers ?? null)));
 
   await copyRange(src, out, 0, state.headerBytes);
   if (state.cellCount === 0) {
@@ -308,23 +308,23 @@ async function convert(src: ByteSource, out: ChunkWriter, layout: LazyLayout, op
       await out.u32(0);
     }
     await out.flush();
-    return { tokens: state.tokens, cells: 0, lazyCells: 0, layers: options.expectedLayers ?? 0, vTrans: false, bytes: out.written };
+    return { tokens: state.tokens, cells: 0, trimmedCells: 0, layers: options.expectedLayers ?? 0, vTrans: false, bytes: out.written };
   }
 
-  const keep = lazyCellMask(state.positions, layout.sink, layout.window);
-  const lazyCells = keep.filter(Boolean).length;
+  const keep = trimmedCellMask(state.positions, layout.sink, layout.window);
+  const trimmedCells = keep.filter(Boolean).length;
   // the SWA cache holds min(kv_size, (n_swa + sift_n_sink) + n_ubatch) cells, padded to 256
   // (llama_kv_cache_iswa's constructor); distinct positions keep at most sink + window cells
-  if (lazyCells > layout.sink + layout.window) {
-    fail(`the trimmed layers would keep ${lazyCells} cells, more than sink + window (positions repeat?)`);
+  if (trimmedCells > layout.sink + layout.window) {
+    fail(`the trimmed layers would keep ${trimmedCells} cells, more than sink + window (positions repeat?)`);
   }
 
   // the iSWA constructor gives each sub-cache the layers its filter (hparams.is_swa(il)) accepts,
   // in increasing il; in a unified cache of a llama model layer l of the file is il = l
   const layers = Array.from({ length: nLayer }, (_, il) => il);
   const parts = [
-    { layers: layers.filter((il) => !lazy.has(il)), runs: [[0, state.cellCount]] as Array<[number, number]>, cells: state.cellCount },
-    { layers: layers.filter((il) => lazy.has(il)), runs: runsOf(keep), cells: lazyCells },
+    { layers: layers.filter((il) => !trimmed.has(il)), runs: [[0, state.cellCount]] as Array<[number, number]>, cells: state.cellCount },
+    { layers: layers.filter((il) => trimmed.has(il)), runs: runsOf(keep), cells: trimmedCells },
   ];
   // llama_kv_cache_iswa::state_write: the base cache's state, then the SWA cache's
   for (const part of parts) {
@@ -345,7 +345,7 @@ async function convert(src: ByteSource, out: ChunkWriter, layout: LazyLayout, op
     }
   }
   await out.flush();
-  return { tokens: state.tokens, cells: state.cellCount, lazyCells, layers: nLayer, vTrans: state.vTrans === 1, bytes: out.written };
+  return { tokens: state.tokens, cells: state.cellCount, trimmedCells, layers: nLayer, vTrans: state.vTrans === 1, bytes: out.written };
 }
 
 function bufferSource(input: Uint8Array): ByteSource {
@@ -377,10 +377,10 @@ async function fileSource(handle: FileHandle): Promise<ByteSource> {
   };
 }
 
-/** The pure form of convertStateToLazyLayout: a state file's bytes in, the converted bytes out. */
+/** The pure form of convertStateToTrimmedLayout: a state file's bytes in, the converted bytes out. */
 export async function convertStateBuffer(
   input: Uint8Array,
-  layout: LazyLayout,
+  layout: TrimmedLayout,
   options: ConvertOptions = {},
 ): Promise<{ output: Buffer; stats: ConversionStats }> {
   const chunks: Buffer[] = [];
@@ -396,10 +396,10 @@ export async function convertStateBuffer(
  * window. The target context must have the same KV types and flash-attention setting (V layout).
  * Throws KvStateFormatError on anything unexpected; the output file then does not exist.
  */
-export async function convertStateToLazyLayout(
+export async function convertStateToTrimmedLayout(
   inputPath: string,
   outputPath: string,
-  layout: LazyLayout,
+  layout: TrimmedLayout,
   options: ConvertOptions = {},
 ): Promise<ConversionStats> {
   const tmpPath = `${outputPath}.${process.pid}.tmp`;

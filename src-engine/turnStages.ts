@@ -19,7 +19,7 @@ import type { ContextShape } from '../src-common/policy/contextPlan.js';
 import { prefillThenEvict } from './kvEviction.js';
 import { lazyPrefillThenEvict } from './lazyEvictionStage.js';
 import type { LazyTurn } from './lazyPrefillRun.js';
-import { convertStateToLazyLayout } from './kvStateLayout.js';
+import { convertStateToTrimmedLayout } from './kvStateLayout.js';
 import { decideLayersForced, prefillAndDecideLayers, type DecisionTarget } from './simLayerKvDecision.js';
 import { argmax, sampleToken } from './sampling.js';
 import { readKvMemoryBytes } from './siftNative.js';
@@ -246,7 +246,7 @@ async function saveTrimmed(sequence: LlamaContextSequence, trimmedLayers: number
   if (trimmedLayers.length === 0) return full;
   const trimmed = `${base}.trimmed.state`;
   try {
-    await convertStateToLazyLayout(full, trimmed, { trimmedLayers, sink: rule.sink, window: rule.window }, { expectedLayers: layers });
+    await convertStateToTrimmedLayout(full, trimmed, { trimmedLayers, sink: rule.sink, window: rule.window }, { expectedLayers: layers });
   } finally {
     await rm(full, { force: true });
   }

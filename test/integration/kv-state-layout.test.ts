@@ -1,6 +1,6 @@
-// A sequence's state moved from a unified-cache context into a lazy-layer-layout context
+// A sequence's state moved from a unified-cache context into a trimmed-layer context
 // (kvStateLayout.ts), on the real model and the patched build. The invariants: the converted file
-// is what the lazy-layout context itself saves after loading it (byte for byte, so it is exactly
+// is what the trimmed-layer context itself saves after loading it (byte for byte, so it is exactly
 // llama_kv_cache_iswa's format); with a window that covers the sequence the next logits equal the
 // full context's bit for bit, with flash attention off (transposed V) and on; with a small window
 // the trimmed layers hold only the sinks and the window while the others hold every cell, and decoding
@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertStateBuffer, convertStateToLazyLayout, KvStateFormatError, type LazyLayout } from '../../src-engine/kvStateLayout.js';
+import { convertStateBuffer, convertStateToTrimmedLayout, KvStateFormatError, type TrimmedLayout } from '../../src-engine/kvStateLayout.js';
 import { loadLlama } from '../../src-engine/loadLlama.js';
 import { hasKvBudgets, readKvLayerStats, setNextContextLayout } from '../../src-engine/siftNative.js';
 import { passkeyDocument } from '../helpers/passkey.js';
@@ -20,9 +20,9 @@ import { differingLogits } from '../helpers/logits.js';
 
 const LAYERS = 30;
 const PROMPT_TOKENS = 300;
-const LAZY = [3, 4, 10];
-const covering: LazyLayout = { trimmedLayers: LAZY, sink: 4, window: 512 };
-const small: LazyLayout = { trimmedLayers: LAZY, sink: 4, window: 64 };
+const TRIMMED = [3, 4, 10];
+const covering: TrimmedLayout = { trimmedLayers: TRIMMED, sink: 4, window: 512 };
+const small: TrimmedLayout = { trimmedLayers: TRIMMED, sink: 4, window: 64 };
 
 const withLogits = { generateNext: { logits: true } } as const;
 
@@ -44,7 +44,7 @@ function argmax(row: Float32Array): Token {
   return best as Token;
 }
 
-describe('moving a sequence state into a lazy-layer layout', () => {
+describe('moving a sequence state into a trimmed-layer layout', () => {
   let llama: Llama;
   let model: LlamaModel;
   let dir: string;
@@ -55,7 +55,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
   let fullState: string;
   const opened: LlamaContext[] = [];
 
-  async function createContext(flashAttention: boolean, layout?: LazyLayout, batchSize = 512): Promise<LlamaContext> {
+  async function createContext(flashAttention: boolean, layout?: TrimmedLayout, batchSize = 512): Promise<LlamaContext> {
     if (layout) setNextContextLayout(llama, layout.trimmedLayers, layout.sink, layout.window);
     try {
       const context = await model.createContext({ contextSize: 1024, batchSize, threads: 2, flashAttention });
@@ -73,8 +73,8 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     return sequence;
   }
 
-  /** A lazy-layout context with the converted state loaded; checks it re-saves to the same bytes. */
-  async function loadConverted(flashAttention: boolean, layout: LazyLayout, file: string): Promise<LlamaContextSequence> {
+  /** A trimmed-layer context with the converted state loaded; checks it re-saves to the same bytes. */
+  async function loadConverted(flashAttention: boolean, layout: TrimmedLayout, file: string): Promise<LlamaContextSequence> {
     const sequence = (await createContext(flashAttention, layout)).getSequence();
     await sequence.loadStateFromFile(file, { acceptRisk: true });
     expect(sequence.contextTokens).toEqual(prompt);
@@ -108,16 +108,16 @@ describe('moving a sequence state into a lazy-layer layout', () => {
 
   it('a window that covers the sequence: every cell moves, the logits are bitwise those of the full context', async () => {
     const converted = path.join(dir, 'covering.state');
-    const stats = await convertStateToLazyLayout(fullState, converted, covering, { expectedLayers: LAYERS });
-    expect(stats).toMatchObject({ tokens: PROMPT_TOKENS, cells: PROMPT_TOKENS, lazyCells: PROMPT_TOKENS, layers: LAYERS, vTrans: true });
+    const stats = await convertStateToTrimmedLayout(fullState, converted, covering, { expectedLayers: LAYERS });
+    expect(stats).toMatchObject({ tokens: PROMPT_TOKENS, cells: PROMPT_TOKENS, trimmedCells: PROMPT_TOKENS, layers: LAYERS, vTrans: true });
 
-    const lazy = await loadConverted(false, covering, converted);
-    const reading = readKvLayerStats(llama, lazy.context)!;
-    expect(reading.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(LAZY);
+    const trimmedSequence = await loadConverted(false, covering, converted);
+    const reading = readKvLayerStats(llama, trimmedSequence.context)!;
+    expect(reading.perLayer.filter((l) => l.trimmed).map((l) => l.layer)).toEqual(TRIMMED);
     expect(reading.perLayer.every((l) => l.cells === PROMPT_TOKENS)).toBe(true);
 
     const expected = await logitsAfter(full, follow);
-    const actual = await logitsAfter(lazy, follow);
+    const actual = await logitsAfter(trimmedSequence, follow);
     expect(actual.every((row) => row.every(Number.isFinite))).toBe(true);
     expect(differingLogits(actual, expected)).toBe(0);
   });
@@ -126,47 +126,47 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     const saved = path.join(dir, 'full-fa.state');
     const fullFa = await prefillAndSave(true, saved);
     const converted = path.join(dir, 'covering-fa.state');
-    const stats = await convertStateToLazyLayout(saved, converted, covering, { expectedLayers: LAYERS });
-    expect(stats).toMatchObject({ cells: PROMPT_TOKENS, lazyCells: PROMPT_TOKENS, vTrans: false });
+    const stats = await convertStateToTrimmedLayout(saved, converted, covering, { expectedLayers: LAYERS });
+    expect(stats).toMatchObject({ cells: PROMPT_TOKENS, trimmedCells: PROMPT_TOKENS, vTrans: false });
 
-    const lazy = await loadConverted(true, covering, converted);
+    const trimmedSequence = await loadConverted(true, covering, converted);
     const expected = await logitsAfter(fullFa, follow);
-    const actual = await logitsAfter(lazy, follow);
+    const actual = await logitsAfter(trimmedSequence, follow);
     expect(differingLogits(actual, expected)).toBe(0);
   });
 
   it('a small window: trimmed layers keep the sinks and the window, full layers every cell, and decoding goes on', async () => {
     const converted = path.join(dir, 'small.state');
-    const stats = await convertStateToLazyLayout(fullState, converted, small, { expectedLayers: LAYERS });
+    const stats = await convertStateToTrimmedLayout(fullState, converted, small, { expectedLayers: LAYERS });
     // positions 0..3 and the last 64 (llama_kv_cache::state_write keeps pos_max - pos < n_swa)
-    expect(stats).toMatchObject({ cells: PROMPT_TOKENS, lazyCells: small.sink + small.window });
+    expect(stats).toMatchObject({ cells: PROMPT_TOKENS, trimmedCells: small.sink + small.window });
     expect(stats.bytes).toBeLessThan((await readFile(fullState)).length);
 
-    const lazy = await loadConverted(false, small, converted);
-    const loaded = readKvLayerStats(llama, lazy.context)!;
+    const trimmedSequence = await loadConverted(false, small, converted);
+    const loaded = readKvLayerStats(llama, trimmedSequence.context)!;
     for (const layer of loaded.perLayer) {
-      expect(layer.cells).toBe(LAZY.includes(layer.layer) ? small.sink + small.window : PROMPT_TOKENS);
+      expect(layer.cells).toBe(TRIMMED.includes(layer.layer) ? small.sink + small.window : PROMPT_TOKENS);
       if (layer.trimmed) expect(layer).toMatchObject({ sink: small.sink, window: small.window });
     }
 
     // greedy decoding of a few tokens
-    const sequence = lazy;
+    const sequence = trimmedSequence;
     let [row] = await logitsAfter(sequence, follow.slice(0, 1));
     const steps = 6;
     for (let i = 0; i < steps; i++) {
       expect(row!.every(Number.isFinite)).toBe(true);
       [row] = await logitsAfter(sequence, [argmax(row!)]);
     }
-    const after = readKvLayerStats(llama, lazy.context)!;
+    const after = readKvLayerStats(llama, trimmedSequence.context)!;
     for (const layer of after.perLayer) {
       // new tokens take free cells of the ring (the masked ones are overwritten only once it is full)
-      expect(layer.cells).toBe((LAZY.includes(layer.layer) ? small.sink + small.window : PROMPT_TOKENS) + steps + 1);
+      expect(layer.cells).toBe((TRIMMED.includes(layer.layer) ? small.sink + small.window : PROMPT_TOKENS) + steps + 1);
     }
   });
 
   it('refuses what it cannot convert exactly, and writes nothing', async () => {
     const bytes = await readFile(fullState);
-    const refuse = (input: Uint8Array, layout: LazyLayout = small, expectedLayers = LAYERS) =>
+    const refuse = (input: Uint8Array, layout: TrimmedLayout = small, expectedLayers = LAYERS) =>
       expect(convertStateBuffer(input, layout, { expectedLayers })).rejects.toThrow(KvStateFormatError);
 
     await refuse(bytes.subarray(0, bytes.length - 100));
@@ -189,7 +189,7 @@ describe('moving a sequence state into a lazy-layer layout', () => {
     const garbage = path.join(dir, 'garbage.state');
     const out = path.join(dir, 'garbage.converted');
     await writeFile(garbage, bytes.subarray(0, bytes.length - 1));
-    await expect(convertStateToLazyLayout(garbage, out, small, { expectedLayers: LAYERS })).rejects.toThrow(/sequence state: /);
+    await expect(convertStateToTrimmedLayout(garbage, out, small, { expectedLayers: LAYERS })).rejects.toThrow(/sequence state: /);
     expect(existsSync(out)).toBe(false);
     expect(existsSync(`${out}.${process.pid}.tmp`)).toBe(false);
   });
