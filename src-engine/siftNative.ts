@@ -1,5 +1,5 @@
 // The one typed door to Sift's additions in the native addon (native-patches/sources/addon/AddonSift.cpp). Everything
-// that needs per-layer statistics (and later: lazy prefill, layer trim, eviction) goes through here.
+// that needs per-layer statistics (lazy prefill, SimLayerKV trimming, eviction) goes through here.
 import type { Llama, LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
 import type { BufferMemory, LayerKvStats } from '../src-common/engineTypes.js';
 
@@ -65,7 +65,7 @@ interface NativeLayerStats {
   used: number;
   bytesK: number;
   bytesV: number;
-  /** Windowed (lazy) layer: sinks and window it keeps; 0 for a layer that keeps every token. */
+  /** Trimmed (SimLayerKV) layer: sinks and window it keeps; 0 for a layer that keeps every token. */
   sink?: number;
   window?: number;
 }
