@@ -1,7 +1,8 @@
 // How much CPU other processes took while a bench cell ran, in cores on average: a cell that
 // shared the machine's cores with tests or a build reads slower, and a run spanning hours on a
-// 2-core machine rarely has it to itself. Busy time of the whole machine (/proc/stat) less the
-// engine process's and this process's own. Linux only; null elsewhere.
+// 2-core machine rarely has it to itself. Busy time of the whole machine (/proc/stat, the
+// hypervisor's steal included: time the cores went elsewhere slows a cell too) less the engine
+// process's and this process's own. Linux only; null elsewhere.
 import { readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on every Linux architecture Node runs on). */
