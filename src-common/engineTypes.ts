@@ -197,6 +197,13 @@ export interface ConversationCacheMetrics {
    */
   revived: { tokens: number; ms: number; waitedMs: number } | null;
   /**
+   * lazy+simlayerkv: before this turn, the conversation the last one read lazily was rewritten for
+   * the trimmed layers and moved into their smaller cache (after its revival): how many tokens,
+   * the KV bytes before and after, how long the move took, and how long this turn waited for it
+   * (the revival included).
+   */
+  moved?: { tokens: number; trimmedLayers: number; fromBytes: number; toBytes: number; ms: number; waitedMs: number } | null;
+  /**
    * A follow-up under an evictor (followup=kept): it went on from the `tokens` the last turn's
    * cache kept of the conversation's first `covered` tokens (its `reusedTokens`), reading only the
    * prompt after them.
@@ -208,7 +215,11 @@ export interface ConversationCacheMetrics {
    * on from ('kept', see `nextReason`), or nothing ('none', see `nextReason`).
    */
   next: 'whole' | 'reviving' | 'kept' | 'none';
-  /** Why the next question reads the conversation again ('none'), or what it goes on from ('kept'). */
+  /**
+   * Why the next question reads the conversation again ('none'), what it goes on from ('kept'), or
+   * what becomes of the cache meanwhile ('whole', 'reviving': lazy+simlayerkv moves it into the
+   * trimmed layers' cache); null: nothing to add.
+   */
   nextReason: string | null;
   /**
    * The cache saved on disk by an earlier turn (another chat on the same document, or before a

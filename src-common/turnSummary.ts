@@ -85,18 +85,21 @@ export function describeConversationCache(c: ConversationCacheMetrics): string {
   const revived = c.revived
     ? ` (the last answer's ${count(c.revived.tokens)} pruned tokens revived while idle in ${formatMs(c.revived.ms)}, waited ${formatMs(c.revived.waitedMs)})`
     : '';
+  const moved = c.moved
+    ? `, moved into the trimmed layers' cache (${c.moved.trimmedLayers} layers; ${formatBytes(c.moved.fromBytes)} → ${formatBytes(c.moved.toBytes)} of KV in ${formatMs(c.moved.ms)}, waited ${formatMs(c.moved.waitedMs)})`
+    : '';
   const now = c.restored
     ? `restored ${count(c.restored.tokens)} prompt tokens saved on disk (${formatBytes(c.restored.bytes)} in ${formatMs(c.restored.ms)})`
     : c.continued
       ? `went on from the ${count(c.continued.tokens)} tokens the cache kept of the conversation's first ${count(c.continued.covered)}`
       : c.reusedTokens > 0
-      ? `reused ${count(c.reusedTokens)} prompt tokens the last turn left${revived}`
-      : `read the whole prompt${revived}`;
+      ? `reused ${count(c.reusedTokens)} prompt tokens the last turn left${revived}${moved}`
+      : `read the whole prompt${revived}${moved}`;
   const next =
     c.next === 'whole'
-      ? 'kept whole for the next question'
+      ? `kept whole for the next question${c.nextReason ? `, ${c.nextReason}` : ''}`
       : c.next === 'reviving'
-        ? 'kept for the next question, its pruned tokens revived while idle'
+        ? `kept for the next question, its pruned tokens revived while idle${c.nextReason ? `, ${c.nextReason}` : ''}`
         : c.next === 'kept'
           ? (c.nextReason ?? 'the next question goes on from the tokens the cache kept')
           : c.nextReason

@@ -143,6 +143,15 @@ export class ConversationRevival {
     await this.running?.done.catch(() => undefined);
   }
 
+  /** Resolves when no revival runs: false when the one that ran failed (its cache has holes). */
+  async succeeded(): Promise<boolean> {
+    if (!this.running) return true;
+    return this.running.done.then(
+      () => true,
+      () => false,
+    );
+  }
+
   /**
    * Waits for a running revival: what it did and how long the caller waited, or null when none
    * ran. A failed one leaves holes in the cache, so the kept sequence is dropped.

@@ -19,6 +19,7 @@ import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } fro
 import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
 import { ConversationRevival, conversationAfterTurn, evictedContinuation, historyFor, reusablePrefix, type EvictedContinuation, type EvictedConversation } from './conversationCache.js';
 import { SavedConversations, SAVE_MIN_READ_TOKENS, type SavedKvAction } from './savedConversations.js';
+import { ConversationMove, firstReadPlan, followsTrimmedConversation, followUpPlan, type MoveHost } from './conversationMove.js';
 import { modelFingerprint } from './modelFingerprint.js';
 import { resolveLazySchedule } from '../src-common/policy/lazy.js';
 import { chooseAuto, fitWarning, previewTurn, requestedAuto, selectionMetrics, type ChoiceHost } from './policyChoice.js';
@@ -120,6 +121,8 @@ export class Engine {
   private readonly contexts: ContextPool;
   /** A lazy turn's pruned tokens being completed while the person reads the answer. */
   private readonly revival = new ConversationRevival();
+  /** lazy+simlayerkv: the conversation moving into its trimmed context once revived. */
+  private readonly move = new ConversationMove();
   /** Devices `sift worker` processes serve this engine (added before a model loads). */
   private readonly workerDevices: WorkerDevice[] = [];
 
@@ -201,6 +204,7 @@ export class Engine {
   }
 
   async unloadModel(): Promise<void> {
+    await this.move.settle(this.contexts);
     await this.revival.settle(this.contexts);
     await this.saved.close();
     await this.contexts.close();
@@ -280,6 +284,8 @@ export class Engine {
     // TTFT counts from here: tokenizing, auto's choice, stages and a revival wait are the person's wait too
     const receivedAt = performance.now();
     const loaded = this.requireLoaded();
+    // the last conversation's move into its trimmed context (lazy+simlayerkv), which follows its revival
+    const move = await this.move.settle(this.contexts);
     const prompt = renderChatTokens(loaded.model, request.messages);
     const profile = request.layerProfile ?? null;
     const auto = requestedAuto(request.policy);
@@ -289,6 +295,11 @@ export class Engine {
     const policy = this.parseRequestPolicy(selection?.policy ?? request.policy);
     let plan = this.plan(policy, prompt.length, profile);
     const probing = continuation.kind === 'force' && request.cachePrompt !== true;
+    // lazy+simlayerkv: a follow-up answers in the trimmed context the conversation moved into; a
+    // first read answers lazily at full size, and the conversation moves once revived
+    const trimmedLater = plan.trimAfterRevival ? plan : null;
+    const firstRead = trimmedLater !== null && (probing || !!observe || !followsTrimmedConversation(this.contexts, plan, prompt));
+    if (trimmedLater) plan = firstRead ? firstReadPlan(trimmedLater) : followUpPlan(trimmedLater);
     // an evictor's follow-up goes on from what the last turn kept, when the prompt goes on from it
     const keptAfter = plan.afterTurn.cache === 'kept' && !probing && !observe;
     const keptBefore = keptAfter && request.cachePrompt !== false ? this.contexts.evictedFor(plan.policy.spec) : null;
@@ -303,7 +314,7 @@ export class Engine {
     const { lazy, notice } = this.lazyTurn(plan, loaded.info, loaded.model, request.messages);
     // a policy the person chose runs as chosen, with a warning when it is predicted not to fit
     const warning = auto || continuation.kind === 'force' ? null : await fitWarning(this.choiceHost(), plan.policy.spec, prompt.length, request);
-    const notices = [...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
+    const notices = [...(move.failure ? [move.failure] : []), ...(selection?.notices ?? []), ...(warning ? [warning] : []), ...plan.notices, ...(notice ? [notice] : [])];
     const host = this.stageHost(request.cacheLabel);
     const stageTurn = { prompt, continuation, sampling: request.sampling, onEvent, signal, cachePrompt: request.cachePrompt !== false, receivedAt };
     const compacted = continued
@@ -371,12 +382,22 @@ export class Engine {
     const kept = this.contexts.liveSequence;
     if (kept && follows && outcome.evicted) this.contexts.keptEvicted(kept, { ...outcome.evicted, plannedFor: continued ? plannedFor : prompt.length });
     const after = conversationAfterTurn(plan.afterTurn, follows && kept !== null, outcome.metrics.lazy);
-    if (outcome.metrics.conversation) Object.assign(outcome.metrics.conversation, after);
+    const moves = firstRead && kept !== null && (after.next === 'reviving' || after.next === 'whole');
+    if (moves) after.nextReason = movingNote(trimmedLater!);
+    if (outcome.metrics.conversation) Object.assign(outcome.metrics.conversation, after, move.moved ? { moved: move.moved } : {});
     if (after.next === 'reviving' && kept) this.revival.start(this.llama, kept, prompt.length);
     const worthSaving = this.saved.enabled && outcome.metrics.prefillTokens >= SAVE_MIN_READ_TOKENS && continuation.kind === 'generate' && request.cachePrompt !== false;
     // a windowed cache was saved at the document's end instead: it cannot be cut back to it now
     if ((after.next === 'whole' || after.next === 'reviving') && kept && worthSaving && history?.allowErase) {
       this.saved.startSaving(turnPlan, kept, request.cacheLabel, this.revival.finished(), () => this.contexts.liveSequence === kept);
+    }
+    // after the revival and the save, both of the full-size cache
+    if (moves) {
+      this.move.start(this.moveHost(), trimmedLater!, kept, async () => {
+        const revived = await this.revival.succeeded();
+        await this.saved.settle();
+        return revived;
+      });
     }
     return { outcome, prompt };
   }
@@ -402,6 +423,11 @@ export class Engine {
   /** What policy auto's choice runs on: this build, the loaded model and the context held now. */
   private choiceHost(): ChoiceHost {
     return { llama: this.llama, info: this.requireLoaded().info, planOptions: this.planOptions(), heldBytes: this.contexts.heldBytes() };
+  }
+
+  /** What a conversation's move into its trimmed context runs on. */
+  private moveHost(): MoveHost {
+    return { llama: this.llama, contexts: this.contexts, layers: this.requireLoaded().info.layers, open: (shape) => this.ensureContext(shape) };
   }
 
   /** What the two-context stages run on: this model, and its contexts lent one at a time. */
@@ -540,6 +566,7 @@ export class Engine {
     this.requireLoaded();
     this.busy = true;
     try {
+      await this.move.settle(this.contexts);
       const revived = await this.revival.settle(this.contexts);
       await this.saved.settle();
       const open = await this.ensureContext(plan.shape);
@@ -589,6 +616,12 @@ function translateLoadError(err: unknown, modelPath: string): EngineError {
     'MODEL_INVALID',
     `${name} could not be loaded: it may be corrupt, truncated, or an architecture this llama.cpp does not support (${detail}).`,
   );
+}
+
+/** What a lazy+simlayerkv first read leaves for the next question, beside its revival. */
+function movingNote(plan: ContextPlan): string {
+  const { trimmedLayers, sink, window } = plan.shape;
+  return `then moved into the trimmed layers' cache (${trimmedLayers.length} layers keep ${sink} first and ${window} recent tokens)`;
 }
 
 /** Whether a turn under `plan` leaves the conversation's cache whole (at once, or once revived while idle). */

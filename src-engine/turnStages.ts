@@ -124,7 +124,8 @@ export async function compactPrompt(host: StageHost, plan: ContextPlan, turn: St
 /**
  * lazy+evictor: a lazy prefill of the whole prompt at full size, the first answer token (sampled
  * and shown at once, or the first forced one), one eviction round (lazyEvictionStage.ts), and the
- * kept tokens saved for the budget's context, where the turn goes on from that token.
+ * kept tokens saved for the budget's context (rewritten for its trimmed layers, with simlayerkv),
+ * where the turn goes on from that token.
  */
 export async function lazyPrefillAndCompact(host: StageHost, plan: ContextPlan, lazy: LazyTurn, turn: StageTurn): Promise<StageResult> {
   const { model } = host;
@@ -156,11 +157,8 @@ export async function lazyPrefillAndCompact(host: StageHost, plan: ContextPlan, 
     }
     const first = stage.first;
     const lazyPart = { lazy: stage.lazy, computed: stage.computed, keys: stage.keys, firstTokenAt: stage.firstAt, stats: stage.eviction, origin: stage.origin };
-    const save = async () => {
-      const statePath = `${stateFile('sift-kv')}.state`;
-      await sequence.saveStateToFile(statePath);
-      return statePath;
-    };
+    // the budget's context may have SimLayerKV's trimmed layers, which the full-size one lacks
+    const save = () => saveTrimmed(sequence, plan.shape.trimmedLayers, plan.shape, host.info.layers);
     // forced: the sequence holds the prompt; the turn forces the rest after its logits row
     if (forcing) return { statePath: await save(), resume: { started, kvBytesPeak, ...lazyPart, logits: [stage.logits] } };
     if (model.isEogToken(first)) return { statePath: null, resume: { started, kvBytesPeak, ...lazyPart, generated: [], stopReason: 'eos' } };
@@ -239,7 +237,7 @@ export function trimmedPlan(plan: ContextPlan, rule: LayerRule, trimmedLayers: n
  * Saves the sequence for a context whose `trimmedLayers` keep only sinks and the recent window:
  * rewritten to that layout (kvStateLayout.ts), or as is when no layer is trimmed.
  */
-async function saveTrimmed(sequence: LlamaContextSequence, trimmedLayers: number[], rule: LayerRule, layers: number): Promise<string> {
+export async function saveTrimmed(sequence: LlamaContextSequence, trimmedLayers: number[], rule: Pick<LayerRule, 'sink' | 'window'>, layers: number): Promise<string> {
   const base = stateFile('sift-layers');
   const full = `${base}.full.state`;
   await sequence.saveStateToFile(full);

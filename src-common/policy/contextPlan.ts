@@ -74,11 +74,17 @@ export interface ContextPlan {
   policy: KvPolicy;
   /** The context the turn answers in: its KV is the turn's steady KV. */
   shape: ContextShape;
-  /** A full-size context the prompt is prefilled in first (when=prompt, SimLayerKV per prompt); null: none. */
+  /** A full-size context the prompt is prefilled in first (when=prompt, SimLayerKV per prompt, lazy with trimmed layers); null: none. */
   prefillShape: ContextShape | null;
   eviction: EvictionPlan | null;
   /** SimLayerKV per prompt: `shape` is untrimmed until the decision. */
   layerRule: LayerRule | null;
+  /**
+   * lazy+simlayerkv: a conversation's first read is a lazy prefill that answers in `prefillShape`
+   * (untrimmed); once its pruned tokens are revived while idle, the conversation moves into
+   * `shape`, whose trimmed layers keep only sinks and the recent window, and follow-ups answer there.
+   */
+  trimAfterRevival: boolean;
   /** Presses that run (a press whose requirement is missing is left out, with a notice). */
   applied: string[];
   notices: string[];
@@ -127,11 +133,12 @@ export function planContexts(policy: KvPolicy, model: ModelKvShape, promptTokens
     prefillShape: null,
     eviction: null,
     layerRule: null,
+    trimAfterRevival: false,
     notices,
   };
   for (const press of running) press.planContext?.(policy, draft);
-  const { shape, prefillShape, eviction, layerRule } = draft;
-  return { policy, shape, prefillShape, eviction, layerRule, applied, notices, afterTurn: afterTurnOf(running, policy) };
+  const { shape, prefillShape, eviction, layerRule, trimAfterRevival } = draft;
+  return { policy, shape, prefillShape, eviction, layerRule, trimAfterRevival, applied, notices, afterTurn: afterTurnOf(running, policy) };
 }
 
 /**

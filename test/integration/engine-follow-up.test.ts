@@ -144,6 +144,66 @@ describe('follow-up questions reuse the cache the last turn left', () => {
     expect(differingLogits(full.probe.logits, vatp.probe.logits)).toBe(0);
   });
 
+  it('lazy+simlayerkv: read lazily at full size; once revived, the conversation moves into the trimmed layers, where the follow-up reads only its new tokens', async () => {
+    const policy = 'lazy+simlayerkv:layers=12/16/20,window=256';
+    const first = await turn(policy, FIRST);
+    expect(first.metrics.lazy!.pruned).toBeGreaterThan(0);
+    expect(first.metrics.perLayer.some((layer) => layer.trimmed)).toBe(false);
+    expect(first.conversation).toMatchObject({ next: 'reviving', nextReason: expect.stringMatching(/moved into the trimmed layers' cache \(3 layers keep 4 first and 256 recent/) });
+    const messages = conversation(first.answer);
+    const followUp = await turn(policy, messages);
+    const moved = followUp.conversation.moved!;
+    expect(moved).toMatchObject({ tokens: first.metrics.promptTokens, trimmedLayers: 3 });
+    expect(moved.toBytes).toBeLessThan(moved.fromBytes);
+    expect(followUp.metrics.kvBytesAllocated).toBe(moved.toBytes);
+    expect(followUp.conversation.revived).toMatchObject({ tokens: first.metrics.lazy!.pruned });
+    expect(followUp.metrics.lazy).toBeNull();
+    expectOnlyNewTokens(first.metrics, followUp.metrics);
+    expect(followUp.metrics.perLayer.filter((layer) => layer.trimmed).map((layer) => layer.layer)).toEqual([12, 16, 20]);
+    expect(describeTurn(followUp.metrics).find((f) => f.key === 'conversation')!.value).toMatch(/moved into the trimmed layers' cache \(3 layers; [\d.]+ MiB → [\d.]+ MiB/);
+    // the follow-up's answer forced after the moved cache, and after the whole conversation read
+    // again (a first read: lazily, untrimmed): the trimmed layers' window changes little here
+    const follow = (await tokenize(engine, followUp.answer)).slice(0, 8);
+    await turn(policy, FIRST, { cachePrompt: false });
+    const viaMove = await engine.probeLogits({ messages, follow, policy, cachePrompt: true });
+    const reread = await engine.probeLogits({ messages, follow, policy });
+    const measure = compareDistributions(reread.logits, viaMove.logits, follow.length + 1);
+    console.log(`lazy+simlayerkv follow-up via the moved cache vs a lazy re-read: top-1 ${measure.top1Agreement}, mean KL ${measure.meanKl}`);
+    expect(measure.top1Agreement).toBeGreaterThanOrEqual(0.75);
+    expect(measure.meanKl).toBeLessThan(0.05);
+  });
+
+  it('lazy+simlayerkv at its no-op settings (keep 1, a window covering the conversation): the follow-up through the moved cache is bit-identical to lazy alone\'s', async () => {
+    const lazyAlone = 'lazy:at=6/18,keep=1/1';
+    const combined = `${lazyAlone}+simlayerkv:layers=12/16/20,window=2048`;
+    const first = await turn(lazyAlone, FIRST);
+    const messages = conversation(first.answer);
+    const follow = (await tokenize(engine, 'It switches the window between its normal size and the full screen height.')).slice(0, 8);
+    const combinedFirst = await turn(combined, FIRST);
+    expect(combinedFirst.answer).toBe(first.answer);
+    expect(combinedFirst.metrics.lazy!.pruned).toBe(0);
+    // the path: the follow-up answers in the trimmed context the conversation moved into
+    const followUp = await turn(combined, messages);
+    expect(followUp.conversation.moved).toMatchObject({ trimmedLayers: 3 });
+    expect(followUp.conversation.reusedTokens).toBeGreaterThanOrEqual(first.metrics.promptTokens);
+    expect(followUp.answer).toBe((await turn(lazyAlone, messages)).answer);
+    // the logits: the same follow-up forced after each cache, set up again by the same first turn
+    await turn(lazyAlone, FIRST, { cachePrompt: false });
+    const alone = await engine.probeLogits({ messages, follow, policy: lazyAlone, cachePrompt: true });
+    await turn(combined, FIRST, { cachePrompt: false });
+    const viaMove = await engine.probeLogits({ messages, follow, policy: combined, cachePrompt: true });
+    expect(viaMove.logits).toHaveLength(follow.length + 1);
+    expect(differingLogits(viaMove.logits, alone.logits)).toBe(0);
+  });
+
+  it('lazy+simlayerkv+vatp: the lazy prefill runs untrimmed, and the kept tokens move into the budget with the layers trimmed', async () => {
+    const { metrics, answer } = await turn('lazy+simlayerkv:layers=12/16/20,window=256+vatp:budget=512,pool=7', FIRST);
+    expect(metrics.lazy!.pruned).toBeGreaterThan(0);
+    expect(metrics.eviction!.evicted).toBeGreaterThan(0);
+    expect(metrics.perLayer.filter((layer) => layer.trimmed).map((layer) => layer.layer)).toEqual([12, 16, 20]);
+    expect(answer.length).toBeGreaterThan(0);
+  });
+
   it('lazy: revives the pruned tokens while idle, leaving exactly the cache revival right after the prefill leaves', async () => {
     const follow = await tokenize(engine, 'The harbour master was Elsbeth Marrow.');
     const first = await turn('lazy', FIRST);

@@ -112,6 +112,32 @@ describe.each(LENGTHS)('the cost model at %i-token prompts', (length) => {
     }
     if (process.env['SIFT_COST_LENGTHS']) report(length, policy, metrics, predictedTotal, measuredTotal);
   }, turnLimitMs(length));
+
+  // the first read answers at full size (its own turn's prediction); the policy's steady KV is the
+  // follow-up's, in the trimmed context the conversation moved into once revived
+  it.each(['lazy+simlayerkv:window=256'])('%s: the first read peaks at the predicted full size; the follow-up holds the predicted steady KV', async (policy) => {
+    const sampling = { temperature: 0, topP: 1, maxTokens: 2 };
+    const first = await engine.runTurn({ messages, sampling, policy, layerProfile: PROFILE }, () => {}).result;
+    expect(first.metrics.notice).toBeNull();
+    const plan = planContexts(parsePolicy(policy), info, first.metrics.promptTokens, PROFILE, { batchSize: 512, flashAttention: false, swaFullCache: false, features: PATCHED_FEATURES });
+    const predicted = predictKvCost(plan, info, PROFILE);
+    expect(predicted.exact).toBe(true);
+    within2Percent(first.metrics.kvBytesPeak, predicted.peakKvBytes);
+    const followUpMessages = [...messages, { role: 'assistant' as const, content: first.answer }, { role: 'user' as const, content: 'Say it again.' }];
+    const followUp = await engine.runTurn({ messages: followUpMessages, sampling, policy, layerProfile: PROFILE }, () => {}).result;
+    expect(followUp.metrics.conversation?.moved).toMatchObject({ trimmedLayers: PROFILE.trimmedLayers.length });
+    within2Percent(followUp.metrics.kvBytesSteady, predicted.steadyKvBytes);
+    within2Percent(followUp.metrics.kvBytesPeak, predicted.steadyKvBytes);
+    const dry = await engine.dryRun(policy, first.metrics.promptTokens, PROFILE);
+    expect(dry.contexts.map((c) => c.stage)).toEqual(['prefill', 'turn']);
+    for (const context of dry.contexts) expect(context.formula.kvBytes).toBe(context.measured.reduce((sum, m) => sum + m.kvBytes, 0));
+    if (process.env['SIFT_COST_LENGTHS']) {
+      const mib = (b: number | null) => (b === null ? '—' : (b / 2 ** 20).toFixed(2));
+      console.log(
+        `| ${length} | \`${policy}\` (peak: the first read; steady: its follow-up) | ${first.metrics.promptTokens} | ${mib(predicted.peakKvBytes)} | ${mib(first.metrics.kvBytesPeak)} | ${mib(predicted.steadyKvBytes)} | ${mib(followUp.metrics.kvBytesSteady)} | — | — |`,
+      );
+    }
+  }, 2 * turnLimitMs(length));
 });
 
 /** A full-size 8k prefill with observation through a quantized cache ran past 5 minutes on a 2-core CPU without AVX-512. */

@@ -86,6 +86,28 @@ describe('context plans and their KV cost', () => {
     expect(decided).toEqual({ peakKvBytes: 30 * 2 * 8192 * F16_ROW, steadyKvBytes: (28 * 2048 + 2 * 512) * 2 * F16_ROW, exact: true });
   });
 
+  it('lazy+simlayerkv: the first read is lazy at full size, the conversation then moves into the trimmed layers; peak full, steady trimmed', () => {
+    const p = plan('lazy+simlayerkv:layers=2/5,window=64');
+    expect(p.applied).toEqual(['simlayerkv', 'lazy']);
+    expect(p.trimAfterRevival).toBe(true);
+    expect(p.shape).toMatchObject({ trimmedLayers: [2, 5], sink: 4, window: 64 });
+    expect(p.prefillShape).toMatchObject({ trimmedLayers: [], sink: 0, window: 0, contextSize: 8192 });
+    expect(p.afterTurn).toEqual({ cache: 'revivable' });
+    expect(predictKvCost(p, smol, null)).toEqual({ peakKvBytes: 30 * 2 * 8192 * F16_ROW, steadyKvBytes: (28 * 8192 + 2 * 768) * 2 * F16_ROW, exact: true });
+    // no layer trimmed (delta above 1): lazy alone, one context
+    const none = plan('lazy+simlayerkv:delta=2');
+    expect(none.trimAfterRevival).toBe(false);
+    expect(none.prefillShape).toBeNull();
+  });
+
+  it('lazy+simlayerkv+evictor: the lazy prefill runs untrimmed at full size, the budget keeps the trimmed layers', () => {
+    const p = plan('lazy+simlayerkv:layers=2/5,window=64+vatp:budget=0.25', 8000);
+    expect(p.trimAfterRevival).toBe(false);
+    expect(p.eviction).toMatchObject({ afterLazy: true, budgetTokens: 2048 });
+    expect(p.prefillShape).toMatchObject({ trimmedLayers: [], contextSize: 8192, batchSize: 512 });
+    expect(p.shape).toMatchObject({ trimmedLayers: [2, 5], contextSize: 2048 });
+  });
+
   it('a press the build cannot run is left out with a notice that says what ran instead', () => {
     const p = plan('lazy+kv:type=q8_0', 1000, stock);
     expect(p.applied).toEqual(['kv']);

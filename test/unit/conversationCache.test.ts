@@ -120,6 +120,19 @@ describe('describeConversationCache', () => {
     expect(text).toMatch(/^restored 8,012 prompt tokens saved on disk \(180\.0 MiB in .+\); kept whole for the next question$/);
   });
 
+  it('lazy+simlayerkv: says the first read will move into the trimmed layers, and the follow-up what the move did', () => {
+    const first = describeConversationCache({ reusedTokens: 0, revived: null, next: 'reviving', nextReason: "then moved into the trimmed layers' cache (3 layers keep 4 first and 256 recent tokens)" });
+    expect(first).toBe("read the whole prompt; kept for the next question, its pruned tokens revived while idle, then moved into the trimmed layers' cache (3 layers keep 4 first and 256 recent tokens)");
+    const followUp = describeConversationCache({
+      reusedTokens: 1000,
+      revived: { tokens: 600, ms: 900, waitedMs: 0 },
+      moved: { tokens: 1000, trimmedLayers: 3, fromBytes: 90 * 1024 ** 2, toBytes: 67.5 * 1024 ** 2, ms: 120, waitedMs: 0 },
+      next: 'whole',
+      nextReason: null,
+    });
+    expect(followUp).toMatch(/^reused 1,000 prompt tokens the last turn left \(.+revived while idle in .+\), moved into the trimmed layers' cache \(3 layers; 90\.0 MiB → 67\.5 MiB of KV in .+, waited .+\); kept whole for the next question$/);
+  });
+
   it('names the revival and the wait, and why the next question reads again', () => {
     const text = describeConversationCache({ reusedTokens: 4000, revived: { tokens: 1800, ms: 1234, waitedMs: 0 }, next: 'none', nextReason: 'VATP kept only the budget' });
     expect(text).toMatch(/^reused 4,000 prompt tokens the last turn left \(the last answer's 1,800 pruned tokens revived while idle in .+, waited .+\); the next question reads it again: VATP kept only the budget$/);

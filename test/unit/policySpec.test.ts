@@ -160,6 +160,12 @@ describe('policy spec grammar', () => {
     expect(policy.eviction).toMatchObject({ method: 'vatp', budget: { kind: 'fraction', value: 0.2 } });
   });
 
+  it('composes lazy with simlayerkv by its profile, with and without an evictor', () => {
+    expect(parsePolicy('lazy+simlayerkv').simLayerKv).toMatchObject({ rule: 'profile' });
+    expect(parsePolicy('lazy+simlayerkv:rule=profile,layers=3/7').lazy).not.toBeNull();
+    expect(parsePolicy('lazy+simlayerkv:layers=3/7+vatp:budget=0.25').eviction).toMatchObject({ method: 'vatp' });
+  });
+
   it('describes every knob', () => {
     for (const { name, knobs } of PRESSES) {
       for (const [key, knob] of Object.entries(knobs)) {
@@ -213,7 +219,8 @@ describe('policy spec grammar', () => {
     ['snapkv:budget=100,pool=0', /snapkv:pool must be odd/],
     ['vatp:budget=100+h2o:budget=100', /pick one eviction method/],
     ['snapkv:budget=0.3+streaming:budget=0.3', /pick one eviction method/],
-    ['lazy+simlayerkv', /lazy prefill does not combine with simlayerkv yet/],
+    ['lazy+simlayerkv:rule=prefill', /lazy prefill combines with simlayerkv:rule=profile only/],
+    ['simlayerkv:rule=decode+lazy', /lazy prefill combines with simlayerkv:rule=profile only/],
     ['vatp:budget=0.2,when=stream+lazy', /when=stream does not combine with lazy/],
     ['vatp:budget=0.2,score=acc+lazy', /score=acc sums every query's attention/],
     ['vatp:budget=0.2,when=prompt,reuse=disk+lazy', /reuse=disk does not combine with lazy/],

@@ -36,7 +36,13 @@ export const lazyPrefillPress: PressDeclaration = {
   },
   requires: { native: 'lazyPrefill', architectures: LAZY_PREFILL_ARCHITECTURES, flashAttention: 'any', profile: 'none' },
   // an evictor declares which of its settings follow a lazy prefill (presses/evictor.ts)
-  excludes: [{ role: 'layers', reason: 'lazy prefill does not combine with simlayerkv yet' }],
+  excludes: [
+    {
+      role: 'layers',
+      when: (_own, other) => (other['rule'] ?? 'profile') !== 'profile',
+      reason: 'lazy prefill combines with simlayerkv:rule=profile only: rule=prefill and rule=decode decide the layers on a full-size prefill of their own',
+    },
+  ],
   fallback: 'ran a full prefill',
   hooks: ['beforePrefill', 'perChunk', 'afterPrefill'],
   reports: 'lazy',
@@ -68,8 +74,16 @@ export const lazyPrefillPress: PressDeclaration = {
   afterTurn: (policy) => (policy.lazy?.revive ? { cache: 'whole' } : { cache: 'revivable' }),
   describeTurn: (metrics) => (metrics.lazy ? describeLazyPrefill(metrics.lazy, metrics.promptTokens) : null),
   planContext(_policy, draft) {
-    // each segment re-enters every earlier token, so a sliding-window cache must keep them all
-    // (in the full-size context an evictor prefills in first, too)
+    // each segment re-enters every earlier token, which SimLayerKV's trimmed layers have dropped:
+    // the prompt is read lazily at full size and the conversation moved into the trimmed layers'
+    // cache afterwards, by the evictor's stage (its kept tokens) or once revived while idle
+    if (draft.shape.trimmedLayers.length > 0) {
+      const untrimmed = { ...(draft.prefillShape ?? draft.shape), trimmedLayers: [], sink: 0, window: 0 };
+      if (!draft.eviction) draft.trimAfterRevival = true;
+      draft.prefillShape = untrimmed;
+    }
+    // a sliding-window cache must keep every token too (in the full-size context an evictor
+    // prefills in first as well)
     if (!SLIDING_WINDOW_ARCHITECTURES.includes(draft.model.architecture)) return;
     draft.shape.swaFull = true;
     if (draft.prefillShape) draft.prefillShape.swaFull = true;
