@@ -27,6 +27,7 @@ export interface DocumentRunResults<Task extends string, Cell> {
 export type ConversationResults = DocumentRunResults<'conversation', ConversationCell>;
 
 const seconds = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 const percent = (value: number | null) => (value === null ? '—' : `${(value * 100).toFixed(1)}%`);
 
 /** Median follow-up TTFT with the cache reused, as a fraction of the cold first question's. */
@@ -43,7 +44,9 @@ function row(cell: ConversationCell): string {
   const correct = `${cell.followUps.filter((f) => f.reused.correct).length}/${cell.followUps.filter((f) => f.reread.correct).length}`;
   const pause = cell.afterPause ? `${seconds(cell.afterPause.turn.ttftMs)} (${percent(cell.afterPause.turn.ttftMs / cell.first.ttftMs)})` : '—';
   const revived = cell.followUps[0]?.reused.revived;
-  const revival = revived ? `${revived.tokens} in ${seconds(revived.ms)}, waited ${seconds(revived.waitedMs)}` : '—';
+  const moved = cell.followUps[0]?.reused.moved;
+  const move = moved ? `; moved into the trimmed layers in ${seconds(moved.ms)} (KV ${mib(moved.fromBytes)} → ${mib(moved.toBytes)} MiB), waited ${seconds(moved.waitedMs)}` : '';
+  const revival = revived ? `${revived.tokens} in ${seconds(revived.ms)}, waited ${seconds(revived.waitedMs)}${move}` : move ? move.slice(2) : '—';
   return (
     `| ${cell.length} | \`${cell.policy}\` | ${seconds(cell.first.ttftMs)} | ${seconds(reused)} | **${percent(followUpShare(cell))}** | ` +
     `${evaluated ?? '—'} | ${seconds(reread)} | ${same}/${cell.followUps.length} | ${correct} | ${pause} | ${revival} |`
@@ -74,7 +77,8 @@ export function conversationSection(results: ConversationResults, jsonFile: stri
       '**Follow-up** is the median TTFT of the follow-ups with the cache the last turn left (issue 16 target: ≤ 10% of the first question), ' +
       '**re-read** the same prompts read whole again under the same policy (cachePrompt=false; an evictor then selects for the follow-up from the whole conversation, where the follow-up in the conversation went on from the tokens kept for the earlier questions); **same answer** compares the two normalised answers, ' +
       '**correct** counts answers with the fact (reused/re-read). For lazy prefill, **after a pause** asks the first follow-up after waiting as long as the first turn took, ' +
-      'so its pruned tokens were revived while idle; the follow-ups in the conversation come at once and wait for the revival (**revival**).',
+      'so its pruned tokens were revived while idle; the follow-ups in the conversation come at once and wait for the revival (**revival**; ' +
+      'with simlayerkv the conversation then moves into the trimmed layers\' smaller cache, and the follow-up waits for that too).',
     '',
     '| length | policy | first question | follow-up | follow-up / first | tokens evaluated | re-read | same answer | correct | after a pause | revival |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -27,6 +27,8 @@ export const CONVERSATION_POLICIES = [
   'kv:type=q8_0',
   `simlayerkv:layers=${SIMLAYERKV_LAYERS},sink=4,window=256`,
   'lazy',
+  // the first read lazy at full size, the follow-ups in the trimmed layers it moves into (issue 14)
+  `lazy+simlayerkv:layers=${SIMLAYERKV_LAYERS},sink=4,window=256`,
   'vatp:budget=0.25,pool=7',
   'snapkv:budget=0.25',
   'vatp:budget=0.2,pool=7,when=prompt,reuse=disk',
@@ -43,6 +45,10 @@ export interface ConversationTurn {
   reusedTokens: number;
   ttftMs: number;
   revived: { tokens: number; ms: number; waitedMs: number } | null;
+  /** lazy+simlayerkv: the conversation's move into the trimmed context before this turn. */
+  moved: { tokens: number; fromBytes: number; toBytes: number; ms: number; waitedMs: number } | null;
+  /** The KV bytes of the context the turn answered in. */
+  kvBytesSteady: number | null;
   next: string | null;
 }
 
@@ -123,6 +129,8 @@ function describe(question: ProseQuestion, answer: string, m: TurnMetrics): Conv
     reusedTokens: (c?.reusedTokens ?? 0) + (m.eviction?.reuse?.reusedTokens ?? 0),
     ttftMs: m.ttftMs,
     revived: c?.revived ?? null,
+    moved: c?.moved ?? null,
+    kvBytesSteady: m.kvBytesSteady,
     next: c ? (c.next === 'none' || c.next === 'kept' ? `${c.next}: ${c.nextReason ?? ''}` : c.next) : null,
   };
 }
