@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { renderFigure, type ChartSeries } from './charts.js';
+import { documentHeadline } from './documentHeadline.js';
 import { asMeasured, refreshHeadline } from './headline.js';
 import { benchmarksHeader, runLog, withCurrentHeader } from './markdownReport.js';
 import { paretoFrontier } from './plots.js';
@@ -155,7 +156,7 @@ export function refreshFrontier(outputDir: string): string {
  * frontier. `log` is the file's run sections as they will be written (the headline links into them).
  */
 export function headerBlocks(outputDir: string, log: string): string[] {
-  return [refreshHeadline(outputDir, log), refreshFrontier(outputDir)];
+  return [refreshHeadline(outputDir, log), refreshFrontier(outputDir), documentHeadline(path.join(outputDir, 'bench'), log)];
 }
 
 /** BENCHMARKS.md with its header, headline and frontier rebuilt from the runs in bench/ (the sections untouched). */
