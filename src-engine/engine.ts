@@ -229,7 +229,9 @@ export class Engine {
     if (request.cachePrompt === false) return { ...preview, cachedTokens: 0, cacheSource: null };
     const live = this.cachedTokens(preview.policy, prompt);
     if (live > 0) return { ...preview, cachedTokens: live, cacheSource: 'conversation' };
-    const plan = this.plan(this.parseRequestPolicy(preview.policy), prompt.length, request.layerProfile ?? null);
+    const planned = this.plan(this.parseRequestPolicy(preview.policy), prompt.length, request.layerProfile ?? null);
+    // lazy+simlayerkv restores a saved cache into its first read's untrimmed context
+    const plan = planned.trimAfterRevival ? firstReadPlan(planned) : planned;
     const history = wholeAfterTurn(plan) ? historyFor(plan, loaded.info, prompt.length, plan.applied.includes('lazy')) : null;
     const saved = history ? await this.saved.find(plan, prompt, history) : null;
     return { ...preview, cachedTokens: saved?.sharedTokens ?? 0, cacheSource: saved ? 'disk' : null };

@@ -97,6 +97,27 @@ describe('a document opened again is restored from the cache saved on disk', () 
     expect(readdirSync(folder).filter((f) => f !== 'index.json')).toEqual([]);
   });
 
+  it('lazy+simlayerkv: the first read\'s cache, saved once revived, is restored after a restart, and the conversation then moves into the trimmed layers', async () => {
+    const policy = 'lazy+simlayerkv:layers=12/16/20,window=256';
+    let engine = await restart();
+    const first = await turn(engine, policy, FIRST);
+    expect(first.lazy!.pruned).toBeGreaterThan(0);
+    expect((await engine.savedKv({ kind: 'list' })).entries.filter((e) => e.policy === policy)).toHaveLength(1);
+    engine = await restart();
+    const preview = await engine.planTurn({ messages: SECOND, sampling: { temperature: 0, topP: 1, maxTokens: 8 }, policy });
+    expect(preview.cacheSource).toBe('disk');
+    const second = await turn(engine, policy, SECOND);
+    // restored whole (revived before it was saved), so nothing is pruned or revived; then it moves
+    expect(second.conversation!.restored!.tokens).toBe(preview.cachedTokens);
+    expect(second.lazy).toBeNull();
+    expect(second.conversation!.next).toBe('whole');
+    expect(second.conversation!.nextReason).toMatch(/then moved into the trimmed layers' cache/);
+    const third = await turn(engine, policy, [...SECOND, { role: 'assistant', content: 'It resizes the window.' }, { role: 'user', content: 'And the harbour master?' }]);
+    expect(third.conversation!.moved).toMatchObject({ trimmedLayers: 3 });
+    expect(third.prefillTokens).toBeLessThan(40);
+    await engine.savedKv({ kind: 'remove' });
+  });
+
   it('a damaged saved file is read around, and forgotten', async () => {
     let engine = await restart();
     await turn(engine, 'full', FIRST);
