@@ -39,7 +39,7 @@ Napi::Value siftReset(const Napi::CallbackInfo& info);
 
 Napi::Value siftGetLastLogits(const Napi::CallbackInfo& info);
 
-// siftSetNextContextLayout(lazyLayers: Int32Array, nSink, nWindow): the next context created gives
+// siftSetNextContextLayout(trimmedLayers: Int32Array, nSink, nWindow): the next context created gives
 // those layers a sink + window cache (an empty array clears it)
 Napi::Value siftSetNextContextLayout(const Napi::CallbackInfo& info);
 

@@ -1,6 +1,6 @@
 // Sift inside llama.cpp: KV budgets whose savings are physical (SimLayerKV, VATP).
 //
-// - llama_sift_set_next_context_layout: the next context gives the listed (lazy) layers a cache of
+// - llama_sift_set_next_context_layout: the next context gives the listed (SimLayerKV-trimmed) layers a cache of
 //   their own that keeps the first n_sink positions and a window of recent ones, as a ring
 //   (llama_kv_cache_iswa with Sift's copy of the hparams: those layers marked SWA, n_swa = window,
 //   and sift_n_sink positions never masked by the window, nor purged when it wraps). The llama
@@ -33,7 +33,7 @@
 namespace {
 
 struct sift_layout {
-    std::vector<int32_t> lazy_layers;
+    std::vector<int32_t> trimmed_layers;
     int32_t n_sink   = 0;
     int32_t n_window = 0;
 };
@@ -43,11 +43,11 @@ sift_layout sift_layout_next;
 
 } // namespace
 
-void llama_sift_set_next_context_layout(const int32_t * lazy_layers, int32_t n_lazy, int32_t n_sink, int32_t n_window) {
+void llama_sift_set_next_context_layout(const int32_t * trimmed_layers, int32_t n_trimmed, int32_t n_sink, int32_t n_window) {
     std::lock_guard<std::mutex> lock(sift_layout_mutex);
     sift_layout_next = {};
-    if (lazy_layers != nullptr && n_lazy > 0) {
-        sift_layout_next.lazy_layers.assign(lazy_layers, lazy_layers + n_lazy);
+    if (trimmed_layers != nullptr && n_trimmed > 0) {
+        sift_layout_next.trimmed_layers.assign(trimmed_layers, trimmed_layers + n_trimmed);
         sift_layout_next.n_sink   = std::max(n_sink, 0);
         sift_layout_next.n_window = std::max(n_window, 1);
     }
@@ -60,12 +60,12 @@ std::unique_ptr<llama_hparams> llama_sift_take_layout(const llama_model & model)
         std::lock_guard<std::mutex> lock(sift_layout_mutex);
         layout = sift_layout_next;
     }
-    if (layout.lazy_layers.empty()) {
+    if (layout.trimmed_layers.empty()) {
         return nullptr;
     }
     // the builder must pick the windowed cache per layer, and the model must not have its own SWA
     if (model.arch != LLM_ARCH_LLAMA || model.hparams.swa_type != LLAMA_SWA_TYPE_NONE) {
-        LLAMA_LOG_WARN("%s: lazy-layer layout not supported for this architecture, ignored\n", __func__);
+        LLAMA_LOG_WARN("%s: trimmed-layer layout not supported for this architecture, ignored\n", __func__);
         return nullptr;
     }
 
@@ -74,7 +74,7 @@ std::unique_ptr<llama_hparams> llama_sift_take_layout(const llama_model & model)
     hparams->n_swa       = (uint32_t) layout.n_window;
     hparams->sift_n_sink = (uint32_t) layout.n_sink;
     bool any = false;
-    for (const int32_t il : layout.lazy_layers) {
+    for (const int32_t il : layout.trimmed_layers) {
         if (il >= 0 && (uint32_t) il < hparams->n_layer()) {
             hparams->is_swa_impl[il] = 1;
             any = true;

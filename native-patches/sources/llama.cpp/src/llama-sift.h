@@ -26,8 +26,8 @@ extern "C" {
         uint32_t n_used;   // cells holding a token of any sequence
         uint64_t bytes_k;  // bytes allocated for this layer's K
         uint64_t bytes_v;  // bytes allocated for this layer's V
-        uint32_t n_sink;   // windowed (lazy) layer: the first positions it keeps, else 0
-        uint32_t n_window; // windowed (lazy) layer: the recent positions it keeps, else 0 (keeps all)
+        uint32_t n_sink;   // windowed (SimLayerKV-trimmed) layer: the first positions it keeps, else 0
+        uint32_t n_window; // windowed (SimLayerKV-trimmed) layer: the recent positions it keeps, else 0 (keeps all)
     };
 
     // identifies a Sift-patched build; a stock build does not export this symbol
@@ -141,14 +141,14 @@ extern "C" {
     // KV budgets (llama-sift-kv-budget.cpp)
     //
 
-    // contexts created from now on (llama_init_from_model) give layers lazy_layers[0..n_lazy) a cache of
+    // contexts created from now on (llama_init_from_model) give layers trimmed_layers[0..n_trimmed) a cache of
     // their own holding only the first n_sink positions and the last n_window ones (SimLayerKV), as
     // a ring that keeps working while generating; the other layers keep every token.
     // Only architectures whose graph builder supports it (llama) use it; it applies to every context
-    // created until it is cleared (n_lazy == 0).
+    // created until it is cleared (n_trimmed == 0).
     LLAMA_API void llama_sift_set_next_context_layout(
-              const int32_t * lazy_layers,
-                    int32_t   n_lazy,
+              const int32_t * trimmed_layers,
+                    int32_t   n_trimmed,
                     int32_t   n_sink,
                     int32_t   n_window);
 
