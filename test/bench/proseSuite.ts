@@ -61,6 +61,9 @@ export const PROSE_ROWS: BenchRow[] = [
   row('patched', 'lazy+vatp:budget=0.2,pool=7', false, false),
   row('patched', 'lazy+snapkv:budget=0.2', false, false),
   row('patched', 'lazy+vatp:budget=0.2,pool=7+kv:type=q8_0', true, false),
+  // SimLayerKV's per-prompt rule, then one eviction round (when=prompt) in the trimmed context
+  row('patched', 'simlayerkv:rule=prefill+vatp:budget=0.2,pool=7', false, false),
+  row('patched', 'simlayerkv:rule=prefill+vatp:budget=0.2,pool=7+kv:type=q8_0', true, false),
 ];
 
 export const PROSE_LENGTHS: Record<BenchMode, number[]> = { full: [1024, 2048, 4096, 8192], quick: [1024, 2048] };
