@@ -67,7 +67,9 @@ function conversationRows(runs: ReadonlyArray<{ file: string; results: Conversat
   return latestByRow(runs).flatMap(({ file, cells }) =>
     cells.map((cell) => {
       const same = `${cell.followUps.filter((f) => f.sameAnswer).length}/${cell.followUps.length}`;
-      return `| ${cell.length.toLocaleString('en-US')} | \`${cell.policy}\` | ${seconds(cell.first.ttftMs)} | **${percent(followUpShare(cell))}** | ${same} | ${link(file, anchors)} |`;
+      // lazy prefill: the follow-up asked at once waits for the revival; one asked after the person read the answer does not
+      const afterPause = cell.afterPause && cell.first.ttftMs > 0 ? ` (after a pause: ${percent(cell.afterPause.turn.ttftMs / cell.first.ttftMs)})` : '';
+      return `| ${cell.length.toLocaleString('en-US')} | \`${cell.policy}\` | ${seconds(cell.first.ttftMs)} | **${percent(followUpShare(cell))}**${afterPause} | ${same} | ${link(file, anchors)} |`;
     }),
   );
 }
@@ -105,7 +107,7 @@ export function documentHeadline(benchDir: string, runLog: string): string {
   }
   if (conversation.length) {
     lines.push(
-      "**Follow-up questions** (the median follow-up's TTFT as a share of the first question's, the cache the last turn left reused [≤ 10% at 8k]; answers equal to the conversation read again):",
+      "**Follow-up questions** (the median follow-up's TTFT as a share of the first question's, the cache the last turn left reused [≤ 10% at 8k]; answers equal to the conversation read again; for lazy prefill, whose follow-up asked at once waits for the pruned tokens' revival, also the follow-up asked after a pause as long as the first turn):",
       '',
       '| length | policy | first question | follow-up / first | same answer | run |',
       '| --- | --- | --- | --- | --- | --- |',

@@ -31,7 +31,11 @@ describe('the documents block of BENCHMARKS.md', () => {
     write('2026-12-05-long.json', run('long', '2026-12-05T01:00:00Z', depths.map((d, i) => longCell('vatp:budget=2048', 32768, d, i < 5))));
     write('2026-12-06-long.json', run('long', '2026-12-06T01:00:00Z', [...depths.map((d, i) => longCell('vatp:budget=2048', 32768, d, i !== 1)), ...depths.map((d, i) => longCell('truncate:last', 32768, d, i === 9))]));
     write('2026-12-06-long-quick.json', run('long', '2026-12-06T02:00:00Z', [longCell('vatp:budget=2048', 32768, 0.5, false)], 'quick'));
-    write('2026-12-03-conversation.json', run('conversation', '2026-12-03T01:00:00Z', [{ policy: 'full', length: 8192, first: turn(100_000), followUps: [{ index: 0, reused: turn(800), reread: turn(100_000), sameAnswer: true }], afterPause: null }]));
+    write('2026-12-03-conversation.json', run('conversation', '2026-12-03T01:00:00Z', [
+      { policy: 'full', length: 8192, first: turn(100_000), followUps: [{ index: 0, reused: turn(800), reread: turn(100_000), sameAnswer: true }], afterPause: null },
+      // lazy: the follow-up asked at once waits for the revival, the one after a pause does not
+      { policy: 'lazy', length: 8192, first: turn(40_000), followUps: [{ index: 0, reused: turn(8_000), reread: turn(40_000), sameAnswer: true }], afterPause: { pauseMs: 40_000, turn: turn(600) } },
+    ]));
     write('2026-12-03-reopen.json', run('reopen', '2026-12-03T02:00:00Z', [{ policy: 'lazy', length: 8192, cold: turn(70_000), saveWaitMs: 0, savedBytes: 0, reopened: { ...turn(560), restoredTokens: 90, restoreMs: 100, notice: null }, reread: turn(70_000), sameAnswer: false }]));
     const log = '## 2026-12-06 — documents longer than the context (`--long`, real prose)\n\nResults: [bench/2026-12-06-long.json](bench/2026-12-06-long.json).\n';
     const block = documentHeadline(dir, log);
@@ -42,6 +46,7 @@ describe('the documents block of BENCHMARKS.md', () => {
       '| 32,768 | `truncate:last` | **1/10** | 2,048 cells, 45.0 MiB | 100.0 s | 60 | [2026-12-06-long](#2026-12-06--documents-longer-than-the-context---long-real-prose) |',
     ]);
     expect(block).toContain('| 8,192 | `full` | 100.0 s | **0.8%** | 1/1 | [2026-12-03-conversation](bench/2026-12-03-conversation.json) |');
+    expect(block).toContain('| 8,192 | `lazy` | 40.0 s | **20.0%** (after a pause: 1.5%) | 1/1 | [2026-12-03-conversation](bench/2026-12-03-conversation.json) |');
     expect(block).toContain('| 8,192 | `lazy` | 70.0 s | **0.8%** | no | [2026-12-03-reopen](bench/2026-12-03-reopen.json) |');
     expect(block).toContain('model SmolLM2 135M');
   });
