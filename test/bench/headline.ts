@@ -71,6 +71,8 @@ export interface Measured<C> {
   file: string;
   startedAt: string;
   model: string;
+  /** The test model's id (smollm2, qwen2): prose rows are shown per model. */
+  modelId: string;
   cell: C;
 }
 
@@ -81,13 +83,15 @@ export interface HeadlineRow {
   policy: string;
   flashAttention: boolean;
   passkey: Measured<CellResult> | null;
-  prose: Measured<ProseCell> | null;
+  /** The latest real-document run of each model that measured the row, by model id. */
+  prose: Array<Measured<ProseCell>>;
 }
 
 interface RunCells<C> {
   file: string;
   startedAt: string;
   model: string;
+  modelId: string;
   commit: string;
   cells: readonly C[];
 }
@@ -98,10 +102,11 @@ function rowLabelOf(rowId: string): string {
 }
 
 /**
- * Per row, the latest full-mode run that measured it, at the longest length that run measured:
- * later runs replace earlier ones whatever lengths they ran. Stock rows are the baselines, not rows.
+ * Per row (per row and model with `perModel`), the latest full-mode run that measured it, at the
+ * longest length that run measured: later runs replace earlier ones whatever lengths they ran.
+ * Stock rows are the baselines, not rows. The map's key is the row id, then `|model` when per model.
  */
-function latestLongest<C extends { rowId: string; length: number }>(runs: ReadonlyArray<RunCells<C>>): Map<string, { label: string; measured: Measured<C> }> {
+function latestLongest<C extends { rowId: string; length: number }>(runs: ReadonlyArray<RunCells<C>>, perModel = false): Map<string, { label: string; measured: Measured<C> }> {
   const latest = new Map<string, { label: string; measured: Measured<C> }>();
   for (const run of [...runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt))) {
     const longest = new Map<string, { label: string; cell: C }>();
@@ -111,7 +116,9 @@ function latestLongest<C extends { rowId: string; length: number }>(runs: Readon
       const seen = longest.get(rowId);
       if (!seen || cell.length > seen.cell.length) longest.set(rowId, { label, cell });
     }
-    for (const [rowId, { label, cell }] of longest) latest.set(rowId, { label, measured: { file: run.file, startedAt: run.startedAt, model: run.model, cell } });
+    for (const [rowId, { label, cell }] of longest) {
+      latest.set(perModel ? `${rowId}|${run.modelId}` : rowId, { label, measured: { file: run.file, startedAt: run.startedAt, model: run.model, modelId: run.modelId, cell } });
+    }
   }
   return latest;
 }
@@ -126,16 +133,24 @@ export function collectHeadline(passkeyRuns: ReadonlyArray<BenchRun<BenchResults
   const passkey = latestLongest(
     passkeyRuns
       .filter((r) => r.results.mode === 'full')
-      .map((r) => ({ file: r.file, startedAt: r.results.startedAt, model: r.results.model.name, commit: r.results.source?.commit ?? '', cells: r.results.cells })),
+      .map((r) => ({ file: r.file, startedAt: r.results.startedAt, model: r.results.model.name, modelId: r.results.model.fileName, commit: r.results.source?.commit ?? '', cells: r.results.cells })),
   );
-  const prose = latestLongest(
+  const proseByModel = latestLongest(
     proseRuns
       .filter((r) => r.results.mode === 'full')
-      .map((r) => ({ file: r.file, startedAt: r.results.startedAt, model: r.results.model.name, commit: r.results.source?.commit ?? '', cells: r.results.cells })),
+      .map((r) => ({ file: r.file, startedAt: r.results.startedAt, model: r.results.model.name, modelId: r.results.model.id, commit: r.results.source?.commit ?? '', cells: r.results.cells })),
+    true,
   );
+  const prose = new Map<string, { label: string; measured: Array<Measured<ProseCell>> }>();
+  for (const [key, { label, measured }] of [...proseByModel].sort(([a], [b]) => a.localeCompare(b))) {
+    const rowId = key.slice(0, key.lastIndexOf('|'));
+    const seen = prose.get(rowId);
+    if (seen) seen.measured.push(measured);
+    else prose.set(rowId, { label, measured: [measured] });
+  }
   const rows = [...new Set([...passkey.keys(), ...prose.keys()])].map((rowId): HeadlineRow => {
     const label = (passkey.get(rowId) ?? prose.get(rowId))?.label ?? rowLabelOf(rowId);
-    return { rowId, policy: shownPolicy(label), flashAttention: rowId.endsWith('/fa-on'), passkey: passkey.get(rowId)?.measured ?? null, prose: prose.get(rowId)?.measured ?? null };
+    return { rowId, policy: shownPolicy(label), flashAttention: rowId.endsWith('/fa-on'), passkey: passkey.get(rowId)?.measured ?? null, prose: prose.get(rowId)?.measured ?? [] };
   });
   const isFull = (r: HeadlineRow) => (r.policy === 'full' ? 0 : 1);
   return rows.sort((a, b) => isFull(a) - isFull(b) || a.policy.localeCompare(b.policy) || Number(a.flashAttention) - Number(b.flashAttention));
@@ -200,12 +215,16 @@ function passkeyCells(m: Measured<CellResult> | null): string[] {
   return [times(c.speedup, 2), kv, `${c.passkey.found}/${c.passkey.total}`, top1].map((v) => (v === null ? '—' : at(v, c.length)));
 }
 
-function proseCells(m: Measured<ProseCell> | null): string[] {
-  if (!m) return ['—', '—', '—'];
-  const c = m.cell;
-  const kept = c.fullId === c.rowId ? 'reference' : `${c.kept}/${c.fullCorrect}`;
-  const kv = c.rowId.startsWith('patched/full/') ? 'reference' : times(c.kvRatio, 1);
-  return [kept, times(c.ttftRatio, 2), kv].map((v) => (v === null ? '—' : at(v, c.length)));
+/** One line per model in each cell, the model named beside the length: a 135M model's answers are not a 0.5B model's. */
+function proseCells(measured: ReadonlyArray<Measured<ProseCell>>): string[] {
+  if (measured.length === 0) return ['—', '—', '—'];
+  const perModel = measured.map((m) => {
+    const c = m.cell;
+    const kept = c.fullId === c.rowId ? 'reference' : `${c.kept}/${c.fullCorrect}`;
+    const kv = c.rowId.startsWith('patched/full/') ? 'reference' : times(c.kvRatio, 1);
+    return [kept, times(c.ttftRatio, 2), kv].map((v) => (v === null ? '—' : `${v} (${tag(c.length)}, ${m.modelId})`));
+  });
+  return [0, 1, 2].map((i) => perModel.map((cells) => cells[i]).join('<br>'));
 }
 
 function runLink(m: Measured<unknown> | null, anchors: ReadonlyMap<string, string>): string[] {
@@ -220,20 +239,23 @@ export const HEADLINE_HEADING = '## Headline figures (latest full run per policy
 export function headlineSection(rows: readonly HeadlineRow[], runLog: string): string {
   if (rows.length === 0) return '';
   const anchors = sectionAnchorsByFile(runLog);
-  const models = [...new Set(rows.flatMap((r) => [r.passkey?.model, r.prose?.model]).filter((m): m is string => m !== undefined))];
+  // each model once, with the id its prose lines name
+  const ids = new Map(rows.flatMap((r) => r.prose.map((m): [string, string] => [m.model, m.modelId])));
+  const names = [...new Set(rows.flatMap((r) => [r.passkey?.model, ...r.prose.map((m) => m.model)]).filter((m): m is string => m !== undefined))];
+  const models = names.map((name) => (ids.has(name) ? `${name} (${ids.get(name)})` : name));
   const lines = [
     HEADLINE_HEADING,
     '',
     "Each row is a policy on the patched build (stock full KV is the baseline); each task's figures come from the latest full-mode run that measured the row, " +
       'at the longest length that run measured (in brackets): **pass-key** (synthetic) TTFT speed-up over stock full KV, steady KV smaller than full f16, ' +
       "pass keys found and top-1 agreement with stock full KV; **prose** (real-document QA) answers kept of the same build's full KV's correct ones, " +
-      `TTFT against stock full KV and KV smaller than patched full KV; a dash where the task has no measurement; model ${models.join(', ')}; the runs are linked.`,
+      `TTFT against stock full KV and KV smaller than patched full KV, one line per model (named beside the length); a dash where the task has no measurement; models ${models.join(', ')}; the runs are linked.`,
     '',
     '| policy | FA | pass-key TTFT | pass-key KV | pass keys | top-1 | prose kept | prose TTFT | prose KV | runs |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
-    const runs = [...runLink(r.passkey, anchors), ...runLink(r.prose, anchors)].join(', ');
+    const runs = [...runLink(r.passkey, anchors), ...r.prose.flatMap((m) => runLink(m, anchors))].join(', ');
     lines.push(`| ${r.policy} | ${r.flashAttention ? 'on' : 'off'} | ${[...passkeyCells(r.passkey), ...proseCells(r.prose)].join(' | ')} | ${runs} |`);
   }
   lines.push('');

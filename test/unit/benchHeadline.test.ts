@@ -30,8 +30,8 @@ function passkeyRun(file: string, startedAt: string, mode: 'full' | 'quick', cel
   return { file, results: { mode, startedAt, model: { name: 'SmolLM2' }, source: { commit: 'f00d', dirtyFiles: 0 }, cells } as unknown as BenchResults };
 }
 
-function proseRun(file: string, startedAt: string, mode: 'full' | 'quick', cells: ProseCell[]): BenchRun<ProseResults> {
-  return { file, results: { task: 'prose-qa', mode, startedAt, model: { id: 'smollm2', name: 'SmolLM2' }, source: { commit: 'f00d', dirtyFiles: 0 }, cells } as unknown as ProseResults };
+function proseRun(file: string, startedAt: string, mode: 'full' | 'quick', cells: ProseCell[], modelId = 'smollm2'): BenchRun<ProseResults> {
+  return { file, results: { task: 'prose-qa', mode, startedAt, model: { id: modelId, name: modelId }, source: { commit: 'f00d', dirtyFiles: 0 }, cells } as unknown as ProseResults };
 }
 
 const passkeyRuns = [
@@ -53,6 +53,8 @@ const proseRuns = [
     proseCell('patched/vatp:budget=0.2/fa-off', 2048, { kept: 4, fullCorrect: 9 }),
   ]),
   proseRun('bench/2026-12-03-prose-quick-smollm2.json', '2026-12-03T00:00:00Z', 'quick', [proseCell('patched/vatp:budget=0.2/fa-off', 4096, { kept: 0 })]),
+  // a later run of another model replaces none of the first model's figures: both are shown
+  proseRun('bench/2026-12-04-prose-qwen2.json', '2026-12-04T00:00:00Z', 'full', [proseCell('patched/vatp:budget=0.2/fa-off', 2048, { kept: 3, fullCorrect: 8 })], 'qwen2'),
 ];
 
 // the run log as runSection and proseSection write it: the same heading twice, one run without a section
@@ -77,9 +79,12 @@ describe('collectHeadline', () => {
   it("takes the latest run's cell at the longest length that run measured, never a quick run's", () => {
     const lazy = rows.find((r) => r.rowId === 'patched/lazy/fa-off');
     expect(lazy?.passkey).toMatchObject({ file: 'bench/2026-11-22-full-2.json', cell: { length: 4096, speedup: 4.1 } });
-    expect(lazy?.prose).toBeNull();
+    expect(lazy?.prose).toEqual([]);
     const vatp = rows.find((r) => r.rowId === 'patched/vatp:budget=0.2/fa-off');
-    expect(vatp?.prose).toMatchObject({ file: 'bench/2026-12-02-prose-smollm2.json', cell: { length: 2048, kept: 4 } });
+    expect(vatp?.prose).toMatchObject([
+      { file: 'bench/2026-12-04-prose-qwen2.json', modelId: 'qwen2', cell: { length: 2048, kept: 3 } },
+      { file: 'bench/2026-12-02-prose-smollm2.json', modelId: 'smollm2', cell: { length: 2048, kept: 4 } },
+    ]);
   });
 
   it('shows a bare lazy row of a run made before the default changed under the schedule it ran', () => {
@@ -107,14 +112,16 @@ describe('headline anchors', () => {
 describe('headlineSection', () => {
   const section = headlineSection(collectHeadline(passkeyRuns, proseRuns), runLog);
 
-  it('writes one line per row, both tasks side by side, the length in each cell', () => {
+  it('writes one line per row, both tasks side by side, the length in each cell and the model in each prose line', () => {
     expect(section).toContain('| lazy | off | 4.10× (4k) | — | 18/20 (4k) | 90.0% (4k) | — | — | — |');
-    expect(section).toContain('| vatp:budget=0.2 | off | 0.90× (2k) | 4.0× (2k) | 20/20 (2k) | 90.0% (2k) | 4/9 (2k) | 1.50× (2k) | 4.0× (2k) |');
-    expect(section).toContain('| full | off | — | — | — | — | reference (2k) | 1.00× (2k) | reference (2k) |');
+    expect(section).toContain(
+      '| vatp:budget=0.2 | off | 0.90× (2k) | 4.0× (2k) | 20/20 (2k) | 90.0% (2k) | 3/8 (2k, qwen2)<br>4/9 (2k, smollm2) | 1.50× (2k, qwen2)<br>1.50× (2k, smollm2) | 4.0× (2k, qwen2)<br>4.0× (2k, smollm2) |',
+    );
+    expect(section).toContain('| full | off | — | — | — | — | reference (2k, smollm2) | 1.00× (2k, smollm2) | reference (2k, smollm2) |');
   });
 
   it("links a run's section by its anchor, and the JSON file when no section links it", () => {
-    expect(section).toContain('[2026-11-22-full-2](#2026-11-22--full-run-1), [2026-12-02-prose-smollm2](bench/2026-12-02-prose-smollm2.json) |');
+    expect(section).toContain('[2026-11-22-full-2](#2026-11-22--full-run-1), [2026-12-04-prose-qwen2](bench/2026-12-04-prose-qwen2.json), [2026-12-02-prose-smollm2](bench/2026-12-02-prose-smollm2.json) |');
   });
 
   it('goes first in the header, above the real-document frontier and the method; the run log is kept', () => {
