@@ -11,11 +11,12 @@ export interface PolicyPreset {
 
 const SYNTHETIC = 'the synthetic pass-key task';
 const NOT_ON_PROSE = 'Not yet measured on real documents.';
-/** Where the measured figures come from: docs/BENCHMARKS.md, real-document QA, 2026-12-02, 20 depths each. */
+/** Where the measured figures come from: docs/BENCHMARKS.md, real-document QA, 20 depths each (SmolLM2 2026-12-02, Qwen 2026-12-06). */
 const MEASURED_ON = 'SmolLM2-135M, 2 AMD EPYC cores';
+const MEASURED_ON_QWEN = 'Qwen2.5-0.5B, 2 Intel Xeon cores';
 const PROSE_LAZY_TRADE =
-  `About 1.3–1.4× faster first token on real documents of 2k–4k tokens (${MEASURED_ON}); at 2k it kept the 4 answers full KV got right and ` +
-  "agreed with full on 95% of its answer tokens. Faster schedules lost answers; the 4× pass-key schedule kept none.";
+  `About 1.3–1.4× faster first token on real documents of 2k–4k tokens. At 2k it kept 19 of the 21 answers full KV got right (${MEASURED_ON_QWEN}) ` +
+  `and 4 of 4 (${MEASURED_ON}). Faster schedules lost answers; the 4× pass-key schedule kept none.`;
 
 const AUTO_TRADE =
   'Chosen before each answer from the free memory, the model and the prompt: the full cache when it fits, else a cache sized to the prompt or an 8-bit one (both near-exact); ' +
@@ -38,7 +39,7 @@ export const POLICY_PRESETS: readonly PolicyPreset[] = [
     trade: PROSE_LAZY_TRADE,
   },
   { spec: 'lazy+kv:type=q8_0', label: 'Lazy prefill + 8-bit KV cache', trade: `Lazy prefill's first token with half the KV memory. ${NOT_ON_PROSE}` },
-  { spec: 'vatp:budget=0.25,pool=7', label: 'Value-aware eviction (KV a quarter of the prompt)', trade: `KV a quarter of the prompt. On real documents of 1k tokens (${MEASURED_ON}, budget 0.2) it kept only 4 of the 9 answers full KV got right, at 4× smaller KV; on ${SYNTHETIC} (8k) it kept every pass key at 5.3× smaller KV.` },
+  { spec: 'vatp:budget=0.25,pool=7', label: 'Value-aware eviction (KV a quarter of the prompt)', trade: `KV a quarter of the prompt. On real documents of 2k tokens (${MEASURED_ON_QWEN}, budget 0.2) it kept only 8 of the 21 answers full KV got right, at 4× smaller KV (SmolLM2 at 1k: 4 of 9); on ${SYNTHETIC} (8k) it kept every pass key at 5.3× smaller KV.` },
   {
     spec: 'vatp:budget=0.25,pool=7,when=prompt,reuse=disk',
     label: 'Value-aware eviction, chosen per question (fast follow-ups; full-size peak)',
