@@ -43,7 +43,9 @@ export const POLICY_PRESETS: readonly PolicyPreset[] = [
   {
     spec: 'vatp:budget=0.25,pool=7,when=prompt,reuse=disk',
     label: 'Value-aware eviction, chosen per question (fast follow-ups; full-size peak)',
-    trade: `Chooses what to keep after reading the question; follow-ups reuse the document from disk. Peak memory is a full cache. ${NOT_ON_PROSE}`,
+    trade:
+      `Chooses what to keep after reading the question; follow-ups reuse the document from disk. Peak memory is a full cache. On real documents of 2k tokens (${MEASURED_ON_QWEN}, budget 0.2) ` +
+      'it kept 13 of the 21 answers full KV got right, where eviction while reading kept 8.',
   },
   { spec: 'snapkv:budget=0.25', label: 'SnapKV eviction (KV a quarter of the prompt)', trade: `KV a quarter of the prompt. On real documents of 1k tokens (${MEASURED_ON}, budget 0.2) it kept only 1 of the 9 answers full KV got right.` },
   { spec: 'simlayerkv', label: 'Trim lazy-looking layers (after sift calibrate)', trade: `Layers that only look at the first and latest tokens keep only those. ${NOT_ON_PROSE}` },
