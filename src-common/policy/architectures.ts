@@ -6,7 +6,7 @@
 export const LAZY_PREFILL_ARCHITECTURES: readonly string[] = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'];
 
 /** Graph builders that give SimLayerKV's trimmed layers a window cache (llama-sift-kv-budget.cpp). */
-export const SIMLAYERKV_ARCHITECTURES: readonly string[] = ['llama'];
+export const SIMLAYERKV_ARCHITECTURES: readonly string[] = ['llama', 'qwen2'];
 
 /**
  * Architectures with sliding-window layers (gemma3 only when the file sets a window): their window

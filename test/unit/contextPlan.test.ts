@@ -115,8 +115,8 @@ describe('context plans and their KV cost', () => {
     expect(plan('vatp:budget=0.2', 1000, stock).notices).toEqual(['VATP needs the patched build; this turn kept every token.']);
     // StreamingLLM ranks nothing: it runs on the stock build
     expect(plan('streaming:budget=0.2', 1000, stock).eviction?.budgetTokens).toBe(256);
-    const qwen = { ...smol, architecture: 'qwen2' };
-    expect(plan('simlayerkv:layers=1', 1000, patched, qwen).notices).toEqual(['SimLayerKV does not support qwen2 models yet; this turn trimmed no layer.']);
+    const phi3 = { ...smol, architecture: 'phi3' };
+    expect(plan('simlayerkv:layers=1', 1000, patched, phi3).notices).toEqual(['SimLayerKV does not support phi3 models yet; this turn trimmed no layer.']);
   });
 
   it('lazy prefill on a sliding-window model keeps the whole window cache', () => {

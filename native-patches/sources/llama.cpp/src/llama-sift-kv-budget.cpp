@@ -63,8 +63,10 @@ std::unique_ptr<llama_hparams> llama_sift_take_layout(const llama_model & model)
     if (layout.trimmed_layers.empty()) {
         return nullptr;
     }
-    // the builder must pick the windowed cache per layer, and the model must not have its own SWA
-    if (model.arch != LLM_ARCH_LLAMA || model.hparams.swa_type != LLAMA_SWA_TYPE_NONE) {
+    // the builder must pick the windowed cache per layer (llama and qwen2 do, patch 0005), and the
+    // model must not have its own SWA
+    const bool builder_has_window = model.arch == LLM_ARCH_LLAMA || model.arch == LLM_ARCH_QWEN2;
+    if (!builder_has_window || model.hparams.swa_type != LLAMA_SWA_TYPE_NONE) {
         LLAMA_LOG_WARN("%s: trimmed-layer layout not supported for this architecture, ignored\n", __func__);
         return nullptr;
     }
