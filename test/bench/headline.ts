@@ -222,7 +222,9 @@ function proseCells(measured: ReadonlyArray<Measured<ProseCell>>): string[] {
     const c = m.cell;
     const kept = c.fullId === c.rowId ? 'reference' : `${c.kept}/${c.fullCorrect}`;
     const kv = c.rowId.startsWith('patched/full/') ? 'reference' : times(c.kvRatio, 1);
-    return [kept, times(c.ttftRatio, 2), kv].map((v) => (v === null ? '—' : `${v} (${tag(c.length)}, ${m.modelId})`));
+    const ttft = times(c.ttftRatio, 2);
+    const revival = c.ttftWithRevivalRatio === null || c.ttftWithRevivalRatio === undefined ? '' : `, ${times(c.ttftWithRevivalRatio, 2)} with revival`;
+    return [kept, ttft === null ? null : `${ttft}${revival}`, kv].map((v) => (v === null ? '—' : `${v} (${tag(c.length)}, ${m.modelId})`));
   });
   return [0, 1, 2].map((i) => perModel.map((cells) => cells[i]).join('<br>'));
 }

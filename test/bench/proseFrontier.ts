@@ -26,6 +26,8 @@ export interface FrontierPoint {
   /** Forced through full's answers: top-1 agreement over every position, and the mean KL; null if not measured. */
   forced: { top1Agreement: number; meanKl: number } | null;
   ttftRatio: number | null;
+  /** Rows that revive after the first token: stock's TTFT / (TTFT + revival), the second token's wait counted. */
+  ttftWithRevivalRatio: number | null;
   kvRatio: number | null;
   /** The run it comes from: docs/bench/<file>. */
   file: string;
@@ -55,6 +57,7 @@ export function collectFrontier(runs: ReadonlyArray<{ file: string; results: Pro
         sameAsFull: c.fullId === c.rowId ? c.questions : c.sameAsFull,
         forced: c.fullId === c.rowId ? { top1Agreement: 1, meanKl: 0 } : (c.forced ?? null),
         ttftRatio: c.ttftRatio,
+        ttftWithRevivalRatio: c.ttftWithRevivalRatio ?? null,
         kvRatio: c.rowId.startsWith('patched/full/') ? 1 : c.kvRatio,
         file,
         startedAt: results.startedAt,
@@ -118,6 +121,11 @@ export function frontierPlot(points: readonly FrontierPoint[]): string | null {
   return renderFigure({ title: 'Real-document QA: answers kept vs speed and memory (latest full run per model, length and row)', panels });
 }
 
+/** A row that revives after the first token also says when the answer goes on: the revival is waited for. */
+export function withRevival(ratio: number | null | undefined): string {
+  return ratio === null || ratio === undefined ? '' : ` (${times(ratio)} counting the revival before the second token)`;
+}
+
 export function frontierSection(points: readonly FrontierPoint[], plotFile: string | null): string {
   if (points.length === 0) return '';
   const lines = [
@@ -136,7 +144,7 @@ export function frontierSection(points: readonly FrontierPoint[], plotFile: stri
     const isFull = p.rowId.startsWith('patched/full/');
     lines.push(
       `| ${p.model} | ${tag(p.length)} | ${p.label} | ${isFull ? 'reference' : p.keptShare === null ? '— (full got none)' : `${p.kept}/${p.fullCorrect} (${Math.round(p.keptShare * 100)}%)`} | ` +
-        `${isFull ? 'reference' : `${p.sameAsFull}/${p.questions}`} | ${isFull ? 'reference' : p.forced ? `${(p.forced.top1Agreement * 100).toFixed(1)}%, ${p.forced.meanKl.toFixed(3)}` : '—'} | ${p.correct}/${p.questions} | ${times(p.ttftRatio)} | ${isFull ? 'reference' : times(p.kvRatio)} | [${p.startedAt.slice(0, 10)}](${p.file}) |`,
+        `${isFull ? 'reference' : `${p.sameAsFull}/${p.questions}`} | ${isFull ? 'reference' : p.forced ? `${(p.forced.top1Agreement * 100).toFixed(1)}%, ${p.forced.meanKl.toFixed(3)}` : '—'} | ${p.correct}/${p.questions} | ${times(p.ttftRatio)}${withRevival(p.ttftWithRevivalRatio)} | ${isFull ? 'reference' : times(p.kvRatio)} | [${p.startedAt.slice(0, 10)}](${p.file}) |`,
     );
   }
   lines.push('');

@@ -35,6 +35,9 @@ export interface ProseCell {
   ttftMedianMs: number | null;
   /** Stock full KV's TTFT / this row's, median over cases paired by prompt. */
   ttftRatio: number | null;
+  /** Rows that revive after the first token: stock's TTFT / (this row's TTFT + its revival), paired; the wait before the second token counted. */
+  ttftWithRevivalRatio?: number | null;
+  reviveMedianMs?: number | null;
   kvBytesSteadyMedian: number | null;
   /** Patched full KV's steady bytes / this row's (5 = 5× smaller). */
   kvRatio: number | null;
@@ -118,6 +121,7 @@ export function summarizeProse(raw: ProseRawRun, suite: ProseSuite): ProseCell[]
         forced: pooledFidelity(turns),
         ttftMedianMs: median(turns.map((t) => t.ttftMs)),
         ttftRatio: stockTurns ? pairedSpeedup(new Map(stockTurns.map((t) => [t.round, t.ttftMs])), new Map(turns.map((t) => [t.round, t.ttftMs]))) : null,
+        ...revivalCost(stockTurns, turns),
         kvBytesSteadyMedian: steady,
         kvRatio: ratioOf(fullSteady, steady),
         turns,
@@ -125,6 +129,17 @@ export function summarizeProse(raw: ProseRawRun, suite: ProseSuite): ProseCell[]
     }
   }
   return cells;
+}
+
+/** What reviving after the first token costs: the second token comes only after it. */
+function revivalCost(stockTurns: ProseTurn[] | undefined, turns: ProseTurn[]): { ttftWithRevivalRatio: number | null; reviveMedianMs: number | null } {
+  const revived = turns.filter((t) => t.reviveMs !== null && t.reviveMs !== undefined);
+  if (revived.length === 0) return { ttftWithRevivalRatio: null, reviveMedianMs: null };
+  const untilFull = new Map(turns.map((t) => [t.round, t.ttftMs + (t.reviveMs ?? 0)]));
+  return {
+    ttftWithRevivalRatio: stockTurns ? pairedSpeedup(new Map(stockTurns.map((t) => [t.round, t.ttftMs])), untilFull) : null,
+    reviveMedianMs: median(revived.map((t) => t.reviveMs!)),
+  };
 }
 
 function lengthTag(length: number): string {
@@ -184,6 +199,13 @@ export function proseSection(results: ProseResults, jsonFile: string): string {
     ),
   );
   lines.push('');
+  for (const c of results.cells.filter((x) => x.reviveMedianMs !== null && x.reviveMedianMs !== undefined)) {
+    lines.push(
+      `- ${lengthTag(c.length)} ${c.label} completed its pruned tokens after the first answer token (revive=on) in a median ${(c.reviveMedianMs! / 1000).toFixed(2)} s, ` +
+        `which the second token waits for: first token plus revival is ${ratio(c.ttftWithRevivalRatio ?? null)} stock's TTFT, against ${ratio(c.ttftRatio)} for the first token alone.`,
+    );
+  }
+  if (results.cells.some((x) => x.reviveMedianMs !== null && x.reviveMedianMs !== undefined)) lines.push('');
   const lost = results.cells.filter((c) => c.fullId !== c.rowId && c.kept < c.fullCorrect);
   if (lost.length) {
     lines.push("Answers lost (full of the same build answered; the question's fact depths, then this row's answer):", '');

@@ -36,6 +36,8 @@ export interface ProseTurn {
   notice: string | null;
   /** The lazy schedule the engine ran (a bare `lazy` is the model's default); null for other policies. */
   lazy: { pruneLayers: number[]; keep: number[]; scoreFrom: number; obsWindow: number } | null;
+  /** Pruned tokens completed after the first answer token (lazy revive=on): the second token waits for it; null when none. */
+  reviveMs?: number | null;
   /** Forced through patched full KV's answer (suite.forcedFidelity); null for full rows or when not measured. */
   fidelity: { positions: number; top1Agreement: number; meanKl: number } | null;
 }
@@ -97,6 +99,7 @@ async function runTurn(ctx: ProseContext, state: RowState, task: ProseCase): Pro
       kvBytesPeak: metrics.kvBytesPeak,
       notice: metrics.notice !== null && metrics.notice !== '' ? metrics.notice : null,
       lazy: metrics.lazy ? { pruneLayers: metrics.lazy.pruneLayers, keep: metrics.lazy.keep, scoreFrom: metrics.lazy.scoreFrom, obsWindow: metrics.lazy.obsWindow } : null,
+      reviveMs: metrics.lazy && metrics.lazy.revived > 0 ? metrics.lazy.reviveMs : null,
       fidelity: null,
     };
   } finally {

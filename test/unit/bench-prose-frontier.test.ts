@@ -2,7 +2,7 @@
 // full-mode cell per model, length and row, never a quick run, as a table and a plot.
 import { describe, expect, it } from 'vitest';
 import { collectFrontier, frontierPlot, frontierSection } from '../bench/proseFrontier.js';
-import type { ProseCell, ProseResults } from '../bench/proseReport.js';
+import { proseSection, type ProseCell, type ProseResults } from '../bench/proseReport.js';
 import { benchmarksHeader, withCurrentHeader } from '../bench/markdownReport.js';
 
 function cell(rowId: string, over: Partial<ProseCell> = {}): ProseCell {
@@ -49,5 +49,24 @@ describe('collectFrontier', () => {
     old.results.source = { commit: '10d894cb48d429d4ad7dcb16f3d5bf4658c7884b', dirtyFiles: 0 };
     const [point] = collectFrontier([old]);
     expect(point).toMatchObject({ rowId: 'patched/lazy:at=4/8/16,keep=0.35/0.2/0.1,from=3,window=8/fa-off', label: 'patched · lazy:at=4/8/16,keep=0.35/0.2/0.1,from=3,window=8 (the default then) · FA off' });
+  });
+});
+
+describe('a row that revives after the first token', () => {
+  const revived = cell('patched/lazy:revive=on/fa-off', { ttftRatio: 2.4, ttftWithRevivalRatio: 0.96, reviveMedianMs: 5200 });
+
+  it('shows beside its TTFT what the second token waits for, in the frontier and in its run', () => {
+    const [point] = collectFrontier([run('2026-12-06T00:00:00Z', 'full', [revived])]);
+    expect(frontierSection([point!], null)).toContain('| 2.40× (0.96× counting the revival before the second token) |');
+    const results = {
+      ...run('2026-12-06T00:00:00Z', 'full', [revived]).results,
+      machine: { cpuModel: 'cpu', logicalCores: 2, ramBytes: 2 ** 30, os: 'linux', node: 'v22', loadAverageAtStart: 0 },
+      model: { id: 'qwen2', name: 'Qwen', fileName: 'q.gguf', architecture: 'qwen2', sha256: 'x' },
+      source: { commit: 'abc', dirtyFiles: 0 }, builds: {}, command: 'npm run bench', durationSec: 1,
+      suite: { lengths: [4096], depths: [0], answerTokens: 48, seed: 's', corpus: ['a'] }, notes: [], skipped: [],
+    } as unknown as ProseResults;
+    expect(proseSection(results, 'bench/x.json')).toContain(
+      "completed its pruned tokens after the first answer token (revive=on) in a median 5.20 s, which the second token waits for: first token plus revival is 0.96× stock's TTFT, against 2.40× for the first token alone.",
+    );
   });
 });
