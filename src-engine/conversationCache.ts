@@ -116,6 +116,8 @@ export function conversationAfterTurn(
 
 interface RunningRevival {
   done: Promise<{ tokens: number; ms: number }>;
+  /** The prompt whose pruned tokens it completes: a follow-up goes on from these tokens. */
+  promptTokens: number;
 }
 
 /** The revival of the last lazy turn's pruned tokens, run while the engine is otherwise idle. */
@@ -135,7 +137,12 @@ export class ConversationRevival {
     })();
     // settled by the next turn; never an unhandled rejection meanwhile
     done.catch(() => undefined);
-    this.running = { done };
+    this.running = { done, promptTokens };
+  }
+
+  /** The length of the prompt being revived, or null when no revival runs. */
+  get revivingPromptTokens(): number | null {
+    return this.running?.promptTokens ?? null;
   }
 
   /** Resolves when no revival runs (whether it succeeded is for `settle` to say). */

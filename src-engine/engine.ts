@@ -16,7 +16,7 @@ import { loadLlama } from './loadLlama.js';
 import { probeAttention, type AttentionProbeRequest, type AttentionProbeResult } from './attentionProbe.js';
 import type { LogitsProbeRequest, LogitsProbeResult } from './forcedLogits.js';
 import { probeLazyPrefill, type LazyPrefillRequest, type LazyPrefillResult } from './lazyPrefillProbe.js';
-import { hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
+import { cancelPrefill, hasKvBudgets, hasLazyPrefill, hasObservation, resetLazyState } from './siftNative.js';
 import { ConversationRevival, conversationAfterTurn, evictedContinuation, historyFor, reusablePrefix, type EvictedContinuation, type EvictedConversation } from './conversationCache.js';
 import { SavedConversations, SAVE_MIN_READ_TOKENS, type SavedKvAction } from './savedConversations.js';
 import { ConversationMove, firstReadPlan, followsTrimmedConversation, followUpPlan, type MoveHost } from './conversationMove.js';
@@ -237,6 +237,22 @@ export class Engine {
     return { ...preview, cachedTokens: saved?.sharedTokens ?? 0, cacheSource: saved ? 'disk' : null };
   }
 
+  /**
+   * The last lazy turn's pruned tokens are revived while idle for its follow-up. Any other turn
+   * (another document or conversation, another policy, a prompt read whole) would wait seconds for
+   * a cache it then drops: the revival is stopped instead, and the kept sequence with it.
+   */
+  private async stopUnusedRevival(request: TurnRequest, prompt: Token[]): Promise<void> {
+    const revived = this.revival.revivingPromptTokens;
+    const live = this.contexts.liveSequence;
+    if (revived === null || live === null) return;
+    const samePolicy = requestedAuto(request.policy) || this.contexts.liveFor(this.parseRequestPolicy(request.policy).spec) === live;
+    const goesOn = live.compareContextTokens(prompt).firstDifferentIndex >= revived;
+    if (request.cachePrompt !== false && samePolicy && goesOn) return;
+    cancelPrefill(this.llama, live.context);
+    await this.revival.settle(this.contexts);
+  }
+
   /** Leading tokens of `prompt` a turn under `spec` would reuse from the sequence the last turn kept. */
   private cachedTokens(spec: string, prompt: Token[]): number {
     const live = this.contexts.liveFor(spec);
@@ -286,9 +302,10 @@ export class Engine {
     // TTFT counts from here: tokenizing, auto's choice, stages and a revival wait are the person's wait too
     const receivedAt = performance.now();
     const loaded = this.requireLoaded();
+    const prompt = renderChatTokens(loaded.model, request.messages);
+    await this.stopUnusedRevival(request, prompt);
     // the last conversation's move into its trimmed context (lazy+simlayerkv), which follows its revival
     const move = await this.move.settle(this.contexts);
-    const prompt = renderChatTokens(loaded.model, request.messages);
     const profile = request.layerProfile ?? null;
     const auto = requestedAuto(request.policy);
     const selection = auto ? await chooseAuto(this.choiceHost(), auto, prompt.length, request) : null;
@@ -391,7 +408,7 @@ export class Engine {
     const worthSaving = this.saved.enabled && outcome.metrics.prefillTokens >= SAVE_MIN_READ_TOKENS && continuation.kind === 'generate' && request.cachePrompt !== false;
     // a windowed cache was saved at the document's end instead: it cannot be cut back to it now
     if ((after.next === 'whole' || after.next === 'reviving') && kept && worthSaving && history?.allowErase) {
-      this.saved.startSaving(turnPlan, kept, request.cacheLabel, this.revival.finished(), () => this.contexts.liveSequence === kept);
+      this.saved.startSaving(turnPlan, kept, request.cacheLabel, this.revival.succeeded(), () => this.contexts.liveSequence === kept);
     }
     // after the revival and the save, both of the full-size cache
     if (moves) {

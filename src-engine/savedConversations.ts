@@ -99,11 +99,12 @@ export class SavedConversations {
    * Saves a turn's kept sequence while idle, once `ready` (a lazy turn's revival) resolves and if
    * it is still the kept one; the next call on the engine waits for it (`settle`).
    */
-  startSaving(plan: ContextPlan, sequence: LlamaContextSequence, label: string | undefined, ready: Promise<void>, stillKept: () => boolean): void {
+  startSaving(plan: ContextPlan, sequence: LlamaContextSequence, label: string | undefined, ready: Promise<boolean>, stillKept: () => boolean): void {
     const scope = this.scope(plan.policy.spec, plan.shape);
     const description = this.description(plan.policy.spec, label);
     const saving = (async () => {
-      await ready;
+      // a revival that failed or was stopped left holes: that cache is never saved
+      if (!(await ready)) return;
       if (sequence.disposed || !stillKept()) return;
       await this.store.save(scope, sequence, description);
     })();

@@ -229,4 +229,17 @@ describe('follow-up questions reuse the cache the last turn left', () => {
     expect(idle.logits.length).toBe(follow.length + 1);
     expect(differingLogits(idle.logits, revivedAtOnce.logits)).toBe(0);
   });
+  it('lazy: a turn on another document stops the idle revival instead of waiting for it, and drops the kept cache', async () => {
+    const first = await turn('lazy', FIRST);
+    expect(first.conversation.next).toBe('reviving');
+    const other: ChatMessage[] = [{ role: 'user', content: `${DOCUMENT.slice(2000)}\n\nWhat does the Zoom/Restore Height toggle do?` }];
+    const elsewhere = await turn('full', other);
+    // nothing was waited for: the revival was stopped, so no revival is reported to this turn
+    expect(elsewhere.conversation.revived).toBeNull();
+    expect(elsewhere.answer.length).toBeGreaterThan(0);
+    // the first conversation's cache was dropped with its stopped revival: it is read again, whole
+    const again = await turn('lazy', conversation(first.answer));
+    expect(again.conversation.reusedTokens).toBe(0);
+    expect(again.metrics.lazy!.pruned).toBeGreaterThan(0);
+  });
 });
