@@ -145,11 +145,6 @@ export class ConversationRevival {
     return this.running?.promptTokens ?? null;
   }
 
-  /** Resolves when no revival runs (whether it succeeded is for `settle` to say). */
-  async finished(): Promise<void> {
-    await this.running?.done.catch(() => undefined);
-  }
-
   /** Resolves when no revival runs: false when the one that ran failed (its cache has holes). */
   async succeeded(): Promise<boolean> {
     if (!this.running) return true;
