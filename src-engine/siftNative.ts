@@ -212,7 +212,7 @@ export function readPrefillProgress(llama: Llama, context: LlamaContext): number
   return progress && progress.total > 0 ? Math.min(1, progress.done / progress.total) : 0;
 }
 
-/** Stops the running lazy prefill before its next ubatch; its promise then rejects. */
+/** Stops the running lazy prefill or revival inside the ubatch in flight (CPU backends; after it elsewhere); its promise then rejects. */
 export function cancelPrefill(llama: Llama, context: LlamaContext): void {
   addonOf(llama).siftCancel?.(nativeContextOf(context));
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+struct llama_context;
 struct llama_memory_i;
 
 // the plain caches a segmented prefill works on: the one cache, or an iSWA cache's full and
@@ -32,6 +33,18 @@ std::vector<uint8_t> sift_select_kept(
         const std::vector<uint8_t> & forced,
                          int32_t     n_keep_target,
                          int32_t     n_pool);
+
+// Stop (llama_sift_cancel) within the ubatch in flight, not after it: while a segmented prefill or a
+// revival runs, the context's abort callback, which ggml's CPU backend polls between graph nodes,
+// reads the cancel flag. A callback the caller set is left alone (a stop then waits for the ubatch,
+// as it does on backends that never poll one).
+struct sift_abort_scope {
+    llama_context & ctx;
+    const bool installed;
+
+    sift_abort_scope(llama_context & ctx, bool caller_has_callback);
+    ~sift_abort_scope();
+};
 
 // a segmented prefill or a revival: restores the context's settings when the prefill ends, however it ends
 struct sift_prefill_scope {

@@ -12,7 +12,7 @@
 // a layer it was not computed in. All of it is off unless llama_sift_prefill runs, and restored when
 // it ends (sift_prefill_scope). Progress is counted in token-layers (the schedule fixes every
 // segment's token count, so the total is known at the start); llama_sift_cancel stops the prefill
-// before its next ubatch. Both are atomics, safe from another thread.
+// inside the ubatch in flight (sift_abort_scope). Both are atomics, safe from another thread.
 //
 // Hooks (native-patches/llama.cpp): llama-context (the members this file uses), llama-cparams.
 
@@ -28,6 +28,23 @@
 #include <cmath>
 #include <numeric>
 #include <vector>
+
+static bool sift_abort_requested(void * data) {
+    return static_cast<const llama_context *>(data)->sift_cancelled.load();
+}
+
+sift_abort_scope::sift_abort_scope(llama_context & ctx, bool caller_has_callback)
+    : ctx(ctx), installed(!caller_has_callback) {
+    if (installed) {
+        ctx.set_abort_callback(sift_abort_requested, &ctx);
+    }
+}
+
+sift_abort_scope::~sift_abort_scope() {
+    if (installed) {
+        ctx.set_abort_callback(nullptr, nullptr);
+    }
+}
 
 int32_t llama_context::sift_run_segment(
         llama_seq_id seq_id, int32_t begin, int32_t end, bool reenter,
@@ -75,7 +92,8 @@ int32_t llama_context::sift_run_segment(
         const int ret = decode(batch);
         llama_batch_free(batch);
         if (ret != 0) {
-            return ret;
+            // 2: the graph stopped part-way, which sift_abort_scope's callback asks when cancelled
+            return ret == 2 && sift_cancelled.load() ? -4 : ret;
         }
 
         sift_progress_done += (int64_t) n_c*(std::min(end, n_layer) - begin);
@@ -138,6 +156,7 @@ int32_t llama_context::sift_prefill(
     }
 
     sift_prefill_scope scope(cparams, caches, seq_id);
+    sift_abort_scope   abort_scope(*this, abort_callback != nullptr);
     scope.keep_masked = params.keep_masked;
     sift_bounds = bounds;
 

@@ -27,6 +27,7 @@ int32_t llama_context::sift_revive(llama_seq_id seq_id, double & ms) {
     }
 
     sift_prefill_scope scope(cparams, caches, seq_id);
+    sift_abort_scope   abort_scope(*this, abort_callback != nullptr);
     // every earlier position is valid by the time a revived token attends to it: alive tokens were
     // computed by the prefill, pruned ones earlier in this pass (positions ascend); no mask needed
     for (auto * kv : caches) {
