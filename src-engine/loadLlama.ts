@@ -35,8 +35,18 @@ interface LlamaCreateOptions {
   tempDir: false;
 }
 
+/**
+ * llama.cpp's report of a graph it stopped part-way (status 1, GGML_STATUS_ABORTED). Only Stop
+ * asks for that (sift_abort_scope, while a lazy prefill or revival runs), so it is no error.
+ */
+export function isAbortReport(message: string): boolean {
+  return /failed with error 1$|compute status: 1$/.test(message.trim());
+}
+
 function quietLogger(level: LlamaLogLevel, message: string): void {
-  if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(`[llama] ${message}\n`);
+  if (level !== LlamaLogLevel.error && level !== LlamaLogLevel.fatal) return;
+  if (level === LlamaLogLevel.error && isAbortReport(message)) return;
+  process.stderr.write(`[llama] ${message}\n`);
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadLlama } from '../../src-engine/loadLlama.js';
+import { isAbortReport, loadLlama } from '../../src-engine/loadLlama.js';
 import type { NativeBuildRecord } from '../../src-engine/nativeBuilds.js';
 
 // A build whose addon cannot load (here: an empty file, as a missing GPU runtime leaves dlopen
@@ -49,5 +49,16 @@ describe('loading a native build that cannot load here', () => {
   it('asks for a rebuild when a CPU build cannot load', async () => {
     fakeBuild('cpu');
     await expect(loadLlama('stock')).rejects.toThrow(/the stock engine \(built with CPU\) cannot load on this machine: .+; rebuild it with `npm run setup`/);
+  });
+});
+
+// Stop ends a lazy prefill inside its graph; llama.cpp logs that as an error, which it is not.
+describe("llama.cpp's log of a stopped graph", () => {
+  it('is recognised as the abort Stop asked for, and only that', () => {
+    expect(isAbortReport('graph_compute: ggml_backend_sched_graph_compute_async failed with error 1')).toBe(true);
+    expect(isAbortReport('process_ubatch: failed to compute graph, compute status: 1\n')).toBe(true);
+    expect(isAbortReport('graph_compute: ggml_backend_sched_graph_compute_async failed with error -1')).toBe(false);
+    expect(isAbortReport('process_ubatch: failed to compute graph, compute status: -2')).toBe(false);
+    expect(isAbortReport('decode: failed to find a memory slot for batch of size 512')).toBe(false);
   });
 });
