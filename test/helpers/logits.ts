@@ -6,3 +6,10 @@ export function differingLogits(a: readonly Float32Array[], b: readonly Float32A
   a.forEach((row, i) => row.forEach((v, j) => (count += Object.is(v, b[i]?.[j]) ? 0 : 1)));
   return count + Math.abs(a.length - b.length);
 }
+
+/** node-llama-cpp's logits map for one evaluated token as a dense row (NaN where it gave none). */
+export function logitsRow(map: ReadonlyMap<number, number>): Float32Array {
+  const row = new Float32Array(map.size).fill(Number.NaN);
+  for (const [token, value] of map) row[token] = value;
+  return row;
+}

@@ -10,6 +10,7 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLlama } from '../../src-engine/loadLlama.js';
 import { adoptNativeTokens, lazyPrefill, readLastLogits, resetLazyState, type LazySchedule } from '../../src-engine/siftNative.js';
+import { logitsRow } from '../helpers/logits.js';
 import { passkeyDocument } from '../helpers/passkey.js';
 import { testModelPath } from '../helpers/testModel.js';
 
@@ -42,9 +43,7 @@ describe('lazy prefill with several sequences in one context', () => {
     const [output] = await sequence.controlledEvaluate([[token, { generateNext: { logits: true } }]]);
     const map = output?.next?.logits;
     if (!map) throw new Error('no logits');
-    const row = new Float32Array(map.size).fill(Number.NaN);
-    for (const [t, value] of map) row[t] = value;
-    return row;
+    return logitsRow(map);
   }
 
   beforeAll(async () => {
