@@ -166,6 +166,8 @@ export interface LazyTurnMetrics {
   /** How tokens were scored: max-pooling kernel, and the first layer summed (-1: the prune point's previous layer only). */
   pool: number;
   scoreFrom: number;
+  /** Whole sentences of at most this many tokens ranked by their best token (0: each token alone). */
+  span: number;
   /** Prompt tokens whose attention scored the others (the last ones: with window=question, the question's). */
   obsWindow: number;
   segments: Array<{ firstLayer: number; tokens: number; ms: number }>;

@@ -60,6 +60,7 @@ export function lazyTurnMetrics(lazy: LazyTurn, stats: LazyPrefillStats): LazyTu
     keep: lazy.schedule.keep,
     pool: lazy.schedule.pool ?? 1,
     scoreFrom: lazy.schedule.scoreFrom ?? -1,
+    span: lazy.schedule.span ?? 0,
     obsWindow: lazy.schedule.obsWindow,
     segments: stats.segments,
     pruned: stats.pruned,

@@ -40,6 +40,8 @@ export interface LazySchedule {
   pool?: number;
   /** Sum the attention of every layer from this one up to each prune point; -1 or absent: the previous layer only. */
   scoreFrom?: number;
+  /** Rank whole sentences (runs of at most this many tokens) by their best token; 0 or absent: each token alone. */
+  span?: number;
   /** Keep pruned tokens absent (masked) after the prefill, until revived. */
   keepMasked?: boolean;
 }

@@ -8,6 +8,8 @@ export interface ResolvedLazySchedule {
   pool: number;
   /** First layer whose attention is summed into the scores; -1 = the prune point's previous layer only. */
   scoreFrom: number;
+  /** Rank whole sentences of at most this many tokens by their best token (0 = each token alone). */
+  span: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export function defaultLazySchedule(layers: number): Pick<ResolvedLazySchedule, 
 export function resolveLazySchedule(policy: LazyPolicy, layers: number): ResolvedLazySchedule {
   const scoring = {
     pool: policy.pool,
+    span: policy.span,
     scoreFrom: policy.scoreFrom === 'last' ? -1 : (policy.scoreFrom ?? Math.round(DEFAULT_SCORE_FROM * layers)),
   };
   if (scoring.scoreFrom >= layers) throw new Error(`lazy:from=${scoring.scoreFrom} is past this model's last layer (${layers - 1})`);

@@ -27,6 +27,8 @@ export interface LazyPolicy {
   pool: number;
   /** Score with every layer from this one up to the prune point (summed); 'last' = the prune point's previous layer only (LazyLLM); null = the default. */
   scoreFrom: number | 'last' | null;
+  /** Rank whole sentences (runs of at most `span` tokens) by their best token; 0 = each token alone. */
+  span: number;
   revive: boolean;
 }
 

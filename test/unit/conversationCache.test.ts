@@ -26,6 +26,7 @@ const lazy = (pruned: number, revived: number): LazyTurnMetrics => ({
   keep: [0.7],
   pool: 15,
   scoreFrom: 3,
+  span: 0,
   obsWindow: 18,
   segments: [],
   pruned,

@@ -7,6 +7,7 @@ const lazy: LazyTurnMetrics = {
   keep: [0.7, 0.6, 0.5],
   pool: 15,
   scoreFrom: 3,
+  span: 0,
   obsWindow: 18,
   segments: [],
   pruned: 2025,

@@ -127,10 +127,10 @@ class AddonSiftPrefillWorker : public Napi::AsyncWorker {
     public:
         AddonSiftPrefillWorker(const Napi::Env& env, AddonContext* context, llama_seq_id seqId, std::vector<llama_token> tokens,
                                std::vector<int32_t> pruneLayers, std::vector<float> keep, int32_t nSink, int32_t nRecent, int32_t obsWindow,
-                               bool keepMasked, int32_t nPool, int32_t scoreFrom)
+                               bool keepMasked, int32_t nPool, int32_t scoreFrom, int32_t spanMax)
             : Napi::AsyncWorker(env, "AddonSiftPrefillWorker"),
               context(context), seqId(seqId), tokens(std::move(tokens)), pruneLayers(std::move(pruneLayers)), keep(std::move(keep)),
-              nSink(nSink), nRecent(nRecent), obsWindow(obsWindow), keepMasked(keepMasked), nPool(nPool), scoreFrom(scoreFrom), deferred(Napi::Promise::Deferred::New(env)) {
+              nSink(nSink), nRecent(nRecent), obsWindow(obsWindow), keepMasked(keepMasked), nPool(nPool), scoreFrom(scoreFrom), spanMax(spanMax), deferred(Napi::Promise::Deferred::New(env)) {
             context->Ref();
         }
         ~AddonSiftPrefillWorker() {
@@ -144,7 +144,7 @@ class AddonSiftPrefillWorker : public Napi::AsyncWorker {
     protected:
         void Execute() {
             const llama_sift_prefill_params params = {
-                (int32_t) pruneLayers.size(), pruneLayers.data(), keep.data(), nSink, nRecent, obsWindow, keepMasked, nPool, scoreFrom,
+                (int32_t) pruneLayers.size(), pruneLayers.data(), keep.data(), nSink, nRecent, obsWindow, keepMasked, nPool, scoreFrom, spanMax,
             };
             const int32_t r = llama_sift_prefill(context->ctx, seqId, tokens.data(), (int32_t) tokens.size(), &params);
             if (r == -3) {
@@ -220,6 +220,7 @@ class AddonSiftPrefillWorker : public Napi::AsyncWorker {
         bool keepMasked;
         int32_t nPool;
         int32_t scoreFrom;
+        int32_t spanMax;
         llama_sift_prefill_stats stats = {};
         Napi::Promise::Deferred deferred;
 };
@@ -274,7 +275,8 @@ Napi::Value siftPrefill(const Napi::CallbackInfo& info) {
     auto* worker = new AddonSiftPrefillWorker(env, context, info[1].As<Napi::Number>().Int32Value(), std::move(tokens),
         std::move(pruneLayers), std::move(keep), int32Option(options, "nSink", 4), int32Option(options, "nRecent", 1),
         int32Option(options, "obsWindow", 1),
-        options.Has("keepMasked") && options.Get("keepMasked").ToBoolean().Value(), int32Option(options, "pool", 1), int32Option(options, "scoreFrom", -1));
+        options.Has("keepMasked") && options.Get("keepMasked").ToBoolean().Value(), int32Option(options, "pool", 1), int32Option(options, "scoreFrom", -1),
+        int32Option(options, "span", 0));
     worker->Queue();
     return worker->GetPromise();
 }

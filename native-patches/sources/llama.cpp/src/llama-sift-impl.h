@@ -10,6 +10,7 @@
 #include <vector>
 
 struct llama_context;
+struct llama_vocab;
 struct llama_memory_i;
 
 // the plain caches a segmented prefill works on: the one cache, or an iSWA cache's full and
@@ -24,7 +25,8 @@ std::vector<int32_t> sift_cell_positions(const llama_kv_cache * kv, llama_seq_id
 
 // at a prune point: which of the alive tokens (prompt indices) continue into the next segment (1)
 // and which leave for the aux cache (0), from acc, each KV head's attention on every prompt token
-// [n_head_kv][n_tokens]; forced tokens (sinks, the last ones) always continue (llama-sift-prune-score.cpp)
+// [n_head_kv][n_tokens]; forced tokens (sinks, the last ones) always continue; with spans (a span id
+// per prompt token, else empty), a span is ranked by its best alive token (llama-sift-prune-score.cpp)
 std::vector<uint8_t> sift_select_kept(
         const std::vector<float>   & acc,
                          int32_t     n_head_kv,
@@ -32,7 +34,12 @@ std::vector<uint8_t> sift_select_kept(
         const std::vector<int32_t> & alive,
         const std::vector<uint8_t> & forced,
                          int32_t     n_keep_target,
-                         int32_t     n_pool);
+                         int32_t     n_pool,
+        const std::vector<int32_t> & spans);
+
+// the sentence of each of the n_tokens tokens, numbered from 0: a sentence ends after a token whose
+// text ends it (. ! ? before closing quotes or brackets, or a line break), or after span_max tokens
+std::vector<int32_t> sift_sentence_spans(const llama_vocab & vocab, const llama_token * tokens, int32_t n_tokens, int32_t span_max);
 
 // Stop (llama_sift_cancel) within the ubatch in flight, not after it: while a segmented prefill or a
 // revival runs, the context's abort callback, which ggml's CPU backend polls between graph nodes,

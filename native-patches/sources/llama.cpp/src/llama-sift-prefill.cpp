@@ -192,6 +192,9 @@ int32_t llama_context::sift_prefill(
         c->sift_hole_from.erase(seq_id);
     }
 
+    // the sentence each prompt token belongs to, when whole sentences are ranked (empty: tokens alone)
+    const std::vector<int32_t> spans = params.span_max > 0 ? sift_sentence_spans(model.vocab, tokens, n_tokens, params.span_max) : std::vector<int32_t>();
+
     std::vector<int32_t> alive(n_tokens);            // prompt indices computed in this segment
     std::iota(alive.begin(), alive.end(), 0);
     std::vector<float> hidden;                       // [alive][n_embd], this segment's input
@@ -280,7 +283,7 @@ int32_t llama_context::sift_prefill(
                 }
             }
 
-            const std::vector<uint8_t> kept = sift_select_kept(acc, n_head_kv, n_tokens, alive, forced, n_keep_target, params.n_pool);
+            const std::vector<uint8_t> kept = sift_select_kept(acc, n_head_kv, n_tokens, alive, forced, n_keep_target, params.n_pool, spans);
 
             // the kept tokens carry their hidden state into the next segment; the others leave it
             // in the aux cache, so they can be completed later without recomputing a layer
@@ -364,7 +367,7 @@ int32_t llama_sift_prefill(
         const llama_token * tokens,
         int32_t n_tokens,
         const llama_sift_prefill_params * params) {
-    const llama_sift_prefill_params plain = {0, nullptr, nullptr, 0, 0, 1, false, 0, -1}; // no prune points: nothing is scored
+    const llama_sift_prefill_params plain = {0, nullptr, nullptr, 0, 0, 1, false, 0, -1, 0}; // no prune points: nothing is scored
     return ctx->sift_prefill(seq_id, tokens, n_tokens, params ? *params : plain);
 }
 

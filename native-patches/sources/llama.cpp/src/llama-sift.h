@@ -85,6 +85,7 @@ extern "C" {
         bool            keep_masked;  // after the prefill, keep masking pruned tokens until llama_sift_revive
         int32_t         n_pool;       // each KV head's scores are max-pooled over n_pool positions (<= 1: none)
         int32_t         score_from;   // < 0: score with the prune point's previous layer only; else sum every layer from this one on
+        int32_t         span_max;     // > 0: rank whole sentences (runs of at most span_max tokens) by their best token; 0: each token alone
     };
 
 #define LLAMA_SIFT_MAX_LAYERS   512
