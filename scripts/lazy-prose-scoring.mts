@@ -4,10 +4,13 @@
 // layer `at`), the worst rank fraction (0 = best) of the answer's tokens among the prompt's tokens.
 // A schedule keeps a fact when, at each of its prune points, that rank is under the point's keep
 // fraction (ignoring that earlier points remove competitors: a slight overestimate of the rank).
-//   [SIFT_MODEL=file.gguf] npx tsx scripts/lazy-prose-scoring.mts <length> [--windows 8,q] [--out file.json]
+//   [SIFT_MODEL=file.gguf] npx tsx scripts/lazy-prose-scoring.mts <length> [--windows 8,q] [--out file.json] [--sizes cache.json]
 // window `q` = the question's own tokens and the template's tail (question-aware observation).
+// Rules ending in +sent rank whole sentences by their best token (lazy:span, llama-sift-prune-score.cpp);
+// /p1 without max-pooling. --sizes reads the documents' sizes the bench stored (~/.cache/sift/bench-cache).
 // Ends with a replay: how many facts each candidate schedule (fractions of the depth) would keep.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadLlama } from '../src-engine/loadLlama.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { tokenize } from '../test/bench/fidelity.js';
 import { loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../src-main/models/proseCases.js';
@@ -19,6 +22,8 @@ const length = Number(args[0] ?? 2048);
 const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const windows = (opt('--windows') ?? '8,q').split(',');
 const outFile = opt('--out');
+const sizesFile = opt('--sizes');
+const SPAN_MAX = 48;
 const POOL = 15;
 
 const client = await EngineClient.start({ build: 'patched' });
@@ -29,9 +34,25 @@ const suite = buildProseSuite('full', { lengths: [length] });
 const sources = loadProseCorpus();
 const charsPerToken: Record<string, number> = {};
 for (const s of sources) charsPerToken[s.id] = 2500 / (await tokenize(client, s.text.slice(0, 2500))).length;
-const ctx = { suite, cache: { readJson: () => null, writeJson: () => {} } } as unknown as ProseContext;
+const stored = sizesFile ? (JSON.parse(readFileSync(sizesFile, 'utf8')) as unknown) : null;
+const ctx = { suite, cache: { readJson: () => stored, writeJson: () => {} } } as unknown as ProseContext;
+// the tokens' text, for sentence ends (the engine process has the model; this one only needs its vocabulary)
+const { llama } = await loadLlama('patched');
+const vocab = await llama.loadModel({ modelPath: model, gpuLayers: 0 });
+/** The native rule (llama-sift-prune-score.cpp): a sentence ends after . ! ? before closing quotes or brackets, a line break, or SPAN_MAX tokens. */
+function sentenceIds(tokens: number[]): Int32Array {
+  const ids = new Int32Array(tokens.length);
+  let id = 0, len = 0;
+  tokens.forEach((t, i) => {
+    ids[i] = id;
+    len++;
+    const piece = vocab.detokenize([t as never], true);
+    if (len >= SPAN_MAX || piece.includes('\n') || /[.!?]["')\] \t]*$/.test(piece)) { id++; len = 0; }
+  });
+  return ids;
+}
 const countTokens = async (c: ProseCase) => (await client.probeLogits({ messages: c.messages })).promptTokens.length;
-const { plan } = (await sizeLength(ctx, length, sources, charsPerToken, countTokens)) as { plan: ProseLengthPlan };
+const { plan } = (await sizeLength(ctx, length, sources, charsPerToken, countTokens, sizesFile ? 'stored' : null)) as { plan: ProseLengthPlan };
 
 function findRun(hay: number[], needle: number[], from = 0, to = hay.length): number {
   for (let i = from; i + needle.length <= to; i++) if (needle.every((t, k) => hay[i + k] === t)) return i;
@@ -57,7 +78,7 @@ async function answerSpan(tokens: number[], sentence: string, answer: string): P
   return sent.map((_, k) => at + k); // the whole sentence when the answer is tokenized differently in place
 }
 
-type Rule = { name: string; layers: (at: number, prev: number) => [number, number] };
+type Rule = { name: string; layers: (at: number, prev: number) => [number, number]; pool?: number; sentences?: boolean };
 // `from` is the lazy press's default: a tenth of the depth (3 on SmolLM2's 30 layers)
 const FROM = Math.round(0.1 * nLayer);
 const RULES: Rule[] = [
@@ -65,6 +86,8 @@ const RULES: Rule[] = [
   { name: 'prev', layers: (at, prev) => [prev, at] },
   { name: 'last4', layers: (at) => [Math.max(0, at - 4), at] },
   { name: 'last', layers: (at) => [at - 1, at] },
+  { name: 'from+sent', layers: (at) => [FROM, at], sentences: true },
+  { name: 'from+sent/p1', layers: (at) => [FROM, at], sentences: true, pool: 1 },
 ];
 const POINTS = Array.from({ length: nLayer }, (_, l) => l).filter((l) => l >= 2 && l < nLayer);
 const SHOWN = [0.27, 0.4, 0.53, 0.67, 0.8].map((f) => Math.round(f * nLayer));
@@ -91,6 +114,7 @@ for (const task of plan.cases.filter((c) => c.kind === 'single')) {
       console.log(`q${task.round}: the fact's sentence is tokenized differently in place; skipped`);
       continue;
     }
+    const sentences = sentenceIds(tokens);
     const obs = r.observation!;
     const H = obs.layers[0]!.nHeadKv;
     // per layer, per head, per position
@@ -109,13 +133,17 @@ for (const task of plan.cases.filter((c) => c.kind === 'single')) {
         const acc = new Float64Array(H * n);
         for (let il = lo; il < hi; il++) { const a = perLayer.get(il); if (a) for (let i = 0; i < acc.length; i++) acc[i] += a[i]!; }
         const score = new Float64Array(n), raw = new Float64Array(n);
-        const half = (POOL - 1) / 2;
+        const half = ((rule.pool ?? POOL) - 1) / 2;
         for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) {
           let b = acc[h * n + i]!;
           for (let d = Math.max(0, i - half); d <= Math.min(n - 1, i + half); d++) b = Math.max(b, acc[h * n + d]!);
           score[i] += b; raw[i] += acc[h * n + i]!;
         }
-        const order = [...Array(n).keys()].sort((a, b) => score[b]! - score[a]! || raw[b]! - raw[a]!);
+        // with sentences, a token ranks by its sentence's best token, then by its own score
+        const best = new Float64Array(n);
+        if (rule.sentences) for (let i = 0; i < n; i++) best[sentences[i]!] = Math.max(best[sentences[i]!]!, score[i]!);
+        const group = (i: number) => (rule.sentences ? best[sentences[i]!]! : score[i]!);
+        const order = [...Array(n).keys()].sort((a, b) => group(b) - group(a) || score[b]! - score[a]! || raw[b]! - raw[a]!);
         const rank = new Float64Array(n);
         order.forEach((t, idx) => { rank[t] = idx / n; });
         ranks[rule.name]![at] = Math.max(...span.map((p) => rank[p]!));
@@ -131,6 +159,12 @@ console.log(`${rows.length} probes in ${((Date.now() - started) / 1000).toFixed(
 // point (`from` rule; `last` for the from=last rows). FLOPs: the linear layers' share computed.
 const CANDIDATES: Array<{ at: number[]; keep: number[]; rule: string }> = [
   { at: [0.27, 0.67, 0.8], keep: [0.7, 0.6, 0.5], rule: 'from' },
+  { at: [0.27, 0.67, 0.8], keep: [0.7, 0.6, 0.5], rule: 'from+sent' },
+  { at: [0.27, 0.53, 0.8], keep: [0.6, 0.4, 0.25], rule: 'from+sent' },
+  { at: [0.2, 0.4, 0.6], keep: [0.5, 0.3, 0.2], rule: 'from+sent' },
+  { at: [0.2, 0.4, 0.6], keep: [0.5, 0.3, 0.2], rule: 'from+sent/p1' },
+  { at: [0.13, 0.27, 0.53], keep: [0.35, 0.2, 0.1], rule: 'from+sent' },
+  { at: [0.13, 0.27, 0.53], keep: [0.35, 0.2, 0.1], rule: 'from+sent/p1' },
   { at: [0.27, 0.53, 0.8], keep: [0.6, 0.4, 0.25], rule: 'from' },
   { at: [0.27, 0.53, 0.8], keep: [0.6, 0.4, 0.25], rule: 'last' },
   { at: [0.2, 0.4, 0.6], keep: [0.5, 0.3, 0.2], rule: 'from' },
@@ -148,4 +182,5 @@ for (const w of windows) {
   }
 }
 if (outFile) writeFileSync(outFile, JSON.stringify({ length, model, pool: POOL, points: POINTS, rules: RULES.map((r) => r.name), rows }, null, 1));
+await vocab.dispose();
 await client.close();
