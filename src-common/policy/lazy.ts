@@ -21,7 +21,9 @@ export interface ResolvedLazySchedule {
  * (the policy's default window). At 2k on SmolLM2-135M it kept 4 of the 4 answers full KV got
  * right and agreed with full on 94.8% of its answer tokens, at a 1.32× lower TTFT (1.39× at 4k).
  * The pass-key schedule it replaces (4/8/16 keeping 35/20/10%, the last 8 tokens scoring) was
- * 3.7× faster but kept 0 of 4 and agreed on 68.5%.
+ * 3.7× faster but kept 0 of 4 and agreed on 68.5%. Whole sentences are ranked by their best token
+ * (the span knob's default, 48): on Qwen2.5-0.5B at 4k that kept 19 of the 19 answers full KV got
+ * right, where the same schedule ranking tokens alone kept 15, at a 1.44× lower TTFT.
  */
 const DEFAULT_POINTS = [0.27, 0.67, 0.8];
 const DEFAULT_KEEP = [0.7, 0.6, 0.5];

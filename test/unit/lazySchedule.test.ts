@@ -23,7 +23,7 @@ describe('lazy schedules', () => {
 
   it('uses the policy schedule when given, checked against the model', () => {
     const lazy = parsePolicy('lazy:at=8/16,keep=0.4/0.2').lazy!;
-    expect(resolveLazySchedule(lazy, 30)).toEqual({ pruneLayers: [8, 16], keep: [0.4, 0.2], pool: 15, scoreFrom: 3, span: 0 });
+    expect(resolveLazySchedule(lazy, 30)).toEqual({ pruneLayers: [8, 16], keep: [0.4, 0.2], pool: 15, scoreFrom: 3, span: 48 });
     expect(() => resolveLazySchedule(lazy, 12)).toThrow(/past this model's last layer/);
   });
 });

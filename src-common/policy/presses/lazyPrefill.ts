@@ -32,7 +32,7 @@ export const lazyPrefillPress: PressDeclaration = {
     window: { pattern: COUNT_OR_QUESTION, default: 'question', description: "tokens are scored by the attention of this many last tokens; question = the question's own tokens and the template's tail" },
     pool: { pattern: COUNT, default: '15', description: "max-pooling kernel over positions of each KV head's scores, odd; 1 = none" },
     from: { pattern: LAYER_OR_LAST, default: null, description: "sum the attention of every layer from this one up to each prune point; last = the prune point's previous layer only, LazyLLM's rule (default: a tenth of the depth)" },
-    span: { pattern: COUNT, default: '0', description: 'rank whole sentences of at most this many tokens by their best token, so a fact is kept or pruned whole; 0 = each token alone' },
+    span: { pattern: COUNT, default: '48', description: 'rank whole sentences of at most this many tokens by their best token, so a fact is kept or pruned whole; 0 = each token alone' },
     revive: { values: ['on', 'off'], default: 'off', description: 'complete pruned tokens after the first answer token (off: at 8k reviving stalls the answer about as long as a full prefill)' },
   },
   requires: { native: 'lazyPrefill', architectures: LAZY_PREFILL_ARCHITECTURES, flashAttention: 'any', profile: 'none' },
