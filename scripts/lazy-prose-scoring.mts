@@ -9,13 +9,11 @@
 // Rules ending in +sent rank whole sentences by their best token (lazy:span, llama-sift-prune-score.cpp);
 // /p1 without max-pooling. --sizes reads the documents' sizes the bench stored (~/.cache/sift/bench-cache).
 // Ends with a replay: how many facts each candidate schedule (fractions of the depth) would keep.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadLlama } from '../src-engine/loadLlama.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import { tokenize } from '../test/bench/fidelity.js';
-import { loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../src-main/models/proseCases.js';
-import { buildProseSuite } from '../test/bench/proseSuite.js';
-import { sizeLength, type ProseContext } from '../test/bench/proseRun.js';
+import { prosePlan } from './prosePlan.mjs';
 
 const args = process.argv.slice(2);
 const length = Number(args[0] ?? 2048);
@@ -30,12 +28,7 @@ const client = await EngineClient.start({ build: 'patched' });
 const model = `${process.env.HOME}/.cache/sift/models/${process.env.SIFT_MODEL ?? 'SmolLM2-135M-Instruct.Q4_1.gguf'}`;
 const info = await client.loadModel({ path: model, contextSize: length });
 const nLayer = info.layers ?? 30;
-const suite = buildProseSuite('full', { lengths: [length] });
-const sources = loadProseCorpus();
-const charsPerToken: Record<string, number> = {};
-for (const s of sources) charsPerToken[s.id] = 2500 / (await tokenize(client, s.text.slice(0, 2500))).length;
-const stored = sizesFile ? (JSON.parse(readFileSync(sizesFile, 'utf8')) as unknown) : null;
-const ctx = { suite, cache: { readJson: () => stored, writeJson: () => {} } } as unknown as ProseContext;
+const { plan } = await prosePlan(client, length, sizesFile);
 // the tokens' text, for sentence ends (the engine process has the model; this one only needs its vocabulary)
 const { llama } = await loadLlama('patched');
 const vocab = await llama.loadModel({ modelPath: model, gpuLayers: 0 });
@@ -51,8 +44,6 @@ function sentenceIds(tokens: number[]): Int32Array {
   });
   return ids;
 }
-const countTokens = async (c: ProseCase) => (await client.probeLogits({ messages: c.messages })).promptTokens.length;
-const { plan } = (await sizeLength(ctx, length, sources, charsPerToken, countTokens, sizesFile ? 'stored' : null)) as { plan: ProseLengthPlan };
 
 function findRun(hay: number[], needle: number[], from = 0, to = hay.length): number {
   for (let i = from; i + needle.length <= to; i++) if (needle.every((t, k) => hay[i + k] === t)) return i;

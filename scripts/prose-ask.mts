@@ -3,12 +3,9 @@
 // A quick check of a scoring change on the questions a bench run lost, before a whole run.
 //   [SIFT_MODEL=file.gguf] npx tsx scripts/prose-ask.mts <length> --rounds 2,6 --policies 'lazy;lazy:span=48' [--sizes cache.json]
 // --sizes reads the documents' sizes the bench stored (~/.cache/sift/bench-cache); rounds count from 1.
-import { readFileSync } from 'node:fs';
 import { EngineClient } from '../src-main/engine/engineClient.js';
-import { tokenize } from '../test/bench/fidelity.js';
-import { answerMatches, loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../src-main/models/proseCases.js';
-import { buildProseSuite } from '../test/bench/proseSuite.js';
-import { sizeLength, type ProseContext } from '../test/bench/proseRun.js';
+import { answerMatches } from '../src-main/models/proseCases.js';
+import { prosePlan } from './prosePlan.mjs';
 
 const args = process.argv.slice(2);
 const length = Number(args[0] ?? 2048);
@@ -20,14 +17,7 @@ const sizesFile = opt('--sizes');
 const client = await EngineClient.start({ build: 'patched' });
 const model = `${process.env.HOME}/.cache/sift/models/${process.env.SIFT_MODEL ?? 'SmolLM2-135M-Instruct.Q4_1.gguf'}`;
 await client.loadModel({ path: model, contextSize: length });
-const suite = buildProseSuite('full', { lengths: [length] });
-const sources = loadProseCorpus();
-const charsPerToken: Record<string, number> = {};
-for (const s of sources) charsPerToken[s.id] = 2500 / (await tokenize(client, s.text.slice(0, 2500))).length;
-const stored = sizesFile ? (JSON.parse(readFileSync(sizesFile, 'utf8')) as unknown) : null;
-const ctx = { suite, cache: { readJson: () => stored, writeJson: () => {} } } as unknown as ProseContext;
-const countTokens = async (c: ProseCase) => (await client.probeLogits({ messages: c.messages })).promptTokens.length;
-const { plan } = (await sizeLength(ctx, length, sources, charsPerToken, countTokens, sizesFile ? 'stored' : null)) as { plan: ProseLengthPlan };
+const { suite, plan } = await prosePlan(client, length, sizesFile);
 
 for (const round of rounds) {
   const task = plan.cases.find((c) => c.round === round - 1);
