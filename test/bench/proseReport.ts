@@ -242,7 +242,10 @@ export function assembleProseResults(input: {
     const lazy = raw.lengths.flatMap((l) => l.turns.get(s.id) ?? []).find((t) => t.lazy)?.lazy;
     if (lazy) {
       const from = lazy.scoreFrom < 0 ? "each point's previous layer" : `layers from ${lazy.scoreFrom}`;
-      notes.push(`${rowLabel(s.row)} ran prune points ${lazy.pruneLayers.join('/')} keeping ${lazy.keep.map((k) => `${Math.round(k * 100)}%`).join('/')}, scored by ${from} (first question: ${lazy.obsWindow} scoring tokens)`);
+      // pool and span are absent from runs recorded before sentence ranking
+      const ranking = lazy.span ? `, whole sentences of up to ${lazy.span} tokens ranked by their best` : '';
+      const pooled = lazy.pool !== undefined ? `, pooled over ${lazy.pool}` : '';
+      notes.push(`${rowLabel(s.row)} ran prune points ${lazy.pruneLayers.join('/')} keeping ${lazy.keep.map((k) => `${Math.round(k * 100)}%`).join('/')}, scored by ${from}${pooled}${ranking} (first question: ${lazy.obsWindow} scoring tokens)`);
     }
   }
   const noticed = new Set(raw.lengths.flatMap((l) => [...l.turns.entries()].flatMap(([id, turns]) => turns.flatMap((t) => (t.notice ? [`${id}: ${t.notice}`] : [])))));

@@ -35,7 +35,7 @@ export interface ProseTurn {
   kvBytesPeak: number | null;
   notice: string | null;
   /** The lazy schedule the engine ran (a bare `lazy` is the model's default); null for other policies. */
-  lazy: { pruneLayers: number[]; keep: number[]; scoreFrom: number; obsWindow: number } | null;
+  lazy: { pruneLayers: number[]; keep: number[]; scoreFrom: number; obsWindow: number; pool?: number; span?: number } | null;
   /** Pruned tokens completed after the first answer token (lazy revive=on): the second token waits for it; null when none. */
   reviveMs?: number | null;
   /** Forced through patched full KV's answer (suite.forcedFidelity); null for full rows or when not measured. */
@@ -98,7 +98,7 @@ async function runTurn(ctx: ProseContext, state: RowState, task: ProseCase): Pro
       kvBytesSteady: metrics.kvBytesSteady,
       kvBytesPeak: metrics.kvBytesPeak,
       notice: metrics.notice !== null && metrics.notice !== '' ? metrics.notice : null,
-      lazy: metrics.lazy ? { pruneLayers: metrics.lazy.pruneLayers, keep: metrics.lazy.keep, scoreFrom: metrics.lazy.scoreFrom, obsWindow: metrics.lazy.obsWindow } : null,
+      lazy: metrics.lazy ? { pruneLayers: metrics.lazy.pruneLayers, keep: metrics.lazy.keep, scoreFrom: metrics.lazy.scoreFrom, obsWindow: metrics.lazy.obsWindow, pool: metrics.lazy.pool, span: metrics.lazy.span } : null,
       reviveMs: metrics.lazy && metrics.lazy.revived > 0 ? metrics.lazy.reviveMs : null,
       fidelity: null,
     };
