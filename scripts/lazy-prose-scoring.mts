@@ -8,7 +8,10 @@
 // window `q` = the question's own tokens and the template's tail (question-aware observation).
 // Rules ending in +sent rank whole sentences by their best token (lazy:span, llama-sift-prune-score.cpp);
 // /p1 without max-pooling. --sizes reads the documents' sizes the bench stored (~/.cache/sift/bench-cache).
-// Ends with a replay: how many facts each candidate schedule (fractions of the depth) would keep.
+// Ends with a replay: how many facts each candidate schedule (fractions of the depth) would keep,
+// and the same for eviction (one kept set for every layer, as a KV cell holds all of them): each
+// rule sums the attention of layers [from, last] and ranks the middle (after 20 sinks, before the
+// recent half of the budget); a fact is kept at budget b when it ranks among the middle's kept share.
 import { writeFileSync } from 'node:fs';
 import { loadLlama } from '../src-engine/loadLlama.js';
 import { EngineClient } from '../src-main/engine/engineClient.js';
@@ -83,6 +86,39 @@ const RULES: Rule[] = [
 const POINTS = Array.from({ length: nLayer }, (_, l) => l).filter((l) => l >= 2 && l < nLayer);
 const SHOWN = [0.27, 0.4, 0.53, 0.67, 0.8].map((f) => Math.round(f * nLayer));
 
+// eviction rules: the layers summed (fractions of the depth, to the last layer), pooling, sentences
+const EVICT_SINK = 20;
+type EvictRule = { name: string; from: number; pool: number; sentences: boolean };
+const EVICT_RULES: EvictRule[] = [0, 0.25, 0.5, 0.75].flatMap((from) => [
+  { name: `L${from}/p7`, from, pool: 7, sentences: false },
+  { name: `L${from}/p7+sent`, from, pool: 7, sentences: true },
+  { name: `L${from}/p1+sent`, from, pool: 1, sentences: true },
+]);
+const EVICT_BUDGETS = [0.2, 0.1];
+const evictRanks: Array<{ window: string; n: number; ranks: Record<string, number[]> }> = [];
+/** Per budget (a fraction of the prompt, the recent window half of it): the fact's worst rank among the middle candidates. */
+function evictionRank(rule: EvictRule, perLayer: Map<number, Float64Array>, H: number, n: number, span: number[], sentences: Int32Array): number[] {
+  const acc = new Float64Array(H * n);
+  for (let il = Math.round(rule.from * nLayer); il < nLayer; il++) { const a = perLayer.get(il); if (a) for (let i = 0; i < acc.length; i++) acc[i] += a[i]!; }
+  const half = (rule.pool - 1) / 2;
+  const score = new Float64Array(n);
+  for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) {
+    let b = 0;
+    for (let d = Math.max(0, i - half); d <= Math.min(n - 1, i + half); d++) b = Math.max(b, acc[h * n + d]!);
+    score[i] += b;
+  }
+  const best = new Float64Array(n);
+  if (rule.sentences) for (let i = 0; i < n; i++) best[sentences[i]!] = Math.max(best[sentences[i]!]!, score[i]!);
+  const group = (i: number) => (rule.sentences ? best[sentences[i]!]! : score[i]!);
+  // per budget: the fact's worst rank among the middle (-1 when it sits in the recent window)
+  return EVICT_BUDGETS.map((budget) => {
+    const recentFrom = n - Math.floor((budget * n) / 2);
+    const middle = [...Array(n).keys()].filter((i) => i >= EVICT_SINK && i < recentFrom);
+    const rank = new Map(middle.sort((a, b) => group(b) - group(a) || score[b]! - score[a]!).map((t, idx) => [t, idx]));
+    return Math.max(...span.map((p) => rank.get(p) ?? -1));
+  });
+}
+
 interface Row { round: number; document: number; depth: number; window: string; windowTokens: number; n: number; ranks: Record<string, Record<number, number>> }
 const rows: Row[] = [];
 const started = Date.now();
@@ -140,6 +176,7 @@ for (const task of plan.cases.filter((c) => c.kind === 'single')) {
         ranks[rule.name]![at] = Math.max(...span.map((p) => rank[p]!));
       });
     }
+    evictRanks.push({ window: w, n, ranks: Object.fromEntries(EVICT_RULES.map((rule) => [rule.name, evictionRank(rule, perLayer, H, n, span, sentences)])) });
     rows.push({ round: task.round, document: task.document, depth: fact.placedDepth, window: w, windowTokens: obsWindow, n, ranks });
     console.log(`q${task.round} depth ${fact.placedDepth.toFixed(2)} window ${w}(${obsWindow}): ` + RULES.map((rule) => `${rule.name} ` + SHOWN.map((at) => ranks[rule.name]![at]!.toFixed(2)).join('/')).join('  '));
   }
@@ -171,6 +208,20 @@ for (const w of windows) {
     const kept = probes.filter((r) => at.every((l, i) => r.ranks[c.rule]![l]! < c.keep[i]!)).length;
     console.log(`window ${w}: at=${at.join('/')} keep=${c.keep.join('/')} ${c.rule}: kept ${kept}/${probes.length} facts, FLOP limit ${(1 / flops).toFixed(2)}x`);
   }
+}
+for (const w of windows) {
+  const probes = evictRanks.filter((r) => r.window === w);
+  EVICT_BUDGETS.forEach((budget, b) => {
+    const line = EVICT_RULES.map((rule) => {
+      const kept = probes.filter((r) => {
+        const heavy = Math.floor(budget * r.n) - EVICT_SINK - Math.floor((budget * r.n) / 2);
+        const rank = r.ranks[rule.name]![b]!;
+        return rank < heavy;
+      }).length;
+      return `${rule.name} ${kept}`;
+    });
+    console.log(`eviction, window ${w}, budget ${budget}: facts kept of ${probes.length}: ${line.join('  ')}`);
+  });
 }
 if (outFile) writeFileSync(outFile, JSON.stringify({ length, model, pool: POOL, points: POINTS, rules: RULES.map((r) => r.name), rows }, null, 1));
 await vocab.dispose();
