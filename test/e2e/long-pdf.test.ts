@@ -152,7 +152,7 @@ describe('a ~6,000-token PDF, end to end', () => {
     await ui(page).newChat().click();
     await setSampling(page, { temperature: 0, maxTokens: 4 });
     await ui(page).settings().click();
-    await page.getByRole('combobox', { name: 'KV-cache policy' }).selectOption('vatp:budget=0.25,pool=7');
+    await page.getByRole('combobox', { name: 'KV-cache policy' }).selectOption('vatp:budget=0.25,chunk=sentence');
     await page.getByRole('button', { name: 'Close chat settings' }).click();
     await attach();
     await ui(page).message().fill('What was the name of the harbour master of Lindqvist?');
