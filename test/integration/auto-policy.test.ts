@@ -61,7 +61,7 @@ describe('policy auto on SmolLM2', () => {
   it('with memory for only part of the document, evicts to the largest budget that fits and warns', async () => {
     const limit = 40 * MiB;
     const { metrics } = await turn(limit);
-    expect(metrics.policy).toMatch(/^vatp:budget=\d+,pool=7\+kv:type=q8_0$/);
+    expect(metrics.policy).toMatch(/^vatp:budget=\d+,chunk=sentence\+kv:type=q8_0$/);
     expect(metrics.selection!.lossy).toBe(true);
     expect(metrics.selection!.explanation).toMatch(/most important tokens/);
     expect(metrics.notice).toMatch(/Eviction keeps part of the document/);
