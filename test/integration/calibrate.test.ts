@@ -103,8 +103,8 @@ describe('sift calibrate', () => {
       'kv:type=q8_0',
       'lazy',
       'lazy:at=8/16/24,keep=0.6/0.4/0.25,from=last,window=question',
-      'vatp:budget=0.5,pool=7',
-      'vatp:budget=0.2,pool=7',
+      'vatp:budget=0.5,chunk=sentence',
+      'vatp:budget=0.2,chunk=sentence',
       'snapkv:budget=0.2',
       'keydiff:budget=0.2',
     ]);
@@ -115,7 +115,7 @@ describe('sift calibrate', () => {
     }
     // an 8-bit cache keeps all the cells; eviction at a fifth keeps fewer, so its cache is smaller
     expect(frontier.points[0]!.kvSmaller).toBeGreaterThan(1.5);
-    expect(frontier.points.find((p) => p.policy === 'vatp:budget=0.2,pool=7')!.kvSmaller).toBeGreaterThan(frontier.points[0]!.kvSmaller);
+    expect(frontier.points.find((p) => p.policy === 'vatp:budget=0.2,chunk=sentence')!.kvSmaller).toBeGreaterThan(frontier.points[0]!.kvSmaller);
 
     const store = openStore({ dataDir });
     try {
