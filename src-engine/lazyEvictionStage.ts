@@ -1,8 +1,8 @@
 // lazy+evictor, first stage: the whole prompt is prefilled lazily (LazyLLM) in a full-size
 // context; the first answer token comes from that prefill's logits (the TTFT is lazy prefill's).
-// That token is then evaluated there with its attention observed, one eviction round drops the
-// pruned tokens and keeps the budget's best of the rest by it, and the token leaves the cache
-// again (the turn evaluates it next). The caller saves the sequence and goes on in a context of
+// The question (the prompt's last window) is then evaluated there again, with that token after it
+// and their attention observed; one eviction round drops the pruned tokens and keeps the budget's
+// best of the rest by it, and the token leaves the cache again (the turn evaluates it next). The caller saves the sequence and goes on in a context of
 // the budget's size, as when=prompt does (engine.ts), so the steady KV is the budget's.
 import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { EvictionPlan } from '../src-common/policy/contextPlan.js';
@@ -63,7 +63,7 @@ export async function lazyPrefillThenEvict(
       metrics.reviveMs = Math.round(revived.ms * 100) / 100;
     }
     adoptNativeTokens(sequence, prompt);
-    stage.prunedEvicted = await evictor.evictAfterLazyPrefill(lazy.revive ? 0 : stats.pruned, first);
+    stage.prunedEvicted = await evictor.evictAfterLazyPrefill(lazy.revive ? 0 : stats.pruned, first, lazy.schedule.nRecent);
     // no pruned token is left, so the masks over their cells must not outlive them
     resetLazyState(llama, sequence.context);
     const last = sequence.nextTokenIndex - 1;
