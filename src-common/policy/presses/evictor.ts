@@ -192,7 +192,7 @@ function lazyPrefillExclusions(scorer: Scorer): Exclusion[] {
     return [{ role: 'prefill', reason: `${scorer.name} keeps tokens by position, and lazy prefill leaves its pruned tokens without K/V in the deeper layers; use a ranked scorer (vatp, snapkv) with lazy` }];
   }
   if (scorer.attention === 'none') {
-    return [{ role: 'prefill', reason: `${scorer.name} ranks without attention, and the tokens a lazy prefill pruned are told apart by the attention the first answer token pays them; use vatp or snapkv with lazy` }];
+    return [{ role: 'prefill', reason: `${scorer.name} ranks without attention, and the tokens a lazy prefill pruned are told apart by the attention the question and the first answer token pay them; use vatp or snapkv with lazy` }];
   }
   if (scorer.attention === 'accumulate') {
     return [{ role: 'prefill', reason: `${scorer.name} ranks by attention summed over every query, and a lazy prefill observes only the last ones; use vatp or snapkv with lazy` }];
