@@ -348,8 +348,9 @@ export class TokenEvictor {
    * `scoringToken` (the first answer token) after them, their attention observed in every layer;
    * they attend to what they attended to in the prefill, since the native masks still hide the
    * pruned cells from them. With nothing pruned and a budget that holds it all nothing is ranked,
-   * and the scoring token is evaluated alone (the no-op stays exactly full KV's). Ranked by the first answer token's attention alone, lazy+vatp:budget=0.1,
-   * chunk=sentence kept 11 of full KV's 19 answers (Qwen 2k prose, AMD EPYC, 2026-12-07).
+   * and the scoring token is evaluated alone (the no-op stays exactly full KV's). On Qwen 2k prose
+   * lazy+vatp:budget=0.1,chunk=sentence kept 11 of full KV's 19 answers ranked by the first answer
+   * token alone (AMD EPYC), 18 of 21 ranked so (Intel Xeon; docs/BENCHMARKS.md 2026-12-07).
    * The `pruned` tokens left pruned (0 when revived) have no K/V after their prune point (the
    * masks hide those cells, so a token's attention there is exactly 0): none of them is kept, the
    * cache left holds only whole tokens, and the masks can go. The scoring token stays in the

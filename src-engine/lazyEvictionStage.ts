@@ -2,8 +2,9 @@
 // context; the first answer token comes from that prefill's logits (the TTFT is lazy prefill's).
 // The question (the prompt's last window) is then evaluated there again, with that token after it
 // and their attention observed; one eviction round drops the pruned tokens and keeps the budget's
-// best of the rest by it, and the token leaves the cache again (the turn evaluates it next). The caller saves the sequence and goes on in a context of
-// the budget's size, as when=prompt does (engine.ts), so the steady KV is the budget's.
+// best of the rest by it, and the token leaves the cache again (the turn evaluates it next). The
+// caller saves the sequence and goes on in a context of the budget's size, as when=prompt does
+// (engine.ts), so the steady KV is the budget's.
 import type { Llama, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { EvictionPlan } from '../src-common/policy/contextPlan.js';
 import { TokenEvictor, type EvictionStats } from './kvEviction.js';
