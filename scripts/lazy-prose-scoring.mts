@@ -209,6 +209,20 @@ for (const w of windows) {
     console.log(`window ${w}: at=${at.join('/')} keep=${c.keep.join('/')} ${c.rule}: kept ${kept}/${probes.length} facts, FLOP limit ${(1 / flops).toFixed(2)}x`);
   }
 }
+// One prune point (FastKV's shape: every token through the first `at` layers, a small share after):
+// per layer, the keep fraction each share of the facts needs, and the FLOP limit of keeping all.
+for (const w of windows) {
+  const probes = rows.filter((r) => r.window === w);
+  for (const rule of ['from+sent/p1', 'from+sent', 'from']) {
+    const line = POINTS.filter((at) => at > FROM).map((at) => {
+      const ranks = probes.map((r) => r.ranks[rule]![at]!).sort((a, b) => a - b);
+      const need = (share: number) => ranks[Math.max(0, Math.ceil(share * ranks.length) - 1)]! + 1 / probes[0]!.n;
+      const all = need(1);
+      return `L${at} ${need(0.9).toFixed(2)}/${need(1).toFixed(2)} (${(nLayer / (at + all * (nLayer - at))).toFixed(2)}x)`;
+    });
+    console.log(`one prune point, window ${w}, ${rule}: keep needed for 90%/all facts (FLOP limit keeping all): ${line.join('  ')}`);
+  }
+}
 for (const w of windows) {
   const probes = evictRanks.filter((r) => r.window === w);
   EVICT_BUDGETS.forEach((budget, b) => {
