@@ -15,7 +15,8 @@ export async function prosePlan(client: EngineClient, length: number, sizesFile:
   for (const s of sources) charsPerToken[s.id] = 2500 / (await tokenize(client, s.text.slice(0, 2500))).length;
   const stored = sizesFile ? (JSON.parse(readFileSync(sizesFile, 'utf8')) as unknown) : null;
   const ctx = { suite, cache: { readJson: () => stored, writeJson: () => {} } } as unknown as ProseContext;
-  const countTokens = async (c: ProseCase) => (await client.probeLogits({ messages: c.messages })).promptTokens.length;
+  // counted as the engine renders and tokenizes the prompt, nothing evaluated (an 8k prefill per count otherwise)
+  const countTokens = async (c: ProseCase) => (await client.planTurn({ messages: c.messages, sampling: { temperature: 0, topP: 1, maxTokens: 1 }, policy: 'full', cachePrompt: false })).promptTokens;
   const { plan } = (await sizeLength(ctx, length, sources, charsPerToken, countTokens, sizesFile ? 'stored' : null)) as { plan: ProseLengthPlan };
   return { suite, plan };
 }

@@ -217,7 +217,8 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
     charsPerToken[source.id] = sample.length / (await tokenize(client, sample)).length;
   }
   progress.note(`prose: ${Object.entries(charsPerToken).map(([id, r]) => `${id} ${r.toFixed(2)} chars/token`).join(', ')}`);
-  const countTokens = async (c: ProseCase) => (await client.probeLogits({ messages: c.messages })).promptTokens.length;
+  // counted as the engine renders and tokenizes the prompt, nothing evaluated (an 8k prefill per count otherwise)
+  const countTokens = async (c: ProseCase) => (await client.planTurn({ messages: c.messages, sampling: { temperature: 0, topP: 1, maxTokens: 1 }, policy: 'full', cachePrompt: false })).promptTokens;
 
   const lengths: ProseLengthRun[] = [];
   for (const length of suite.lengths) {
