@@ -2,9 +2,11 @@
 // length), answered greedily under each policy, as the bench asks them; prints answer, verdict, TTFT.
 // A quick check of a scoring change on the questions a bench run lost, before a whole run.
 //   [SIFT_MODEL=file.gguf] npx tsx scripts/prose-ask.mts <length> --rounds 2,6 --policies 'lazy;lazy:span=48' [--sizes cache.json]
-// --sizes reads the documents' sizes the bench stored (~/.cache/sift/bench-cache); rounds count from 1.
-// --kept also prints, under lazy prefill, how deep the prefill computed each fact sentence the
-// question needs and the sentences around it (the share of layers; 1 = every layer).
+// --sizes reads the documents' sizes the bench stored (~/.cache/sift/bench-cache), --depths the
+// run's fact depths (20 unless the bench was given --depths); rounds count from 1.
+// --kept also prints how deep a lazy prefill computed each fact sentence the question needs and
+// the text around it (the share of layers; 1 = every layer), or under eviction whether the cache
+// kept it (1 = all of it, 0 = some of it dropped).
 // --replay W then asks `full` again with only the text computed in at least share W of the layers
 // (the kept runs in order, nothing else changed): is the kept set enough when read whole?
 import { EngineClient } from '../src-main/engine/engineClient.js';
@@ -77,7 +79,8 @@ function describeFacts(task: ProseCase, kept: KeptText | null | undefined): stri
 const client = await EngineClient.start({ build: 'patched' });
 const model = `${process.env.HOME}/.cache/sift/models/${process.env.SIFT_MODEL ?? 'SmolLM2-135M-Instruct.Q4_1.gguf'}`;
 await client.loadModel({ path: model, contextSize: length });
-const { suite, plan } = await prosePlan(client, length, sizesFile);
+const depths = opt('--depths');
+const { suite, plan } = await prosePlan(client, length, sizesFile, depths === undefined ? undefined : Number(depths));
 
 for (const round of rounds) {
   const task = plan.cases.find((c) => c.round === round - 1);
@@ -88,7 +91,7 @@ for (const round of rounds) {
     const { answer, metrics } = await running.result;
     const verdict = answerMatches(answer, task.accept) ? 'correct' : 'wrong';
     console.log(`  ${policy}: ${verdict} ${(metrics.ttftMs / 1000).toFixed(1)} s “${answer.replace(/\s+/g, ' ').slice(0, 90)}”`);
-    if (showKept && metrics.kept?.basis === 'computed') for (const line of describeFacts(task, metrics.kept)) console.log(line);
+    if (showKept && metrics.kept) for (const line of describeFacts(task, metrics.kept)) console.log(line);
     if (replayShare !== null && metrics.kept?.basis === 'computed') {
       const replay = client.runTurn({ messages: keptOnly(task.messages, metrics.kept, replayShare), sampling: { temperature: 0, topP: 1, maxTokens: suite.answerTokens }, policy: 'full', cachePrompt: false }, () => {});
       const again = await replay.result;

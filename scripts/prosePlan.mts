@@ -8,8 +8,9 @@ import { loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../src-ma
 import { buildProseSuite } from '../test/bench/proseSuite.js';
 import { sizeLength, type ProseContext } from '../test/bench/proseRun.js';
 
-export async function prosePlan(client: EngineClient, length: number, sizesFile: string | undefined) {
-  const suite = buildProseSuite('full', { lengths: [length] });
+export async function prosePlan(client: EngineClient, length: number, sizesFile: string | undefined, depths?: number) {
+  // the bench's --depths: the facts' placements, and so the documents, depend on it
+  const suite = buildProseSuite('full', { lengths: [length], depths: depths ?? null });
   const sources = loadProseCorpus();
   const charsPerToken: Record<string, number> = {};
   for (const s of sources) charsPerToken[s.id] = 2500 / (await tokenize(client, s.text.slice(0, 2500))).length;
