@@ -9,6 +9,7 @@
 // kept it (1 = all of it, 0 = some of it dropped).
 // --replay W then asks `full` again with only the text computed in at least share W of the layers
 // (the kept runs in order, nothing else changed): is the kept set enough when read whole?
+import { createHash } from 'node:crypto';
 import { EngineClient } from '../src-main/engine/engineClient.js';
 import type { ChatMessage, KeptText } from '../src-common/engineTypes.js';
 import { answerMatches, type ProseCase } from '../src-main/models/proseCases.js';
@@ -91,7 +92,12 @@ for (const round of rounds) {
     const { answer, metrics } = await running.result;
     const verdict = answerMatches(answer, task.accept) ? 'correct' : 'wrong';
     console.log(`  ${policy}: ${verdict} ${(metrics.ttftMs / 1000).toFixed(1)} s “${answer.replace(/\s+/g, ' ').slice(0, 90)}”`);
-    if (showKept && metrics.kept) for (const line of describeFacts(task, metrics.kept)) console.log(line);
+    if (showKept && metrics.kept) {
+      // a digest of the kept ranges: two turns that kept the same text print the same one
+      const digest = createHash('sha256').update(JSON.stringify(metrics.kept.messages ?? [])).digest('hex').slice(0, 12);
+      console.log(`    kept ${metrics.kept.keptTokens} of ${metrics.kept.promptTokens} tokens (${metrics.kept.basis}, ranges ${digest})`);
+      for (const line of describeFacts(task, metrics.kept)) console.log(line);
+    }
     if (replayShare !== null && metrics.kept?.basis === 'computed') {
       const replay = client.runTurn({ messages: keptOnly(task.messages, metrics.kept, replayShare), sampling: { temperature: 0, topP: 1, maxTokens: suite.answerTokens }, policy: 'full', cachePrompt: false }, () => {});
       const again = await replay.result;
