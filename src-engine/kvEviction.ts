@@ -217,7 +217,7 @@ export class TokenEvictor {
     // unpooled, and only tokens with a letter or digit: pooling spreads a peak over its neighbours'
     // sentences, and line breaks draw attention from every query (measured at 32k: with both, the
     // needle's sentence ranked 27th of 176 and the document's first lines came first)
-    const importance = this.importance(n, sink, recentFrom, 1);
+    const importance = this.importance(n, sink, recentFrom, new Set(), 1);
     const held = this.sequence.contextTokens;
     const ends = Array.from({ length: n }, (_, i) => this.endsSentence(held[i]!));
     const runOf = sentenceRuns(this.origin.slice(0, n), ends, MAX_SENTENCE_TOKENS);
@@ -459,9 +459,12 @@ export class TokenEvictor {
 
   /**
    * One cache reading per slot, by token index: value norms relative to the slot's mean (VATP's
-   * value term), or key similarities as read. Slots without a reading get none.
+   * value term), or key similarities as read. Slots without a reading get none. The mean leaves out
+   * `unwritten`: tokens a lazy prefill pruned have no values after their prune point, and their
+   * cells hold whatever the context held before (zeros, or the previous turn's values), which
+   * would make the ranking depend on the turn before.
    */
-  private readings(kind: CacheReading, slots: readonly ScoreSlot[], n: number, round: RoundReads): Array<Float64Array | undefined> {
+  private readings(kind: CacheReading, slots: readonly ScoreSlot[], n: number, round: RoundReads, unwritten: ReadonlySet<number>): Array<Float64Array | undefined> {
     const context = this.sequence.context;
     const positions = readCellPositions(this.llama, context, sequenceIdOf(this.sequence), this.capacity);
     return slots.map(({ layer, head }) => {
@@ -474,9 +477,9 @@ export class TokenEvictor {
         if (index < 0 || index >= n) continue;
         const value = read.values[head * read.nCells + cell]!;
         values[index] = value;
-        sum += value;
+        if (!unwritten.has(index)) sum += value;
       }
-      const mean = sum / Math.max(1, n);
+      const mean = sum / Math.max(1, n - unwritten.size);
       if (kind === 'valueNorm' && mean > 0) for (let i = 0; i < n; i++) values[i] = values[i]! / mean;
       return values;
     });
@@ -528,13 +531,13 @@ export class TokenEvictor {
    * the candidates [from, to): a layer with large value norms, or a head that gives the middle
    * little, no longer decides the ranking by its scale alone.
    */
-  private importance(n: number, from: number, to: number, pool = this.policy.pool): Float64Array {
+  private importance(n: number, from: number, to: number, unwritten: ReadonlySet<number>, pool = this.policy.pool): Float64Array {
     const total = new Float64Array(n);
     const round = this.roundReads();
     const slots = this.scoredSlots(round);
     if (slots.length === 0) return total;
     const attention = this.needsScores ? this.attention() : null;
-    const readings = new Map(this.scorer.reads.map((kind) => [kind, this.readings(kind, slots, n, round)] as const));
+    const readings = new Map(this.scorer.reads.map((kind) => [kind, this.readings(kind, slots, n, round, unwritten)] as const));
     const { heads } = this.policy;
     slots.forEach((_, slot) => {
       const inputs: SlotInputs = { attention: attention?.[slot]?.subarray(0, n) ?? null };
@@ -585,7 +588,7 @@ export class TokenEvictor {
     let always = 0;
     for (let i = 0; i < n; i++) if ((i < sink || i >= recentFrom) && !dropped.has(i)) always++;
     const heavy = Math.max(0, keepAtMost - always);
-    const importance = this.importance(n, sink, recentFrom);
+    const importance = this.importance(n, sink, recentFrom, dropped);
     const middle = Array.from({ length: recentFrom - sink }, (_, k) => sink + k).filter((i) => !dropped.has(i));
     const kept = new Set(mostImportant(middle, importance, heavy, this.selectionUnits(n)));
     const keep: number[] = [];

@@ -69,6 +69,18 @@ describe('lazy prefill followed by eviction on the patched build', () => {
     expect(streamed).toBe(answer);
   });
 
+  it('lazy+vatp keeps the same tokens whatever the context held before (a full turn on the same prompt)', async () => {
+    // the pruned tokens' deeper cells are never written by a lazy prefill; a reused context holds
+    // the previous turn's values there, a fresh one zeros, and the ranking must read neither
+    const policy = 'lazy+vatp:budget=0.3,chunk=sentence';
+    const before = (await engine.runTurn(turn(policy), () => {}).result).metrics.kept;
+    await engine.runTurn(turn('full'), () => {}).result;
+    const after = (await engine.runTurn(turn(policy), () => {}).result).metrics.kept;
+    expect(before?.basis).toBe('evicted');
+    expect(after?.keptTokens).toBe(before?.keptTokens);
+    expect(after?.messages).toEqual(before?.messages);
+  });
+
   it('refuses what cannot follow a lazy prefill, with the reason', async () => {
     await expect(engine.runTurn(turn('lazy+h2o:budget=0.3'), () => {}).result).rejects.toThrow(/h2o ranks by attention summed over every query/);
     await expect(engine.runTurn(turn('lazy+vatp:budget=0.3,when=stream'), () => {}).result).rejects.toThrow(/when=stream does not combine with lazy/);
