@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import type { EngineClient } from '../src-main/engine/engineClient.js';
 import { tokenize } from '../test/bench/fidelity.js';
-import { loadProseCorpus, type ProseCase, type ProseLengthPlan } from '../src-main/models/proseCases.js';
+import { loadProseCorpus, type ProseLengthPlan } from '../src-main/models/proseCases.js';
 import { buildProseSuite } from '../test/bench/proseSuite.js';
-import { sizeLength, type ProseContext } from '../test/bench/proseRun.js';
+import { promptTokenCounter, sizeLength, type ProseContext } from '../test/bench/proseRun.js';
 
 export async function prosePlan(client: EngineClient, length: number, sizesFile: string | undefined, depths?: number) {
   // the bench's --depths: the facts' placements, and so the documents, depend on it
@@ -16,8 +16,7 @@ export async function prosePlan(client: EngineClient, length: number, sizesFile:
   for (const s of sources) charsPerToken[s.id] = 2500 / (await tokenize(client, s.text.slice(0, 2500))).length;
   const stored = sizesFile ? (JSON.parse(readFileSync(sizesFile, 'utf8')) as unknown) : null;
   const ctx = { suite, cache: { readJson: () => stored, writeJson: () => {} } } as unknown as ProseContext;
-  // counted as the engine renders and tokenizes the prompt, nothing evaluated (an 8k prefill per count otherwise)
-  const countTokens = async (c: ProseCase) => (await client.planTurn({ messages: c.messages, sampling: { temperature: 0, topP: 1, maxTokens: 1 }, policy: 'full', cachePrompt: false })).promptTokens;
+  const countTokens = promptTokenCounter(client);
   const { plan } = (await sizeLength(ctx, length, sources, charsPerToken, countTokens, sizesFile ? 'stored' : null)) as { plan: ProseLengthPlan };
   return { suite, plan };
 }

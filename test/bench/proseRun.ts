@@ -4,6 +4,7 @@
 // so the paired TTFT ratios compare turns on the same prompt run back to back.
 import { createHash } from 'node:crypto';
 import { EngineError } from '../../src-engine/engineError.js';
+import type { EngineClient } from '../../src-main/engine/engineClient.js';
 import type { BenchCache } from './cache.js';
 import type { EnginePool } from './engines.js';
 import { compareDistributions } from './divergence.js';
@@ -201,6 +202,11 @@ async function measureFidelity(ctx: ProseContext, task: ProseCase, active: RowSt
   }
 }
 
+/** A case's prompt tokens as the engine renders and tokenizes it, nothing evaluated (an 8k prefill per count otherwise). */
+export function promptTokenCounter(client: EngineClient): (c: ProseCase) => Promise<number> {
+  return async (c) => (await client.planTurn({ messages: c.messages, sampling: { temperature: 0, topP: 1, maxTokens: 1 }, policy: 'full', cachePrompt: false })).promptTokens;
+}
+
 export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
   const { suite, progress } = ctx;
   const rows = await prepareRows(suite.rows, ctx.pool, progress);
@@ -217,8 +223,7 @@ export async function runProseBench(ctx: ProseContext): Promise<ProseRawRun> {
     charsPerToken[source.id] = sample.length / (await tokenize(client, sample)).length;
   }
   progress.note(`prose: ${Object.entries(charsPerToken).map(([id, r]) => `${id} ${r.toFixed(2)} chars/token`).join(', ')}`);
-  // counted as the engine renders and tokenizes the prompt, nothing evaluated (an 8k prefill per count otherwise)
-  const countTokens = async (c: ProseCase) => (await client.planTurn({ messages: c.messages, sampling: { temperature: 0, topP: 1, maxTokens: 1 }, policy: 'full', cachePrompt: false })).promptTokens;
+  const countTokens = promptTokenCounter(client);
 
   const lengths: ProseLengthRun[] = [];
   for (const length of suite.lengths) {
