@@ -9,7 +9,7 @@ import { documentHeadline } from './documentHeadline.js';
 import { asMeasured, refreshHeadline } from './headline.js';
 import { benchmarksHeader, runLog, withCurrentHeader } from './markdownReport.js';
 import { paretoFrontier } from './plots.js';
-import type { ProseResults } from './proseReport.js';
+import { keptOfFull, type ProseResults } from './proseReport.js';
 
 export interface FrontierPoint {
   model: string;
@@ -143,7 +143,7 @@ export function frontierSection(points: readonly FrontierPoint[], plotFile: stri
   for (const p of points) {
     const isFull = p.rowId.startsWith('patched/full/');
     lines.push(
-      `| ${p.model} | ${tag(p.length)} | ${p.label} | ${isFull ? 'reference' : p.keptShare === null ? '— (full got none)' : `${p.kept}/${p.fullCorrect} (${Math.round(p.keptShare * 100)}%)`} | ` +
+      `| ${p.model} | ${tag(p.length)} | ${p.label} | ${isFull ? 'reference' : p.keptShare === null ? '— (full got none)' : keptOfFull(p.kept, p.fullCorrect, p.keptShare)} | ` +
         `${isFull ? 'reference' : `${p.sameAsFull}/${p.questions}`} | ${isFull ? 'reference' : p.forced ? `${(p.forced.top1Agreement * 100).toFixed(1)}%, ${p.forced.meanKl.toFixed(3)}` : '—'} | ${p.correct}/${p.questions} | ${times(p.ttftRatio)}${withRevival(p.ttftWithRevivalRatio)} | ${isFull ? 'reference' : times(p.kvRatio)} | [${p.startedAt.slice(0, 10)}](${p.file}) |`,
     );
   }

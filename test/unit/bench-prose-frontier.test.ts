@@ -2,7 +2,7 @@
 // full-mode cell per model, length and row, never a quick run, as a table and a plot.
 import { describe, expect, it } from 'vitest';
 import { collectFrontier, frontierPlot, frontierSection } from '../bench/proseFrontier.js';
-import { proseSection, type ProseCell, type ProseResults } from '../bench/proseReport.js';
+import { keptOfFull, proseSection, type ProseCell, type ProseResults } from '../bench/proseReport.js';
 import { benchmarksHeader, withCurrentHeader } from '../bench/markdownReport.js';
 
 function cell(rowId: string, over: Partial<ProseCell> = {}): ProseCell {
@@ -17,6 +17,15 @@ function cell(rowId: string, over: Partial<ProseCell> = {}): ProseCell {
 function run(startedAt: string, mode: 'full' | 'quick', cells: ProseCell[]): { file: string; results: ProseResults } {
   return { file: `bench/${startedAt.slice(0, 10)}-prose-smollm2.json`, results: { task: 'prose-qa', mode, startedAt, model: { id: 'smollm2' }, cells } as unknown as ProseResults };
 }
+
+describe('keptOfFull', () => {
+  it('cuts the share to a tenth of a percent, so 18 of 19 never reads as the 95% target', () => {
+    expect(keptOfFull(18, 19, 18 / 19)).toBe('18/19 (94.7%)');
+    expect(keptOfFull(19, 19, 1)).toBe('19/19 (100%)');
+    expect(keptOfFull(9, 10, 0.9)).toBe('9/10 (90%)');
+    expect(keptOfFull(17, 21, 17 / 21)).toBe('17/21 (80.9%)');
+  });
+});
 
 describe('collectFrontier', () => {
   const runs = [
