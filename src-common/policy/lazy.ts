@@ -1,5 +1,5 @@
 // The lazy-prefill schedule and scoring a model gets when the policy leaves them out. Pure.
-import type { LazyPolicy } from './spec.js';
+import type { LazyPolicy, LazyScheduleName } from './spec.js';
 
 export interface ResolvedLazySchedule {
   pruneLayers: number[];
@@ -25,14 +25,25 @@ export interface ResolvedLazySchedule {
  * (the span knob's default, 48): on Qwen2.5-0.5B at 4k that kept 19 of the 19 answers full KV got
  * right, where the same schedule ranking tokens alone kept 15, at a 1.44× lower TTFT.
  */
-const DEFAULT_POINTS = [0.27, 0.67, 0.8];
-const DEFAULT_KEEP = [0.7, 0.6, 0.5];
+/**
+ * The named schedules (`lazy:schedule=`), prune points as fractions of the depth. `light` is the
+ * default above. `balanced` prunes earlier and harder: 5/10/14 of Qwen2.5-0.5B's 24 layers keeping
+ * 50/30/20%, which at 4k kept 18 of the 19 answers full KV got right at a 2.37× lower TTFT
+ * (94.7%, just under the issue's 95%; it lost the two-passage question whose second sentence shares
+ * no word with the question), and at 8k 8 of 10 at 2.55× (a quick run; light: 9 of 10 at 1.46×);
+ * measured on Qwen only (docs/design/LAZY_PREFILL.md, "Between the two schedules").
+ */
+export const LAZY_SCHEDULES = {
+  light: { points: [0.27, 0.67, 0.8], keep: [0.7, 0.6, 0.5] },
+  balanced: { points: [5 / 24, 10 / 24, 14 / 24], keep: [0.5, 0.3, 0.2] },
+} as const satisfies Record<LazyScheduleName, { points: readonly number[]; keep: readonly number[] }>;
 const DEFAULT_SCORE_FROM = 0.1;
 
-export function defaultLazySchedule(layers: number): Pick<ResolvedLazySchedule, 'pruneLayers' | 'keep'> {
-  const at = DEFAULT_POINTS.map((f) => Math.max(1, Math.round(f * layers)));
+export function defaultLazySchedule(layers: number, name: LazyScheduleName = 'light'): Pick<ResolvedLazySchedule, 'pruneLayers' | 'keep'> {
+  const { points, keep } = LAZY_SCHEDULES[name];
+  const at = points.map((f) => Math.max(1, Math.round(f * layers)));
   const pruneLayers = at.filter((l, i) => l < layers && (i === 0 || l > at[i - 1]!));
-  return { pruneLayers, keep: DEFAULT_KEEP.slice(0, pruneLayers.length) };
+  return { pruneLayers, keep: keep.slice(0, pruneLayers.length) };
 }
 
 /** The policy's schedule and scoring, or the defaults, checked against the model's depth. */
@@ -43,7 +54,7 @@ export function resolveLazySchedule(policy: LazyPolicy, layers: number): Resolve
     scoreFrom: policy.scoreFrom === 'last' ? -1 : (policy.scoreFrom ?? Math.round(DEFAULT_SCORE_FROM * layers)),
   };
   if (scoring.scoreFrom >= layers) throw new Error(`lazy:from=${scoring.scoreFrom} is past this model's last layer (${layers - 1})`);
-  if (!policy.at || !policy.keep) return { ...defaultLazySchedule(layers), ...scoring };
+  if (!policy.at || !policy.keep) return { ...defaultLazySchedule(layers, policy.schedule), ...scoring };
   const beyond = policy.at.find((l) => l >= layers);
   if (beyond !== undefined) throw new Error(`lazy:at=${beyond} is past this model's last layer (${layers - 1})`);
   return { pruneLayers: policy.at, keep: policy.keep, ...scoring };

@@ -15,10 +15,14 @@ export interface PolicyPart {
   params: Record<string, string>;
 }
 
-/** LazyLLM's schedule; `at` absent means the model's default schedule (src-common/policy/lazy.ts). */
+/** A lazy schedule given by name, as fractions of the depth (src-common/policy/lazy.ts). */
+export type LazyScheduleName = 'light' | 'balanced';
+
+/** LazyLLM's schedule; `at` absent means the named schedule scaled to the model's depth (src-common/policy/lazy.ts). */
 export interface LazyPolicy {
   at: number[] | null;
   keep: number[] | null;
+  schedule: LazyScheduleName;
   sink: number;
   recent: number;
   /** Scoring queries: the last `window` prompt tokens, or 'question': the question's own tokens and the template's tail (the engine counts them per prompt). */

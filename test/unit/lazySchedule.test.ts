@@ -13,6 +13,15 @@ describe('lazy schedules', () => {
     expect(defaultLazySchedule(3).pruneLayers.every((l) => l >= 1 && l < 3)).toBe(true);
   });
 
+  it('scales the balanced schedule to 5/10/14 of Qwen2.5-0.5B\'s 24 layers keeping 50/30/20%, and refuses it beside at=', () => {
+    expect(defaultLazySchedule(24, 'balanced')).toEqual({ pruneLayers: [5, 10, 14], keep: [0.5, 0.3, 0.2] });
+    expect(defaultLazySchedule(30, 'balanced')).toEqual({ pruneLayers: [6, 13, 18], keep: [0.5, 0.3, 0.2] });
+    expect(resolveLazySchedule(parsePolicy('lazy:schedule=balanced').lazy!, 24)).toMatchObject({ pruneLayers: [5, 10, 14], keep: [0.5, 0.3, 0.2], span: 48, pool: 15 });
+    expect(resolveLazySchedule(parsePolicy('lazy').lazy!, 24)).toMatchObject({ pruneLayers: [6, 16, 19], keep: [0.7, 0.6, 0.5] });
+    expect(() => parsePolicy('lazy:schedule=balanced,at=4/8,keep=0.5/0.3')).toThrow(/not both/);
+    expect(() => parsePolicy('lazy:schedule=fastest')).toThrow();
+  });
+
   it('scores with pooled attention summed from a tenth of the depth, unless the policy says otherwise', () => {
     expect(resolveLazySchedule(parsePolicy('lazy').lazy!, 30)).toMatchObject({ pool: 15, scoreFrom: 3 });
     expect(resolveLazySchedule(parsePolicy('lazy:pool=1,from=last').lazy!, 30)).toMatchObject({ pool: 1, scoreFrom: -1 });

@@ -25,7 +25,7 @@ describe('policy spec grammar', () => {
   });
 
   it('parses lazy schedules, with defaults for the guards, and composes with kv', () => {
-    const defaults = { sink: 4, recent: 16, window: 'question', pool: 15, scoreFrom: null, span: 48 };
+    const defaults = { schedule: 'light', sink: 4, recent: 16, window: 'question', pool: 15, scoreFrom: null, span: 48 };
     expect(parsePolicy('lazy').lazy).toEqual({ at: null, keep: null, ...defaults, revive: false });
     expect(parsePolicy('lazy:revive=on').lazy).toMatchObject({ revive: true });
     const policy = parsePolicy('lazy:at=4/12/20,keep=0.5/0.3/0.2,revive=off+kv:type=q8_0');

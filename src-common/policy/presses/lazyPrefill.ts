@@ -25,8 +25,14 @@ export const lazyPrefillPress: PressDeclaration = {
   role: 'prefill',
   summary: 'LazyLLM: prefill prunes the least-attended prompt tokens from the deeper layers (faster first token)',
   knobs: {
-    at: { pattern: LAYER_LIST, default: null, description: "prune points: the layers the kept tokens continue into, increasing (default: the model's schedule, ~27/67/80% of the depth)" },
-    keep: { pattern: FRACTION_LIST, default: null, description: 'fraction of the prompt computed after each prune point, never growing (default: 0.7/0.6/0.5 with the default schedule)' },
+    at: { pattern: LAYER_LIST, default: null, description: "prune points: the layers the kept tokens continue into, increasing (default: the named schedule scaled to the depth)" },
+    keep: { pattern: FRACTION_LIST, default: null, description: "fraction of the prompt computed after each prune point, never growing (default: the named schedule's)" },
+    schedule: {
+      values: ['light', 'balanced'],
+      default: 'light',
+      description:
+        "the schedule when at/keep are not given, scaled to the model's depth: light keeps 70/60/50% from 27/67/80% of the depth; balanced keeps 50/30/20% from 21/42/58% (Qwen2.5-0.5B's layers 5/10/14), faster and a little lossier",
+    },
     sink: { pattern: COUNT, default: '4', description: 'first tokens never pruned' },
     recent: { pattern: COUNT, default: '16', description: 'last tokens never pruned' },
     window: { pattern: COUNT_OR_QUESTION, default: 'question', description: "tokens are scored by the attention of this many last tokens; question = the question's own tokens and the template's tail" },
@@ -51,6 +57,7 @@ export const lazyPrefillPress: PressDeclaration = {
     const at = params['at'] ? params['at'].split('/').map(Number) : null;
     const keep = params['keep'] ? params['keep'].split('/').map(Number) : null;
     if ((at === null) !== (keep === null)) throw new PolicySpecError('lazy: give both at= and keep=, or neither for the default');
+    if (at && params['schedule'] !== 'light') throw new PolicySpecError('lazy: schedule= names a schedule; give it or at= and keep=, not both');
     if (at && keep) {
       if (at.length !== keep.length) throw new PolicySpecError(`lazy: ${at.length} prune points but ${keep.length} keep fractions`);
       if (at.some((l, i) => l < 1 || (i > 0 && l <= at[i - 1]!))) throw new PolicySpecError('lazy:at must increase and start at layer 1 or later');
@@ -61,6 +68,7 @@ export const lazyPrefillPress: PressDeclaration = {
       lazy: {
         at,
         keep,
+        schedule: params['schedule'] === 'balanced' ? 'balanced' : 'light',
         sink: Number(params['sink']),
         recent: Number(params['recent']),
         window: params['window'] === 'question' ? 'question' : Math.max(1, Number(params['window'])),
