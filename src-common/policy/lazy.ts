@@ -13,7 +13,9 @@ export interface ResolvedLazySchedule {
 }
 
 /**
- * Chosen on real prose (issue 13; docs/design/LAZY_PREFILL.md, "Real prose", and the frontier in
+ * The named schedules (`lazy:schedule=`), prune points as fractions of the depth.
+ *
+ * `light`, the default, was chosen on real prose (issue 13; docs/design/LAZY_PREFILL.md, "Real prose", and the frontier in
  * docs/BENCHMARKS.md): before the middle of the model no scoring rule tells an ordinary sentence
  * from the rest of a document, so the schedule prunes lightly: keeping 70/60/50% at 27/67/80% of
  * the depth (SmolLM2's 30 layers: 8/20/24), scored by every layer's attention from a tenth of the
@@ -24,10 +26,8 @@ export interface ResolvedLazySchedule {
  * 3.7× faster but kept 0 of 4 and agreed on 68.5%. Whole sentences are ranked by their best token
  * (the span knob's default, 48): on Qwen2.5-0.5B at 4k that kept 19 of the 19 answers full KV got
  * right, where the same schedule ranking tokens alone kept 15, at a 1.44× lower TTFT.
- */
-/**
- * The named schedules (`lazy:schedule=`), prune points as fractions of the depth. `light` is the
- * default above. `balanced` prunes earlier and harder: 5/10/14 of Qwen2.5-0.5B's 24 layers keeping
+ *
+ * `balanced` prunes earlier and harder: 5/10/14 of Qwen2.5-0.5B's 24 layers keeping
  * 50/30/20%, which at 4k kept 18 of the 19 answers full KV got right at a 2.37× lower TTFT
  * (94.7%, just under the issue's 95%; it lost the two-passage question whose second sentence shares
  * no word with the question), and at 8k 8 of 10 at 2.55× (a quick run; light: 9 of 10 at 1.46×);
