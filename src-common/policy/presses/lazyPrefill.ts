@@ -5,9 +5,18 @@ import { COUNT, COUNT_OR_QUESTION, FRACTION_LIST, LAYER_LIST, LAYER_OR_LAST, odd
 import { PolicySpecError } from '../policyError.js';
 import type { LazyTurnMetrics } from '../../engineTypes.js';
 import type { PressDeclaration } from '../press.js';
+import type { LazyScheduleName } from '../spec.js';
+import { LAZY_SCHEDULES } from '../lazy.js';
 import { LAZY_PREFILL_ARCHITECTURES, SLIDING_WINDOW_ARCHITECTURES } from '../architectures.js';
 
 const percent = (f: number) => `${Math.round(f * 100)}%`;
+
+/** e.g. "light keeps 70/60/50% from 27/67/80% of the depth", from the schedule's own numbers. */
+function describeSchedule(name: LazyScheduleName): string {
+  const { points, keep } = LAZY_SCHEDULES[name];
+  const shares = (fs: readonly number[]) => fs.map((f) => Math.round(f * 100)).join('/');
+  return `${name} keeps ${shares(keep)}% from ${shares(points)}% of the depth`;
+}
 
 /** e.g. "pruned 2,867 of 4,050 prompt tokens (kept 70% from layer 8, 60% from 20, 50% from 24), ranked by the last 18 tokens' attention" */
 export function describeLazyPrefill(lazy: LazyTurnMetrics, promptTokens: number): string {
@@ -31,7 +40,7 @@ export const lazyPrefillPress: PressDeclaration = {
       values: ['light', 'balanced'],
       default: 'light',
       description:
-        "the schedule when at/keep are not given, scaled to the model's depth: light keeps 70/60/50% from 27/67/80% of the depth; balanced keeps 50/30/20% from 21/42/58% (Qwen2.5-0.5B's layers 5/10/14), faster and a little lossier",
+        `the schedule when at/keep are not given, scaled to the model's depth: ${describeSchedule('light')}; ${describeSchedule('balanced')} (Qwen2.5-0.5B's layers 5/10/14), faster and a little lossier`,
     },
     sink: { pattern: COUNT, default: '4', description: 'first tokens never pruned' },
     recent: { pattern: COUNT, default: '16', description: 'last tokens never pruned' },
